@@ -1,0 +1,52 @@
+"""emoavatar: emotional avatars on the ARKit 52 rig.
+
+The one-line paths (lazy, so `import avatar` stays instant):
+
+    import avatar
+    w = avatar.pose(emotion="happy", intensity=0.8)      # (52,) ARKit weights
+    img = avatar.render(w)                                 # (H, W, 3) uint8
+    seq = avatar.ExpressionSequence.load("anim.csv")       # Live Link Face CSV / NPZ / JSON
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> "module:attribute"; resolved on first access.
+_LAZY = {
+    "ARKIT_NAMES": "avatar.rig:ARKIT_NAMES",
+    "Rig": "avatar.rig:Rig",
+    "ExpressionSequence": "avatar.sequence:ExpressionSequence",
+    "BlendshapeHead": "avatar.head:BlendshapeHead",
+    "load_head": "avatar.head:load_head",
+    "default_head": "avatar.head:default_head",
+    "AvatarInputError": "avatar.errors:AvatarInputError",
+    "EMOTIONS": "avatar.emotion:EMOTIONS",
+    "ActionUnits": "avatar.facs:ActionUnits",
+    "pose": "avatar.pipeline:pose",
+    "render": "avatar.pipeline:render",
+    "save_image": "avatar.pipeline:save_image",
+    "save_video": "avatar.pipeline:save_video",
+    "contact_sheet": "avatar.pipeline:contact_sheet",
+    "score": "avatar.pipeline:score",
+    "animate": "avatar.pipeline:animate",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'avatar' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,310 @@
+"""BlendshapeHead: a neutral mesh plus ARKit-named deltas; `pose(weights)` returns posed vertices.
+
+The default head is ICT-FaceKit light (MIT, USC ICT), shipped in avatar/assets/ict_facekit.
+`blend()` is the plain array function; `BlendshapeHead` holds the data and caches per-device copies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from avatar.errors import AvatarInputError, ShapeError
+from avatar.rig import ARKIT_NAMES, try_normalize_name
+
+if TYPE_CHECKING:
+    import torch
+
+ASSET_DIR = Path(__file__).parent / "assets" / "ict_facekit"
+ICT_PATH = ASSET_DIR / "ict_facekit.npz"
+
+# Vertex ranges of ICT-FaceKit's parts (from its README), end exclusive.
+ICT_PARTS: dict[str, tuple[int, int]] = {
+    "face": (0, 9409), "head_neck": (9409, 11248), "mouth_socket": (11248, 13294),
+    "eye_sockets": (13294, 14062), "gums_tongue": (14062, 17039), "teeth": (17039, 21451),
+    "eyeball_left": (21451, 23021), "eyeball_right": (23021, 24591), "lacrimal": (24591, 24999),
+    "eye_blend": (24999, 25047), "eye_occlusion": (25047, 25351), "eyelashes": (25351, 26719),
+}
+
+# Named points on the generic head (indices into `landmarks68`, Multi-PIE convention, 0-based).
+LANDMARK68_NAMES: dict[str, int] = {
+    "chin": 8, "brow_left_outer": 26, "brow_left_inner": 22, "brow_right_inner": 21, "brow_right_outer": 17,
+    "nose_tip": 30, "mouth_corner_left": 54, "mouth_corner_right": 48,
+    "upper_lip_top": 51, "lower_lip_bottom": 57, "upper_lip_inner": 62, "lower_lip_inner": 66,
+    "eye_left_top": 44, "eye_left_bottom": 46, "eye_right_top": 38, "eye_right_bottom": 40,
+}
+
+
+def blend(neutral: Any, deltas: Any, weights: Any) -> Any:
+    """Return posed vertices `neutral + sum_k weights[..., k] * deltas[k]`.
+
+    Args:
+        neutral: (V, 3) vertices (numpy or torch).
+        deltas: (K, V, 3) per-shape offsets, same library and device as `neutral`.
+        weights: (K,) or (B, K) weights.
+    Returns:
+        (V, 3) or (B, V, 3) vertices, same library, dtype and device as `neutral`.
+    """
+    k, v = deltas.shape[0], deltas.shape[1]
+    if tuple(neutral.shape) != (v, 3) or deltas.ndim != 3 or deltas.shape[2] != 3:
+        raise ShapeError(f"blend expects neutral (V, 3) and deltas (K, V, 3), got {tuple(neutral.shape)} and {tuple(deltas.shape)}")
+    if weights.shape[-1] != k or weights.ndim not in (1, 2):
+        raise ShapeError(f"weights must have shape ({k},) or (B, {k}), got {tuple(weights.shape)}")
+    flat = deltas.reshape(k, v * 3)
+    out = weights.reshape(-1, k) @ flat
+    out = out.reshape(-1, v, 3) + neutral
+    return out[0] if weights.ndim == 1 else out
+
+
+def rotation_matrix(pitch: Any, yaw: Any, roll: Any) -> np.ndarray:
+    """Return (..., 3, 3) rotation matrices R = Ry(yaw) @ Rx(pitch) @ Rz(roll), angles in radians."""
+    p, y, r = (np.asarray(a, dtype=np.float64) for a in (pitch, yaw, roll))
+    cp, sp, cy, sy, cr, sr = np.cos(p), np.sin(p), np.cos(y), np.sin(y), np.cos(r), np.sin(r)
+    one, zero = np.ones_like(p), np.zeros_like(p)
+    rx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1), np.stack([zero, sp, cp], -1)], -2)
+    ry = np.stack([np.stack([cy, zero, sy], -1), np.stack([zero, one, zero], -1), np.stack([-sy, zero, cy], -1)], -2)
+    rz = np.stack([np.stack([cr, -sr, zero], -1), np.stack([sr, cr, zero], -1), np.stack([zero, zero, one], -1)], -2)
+    return ry @ rx @ rz
+
+
+@dataclass
+class BlendshapeHead:
+    """A blendshape head: neutral vertices, triangles, per-part materials and ARKit deltas.
+
+    Attributes:
+        neutral: (V, 3) float32 rest vertices (the chosen identity applied).
+        faces: (F, 3) int32 triangles.
+        deltas: (52, V, 3) float32 offsets in ARKit order; shapes the head lacks are zero.
+        present: (52,) bool, which ARKit shapes the head really has.
+        face_material: (F,) int16 index into `materials` (all 0 when the head has one material).
+        materials: material names.
+        vertex_uv: (V, 2) float32 texture coordinate per vertex, or None.
+        landmarks68: (68,) int32 vertex indices of the 68-point landmarks, or None.
+        rigid_vertices: indices of vertices that move rigidly with the skull, or None.
+        identity_basis: (M, V, 3) float32 identity modes (coefficients ~ N(0, 1)), or None.
+        pivot: (3,) float32 centre of rotation for head pose (upper neck).
+        name: where the head came from.
+    """
+
+    neutral: np.ndarray
+    faces: np.ndarray
+    deltas: np.ndarray
+    present: np.ndarray
+    face_material: np.ndarray
+    materials: tuple[str, ...] = ("M_Face",)
+    vertex_uv: np.ndarray | None = None
+    landmarks68: np.ndarray | None = None
+    rigid_vertices: np.ndarray | None = None
+    identity_basis: np.ndarray | None = None
+    pivot: np.ndarray | None = None
+    name: str = "custom"
+    generic_neutral: np.ndarray | None = None
+    _device_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.neutral = np.ascontiguousarray(self.neutral, dtype=np.float32)
+        v = self.neutral.shape[0]
+        if self.neutral.ndim != 2 or self.neutral.shape[1] != 3:
+            raise ShapeError(f"neutral vertices must have shape (V, 3), got {tuple(self.neutral.shape)}")
+        self.faces = np.ascontiguousarray(self.faces, dtype=np.int32)
+        if self.faces.ndim != 2 or self.faces.shape[1] != 3:
+            raise ShapeError(f"faces must be triangles (F, 3), got {tuple(self.faces.shape)}")
+        if self.faces.size and (self.faces.min() < 0 or self.faces.max() >= v):
+            raise AvatarInputError(f"corrupt mesh: face indices run outside 0..{v - 1}; re-export the head")
+        self.deltas = np.ascontiguousarray(self.deltas, dtype=np.float32)
+        if self.deltas.shape != (len(ARKIT_NAMES), v, 3):
+            raise ShapeError(f"deltas must have shape (52, {v}, 3), got {tuple(self.deltas.shape)}")
+        if self.pivot is None:
+            lo, hi = self.neutral.min(0), self.neutral.max(0)
+            self.pivot = np.array([(lo[0] + hi[0]) / 2, lo[1] + 0.25 * (hi[1] - lo[1]), (lo[2] + hi[2]) / 2], np.float32)
+        if self.generic_neutral is None:
+            self.generic_neutral = self.neutral
+
+    # ------------------------------------------------------------- properties
+    @property
+    def num_vertices(self) -> int:
+        return int(self.neutral.shape[0])
+
+    @property
+    def missing_shapes(self) -> list[str]:
+        """Return the ARKit names this head has no shape for (ICT: tongueOut)."""
+        return [n for n, p in zip(ARKIT_NAMES, self.present) if not p]
+
+    # ------------------------------------------------------------------ posing
+    def pose(self, weights: Any, head_pose: Any = None) -> Any:
+        """Return posed vertices for ARKit weights: (52,) -> (V, 3); (B, 52) -> (B, V, 3).
+
+        numpy in, float32 numpy out; a torch tensor in gives a torch tensor on its device.
+        `head_pose` (6,) or (B, 6) (pitch, yaw, roll radians; tx, ty, tz cm) rotates the
+        head rigidly about `pivot` and translates it.
+        """
+        if _is_torch(weights):
+            return self._pose_torch(weights, head_pose)
+        w = np.asarray(weights, dtype=np.float32)
+        if w.shape[-1] != len(ARKIT_NAMES):
+            raise ShapeError(f"weights must have 52 ARKit columns, got shape {tuple(w.shape)}")
+        verts = blend(self.neutral, self.deltas, w)
+        if head_pose is not None:
+            verts = self.apply_head_pose(verts, head_pose)
+        return verts
+
+    def apply_head_pose(self, vertices: np.ndarray, head_pose: Any) -> np.ndarray:
+        """Return `vertices` (V, 3) or (B, V, 3) rotated about `pivot` and translated by `head_pose`."""
+        hp = np.asarray(head_pose, dtype=np.float64)
+        r = rotation_matrix(hp[..., 0], hp[..., 1], hp[..., 2]).astype(np.float32)
+        t = hp[..., 3:6].astype(np.float32)
+        centred = vertices - self.pivot
+        if vertices.ndim == 2:
+            return (centred @ r.reshape(3, 3).T + self.pivot + t.reshape(3)).astype(np.float32)
+        return (np.einsum("bvc,bdc->bvd", centred, r.reshape(-1, 3, 3)) + self.pivot + t.reshape(-1, 1, 3)).astype(np.float32)
+
+    def _pose_torch(self, weights: torch.Tensor, head_pose: Any = None) -> torch.Tensor:
+        import torch
+
+        key = (str(weights.device), weights.dtype)
+        if key not in self._device_cache:
+            self._device_cache[key] = (
+                torch.from_numpy(self.neutral).to(weights.device, weights.dtype),
+                torch.from_numpy(self.deltas).to(weights.device, weights.dtype),
+            )
+        neutral, deltas = self._device_cache[key]
+        verts = blend(neutral, deltas, weights)
+        if head_pose is not None:
+            hp = torch.as_tensor(np.asarray(head_pose.detach().cpu() if _is_torch(head_pose) else head_pose))
+            r = torch.from_numpy(rotation_matrix(hp[..., 0].numpy(), hp[..., 1].numpy(), hp[..., 2].numpy()))
+            r = r.to(weights.device, weights.dtype)
+            t = hp[..., 3:6].to(weights.device, weights.dtype)
+            pivot = torch.from_numpy(self.pivot).to(weights.device, weights.dtype)
+            c = verts - pivot
+            if verts.ndim == 2:
+                verts = c @ r.reshape(3, 3).T + pivot + t.reshape(3)
+            else:
+                verts = torch.einsum("bvc,bdc->bvd", c, r.reshape(-1, 3, 3)) + pivot + t.reshape(-1, 1, 3)
+        return verts
+
+    def landmarks(self, vertices: Any | None = None) -> Any:
+        """Return the (..., 68, 3) landmark positions of `vertices` (default: the neutral)."""
+        if self.landmarks68 is None:
+            raise AvatarInputError(f"head {self.name!r} has no 68-point landmark indices")
+        verts = self.neutral if vertices is None else vertices
+        return verts[..., self.landmarks68, :]
+
+    def landmark(self, name: str, vertices: Any | None = None) -> Any:
+        """Return the (..., 3) position of one named landmark (see LANDMARK68_NAMES)."""
+        if name not in LANDMARK68_NAMES:
+            raise AvatarInputError(f"unknown landmark {name!r}: choose from {', '.join(LANDMARK68_NAMES)}")
+        return self.landmarks(vertices)[..., LANDMARK68_NAMES[name], :]
+
+    # --------------------------------------------------------------- identity
+    def with_identity(self, identity: int | Any | None) -> BlendshapeHead:
+        """Return a copy whose neutral is shaped by an identity: a seed (int) or PCA coefficients.
+
+        Seed 0 is the generic head. Coefficients are in standard deviations of the PCA modes.
+        """
+        if identity is None:
+            return self
+        if self.identity_basis is None:
+            raise AvatarInputError(f"head {self.name!r} has no identity modes; identity must be None")
+        m = self.identity_basis.shape[0]
+        if isinstance(identity, (int, np.integer)):
+            if identity < 0:
+                raise AvatarInputError(f"identity seed must be >= 0, got {identity}")
+            if identity == 0:
+                coeffs = np.zeros(m, np.float32)
+            else:
+                rng = np.random.default_rng(int(identity))
+                # Decaying spread: the leading modes carry the shape, the tail only noise.
+                coeffs = np.clip(rng.standard_normal(m), -2.0, 2.0).astype(np.float32)
+        else:
+            coeffs = np.asarray(identity, dtype=np.float32).ravel()
+            if coeffs.size > m:
+                raise ShapeError(f"identity coefficients: at most {m}, got {coeffs.size}")
+            coeffs = np.pad(coeffs, (0, m - coeffs.size))
+        offset = np.tensordot(coeffs, self.identity_basis, axes=1)
+        return BlendshapeHead(
+            neutral=self.generic_neutral + offset, faces=self.faces, deltas=self.deltas, present=self.present,
+            face_material=self.face_material, materials=self.materials, vertex_uv=self.vertex_uv,
+            landmarks68=self.landmarks68, rigid_vertices=self.rigid_vertices, identity_basis=self.identity_basis,
+            pivot=self.pivot, name=f"{self.name}#identity", generic_neutral=self.generic_neutral,
+        )
+
+    def to_torch(self, device: Any = "cpu") -> Any:
+        """Return a `BlendshapeModule` (torch nn.Module) holding this head on `device`."""
+        from avatar.head_torch import BlendshapeModule
+
+        return BlendshapeModule(self).to(device)
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _triangulate(quads: np.ndarray, *per_face: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return triangles from quads padded with -1, plus each per-face array split to match.
+
+    Per-face arrays with 4 columns (per-corner indices) are split like the quads; 1-D ones repeat.
+    """
+    is_quad = quads[:, 3] >= 0
+
+    def split(a: np.ndarray) -> np.ndarray:
+        if a.ndim == 2 and a.shape[1] == 4:
+            return np.concatenate([a[:, [0, 1, 2]], a[is_quad][:, [0, 2, 3]]])
+        return np.concatenate([a, a[is_quad]])
+
+    return (split(quads), *(split(a) for a in per_face))
+
+
+@lru_cache(maxsize=4)
+def _load_ict(path: str) -> BlendshapeHead:
+    data = np.load(path)
+    names = [str(n) for n in data["expression_names"]]
+    ict_deltas = data["expression_deltas"]
+    v = data["vertices"].shape[0]
+    deltas = np.zeros((len(ARKIT_NAMES), v, 3), np.float32)
+    present = np.zeros(len(ARKIT_NAMES), bool)
+    for i, n in enumerate(names):
+        base = n[:-2] if n.endswith(("_L", "_R")) else n
+        # browInnerUp and cheekPuff are split per side in ICT; ARKit has one shape for both sides.
+        canonical = base if base in ("browInnerUp", "cheekPuff") else try_normalize_name(n)
+        if canonical is None:
+            continue  # PupilDilate_L/R: no ARKit counterpart
+        k = ARKIT_NAMES.index(canonical)
+        deltas[k] += ict_deltas[i].astype(np.float32)
+        present[k] = True
+    faces, face_uvs, face_mat = _triangulate(data["faces"], data["face_uvs"], data["face_material"])
+    vertex_uv = np.zeros((v, 2), np.float32)
+    vertex_uv[faces.ravel()] = data["uvs"][face_uvs.ravel()]
+    rigid = data["rigid_vertices"]
+    neutral = data["vertices"].astype(np.float32)
+    # Pivot for head pose: the upper neck, below the rigid skull vertices' centre.
+    rc = neutral[rigid].mean(0)
+    pivot = np.array([0.0, neutral[:, 1].min() + 0.45 * (rc[1] - neutral[:, 1].min()), rc[2] - 2.0], np.float32)
+    return BlendshapeHead(
+        neutral=neutral, faces=faces, deltas=deltas, present=present, face_material=face_mat.astype(np.int16),
+        materials=tuple(str(m) for m in data["materials"]), vertex_uv=vertex_uv,
+        landmarks68=data["landmarks68"].astype(np.int32), rigid_vertices=rigid.astype(np.int32),
+        identity_basis=data["identity_deltas"].astype(np.float32), pivot=pivot, name="ict-facekit",
+    )
+
+
+def default_head(identity: int | Any | None = None) -> BlendshapeHead:
+    """Return the shipped ICT-FaceKit head (cached), optionally with an identity seed or coefficients."""
+    head = _load_ict(str(ICT_PATH))
+    return head.with_identity(identity) if identity not in (None, 0) else head
+
+
+def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None) -> BlendshapeHead:
+    """Return a head: the default (path None), or a user's glTF/GLB/OBJ whose morph targets carry ARKit names.
+
+    Raises `AvatarInputError` listing the missing ARKit shapes when the file lacks some.
+    """
+    if path is None or str(path) in ("", "default", "ict", "ict-facekit"):
+        return default_head(identity)
+    from avatar.io.headfile import read_head_file
+
+    return read_head_file(path).with_identity(identity)
