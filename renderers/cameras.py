@@ -1,0 +1,99 @@
+"""Cameras: frozen look-at pinhole cameras with presets; matrices for OpenGL and pixel projection."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from avatar.errors import AvatarInputError
+
+# Framing of the ICT head (cm, +Y up, +Z towards the viewer): the face centre and how far back to stand.
+_TARGET = (0.0, 0.5, 2.0)
+_DISTANCE = 62.0
+
+PRESET_YAWS: dict[str, float] = {"front": 0.0, "three-quarter": 35.0, "profile": 90.0}
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A pinhole camera looking from `eye` at `target`; `fov_y` in degrees, `near`/`far` in scene units."""
+
+    eye: tuple[float, float, float] = (0.0, 0.5, 2.0 + _DISTANCE)
+    target: tuple[float, float, float] = _TARGET
+    up: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    fov_y: float = 26.0
+    near: float = 5.0
+    far: float = 400.0
+
+    @classmethod
+    def preset(cls, name: str = "front", yaw: float | None = None, pitch: float = 0.0, distance: float = _DISTANCE,
+               fov_y: float = 26.0) -> Camera:
+        """Return a camera orbiting the head: "front", "three-quarter" (35 deg), "profile" (90 deg), or a yaw.
+
+        Positive yaw moves the camera towards the subject's left (+X), showing their left cheek.
+        """
+        if yaw is None:
+            key = name.lower().replace("_", "-").replace(" ", "-")
+            if key in ("3/4", "threequarter", "three-quarters"):
+                key = "three-quarter"
+            if key not in PRESET_YAWS:
+                raise AvatarInputError(f"unknown camera view {name!r}: use one of {', '.join(PRESET_YAWS)}")
+            yaw = PRESET_YAWS[key]
+        y, p = math.radians(yaw), math.radians(pitch)
+        tx, ty, tz = _TARGET
+        eye = (tx + distance * math.sin(y) * math.cos(p), ty + distance * math.sin(p), tz + distance * math.cos(y) * math.cos(p))
+        return cls(eye=eye, target=_TARGET, fov_y=fov_y)
+
+    def with_jitter(self, rng: np.random.Generator, yaw_deg: float = 5.0, pitch_deg: float = 4.0, zoom: float = 0.08) -> Camera:
+        """Return this camera orbited by small random yaw/pitch and zoom (for data augmentation)."""
+        eye, tgt = np.array(self.eye), np.array(self.target)
+        offset = eye - tgt
+        dist = np.linalg.norm(offset) * (1 + rng.uniform(-zoom, zoom))
+        yaw = math.atan2(offset[0], offset[2]) + math.radians(rng.uniform(-yaw_deg, yaw_deg))
+        pitch = math.asin(offset[1] / np.linalg.norm(offset)) + math.radians(rng.uniform(-pitch_deg, pitch_deg))
+        new = tgt + dist * np.array([math.sin(yaw) * math.cos(pitch), math.sin(pitch), math.cos(yaw) * math.cos(pitch)])
+        return replace(self, eye=tuple(float(x) for x in new))
+
+    def view_matrix(self) -> np.ndarray:
+        """Return the (4, 4) float32 world-to-camera matrix (OpenGL convention, camera looks down -Z)."""
+        eye, tgt, up = (np.asarray(a, np.float64) for a in (self.eye, self.target, self.up))
+        f = tgt - eye
+        f /= np.linalg.norm(f)
+        s = np.cross(f, up)
+        if np.linalg.norm(s) < 1e-8:  # looking straight along `up`: pick another up
+            s = np.cross(f, np.array([0.0, 0.0, -1.0]))
+        s /= np.linalg.norm(s)
+        u = np.cross(s, f)
+        m = np.eye(4)
+        m[0, :3], m[1, :3], m[2, :3] = s, u, -f
+        m[:3, 3] = -m[:3, :3] @ eye
+        return m.astype(np.float32)
+
+    def projection_matrix(self, aspect: float) -> np.ndarray:
+        """Return the (4, 4) float32 perspective projection for width/height `aspect`."""
+        f = 1.0 / math.tan(math.radians(self.fov_y) / 2)
+        n, fa = self.near, self.far
+        m = np.zeros((4, 4))
+        m[0, 0], m[1, 1] = f / aspect, f
+        m[2, 2], m[2, 3] = (fa + n) / (n - fa), 2 * fa * n / (n - fa)
+        m[3, 2] = -1.0
+        return m.astype(np.float32)
+
+    def project(self, points: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Return (..., 2) pixel coordinates (x right, y down) of (..., 3) world points."""
+        p = np.asarray(points, np.float64)
+        h = np.concatenate([p, np.ones(p.shape[:-1] + (1,))], -1)
+        clip = h @ (self.projection_matrix(width / height).astype(np.float64) @ self.view_matrix().astype(np.float64)).T
+        ndc = clip[..., :2] / clip[..., 3:4]
+        return np.stack([(ndc[..., 0] + 1) * 0.5 * width, (1 - ndc[..., 1]) * 0.5 * height], -1)
+
+
+def resolve_camera(camera: Camera | str | None) -> Camera:
+    """Return a Camera from a Camera, a preset name, or None (front)."""
+    if camera is None:
+        return Camera.preset("front")
+    if isinstance(camera, Camera):
+        return camera
+    return Camera.preset(str(camera))

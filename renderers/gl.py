@@ -1,0 +1,254 @@
+"""Offscreen OpenGL head renderer (moderngl over EGL): ARKit weights or vertices in, uint8 frames out.
+
+One GL context and one set of buffers are made once and reused for every frame. On a CPU-only
+machine EGL runs on Mesa's llvmpipe; on a GPU machine the same code runs on the NVIDIA driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from avatar.errors import AvatarInputError, ShapeError
+from avatar.head import BlendshapeHead, default_head
+from avatar.sequence import ExpressionSequence
+from renderers.appearance import Appearance, drawn_faces, paint_head
+from renderers.cameras import Camera, resolve_camera
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """Directional key, fill and rim lights (directions towards the light, world space) plus ambient."""
+
+    key_dir: tuple[float, float, float] = (0.45, 0.55, 0.70)
+    fill_dir: tuple[float, float, float] = (-0.7, 0.1, 0.6)
+    rim_dir: tuple[float, float, float] = (0.0, 0.6, -0.8)
+    key_rgb: tuple[float, float, float] = (0.95, 0.92, 0.88)
+    fill_rgb: tuple[float, float, float] = (0.30, 0.32, 0.36)
+    rim_rgb: tuple[float, float, float] = (0.35, 0.35, 0.38)
+    ambient: tuple[float, float, float] = (0.16, 0.16, 0.18)
+    specular: float = 0.12
+
+
+@dataclass(frozen=True)
+class RendererOptions:
+    """Settings of a GLRenderer: image size, camera, background (None = transparent RGBA), MSAA samples."""
+
+    width: int = 512
+    height: int = 512
+    camera: Camera | str = "front"
+    background: tuple[float, float, float] | None = (0.92, 0.92, 0.94)
+    samples: int = 4
+    appearance: Appearance = field(default_factory=Appearance)
+    lighting: Lighting = field(default_factory=Lighting)
+    backend: str | None = "egl"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """Frames and where the face is in them.
+
+    images: (T, H, W, 3) uint8, or (T, H, W, 4) with a transparent background.
+    face_boxes: (T, 4) float32 pixel boxes (x0, y0, x1, y1) around the face landmarks.
+    """
+
+    images: np.ndarray
+    face_boxes: np.ndarray
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Return (V, 3) float32 unit vertex normals, area-weighted from the triangles `faces`."""
+    v0, v1, v2 = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
+    fn = np.cross(v1 - v0, v2 - v0)
+    idx = faces.ravel()
+    out = np.empty_like(vertices)
+    for c in range(3):
+        out[:, c] = np.bincount(idx, weights=np.repeat(fn[:, c], 3), minlength=len(vertices))
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+def _unit(v: Iterable[float]) -> tuple[float, ...]:
+    a = np.asarray(tuple(v), np.float64)
+    return tuple(float(x) for x in a / np.linalg.norm(a))
+
+
+class GLRenderer:
+    """Renders a BlendshapeHead offscreen; create once, render many frames, then `close()` (or use `with`)."""
+
+    def __init__(self, head: BlendshapeHead | None = None, options: RendererOptions | None = None) -> None:
+        import moderngl
+
+        self.options = opts = options or RendererOptions()
+        if not (16 <= opts.width <= 8192 and 16 <= opts.height <= 8192):
+            raise AvatarInputError(f"image size {opts.width}x{opts.height} is out of range: use 16..8192 pixels a side")
+        self.head = head if head is not None else default_head()
+        self.camera = resolve_camera(opts.camera)
+        try:
+            self.ctx = moderngl.create_standalone_context(backend=opts.backend) if opts.backend else moderngl.create_standalone_context()
+        except Exception as e:  # the GL stack is missing: say which packages provide it
+            raise RuntimeError(
+                f"cannot create a headless OpenGL context ({e}); install EGL/Mesa: "
+                "apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri"
+            ) from None
+        self._faces = drawn_faces(self.head)
+        self._albedo = paint_head(self.head, opts.appearance)
+        self._build_pipeline()
+
+    @classmethod
+    def create_from_options(cls, options: RendererOptions, head: BlendshapeHead | None = None) -> GLRenderer:
+        """Return a renderer built from `options` (MediaPipe Tasks style)."""
+        return cls(head, options)
+
+    # ---------------------------------------------------------------- set-up
+    def _build_pipeline(self) -> None:
+        from renderers.shaders import FRAGMENT_SHADER, VERTEX_SHADER
+
+        ctx, opts = self.ctx, self.options
+        self.prog = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
+        n = self.head.num_vertices
+        self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
+        self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
+        self.vbo_alb = ctx.buffer(self._albedo.astype("f4").tobytes())
+        self.ibo = ctx.buffer(self._faces.astype("i4").tobytes())
+        self.vao = ctx.vertex_array(
+            self.prog,
+            [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo")],
+            index_buffer=self.ibo,
+        )
+        samples = max(0, min(int(opts.samples), ctx.max_samples)) if opts.samples else 0
+        size = (opts.width, opts.height)
+        self.fbo_ms = ctx.framebuffer(
+            color_attachments=[ctx.renderbuffer(size, 4, samples=samples)],
+            depth_attachment=ctx.depth_renderbuffer(size, samples=samples),
+        )
+        self.fbo = ctx.simple_framebuffer(size, components=4) if samples else self.fbo_ms
+        self._set_uniforms()
+
+    def _set_uniforms(self) -> None:
+        light, cam = self.options.lighting, self.camera
+        p = self.prog
+        p["u_view"].write(cam.view_matrix().T.copy().tobytes())
+        p["u_proj"].write(cam.projection_matrix(self.options.width / self.options.height).T.copy().tobytes())
+        p["u_eye"].value = tuple(float(x) for x in cam.eye)
+        # Light directions are given relative to a front view; rotate them with the camera's yaw so
+        # the head is lit the same way from every preset.
+        yaw = np.arctan2(cam.eye[0] - cam.target[0], cam.eye[2] - cam.target[2])
+        c, s = np.cos(yaw), np.sin(yaw)
+        rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+        for name in ("key_dir", "fill_dir", "rim_dir"):
+            p[f"u_{name}"].value = _unit(rot @ np.asarray(getattr(light, name)))
+        for name in ("key_rgb", "fill_rgb", "rim_rgb", "ambient"):
+            p[f"u_{name}"].value = tuple(getattr(light, name))
+        p["u_specular"].value = float(light.specular)
+
+    def set_camera(self, camera: Camera | str) -> None:
+        """Point the renderer at another camera (preset name or Camera) for the following frames."""
+        self.camera = resolve_camera(camera)
+        self._set_uniforms()
+
+    def set_head(self, head: BlendshapeHead, appearance: Appearance | None = None) -> None:
+        """Swap in another head with the same topology (e.g. another identity), optionally repainted."""
+        if head.num_vertices != self.head.num_vertices or head.faces.shape != self.head.faces.shape:
+            raise ShapeError("set_head needs a head with the same topology; create a new GLRenderer instead")
+        self.head = head
+        if appearance is not None:
+            self._albedo = paint_head(head, appearance)
+            self.vbo_alb.write(self._albedo.astype("f4").tobytes())
+
+    # ------------------------------------------------------------- rendering
+    def render_vertices(self, vertices: np.ndarray) -> np.ndarray:
+        """Return one frame, (H, W, 3) uint8 (or (H, W, 4) when the background is transparent), of (V, 3) vertices."""
+        verts = np.ascontiguousarray(vertices, dtype=np.float32)
+        if verts.shape != (self.head.num_vertices, 3):
+            raise ShapeError(f"vertices must have shape ({self.head.num_vertices}, 3), got {tuple(verts.shape)}")
+        ctx, opts = self.ctx, self.options
+        self.vbo_pos.write(verts.tobytes())
+        self.vbo_nrm.write(vertex_normals(verts, self._faces).tobytes())
+        self.fbo_ms.use()
+        bg = opts.background
+        if bg is None:
+            self.fbo_ms.clear(0.0, 0.0, 0.0, 0.0)
+        else:
+            self.fbo_ms.clear(*bg, 1.0)
+        import moderngl
+
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.CULL_FACE)
+        self.vao.render(moderngl.TRIANGLES)
+        if self.fbo is not self.fbo_ms:
+            ctx.copy_framebuffer(self.fbo, self.fbo_ms)
+        comps = 4 if bg is None else 3
+        raw = self.fbo.read(components=comps, alignment=1)
+        img = np.frombuffer(raw, np.uint8).reshape(opts.height, opts.width, comps)
+        return img[::-1].copy()  # GL's origin is bottom-left
+
+    def render(self, weights: Any, head_pose: Any = None) -> np.ndarray:
+        """Return frames for ARKit weights: (52,) -> (H, W, 3); (T, 52) -> (T, H, W, 3) uint8."""
+        w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, np.float32)
+        if w.shape[-1] != 52 or w.ndim not in (1, 2):
+            raise ShapeError(f"weights must have shape (52,) or (T, 52), got {tuple(w.shape)}")
+        if w.ndim == 1:
+            return self.render_vertices(self.head.pose(w, head_pose))
+        return np.stack(list(self.iter_frames(w, head_pose)))
+
+    def iter_frames(self, weights: np.ndarray, head_pose: np.ndarray | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
+        """Yield one frame per row of (T, 52) weights, posing in batches of `chunk` for speed."""
+        for i in range(0, len(weights), chunk):
+            hp = None if head_pose is None else np.asarray(head_pose)[i:i + chunk]
+            verts = self.head.pose(weights[i:i + chunk], hp)
+            for v in verts:
+                yield self.render_vertices(v)
+
+    def render_sequence(self, seq: ExpressionSequence, progress: bool = False) -> RenderResult:
+        """Return every frame of `seq` (with head pose) and the face box in each."""
+        from tqdm.auto import tqdm
+
+        frames = np.empty((len(seq), self.options.height, self.options.width, 4 if self.options.background is None else 3), np.uint8)
+        it = self.iter_frames(seq.weights, seq.head_pose)
+        for t, img in enumerate(tqdm(it, total=len(seq), desc="render", unit="frame", disable=not progress)):
+            frames[t] = img
+        return RenderResult(frames, self.face_boxes(seq.weights, seq.head_pose))
+
+    def face_boxes(self, weights: np.ndarray, head_pose: np.ndarray | None = None, margin: float = 0.12) -> np.ndarray:
+        """Return (T, 4) float32 pixel boxes (x0, y0, x1, y1) around the face landmarks, with a margin."""
+        w = np.atleast_2d(np.asarray(weights, np.float32))
+        verts = self.head.pose(w, head_pose)
+        pts = self.camera.project(self.head.landmarks(verts), self.options.width, self.options.height)
+        lo, hi = pts.min(1), pts.max(1)
+        pad = (hi - lo) * margin
+        lo, hi = lo - pad, hi + pad
+        lo[:, 1] -= (hi[:, 1] - lo[:, 1]) * 0.12  # the 68 landmarks stop at the brows; include the forehead
+        return np.concatenate([lo, hi], 1).astype(np.float32)
+
+    def to_torch(self, frames: np.ndarray, device: Any = "auto") -> Any:
+        """Return frames as a float (B, 3, H, W) tensor in [0, 1] on `device`, uploaded once."""
+        import torch
+
+        from avatar.device import resolve_device
+
+        arr = np.asarray(frames)
+        if arr.ndim == 3:
+            arr = arr[None]
+        t = torch.from_numpy(np.ascontiguousarray(arr[..., :3])).to(resolve_device(device))
+        return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+    @property
+    def gl_renderer(self) -> str:
+        """Return the GL renderer string (e.g. 'llvmpipe (LLVM 15...)' or the NVIDIA GPU name)."""
+        return str(self.ctx.info["GL_RENDERER"])
+
+    def close(self) -> None:
+        """Release the GL context and its buffers."""
+        if getattr(self, "ctx", None) is not None:
+            self.ctx.release()
+            self.ctx = None
+
+    def __enter__(self) -> GLRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
