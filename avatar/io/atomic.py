@@ -50,6 +50,10 @@ def atomic_path(path: str | os.PathLike, root: str | os.PathLike | None = None) 
     target = check_output_path(path, root)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); give the result the usual permissions for new files.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
