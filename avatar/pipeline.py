@@ -157,7 +157,7 @@ def score(frames: Any, expected: Any, recognizer: Any = None, device: Any = "aut
 def default_recognizer(device: Any = "auto") -> Any:
     """Return the default expression recognizer (our own render-trained model when shipped, else FER2013)."""
     try:
-        from recognizers.facenet import ExpressionNetRecognizer
+        from recognizers.expression_net import ExpressionNetRecognizer
 
         return ExpressionNetRecognizer.from_default(device=device)
     except (ImportError, FileNotFoundError):

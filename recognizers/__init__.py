@@ -1,1 +1,46 @@
-"""emoavatar recognizers."""
+"""emoavatar recognizers: pixels -> emotion / AU / valence-arousal estimates, and the in-loop scorer.
+
+    from recognizers import FER2013Recognizer, EmotionScorer
+    rec = FER2013Recognizer(device="auto", detect_faces=True)
+    print(rec(photo).labels)
+
+Names resolve lazily, so `import recognizers` loads neither torch nor cv2.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# name -> "module:attribute"; resolved on first access.
+_LAZY = {
+    "Recognition": "recognizers.base:Recognition",
+    "BaseRecognizer": "recognizers.base:BaseRecognizer",
+    "check_images": "recognizers.base:check_images",
+    "FaceDetector": "recognizers.faces:FaceDetector",
+    "FaceDetectorOptions": "recognizers.faces:FaceDetectorOptions",
+    "FaceDetectorResult": "recognizers.faces:FaceDetectorResult",
+    "crop_faces": "recognizers.faces:crop_faces",
+    "detect_boxes": "recognizers.faces:detect_boxes",
+    "FER2013Recognizer": "recognizers.fer2013:FER2013Recognizer",
+    "MiniXception": "recognizers.fer2013:MiniXception",
+    "EmotionScorer": "recognizers.scoring:EmotionScorer",
+    "Score": "recognizers.scoring:Score",
+    "concordance_correlation": "recognizers.scoring:concordance_correlation",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'recognizers' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -150,6 +150,19 @@ class GLRenderer:
         self.camera = resolve_camera(camera)
         self._set_uniforms()
 
+    def set_lighting(self, lighting: Lighting) -> None:
+        """Use other lights for the following frames."""
+        from dataclasses import replace
+
+        self.options = replace(self.options, lighting=lighting)
+        self._set_uniforms()
+
+    def set_background(self, background: tuple[float, float, float] | None) -> None:
+        """Use another background colour (None: transparent, RGBA frames) for the following frames."""
+        from dataclasses import replace
+
+        self.options = replace(self.options, background=None if background is None else tuple(background))
+
     def set_head(self, head: BlendshapeHead, appearance: Appearance | None = None) -> None:
         """Swap in another head with the same topology (e.g. another identity), optionally repainted."""
         if head.num_vertices != self.head.num_vertices or head.faces.shape != self.head.faces.shape:

@@ -1,0 +1,538 @@
+"""FACS action units: the catalogue, `ActionUnits` intensities, and the AU <-> ARKit mapping.
+
+`AU_TO_ARKIT` is an (n_AU, 52) float32 matrix, rows named by `AU_LABELS` ("AU1", ...),
+columns by `avatar.rig.ARKIT_NAMES`. Its base is ICT-FaceKit's table of each shape's closest
+AU (see the asset README). A bilateral AU drives both the Left and the Right shape; a
+side-specific entry (FACS "R12", "L14") drives only that side's shapes and half of any midline
+shape (a one-sided action moves the centre of the face about half as far). The pose of a set
+of AUs is the sum of their rows, clipped to [0, 1].
+
+Choices ICT leaves open (measured by posing the shipped ICT head, `default_head().pose(w)`,
+on the lip gap = upper_lip_inner.y - lower_lip_inner.y, 0.08 cm at rest):
+
+- AU23 lip tightener = mouthPress 0.5 + mouthRollUpper 0.3 + mouthRollLower 0.3. Press alone
+  (AU24) barely thins the lips; the partial roll narrows the red of both lips by ~0.25 cm without
+  sucking them in (that is AU28's full roll), which is what distinguishes 23 from 24 and 28.
+- AU25 lips part = mouthLowerDown 0.4 + jawOpen 0.1: the lips separate by ~0.5 cm with the chin
+  dropping only ~0.4 cm; jawOpen alone would move the chin as much as the lips.
+- AU26 jaw drop = jawOpen 0.5: a relaxed open jaw, lip gap ~1.7 cm, chin down ~1.4 cm.
+- AU27 mouth stretch = jawOpen 1.0 + mouthStretch 0.3: the jaw fully down (lip gap ~3.3 cm);
+  ICT's jawOpen narrows the mouth by 0.57 cm at full opening, and the stretch keeps the corners
+  out as in a wide-open scream or yawn.
+- AU43 eyes closed = eyeBlink 1.0, the same pose as AU45 blink: the two differ only in duration,
+  which a single frame cannot show.
+
+`arkit_to_au` inverts the mapping by bounded least squares (0 <= AU <= 1) per frame; see its
+docstring for what it recovers exactly and what it cannot tell apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from avatar.errors import AvatarInputError, ShapeError, UnknownNameError
+from avatar.rig import ARKIT_NAMES, NUM_ARKIT
+
+# --------------------------------------------------------------------------- catalogue
+
+AU_NAMES: dict[int, str] = {
+    1: "inner brow raiser",
+    2: "outer brow raiser",
+    4: "brow lowerer",
+    5: "upper lid raiser",
+    6: "cheek raiser",
+    7: "lid tightener",
+    9: "nose wrinkler",
+    10: "upper lip raiser",
+    11: "nasolabial deepener",
+    12: "lip corner puller",
+    14: "dimpler",
+    15: "lip corner depressor",
+    16: "lower lip depressor",
+    17: "chin raiser",
+    18: "lip pucker",
+    20: "lip stretcher",
+    22: "lip funneler",
+    23: "lip tightener",
+    24: "lip pressor",
+    25: "lips part",
+    26: "jaw drop",
+    27: "mouth stretch",
+    28: "lip suck",
+    29: "jaw thrust",
+    30: "jaw sideways",
+    33: "cheek blow",
+    43: "eyes closed",
+    45: "blink",
+    61: "eyes turn left",
+    62: "eyes turn right",
+    63: "eyes up",
+    64: "eyes down",
+}
+"""FACS number -> FACS name, for every AU this toolkit maps onto ARKit."""
+
+AU_NUMBERS: tuple[int, ...] = tuple(AU_NAMES)
+AU_LABELS: tuple[str, ...] = tuple(f"AU{n}" for n in AU_NUMBERS)
+"""Row names of `AU_TO_ARKIT`, in `AU_NUMBERS` order."""
+NUM_AU = len(AU_NUMBERS)
+
+SIDED_ONLY: frozenset[int] = frozenset({30})
+"""AUs that only exist with a side: for AU30 the side is the direction the jaw moves (L30 = jawLeft)."""
+
+ALIASES: dict[int, int] = {43: 45}
+"""AU -> the AU with the identical ARKit pose; `arkit_to_au` reports the latter."""
+
+
+def _pair(stem: str, weight: float = 1.0) -> dict[str, float]:
+    return {f"{stem}Left": weight, f"{stem}Right": weight}
+
+
+# Rows of the AU -> ARKit matrix. ICT's table, all at weight 1, except the commented choices.
+_AU_SHAPES: dict[int, dict[str, float]] = {
+    1: {"browInnerUp": 1.0},  # ARKit has one inner-brow shape; ICT's _L/_R halves are merged in the head
+    2: _pair("browOuterUp"),
+    4: _pair("browDown"),
+    5: _pair("eyeWide"),
+    6: _pair("cheekSquint"),
+    7: _pair("eyeSquint"),
+    9: _pair("noseSneer"),
+    10: {"mouthShrugUpper": 1.0},  # ICT's choice; on this head it lifts the upper lip without the corners
+    11: _pair("mouthUpperUp"),
+    12: _pair("mouthSmile"),
+    14: _pair("mouthDimple"),
+    15: _pair("mouthFrown"),
+    16: _pair("mouthLowerDown"),
+    17: {"mouthShrugLower": 1.0},
+    18: {"mouthPucker": 1.0},
+    20: _pair("mouthStretch"),
+    22: {"mouthFunnel": 1.0},
+    # Partial roll thins the red of the lips; press keeps them sealed (not in ICT's table).
+    23: {**_pair("mouthPress", 0.5), "mouthRollUpper": 0.3, "mouthRollLower": 0.3},
+    24: _pair("mouthPress"),
+    # Lips part mostly by the lower lip, with a little jaw so the teeth separate (not in ICT's table).
+    25: {**_pair("mouthLowerDown", 0.4), "jawOpen": 0.1},
+    # Half the jaw's range: a relaxed drop; the full range is kept for AU27 (not in ICT's table).
+    26: {"jawOpen": 0.5},
+    # ICT maps 27 to jawOpen alone; the stretch stops the full-open jaw from pinching the mouth narrow.
+    27: {"jawOpen": 1.0, **_pair("mouthStretch", 0.3)},
+    28: {"mouthRollLower": 1.0, "mouthRollUpper": 1.0},
+    29: {"jawForward": 1.0},
+    30: {"jawLeft": 1.0, "jawRight": 1.0},  # only used one side at a time: L30 -> jawLeft, R30 -> jawRight
+    33: {"cheekPuff": 1.0},
+    43: _pair("eyeBlink"),  # same pose as AU45; closure and blink differ in time only
+    45: _pair("eyeBlink"),
+    61: {"eyeLookOutLeft": 1.0, "eyeLookInRight": 1.0},
+    62: {"eyeLookOutRight": 1.0, "eyeLookInLeft": 1.0},
+    63: _pair("eyeLookUp"),
+    64: _pair("eyeLookDown"),
+}
+
+
+def _build_matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    full = np.zeros((NUM_AU, NUM_ARKIT), np.float32)
+    left = np.zeros_like(full)
+    right = np.zeros_like(full)
+    for i, n in enumerate(AU_NUMBERS):
+        for shape, w in _AU_SHAPES[n].items():
+            k = ARKIT_NAMES.index(shape)
+            full[i, k] = w
+            if shape.endswith("Left"):
+                left[i, k] = w
+            elif shape.endswith("Right"):
+                right[i, k] = w
+            else:  # midline shape: each side owns half, so L + R = the bilateral row
+                left[i, k] = right[i, k] = 0.5 * w
+    for m in (full, left, right):
+        m.setflags(write=False)
+    return full, left, right
+
+
+AU_TO_ARKIT, AU_TO_ARKIT_LEFT, AU_TO_ARKIT_RIGHT = _build_matrices()
+"""(n_AU, 52) float32, read-only: the bilateral rows, and each side's share (LEFT + RIGHT = AU_TO_ARKIT).
+
+The subject's left (+x on the head): mouthSmileLeft, eyeBlinkLeft, ...
+"""
+
+SIDES = ("", "L", "R")
+
+
+def au_row(au: int | str) -> dict[str, float]:
+    """Return {ARKit name: weight} that one AU (any accepted spelling, e.g. 12, "AU12") drives at intensity 1."""
+    number, _ = parse_au_key(au)
+    return dict(_AU_SHAPES[number])
+
+
+# ------------------------------------------------------------------------------ keys
+
+class _MalformedKeyError(AvatarInputError):
+    """Text that is not an AU key at all (as opposed to an unknown or incomplete one)."""
+
+
+_KEY_RE = re.compile(r"^(?:(?P<pre>[LR])\s*)?(?:AU)?\s*(?P<num>\d+)\s*(?P<post>[LR])?$", re.IGNORECASE)
+
+
+def _known_list() -> str:
+    return ", ".join(str(n) for n in AU_NUMBERS)
+
+
+def parse_au_key(key: int | str) -> tuple[int, str]:
+    """Return (AU number, side) for a key such as 12, "12", "AU12", "R12", "AU12R", "L14"; side is "", "L" or "R".
+
+    Raises `UnknownNameError` for an AU outside the catalogue and `AvatarInputError` for text
+    that is not an AU key.
+    """
+    if isinstance(key, (bool, np.bool_)):
+        raise AvatarInputError(f"action unit key {key!r} is not an AU: use a number or a label like 'AU12' or 'R12'")
+    if isinstance(key, (int, np.integer)):
+        number, side = int(key), ""
+    elif isinstance(key, str):
+        m = _KEY_RE.match(key.strip())
+        if m is None or (m.group("pre") and m.group("post")):
+            raise _MalformedKeyError(
+                f"malformed action unit {key!r}: write it like 'AU12', '12', 'R12' or 'AU12R'"
+            )
+        number = int(m.group("num"))
+        side = (m.group("pre") or m.group("post") or "").upper()
+    else:
+        raise AvatarInputError(f"action unit key {key!r} is not an AU: use a number or a label like 'AU12' or 'R12'")
+    if number not in AU_NAMES:
+        raise UnknownNameError(f"unknown action unit {key!r}: known AUs are {_known_list()}")
+    if number in SIDED_ONLY and not side:
+        raise AvatarInputError(
+            f"AU{number} ({AU_NAMES[number]}) needs a side, the direction it moves: write 'L{number}' or 'R{number}'"
+        )
+    return number, side
+
+
+def au_label(number: int, side: str = "") -> str:
+    """Return the canonical label: "AU12" when bilateral, FACS-style "L12" / "R12" when one-sided."""
+    return f"{side}{number}" if side else f"AU{number}"
+
+
+def _check_intensity(value: Any, key: object) -> float:
+    if isinstance(value, (bool, np.bool_)):
+        raise AvatarInputError(f"intensity of {key} must be a number in 0..1, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise AvatarInputError(f"intensity of {key} must be a number in 0..1, got {value!r}") from None
+    if not (np.isfinite(x) and 0.0 <= x <= 1.0):
+        raise AvatarInputError(f"intensity of {key} is {value!r}, outside the range: use 0..1")
+    return x
+
+
+# -------------------------------------------------------------------------- ActionUnits
+
+
+@dataclass(frozen=True, eq=False)
+class ActionUnits(Mapping[str, float]):
+    """AU intensities in [0, 1], keyed by label ("AU12" bilateral, "L12"/"R12" one side).
+
+    A read-only mapping: ``au[12]``, ``au["AU12"]`` and ``au["R12"]`` all work (0.0 when absent);
+    iteration yields canonical labels in AU order. A side-specific entry adds to that side only,
+    so the effective intensity of a side is ``min(1, bilateral + side entry)``.
+
+    Build one from a dict (``ActionUnits({1: 0.6, "AU4": 0.8, "R12": 0.5})``) or from the CLI
+    syntax (``ActionUnits.parse("AU1=0.6,AU4=0.8,R12=0.5")``).
+    """
+
+    intensities: Mapping[Any, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        src = self.intensities
+        if isinstance(src, ActionUnits):
+            src = src.intensities
+        if not isinstance(src, Mapping):
+            raise AvatarInputError(
+                f"action units must be a mapping such as {{'AU12': 0.8}} or a string 'AU12=0.8', got {type(src).__name__}"
+            )
+        parsed: dict[tuple[int, str], float] = {}
+        for key, value in src.items():
+            number, side = parse_au_key(key)
+            if (number, side) in parsed:
+                raise AvatarInputError(f"action unit {key!r} is given twice: give each AU once")
+            parsed[(number, side)] = _check_intensity(value, repr(key))
+        order = {n: i for i, n in enumerate(AU_NUMBERS)}
+        items = sorted(parsed.items(), key=lambda kv: (order[kv[0][0]], SIDES.index(kv[0][1])))
+        object.__setattr__(self, "intensities", {au_label(n, s): v for (n, s), v in items})
+
+    # ------------------------------------------------------------------ mapping
+    def __getitem__(self, key: int | str) -> float:
+        number, side = parse_au_key(key)
+        return self.intensities.get(au_label(number, side), 0.0)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.intensities)
+
+    def __len__(self) -> int:
+        return len(self.intensities)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            number, side = parse_au_key(key)  # type: ignore[arg-type]
+        except AvatarInputError:
+            return False
+        return au_label(number, side) in self.intensities
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v:.3g}" for k, v in self.intensities.items())
+        return f"ActionUnits({body})"
+
+    # ------------------------------------------------------------- constructors
+    @classmethod
+    def parse(cls, text: str) -> ActionUnits:
+        """Return the AUs written as "AU1=0.6,AU4=0.8,R12=0.5" (also "1=0.6", "AU12R=0.5"; "AU12" alone = 1.0).
+
+        Entries are separated by commas or semicolons; ":" works in place of "=".
+        """
+        if isinstance(text, ActionUnits):
+            return text
+        if not isinstance(text, str):
+            raise AvatarInputError(f"action units text must be a string like 'AU12=0.8', got {type(text).__name__}")
+        values: dict[str, Any] = {}
+        for raw in re.split(r"[,;]", text):
+            token = raw.strip()
+            if not token:
+                continue
+            key, sep, val = token.replace(":", "=").partition("=")
+            key, val = key.strip(), val.strip()
+            if not key or (sep and not val):
+                raise AvatarInputError(f"malformed action unit entry {token!r}: write it like 'AU12=0.8'")
+            try:
+                number, side = parse_au_key(key)
+            except _MalformedKeyError:
+                raise AvatarInputError(
+                    f"malformed action unit entry {token!r}: write it like 'AU12=0.8', '12=0.8' or 'R12=0.5'"
+                ) from None
+            label = au_label(number, side)
+            if label in values:
+                raise AvatarInputError(f"action unit {key!r} is given twice in {text!r}: give each AU once")
+            if sep:
+                try:
+                    values[label] = float(val)
+                except ValueError:
+                    raise AvatarInputError(
+                        f"malformed action unit entry {token!r}: intensity {val!r} is not a number, use 0..1"
+                    ) from None
+            else:
+                values[label] = 1.0
+        return cls(values)
+
+    @classmethod
+    def coerce(cls, value: ActionUnits | Mapping[Any, Any] | str | None) -> ActionUnits:
+        """Return `value` as ActionUnits: an ActionUnits, a {key: intensity} dict, the CLI string, or None (none)."""
+        if value is None:
+            return cls()
+        if isinstance(value, ActionUnits):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        return cls(value)
+
+    @classmethod
+    def from_vector(cls, vector: Any, min_intensity: float = 0.0) -> ActionUnits:
+        """Return bilateral AUs from an (n_AU,) vector in `AU_NUMBERS` order; entries <= `min_intensity` are left out."""
+        v = np.asarray(vector, dtype=np.float64)
+        if v.shape != (NUM_AU,):
+            raise ShapeError(f"AU vector must have shape ({NUM_AU},) in AU_NUMBERS order, got {tuple(v.shape)}")
+        if np.any(v[list(AU_NUMBERS.index(n) for n in SIDED_ONLY)] > min_intensity):
+            raise AvatarInputError("an AU vector cannot hold AU30 (jaw sideways): give it as 'L30' or 'R30'")
+        return cls({f"AU{n}": float(np.clip(x, 0, 1)) for n, x in zip(AU_NUMBERS, v) if x > min_intensity})
+
+    @classmethod
+    def from_sides(cls, sides: Any, min_intensity: float = 1e-3, tol: float = 1e-3) -> ActionUnits:
+        """Return AUs from a (2, n_AU) array of effective [left, right] intensities.
+
+        Where both sides agree within `tol` the AU is bilateral (their mean); otherwise the weaker
+        side is the bilateral part and the excess becomes an "L"/"R" entry. AU30 is always sided.
+        """
+        s = np.clip(np.asarray(sides, dtype=np.float64), 0.0, 1.0)
+        if s.shape != (2, NUM_AU):
+            raise ShapeError(f"AU sides must have shape (2, {NUM_AU}) (left, right), got {tuple(s.shape)}")
+        out: dict[str, float] = {}
+        for i, n in enumerate(AU_NUMBERS):
+            left, right = float(s[0, i]), float(s[1, i])
+            if n in SIDED_ONLY:
+                bilateral = 0.0
+            elif abs(left - right) <= tol:
+                bilateral, left, right = (left + right) / 2, 0.0, 0.0
+            else:
+                bilateral = min(left, right)
+                left, right = left - bilateral, right - bilateral
+            for side, x in (("", bilateral), ("L", left), ("R", right)):
+                if x > min_intensity:
+                    out[au_label(n, side)] = min(1.0, x)
+        return cls(out)
+
+    # ---------------------------------------------------------------- converters
+    def to_dict(self) -> dict[str, float]:
+        """Return {label: intensity}, e.g. {"AU6": 0.8, "R12": 0.5} (a plain copy, JSON-ready)."""
+        return dict(self.intensities)
+
+    def to_sides(self) -> np.ndarray:
+        """Return (2, n_AU) float32 effective intensities of the [left, right] side, in `AU_NUMBERS` order."""
+        out = np.zeros((2, NUM_AU), np.float32)
+        for label, x in self.intensities.items():
+            number, side = parse_au_key(label)
+            i = AU_NUMBERS.index(number)
+            if side != "R":
+                out[0, i] += x
+            if side != "L":
+                out[1, i] += x
+        return np.clip(out, 0.0, 1.0)
+
+    def to_vector(self) -> np.ndarray:
+        """Return (n_AU,) float32 intensities in `AU_NUMBERS` order; a one-sided AU counts at its stronger side."""
+        return self.to_sides().max(axis=0)
+
+    def to_arkit(self) -> np.ndarray:
+        """Return the (52,) float32 ARKit weights of these AUs: the sum of their rows, clipped to [0, 1]."""
+        return sides_to_arkit(self.to_sides())
+
+    # ---------------------------------------------------------------- arithmetic
+    def scaled(self, factor: float) -> ActionUnits:
+        """Return every intensity multiplied by `factor` (in [0, 1])."""
+        f = _check_intensity(factor, "the scale factor")
+        return ActionUnits({k: v * f for k, v in self.intensities.items()})
+
+    def names(self) -> dict[str, str]:
+        """Return {label: FACS name} for the AUs present, e.g. {"AU12": "lip corner puller"}."""
+        return {k: AU_NAMES[parse_au_key(k)[0]] for k in self.intensities}
+
+
+def sides_to_arkit(sides: Any) -> np.ndarray:
+    """Return ARKit weights (..., 52) float32 in [0, 1] from (..., 2, n_AU) [left, right] AU intensities."""
+    s = np.asarray(sides, dtype=np.float32)
+    if s.shape[-2:] != (2, NUM_AU):
+        raise ShapeError(f"AU sides must have shape (..., 2, {NUM_AU}), got {tuple(s.shape)}")
+    w = s[..., 0, :] @ AU_TO_ARKIT_LEFT + s[..., 1, :] @ AU_TO_ARKIT_RIGHT
+    return np.clip(w, 0.0, 1.0).astype(np.float32)
+
+
+def au_to_arkit(aus: ActionUnits | Mapping[Any, Any] | str) -> np.ndarray:
+    """Return the (52,) float32 ARKit weights of AUs given as ActionUnits, a dict or the CLI string."""
+    return ActionUnits.coerce(aus).to_arkit()
+
+
+# ----------------------------------------------------------------------------- inverse
+
+COMPOSITES: tuple[int, ...] = (27, 25, 23)
+"""AUs whose rows are non-negative combinations of other rows; `arkit_to_au` lifts them in this order."""
+
+# AU26 may reach 2 while decoding (= the whole jawOpen range) so that AU27 can claim a jaw beyond AU26's.
+_DECODE_UPPER = {26: 2.0}
+
+
+@lru_cache(maxsize=1)
+def _decode_basis() -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, int], ...], dict[int, np.ndarray]]:
+    """Return the primitive design matrix (52, n), its upper bounds (n,), per column (AU index,
+    side code 0=both 1=L 2=R), and each composite's (n,) coefficients on the primitive columns.
+
+    Primitive AUs are all but the aliases and composites. A midline-only AU (the same row for both
+    sides) gets one column, a lateral AU one per side. These columns drive disjoint sets of shapes.
+    """
+    cols: list[np.ndarray] = []
+    meta: list[tuple[int, int]] = []
+    upper: list[float] = []
+    for i, n in enumerate(AU_NUMBERS):
+        if n in ALIASES or n in COMPOSITES:
+            continue
+        if np.array_equal(AU_TO_ARKIT_LEFT[i], AU_TO_ARKIT_RIGHT[i]):
+            cols.append(AU_TO_ARKIT[i])
+            meta.append((i, 0))
+        else:
+            cols += [AU_TO_ARKIT_LEFT[i], AU_TO_ARKIT_RIGHT[i]]
+            meta += [(i, 1), (i, 2)]
+        upper += [_DECODE_UPPER.get(n, 1.0)] * (len(cols) - len(upper))
+    a = np.stack(cols, axis=1).astype(np.float64)
+    support = (a != 0).astype(int)
+    overlap = support.T @ support
+    # Disjoint supports make the box-constrained least squares separable: the closed form below is exact.
+    assert np.count_nonzero(overlap - np.diag(np.diag(overlap))) == 0, "primitive AU rows must not share shapes"
+    coeffs = {}
+    for n in COMPOSITES:
+        row = AU_TO_ARKIT[AU_NUMBERS.index(n)].astype(np.float64)
+        c = np.linalg.lstsq(a, row, rcond=None)[0]
+        assert np.allclose(a @ c, row, atol=1e-6) and np.all(c > -1e-9), f"AU{n} must be a combination of primitives"
+        coeffs[n] = np.where(np.abs(c) < 1e-9, 0.0, c)
+    return a, np.asarray(upper), tuple(meta), coeffs
+
+
+def arkit_to_sides(weights: Any) -> np.ndarray:
+    """Return (..., 2, n_AU) float32 [left, right] AU intensities that reproduce ARKit weights (..., 52).
+
+    Method, per frame:
+      1. Bounded least squares ``min ||A x - w||, 0 <= x <= 1`` over the primitive AUs (all but
+         the composites 23, 25, 27 and the alias 43; one column per side for lateral AUs, one for
+         midline AUs). Their rows drive disjoint shapes, so the solution is closed-form and exact:
+         x_j = clip(a_j . w / a_j . a_j, 0, 1), the weighted mean of the AU's shapes over its weights.
+      2. Composites are lifted from their parts, the fewest-AUs reading a FACS coder would give:
+         AU27 takes the whole jaw when jawOpen exceeds AU26's range (> 0.5), with the stretch it
+         implies; then AU25 = as much of 0.4*AU16 + 0.2*AU26 as both sides hold, then AU23 = as much
+         of 0.5*AU24 + 0.3*AU28.
+
+    Recovered exactly: any mix of the AUs whose shapes no other AU uses (1, 2, 4, 5, 6, 7, 9,
+    10, 11, 12, 14, 15, 17, 18, 22, 29, 30, 33, 61-64, bilateral or one-sided), together with at
+    most one AU of each shared group {16, 20, 25, 26, 27} and {23, 24, 28} (27 above 0.5), and
+    the emotion prototypes of `avatar.emotion`. Cannot be told apart (a pose that is equally
+    well both):
+      - AU43 and AU45 (identical poses): reported as AU45;
+      - AU24 with AU28, or AU16 with AU26: as much as fits the ratio 5:3 (2:1) is reported as
+        AU23 (AU25), the rest as the parts; a lone AU16 or AU24 stays itself;
+      - AU27 <= 0.5 is AU26 + AU20 (reported so); AU26 with jawOpen > 0.5 is reported as AU27;
+      - one-sided composites (R25) are reported as their parts; a side entry of a midline-only
+        AU (R17 = half of AU17) as bilateral;
+      - shapes no AU drives (mouthClose, mouthLeft/Right, tongueOut) are ignored.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 0 or w.shape[-1] != NUM_ARKIT:
+        raise ShapeError(f"ARKit weights must have 52 columns, got shape {tuple(w.shape)}")
+    if not np.all(np.isfinite(w)):
+        raise AvatarInputError("ARKit weights contain NaN or infinite values: clean them before decoding AUs")
+    flat = np.clip(w.reshape(-1, NUM_ARKIT), 0.0, 1.0)
+    a, upper, meta, coeffs = _decode_basis()
+    x = np.clip(flat @ a / (a * a).sum(axis=0), 0.0, upper)  # (T, n) primitive intensities
+    lifted: dict[int, np.ndarray] = {}
+    jaw_col = next(c for c, (i, _) in enumerate(meta) if AU_NUMBERS[i] == 26)
+    for n in COMPOSITES:
+        c = coeffs[n]
+        used = c > 0
+        t = np.minimum(1.0, np.min(x[:, used] / c[used], axis=1))
+        if n == 27:
+            # 27 supersedes 26 beyond half jaw; it takes the stretch it needs only where there is some.
+            t = np.where(x[:, jaw_col] > 1.0, np.minimum(1.0, x[:, jaw_col] / c[jaw_col]), 0.0)
+        x = np.maximum(x - t[:, None] * c, 0.0)
+        lifted[n] = t
+    x = np.minimum(x, 1.0)
+    sides = np.zeros((flat.shape[0], 2, NUM_AU), np.float32)
+    for col, (i, side) in enumerate(meta):
+        if side in (0, 1):
+            sides[:, 0, i] = x[:, col]
+        if side in (0, 2):
+            sides[:, 1, i] = x[:, col]
+    for n, t in lifted.items():
+        sides[:, :, AU_NUMBERS.index(n)] = t[:, None]
+    return sides.reshape(w.shape[:-1] + (2, NUM_AU))
+
+
+def arkit_to_au(weights: Any, min_intensity: float = 1e-3) -> ActionUnits | list[ActionUnits]:
+    """Return the ActionUnits of one (52,) ARKit pose, or a list of them for (T, 52) weights.
+
+    Intensities at or below `min_intensity` are dropped. See `arkit_to_sides` for the method and
+    for which AUs it cannot tell apart.
+    """
+    sides = arkit_to_sides(weights)
+    if sides.ndim == 2:
+        return ActionUnits.from_sides(sides, min_intensity=min_intensity)
+    return [ActionUnits.from_sides(s, min_intensity=min_intensity) for s in sides.reshape(-1, 2, NUM_AU)]
+
+
+def arkit_to_au_vector(weights: Any) -> np.ndarray:
+    """Return (..., n_AU) float32 AU intensities (stronger side) for ARKit weights (..., 52); for AU error metrics."""
+    return arkit_to_sides(weights).max(axis=-2)

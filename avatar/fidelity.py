@@ -1,0 +1,142 @@
+"""Returns the emotion-fidelity report: pose every emotion x intensity x identity x view, render, recognize, score.
+
+This is the in-loop path: frames are rendered once per batch, uploaded to the device once, and
+every recognizer and scorer works there; nothing returns to the host until the report is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avatar.emotion import EMOTIONS
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    """What to sweep: identities (seeds), camera views, intensities, emotions, and which recognizers score."""
+
+    identities: tuple[int, ...] = (0, 7, 21)
+    views: tuple[str, ...] = ("front", "three-quarter")
+    intensities: tuple[float, ...] = (0.5, 0.75, 1.0)
+    emotions: tuple[str, ...] = EMOTIONS
+    recognizers: tuple[str, ...] = ("expression-net", "fer2013")
+    size: int = 256
+    device: str = "auto"
+    skin: str = "medium"
+
+
+@dataclass
+class FidelityReport:
+    """Per-recognizer Scores of the sweep, the per-emotion accuracy table, and throughput."""
+
+    config: FidelityConfig
+    scores: dict[str, Any]
+    frames: int
+    seconds: float
+    render_seconds: float
+    per_view: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Return the end-to-end rate of render -> recognize -> score (all recognizers), frames/s."""
+        return self.frames / self.seconds if self.seconds else float("nan")
+
+    def table(self) -> str:
+        """Return the per-emotion accuracy table (rows: emotions; columns: recognizers) as text."""
+        names = list(self.scores)
+        head = f"{'emotion':10s}" + "".join(f"{n:>16s}" for n in names)
+        lines = [head, "-" * len(head)]
+        for e in self.config.emotions:
+            cells = []
+            for n in names:
+                recall = self.scores[n].to_dict()["recall"].get(e)
+                cells.append(f"{'n/a' if recall is None or recall != recall else f'{recall:.2f}':>16s}")
+            lines.append(f"{e:10s}" + "".join(cells))
+        lines.append("-" * len(head))
+        lines.append(f"{'accuracy':10s}" + "".join(f"{self.scores[n].accuracy:16.3f}" for n in names))
+        lines.append(f"{'balanced':10s}" + "".join(f"{self.scores[n].balanced_accuracy:16.3f}" for n in names))
+        lines.append(f"{self.frames} frames ({len(self.config.identities)} identities x {len(self.config.views)} views x "
+                     f"{len(self.config.intensities)} intensities x {len(self.config.emotions)} emotions); "
+                     f"{self.frames_per_second:.1f} frames/s end to end, render {self.frames / max(self.render_seconds, 1e-9):.1f} frames/s")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain JSON-able data."""
+        return {"config": self.config.__dict__, "frames": self.frames, "seconds": round(self.seconds, 3),
+                "frames_per_second": round(self.frames_per_second, 2),
+                "scores": {n: s.to_dict() for n, s in self.scores.items()}, "per_view_accuracy": self.per_view}
+
+    def to_json(self, path: str | os.PathLike) -> Path:
+        """Write the report as JSON (atomically); return the path."""
+        from avatar.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(self.to_dict(), indent=2, default=_json_default))
+        return Path(path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, recognizers: dict[str, Any] | None = None) -> FidelityReport:
+    """Return the FidelityReport of a sweep; `recognizers` (name -> object) overrides building them by name."""
+    from tqdm.auto import tqdm
+
+    from avatar.cli_score import make_recognizer
+    from avatar.errors import AvatarInputError
+    from avatar.head import default_head
+    from generators.expression import expression_weights
+    from recognizers.scoring import EmotionScorer
+    from renderers.appearance import Appearance
+    from renderers.gl import GLRenderer, RendererOptions
+
+    cfg = config or FidelityConfig()
+    for i in cfg.intensities:
+        if not 0.0 <= i <= 1.0:
+            raise AvatarInputError(f"intensity {i!r} is outside [0, 1]: use values between 0 and 1")
+    recs = recognizers or {name: make_recognizer(name, cfg.device, detect_faces=False) for name in cfg.recognizers}
+    scorers = {name: EmotionScorer(device=cfg.device) for name in recs}
+    view_scorers = {(name, v): EmotionScorer(device=cfg.device) for name in recs for v in cfg.views}
+    # Neutral has no intensity: pose it once per identity and view rather than once per intensity.
+    poses, labels = [], []
+    for e in cfg.emotions:
+        for inten in (cfg.intensities if e != "neutral" else (0.0,)):
+            poses.append(expression_weights(emotion=e, intensity=inten) if e != "neutral" else np.zeros(52, np.float32))
+            labels.append(e)
+    weights = np.stack(poses)
+    base = default_head()
+    renderer = GLRenderer(base, RendererOptions(width=cfg.size, height=cfg.size, appearance=Appearance(skin=cfg.skin)))
+    n_frames, t_render, t0 = 0, 0.0, time.perf_counter()
+    steps = [(i, v) for i in cfg.identities for v in cfg.views]
+    try:
+        for ident, view in tqdm(steps, desc="fidelity", unit="batch", disable=not progress):
+            renderer.set_head(base.with_identity(ident) if ident else base)
+            renderer.set_camera(view)
+            tr = time.perf_counter()
+            frames = np.stack(list(renderer.iter_frames(weights)))
+            boxes = renderer.face_boxes(weights)
+            x = renderer.to_torch(frames, next(iter(recs.values())).device)
+            t_render += time.perf_counter() - tr
+            for name, rec in recs.items():
+                result = rec(x, boxes=boxes)
+                scorers[name].update(result, labels)
+                view_scorers[(name, view)].update(result, labels)
+            n_frames += len(frames)
+    finally:
+        renderer.close()
+    seconds = time.perf_counter() - t0
+    scores = {name: s.compute() for name, s in scorers.items()}
+    per_view = {name: {v: view_scorers[(name, v)].compute().accuracy for v in cfg.views} for name in recs}
+    return FidelityReport(cfg, scores, n_frames, seconds, t_render, per_view)

@@ -1,0 +1,69 @@
+"""Typing protocols for the recognizer and scorer objects that generators take as arguments.
+
+A generator that scores in the loop (portraits, the speech model's emotion loss) types its
+argument with these, and the facade passes `recognizers.FER2013Recognizer` /
+`recognizers.EmotionScorer` (or a user's own object with the same shape). Nothing here imports
+torch or any other package, so `import avatar` stays instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class RecognitionLike(Protocol):
+    """What a recognizer returns: batch-first arrays (numpy or torch), see `recognizers.Recognition`.
+
+    `emotion_probs` is (B, 8) over `avatar.emotion.EMOTIONS`, NaN in classes the model lacks;
+    `emotion_available` is (8,) bool. `aus`, `arkit`, `valence`, `arousal`, `boxes` may be None.
+    """
+
+    emotion_probs: Any
+    emotion_available: Any
+    aus: Any
+    arkit: Any
+    valence: Any
+    arousal: Any
+    boxes: Any
+
+    @property
+    def labels(self) -> list[str]: ...
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """Something that maps a batch of images to a `RecognitionLike`.
+
+    Images are uint8 (B, H, W, 3) / (H, W, 3) numpy, or float (B, 3, H, W) torch in [0, 1] on any device.
+    """
+
+    def __call__(self, images: Any) -> RecognitionLike: ...
+
+
+@runtime_checkable
+class ScoreLike(Protocol):
+    """What a scorer's `compute()` returns: at least a sample count, an accuracy and a dict form."""
+
+    n: int
+    accuracy: float
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Accumulates recognitions against the commanded emotion over batches, then reports a score."""
+
+    def update(
+        self,
+        recognition_or_probs: Any,
+        expected_labels: str | Sequence[str] | Any,
+        commanded_aus: Any = None,
+        commanded_va: Any = None,
+    ) -> None: ...
+
+    def compute(self) -> ScoreLike: ...
+
+    def reset(self) -> None: ...

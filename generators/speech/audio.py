@@ -1,0 +1,225 @@
+"""Speech audio in: any common file or raw array -> 16 kHz mono float32, with checks and voice activity.
+
+Files are read with soundfile (WAV, FLAC, OGG, MP3 with libsndfile >= 1.1) and resampled with soxr,
+both librosa dependencies; anything soundfile cannot open goes through `librosa.load` (audioread).
+Every bad input raises `AvatarInputError` with a one-line message that names the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avatar.errors import AvatarInputError
+
+SAMPLE_RATE = 16_000
+"""Rate every speech model here works at (pocketsphinx's en-us model and the neural model)."""
+
+MAX_SECONDS = 600.0
+"""Default longest accepted clip (10 min): longer audio should be split by the caller."""
+
+SILENCE_DBFS = -60.0
+"""Default silence threshold: a clip whose loudest 25 ms frame is below this RMS level is rejected."""
+
+INSTALL_HINT = "pip install emoavatar[speech]"
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono speech samples at a known rate, and where they came from.
+
+    Attributes:
+        samples: (N,) float32 in [-1, 1].
+        sample_rate: samples per second (16 000 after `load_audio`).
+        path: the source file, or None for a raw array.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    path: str | None = None
+
+    @property
+    def duration(self) -> float:
+        """Return the length in seconds."""
+        return len(self.samples) / self.sample_rate
+
+    def to_pcm16(self) -> bytes:
+        """Return the samples as little-endian int16 bytes (what pocketsphinx reads)."""
+        return (np.clip(self.samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _require_soundfile():  # noqa: ANN202 - module objects
+    try:
+        import soundfile
+        import soxr
+    except ImportError:
+        raise AvatarInputError(f"reading audio needs soundfile and soxr: {INSTALL_HINT}") from None
+    return soundfile, soxr
+
+
+def _read_file(path: Path, sample_rate: int) -> np.ndarray:
+    soundfile, soxr = _require_soundfile()
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        mono = data.mean(axis=1)
+    except Exception:  # soundfile raises LibsndfileError / RuntimeError / TypeError by version
+        mono, rate = _read_with_librosa(path, sample_rate)
+    if mono.size and rate != sample_rate:
+        mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _read_with_librosa(path: Path, sample_rate: int) -> tuple[np.ndarray, int]:
+    try:
+        import librosa
+    except ImportError:
+        raise AvatarInputError(f"cannot read {str(path)!r} without librosa: {INSTALL_HINT}") from None
+    try:
+        mono, rate = librosa.load(str(path), sr=sample_rate, mono=True)
+    except Exception as exc:  # audioread/soundfile give many exception types for non-audio files
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise AvatarInputError(
+            f"cannot read {str(path)!r} as audio ({reason}): pass a WAV, FLAC, OGG or MP3 file"
+        ) from None
+    return mono, int(rate)
+
+
+def frame_rms_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = 0.025, hop_s: float = 0.010) -> np.ndarray:
+    """Return the (F,) float32 RMS level in dBFS of frames `frame_s` long every `hop_s` seconds."""
+    win, hop = max(1, int(round(frame_s * sample_rate))), max(1, int(round(hop_s * sample_rate)))
+    n = max(1, 1 + (len(samples) - win) // hop) if len(samples) >= win else 1
+    padded = np.pad(samples.astype(np.float32), (0, max(0, (n - 1) * hop + win - len(samples))))
+    # Cumulative sums make every window's energy O(1), so a 10-minute clip costs milliseconds.
+    csum = np.concatenate([[0.0], np.cumsum(padded.astype(np.float64) ** 2)])
+    starts = np.arange(n) * hop
+    energy = (csum[starts + win] - csum[starts]) / win
+    return (10.0 * np.log10(np.maximum(energy, 1e-12))).astype(np.float32)
+
+
+def check_audio(
+    samples: np.ndarray, sample_rate: int, *, name: str, max_seconds: float = MAX_SECONDS,
+    silence_dbfs: float = SILENCE_DBFS,
+) -> None:
+    """Return None when the clip is usable; raise `AvatarInputError` when empty, too long or silent."""
+    if samples.size == 0:
+        raise AvatarInputError(f"{name} is empty (0 samples): pass a clip with speech in it")
+    if not np.all(np.isfinite(samples)):
+        raise AvatarInputError(f"{name} contains NaN or infinite samples: clean the audio first")
+    seconds = samples.size / sample_rate
+    if seconds > max_seconds:
+        raise AvatarInputError(
+            f"{name} is {seconds:.1f} s long, over the {max_seconds:.0f} s limit: split it, or raise max_seconds"
+        )
+    loudest = float(frame_rms_dbfs(samples, sample_rate).max())
+    if loudest < silence_dbfs:
+        raise AvatarInputError(
+            f"{name} is silent (loudest frame {loudest:.1f} dBFS RMS, below the {silence_dbfs:.0f} dBFS threshold): "
+            "pass audio with speech, or lower silence_dbfs"
+        )
+
+
+def load_audio(
+    audio: str | os.PathLike | np.ndarray | Audio, sample_rate: int | None = None, *,
+    target_rate: int = SAMPLE_RATE, max_seconds: float = MAX_SECONDS, silence_dbfs: float = SILENCE_DBFS,
+) -> Audio:
+    """Return `audio` as an `Audio` of mono float32 samples at `target_rate` Hz, checked for use.
+
+    Args:
+        audio: a path to any common audio file, an `Audio`, or a raw array (N,) or (N, C) / (C, N).
+        sample_rate: the rate of a raw array (required for arrays, ignored for files).
+        target_rate: rate to resample to (16 kHz for the speech models).
+        max_seconds: longest accepted clip.
+        silence_dbfs: a clip whose loudest frame is quieter than this is rejected as silent.
+    Raises:
+        AvatarInputError: missing or unreadable file, no rate for an array, empty, silent or over-long audio.
+    """
+    if isinstance(audio, Audio):
+        audio, sample_rate, path = audio.samples, audio.sample_rate, audio.path
+    else:
+        path = None
+    if isinstance(audio, (str, os.PathLike)):
+        p = Path(audio)
+        if not p.exists():
+            raise AvatarInputError(f"audio file not found: {str(p)!r}: check the path")
+        if p.is_dir():
+            raise AvatarInputError(f"{str(p)!r} is a folder, not an audio file: pass a .wav/.flac/.mp3 file")
+        samples = _read_file(p, target_rate)
+        name = f"audio file {str(p)!r}"
+        path = str(p)
+    else:
+        arr = np.asarray(audio)
+        if arr.dtype.kind not in "fiu":
+            raise AvatarInputError(f"audio array must be numeric, got dtype {arr.dtype}: pass float samples in [-1, 1]")
+        if sample_rate is None:
+            raise AvatarInputError(
+                "a raw audio array needs its rate: pass sample_rate= (e.g. 16000), or pass a file path instead"
+            )
+        if not (isinstance(sample_rate, (int, np.integer)) or float(sample_rate).is_integer()) or not 4000 <= int(sample_rate) <= 384_000:
+            raise AvatarInputError(f"sample_rate must be an integer between 4000 and 384000 Hz, got {sample_rate!r}")
+        sample_rate = int(sample_rate)
+        if arr.dtype.kind in "iu":  # integer PCM: scale to [-1, 1] by the type's range
+            arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+        arr = arr.astype(np.float32)
+        if arr.ndim == 2:  # channels on the short axis
+            arr = arr.mean(axis=1) if arr.shape[0] >= arr.shape[1] else arr.mean(axis=0)
+        elif arr.ndim != 1:
+            raise AvatarInputError(f"audio array must be (N,) or (N, channels), got shape {arr.shape}")
+        if arr.size and float(np.abs(arr).max()) > 32.0:
+            raise AvatarInputError(
+                "audio array values reach beyond ±32: pass float samples in [-1, 1] (divide int16 PCM by 32768)"
+            )
+        samples = arr
+        if samples.size and sample_rate != target_rate:
+            _, soxr = _require_soundfile()
+            samples = soxr.resample(samples, sample_rate, target_rate, quality="HQ").astype(np.float32)
+        name = "audio array"
+    check_audio(samples, target_rate, name=name, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
+    return Audio(np.ascontiguousarray(samples, np.float32), target_rate, path)
+
+
+def voice_activity(
+    audio: Audio, *, hop_s: float = 0.010, on_db: float = 12.0, off_db: float = 6.0, floor_below_peak_db: float = 40.0,
+    min_speech_s: float = 0.05, min_silence_s: float = 0.15, hangover_s: float = 0.08,
+) -> np.ndarray:
+    """Return a (F,) bool voice-activity mask, one value per `hop_s` seconds, from an energy gate with hysteresis.
+
+    The gate opens when a frame rises `on_db` above the noise floor (the 10th percentile level, but at
+    least `floor_below_peak_db` under the loudest frame, so clean synthetic audio with digital silence still
+    gates) and closes only when it drops below `off_db` above it; that hysteresis stops the mouth chattering
+    on breathy word endings. Bursts shorter than `min_speech_s` are dropped, pauses shorter than
+    `min_silence_s` are bridged (the mouth should not snap shut between words), and `hangover_s` keeps the
+    gate open after speech so plosive releases and final fricatives are not cut.
+    """
+    level = frame_rms_dbfs(audio.samples, audio.sample_rate, hop_s=hop_s)
+    floor = max(float(np.percentile(level, 10)), float(level.max()) - floor_below_peak_db)
+    on, off = floor + on_db, floor + off_db
+    active = np.zeros(len(level), bool)
+    state = False
+    for i, v in enumerate(level):  # a sequential gate: at 100 frames/s even 10 minutes is 60k steps
+        state = v > off if state else v > on
+        active[i] = state
+    active = _fill_runs(active, False, int(round(min_silence_s / hop_s)))
+    active = _fill_runs(active, True, int(round(min_speech_s / hop_s)))
+    hang = int(round(hangover_s / hop_s))
+    if hang > 0 and active.any():
+        ends = np.flatnonzero(active[:-1] & ~active[1:])
+        for e in ends:
+            active[e + 1 : e + 1 + hang] = True
+    return active
+
+
+def _fill_runs(mask: np.ndarray, value: bool, shorter_than: int) -> np.ndarray:
+    """Return `mask` with interior runs equal to `value` shorter than `shorter_than` frames flipped."""
+    out = mask.copy()
+    if shorter_than <= 0 or len(out) == 0:
+        return out
+    change = np.flatnonzero(np.diff(out.astype(np.int8))) + 1
+    bounds = np.concatenate([[0], change, [len(out)]])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        interior = a > 0 and b < len(out)
+        if out[a] == value and b - a < shorter_than and (interior or value):
+            out[a:b] = not value
+    return out

@@ -1,0 +1,130 @@
+"""Disentangled composition of speech and emotion, as EMOTE (Daněček et al., SIGGRAPH Asia 2023) argues.
+
+Speech owns the mouth at high temporal frequency (tens of ms); emotion owns the whole face at low
+frequency (hundreds of ms): its curves are eased by the emotion timeline and low-pass filtered here,
+so an emotion can never flicker with the syllables.
+
+Overlap rules, per ARKit column (see `compose`):
+
+* articulation columns (jawOpen, jawForward, mouthClose, mouthPucker, mouthFunnel, mouthRoll*, mouthShrug*,
+  mouthUpperUp*, mouthLowerDown*, tongueOut): speech drives them; the emotion's value is added on top but
+  scaled down by `(1 - speech_share * activity)` while the voice is active, so surprise talks with a
+  slightly dropped jaw instead of a jaw that stays wide open;
+* expression columns around the mouth (mouthSmile*, mouthFrown*, mouthDimple*, mouthStretch*, mouthPress*,
+  mouthLeft/Right): the emotion keeps its value and speech only adds into the headroom
+  (`e + s * (1 - e)`), so a smile or a frown stays visible while talking; speech's own small smile (for
+  "ee") is damped by a frown, so sad speech does not grin;
+* everything else (brows, eyes, cheeks, nose): the emotion alone.
+
+Then bilabials are enforced last: on p/b/m frames `visemes.close_lips` caps the jaw, removes lip-parting
+shapes and solves mouthClose on the posed mesh, overriding whatever any emotion did to the mouth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from avatar.errors import AvatarInputError
+from avatar.rig import ARKIT_NAMES, index_of
+from generators.speech.visemes import LipModel, close_lips
+
+ARTICULATION_COLUMNS: tuple[str, ...] = (
+    "jawOpen", "jawForward", "mouthClose", "mouthPucker", "mouthFunnel", "mouthRollLower", "mouthRollUpper",
+    "mouthShrugLower", "mouthShrugUpper", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+    "mouthLowerDownRight", "tongueOut",
+)
+EXPRESSION_MOUTH_COLUMNS: tuple[str, ...] = (
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight",
+    "mouthStretchLeft", "mouthStretchRight", "mouthPressLeft", "mouthPressRight", "mouthLeft", "mouthRight",
+)
+
+
+def _idx(names: tuple[str, ...]) -> np.ndarray:
+    return np.array([index_of(n) for n in names], dtype=np.int64)
+
+
+def lowpass(curves: np.ndarray, fps: float, cutoff_s: float) -> np.ndarray:
+    """Return (T, K) curves smoothed by a Gaussian of standard deviation `cutoff_s` seconds (edges held)."""
+    if cutoff_s <= 0 or len(curves) < 2:
+        return curves.astype(np.float32)
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(curves.astype(np.float64), sigma=cutoff_s * fps, axis=0, mode="nearest").astype(np.float32)
+
+
+def emotion_curves(
+    n_frames: int, fps: float, emotion: Any = "neutral", intensity: float = 1.0,
+    emotion_track: str | list | None = None, *, smoothing_s: float = 0.12, easing: str | None = None,
+    transition: float | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Return (T, 52) float32 low-frequency emotion weights and (T,) per-frame labels.
+
+    Args:
+        emotion: a label from `avatar.emotion.EMOTIONS`, an `Emotion`, or anything `expression_weights` takes.
+        intensity: 0..1 scale of a constant `emotion` (ignored when a track is given: the track carries its own).
+        emotion_track: "0:neutral,1.5:anger@0.9,4:neutral" or a list of keyframes; overrides `emotion`.
+        smoothing_s: extra Gaussian low-pass on top of the track's easing, so emotion stays low-frequency.
+        easing, transition: passed to `generators.expression.timeline` when given.
+    """
+    from generators.expression import expression_weights, parse_emotion_track, timeline
+
+    if not 0.0 <= float(intensity) <= 1.0:
+        raise AvatarInputError(f"intensity must be between 0 and 1, got {intensity!r}")
+    duration = n_frames / fps
+    if emotion_track is not None and not (isinstance(emotion_track, str) and not emotion_track.strip()):
+        keys = parse_emotion_track(emotion_track) if isinstance(emotion_track, str) else list(emotion_track)
+        kwargs: dict[str, Any] = {}
+        if easing is not None:
+            kwargs["easing"] = easing
+        if transition is not None:
+            kwargs["transition"] = transition
+        seq = timeline(keys, fps=fps, duration=duration, **kwargs)
+        w = _fit_length(seq.weights, n_frames)
+        labels = list(seq.labels) if seq.labels is not None else [""] * len(seq)
+        labels = (labels + [labels[-1] if labels else ""] * n_frames)[:n_frames]
+        return np.clip(lowpass(w, fps, smoothing_s), 0.0, 1.0), labels
+    if emotion is None:
+        emotion = "neutral"
+    pose = np.asarray(expression_weights(emotion=emotion, intensity=float(intensity)), np.float32).reshape(-1)
+    if pose.shape != (len(ARKIT_NAMES),):
+        raise AvatarInputError(f"expression_weights returned shape {pose.shape}, expected (52,)")
+    label = getattr(emotion, "label", None) or (emotion if isinstance(emotion, str) else "custom")
+    return np.repeat(pose[None], n_frames, axis=0), [str(label)] * n_frames
+
+
+def _fit_length(w: np.ndarray, n: int) -> np.ndarray:
+    """Return `w` cut or edge-padded to exactly `n` frames (timelines may round the duration)."""
+    if len(w) >= n:
+        return w[:n]
+    if len(w) == 0:
+        return np.zeros((n, len(ARKIT_NAMES)), np.float32)
+    return np.concatenate([w, np.repeat(w[-1:], n - len(w), axis=0)])
+
+
+def compose(
+    speech: np.ndarray, emotion: np.ndarray, shut: np.ndarray, activity: np.ndarray, *,
+    speech_share: float = 0.6, lip_model: LipModel | None = None,
+) -> np.ndarray:
+    """Return (T, 52) float32 face weights from speech (T, 52) and emotion (T, 52) curves.
+
+    Args:
+        shut: (T,) bool frames where the lips must be closed (bilabials), enforced last.
+        activity: (T,) voice activity in [0, 1] (smoothed gate); scales how much speech owns the articulators.
+        speech_share: share of the emotion's articulator opening removed while speaking.
+    """
+    if speech.shape != emotion.shape:
+        raise AvatarInputError(f"speech and emotion curves differ in shape: {speech.shape} vs {emotion.shape}")
+    act = np.clip(activity.astype(np.float32), 0.0, 1.0)[:, None]
+    out = emotion.astype(np.float32).copy()
+    art = _idx(ARTICULATION_COLUMNS)
+    out[:, art] = speech[:, art] + emotion[:, art] * (1.0 - speech_share * act)
+    exp = _idx(EXPRESSION_MOUTH_COLUMNS)
+    s = speech[:, exp].copy()
+    frown = emotion[:, _idx(("mouthFrownLeft", "mouthFrownRight"))].max(axis=1, keepdims=True)
+    smile_cols = [i for i, n in enumerate(EXPRESSION_MOUTH_COLUMNS) if n.startswith("mouthSmile")]
+    s[:, smile_cols] *= 1.0 - np.clip(2.0 * frown, 0.0, 1.0)
+    out[:, exp] = emotion[:, exp] + s * (1.0 - emotion[:, exp])
+    out = np.clip(out, 0.0, 1.0)
+    return close_lips(out, shut, lip_model)

@@ -1,0 +1,172 @@
+"""Speech audio (+ transcript, emotion) -> a talking-face `ExpressionSequence`: the speech generator's pipeline.
+
+audio -> 16 kHz mono (audio.py) -> voice activity -> mouth curves from phones (phonetic.py + visemes.py) or
+from the neural model (neural.py) -> composed with low-frequency emotion (emotion_layer.py), bilabials
+enforced -> blinks, gaze, head motion (life.py).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from avatar.errors import AvatarInputError
+from avatar.rig import index_of
+from avatar.sequence import ExpressionSequence
+from generators.speech.audio import MAX_SECONDS, SILENCE_DBFS, Audio, frame_rms_dbfs, load_audio, voice_activity
+
+METHODS = ("phonetic", "neural", "auto")
+VAD_HOP_S = 0.01
+
+
+def _check_args(fps: float, seed: int, method: str, intensity: float, articulation: float) -> None:
+    try:
+        fps_ok = math.isfinite(float(fps)) and 0 < float(fps) <= 1000
+    except (TypeError, ValueError):
+        fps_ok = False
+    if not fps_ok:
+        raise AvatarInputError(f"fps must be a positive number up to 1000, got {fps!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise AvatarInputError(f"seed must be a non-negative integer, got {seed!r}")
+    if method not in METHODS:
+        raise AvatarInputError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    try:
+        ok = 0.0 <= float(intensity) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise AvatarInputError(f"intensity must be a number between 0 and 1, got {intensity!r}")
+    if not 0.0 < float(articulation) <= 2.0:
+        raise AvatarInputError(f"articulation must be in (0, 2], got {articulation!r}")
+
+
+def _resolve_method(method: str, text: str | None) -> str:
+    """Return "phonetic" or "neural" for `method`, where "auto" prefers alignment when text is given."""
+    if method != "auto":
+        return method
+    from generators.speech.neural import weights_available
+
+    try:
+        import pocketsphinx  # noqa: F401
+
+        have_ps = True
+    except ImportError:
+        have_ps = False
+    if have_ps and (text or not weights_available()):
+        return "phonetic"
+    if weights_available():
+        return "neural"
+    return "phonetic"  # raises the install hint
+
+
+def frame_activity(audio: Audio, n_frames: int, fps: float) -> np.ndarray:
+    """Return (T,) float32 voice activity in [0, 1] at `fps`, softened over ~50 ms so the mouth eases shut."""
+    from scipy.ndimage import gaussian_filter1d
+
+    vad = voice_activity(audio, hop_s=VAD_HOP_S).astype(np.float64)
+    t = np.arange(n_frames) / fps
+    act = np.interp(t, np.arange(len(vad)) * VAD_HOP_S + 0.5 * VAD_HOP_S, vad)
+    return np.clip(gaussian_filter1d(act, max(0.05 * fps, 1e-3), mode="nearest"), 0, 1).astype(np.float32)
+
+
+def loudness_gain(audio: Audio, n_frames: int, fps: float, depth: float = 0.35) -> np.ndarray:
+    """Return (T,) jaw gain around 1: louder syllables open wider, by up to ±`depth`/2."""
+    db = frame_rms_dbfs(audio.samples, audio.sample_rate, hop_s=VAD_HOP_S)
+    t = np.arange(n_frames) / fps
+    e = np.interp(t, np.arange(len(db)) * VAD_HOP_S, db)
+    hi = float(np.percentile(db, 95))
+    norm = np.clip((e - (hi - 30.0)) / 30.0, 0.0, 1.0)  # 0 at 30 dB under the loud syllables, 1 at them
+    return (1.0 - depth / 2 + depth * norm).astype(np.float32)
+
+
+def speech_curves(
+    audio: Audio, n_frames: int, fps: float, method: str, text: str | None, articulation: float = 1.0,
+    model: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return speech mouth weights (T, 52) and the (T,) bool bilabial-closure mask for one method."""
+    if method == "phonetic":
+        from generators.speech.phonetic import phones_from_audio
+        from generators.speech.visemes import bilabial_frames, speech_weights
+
+        phones = phones_from_audio(audio, text)
+        return speech_weights(phones, fps, n_frames, articulation=articulation), bilabial_frames(phones, fps, n_frames)
+    from generators.speech.neural import load_model
+
+    net = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
+    w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
+    return np.clip(w * articulation, 0.0, 1.0), shut
+
+
+def animate(
+    audio: str | os.PathLike | np.ndarray | Audio,
+    text: str | None = None,
+    emotion: Any = "neutral",
+    intensity: float = 1.0,
+    emotion_track: str | list | None = None,
+    fps: float = 30.0,
+    seed: int = 0,
+    method: str = "auto",
+    *,
+    sample_rate: int | None = None,
+    articulation: float = 1.0,
+    life: bool = True,
+    max_seconds: float = MAX_SECONDS,
+    silence_dbfs: float = SILENCE_DBFS,
+    emotion_smoothing_s: float = 0.12,
+    model: Any = None,
+) -> ExpressionSequence:
+    """Return a talking-face `ExpressionSequence` (T = ceil(duration * fps) frames of ARKit 52) for speech audio.
+
+    Args:
+        audio: path to a WAV/FLAC/OGG/MP3 file, or a raw (N,) float array with `sample_rate`.
+        text: transcript; with it the phonetic path force-aligns phones (best lip sync), without it
+            phones are recognised from the audio.
+        emotion: emotion label ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger",
+            "contempt") or anything `generators.expression.expression_weights` takes.
+        intensity: 0..1 strength of `emotion`.
+        emotion_track: e.g. "0:neutral,1.5:anger@0.9,4:neutral" (seconds:label@intensity); overrides `emotion`.
+        fps: output frame rate.
+        seed: seeds blinks, gaze and head motion; equal inputs and seed give identical output.
+        method: "phonetic" (pocketsphinx alignment + coarticulated visemes), "neural" (the shipped
+            audio->ARKit model), or "auto" (phonetic when pocketsphinx is installed and a transcript is
+            given, else neural when its weights are present).
+        sample_rate: rate of a raw array `audio` (required then).
+        articulation: mouth amplitude scale (0.7 mumbled, 1.3 exaggerated).
+        life: add blinks, gaze and prosody-driven head pose.
+        max_seconds, silence_dbfs: input limits (see `generators.speech.audio.load_audio`).
+        emotion_smoothing_s: low-pass applied to an emotion track, in seconds.
+        model: a `SpeechToARKit` instance or a path to its safetensors weights for method "neural".
+    Returns:
+        `ExpressionSequence` with weights (T, 52) float32, head_pose (T, 6), per-frame emotion labels,
+        and `audio` set to the source path (None for raw arrays).
+    Raises:
+        AvatarInputError: missing/unreadable/empty/silent/over-long audio, bad arguments, missing extras.
+    """
+    _check_args(fps, seed, method, intensity, articulation)
+    fps = float(fps)
+    clip = load_audio(audio, sample_rate, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
+    n_frames = max(1, int(math.ceil(clip.duration * fps - 1e-9)))
+    chosen = _resolve_method(method, text)
+    speech, shut = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
+    activity = frame_activity(clip, n_frames, fps)
+    # Silence keeps the mouth closed even where an alignment runs phones into a pause.
+    speech *= activity[:, None]
+    jaw = index_of("jawOpen")
+    speech[:, jaw] *= loudness_gain(clip, n_frames, fps)
+
+    from generators.speech.emotion_layer import compose, emotion_curves
+
+    emo, labels = emotion_curves(n_frames, fps, emotion, intensity, emotion_track, smoothing_s=emotion_smoothing_s)
+    weights = compose(speech, emo, shut, activity)
+    head_pose = None
+    if life:
+        from generators.speech.life import add_life, pitch_track
+
+        energy = frame_rms_dbfs(clip.samples, clip.sample_rate, hop_s=VAD_HOP_S)
+        f0 = pitch_track(clip.samples, clip.sample_rate, hop_s=VAD_HOP_S)
+        weights, head_pose = add_life(weights, fps, int(seed), energy_db=energy, f0=f0, activity=activity,
+                                      hop_s=VAD_HOP_S)
+    return ExpressionSequence(weights, fps=fps, head_pose=head_pose, labels=labels, audio=clip.path)

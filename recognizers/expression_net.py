@@ -1,0 +1,187 @@
+"""ExpressionNet: our multi-task recognizer (8 emotions incl. contempt, 52 ARKit weights, valence/arousal).
+
+Trained by `scripts/train_expression_net.py` on domain-randomised renders of the ICT head (see
+recognizers/weights/README.md for the data recipe and held-out metrics). It is small (~0.4 M
+parameters), runs batched on any device, and is differentiable end to end (the face crop is a
+`grid_sample`), so it can also serve as a loss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from avatar.emotion import EMOTIONS
+from avatar.errors import AvatarInputError, ShapeError
+from avatar.rig import ARKIT_NAMES
+from recognizers.base import BaseRecognizer, Recognition
+from recognizers.modeling import ModelMixin, register_to_config
+
+WEIGHTS_PATH = Path(__file__).parent / "weights" / "expression_net.safetensors"
+
+# Per-channel normalisation of the [0, 1] RGB input (renders and photos alike).
+_MEAN = (0.5, 0.5, 0.5)
+_STD = (0.25, 0.25, 0.25)
+
+
+class _Block(nn.Module):
+    """Residual block: depthwise 3x3 + pointwise, BatchNorm, SiLU; strided when `stride` > 1."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False)
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.pw = nn.Conv2d(cin, cout, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.dw2 = nn.Conv2d(cout, cout, 3, 1, 1, groups=cout, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.pw2 = nn.Conv2d(cout, cout, 1, bias=False)
+        self.bn4 = nn.BatchNorm2d(cout)
+        self.skip = None if (cin == cout and stride == 1) else nn.Sequential(
+            nn.AvgPool2d(stride) if stride > 1 else nn.Identity(), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.silu(self.bn2(self.pw(F.silu(self.bn1(self.dw(x))))))
+        y = self.bn4(self.pw2(F.silu(self.bn3(self.dw2(y)))))
+        return F.silu(y + (x if self.skip is None else self.skip(x)))
+
+
+class ExpressionNet(ModelMixin, nn.Module):
+    """Return emotion logits (B, 8), ARKit weights (B, 52) in [0, 1] and valence/arousal (B, 2) in [-1, 1].
+
+    Input: float (B, 3, S, S) RGB in [0, 1], S = `input_size`, a face crop (see `crop_faces`).
+    """
+
+    @register_to_config
+    def __init__(self, input_size: int = 96, widths: tuple[int, ...] = (32, 64, 96, 160), num_emotions: int = 8,
+                 num_arkit: int = 52, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.SiLU())
+        blocks, cin = [], widths[0]
+        for w in widths:
+            blocks += [_Block(cin, w, 2), _Block(w, w, 1)]
+            cin = w
+        self.blocks = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(dropout)
+        self.emotion_head = nn.Linear(cin, num_emotions)
+        self.arkit_head = nn.Linear(cin, num_arkit)
+        self.va_head = nn.Linear(cin, 2)
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ShapeError(f"ExpressionNet expects (B, 3, H, W) images, got {tuple(x.shape)}")
+        h = self.blocks(self.stem((x - self.mean) / self.std))
+        h = self.dropout(h.mean(dim=(2, 3)))
+        return self.emotion_head(h), torch.sigmoid(self.arkit_head(h)), torch.tanh(self.va_head(h))
+
+
+def square_boxes(boxes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Return (B, 4) square boxes (x0, y0, x1, y1) centred on `boxes`, side = max(w, h) * scale."""
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    side = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * scale / 2
+    return torch.stack([cx - side, cy - side, cx + side, cy + side], 1)
+
+
+def crop_faces(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Return (B, 3, size, size) bilinear crops of (B, 3, H, W) images inside (B, 4) pixel boxes (differentiable)."""
+    b, _, h, w = images.shape
+    boxes = boxes.to(images.device, images.dtype)
+    # Box corners in grid_sample's [-1, 1] coordinates (pixel centres, align_corners=False).
+    x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
+    theta = torch.zeros(b, 2, 3, device=images.device, dtype=images.dtype)
+    theta[:, 0, 0] = (x1 - x0) / w
+    theta[:, 0, 2] = (x0 + x1) / w - 1
+    theta[:, 1, 1] = (y1 - y0) / h
+    theta[:, 1, 2] = (y0 + y1) / h - 1
+    grid = F.affine_grid(theta, [b, 3, size, size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class ExpressionNetRecognizer(BaseRecognizer):
+    """Recognizes emotion (8), ARKit weights and valence/arousal with the render-trained ExpressionNet.
+
+    Pass `boxes` (B, 4) when the face position is known (our renders); otherwise, with
+    `detect_faces=True`, the OpenCV face detector finds it; with neither, the whole image is the face.
+    """
+
+    model_name = "expression-net"
+
+    def __init__(self, model: ExpressionNet, device: Any = "auto", detect_faces: bool = False, box_scale: float = 1.0) -> None:
+        super().__init__(device)
+        self.model = model.to(self.device).eval()
+        self.detect_faces = detect_faces
+        self.box_scale = box_scale
+        self.emotion_available = np.ones(len(EMOTIONS), bool)
+
+    @classmethod
+    def from_default(cls, device: Any = "auto", **kwargs: Any) -> ExpressionNetRecognizer:
+        """Return the recognizer with the shipped weights (recognizers/weights/expression_net.safetensors)."""
+        if not WEIGHTS_PATH.is_file():
+            raise FileNotFoundError(f"ExpressionNet weights not found at {WEIGHTS_PATH}")
+        return cls(ExpressionNet.from_pretrained(WEIGHTS_PATH), device=device, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, path: str, device: Any = "auto", **kwargs: Any) -> ExpressionNetRecognizer:
+        """Return the recognizer with weights from a local .safetensors written by save_pretrained."""
+        return cls(ExpressionNet.from_pretrained(path), device=device, **kwargs)
+
+    def __call__(self, images: Any, boxes: Any = None) -> Recognition:
+        """Return the Recognition of a batch; `boxes` (B, 4) pixel face boxes when known."""
+        x = self.prepare(images)
+        if boxes is None and self.detect_faces:
+            boxes = self._detect(x)
+        return self.recognize(x, boxes)
+
+    def _detect(self, x: torch.Tensor) -> torch.Tensor:
+        from recognizers.base import images_to_numpy
+        from recognizers.faces import detect_boxes
+
+        return torch.as_tensor(detect_boxes(images_to_numpy(x)), dtype=torch.float32)
+
+    def forward_crops(self, x: torch.Tensor, boxes: Any = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the raw (logits, arkit, va) for float (B, 3, H, W) images, keeping the graph (for losses)."""
+        b, _, h, w = x.shape
+        if boxes is None:
+            box_t = torch.tensor([[0.0, 0.0, w, h]], device=x.device).expand(b, 4)
+        else:
+            box_t = torch.as_tensor(np.asarray(boxes.cpu() if hasattr(boxes, "cpu") else boxes, np.float32)).to(x.device)
+            if box_t.shape != (b, 4):
+                raise ShapeError(f"boxes must have shape ({b}, 4), got {tuple(box_t.shape)}")
+        valid = torch.isfinite(box_t).all(1)
+        box_t = torch.where(valid[:, None], box_t, torch.tensor([0.0, 0.0, w, h], device=x.device))
+        crops = crop_faces(x, square_boxes(box_t, self.box_scale), self.model.input_size)
+        logits, arkit, va = self.model(crops)
+        return logits, arkit, va
+
+    @torch.no_grad()
+    def recognize(self, x: torch.Tensor, boxes: Any = None) -> Recognition:
+        """Return the Recognition of checked float images on the device (tensors stay there)."""
+        logits, arkit, va = self.forward_crops(x, boxes)
+        probs = torch.softmax(logits.float(), dim=-1)
+        if boxes is not None:
+            b = torch.as_tensor(np.asarray(boxes.cpu() if hasattr(boxes, "cpu") else boxes, np.float32)).to(x.device)
+            missing = ~torch.isfinite(b).all(1)
+            probs = torch.where(missing[:, None], torch.full_like(probs, float("nan")), probs)
+            box_out = b
+        else:
+            box_out = torch.tensor([[0.0, 0.0, x.shape[3], x.shape[2]]], device=x.device).expand(x.shape[0], 4).clone()
+        return Recognition(
+            emotion_probs=probs, emotion_available=self.emotion_available.copy(), emotion_names=EMOTIONS,
+            arkit=arkit, valence=va[:, 0], arousal=va[:, 1], boxes=box_out, model=self.model_name,
+        )
+
+
+def default_expression_net(device: Any = "auto") -> ExpressionNetRecognizer:
+    """Return the shipped ExpressionNet recognizer, or raise AvatarInputError if its weights are absent."""
+    try:
+        return ExpressionNetRecognizer.from_default(device)
+    except FileNotFoundError as e:
+        raise AvatarInputError(f"{e}: reinstall emoavatar or train one with scripts/train_expression_net.py") from None
