@@ -22,8 +22,9 @@ on the lip gap = upper_lip_inner.y - lower_lip_inner.y, 0.08 cm at rest):
 - AU43 eyes closed = eyeBlink 1.0, the same pose as AU45 blink: the two differ only in duration,
   which a single frame cannot show.
 
-`arkit_to_au` inverts the mapping by bounded least squares (0 <= AU <= 1) per frame; see its
-docstring for what it recovers exactly and what it cannot tell apart.
+`arkit_to_au` inverts the mapping per frame: an exact, closed-form bounded least-squares fit of
+the AUs whose rows share no shapes, then AU27, AU25 and AU23 are lifted from their parts; see
+`arkit_to_sides` for what it recovers exactly and what it cannot tell apart.
 """
 
 from __future__ import annotations
@@ -315,11 +316,14 @@ class ActionUnits(Mapping[str, float]):
                 raise AvatarInputError(f"action unit {key!r} is given twice in {text!r}: give each AU once")
             if sep:
                 try:
-                    values[label] = float(val)
+                    x = float(val)
                 except ValueError:
                     raise AvatarInputError(
                         f"malformed action unit entry {token!r}: intensity {val!r} is not a number, use 0..1"
                     ) from None
+                if not (np.isfinite(x) and 0.0 <= x <= 1.0):
+                    raise AvatarInputError(f"intensity in {token!r} is outside the range: use 0..1")
+                values[label] = x
             else:
                 values[label] = 1.0
         return cls(values)
