@@ -140,9 +140,9 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     emotions = tuple(e.strip() for e in args.emotions.split(",")) if args.emotions else None
     if emotions:
-        from avatar.emotion import Emotion
+        from avatar.emotion import normalize_emotion
 
-        emotions = tuple(Emotion.parse(e).label for e in emotions)
+        emotions = tuple(normalize_emotion(e) for e in emotions)
     img = P.contact_sheet(emotions=emotions, intensities=_floats(args.intensities, "--intensities"), cell=args.cell,
                           identity=args.identity, view=_view(args), skin=args.skin, head=args.head, progress=args.progress)
     P.save_image(img, args.output)

@@ -53,9 +53,9 @@ def cmd_score(args: argparse.Namespace) -> int:
             check_output_path(out)
     expected = None
     if args.expected:
-        from avatar.emotion import Emotion
+        from avatar.emotion import normalize_emotion
 
-        expected = Emotion.parse(args.expected).label
+        expected = normalize_emotion(args.expected)
     rec = make_recognizer(args.recognizer, args.device, detect_faces=True)
     scorer = EmotionScorer(device=args.device)
     rows: list[dict[str, Any]] = []

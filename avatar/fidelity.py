@@ -56,7 +56,7 @@ class FidelityReport:
         for e in self.config.emotions:
             cells = []
             for n in names:
-                recall = self.scores[n].to_dict()["recall"].get(e)
+                recall = None if e in self.scores[n].unavailable else self.scores[n].recall.get(e)
                 cells.append(f"{'n/a' if recall is None or recall != recall else f'{recall:.2f}':>16s}")
             lines.append(f"{e:10s}" + "".join(cells))
         lines.append("-" * len(head))
