@@ -77,7 +77,8 @@ def test_eyes_show_dark_pupils_on_white_sclera(renderer: GLRenderer) -> None:
     for eye in _eye_geometry(head.neutral):
         pupil_point = eye.centre + eye.axis * 1.2
         px, py = np.round(renderer.camera.project(pupil_point[None], 256, 256)[0]).astype(int)
-        assert img[py, px].mean() < 60, "pupil should be dark"
+        # The pupil is dark (a small catch-light from the key may sit on it, so take the darkest of a 5x5 patch).
+        assert img[py - 2:py + 3, px - 2:px + 3].mean(-1).min() < 50, "pupil should be dark"
         # Somewhere beside the iris, within the eye opening, the sclera is bright.
         row = img[py, px - 8:px + 9].mean(-1)
         assert row.max() > 170
