@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from avatar.device import resolve_device
-from avatar.errors import AvatarInputError, ShapeError
-
 from avatar.emotion import EMOTIONS
+from avatar.errors import AvatarInputError, ShapeError
 
 if TYPE_CHECKING:
     import torch

@@ -126,14 +126,21 @@ class MiniXception(ModelMixin, nn.Module):
         return self.head(x).mean(dim=(2, 3))
 
 
+def to_gray(images: torch.Tensor) -> torch.Tensor:
+    """Return (B, 1, H, W) BT.601 luma of float RGB (B, 3, H, W) images (1-channel input is returned as is)."""
+    if images.shape[1] == 1:
+        return images
+    luma = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    return (images * luma).sum(dim=1, keepdim=True)
+
+
 def preprocess(images: torch.Tensor, size: int = 64) -> torch.Tensor:
-    """Return FER2013 model input (B, 1, size, size) in [-1, 1] from float RGB (B, 3, H, W) in [0, 1].
+    """Return FER2013 model input (B, 1, size, size) in [-1, 1] from float RGB (B, 3, H, W) or gray (B, 1, H, W) in [0, 1].
 
     Grayscale by BT.601 luma, antialiased bilinear resize when the size differs, then
     (x - 0.5) * 2 (the `fer` package's scaling of x / 255). Differentiable, on the images' device.
     """
-    luma = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-    gray = (images * luma).sum(dim=1, keepdim=True)
+    gray = to_gray(images)
     if tuple(gray.shape[-2:]) != (size, size):
         gray = F.interpolate(gray, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return (gray - 0.5) * 2.0
@@ -171,6 +178,8 @@ class FER2013Recognizer(BaseRecognizer):
             raise AvatarInputError(f"batch_size must be at least 1, got {batch_size}")
         self.model = MiniXception.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights, device=self.device)
         self.model.requires_grad_(False)
+        # NHWC runs this net's depthwise/pointwise convs ~2x faster on CPU (oneDNN), and cuDNN likes it too.
+        self.model.to(memory_format=torch.channels_last)
         self.detect_faces = detect_faces
         self.detector_options = detector_options or FaceDetectorOptions(max_faces=1)
         self.batch_size = batch_size
@@ -190,9 +199,10 @@ class FER2013Recognizer(BaseRecognizer):
 
     def logits(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
         """Return differentiable FER2013 logits (B, 7) of float (B, 3, H, W) images on the device (for losses)."""
+        gray = to_gray(images)
         if boxes is not None:
-            images = crop_faces(images, boxes, self.model.image_size, self.detector_options.margin)
-        return self.model(preprocess(images, self.model.image_size))
+            gray = crop_faces(gray, boxes, self.model.image_size, self.detector_options.margin)
+        return self.model(preprocess(gray, self.model.image_size))
 
     def recognize(self, images: torch.Tensor, boxes: Any = None) -> Recognition:
         """Return the `Recognition` of checked float (B, 3, H, W) images on the device, cropped at `boxes` if given."""
@@ -205,10 +215,11 @@ class FER2013Recognizer(BaseRecognizer):
         chunks = []
         with torch.inference_mode():
             for s in range(0, n, step):
-                x = images[s : s + step]
+                x = to_gray(images[s : s + step])  # before cropping: a third of the sampling work
                 if boxes is not None:
                     x = crop_faces(x, boxes[s : s + step], size, margin, None if angles is None else angles[s : s + step])
-                chunks.append(torch.softmax(self.model(preprocess(x, size)), dim=-1))
+                x = preprocess(x, size).contiguous(memory_format=torch.channels_last)
+                chunks.append(torch.softmax(self.model(x), dim=-1))
         p7 = torch.cat(chunks)
         probs = torch.full((n, len(EMOTIONS)), float("nan"), device=p7.device)
         cols = [j for j, src in enumerate(self._source) if src >= 0]

@@ -128,7 +128,7 @@ class Score:
         from recognizers.confusion_plot import confusion_image
 
         image = confusion_image(self.confusion, self.labels, self.no_face, cell=cell,
-                                title=f"n={self.n_scored}  accuracy={self.accuracy:.3f}  balanced={self.balanced_accuracy:.3f}")
+                                title=f"rows expected, columns predicted   n={self.n_scored}  accuracy={self.accuracy:.3f}  balanced={self.balanced_accuracy:.3f}")
         target = Path(path)
         with atomic_path(target) as tmp:
             image.save(tmp, format="PNG")

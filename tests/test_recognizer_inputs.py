@@ -139,3 +139,35 @@ def test_recognition_shape_checks() -> None:
         Recognition(np.zeros((2, 8)), np.ones(7, bool))
     with pytest.raises(ShapeError, match="au_names"):
         Recognition(np.zeros((2, 8)), np.ones(8, bool), aus=np.zeros((2, 3)), au_names=("AU01",))
+
+
+def test_imports_stay_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, avatar, avatar.protocols, recognizers, recognizers.base, recognizers.faces, recognizers.scoring; "
+            "print('torch' in sys.modules, 'cv2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_missing_opencv_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from recognizers.faces import FaceDetector, FaceDetectorOptions
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # makes `import cv2` raise ImportError
+    with pytest.raises(ImportError, match=r"pip install emoavatar\[recognizers\]"):
+        FaceDetector.create_from_options(FaceDetectorOptions())
+
+
+def test_protocols_are_satisfied() -> None:
+    from avatar.protocols import RecognitionLike, Recognizer, ScoreLike, Scorer
+    from recognizers.fer2013 import FER2013Recognizer
+    from recognizers.scoring import EmotionScorer
+
+    rec = FER2013Recognizer(device="cpu")
+    scorer = EmotionScorer(device="cpu")
+    assert isinstance(rec, Recognizer) and isinstance(scorer, Scorer)
+    assert isinstance(rec(np.zeros((40, 40, 3), np.uint8)), RecognitionLike)
+    assert isinstance(scorer.compute(), ScoreLike)
