@@ -61,6 +61,18 @@ def blend(neutral: Any, deltas: Any, weights: Any) -> Any:
     return out[0] if weights.ndim == 1 else out
 
 
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Return (V, 3) float32 unit vertex normals, area-weighted from the triangles `faces`."""
+    v0, v1, v2 = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
+    fn = np.cross(v1 - v0, v2 - v0)
+    idx = faces.ravel()
+    out = np.empty_like(vertices)
+    for c in range(3):
+        out[:, c] = np.bincount(idx, weights=np.repeat(fn[:, c], 3), minlength=len(vertices))
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
 def rotation_matrix(pitch: Any, yaw: Any, roll: Any) -> np.ndarray:
     """Return (..., 3, 3) rotation matrices R = Ry(yaw) @ Rx(pitch) @ Rz(roll), angles in radians."""
     p, y, r = (np.asarray(a, dtype=np.float64) for a in (pitch, yaw, roll))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from avatar.errors import AvatarInputError, ShapeError
-from avatar.head import BlendshapeHead, default_head
+from avatar.head import BlendshapeHead, default_head, vertex_normals
 from avatar.sequence import ExpressionSequence
 from renderers.appearance import Appearance, drawn_faces, paint_head
 from renderers.cameras import Camera, resolve_camera
@@ -59,18 +59,6 @@ class RenderResult:
 
     images: np.ndarray
     face_boxes: np.ndarray
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Return (V, 3) float32 unit vertex normals, area-weighted from the triangles `faces`."""
-    v0, v1, v2 = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
-    fn = np.cross(v1 - v0, v2 - v0)
-    idx = faces.ravel()
-    out = np.empty_like(vertices)
-    for c in range(3):
-        out[:, c] = np.bincount(idx, weights=np.repeat(fn[:, c], 3), minlength=len(vertices))
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return (out / np.maximum(norm, 1e-12)).astype(np.float32)
 
 
 def _unit(v: Iterable[float]) -> tuple[float, ...]:

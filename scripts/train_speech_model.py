@@ -262,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     train_seconds = sum(it["mel"].shape[1] for it in train) / 100.0
     print(f"data: {len(train)} train clips ({train_seconds / 60:.1f} min), {len(test)} held-out, {data_s:.0f} s", flush=True)
 
+    if not train or not test:
+        print("no usable training or held-out clips: check espeak-ng, sox and pocketsphinx", file=sys.stderr)
+        return 1
+    args.batch = min(args.batch, len(train))
     model = build_model(DEFAULT_CONFIG)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     cols = torch.tensor([index_of(n) for n in SPEECH_COLUMNS])
@@ -287,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            epoch_loss += float(loss)
+            epoch_loss += loss.item()
             nb += 1
             step += 1
             if time.time() > deadline:

@@ -77,8 +77,12 @@ def _read_with_librosa(path: Path, sample_rate: int) -> tuple[np.ndarray, int]:
         import librosa
     except ImportError:
         raise AvatarInputError(f"cannot read {str(path)!r} without librosa: {INSTALL_HINT}") from None
+    import warnings
+
     try:
-        mono, rate = librosa.load(str(path), sr=sample_rate, mono=True)
+        with warnings.catch_warnings():  # librosa warns on every audioread fallback; the error below says it all
+            warnings.simplefilter("ignore")
+            mono, rate = librosa.load(str(path), sr=sample_rate, mono=True)
     except Exception as exc:  # audioread/soundfile give many exception types for non-audio files
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise AvatarInputError(

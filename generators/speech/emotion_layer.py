@@ -90,8 +90,20 @@ def emotion_curves(
     pose = np.asarray(expression_weights(emotion=emotion, intensity=float(intensity)), np.float32).reshape(-1)
     if pose.shape != (len(ARKIT_NAMES),):
         raise AvatarInputError(f"expression_weights returned shape {pose.shape}, expected (52,)")
-    label = getattr(emotion, "label", None) or (emotion if isinstance(emotion, str) else "custom")
-    return np.repeat(pose[None], n_frames, axis=0), [str(label)] * n_frames
+    return np.repeat(pose[None], n_frames, axis=0), [_label_of(emotion)] * n_frames
+
+
+def _label_of(emotion: Any) -> str:
+    """Return the canonical label of an emotion argument ("angry@0.9" -> "anger"; VA -> nearest label)."""
+    from avatar.emotion import Emotion
+
+    if not isinstance(emotion, (str, Emotion)):
+        return "custom"
+    try:
+        e = Emotion.coerce(emotion)
+    except Exception:  # labels from user prototypes: keep what the user wrote
+        return str(emotion)
+    return str(e.label or e.dominant)
 
 
 def _fit_length(w: np.ndarray, n: int) -> np.ndarray:

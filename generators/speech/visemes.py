@@ -241,37 +241,51 @@ def default_lip_model() -> LipModel:
     return LipModel.from_head(default_head())
 
 
+# Shapes `close_lips` may re-solve: together they can move the lower lip up/down and forward/back and the
+# upper lip down, which is what any emotion's mouth (smile pulls the lips back, sadness and anger push
+# the lower lip up through the upper one) needs to be brought back to lips-together.
+CLOSURE_SHAPES: tuple[str, ...] = (
+    "mouthClose", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthPressLeft", "mouthPressRight", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+)
+_PARTING = ("mouthShrugUpper", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight")
+
+
 def close_lips(
     weights: np.ndarray, shut: np.ndarray, lip_model: LipModel | None = None, *, jaw_cap: float = 0.05,
-    press: float = 0.35,
+    press: float = 0.3, stay_close: float = 0.02,
 ) -> np.ndarray:
     """Return a copy of (T, 52) `weights` whose lips are shut on the frames where `shut` is True.
 
-    On shut frames the jaw is capped at `jaw_cap`, shapes that part the lips (funnel, upper-up, lower-down,
-    shrug-upper) are removed, mouthPress is at least `press`, and mouthClose is set to the least-squares
-    value that cancels the remaining inner-lip gap on the posed mesh (so it also undoes any emotion's
-    mouth opening). Frames around a shut run are left to the coarticulation curves.
+    On shut frames the jaw is capped at `jaw_cap`, mouthFunnel is removed, and the `CLOSURE_SHAPES` are
+    re-solved by bounded least squares so the posed inner lips (three pairs) sit at the neutral's
+    lips-together offsets, with mouthPress at least `press` and a small pull (`stay_close`) toward
+    their current values (lip-parting shapes pulled toward 0), so the result stays close to the
+    intended expression. Because the solve works on the mesh's own deltas, it undoes any emotion's
+    mouth opening. Frames around a shut run are left to the coarticulation curves.
     """
+    from scipy.optimize import lsq_linear
+
     out = weights.astype(np.float32).copy()
     if not shut.any():
         return out
     lips = lip_model or default_lip_model()
-    rows = np.flatnonzero(shut)
-    w = out[rows]
-    w[:, index_of("jawOpen")] = np.minimum(w[:, index_of("jawOpen")], jaw_cap)
-    for n in ("mouthFunnel", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight",
-              "mouthShrugUpper"):
-        w[:, index_of(n)] = 0.0
-    for n in ("mouthPressLeft", "mouthPressRight"):
-        w[:, index_of(n)] = np.maximum(w[:, index_of(n)], press)
-    c = index_of("mouthClose")
-    w[:, c] = 0.0
-    g = lips.gap_vectors(w).reshape(len(rows), -1)  # residual gaps without any mouthClose
-    d = lips.per_shape[c].reshape(-1)
-    # The offset of the neutral is already "touching" (lips at rest); aim for it, not for zero, so
-    # mouthClose does not push the lips through each other.
+    cols = np.array([index_of(n) for n in CLOSURE_SHAPES])
+    lo = np.zeros(len(cols))
+    lo[[CLOSURE_SHAPES.index(n) for n in ("mouthPressLeft", "mouthPressRight")]] = press
+    parting = np.array([n in _PARTING for n in CLOSURE_SHAPES])
+    a = lips.per_shape[cols].reshape(len(cols), -1).T  # (P*3, S)
+    ridge = np.sqrt(stay_close) * np.eye(len(cols))
     rest = lips.offset.reshape(-1)
-    need = -((g - rest) @ d) / float(d @ d)
-    w[:, c] = np.clip(need, 0.0, 1.0)
-    out[rows] = w
+    for r in np.flatnonzero(shut):
+        w = out[r].astype(np.float64)
+        w[index_of("jawOpen")] = min(w[index_of("jawOpen")], jaw_cap)
+        w[index_of("mouthFunnel")] = 0.0
+        x0 = np.where(parting, 0.0, np.clip(w[cols], lo, 1.0))
+        w[cols] = 0.0
+        fixed = lips.offset.reshape(-1) + w @ lips.per_shape.reshape(len(w), -1)
+        res = lsq_linear(np.vstack([a, ridge]), np.concatenate([rest - fixed, ridge @ x0]), bounds=(lo, 1.0))
+        w[cols] = res.x
+        out[r] = w.astype(np.float32)
     return out
