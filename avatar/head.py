@@ -310,7 +310,7 @@ def default_head(identity: int | Any | None = None) -> BlendshapeHead:
     return head.with_identity(identity) if identity not in (None, 0) else head
 
 
-def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None) -> BlendshapeHead:
+def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None, allow_missing: bool = False) -> BlendshapeHead:
     """Return a head: the default (path None), or a user's glTF/GLB/OBJ whose morph targets carry ARKit names.
 
     Raises `AvatarInputError` listing the missing ARKit shapes when the file lacks some.
@@ -319,4 +319,4 @@ def load_head(path: str | os.PathLike | None = None, identity: int | Any | None 
         return default_head(identity)
     from avatar.io.headfile import read_head_file
 
-    return read_head_file(path).with_identity(identity)
+    return read_head_file(path, allow_missing=allow_missing).with_identity(identity)
