@@ -225,7 +225,9 @@ class GLRenderer:
         """
         w = np.atleast_2d(np.asarray(weights, np.float32))
         verts = self.head.pose(w, head_pose)
-        pts = self.camera.project(self.head.landmarks(verts), self.options.width, self.options.height)
+        # A head without landmark indices (a user's own) is framed by all its vertices instead.
+        marks = self.head.landmarks(verts) if self.head.landmarks68 is not None else verts
+        pts = self.camera.project(marks, self.options.width, self.options.height)
         lo, hi = pts.min(1), pts.max(1)
         size = np.maximum(hi[:, 0] - lo[:, 0], hi[:, 1] - lo[:, 1])
         cx = (lo[:, 0] + hi[:, 0]) / 2
