@@ -10,8 +10,7 @@ The one-line paths (lazy, so `import avatar` stays instant):
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from avatar.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -38,15 +37,4 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'avatar' has no attribute {name!r}")
-    module, attr = target.split(":")
-    value = getattr(import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("avatar", _LAZY, globals())

@@ -9,8 +9,7 @@ Names resolve lazily, so `import recognizers` loads neither torch nor cv2.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from avatar.lazy import lazy_exports
 
 # name -> "module:attribute"; resolved on first access.
 _LAZY = {
@@ -23,6 +22,8 @@ _LAZY = {
     "crop_faces": "recognizers.faces:crop_faces",
     "detect_boxes": "recognizers.faces:detect_boxes",
     "FER2013Recognizer": "recognizers.fer2013:FER2013Recognizer",
+    "ExpressionNet": "recognizers.expression_net:ExpressionNet",
+    "ExpressionNetRecognizer": "recognizers.expression_net:ExpressionNetRecognizer",
     "MiniXception": "recognizers.fer2013:MiniXception",
     "EmotionScorer": "recognizers.scoring:EmotionScorer",
     "Score": "recognizers.scoring:Score",
@@ -32,15 +33,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'recognizers' has no attribute {name!r}")
-    module, attr = target.split(":")
-    value = getattr(import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("recognizers", _LAZY, globals())
