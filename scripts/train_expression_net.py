@@ -151,17 +151,20 @@ def main() -> None:
             loss.backward()
             opt.step()
             sched.step()
-            tot += float(loss) * len(idx)
+            tot += float(loss.detach()) * len(idx)
         m = evaluate(model, held)
         print(f"epoch {epoch + 1}/{args.epochs}: loss {tot / n:.4f}  heldout acc {m['accuracy']:.3f} "
               f"bal {m['balanced_accuracy']:.3f} arkit MAE {m['arkit_mae']:.4f} VA MAE {m['va_mae']:.3f}  "
               f"({time.time() - t0:.0f} s)", flush=True)
-    metrics = {"heldout": evaluate(model, held), "train_subset": evaluate(model, {k: v[:2000] for k, v in train.items()}),
-               "parameters": n_params, "epochs": args.epochs, "seed": args.seed, "train_images": n,
-               "train_seconds": round(time.time() - t0)}
+    seconds = round(time.time() - t0)
     model.eval()
+    held_metrics = evaluate(model, held)
+    # Save before the slower extra evaluations, so a late failure never loses the trained model.
     model.save_pretrained(args.output, metadata={"trained_by": "scripts/train_expression_net.py",
-                                                 "metrics": json.dumps(metrics["heldout"])})
+                                                 "metrics": json.dumps(held_metrics)})
+    subset = {k: (v[:2000] if np.ndim(v) else v) for k, v in train.items()}
+    metrics = {"heldout": held_metrics, "train_subset": evaluate(model, subset), "parameters": n_params,
+               "epochs": args.epochs, "seed": args.seed, "train_images": n, "train_seconds": seconds}
     Path(args.output).with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics, indent=2))
 
