@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-utterances", type=int, default=900)
     ap.add_argument("--test-utterances", type=int, default=80)
     ap.add_argument("--augment-copies", type=int, default=1)
-    ap.add_argument("--minutes", type=float, default=18.0, help="training time budget (wall clock)")
+    ap.add_argument("--epochs", type=int, default=12, help="epochs; the learning-rate schedule follows epochs, so runs reproduce")
+    ap.add_argument("--minutes", type=float, default=0.0, help="optional wall-clock cap (0: none); a capped run is marked in metrics")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop-seconds", type=float, default=4.0)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -272,10 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     col_w = torch.zeros(52)
     col_w[cols] = 1.0
     crop = int(args.crop_seconds * LABEL_FPS)
-    deadline = time.time() + 60.0 * args.minutes
+    deadline = time.time() + 60.0 * args.minutes if args.minutes > 0 else float("inf")
     epoch, step = 0, 0
-    total_steps_guess = None
-    while time.time() < deadline:
+    while epoch < args.epochs and time.time() < deadline:
         model.train()
         epoch_loss, nb = 0.0, 0
         for mel, tgt, shut, mask in batches(train, rng, args.batch, crop):
@@ -297,10 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             if time.time() > deadline:
                 break
         epoch += 1
-        if total_steps_guess is None:
-            total_steps_guess = step
-        # Cosine-ish decay keyed to the time budget, so a shorter --minutes still anneals.
-        frac = 1.0 - max(0.0, deadline - time.time()) / (60.0 * args.minutes)
+        # Cosine decay over the epochs.
+        frac = epoch / args.epochs
         for g in opt.param_groups:
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, frac))))
         print(f"epoch {epoch} step {step} loss {epoch_loss / max(1, nb):.4f} lr {opt.param_groups[0]['lr']:.2e}", flush=True)
@@ -308,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = evaluate(model, test)
     metrics.update({"epochs": epoch, "steps": step, "train_clips": len(train), "train_minutes_audio": train_seconds / 60,
                     "heldout_clips": len(test), "seed": args.seed, "data_build_seconds": data_s,
-                    "train_wall_minutes": args.minutes, "config": DEFAULT_CONFIG,
+                    "epochs_requested": args.epochs, "capped_by_minutes": epoch < args.epochs, "config": DEFAULT_CONFIG,
                     "params": sum(p.numel() for p in model.parameters())})
     args.out.mkdir(parents=True, exist_ok=True)
     save_model(model, args.out / "speech_to_arkit.safetensors")

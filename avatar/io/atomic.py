@@ -50,13 +50,14 @@ def atomic_path(path: str | os.PathLike, root: str | os.PathLike | None = None) 
     target = check_output_path(path, root)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
     os.close(fd)
-    # mkstemp makes the file private (0600); give the result the usual permissions for new files.
+    # mkstemp makes the file private (0600); the result gets the usual permissions for new files
+    # (set after the writer ran, since some writers replace the file they are given).
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
