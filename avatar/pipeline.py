@@ -140,10 +140,14 @@ def _font(size: int) -> Any:
 
 
 def score(frames: Any, expected: Any, recognizer: Any = None, device: Any = "auto", boxes: Any = None) -> Any:
-    """Return a Score of how well `frames` read as the `expected` emotion(s) (one label, or one per frame)."""
+    """Return a Score of how well `frames` read as the `expected` emotion(s) (one label, or one per frame).
+
+    `boxes` (B, 4) are known face boxes (`GLRenderer.face_boxes`); without them the default recognizer
+    finds the face with its detector.
+    """
     from recognizers.scoring import EmotionScorer
 
-    rec = recognizer if recognizer is not None else default_recognizer(device)
+    rec = recognizer if recognizer is not None else default_recognizer(device, detect_faces=boxes is None)
     n = len(frames)
     labels = [expected] * n if isinstance(expected, str) else list(expected)
     if len(labels) != n:
@@ -154,16 +158,16 @@ def score(frames: Any, expected: Any, recognizer: Any = None, device: Any = "aut
     return scorer.compute()
 
 
-def default_recognizer(device: Any = "auto") -> Any:
-    """Return the default expression recognizer (our own render-trained model when shipped, else FER2013)."""
+def default_recognizer(device: Any = "auto", detect_faces: bool = True) -> Any:
+    """Return the default expression recognizer: ExpressionNet (ours, render-trained) when shipped, else FER2013."""
     try:
         from recognizers.expression_net import ExpressionNetRecognizer
 
-        return ExpressionNetRecognizer.from_default(device=device)
-    except (ImportError, FileNotFoundError):
+        return ExpressionNetRecognizer.from_default(device=device, detect_faces=detect_faces)
+    except FileNotFoundError:
         from recognizers.fer2013 import FER2013Recognizer
 
-        return FER2013Recognizer(device=device)
+        return FER2013Recognizer(device=device, detect_faces=detect_faces)
 
 
 def animate(audio: Any, text: str | None = None, emotion: Any = "neutral", intensity: float = 1.0, fps: float = 30.0,

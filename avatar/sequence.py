@@ -18,7 +18,7 @@ HEAD_POSE_NAMES: tuple[str, ...] = ("pitch", "yaw", "roll", "tx", "ty", "tz")
 """Columns of `head_pose`: rotations in radians (x = pitch, y = yaw, z = roll), translation in cm."""
 
 
-@dataclass
+@dataclass(eq=False)
 class ExpressionSequence:
     """A (T, 52) float32 array of ARKit weights in [0, 1] at `fps`, with optional head pose and labels.
 
@@ -66,6 +66,17 @@ class ExpressionSequence:
             self.audio = os.fspath(self.audio)
 
     # ----------------------------------------------------------------- basics
+    def __eq__(self, other: object) -> bool:
+        # The generated dataclass __eq__ compares arrays with `==` and raises on their truth value.
+        if not isinstance(other, ExpressionSequence):
+            return NotImplemented
+        return (self.fps == other.fps and self.labels == other.labels and self.audio == other.audio
+                and np.array_equal(self.weights, other.weights)
+                and (self.head_pose is None) == (other.head_pose is None)
+                and (self.head_pose is None or np.array_equal(self.head_pose, other.head_pose)))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass default
+
     def __len__(self) -> int:
         return int(self.weights.shape[0])
 
@@ -107,13 +118,15 @@ class ExpressionSequence:
         """Return the frames between `start` and `end` seconds (end exclusive)."""
         i0 = max(0, int(round(start * self.fps)))
         i1 = len(self) if end is None else min(len(self), int(round(end * self.fps)))
-        return self[i0:i1]
+        return self[i0:max(i0, i1)]  # a negative or early end gives no frames, not Python's count-from-the-end
 
     def __getitem__(self, idx: slice) -> ExpressionSequence:
         if not isinstance(idx, slice):
             raise TypeError("index an ExpressionSequence with a slice of frames, e.g. seq[10:20]")
+        step = abs(int(idx.step or 1))  # a zero step falls through to numpy's own error
         return replace(
             self,
+            fps=self.fps / step,  # every n-th frame keeps the duration: the rate drops n-fold
             weights=self.weights[idx].copy(),
             head_pose=None if self.head_pose is None else self.head_pose[idx].copy(),
             labels=None if self.labels is None else self.labels[idx],

@@ -61,6 +61,11 @@ class RenderResult:
     face_boxes: np.ndarray
 
 
+# The GL context that is current on this thread. moderngl does not switch contexts by itself, so a
+# renderer made current again after another renderer was created would draw into the wrong one.
+_current_ctx: Any = None
+
+
 def _unit(v: Iterable[float]) -> tuple[float, ...]:
     a = np.asarray(tuple(v), np.float64)
     return tuple(float(x) for x in a / np.linalg.norm(a))
@@ -84,6 +89,8 @@ class GLRenderer:
                 f"cannot create a headless OpenGL context ({e}); install EGL/Mesa: "
                 "apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri"
             ) from None
+        global _current_ctx
+        _current_ctx = self.ctx  # a new standalone context is current
         self._faces = drawn_faces(self.head)
         self._albedo = paint_head(self.head, opts.appearance)
         self._build_pipeline()
@@ -118,7 +125,15 @@ class GLRenderer:
         self.fbo = ctx.simple_framebuffer(size, components=4) if samples else self.fbo_ms
         self._set_uniforms()
 
+    def _use(self) -> None:
+        """Make this renderer's GL context current (cheap when it already is)."""
+        global _current_ctx
+        if _current_ctx is not self.ctx:
+            self.ctx.__enter__()
+            _current_ctx = self.ctx
+
     def _set_uniforms(self) -> None:
+        self._use()
         light, cam = self.options.lighting, self.camera
         p = self.prog
         p["u_view"].write(cam.view_matrix().T.copy().tobytes())
@@ -160,6 +175,7 @@ class GLRenderer:
         self.head = head
         if appearance is not None:
             self._albedo = paint_head(head, appearance)
+            self._use()
             self.vbo_alb.write(self._albedo.astype("f4").tobytes())
 
     # ------------------------------------------------------------- rendering
@@ -169,6 +185,7 @@ class GLRenderer:
         if verts.shape != (self.head.num_vertices, 3):
             raise ShapeError(f"vertices must have shape ({self.head.num_vertices}, 3), got {tuple(verts.shape)}")
         ctx, opts = self.ctx, self.options
+        self._use()
         self.vbo_pos.write(verts.tobytes())
         self.vbo_nrm.write(vertex_normals(verts, self._faces).tobytes())
         self.fbo_ms.use()
@@ -254,7 +271,10 @@ class GLRenderer:
 
     def close(self) -> None:
         """Release the GL context and its buffers."""
+        global _current_ctx
         if getattr(self, "ctx", None) is not None:
+            if _current_ctx is self.ctx:
+                _current_ctx = None
             self.ctx.release()
             self.ctx = None
 

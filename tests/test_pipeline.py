@@ -58,3 +58,17 @@ def test_contact_sheet_layout() -> None:
     assert sheet.ndim == 3 and sheet.shape[0] > 2 * 64 and sheet.shape[1] > 2 * 64
     # The two face cells in a row differ (intensity changes the face).
     assert sheet.std() > 10
+
+
+def test_score_facade_reads_rendered_emotions() -> None:
+    emotions = ("happy", "surprise", "sad", "anger")
+    frames = np.stack([avatar.render(avatar.pose(emotion=e), width=256, height=256) for e in emotions])
+    score = avatar.score(frames, expected=list(emotions), device="cpu")  # faces found by the detector
+    assert score.n == 4 and score.accuracy >= 0.75
+    from avatar.pipeline import get_renderer
+
+    r = get_renderer(width=256, height=256)
+    w = np.stack([avatar.pose(emotion=e) for e in emotions])
+    boxed = avatar.score(frames, expected=list(emotions), device="cpu", boxes=r.face_boxes(w))
+    assert boxed.accuracy == 1.0
+    assert avatar.score(frames[:1], expected="sad", device="cpu").accuracy == 0.0  # a happy face is not sad

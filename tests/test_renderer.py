@@ -139,3 +139,15 @@ def test_torch_output_is_float_on_device(renderer: GLRenderer) -> None:
     assert t.shape == (2, 3, 256, 256) and t.dtype == torch.float32
     assert 0 <= float(t.min()) and float(t.max()) <= 1
     assert torch.allclose(t[0].permute(1, 2, 0) * 255, torch.from_numpy(frames[0]).float(), atol=0.5)
+
+
+def test_two_renderers_interleaved_draw_their_own_frames() -> None:
+    first = GLRenderer(options=RendererOptions(width=96, height=96))
+    a = first.render(weights())
+    second = GLRenderer(options=RendererOptions(width=64, height=64, background=(0.0, 0.0, 0.0)))
+    b = second.render(weights(jawOpen=1))
+    assert np.array_equal(first.render(weights()), a)  # the first context is made current again
+    assert np.array_equal(second.render(weights(jawOpen=1)), b)
+    second.close()
+    assert np.array_equal(first.render(weights()), a)
+    first.close()

@@ -1,112 +1,200 @@
 """Saves and loads ExpressionSequences by file suffix: .npz, .json, .csv (Live Link Face), .glb/.gltf (save only).
 
-NPZ and JSON round-trip exactly (float32 values written with 9 significant digits in JSON).
+- .npz: arrays `weights` (T, 52) float32, `fps`, `names` (column names), and when set `head_pose`
+  (T, 6), `labels` (T,) str, `audio` (str); exact round trip.
+- .json: a human-readable document (one frame per line)::
+
+      {"format": "emoavatar.sequence", "version": 1, "fps": 30.0, "names": [...52...],
+       "head_pose": [[6 floats], ...] | null, "labels": [...] | null, "audio": "..." | null,
+       "frames": [[52 floats], ...]}
+
+  Floats are the shortest decimals that read back as the same float32: exact round trip.
+  `names` may list any spellings `avatar.rig.normalize_name` accepts, in any order.
+- .csv: Live Link Face layout, see `avatar.io.livelink` (labels, audio and head translation are not kept).
+- .glb/.gltf: an animated head, see `avatar.io.gltf.export_gltf` (save only).
+
+Every file is written through `atomic_path`: a failed save leaves no partial file and keeps an old one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avatar.errors import FileFormatError, OutputPathError
+from avatar.errors import AvatarInputError, FileFormatError, OutputPathError
 from avatar.io.atomic import atomic_path
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 
+if TYPE_CHECKING:
+    from avatar.sequence import ExpressionSequence
+
 JSON_FORMAT = "emoavatar.sequence"
+JSON_VERSION = 1
 SAVE_SUFFIXES = (".npz", ".json", ".csv", ".glb", ".gltf")
 LOAD_SUFFIXES = (".npz", ".json", ".csv")
 
 
-def save_sequence(seq: Any, path: str | os.PathLike, **kwargs: Any) -> Path:
-    """Write `seq` in the format its suffix names (atomically); return the path."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".npz":
-        with atomic_path(path) as tmp:
-            arrays: dict[str, Any] = {"weights": seq.weights, "fps": np.float64(seq.fps), "names": np.array(ARKIT_NAMES)}
-            if seq.head_pose is not None:
-                arrays["head_pose"] = seq.head_pose
-            if seq.labels is not None:
-                arrays["labels"] = np.array(seq.labels, dtype=str)
-            if seq.audio is not None:
-                arrays["audio"] = np.array(seq.audio)
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
-        return Path(path)
-    if suffix == ".json":
-        doc = {
-            "format": JSON_FORMAT, "version": 1, "fps": seq.fps, "names": list(ARKIT_NAMES),
-            "frames": [[float(f"{v:.9g}") for v in row] for row in seq.weights.tolist()],
-            "head_pose": None if seq.head_pose is None else [[float(f"{v:.9g}") for v in r] for r in seq.head_pose.tolist()],
-            "labels": seq.labels, "audio": seq.audio,
-        }
-        with atomic_path(path) as tmp:
-            Path(tmp).write_text(json.dumps(doc, separators=(",", ":")) + "\n")
-        return Path(path)
-    if suffix == ".csv":
-        from avatar.io.livelink import write_livelink_csv
+def float32_text(values: np.ndarray) -> list[list[str]]:
+    """Return each float32 of the 2-D `values` as the shortest decimal text that parses back to it.
 
-        return write_livelink_csv(seq, path)
+    Parsing goes through float64 first in most readers (Python, JavaScript); in the rare case that
+    double rounding would change the shortest text's float32, 9 significant digits (always safe) are used.
+    """
+    a = np.asarray(values, np.float32)
+    if not a.size:
+        return [[] for _ in range(len(a))]
+    a = a.reshape(len(a), -1)
+    text = [[str(v) for v in row] for row in a]
+    back = np.array(text, dtype=np.float64).astype(np.float32)
+    for i, j in zip(*np.nonzero(back != a)):
+        text[i][j] = f"{float(a[i, j]):.9g}"
+    return text
+
+
+def save_sequence(seq: ExpressionSequence, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """Write `seq` in the format its suffix names (atomically) and return the path.
+
+    `kwargs` are options of the glTF export (`avatar.io.gltf.export_gltf`); other formats take none.
+    Raises OutputPathError for an unknown suffix, listing the supported ones.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in SAVE_SUFFIXES:
+        raise OutputPathError(f"cannot save a sequence as {suffix or '(no suffix)'!r}: use one of {', '.join(SAVE_SUFFIXES)}")
     if suffix in (".glb", ".gltf"):
         from avatar.io.gltf import export_gltf
 
         return export_gltf(seq, path, **kwargs)
-    raise OutputPathError(f"cannot save a sequence as {suffix or '(no suffix)'!r}: use one of {', '.join(SAVE_SUFFIXES)}")
+    if kwargs:
+        raise AvatarInputError(f"save options {', '.join(sorted(kwargs))} apply to .glb/.gltf only, not {suffix}")
+    if suffix == ".csv":
+        from avatar.io.livelink import write_livelink_csv
+
+        return write_livelink_csv(seq, path)
+    if suffix == ".npz":
+        arrays: dict[str, Any] = {"weights": seq.weights, "fps": np.float64(seq.fps), "names": np.array(ARKIT_NAMES)}
+        if seq.head_pose is not None:
+            arrays["head_pose"] = seq.head_pose
+        if seq.labels is not None:
+            arrays["labels"] = np.array(seq.labels, dtype=str).reshape(len(seq.labels))
+        if seq.audio is not None:
+            arrays["audio"] = np.array(seq.audio, dtype=str)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        return Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(_json_text(seq), encoding="utf-8")
+    return Path(path)
 
 
-def load_sequence(path: str | os.PathLike, fps: float | None = None) -> Any:
-    """Return the ExpressionSequence stored at `path` (.npz, .json or Live Link Face .csv)."""
-    from avatar.sequence import ExpressionSequence
+def _json_text(seq: ExpressionSequence) -> str:
+    """Return the JSON document of `seq`, one frame per line so diffs and eyes can follow it."""
+    def rows(a: np.ndarray) -> str:
+        return "[" + ",\n  ".join("[" + ",".join(r) + "]" for r in float32_text(a)) + "]"
 
+    head = {"format": JSON_FORMAT, "version": JSON_VERSION, "fps": seq.fps, "names": list(ARKIT_NAMES),
+            "labels": seq.labels, "audio": seq.audio}
+    text = json.dumps(head)[:-1]
+    text += ',\n "head_pose": ' + ("null" if seq.head_pose is None else rows(seq.head_pose))
+    text += ',\n "frames": ' + rows(seq.weights) + "}\n"
+    return text
+
+
+def load_sequence(path: str | os.PathLike, fps: float | None = None) -> ExpressionSequence:
+    """Return the ExpressionSequence stored at `path` (.npz, .json or Live Link Face .csv).
+
+    With `fps`, the result runs at `fps` (resampled; for a CSV whose timecodes cannot tell its
+    rate, `fps` is taken as that rate). Raises FileFormatError naming the file for a missing,
+    unreadable or malformed file, or an unsupported suffix (listing the supported ones).
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in LOAD_SUFFIXES:
-        raise FileFormatError(f"cannot read a sequence from {suffix or '(no suffix)'!r} files: use one of {', '.join(LOAD_SUFFIXES)}")
+        hint = " (glTF is export-only)" if suffix in (".glb", ".gltf") else ""
+        raise FileFormatError(f"cannot read a sequence from {suffix or '(no suffix)'!r} files{hint}: use one of {', '.join(LOAD_SUFFIXES)}")
     if not p.is_file():
         raise FileFormatError(f"sequence file {str(p)!r} not found")
     if suffix == ".csv":
         from avatar.io.livelink import read_livelink_csv
 
         return read_livelink_csv(p, fps=fps)
-    if suffix == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as d:
-                names = [str(n) for n in d["names"]] if "names" in d.files else list(ARKIT_NAMES)
-                weights = _reorder(d["weights"], names, p)
-                seq = ExpressionSequence(
-                    weights, fps=float(d["fps"]) if "fps" in d.files else 30.0,
-                    head_pose=d["head_pose"] if "head_pose" in d.files else None,
-                    labels=[str(x) for x in d["labels"]] if "labels" in d.files else None,
-                    audio=str(d["audio"]) if "audio" in d.files else None,
-                )
-        except (OSError, ValueError, KeyError) as e:
-            raise FileFormatError(f"{str(p)!r} is not an emoavatar NPZ sequence ({e}): write it with ExpressionSequence.save") from None
-    else:
-        try:
-            doc = json.loads(p.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            where = f" (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else ""
-            raise FileFormatError(f"{str(p)!r} is not valid JSON{where}: write it with ExpressionSequence.save") from None
-        if not isinstance(doc, dict) or "frames" not in doc:
-            raise FileFormatError(f"{str(p)!r} has no 'frames' list: expected an {JSON_FORMAT} document")
-        try:
-            weights = _reorder(np.asarray(doc["frames"], np.float32), doc.get("names") or list(ARKIT_NAMES), p)
-        except ValueError:
-            raise FileFormatError(f"{str(p)!r}: 'frames' must be a list of equal-length number lists") from None
+    seq = _load_npz(p) if suffix == ".npz" else _load_json(p)
+    return seq if fps is None or float(fps) == seq.fps else seq.resample(fps)
+
+
+def _load_npz(p: Path) -> ExpressionSequence:
+    from avatar.sequence import ExpressionSequence
+
+    try:
+        with np.load(p, allow_pickle=False) as d:
+            if "weights" not in d.files:
+                raise FileFormatError(f"{str(p)!r} has no 'weights' array: write it with ExpressionSequence.save")
+            names = [str(n) for n in d["names"]] if "names" in d.files else list(ARKIT_NAMES)
+            weights = _reorder(d["weights"], names, p)
+            fields = dict(
+                fps=float(d["fps"]) if "fps" in d.files else 30.0,
+                head_pose=d["head_pose"] if "head_pose" in d.files else None,
+                labels=[str(x) for x in d["labels"]] if "labels" in d.files else None,
+                audio=str(d["audio"]) if "audio" in d.files else None,
+            )
+    except FileFormatError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise FileFormatError(f"{str(p)!r} is not an emoavatar NPZ sequence ({type(e).__name__}): write it with ExpressionSequence.save") from None
+    return _build(p, weights, **fields)
+
+
+def _load_json(p: Path) -> ExpressionSequence:
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        where = f" (line {e.lineno}: {e.msg})" if isinstance(e, json.JSONDecodeError) else ""
+        raise FileFormatError(f"{str(p)!r} is not valid JSON{where}: write it with ExpressionSequence.save") from None
+    if not isinstance(doc, dict) or "frames" not in doc:
+        raise FileFormatError(f"{str(p)!r} has no 'frames' list: expected an {JSON_FORMAT} document")
+    if doc.get("format", JSON_FORMAT) != JSON_FORMAT:
+        raise FileFormatError(f"{str(p)!r} is a {doc.get('format')!r} document, not {JSON_FORMAT!r}")
+    version = doc.get("version", JSON_VERSION)
+    if not isinstance(version, int) or version > JSON_VERSION:
+        raise FileFormatError(f"{str(p)!r} is {JSON_FORMAT} version {version!r}; this emoavatar reads up to "
+                              f"version {JSON_VERSION}: upgrade emoavatar")
+    names = doc.get("names") or list(ARKIT_NAMES)
+    try:
+        frames = np.asarray(doc["frames"], np.float32)
         hp = doc.get("head_pose")
-        seq = ExpressionSequence(weights, fps=float(doc.get("fps", 30.0)), head_pose=None if hp is None else np.asarray(hp, np.float32),
-                                 labels=doc.get("labels"), audio=doc.get("audio"))
-    return seq if fps is None else seq.resample(fps)
+        hp = None if hp is None else np.asarray(hp, np.float32)
+        fps = float(doc.get("fps", 30.0))
+    except (TypeError, ValueError):
+        raise FileFormatError(f"{str(p)!r}: 'frames' and 'head_pose' must be lists of equal-length number "
+                              "lists and 'fps' a number") from None
+    if frames.size == 0:
+        frames = frames.reshape(0, len(names))
+    labels, audio = doc.get("labels"), doc.get("audio")
+    if labels is not None and not isinstance(labels, list):
+        raise FileFormatError(f"{str(p)!r}: 'labels' must be a list of strings or null")
+    return _build(p, _reorder(frames, names, p), fps=fps, head_pose=hp, labels=labels, audio=audio)
+
+
+def _build(p: Path, weights: np.ndarray, **fields: Any) -> ExpressionSequence:
+    """Return the ExpressionSequence, turning a validation error into one that names the file."""
+    from avatar.sequence import ExpressionSequence
+
+    try:
+        return ExpressionSequence(weights, **fields)
+    except AvatarInputError as e:
+        raise FileFormatError(f"{str(p)!r}: {e}") from None
 
 
 def _reorder(weights: np.ndarray, names: list[str], path: Path) -> np.ndarray:
     """Return (T, 52) weights in ARKit order from columns named `names` (any accepted spelling)."""
-    w = np.atleast_2d(np.asarray(weights, np.float32))
-    if w.shape[1] != len(names):
-        raise FileFormatError(f"{str(path)!r}: {w.shape[1]} weight columns but {len(names)} names")
+    w = np.asarray(weights, np.float32)
+    if w.ndim != 2 or w.shape[1] != len(names):
+        raise FileFormatError(f"{str(path)!r}: weights have shape {tuple(w.shape)} but there are {len(names)} names; "
+                              "each frame needs one value per name")
     out = np.zeros((w.shape[0], len(ARKIT_NAMES)), np.float32)
     for j, n in enumerate(names):
         k = try_normalize_name(n)

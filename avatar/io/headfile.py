@@ -1,181 +1,240 @@
-"""Reads a user's head: glTF/GLB whose morph targets carry ARKit names, or an OBJ plus one OBJ per shape.
+"""Reads a user's head: a glTF/GLB whose morph targets carry ARKit names, or an OBJ plus one OBJ per shape.
 
-glTF: a small reader of our own (trimesh does not read morph targets): JSON + buffers (GLB chunk,
-data URIs or files beside it), accessors with byteStride and sparse storage; the first mesh that has
-morph targets is used, its primitives merged. Target names come from `mesh.extras.targetNames` (or
-a primitive's `extras.targetNames`) in any spelling `avatar.rig.normalize_name` accepts.
+glTF/GLB (read by `avatar.io.gltf_reader`; trimesh does not read morph targets):
+- target names come from `mesh.extras.targetNames`, else a primitive's `extras.targetNames`, in any
+  spelling `avatar.rig.normalize_name` accepts (`jawOpen`, `JawOpen`, `blendShape1.jawOpen`,
+  `mouthSmile_L`); side-split versions of one-sided ARKit shapes (ICT's `browInnerUp_L/_R`) are summed;
+- the meshes used are those with at least one ARKit-named target, plus target-less meshes that lie
+  inside their bounding box (eyes, teeth; a body or outfit in the same file is left out). A file with
+  no ARKit targets at all uses every mesh (and then fails the shape check below);
+- node transforms are applied (skinned meshes stay in bind space, as the spec says); primitives
+  are merged, sharing vertices where they share a POSITION accessor; strips and fans triangulated;
+  materials keep their names; TEXCOORD_0 becomes `vertex_uv` (flipped to a bottom-left origin);
+- what `avatar.io.gltf.export_gltf` stores in `mesh.extras.emoavatar` (pivot, landmark indices) is restored.
 
-OBJ: `head.obj` is the neutral; the shapes are `<name>.obj` files (same vertex order) in the folder
-`head_shapes/` beside it, or given as `shapes_dir`.
+OBJ: `head.obj` is the neutral; the shapes are `<ARKit name>.obj` files (same vertices, same order)
+in the folder `head_shapes/` beside it, or in `shapes_dir`. Our own parser keeps the file's vertex
+order (trimesh may split vertices at UV seams); polygons are fan-triangulated.
 
-Node transforms are ignored; every head is scaled and moved so its bounding box matches the ICT
-head's (height ~34 cm, centred the same way), which the renderer's cameras are framed for.
+Shapes: every ARKit shape but tongueOut (which many heads, ICT's included, lack) is required; a
+missing one raises `AvatarInputError` listing them all. `allow_missing=True` accepts any head with at
+least one ARKit shape (absent ones stay zero). Units: with `normalize` (default) the head is scaled
+and moved onto the ICT head's box (about 34 cm tall), the cm space that cameras and head-pose
+translation assume.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import struct
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from avatar.errors import AvatarInputError, FileFormatError
+from avatar.io.gltf_reader import mesh_instances, read_accessor, read_gltf, triangles
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 
-_COMPONENTS = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
-_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
-# The core a head must have to show speech and emotion; the rest may be absent with allow_missing.
-CORE_SHAPES = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "browInnerUp")
+if TYPE_CHECKING:
+    from avatar.head import BlendshapeHead
+
+__all__ = ["read_head_file", "read_gltf", "read_accessor", "read_obj", "OPTIONAL_SHAPES"]
+
 # Shapes a head may lack without allow_missing: many ARKit heads (ICT-FaceKit too) have no tongue shape.
-OPTIONAL_SHAPES = ("tongueOut",)
+OPTIONAL_SHAPES: tuple[str, ...] = ("tongueOut",)
+HEAD_SUFFIXES = (".glb", ".gltf", ".obj")
+_SIDE = re.compile(r"[_.\-\s]?(l|r|left|right)$", re.IGNORECASE)
 
 
-def read_gltf(path: str | os.PathLike) -> tuple[dict[str, Any], list[bytes]]:
-    """Return (glTF JSON, buffers) of a .glb or .gltf file."""
-    p = Path(path)
-    raw = p.read_bytes()
-    if raw[:4] == b"glTF":
-        if len(raw) < 20:
-            raise FileFormatError(f"{str(p)!r} is a truncated GLB file")
-        _, _, total = struct.unpack_from("<4sII", raw, 0)
-        off, doc, bin_chunk = 12, None, b""
-        while off + 8 <= min(total, len(raw)):
-            length, kind = struct.unpack_from("<I4s", raw, off)
-            chunk = raw[off + 8: off + 8 + length]
-            if kind == b"JSON":
-                doc = json.loads(chunk.decode())
-            elif kind == b"BIN\0":
-                bin_chunk = chunk
-            off += 8 + length
-        if doc is None:
-            raise FileFormatError(f"{str(p)!r} has no JSON chunk: not a valid GLB")
-    else:
-        try:
-            doc = json.loads(raw.decode())
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise FileFormatError(f"{str(p)!r} is neither GLB nor glTF JSON") from None
-        bin_chunk = b""
-    buffers = []
-    for i, buf in enumerate(doc.get("buffers", [])):
-        uri = buf.get("uri")
-        if uri is None:
-            buffers.append(bin_chunk)
-        elif uri.startswith("data:"):
-            buffers.append(base64.b64decode(uri.split(",", 1)[1]))
-        else:
-            side = (p.parent / uri).resolve()
-            if p.parent.resolve() not in side.parents:  # never read outside the model's folder
-                raise FileFormatError(f"{str(p)!r}: buffer {i} points outside its folder ({uri!r})")
-            buffers.append(side.read_bytes())
-    return doc, buffers
+def arkit_name(name: str) -> str | None:
+    """Return the ARKit shape a target name stands for, or None; `browInnerUp_L` gives browInnerUp (summed per side)."""
+    k = try_normalize_name(name)
+    if k is not None:
+        return k
+    base = _SIDE.sub("", str(name).strip())
+    k = try_normalize_name(base) if base and base != name else None
+    # Only one-sided ARKit shapes absorb a side: "eyeBlink_L" normalises above; "jawOpen_L" is half of jawOpen.
+    return k if k is not None and not k.endswith(("Left", "Right")) else None
 
 
-def read_accessor(doc: dict[str, Any], buffers: list[bytes], index: int) -> np.ndarray:
-    """Return accessor `index` as a (count, width) or (count,) numpy array (sparse values applied)."""
-    acc = doc["accessors"][index]
-    dtype = np.dtype(_COMPONENTS[acc["componentType"]])
-    width, count = _WIDTH[acc["type"]], acc["count"]
-    out = np.zeros((count, width), dtype)
-    if "bufferView" in acc:
-        out = _read_view(doc, buffers, acc["bufferView"], acc.get("byteOffset", 0), dtype, width, count)
-    if "sparse" in acc:
-        sp = acc["sparse"]
-        idx_dtype = np.dtype(_COMPONENTS[sp["indices"]["componentType"]])
-        idx = _read_view(doc, buffers, sp["indices"]["bufferView"], sp["indices"].get("byteOffset", 0), idx_dtype, 1, sp["count"])[:, 0]
-        vals = _read_view(doc, buffers, sp["values"]["bufferView"], sp["values"].get("byteOffset", 0), dtype, width, sp["count"])
-        out = out.copy()
-        out[idx.astype(np.int64)] = vals
-    return out[:, 0] if width == 1 else out
+class _Parts:
+    """Accumulates vertices, triangles, named deltas, materials and UVs from several meshes."""
+
+    def __init__(self) -> None:
+        self.verts: list[np.ndarray] = []
+        self.faces: list[np.ndarray] = []
+        self.face_mat: list[np.ndarray] = []
+        self.uvs: list[np.ndarray | None] = []
+        self.deltas: list[tuple[str, int, np.ndarray]] = []  # (name, vertex offset, (n, 3))
+        self.materials: list[str] = []
+        self.count = 0
+
+    def material(self, name: str) -> int:
+        if name not in self.materials:
+            self.materials.append(name)
+        return self.materials.index(name)
 
 
-def _read_view(doc: dict[str, Any], buffers: list[bytes], view_index: int, offset: int, dtype: np.dtype, width: int, count: int) -> np.ndarray:
-    view = doc["bufferViews"][view_index]
-    data = buffers[view.get("buffer", 0)]
-    start = view.get("byteOffset", 0) + offset
-    item = dtype.itemsize * width
-    stride = view.get("byteStride") or item
-    end = start + stride * (count - 1) + item if count else start
-    if end > len(data):
-        raise FileFormatError(f"glTF accessor runs past the end of its buffer ({end} > {len(data)} bytes): the file is corrupt")
-    if stride == item:
-        return np.frombuffer(data, dtype, count * width, start).reshape(count, width).copy()
-    rows = [np.frombuffer(data, dtype, width, start + i * stride) for i in range(count)]
-    return np.stack(rows) if rows else np.zeros((0, width), dtype)
-
-
-def _gltf_head(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    doc, buffers = read_gltf(path)
-    meshes = doc.get("meshes", [])
-    if not meshes:
-        raise AvatarInputError(f"head file {str(path)!r} has no mesh")
-    mesh = next((m for m in meshes if any(p.get("targets") for p in m["primitives"])), meshes[0])
+def _target_names(mesh: dict[str, Any]) -> list[str]:
     names = (mesh.get("extras") or {}).get("targetNames")
-    verts, faces, shapes = [], [], {}
-    offset = 0
-    seen: dict[int, int] = {}  # POSITION accessor -> vertex offset (primitives often share one)
-    for prim in mesh["primitives"]:
-        if prim.get("mode", 4) != 4:
-            continue  # points/lines carry no surface
+    if not names:
+        names = next(((p.get("extras") or {}).get("targetNames") for p in mesh.get("primitives", [])
+                      if (p.get("extras") or {}).get("targetNames")), None)
+    n = max((len(p.get("targets", [])) for p in mesh.get("primitives", [])), default=0)
+    names = [str(x) for x in (names or [])]
+    return names + [f"target_{i}" for i in range(len(names), n)]  # unnamed targets keep a placeholder
+
+
+def _add_gltf_mesh(doc: dict[str, Any], buffers: list[bytes], mesh_index: int, world: np.ndarray, parts: _Parts) -> None:
+    mesh = doc["meshes"][mesh_index]
+    names = _target_names(mesh)
+    linear = world[:3, :3]
+    mats = doc.get("materials", [])
+    shared: dict[int, tuple[int, int]] = {}  # POSITION accessor -> (vertex offset, count)
+    for prim in mesh.get("primitives", []):
+        mode = prim.get("mode", 4)
+        if mode not in (4, 5, 6):
+            continue  # points and lines carry no surface
         pos_acc = prim["attributes"]["POSITION"]
-        if pos_acc in seen:
-            base = seen[pos_acc]
-        else:
-            v = read_accessor(doc, buffers, pos_acc).astype(np.float32)
-            base = seen[pos_acc] = offset
-            verts.append(v)
-            pnames = names or (prim.get("extras") or {}).get("targetNames") or []
+        if pos_acc not in shared:
+            v = read_accessor(doc, buffers, pos_acc).astype(np.float64)
+            if v.ndim != 2 or v.shape[1] != 3 or not np.all(np.isfinite(v)):
+                raise FileFormatError(f"mesh {mesh.get('name', mesh_index)!r}: POSITION is not finite (V, 3) data")
+            shared[pos_acc] = (parts.count, len(v))
+            parts.verts.append(v @ linear.T + world[:3, 3])
+            uv = read_accessor(doc, buffers, prim["attributes"]["TEXCOORD_0"]) if "TEXCOORD_0" in prim["attributes"] else None
+            parts.uvs.append(None if uv is None else np.asarray(uv, np.float32) * np.float32([1, -1]) + np.float32([0, 1]))
             for t, target in enumerate(prim.get("targets", [])):
-                if "POSITION" not in target or t >= len(pnames):
+                if "POSITION" not in target:
                     continue
-                shapes.setdefault(pnames[t], []).append((base, read_accessor(doc, buffers, target["POSITION"]).astype(np.float32)))
-            offset += len(v)
-        n = len(verts[list(seen).index(pos_acc)]) if pos_acc in seen else 0
-        idx = read_accessor(doc, buffers, prim["indices"]).astype(np.int64) if "indices" in prim else np.arange(n)
-        faces.append(idx.reshape(-1, 3) + base)
-    if not verts:
-        raise AvatarInputError(f"head file {str(path)!r} has no triangle primitives")
-    neutral = np.concatenate(verts)
-    deltas = {}
-    for name, parts in shapes.items():
-        d = np.zeros_like(neutral)
-        for base, part in parts:
-            d[base: base + len(part)] = part
-        deltas[name] = d
-    return neutral, np.concatenate(faces), deltas
+                d = read_accessor(doc, buffers, target["POSITION"]).astype(np.float64)
+                if d.shape != v.shape:
+                    raise AvatarInputError(f"corrupt head: morph target {names[t]!r} has {len(d)} vertices, its mesh "
+                                           f"{len(v)}; re-export the head")
+                parts.deltas.append((names[t], parts.count, d @ linear.T))
+            parts.count += len(v)
+        base, n = shared[pos_acc]
+        idx = read_accessor(doc, buffers, prim["indices"]) if "indices" in prim else np.arange(n)
+        tris = triangles(mode, idx)
+        if tris.size and (tris.min() < 0 or tris.max() >= n):
+            raise AvatarInputError(f"corrupt mesh: triangle indices run outside 0..{n - 1}; re-export the head")
+        if np.linalg.det(linear) < 0:  # a mirroring transform flips winding; keep faces facing out
+            tris = tris[:, [0, 2, 1]]
+        m = prim.get("material")
+        mat_name = (mats[m].get("name") or f"material_{m}") if m is not None and m < len(mats) else "default"
+        parts.faces.append(tris + base)
+        parts.face_mat.append(np.full(len(tris), parts.material(mat_name), np.int16))
 
 
-def _obj_head(path: Path, shapes_dir: Path | None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    import trimesh
+def _gltf_parts(path: Path) -> tuple[_Parts, dict[str, Any]]:
+    doc, buffers = read_gltf(path)
+    instances = mesh_instances(doc)
+    meshes = doc.get("meshes", [])
+    if not instances:
+        raise AvatarInputError(f"head file {str(path)!r} has no mesh")
 
-    def load(p: Path) -> Any:
+    def has_arkit(i: int) -> bool:
+        return any(arkit_name(n) for n in _target_names(meshes[i]))
+
+    rigged = [inst for inst in instances if has_arkit(inst.mesh)]
+    keep = list(rigged) or list(instances)
+    parts = _Parts()
+    for inst in keep:
+        _add_gltf_mesh(doc, buffers, inst.mesh, inst.world, parts)
+    if rigged:
+        # Eyes, teeth and lashes often have no targets; keep static meshes that sit inside the rigged box.
+        lo, hi = np.concatenate(parts.verts).min(0), np.concatenate(parts.verts).max(0)
+        margin = 0.05 * (hi - lo)
+        for inst in instances:
+            if any(inst is r for r in rigged):
+                continue
+            trial = _Parts()
+            _add_gltf_mesh(doc, buffers, inst.mesh, inst.world, trial)
+            if trial.verts and all(np.all(v >= lo - margin) and np.all(v <= hi + margin) for v in trial.verts):
+                _add_gltf_mesh(doc, buffers, inst.mesh, inst.world, parts)
+    # Our own export's extras; only meaningful when the file is that one mesh, placed as written.
+    extras = ((meshes[keep[0].mesh].get("extras") or {}).get("emoavatar") or {}) if len(keep) == 1 else {}
+    if "pivot" in extras:
+        world = keep[0].world
+        extras = {**extras, "pivot": np.asarray(extras["pivot"], np.float64) @ world[:3, :3].T + world[:3, 3]}
+    return parts, extras
+
+
+def read_obj(path: str | os.PathLike, vertices_only: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Return (vertices (V, 3) float64, triangles (F, 3) int64, vertex_uv (V, 2) or None) of an OBJ, in file order.
+
+    Raises FileFormatError naming the line of a malformed vertex or face.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise FileFormatError(f"cannot read OBJ {str(p)!r}: {e.strerror or e}") from None
+    verts, uvs, faces, face_uv = [], [], [], []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        kind, _, rest = line.strip().partition(" ")
         try:
-            return trimesh.load(p, process=False, force="mesh")
-        except Exception as e:  # trimesh raises many types for broken files
-            raise FileFormatError(f"cannot read OBJ {str(p)!r}: {e}") from None
+            if kind == "v":
+                verts.append([float(x) for x in rest.split()[:3]])
+                if len(verts[-1]) != 3:
+                    raise ValueError
+            elif vertices_only:
+                continue
+            elif kind == "vt":
+                uvs.append([float(x) for x in rest.split()[:2]])
+            elif kind == "f":
+                corners = [c.split("/") for c in rest.split()]
+                if len(corners) < 3:
+                    raise ValueError
+                vi = [int(c[0]) for c in corners]
+                ti = [int(c[1]) if len(c) > 1 and c[1] else 0 for c in corners]
+                # Negative indices count back from the vertices read so far.
+                vi = [i - 1 if i > 0 else len(verts) + i for i in vi]
+                ti = [i - 1 if i > 0 else (len(uvs) + i if i < 0 else -1) for i in ti]
+                for k in range(1, len(vi) - 1):
+                    faces.append((vi[0], vi[k], vi[k + 1]))
+                    face_uv.append((ti[0], ti[k], ti[k + 1]))
+        except ValueError:
+            raise FileFormatError(f"{str(p)!r} line {line_no}: malformed {kind!r} record {line.strip()[:60]!r}") from None
+    if not verts:
+        raise FileFormatError(f"{str(p)!r} has no vertices: not an OBJ mesh")
+    v = np.asarray(verts, np.float64)
+    f = np.asarray(faces, np.int64).reshape(-1, 3)
+    if f.size and (f.min() < 0 or f.max() >= len(v)):
+        raise AvatarInputError(f"corrupt mesh in {str(p)!r}: face indices run outside 1..{len(v)}; re-export the head")
+    vertex_uv = None
+    fu = np.asarray(face_uv, np.int64).reshape(-1, 3)
+    if f.size and uvs and fu.min() >= 0 and fu.max() < len(uvs):
+        vertex_uv = np.zeros((len(v), 2), np.float32)
+        vertex_uv[f.ravel()] = np.asarray(uvs, np.float32)[fu.ravel()]  # one UV per vertex: seams take the last
+    return v, f, vertex_uv
 
-    base = load(path)
-    neutral = np.asarray(base.vertices, np.float32)
+
+def _obj_parts(path: Path, shapes_dir: Path | None) -> _Parts:
+    v, f, uv = read_obj(path)
+    parts = _Parts()
+    parts.verts, parts.faces, parts.uvs, parts.count = [v], [f], [uv], len(v)
+    parts.face_mat = [np.zeros(len(f), np.int16)]
+    parts.materials = ["default"]
     folder = shapes_dir or path.with_name(path.stem + "_shapes")
-    deltas = {}
-    if folder.is_dir():
-        for f in sorted(folder.glob("*.obj")):
-            v = np.asarray(load(f).vertices, np.float32)
-            if v.shape != neutral.shape:
-                raise AvatarInputError(f"corrupt head: shape {f.name} has {len(v)} vertices, the neutral {len(neutral)}; "
-                                       "export every shape with the same topology")
-            deltas[f.stem] = v - neutral
-    return neutral, np.asarray(base.faces, np.int64), deltas
+    if shapes_dir is not None and not folder.is_dir():
+        raise AvatarInputError(f"shape folder {str(folder)!r} not found: give the folder of one OBJ per ARKit shape")
+    for shape in sorted(folder.glob("*.obj")) if folder.is_dir() else []:
+        sv = read_obj(shape, vertices_only=True)[0]
+        if sv.shape != v.shape:
+            raise AvatarInputError(f"corrupt head: shape {shape.name} has {len(sv)} vertices, the neutral {len(v)}; "
+                                   "export every shape with the same topology and vertex order")
+        parts.deltas.append((shape.stem, 0, sv - v))
+    return parts
 
 
-def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_dir: str | os.PathLike | None = None) -> Any:
-    """Return a BlendshapeHead from a glTF/GLB/OBJ head whose shapes carry ARKit names.
+def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_dir: str | os.PathLike | None = None,
+                   normalize: bool = True) -> BlendshapeHead:
+    """Return a BlendshapeHead from a glTF/GLB/OBJ head whose shapes carry ARKit names (rules in the module docstring).
 
-    Every ARKit shape but tongueOut is required; a missing one raises `AvatarInputError` listing
-    them, unless `allow_missing` (then only CORE_SHAPES are required and absent ones stay zero).
+    Raises AvatarInputError (one line) for a missing or unreadable file, a corrupt mesh, or missing
+    ARKit shapes (all listed; `allow_missing=True` accepts any head with at least one).
     """
     from avatar.head import BlendshapeHead, default_head
 
@@ -183,39 +242,67 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
     if not p.is_file():
         raise AvatarInputError(f"head file {str(p)!r} not found")
     suffix = p.suffix.lower()
+    if suffix not in HEAD_SUFFIXES:
+        raise AvatarInputError(f"head file {str(p)!r}: use a {', '.join(HEAD_SUFFIXES)} file with ARKit-named shapes")
+    extras: dict[str, Any] = {}
     try:
-        if suffix in (".glb", ".gltf"):
-            neutral, faces, named = _gltf_head(p)
-        elif suffix == ".obj":
-            neutral, faces, named = _obj_head(p, Path(shapes_dir) if shapes_dir else None)
+        if suffix == ".obj":
+            parts = _obj_parts(p, Path(shapes_dir) if shapes_dir else None)
         else:
-            raise AvatarInputError(f"head file {str(p)!r}: use a .glb, .gltf or .obj file")
-    except (KeyError, IndexError, ValueError, struct.error) as e:
-        if isinstance(e, AvatarInputError):
-            raise
+            parts, extras = _gltf_parts(p)
+    except AvatarInputError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as e:  # a reference or field the spec requires is wrong
         raise FileFormatError(f"corrupt head file {str(p)!r} ({type(e).__name__}: {e}); re-export it") from None
-    if faces.size and (faces.min() < 0 or faces.max() >= len(neutral)):
-        raise AvatarInputError(f"corrupt mesh in {str(p)!r}: face indices run outside 0..{len(neutral) - 1}; re-export the head")
-    deltas = np.zeros((len(ARKIT_NAMES), len(neutral), 3), np.float32)
+    if not parts.faces or not sum(len(f) for f in parts.faces):
+        raise AvatarInputError(f"head file {str(p)!r} has no triangles")
+    neutral = np.concatenate(parts.verts)
+    deltas = np.zeros((len(ARKIT_NAMES), len(neutral), 3), np.float64)
     present = np.zeros(len(ARKIT_NAMES), bool)
-    for name, d in named.items():
-        k = try_normalize_name(name)
+    unknown: list[str] = []
+    for name, base, d in parts.deltas:
+        k = arkit_name(name)
         if k is None:
+            unknown.append(name)
             continue
-        deltas[ARKIT_NAMES.index(k)] += d
+        deltas[ARKIT_NAMES.index(k), base: base + len(d)] += d
         present[ARKIT_NAMES.index(k)] = True
+    _check_shapes(p, present, unknown, allow_missing, suffix)
+    pivot = extras.get("pivot")
+    if normalize:
+        # Scale and centre onto the ICT head's box (cm), which cameras and head-pose translation assume.
+        ref = default_head().neutral.astype(np.float64)
+        lo, hi, rlo, rhi = neutral.min(0), neutral.max(0), ref.min(0), ref.max(0)
+        scale = (rhi[1] - rlo[1]) / max(hi[1] - lo[1], 1e-12)
+        centre, rcentre = (lo + hi) / 2, (rlo + rhi) / 2
+        neutral = (neutral - centre) * scale + rcentre
+        deltas *= scale
+        pivot = None if pivot is None else (np.asarray(pivot) - centre) * scale + rcentre
+    uv = np.concatenate(parts.uvs) if all(u is not None for u in parts.uvs) else None
+    landmarks = extras.get("landmarks68")
+    rigid = extras.get("rigid_vertices")
+    valid = (lambda ix: ix is not None and len(ix) and 0 <= min(ix) and max(ix) < len(neutral))  # noqa: E731
+    return BlendshapeHead(
+        neutral=neutral.astype(np.float32), faces=np.concatenate(parts.faces).astype(np.int32),
+        deltas=deltas.astype(np.float32), present=present, face_material=np.concatenate(parts.face_mat),
+        materials=tuple(parts.materials), vertex_uv=uv,
+        landmarks68=np.asarray(landmarks, np.int32) if valid(landmarks) and len(landmarks) == 68 else None,
+        rigid_vertices=np.asarray(rigid, np.int32) if valid(rigid) else None,
+        pivot=None if pivot is None else np.asarray(pivot, np.float32), name=p.name,
+    )
+
+
+def _check_shapes(p: Path, present: np.ndarray, unknown: list[str], allow_missing: bool, suffix: str) -> None:
+    """Raise AvatarInputError listing the missing ARKit shapes (see read_head_file's rules)."""
     missing = [n for n, ok in zip(ARKIT_NAMES, present) if not ok]
-    needed = CORE_SHAPES if allow_missing else [n for n in ARKIT_NAMES if n not in OPTIONAL_SHAPES]
-    required = [n for n in needed if n in missing]
-    if required:
-        shown = ", ".join(required[:8]) + (", ..." if len(required) > 8 else "")
-        raise AvatarInputError(f"head {p.name!r} lacks {len(required)} ARKit morph targets ({shown}); "
-                               "add them, or pass allow_missing=True to render without them")
-    # Scale and centre onto the ICT head's box, which the cameras frame.
-    ref = default_head().neutral
-    lo, hi = neutral.min(0), neutral.max(0)
-    rlo, rhi = ref.min(0), ref.max(0)
-    scale = float((rhi[1] - rlo[1]) / max(hi[1] - lo[1], 1e-9))
-    neutral = (neutral - (lo + hi) / 2) * scale + (rlo + rhi) / 2
-    return BlendshapeHead(neutral=neutral, faces=faces.astype(np.int32), deltas=deltas * scale, present=present,
-                          face_material=np.zeros(len(faces), np.int16), name=p.name)
+    required = [n for n in missing if n not in OPTIONAL_SHAPES]
+    if (not allow_missing and not required) or present.any() and allow_missing:
+        return
+    found = (f"; its unrecognised shape names: {', '.join(repr(u) for u in unknown[:8])}"
+             f"{', ...' if len(unknown) > 8 else ''}") if unknown else ""
+    where = ("morph targets (mesh.extras.targetNames)" if suffix != ".obj"
+             else f"shape OBJs (in {p.stem}_shapes/ beside it)")
+    if allow_missing:
+        raise AvatarInputError(f"head {p.name!r} has no ARKit-named {where}{found}: name them as ARKit shapes, e.g. jawOpen")
+    raise AvatarInputError(f"head {p.name!r} lacks {len(required)} of the ARKit {where}: {', '.join(required)}{found}; "
+                           "add them, or pass allow_missing=True to load it without them")
