@@ -34,8 +34,16 @@ def cmd_animate(args: argparse.Namespace) -> int:
         if Path(e).suffix.lower() not in EXPORT_SUFFIXES:
             raise AvatarInputError(f"--export {e!r}: use one of {', '.join(EXPORT_SUFFIXES)}")
         check_output_path(e)
+    # Check the emotion settings before the (slower) audio work, so a typo fails at once.
+    from generators.expression import expression_weights, parse_emotion_track
+
+    expression_weights(emotion=args.emotion, intensity=args.intensity)
+    if args.emotion_track:
+        parse_emotion_track(args.emotion_track)
     text = args.text
     if args.text_file:
+        if not Path(args.text_file).is_file():
+            raise AvatarInputError(f"transcript file {args.text_file!r} not found")
         text = Path(args.text_file).read_text()
     seq = P.animate(args.audio, text=text, emotion=args.emotion, intensity=args.intensity,
                     emotion_track=args.emotion_track, fps=args.fps, seed=args.seed, method=args.method)

@@ -148,3 +148,34 @@ def test_env_prints_gl_and_device(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "env")
     assert code == 0
     assert "GL renderer:" in out and "torch device" in out
+
+
+def test_animate_speech_to_mp4_csv_glb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    from avatar.sequence import ExpressionSequence
+    from renderers.writers import ffmpeg_exe
+
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "papa bob buys maps"], check=True)
+    out, csv, glb = tmp_path / "talk.mp4", tmp_path / "talk.csv", tmp_path / "talk.glb"
+    code, _, _ = run(capsys, "animate", str(wav), "--text", "papa bob buys maps", "--emotion-track", "0:neutral,0.6:happy@0.9",
+                     "--size", "96", "-o", str(out), "--export", str(csv), "--export", str(glb), "--no-progress")
+    assert code == 0
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    assert "Video: h264" in probe and "Audio: aac" in probe
+    seq = ExpressionSequence.load(csv)
+    assert len(seq) > 20 and seq.fps == 30
+    assert glb.stat().st_size > 1_000_000
+
+
+def test_animate_bad_audio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.wav"
+    junk.write_text("not audio")
+    out = tmp_path / "x.mp4"
+    code, _, err = run(capsys, "animate", str(junk), "-o", str(out), "--no-progress")
+    assert code == 2
+    one_line_error(err)
+    assert not out.exists()
+    code, _, err = run(capsys, "animate", str(junk), "--emotion", "sleepy", "-o", str(out))
+    assert code == 2 and "sleepy" in one_line_error(err)
