@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from avatar.errors import AvatarInputError
+from avatar.errors import AvatarInputError, SetupError
 
 EPILOG_RENDER = """examples:
   emoavatar render --emotion happy --intensity 0.8 -o happy.png
@@ -272,6 +272,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AvatarInputError as e:
         print(f"emoavatar: error: {e}", file=sys.stderr)
         return 2
+    except SetupError as e:
+        print(f"emoavatar: setup error: {e}", file=sys.stderr)
+        return 1
+    except ImportError as e:
+        if "pip install" not in str(e):  # a real bug: keep the traceback
+            raise
+        print(f"emoavatar: setup error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("emoavatar: interrupted", file=sys.stderr)
         return 130

@@ -27,3 +27,7 @@ class FileFormatError(AvatarInputError):
 
 class OutputPathError(AvatarInputError):
     """An output path that cannot be written, or that escapes the output folder."""
+
+
+class SetupError(RuntimeError):
+    """The machine lacks something the toolkit needs (a GL driver, an optional package); the message says what to install."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from avatar.errors import AvatarInputError, ShapeError
+from avatar.errors import AvatarInputError, SetupError, ShapeError
 from avatar.head import BlendshapeHead, default_head, vertex_normals
 from avatar.sequence import ExpressionSequence
 from renderers.appearance import Appearance, drawn_faces, paint_head
@@ -85,7 +85,7 @@ class GLRenderer:
         try:
             self.ctx = moderngl.create_standalone_context(backend=opts.backend) if opts.backend else moderngl.create_standalone_context()
         except Exception as e:  # the GL stack is missing: say which packages provide it
-            raise RuntimeError(
+            raise SetupError(
                 f"cannot create a headless OpenGL context ({e}); install EGL/Mesa: "
                 "apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri"
             ) from None
