@@ -105,7 +105,7 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
                   cell: int = 256, identity: int | None = None, view: Any = "front", skin: Any = "medium",
                   head: str | os.PathLike | None = None, progress: bool = False) -> np.ndarray:
     """Return a labelled grid image: one row per emotion, one column per intensity, (H, W, 3) uint8."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
     from tqdm.auto import tqdm
 
     from avatar.emotion import EMOTIONS

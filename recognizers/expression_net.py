@@ -18,7 +18,6 @@ from torch.nn import functional as F
 
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError, ShapeError
-from avatar.rig import ARKIT_NAMES
 from recognizers.base import BaseRecognizer, Recognition
 from recognizers.modeling import ModelMixin, register_to_config
 

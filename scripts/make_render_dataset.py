@@ -3,7 +3,8 @@
 Recipe (all from one seed, so the data can be rebuilt exactly):
 - identities: PCA identity seeds; the "train" split uses seeds 0-69, "heldout" 70-99 (unseen faces);
 - appearance: 5 skin tones with +-6% RGB jitter, 5 eye colours;
-- camera: train yaw U(-35, 35) deg, pitch U(-10, 10); heldout yaw +-U(35, 55), pitch U(-15, 15) (unseen views);
+- camera: train yaw U(-60, 60) deg, pitch U(-10, 10); heldout yaw +-U(60, 90), pitch U(-15, 15) (unseen views,
+  up to full profile);
   distance +-10%; rigid head pose +-6 deg per axis;
 - lights: random key direction in the front hemisphere, key 0.55-1.25, fill 0.05-0.5, ambient 0.08-0.3, warm/cool tint;
 - background: flat colour, linear gradient, or smooth noise (rendered with alpha, then composited);
@@ -33,7 +34,7 @@ from renderers.gl import GLRenderer, Lighting, RendererOptions
 CROP = 128
 CROP_SCALE = 1.4
 RENDER = 256
-SPLITS = {"train": (range(0, 70), (0, 35)), "heldout": (range(70, 100), (35, 55))}
+SPLITS = {"train": (range(0, 70), (0, 60)), "heldout": (range(70, 100), (60, 90))}
 
 
 def random_lighting(rng: np.random.Generator) -> Lighting:
