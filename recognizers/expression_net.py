@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError, ShapeError
 from recognizers.base import BaseRecognizer, Recognition
+from recognizers.faces import crop_faces
 from recognizers.modeling import ModelMixin, register_to_config
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "expression_net.safetensors"
@@ -82,28 +83,6 @@ class ExpressionNet(ModelMixin, nn.Module):
         return self.emotion_head(h), torch.sigmoid(self.arkit_head(h)), torch.tanh(self.va_head(h))
 
 
-def square_boxes(boxes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-    """Return (B, 4) square boxes (x0, y0, x1, y1) centred on `boxes`, side = max(w, h) * scale."""
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    side = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * scale / 2
-    return torch.stack([cx - side, cy - side, cx + side, cy + side], 1)
-
-
-def crop_faces(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """Return (B, 3, size, size) bilinear crops of (B, 3, H, W) images inside (B, 4) pixel boxes (differentiable)."""
-    b, _, h, w = images.shape
-    boxes = boxes.to(images.device, images.dtype)
-    # Box corners in grid_sample's [-1, 1] coordinates (pixel centres, align_corners=False).
-    x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
-    theta = torch.zeros(b, 2, 3, device=images.device, dtype=images.dtype)
-    theta[:, 0, 0] = (x1 - x0) / w
-    theta[:, 0, 2] = (x0 + x1) / w - 1
-    theta[:, 1, 1] = (y1 - y0) / h
-    theta[:, 1, 2] = (y0 + y1) / h - 1
-    grid = F.affine_grid(theta, [b, 3, size, size], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
 class ExpressionNetRecognizer(BaseRecognizer):
     """Recognizes emotion (8), ARKit weights and valence/arousal with the render-trained ExpressionNet.
 
@@ -145,36 +124,39 @@ class ExpressionNetRecognizer(BaseRecognizer):
 
         return torch.as_tensor(detect_boxes(images_to_numpy(x)), dtype=torch.float32)
 
+    def _boxes(self, x: torch.Tensor, boxes: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Return ((B, 4) boxes with missing faces replaced by the whole image, (B,) bool face found)."""
+        b, _, h, w = x.shape
+        whole = np.array([0.0, 0.0, w, h], np.float32)
+        if boxes is None:
+            return np.tile(whole, (b, 1)), np.ones(b, bool)
+        arr = np.asarray(boxes.detach().cpu() if hasattr(boxes, "detach") else boxes, np.float32)
+        if arr.shape != (b, 4):
+            raise ShapeError(f"boxes must have shape ({b}, 4), got {tuple(arr.shape)}")
+        found = np.isfinite(arr).all(1)
+        return np.where(found[:, None], arr, whole), found
+
     def forward_crops(self, x: torch.Tensor, boxes: Any = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return the raw (logits, arkit, va) for float (B, 3, H, W) images, keeping the graph (for losses)."""
-        b, _, h, w = x.shape
-        if boxes is None:
-            box_t = torch.tensor([[0.0, 0.0, w, h]], device=x.device).expand(b, 4)
-        else:
-            box_t = torch.as_tensor(np.asarray(boxes.cpu() if hasattr(boxes, "cpu") else boxes, np.float32)).to(x.device)
-            if box_t.shape != (b, 4):
-                raise ShapeError(f"boxes must have shape ({b}, 4), got {tuple(box_t.shape)}")
-        valid = torch.isfinite(box_t).all(1)
-        box_t = torch.where(valid[:, None], box_t, torch.tensor([0.0, 0.0, w, h], device=x.device))
-        crops = crop_faces(x, square_boxes(box_t, self.box_scale), self.model.input_size)
-        logits, arkit, va = self.model(crops)
-        return logits, arkit, va
+        box, _ = self._boxes(x, boxes)
+        # The shared detector-style crop: a square of max(w, h) * box_scale around the box centre.
+        crops = crop_faces(x, box, self.model.input_size, margin=(self.box_scale - 1.0) / 2)
+        return self.model(crops)
 
     @torch.no_grad()
     def recognize(self, x: torch.Tensor, boxes: Any = None) -> Recognition:
         """Return the Recognition of checked float images on the device (tensors stay there)."""
         logits, arkit, va = self.forward_crops(x, boxes)
         probs = torch.softmax(logits.float(), dim=-1)
-        if boxes is not None:
-            b = torch.as_tensor(np.asarray(boxes.cpu() if hasattr(boxes, "cpu") else boxes, np.float32)).to(x.device)
-            missing = ~torch.isfinite(b).all(1)
-            probs = torch.where(missing[:, None], torch.full_like(probs, float("nan")), probs)
-            box_out = b
-        else:
-            box_out = torch.tensor([[0.0, 0.0, x.shape[3], x.shape[2]]], device=x.device).expand(x.shape[0], 4).clone()
+        box, found = self._boxes(x, boxes)
+        found_t = torch.from_numpy(found).to(x.device)
+        probs = torch.where(found_t[:, None], probs, torch.full_like(probs, float("nan")))
+        box[~found] = np.nan  # Recognition's convention: NaN box rows where no face was found
+        box_out = torch.from_numpy(box).to(x.device)
         return Recognition(
             emotion_probs=probs, emotion_available=self.emotion_available.copy(), emotion_names=EMOTIONS,
             arkit=arkit, valence=va[:, 0], arousal=va[:, 1], boxes=box_out, model=self.model_name,
+            face_found=None if boxes is None else found_t,
         )
 
 

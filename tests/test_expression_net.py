@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from avatar.emotion import EMOTIONS
-from recognizers.expression_net import WEIGHTS_PATH, ExpressionNet, ExpressionNetRecognizer, crop_faces, square_boxes
+from recognizers.expression_net import WEIGHTS_PATH, ExpressionNet, ExpressionNetRecognizer
+from recognizers.faces import crop_faces, crop_matrices
 
 
 def test_tiny_model_from_config_round_trips(tmp_path) -> None:
@@ -23,16 +24,27 @@ def test_tiny_model_from_config_round_trips(tmp_path) -> None:
     torch.testing.assert_close(again(x)[0], logits)
 
 
+def test_missing_face_boxes_give_nan_rows() -> None:
+    torch.manual_seed(0)
+    rec = ExpressionNetRecognizer(ExpressionNet(input_size=32, widths=(8, 16)), device="cpu")
+    images = np.zeros((2, 64, 64, 3), np.uint8)
+    result = rec(images, boxes=np.array([[8, 8, 56, 56], [np.nan] * 4], np.float32)).to_numpy()
+    assert not np.isnan(result.emotion_probs[0]).any() and np.isnan(result.emotion_probs[1]).all()
+    assert result.labels[1] is None and result.face_found.tolist() == [True, False]
+
+
 def test_crop_is_exact_and_differentiable() -> None:
     img = torch.zeros(1, 3, 64, 64)
     img[:, :, 16:48, 16:48] = 1.0  # a white square in the middle
-    crop = crop_faces(img, torch.tensor([[16.0, 16.0, 48.0, 48.0]]), 32)
+    crop = crop_faces(img, torch.tensor([[16.0, 16.0, 48.0, 48.0]]), 32, margin=0.0)
     assert float(crop.mean()) > 0.95  # the crop sees only the square
     img.requires_grad_(True)
-    crop_faces(img, torch.tensor([[8.0, 8.0, 56.0, 56.0]]), 24).sum().backward()
+    crop_faces(img, torch.tensor([[8.0, 8.0, 56.0, 56.0]]), 24, margin=0.0).sum().backward()
     assert img.grad is not None and float(img.grad.abs().sum()) > 0
-    sq = square_boxes(torch.tensor([[0.0, 0.0, 10.0, 20.0]]))
-    assert torch.allclose(sq, torch.tensor([[-5.0, 0.0, 15.0, 20.0]]))
+    # A tall box is cropped as the square around its centre: x from -5 to 15, y from 0 to 20.
+    m = crop_matrices([[0.0, 0.0, 10.0, 20.0]], 20, 0.0)[0]
+    corners = m @ np.array([[-0.5, -0.5, 1.0], [19.5, 19.5, 1.0]]).T + 0.5
+    assert np.allclose(corners.T, [[-5.0, 0.0], [15.0, 20.0]])
 
 
 @pytest.mark.skipif(not WEIGHTS_PATH.is_file(), reason="ExpressionNet weights not trained yet")
