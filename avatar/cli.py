@@ -82,6 +82,17 @@ def _view(args: argparse.Namespace) -> Any:
     return Camera.preset(yaw=args.yaw) if args.yaw is not None else Camera.preset(args.view)
 
 
+def write_sequence_video(renderer: Any, seq: Any, out: str | Path, audio: str | None, progress: bool) -> None:
+    """Render every frame of `seq` and stream it to `out` (.mp4 with `audio` muxed, or .gif), with a progress bar."""
+    from tqdm.auto import tqdm
+
+    from renderers.writers import save_frames
+
+    frames = tqdm(renderer.iter_frames(seq.weights, seq.head_pose), total=len(seq), desc="render", unit="frame",
+                  disable=not progress)
+    save_frames(frames, out, fps=seq.fps, audio=audio if Path(out).suffix.lower() == ".mp4" else None, total=len(seq))
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -111,13 +122,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             seq = seq.resample(args.fps)
         if suffix in (".png", ".jpg", ".jpeg"):
             raise AvatarInputError("a sequence needs a video output: use -o anim.mp4 or anim.gif")
-        from renderers.writers import save_frames
-
-        frames = renderer.iter_frames(seq.weights, seq.head_pose)
-        from tqdm.auto import tqdm
-
-        frames = tqdm(frames, total=len(seq), desc="render", unit="frame", disable=not args.progress)
-        save_frames(frames, out, fps=seq.fps, audio=args.audio or seq.audio, total=len(seq))
+        write_sequence_video(renderer, seq, out, args.audio or seq.audio, args.progress)
         print(f"wrote {out} ({len(seq)} frames at {seq.fps:g} fps, {seq.duration:.2f} s)")
         return 0
     va = _parse_va(args.va) if args.va is not None else None
@@ -126,7 +131,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if suffix in (".gif", ".mp4"):
         from renderers.writers import save_frames
 
-        save_frames(np.repeat(img[None], max(1, int(round((args.fps or 30) * 1.0))), 0), out, fps=args.fps or 30)
+        fps = args.fps or 30.0
+        save_frames(np.repeat(img[None], max(1, round(fps)), 0), out, fps=fps)  # one second of the still pose
     else:
         P.save_image(img, out)
     print(f"wrote {out}")

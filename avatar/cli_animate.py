@@ -19,7 +19,7 @@ EXPORT_SUFFIXES = (".csv", ".npz", ".json", ".glb", ".gltf")
 
 def cmd_animate(args: argparse.Namespace) -> int:
     import avatar.pipeline as P
-    from avatar.cli import _parse_colour, _view
+    from avatar.cli import _parse_colour, _view, write_sequence_video
     from avatar.io.atomic import check_output_path
 
     if args.output is None and not args.export:
@@ -52,16 +52,9 @@ def cmd_animate(args: argparse.Namespace) -> int:
         seq.save(e)
         print(f"wrote {e}")
     if args.output is not None:
-        from tqdm.auto import tqdm
-
-        from renderers.writers import save_frames
-
         renderer = P.get_renderer(args.head, args.identity, args.size, args.size, _parse_colour(args.background),
                                   args.skin, args.eyes, _view(args))
-        frames = tqdm(renderer.iter_frames(seq.weights, seq.head_pose), total=len(seq), desc="render", unit="frame",
-                      disable=not args.progress)
-        save_frames(frames, args.output, fps=seq.fps, audio=seq.audio if Path(args.output).suffix.lower() == ".mp4" else None,
-                    total=len(seq))
+        write_sequence_video(renderer, seq, args.output, seq.audio, args.progress)
         print(f"wrote {args.output}")
     return 0
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from avatar.errors import AvatarInputError
 
-RECOGNIZERS = ("expression-net", "fer2013")
+from avatar.pipeline import RECOGNIZERS, make_recognizer
 
 EPILOG_SCORE = """examples:
   emoavatar score happy.png --expected happy
@@ -24,20 +23,6 @@ EPILOG_FIDELITY = """examples:
   emoavatar fidelity
   emoavatar fidelity --identities 0,7,21,42 --views front,three-quarter --intensities 0.5,1 -o fidelity.json
 """
-
-
-def make_recognizer(name: str, device: str = "auto", detect_faces: bool = True) -> Any:
-    """Return a recognizer by name: expression-net (ours, render-trained) or fer2013 (ported mini-Xception)."""
-    key = name.lower().replace("_", "-")
-    if key in ("expression-net", "expressionnet", "ours"):
-        from recognizers.expression_net import ExpressionNetRecognizer
-
-        return ExpressionNetRecognizer.from_default(device=device, detect_faces=detect_faces)
-    if key == "fer2013":
-        from recognizers.fer2013 import FER2013Recognizer
-
-        return FER2013Recognizer(device=device, detect_faces=detect_faces)
-    raise AvatarInputError(f"unknown recognizer {name!r}: use one of {', '.join(RECOGNIZERS)}")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -116,27 +101,16 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
+    from avatar.cli import _floats
     from avatar.fidelity import FidelityConfig, run_fidelity
-
-    def ints(s: str) -> tuple[int, ...]:
-        try:
-            return tuple(int(x) for x in s.split(",") if x.strip())
-        except ValueError:
-            raise AvatarInputError(f"{s!r} is not a comma-separated list of integers") from None
-
-    def floats(s: str) -> tuple[float, ...]:
-        try:
-            return tuple(float(x) for x in s.split(",") if x.strip())
-        except ValueError:
-            raise AvatarInputError(f"{s!r} is not a comma-separated list of numbers") from None
 
     if args.output:
         from avatar.io.atomic import check_output_path
 
         check_output_path(args.output)
     cfg = FidelityConfig(
-        identities=ints(args.identities), views=tuple(v.strip() for v in args.views.split(",")),
-        intensities=floats(args.intensities), recognizers=tuple(r.strip() for r in args.recognizers.split(",")),
+        identities=tuple(int(x) for x in _floats(args.identities, "--identities")), views=tuple(v.strip() for v in args.views.split(",")),
+        intensities=_floats(args.intensities, "--intensities"), recognizers=tuple(r.strip() for r in args.recognizers.split(",")),
         size=args.size, device=args.device,
     )
     report = run_fidelity(cfg, progress=args.progress)

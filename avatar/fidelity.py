@@ -94,7 +94,7 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     """Return the FidelityReport of a sweep; `recognizers` (name -> object) overrides building them by name."""
     from tqdm.auto import tqdm
 
-    from avatar.cli_score import make_recognizer
+    from avatar.pipeline import make_recognizer
     from avatar.errors import AvatarInputError
     from avatar.head import default_head
     from generators.expression import expression_weights

@@ -158,6 +158,23 @@ def score(frames: Any, expected: Any, recognizer: Any = None, device: Any = "aut
     return scorer.compute()
 
 
+RECOGNIZERS = ("expression-net", "fer2013")
+
+
+def make_recognizer(name: str, device: str = "auto", detect_faces: bool = True) -> Any:
+    """Return a recognizer by name: expression-net (ours, render-trained) or fer2013 (ported mini-Xception)."""
+    key = name.lower().replace("_", "-")
+    if key in ("expression-net", "expressionnet", "ours"):
+        from recognizers.expression_net import ExpressionNetRecognizer
+
+        return ExpressionNetRecognizer.from_default(device=device, detect_faces=detect_faces)
+    if key == "fer2013":
+        from recognizers.fer2013 import FER2013Recognizer
+
+        return FER2013Recognizer(device=device, detect_faces=detect_faces)
+    raise AvatarInputError(f"unknown recognizer {name!r}: use one of {', '.join(RECOGNIZERS)}")
+
+
 def default_recognizer(device: Any = "auto", detect_faces: bool = True) -> Any:
     """Return the default expression recognizer: ExpressionNet (ours, render-trained) when shipped, else FER2013."""
     try:

@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()
     import avatar
-    from avatar.cli_score import RECOGNIZERS, make_recognizer
+    from avatar.pipeline import RECOGNIZERS, make_recognizer
     from avatar.emotion import EMOTIONS
     from avatar.fidelity import FidelityConfig, run_fidelity
     from avatar.pipeline import get_renderer

@@ -127,7 +127,6 @@ def load_sequence(path: str | os.PathLike, fps: float | None = None) -> Expressi
 
 
 def _load_npz(p: Path) -> ExpressionSequence:
-    from avatar.sequence import ExpressionSequence
 
     try:
         with np.load(p, allow_pickle=False) as d:
