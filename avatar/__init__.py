@@ -20,7 +20,7 @@ _LAZY = {
     "Rig": "avatar.rig:Rig",
     "ExpressionSequence": "avatar.sequence:ExpressionSequence",
     "BlendshapeHead": "avatar.head:BlendshapeHead",
-    "load_head": "avatar.head:load_head",
+    "load_head": "avatar.io.headfile:load_head",
     "default_head": "avatar.head:default_head",
     "AvatarInputError": "avatar.errors:AvatarInputError",
     "EMOTIONS": "avatar.emotion:EMOTIONS",

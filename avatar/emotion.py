@@ -15,7 +15,6 @@ the defaults, so a user can override a label or add a new one (``{"pain": "AU4=0
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 
 from avatar.errors import AvatarInputError, UnknownNameError
 from avatar.facs import ActionUnits, NUM_AU, sides_to_arkit
+from avatar.validation import check_range
 
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 """The vocabulary, in AffectNet-8 order (recognizers' class indices follow it)."""
@@ -103,19 +103,6 @@ def normalize_emotion(label: str, prototypes: Mapping[str, Any] | None = None) -
     raise UnknownNameError(f"unknown emotion {label!r}: use one of {valid}")
 
 
-def _check_unit(value: Any, what: str, low: float = 0.0) -> float:
-    rng = "0..1" if low == 0.0 else "-1..1"
-    if isinstance(value, (bool, np.bool_)):
-        raise AvatarInputError(f"{what} must be a number in {rng}, got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise AvatarInputError(f"{what} must be a number in {rng}, got {value!r}") from None
-    if not (math.isfinite(x) and low <= x <= 1.0):
-        raise AvatarInputError(f"{what} is {value!r}, outside the range: use {rng}")
-    return x
-
-
 # --------------------------------------------------------------------------------- Emotion
 
 
@@ -135,15 +122,15 @@ class Emotion:
     arousal: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "intensity", _check_unit(self.intensity, "emotion intensity"))
+        object.__setattr__(self, "intensity", check_range(self.intensity, "emotion intensity"))
         has_va = self.valence is not None or self.arousal is not None
         if has_va:
             if self.label is not None:
                 raise AvatarInputError("give an emotion label or valence/arousal, not both")
             if self.valence is None or self.arousal is None:
                 raise AvatarInputError("valence/arousal needs both values, e.g. Emotion(valence=0.8, arousal=0.5)")
-            object.__setattr__(self, "valence", _check_unit(self.valence, "valence", -1.0))
-            object.__setattr__(self, "arousal", _check_unit(self.arousal, "arousal", -1.0))
+            object.__setattr__(self, "valence", check_range(self.valence, "valence", -1.0))
+            object.__setattr__(self, "arousal", check_range(self.arousal, "arousal", -1.0))
         elif self.label is None:
             object.__setattr__(self, "label", "neutral")
         else:
@@ -153,7 +140,7 @@ class Emotion:
     def _custom(cls, label: str, intensity: float) -> Emotion:
         """Return an Emotion with a label from user prototypes (validated by the caller)."""
         obj = cls.__new__(cls)
-        for name, value in (("label", label), ("intensity", _check_unit(intensity, "emotion intensity")),
+        for name, value in (("label", label), ("intensity", check_range(intensity, "emotion intensity")),
                             ("valence", None), ("arousal", None)):
             object.__setattr__(obj, name, value)
         return obj
@@ -184,7 +171,7 @@ class Emotion:
         else:
             intensity = 1.0
         label = normalize_emotion(label, prototypes)
-        intensity = _check_unit(intensity, f"intensity in {text!r}")
+        intensity = check_range(intensity, f"intensity in {text!r}")
         return cls(label, intensity) if label in EMOTIONS else cls._custom(label, intensity)
 
     @classmethod
@@ -242,7 +229,7 @@ def prototype(label: str, prototypes: Mapping[str, Any] | None = None) -> Action
 
 def emotion_to_aus(label: str, intensity: float = 1.0, prototypes: Mapping[str, Any] | None = None) -> ActionUnits:
     """Return the ActionUnits of `label` at `intensity` in [0, 1]: its prototype scaled linearly."""
-    s = _check_unit(intensity, f"intensity of {label!r}")
+    s = check_range(intensity, f"intensity of {label!r}")
     return prototype(label, prototypes).scaled(s)
 
 
@@ -257,7 +244,7 @@ def _check_mixture(mixture: Mapping[str, Any], prototypes: Mapping[str, Any] | N
     out: dict[str, float] = {}
     for label, weight in mixture.items():
         key = normalize_emotion(label, prototypes)
-        out[key] = out.get(key, 0.0) + _check_unit(weight, f"mixture weight of {label!r}")
+        out[key] = out.get(key, 0.0) + check_range(weight, f"mixture weight of {label!r}")
     return out
 
 
@@ -294,8 +281,8 @@ def va_to_mixture(
     makes the point's radius act as intensity: at an anchor the label dominates, halfway to the
     origin it shares about evenly with neutral. `coordinates` overrides or adds anchors.
     """
-    v = _check_unit(valence, "valence", -1.0)
-    a = _check_unit(arousal, "arousal", -1.0)
+    v = check_range(valence, "valence", -1.0)
+    a = check_range(arousal, "arousal", -1.0)
     if not (isinstance(sigma, (int, float)) and sigma > 0):
         raise AvatarInputError(f"sigma must be a positive number, got {sigma!r}")
     anchors = {**CIRCUMPLEX, **(coordinates or {})}

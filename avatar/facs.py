@@ -38,6 +38,7 @@ import numpy as np
 
 from avatar.errors import AvatarInputError, ShapeError, UnknownNameError
 from avatar.rig import ARKIT_NAMES, NUM_ARKIT
+from avatar.validation import check_unit
 
 # --------------------------------------------------------------------------- catalogue
 
@@ -215,18 +216,6 @@ def au_label(number: int, side: str = "") -> str:
     return f"{side}{number}" if side else f"AU{number}"
 
 
-def _check_intensity(value: Any, key: object) -> float:
-    if isinstance(value, (bool, np.bool_)):
-        raise AvatarInputError(f"intensity of {key} must be a number in 0..1, got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise AvatarInputError(f"intensity of {key} must be a number in 0..1, got {value!r}") from None
-    if not (np.isfinite(x) and 0.0 <= x <= 1.0):
-        raise AvatarInputError(f"intensity of {key} is {value!r}, outside the range: use 0..1")
-    return x
-
-
 # -------------------------------------------------------------------------- ActionUnits
 
 
@@ -257,7 +246,7 @@ class ActionUnits(Mapping[str, float]):
             number, side = parse_au_key(key)
             if (number, side) in parsed:
                 raise AvatarInputError(f"action unit {key!r} is given twice: give each AU once")
-            parsed[(number, side)] = _check_intensity(value, repr(key))
+            parsed[(number, side)] = check_unit(value, f"intensity of {key!r}")
         order = {n: i for i, n in enumerate(AU_NUMBERS)}
         items = sorted(parsed.items(), key=lambda kv: (order[kv[0][0]], SIDES.index(kv[0][1])))
         object.__setattr__(self, "intensities", {au_label(n, s): v for (n, s), v in items})
@@ -401,7 +390,7 @@ class ActionUnits(Mapping[str, float]):
     # ---------------------------------------------------------------- arithmetic
     def scaled(self, factor: float) -> ActionUnits:
         """Return every intensity multiplied by `factor` (in [0, 1])."""
-        f = _check_intensity(factor, "the scale factor")
+        f = check_unit(factor, "intensity of the scale factor")
         return ActionUnits({k: v * f for k, v in self.intensities.items()})
 
     def names(self) -> dict[str, str]:
@@ -422,11 +411,3 @@ def au_to_arkit(aus: ActionUnits | Mapping[Any, Any] | str) -> np.ndarray:
     """Return the (52,) float32 ARKit weights of AUs given as ActionUnits, a dict or the CLI string."""
     return ActionUnits.coerce(aus).to_arkit()
 
-
-# The inverse lives in its own module; imported last because it builds on the names above.
-from avatar.facs_inverse import (  # noqa: E402, F401  (re-exported)
-    COMPOSITES,
-    arkit_to_au,
-    arkit_to_au_vector,
-    arkit_to_sides,
-)

@@ -99,7 +99,7 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     from avatar.head import default_head
     from generators.expression import expression_weights
     from recognizers.scoring import EmotionScorer
-    from renderers.appearance import Appearance
+    from avatar.appearance import Appearance
     from renderers.gl import GLRenderer, RendererOptions
 
     cfg = config or FidelityConfig()

@@ -6,14 +6,16 @@ The default head is ICT-FaceKit light (MIT, USC ICT), shipped in avatar/assets/i
 
 from __future__ import annotations
 
-import os
+import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from avatar.arrays import is_torch
+from avatar.blend import blend, vertex_normals
 from avatar.errors import AvatarInputError, ShapeError
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 
@@ -31,6 +33,16 @@ ICT_PARTS: dict[str, tuple[int, int]] = {
     "eye_blend": (24999, 25047), "eye_occlusion": (25047, 25351), "eyelashes": (25351, 26719),
 }
 
+# The generic ICT head's bounding box (cm). A user's head is scaled and centred onto it on import, since
+# cameras and head-pose translations are in these units (a constant, so reading a head never loads ICT).
+ICT_BOX_CM: tuple[tuple[float, float, float], tuple[float, float, float]] = (
+    (-12.416199684143066, -19.308399200439453, -9.232159614562988),
+    (12.416199684143066, 14.50469970703125, 13.088199615478516),
+)
+# What makes a head "the ICT head": its vertex count and a checksum of its triangle list (topology, not
+# shape, so every identity and any re-import of the same mesh is recognised; a name string is not used).
+ICT_TOPOLOGY: tuple[int, int] = (26719, 3932831446)  # (vertices, crc32 of the sorted triangles)
+
 # Named points on the generic head (indices into `landmarks68`, Multi-PIE convention, 0-based).
 LANDMARK68_NAMES: dict[str, int] = {
     "chin": 8, "brow_left_outer": 26, "brow_left_inner": 22, "brow_right_inner": 21, "brow_right_outer": 17,
@@ -38,39 +50,6 @@ LANDMARK68_NAMES: dict[str, int] = {
     "upper_lip_top": 51, "lower_lip_bottom": 57, "upper_lip_inner": 62, "lower_lip_inner": 66,
     "eye_left_top": 44, "eye_left_bottom": 46, "eye_right_top": 38, "eye_right_bottom": 40,
 }
-
-
-def blend(neutral: Any, deltas: Any, weights: Any) -> Any:
-    """Return posed vertices `neutral + sum_k weights[..., k] * deltas[k]`.
-
-    Args:
-        neutral: (V, 3) vertices (numpy or torch).
-        deltas: (K, V, 3) per-shape offsets, same library and device as `neutral`.
-        weights: (K,) or (B, K) weights.
-    Returns:
-        (V, 3) or (B, V, 3) vertices, same library, dtype and device as `neutral`.
-    """
-    k, v = deltas.shape[0], deltas.shape[1]
-    if tuple(neutral.shape) != (v, 3) or deltas.ndim != 3 or deltas.shape[2] != 3:
-        raise ShapeError(f"blend expects neutral (V, 3) and deltas (K, V, 3), got {tuple(neutral.shape)} and {tuple(deltas.shape)}")
-    if weights.shape[-1] != k or weights.ndim not in (1, 2):
-        raise ShapeError(f"weights must have shape ({k},) or (B, {k}), got {tuple(weights.shape)}")
-    flat = deltas.reshape(k, v * 3)
-    out = weights.reshape(-1, k) @ flat
-    out = out.reshape(-1, v, 3) + neutral
-    return out[0] if weights.ndim == 1 else out
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Return (V, 3) float32 unit vertex normals, area-weighted from the triangles `faces`."""
-    v0, v1, v2 = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
-    fn = np.cross(v1 - v0, v2 - v0)
-    idx = faces.ravel()
-    out = np.empty_like(vertices)
-    for c in range(3):
-        out[:, c] = np.bincount(idx, weights=np.repeat(fn[:, c], 3), minlength=len(vertices))
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return (out / np.maximum(norm, 1e-12)).astype(np.float32)
 
 
 def rotation_matrix(pitch: Any, yaw: Any, roll: Any) -> np.ndarray:
@@ -101,6 +80,8 @@ class BlendshapeHead:
         identity_basis: (M, V, 3) float32 identity modes (coefficients ~ N(0, 1)), or None.
         pivot: (3,) float32 centre of rotation for head pose (upper neck).
         name: where the head came from.
+        generic_neutral: (V, 3) float32 neutral before the identity was applied.
+        vertex_colors: (V, 3) float32 sRGB albedo per vertex from the file (COLOR_0 or material colours), or None.
     """
 
     neutral: np.ndarray
@@ -116,6 +97,7 @@ class BlendshapeHead:
     pivot: np.ndarray | None = None
     name: str = "custom"
     generic_neutral: np.ndarray | None = None
+    vertex_colors: np.ndarray | None = None
     _device_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -136,11 +118,25 @@ class BlendshapeHead:
             self.pivot = np.array([(lo[0] + hi[0]) / 2, lo[1] + 0.25 * (hi[1] - lo[1]), (lo[2] + hi[2]) / 2], np.float32)
         if self.generic_neutral is None:
             self.generic_neutral = self.neutral
+        if self.vertex_colors is not None:
+            self.vertex_colors = np.ascontiguousarray(self.vertex_colors, dtype=np.float32)
+            if self.vertex_colors.shape != (v, 3):
+                raise ShapeError(f"vertex_colors must have shape ({v}, 3), got {tuple(self.vertex_colors.shape)}")
 
     # ------------------------------------------------------------- properties
     @property
     def num_vertices(self) -> int:
         return int(self.neutral.shape[0])
+
+    @cached_property
+    def topology(self) -> tuple[int, int]:
+        """Return (vertex count, crc32 of the sorted triangle list): equal for heads that share a mesh layout."""
+        return topology_key(self.num_vertices, self.faces)
+
+    @property
+    def is_ict(self) -> bool:
+        """Return True when this head has ICT-FaceKit's mesh layout (any identity), so its parts can be painted."""
+        return self.topology == ICT_TOPOLOGY and self.landmarks68 is not None
 
     @property
     def missing_shapes(self) -> list[str]:
@@ -155,7 +151,7 @@ class BlendshapeHead:
         `head_pose` (6,) or (B, 6) (pitch, yaw, roll radians; tx, ty, tz cm) rotates the
         head rigidly about `pivot` and translates it.
         """
-        if _is_torch(weights):
+        if is_torch(weights):
             return self._pose_torch(weights, head_pose)
         w = np.asarray(weights, dtype=np.float32)
         if w.shape[-1] != len(ARKIT_NAMES):
@@ -187,7 +183,7 @@ class BlendshapeHead:
         neutral, deltas = self._device_cache[key]
         verts = blend(neutral, deltas, weights)
         if head_pose is not None:
-            hp = torch.as_tensor(np.asarray(head_pose.detach().cpu() if _is_torch(head_pose) else head_pose))
+            hp = torch.as_tensor(np.asarray(head_pose.detach().cpu() if is_torch(head_pose) else head_pose))
             r = torch.from_numpy(rotation_matrix(hp[..., 0].numpy(), hp[..., 1].numpy(), hp[..., 2].numpy()))
             r = r.to(weights.device, weights.dtype)
             t = hp[..., 3:6].to(weights.device, weights.dtype)
@@ -243,6 +239,7 @@ class BlendshapeHead:
             face_material=self.face_material, materials=self.materials, vertex_uv=self.vertex_uv,
             landmarks68=self.landmarks68, rigid_vertices=self.rigid_vertices, identity_basis=self.identity_basis,
             pivot=self.pivot, name=f"{self.name}#identity", generic_neutral=self.generic_neutral,
+            vertex_colors=self.vertex_colors,
         )
 
     def to_torch(self, device: Any = "cpu") -> Any:
@@ -252,8 +249,11 @@ class BlendshapeHead:
         return BlendshapeModule(self).to(device)
 
 
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
+def topology_key(num_vertices: int, faces: np.ndarray) -> tuple[int, int]:
+    """Return (vertex count, crc32 of the triangles sorted by row): a fingerprint of a mesh layout."""
+    tris = np.sort(np.asarray(faces, np.int64), axis=1)
+    tris = tris[np.lexsort(tris.T[::-1])]
+    return int(num_vertices), zlib.crc32(np.ascontiguousarray(tris, dtype=np.int32).tobytes())
 
 
 def _triangulate(quads: np.ndarray, *per_face: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -308,15 +308,3 @@ def default_head(identity: int | Any | None = None) -> BlendshapeHead:
     """Return the shipped ICT-FaceKit head (cached), optionally with an identity seed or coefficients."""
     head = _load_ict(str(ICT_PATH))
     return head.with_identity(identity) if identity not in (None, 0) else head
-
-
-def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None, allow_missing: bool = False) -> BlendshapeHead:
-    """Return a head: the default (path None), or a user's glTF/GLB/OBJ whose morph targets carry ARKit names.
-
-    Raises `AvatarInputError` listing the missing ARKit shapes when the file lacks some.
-    """
-    if path is None or str(path) in ("", "default", "ict", "ict-facekit"):
-        return default_head(identity)
-    from avatar.io.headfile import read_head_file
-
-    return read_head_file(path, allow_missing=allow_missing).with_identity(identity)

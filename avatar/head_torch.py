@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import nn
 
+from avatar.blend import blend
 from avatar.errors import ShapeError
-from avatar.head import blend
-
-if TYPE_CHECKING:
-    from avatar.head import BlendshapeHead
 
 
 class BlendshapeModule(nn.Module):
@@ -20,7 +17,8 @@ class BlendshapeModule(nn.Module):
     Differentiable in the weights (and in `neutral`/`deltas` if made parameters), for fitting and losses.
     """
 
-    def __init__(self, head: BlendshapeHead) -> None:
+    def __init__(self, head: Any) -> None:
+        """Hold `head`'s (an `avatar.head.BlendshapeHead`) neutral, deltas and faces as buffers."""
         super().__init__()
         self.register_buffer("neutral", torch.from_numpy(head.neutral.copy()))
         self.register_buffer("deltas", torch.from_numpy(head.deltas.copy()))

@@ -46,7 +46,7 @@ def get_renderer(head: str | os.PathLike | None = None, identity: int | None = N
                  eyes: Any = "brown", view: Any = "front") -> GLRenderer:
     """Return a cached GLRenderer for these settings (one GL context per distinct setting), pointed at `view`."""
     from avatar.head import load_head
-    from renderers.appearance import Appearance
+    from avatar.appearance import Appearance
     from renderers.gl import GLRenderer, RendererOptions
 
     ident = identity if not isinstance(identity, (list, tuple, np.ndarray)) else tuple(np.ravel(identity).tolist())

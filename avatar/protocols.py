@@ -1,8 +1,10 @@
-"""Typing protocols for the recognizer and scorer objects that generators take as arguments.
+"""Typing protocols for the objects that cross the layers: sequences, recognizers, critics, scorers.
 
-A generator that scores in the loop (portraits, the speech model's emotion loss) types its
-argument with these, and the facade passes `recognizers.FER2013Recognizer` /
-`recognizers.EmotionScorer` (or a user's own object with the same shape). Nothing here imports
+The middle packages never import each other, so a generator that needs a recognizer in the loop
+(portrait guidance, refinement, the speech model's emotion loss) types its argument with these and
+the facade (`avatar.app`) passes the default one (`recognizers.FER2013Recognizer`,
+`recognizers.EmotionScorer`, or a user's own object with the same shape). The file writers in
+`avatar.io` take a `SequenceLike`, so they need not import `avatar.sequence`. Nothing here imports
 torch or any other package, so `import avatar` stays instant.
 """
 
@@ -10,6 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class SequenceLike(Protocol):
+    """What the sequence writers read: (T, 52) float32 `weights` in ARKit order at `fps`, see `ExpressionSequence`."""
+
+    weights: Any
+    fps: float
+    head_pose: Any
+    labels: list[str] | None
+    audio: str | None
+
+    def __len__(self) -> int: ...
 
 
 @runtime_checkable
@@ -40,6 +55,20 @@ class Recognizer(Protocol):
     """
 
     def __call__(self, images: Any) -> RecognitionLike: ...
+
+
+@runtime_checkable
+class Critic(Protocol):
+    """Differentiable emotion read-out that refinement and portrait guidance optimise against.
+
+    `log_probs(images)` takes float (B, 3, H, W) torch images in [0, 1] on the critic's device and
+    returns (B, 8) emotion log-probabilities over `avatar.emotion.EMOTIONS` that carry gradients back to
+    the images (classes the model lacks are -inf). Judges that score are separate from critics that steer.
+    """
+
+    device: Any
+
+    def log_probs(self, images: Any) -> Any: ...
 
 
 @runtime_checkable

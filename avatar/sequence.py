@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avatar.errors import AvatarInputError, ShapeError
-from avatar.rig import ARKIT_NAMES
+from avatar.constants import DEFAULT_FPS, UNSTATED_FPS
+from avatar.errors import AvatarInputError, FileFormatError, ShapeError
+from avatar.rig import ARKIT_NAMES, index_of
+from avatar.validation import check_fps
 
 if TYPE_CHECKING:
     import torch
@@ -32,7 +35,7 @@ class ExpressionSequence:
     """
 
     weights: np.ndarray
-    fps: float = 30.0
+    fps: float = DEFAULT_FPS
     head_pose: np.ndarray | None = None
     labels: list[str] | None = None
     audio: str | None = None
@@ -50,9 +53,7 @@ class ExpressionSequence:
         if tuple(self.names) != ARKIT_NAMES:
             raise ShapeError("ExpressionSequence columns must be ARKit 52 in Apple's order (see avatar.rig)")
         self.names = ARKIT_NAMES
-        if not (float(self.fps) > 0 and np.isfinite(float(self.fps))):
-            raise AvatarInputError(f"fps must be a positive number, got {self.fps!r}")
-        self.fps = float(self.fps)
+        self.fps = check_fps(self.fps)
         if self.head_pose is not None:
             hp = np.asarray(self.head_pose, dtype=np.float32)
             if hp.shape != (len(w), 6):
@@ -92,21 +93,17 @@ class ExpressionSequence:
 
     def column(self, name: str) -> np.ndarray:
         """Return the (T,) weights of one blendshape, by any accepted spelling of its name."""
-        from avatar.rig import index_of
-
         return self.weights[:, index_of(name)]
 
     @classmethod
-    def from_pose(cls, weights: np.ndarray, frames: int = 1, fps: float = 30.0, label: str | None = None) -> ExpressionSequence:
+    def from_pose(cls, weights: np.ndarray, frames: int = 1, fps: float = DEFAULT_FPS, label: str | None = None) -> ExpressionSequence:
         """Return a sequence that holds one (52,) pose for `frames` frames."""
         w = np.asarray(weights, dtype=np.float32).reshape(1, -1)
         return cls(np.repeat(w, frames, axis=0), fps=fps, labels=[label] * frames if label else None)
 
     @classmethod
-    def from_dict(cls, frames: list[dict[str, float]], fps: float = 30.0) -> ExpressionSequence:
+    def from_dict(cls, frames: list[dict[str, float]], fps: float = DEFAULT_FPS) -> ExpressionSequence:
         """Return a sequence from per-frame {name: weight} dicts; names in any accepted spelling."""
-        from avatar.rig import index_of
-
         w = np.zeros((len(frames), len(ARKIT_NAMES)), np.float32)
         for t, d in enumerate(frames):
             for k, v in d.items():
@@ -134,9 +131,7 @@ class ExpressionSequence:
 
     def resample(self, fps: float) -> ExpressionSequence:
         """Return the sequence linearly resampled to `fps`, keeping its duration; labels by nearest frame."""
-        fps = float(fps)
-        if not fps > 0:
-            raise AvatarInputError(f"fps must be positive, got {fps!r}")
+        fps = check_fps(fps)
         if len(self) == 0 or fps == self.fps:
             return replace(self, fps=fps, weights=self.weights.copy())
         n_new = max(1, int(round(self.duration * fps)))
@@ -182,14 +177,34 @@ class ExpressionSequence:
 
     # ------------------------------------------------------------------- I/O
     def save(self, path: str | os.PathLike, **kwargs: Any) -> None:
-        """Write the sequence; the format follows the suffix (.npz, .json, .csv, .glb/.gltf)."""
+        """Write the sequence; the format follows the suffix (.npz, .json, .csv, .glb/.gltf).
+
+        `kwargs` are options of the glTF export (`avatar.io.gltf.export_gltf`); other formats take none.
+        """
         from avatar.io.formats import save_sequence
 
         save_sequence(self, path, **kwargs)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **kwargs: Any) -> ExpressionSequence:
-        """Return the sequence read from `path` (.npz, .json or Live Link Face .csv)."""
-        from avatar.io.formats import load_sequence
+    def load(cls, path: str | os.PathLike, fps: float | None = None) -> ExpressionSequence:
+        """Return the sequence read from `path` (.npz, .json or Live Link Face .csv).
 
-        return load_sequence(path, **kwargs)
+        With `fps` the result runs at `fps` (resampled from the file's rate). A file that does not
+        state its rate (any format) is read at `fps` when given, else at `UNSTATED_FPS` with a warning.
+        Raises FileFormatError naming the file for anything it cannot read.
+        """
+        from avatar.io.formats import read_sequence_fields
+
+        fields = read_sequence_fields(path)
+        if fps is not None:
+            fps = check_fps(fps)
+        if fields["fps"] is None:
+            if fps is None:
+                warnings.warn(f"{str(path)!r} does not state its frame rate; reading at {UNSTATED_FPS:g} fps, "
+                              "pass fps= to choose", UserWarning, stacklevel=2)
+            fields["fps"] = UNSTATED_FPS if fps is None else fps
+        try:
+            seq = cls(**fields)
+        except AvatarInputError as e:  # name the file, keep one line
+            raise FileFormatError(f"{str(path)!r}: {e}") from None
+        return seq if fps is None or fps == seq.fps else seq.resample(fps)

@@ -60,7 +60,7 @@ def bench_pyrender(weights: np.ndarray, size: int) -> float:
     import trimesh
 
     from avatar.head import default_head
-    from renderers.appearance import drawn_faces
+    from avatar.appearance import drawn_faces
     from renderers.cameras import Camera
 
     head = default_head()

@@ -15,24 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from avatar.constants import DEFAULT_FPS
 from avatar.emotion import Emotion, mixture_to_aus, va_to_aus, va_to_mixture
 from avatar.errors import AvatarInputError, UnknownNameError
 from avatar.facs import ActionUnits
 from avatar.rig import NUM_ARKIT
 from avatar.sequence import ExpressionSequence
+from avatar.validation import check_fps, check_range
 
 Easing = Callable[[np.ndarray], np.ndarray]
-
-
-def _check_unit(value: Any, what: str, low: float = 0.0) -> float:
-    rng = "0..1" if low == 0.0 else "-1..1"
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise AvatarInputError(f"{what} must be a number in {rng}, got {value!r}") from None
-    if isinstance(value, bool) or not (math.isfinite(x) and low <= x <= 1.0):
-        raise AvatarInputError(f"{what} is {value!r}, outside the range: use {rng}")
-    return x
 
 
 def _check_va(va: Any) -> tuple[float, float]:
@@ -42,7 +33,7 @@ def _check_va(va: Any) -> tuple[float, float]:
         v, a = va
     except (TypeError, ValueError):
         raise AvatarInputError(f"va must be a (valence, arousal) pair in -1..1, got {va!r}") from None
-    return _check_unit(v, "valence", -1.0), _check_unit(a, "arousal", -1.0)
+    return check_range(v, "valence", -1.0), check_range(a, "arousal", -1.0)
 
 
 def _one_condition(**given: Any) -> tuple[str, Any] | None:
@@ -62,7 +53,7 @@ def expression_aus(
     prototypes: Mapping[str, Any] | None = None,
 ) -> ActionUnits:
     """Return the ActionUnits of one condition (see `expression_weights`), scaled by `intensity`."""
-    scale = _check_unit(intensity, "intensity")
+    scale = check_range(intensity, "intensity")
     picked = _one_condition(emotion=emotion, aus=aus, va=va, mixture=mixture)
     if picked is None:
         return ActionUnits()
@@ -155,7 +146,7 @@ class Keyframe:
         if not (math.isfinite(t) and t >= 0):
             raise AvatarInputError(f"keyframe time is {self.time!r}: use a finite time >= 0 seconds")
         object.__setattr__(self, "time", t)
-        object.__setattr__(self, "intensity", _check_unit(self.intensity, "keyframe intensity"))
+        object.__setattr__(self, "intensity", check_range(self.intensity, "keyframe intensity"))
         _one_condition(emotion=self.emotion, aus=self.aus, va=self.va, mixture=self.mixture)
         if isinstance(self.emotion, str):
             try:
@@ -230,7 +221,7 @@ def parse_emotion_track(text: str, prototypes: Mapping[str, Any] | None = None) 
 
 def timeline(
     keyframes: Sequence[Keyframe] | str,
-    fps: float = 30.0,
+    fps: float = DEFAULT_FPS,
     duration: float | None = None,
     easing: str | Easing = "smoothstep",
     transition: float | None = 0.3,
@@ -259,12 +250,7 @@ def timeline(
     for a, b in zip(keys, keys[1:]):
         if b.time <= a.time:
             raise AvatarInputError(f"keyframe times must increase: {b.time:g}s comes after {a.time:g}s")
-    try:
-        fps_f = float(fps)
-    except (TypeError, ValueError):
-        fps_f = float("nan")
-    if not (math.isfinite(fps_f) and fps_f > 0):
-        raise AvatarInputError(f"fps must be a positive number, got {fps!r}")
+    fps_f = check_fps(fps)
     if transition is not None:
         try:
             tr = float(transition)

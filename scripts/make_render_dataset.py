@@ -27,7 +27,7 @@ from avatar.emotion import EMOTIONS, mixture_to_va
 from avatar.head import default_head
 from avatar.rig import index_of
 from generators.expression import expression_weights
-from renderers.appearance import EYE_COLOURS, SKIN_TONES, Appearance
+from avatar.appearance import EYE_COLOURS, SKIN_TONES, Appearance
 from renderers.cameras import Camera
 from renderers.gl import GLRenderer, Lighting, RendererOptions
 

@@ -22,7 +22,8 @@ from avatar.emotion import (
     va_to_mixture,
 )
 from avatar.errors import AvatarInputError, UnknownNameError
-from avatar.facs import AU_NUMBERS, ActionUnits, arkit_to_au
+from avatar.facs import AU_NUMBERS, ActionUnits
+from avatar.facs_inverse import arkit_to_au
 from avatar.head import default_head
 
 

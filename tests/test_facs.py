@@ -14,13 +14,11 @@ from avatar.facs import (
     AU_TO_ARKIT_LEFT,
     AU_TO_ARKIT_RIGHT,
     ActionUnits,
-    arkit_to_au,
-    arkit_to_au_vector,
-    arkit_to_sides,
     au_row,
     au_to_arkit,
     parse_au_key,
 )
+from avatar.facs_inverse import arkit_to_au, arkit_to_au_vector, arkit_to_sides
 from avatar.head import default_head
 from avatar.rig import ARKIT_NAMES, index_of
 

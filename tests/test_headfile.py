@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from avatar.errors import AvatarInputError, FileFormatError
-from avatar.head import load_head
+from avatar.io.headfile import load_head
 from avatar.io.gltf import ARRAY_BUFFER, _Buffer, pack_glb
 from avatar.io.headfile import arkit_name, read_head_file, read_obj
 from avatar.rig import ARKIT_NAMES

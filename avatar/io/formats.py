@@ -1,4 +1,4 @@
-"""Saves and loads ExpressionSequences by file suffix: .npz, .json, .csv (Live Link Face), .glb/.gltf (save only).
+"""Writes sequences and reads their fields by file suffix: .npz, .json, .csv (Live Link Face), .glb/.gltf (save only).
 
 - .npz: arrays `weights` (T, 52) float32, `fps`, `names` (column names), and when set `head_pose`
   (T, 6), `labels` (T,) str, `audio` (str); exact round trip.
@@ -14,6 +14,10 @@
 - .glb/.gltf: an animated head, see `avatar.io.gltf.export_gltf` (save only).
 
 Every file is written through `atomic_path`: a failed save leaves no partial file and keeps an old one.
+Readers return the fields of an `ExpressionSequence` (`weights`, `fps`, `head_pose`, `labels`, `audio`),
+with `fps` None when the file does not state its rate; `ExpressionSequence.load` builds the object and
+applies the one rule for an unstated rate (`avatar.constants.UNSTATED_FPS`), so this module never needs
+`avatar.sequence` (which imports it).
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from avatar.errors import AvatarInputError, FileFormatError, OutputPathError
 from avatar.io.atomic import atomic_path
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 
+from avatar.io.text import float32_text
+
 if TYPE_CHECKING:
-    from avatar.sequence import ExpressionSequence
+    from avatar.protocols import SequenceLike
 
 JSON_FORMAT = "emoavatar.sequence"
 JSON_VERSION = 1
@@ -39,24 +45,7 @@ SAVE_SUFFIXES = (".npz", ".json", ".csv", ".glb", ".gltf")
 LOAD_SUFFIXES = (".npz", ".json", ".csv")
 
 
-def float32_text(values: np.ndarray) -> list[list[str]]:
-    """Return each float32 of the 2-D `values` as the shortest decimal text that parses back to it.
-
-    Parsing goes through float64 first in most readers (Python, JavaScript); in the rare case that
-    double rounding would change the shortest text's float32, 9 significant digits (always safe) are used.
-    """
-    a = np.asarray(values, np.float32)
-    if not a.size:
-        return [[] for _ in range(len(a))]
-    a = a.reshape(len(a), -1)
-    text = [[str(v) for v in row] for row in a]
-    back = np.array(text, dtype=np.float64).astype(np.float32)
-    for i, j in zip(*np.nonzero(back != a)):
-        text[i][j] = f"{float(a[i, j]):.9g}"
-    return text
-
-
-def save_sequence(seq: ExpressionSequence, path: str | os.PathLike, **kwargs: Any) -> Path:
+def save_sequence(seq: SequenceLike, path: str | os.PathLike, **kwargs: Any) -> Path:
     """Write `seq` in the format its suffix names (atomically) and return the path.
 
     `kwargs` are options of the glTF export (`avatar.io.gltf.export_gltf`); other formats take none.
@@ -91,7 +80,7 @@ def save_sequence(seq: ExpressionSequence, path: str | os.PathLike, **kwargs: An
     return Path(path)
 
 
-def _json_text(seq: ExpressionSequence) -> str:
+def _json_text(seq: SequenceLike) -> str:
     """Return the JSON document of `seq`, one frame per line so diffs and eyes can follow it."""
     def rows(a: np.ndarray) -> str:
         return "[" + ",\n  ".join("[" + ",".join(r) + "]" for r in float32_text(a)) + "]"
@@ -104,12 +93,12 @@ def _json_text(seq: ExpressionSequence) -> str:
     return text
 
 
-def load_sequence(path: str | os.PathLike, fps: float | None = None) -> ExpressionSequence:
-    """Return the ExpressionSequence stored at `path` (.npz, .json or Live Link Face .csv).
+def read_sequence_fields(path: str | os.PathLike) -> dict[str, Any]:
+    """Return the fields of the sequence stored at `path` (.npz, .json or Live Link Face .csv).
 
-    With `fps`, the result runs at `fps` (resampled; for a CSV whose timecodes cannot tell its
-    rate, `fps` is taken as that rate). Raises FileFormatError naming the file for a missing,
-    unreadable or malformed file, or an unsupported suffix (listing the supported ones).
+    Keys: weights (T, 52) float32 in ARKit order, fps (None when the file does not state it),
+    head_pose, labels, audio. Raises FileFormatError naming the file for a missing, unreadable or
+    malformed file, or an unsupported suffix (listing the supported ones).
     """
     p = Path(path)
     suffix = p.suffix.lower()
@@ -121,13 +110,11 @@ def load_sequence(path: str | os.PathLike, fps: float | None = None) -> Expressi
     if suffix == ".csv":
         from avatar.io.livelink import read_livelink_csv
 
-        return read_livelink_csv(p, fps=fps)
-    seq = _load_npz(p) if suffix == ".npz" else _load_json(p)
-    return seq if fps is None or float(fps) == seq.fps else seq.resample(fps)
+        return read_livelink_csv(p)
+    return _load_npz(p) if suffix == ".npz" else _load_json(p)
 
 
-def _load_npz(p: Path) -> ExpressionSequence:
-
+def _load_npz(p: Path) -> dict[str, Any]:
     try:
         with np.load(p, allow_pickle=False) as d:
             if "weights" not in d.files:
@@ -135,7 +122,7 @@ def _load_npz(p: Path) -> ExpressionSequence:
             names = [str(n) for n in d["names"]] if "names" in d.files else list(ARKIT_NAMES)
             weights = _reorder(d["weights"], names, p)
             fields = dict(
-                fps=float(d["fps"]) if "fps" in d.files else 30.0,
+                fps=float(d["fps"]) if "fps" in d.files else None,
                 head_pose=d["head_pose"] if "head_pose" in d.files else None,
                 labels=[str(x) for x in d["labels"]] if "labels" in d.files else None,
                 audio=str(d["audio"]) if "audio" in d.files else None,
@@ -144,10 +131,10 @@ def _load_npz(p: Path) -> ExpressionSequence:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise FileFormatError(f"{str(p)!r} is not an emoavatar NPZ sequence ({type(e).__name__}): write it with ExpressionSequence.save") from None
-    return _build(p, weights, **fields)
+    return {"weights": weights, **fields}
 
 
-def _load_json(p: Path) -> ExpressionSequence:
+def _load_json(p: Path) -> dict[str, Any]:
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -166,7 +153,7 @@ def _load_json(p: Path) -> ExpressionSequence:
         frames = np.asarray(doc["frames"], np.float32)
         hp = doc.get("head_pose")
         hp = None if hp is None else np.asarray(hp, np.float32)
-        fps = float(doc.get("fps", 30.0))
+        fps = None if doc.get("fps") is None else float(doc["fps"])
     except (TypeError, ValueError):
         raise FileFormatError(f"{str(p)!r}: 'frames' and 'head_pose' must be lists of equal-length number "
                               "lists and 'fps' a number") from None
@@ -175,17 +162,7 @@ def _load_json(p: Path) -> ExpressionSequence:
     labels, audio = doc.get("labels"), doc.get("audio")
     if labels is not None and not isinstance(labels, list):
         raise FileFormatError(f"{str(p)!r}: 'labels' must be a list of strings or null")
-    return _build(p, _reorder(frames, names, p), fps=fps, head_pose=hp, labels=labels, audio=audio)
-
-
-def _build(p: Path, weights: np.ndarray, **fields: Any) -> ExpressionSequence:
-    """Return the ExpressionSequence, turning a validation error into one that names the file."""
-    from avatar.sequence import ExpressionSequence
-
-    try:
-        return ExpressionSequence(weights, **fields)
-    except AvatarInputError as e:
-        raise FileFormatError(f"{str(p)!r}: {e}") from None
+    return {"weights": _reorder(frames, names, p), "fps": fps, "head_pose": hp, "labels": labels, "audio": audio}
 
 
 def _reorder(weights: np.ndarray, names: list[str], path: Path) -> np.ndarray:

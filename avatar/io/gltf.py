@@ -5,9 +5,11 @@ Layout (all in one buffer, every bufferView 4-byte aligned, nothing outside glTF
   -> `head_pivot` (translation = the head's pivot; animated rotation/translation for head pose)
   -> `head` (the mesh, translation = -pivot), so head rotations turn about the upper neck exactly
   as `BlendshapeHead.pose(weights, head_pose)` does;
-- one mesh, one primitive per material part (all sharing one POSITION/NORMAL/TEXCOORD_0 set and
-  one target list), each with a plain PBR material (`baseColorFactor`; ICT's overlay parts
-  transparent) or one primitive with no material (`materials=False`);
+- one mesh, one primitive per material part (all sharing one POSITION/NORMAL/TEXCOORD_0/COLOR_0 set
+  and one target list), each with a plain white PBR material (ICT's overlay parts transparent), or one
+  primitive with no material (`materials=False`). The colours are the renderer's own albedo
+  (`avatar.appearance.paint_head` with `appearance`), written as linear COLOR_0, so the file shows what
+  `avatar.render` shows and re-imports with its colours (`avatar.io.headfile` reads COLOR_0 back);
 - morph targets: the head's present ARKit shapes in ARKit order (ICT lacks tongueOut), named in
   `mesh.extras.targetNames` (the convention Blender and three.js read); default `weights` zeros.
   POSITION deltas are sparse accessors (only the vertices a shape moves; dense when that is
@@ -36,21 +38,14 @@ from avatar.io.atomic import atomic_path
 from avatar.rig import ARKIT_NAMES
 
 if TYPE_CHECKING:
+    from avatar.appearance import Appearance
     from avatar.head import BlendshapeHead
-    from avatar.sequence import ExpressionSequence
+    from avatar.protocols import SequenceLike
 
 FLOAT, UINT16, UINT32 = 5126, 5123, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 INTERPOLATIONS = ("LINEAR", "STEP")
 
-# Base colours (linear RGBA) of ICT's material parts; other heads' parts get skin.
-MATERIAL_COLOURS: dict[str, tuple[float, float, float, float]] = {
-    "M_Face": (0.68, 0.42, 0.30, 1.0), "M_BackHead": (0.68, 0.42, 0.30, 1.0), "M_GumsTongue": (0.45, 0.10, 0.10, 1.0),
-    "M_Teeth": (0.80, 0.76, 0.66, 1.0), "M_ScleraLeft": (0.85, 0.80, 0.76, 1.0), "M_ScleraRight": (0.85, 0.80, 0.76, 1.0),
-    "M_IrisLeft": (0.10, 0.05, 0.02, 1.0), "M_IrisRight": (0.10, 0.05, 0.02, 1.0), "M_EyeLashes": (0.02, 0.015, 0.01, 1.0),
-    "M_LacrimalFluid": (0.9, 0.9, 0.9, 0.0), "M_EyeBlend": (0.68, 0.42, 0.30, 0.0), "M_EyeOcclusion": (0.0, 0.0, 0.0, 0.0),
-}
-DEFAULT_COLOUR = (0.68, 0.42, 0.30, 1.0)
 
 
 class _Buffer:
@@ -132,12 +127,14 @@ def head_pose_quaternions(head_pose: np.ndarray) -> np.ndarray:
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
 
 
-def build_gltf(seq: ExpressionSequence | None, head: BlendshapeHead | None = None, *, interpolation: str = "LINEAR",
-               min_delta: float = 0.0, unit_scale: float = 0.01, materials: bool = True) -> tuple[dict[str, Any], bytes]:
+def build_gltf(seq: SequenceLike | None, head: BlendshapeHead | None = None, *, interpolation: str = "LINEAR",
+               min_delta: float = 0.0, unit_scale: float = 0.01, materials: bool = True,
+               appearance: Appearance | None = None) -> tuple[dict[str, Any], bytes]:
     """Return (glTF JSON document, binary buffer) of `head` (default: ICT) animated by `seq` (None: no animation).
 
     See the module docstring for the layout and the options.
     """
+    from avatar.appearance import HIDDEN_MATERIALS, paint_head, srgb_to_linear
     from avatar.head import default_head, vertex_normals
 
     if interpolation not in INTERPOLATIONS:
@@ -153,6 +150,7 @@ def build_gltf(seq: ExpressionSequence | None, head: BlendshapeHead | None = Non
         # glTF puts the texture origin top-left; OBJ/OpenGL (and vertex_uv) bottom-left.
         uv = np.asarray(head.vertex_uv, np.float32) * np.float32([1, -1]) + np.float32([0, 1])
         attributes["TEXCOORD_0"] = b.accessor(uv, "VEC2", ARRAY_BUFFER)
+    attributes["COLOR_0"] = b.accessor(srgb_to_linear(paint_head(head, appearance)), "VEC3", ARRAY_BUFFER)
     present = [k for k in range(len(ARKIT_NAMES)) if head.present[k]]
     targets = [{"POSITION": b.morph_positions(head.deltas[k], min_delta)} for k in present]
     index_type = np.uint16 if head.num_vertices < 65535 else np.uint32  # 65535 is reserved (primitive restart)
@@ -165,10 +163,10 @@ def build_gltf(seq: ExpressionSequence | None, head: BlendshapeHead | None = Non
         prim: dict[str, Any] = {"attributes": attributes, "indices": b.accessor(tris.reshape(-1).astype(index_type), "SCALAR",
                                                                                 ELEMENT_ARRAY_BUFFER, minmax=True)}
         if m is not None:
-            colour = MATERIAL_COLOURS.get(name, DEFAULT_COLOUR)
+            hidden = name in HIDDEN_MATERIALS
             mat: dict[str, Any] = {"name": name, "doubleSided": True, "pbrMetallicRoughness": {
-                "baseColorFactor": list(colour), "metallicFactor": 0.0, "roughnessFactor": 0.6}}
-            if colour[3] < 1.0:
+                "baseColorFactor": [1.0, 1.0, 1.0, 0.0 if hidden else 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.6}}
+            if hidden:
                 mat["alphaMode"] = "BLEND"
             mats.append(mat)
             prim["material"] = len(mats) - 1
@@ -203,7 +201,7 @@ def build_gltf(seq: ExpressionSequence | None, head: BlendshapeHead | None = Non
     return doc, bytes(b.blob)
 
 
-def _animation(b: _Buffer, seq: ExpressionSequence, present: list[int], pivot: list[float], interpolation: str) -> dict[str, Any]:
+def _animation(b: _Buffer, seq: SequenceLike, present: list[int], pivot: list[float], interpolation: str) -> dict[str, Any]:
     """Return the animation: weights on the mesh node; rotation and translation on the pivot when posed."""
     times = (np.arange(len(seq), dtype=np.float64) / seq.fps).astype(np.float32)
     t_acc = b.accessor(times, "SCALAR", minmax=True)
@@ -222,9 +220,9 @@ def _animation(b: _Buffer, seq: ExpressionSequence, present: list[int], pivot: l
     return {"name": "expression", "samplers": samplers, "channels": channels}
 
 
-def export_gltf(seq: ExpressionSequence | None, path: str | os.PathLike, head: BlendshapeHead | None = None, *,
+def export_gltf(seq: SequenceLike | None, path: str | os.PathLike, head: BlendshapeHead | None = None, *,
                 interpolation: str = "LINEAR", min_delta: float = 0.0, unit_scale: float = 0.01,
-                materials: bool = True) -> Path:
+                materials: bool = True, appearance: Appearance | None = None) -> Path:
     """Write `seq` on `head` (default: the ICT head) as .glb or .gltf (atomically) and return the path.
 
     Args:
@@ -232,13 +230,14 @@ def export_gltf(seq: ExpressionSequence | None, path: str | os.PathLike, head: B
         interpolation: "LINEAR" or "STEP" between frames.
         min_delta: morph offsets at most this long (cm) are not stored (0: exact).
         unit_scale: the root node's scale (0.01: the head's cm as glTF's metres).
-        materials: one coloured primitive per material part (False: one primitive, no material).
+        materials: one primitive per material part (False: one primitive, no material).
+        appearance: skin and eye colours of the ICT head's painted albedo (default `Appearance()`).
     """
     suffix = Path(path).suffix.lower()
     if suffix not in (".glb", ".gltf"):
         raise OutputPathError(f"glTF export needs a .glb or .gltf file name, got {str(path)!r}")
     doc, blob = build_gltf(seq, head, interpolation=interpolation, min_delta=min_delta, unit_scale=unit_scale,
-                           materials=materials)
+                           materials=materials, appearance=appearance)
     with atomic_path(path) as tmp:
         if suffix == ".gltf":
             doc["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(blob).decode("ascii")

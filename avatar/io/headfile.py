@@ -10,6 +10,8 @@ glTF/GLB (read by `avatar.io.gltf_reader`; trimesh does not read morph targets):
 - node transforms are applied (skinned meshes stay in bind space, as the spec says); primitives
   are merged, sharing vertices where they share a POSITION accessor; strips and fans triangulated;
   materials keep their names; TEXCOORD_0 becomes `vertex_uv` (flipped to a bottom-left origin);
+- colour: COLOR_0 (linear, as the spec says) times the material's baseColorFactor, else the base colour
+  alone, becomes `vertex_colors` (sRGB), so a head keeps its look (a GLB the toolkit exported included);
 - what `avatar.io.gltf.export_gltf` stores in `mesh.extras.emoavatar` (pivot, landmark indices) is restored.
 
 OBJ: `head.obj` is the neutral; the shapes are `<ARKit name>.obj` files (same vertices, same order)
@@ -28,18 +30,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from avatar.appearance import linear_to_srgb
 from avatar.errors import AvatarInputError, FileFormatError
+from avatar.head import ICT_BOX_CM, BlendshapeHead, default_head
 from avatar.io.gltf_reader import mesh_instances, read_accessor, read_gltf, triangles
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 
-if TYPE_CHECKING:
-    from avatar.head import BlendshapeHead
-
-__all__ = ["read_head_file", "read_gltf", "read_accessor", "read_obj", "OPTIONAL_SHAPES"]
+__all__ = ["load_head", "read_head_file", "read_gltf", "read_accessor", "read_obj", "OPTIONAL_SHAPES"]
 
 # Shapes a head may lack without allow_missing: many ARKit heads (ICT-FaceKit too) have no tongue shape.
 OPTIONAL_SHAPES: tuple[str, ...] = ("tongueOut",)
@@ -66,6 +67,7 @@ class _Parts:
         self.faces: list[np.ndarray] = []
         self.face_mat: list[np.ndarray] = []
         self.uvs: list[np.ndarray | None] = []
+        self.colours: list[np.ndarray] = []  # (n, 3) linear RGB per vertex
         self.deltas: list[tuple[str, int, np.ndarray]] = []  # (name, vertex offset, (n, 3))
         self.materials: list[str] = []
         self.count = 0
@@ -91,7 +93,7 @@ def _add_gltf_mesh(doc: dict[str, Any], buffers: list[bytes], mesh_index: int, w
     names = _target_names(mesh)
     linear = world[:3, :3]
     mats = doc.get("materials", [])
-    shared: dict[int, tuple[int, int]] = {}  # POSITION accessor -> (vertex offset, count)
+    shared: dict[int, tuple[int, int, int]] = {}  # POSITION accessor -> (vertex offset, count, index in parts.colours)
     for prim in mesh.get("primitives", []):
         mode = prim.get("mode", 4)
         if mode not in (4, 5, 6):
@@ -101,10 +103,11 @@ def _add_gltf_mesh(doc: dict[str, Any], buffers: list[bytes], mesh_index: int, w
             v = read_accessor(doc, buffers, pos_acc).astype(np.float64)
             if v.ndim != 2 or v.shape[1] != 3 or not np.all(np.isfinite(v)):
                 raise FileFormatError(f"mesh {mesh.get('name', mesh_index)!r}: POSITION is not finite (V, 3) data")
-            shared[pos_acc] = (parts.count, len(v))
+            shared[pos_acc] = (parts.count, len(v), len(parts.verts))
             parts.verts.append(v @ linear.T + world[:3, 3])
             uv = read_accessor(doc, buffers, prim["attributes"]["TEXCOORD_0"]) if "TEXCOORD_0" in prim["attributes"] else None
             parts.uvs.append(None if uv is None else np.asarray(uv, np.float32) * np.float32([1, -1]) + np.float32([0, 1]))
+            parts.colours.append(np.full((len(v), 3), np.nan))
             for t, target in enumerate(prim.get("targets", [])):
                 if "POSITION" not in target:
                     continue
@@ -114,7 +117,7 @@ def _add_gltf_mesh(doc: dict[str, Any], buffers: list[bytes], mesh_index: int, w
                                            f"{len(v)}; re-export the head")
                 parts.deltas.append((names[t], parts.count, d @ linear.T))
             parts.count += len(v)
-        base, n = shared[pos_acc]
+        base, n, block_index = shared[pos_acc]
         idx = read_accessor(doc, buffers, prim["indices"]) if "indices" in prim else np.arange(n)
         tris = triangles(mode, idx)
         if tris.size and (tris.min() < 0 or tris.max() >= n):
@@ -123,8 +126,33 @@ def _add_gltf_mesh(doc: dict[str, Any], buffers: list[bytes], mesh_index: int, w
             tris = tris[:, [0, 2, 1]]
         m = prim.get("material")
         mat_name = (mats[m].get("name") or f"material_{m}") if m is not None and m < len(mats) else "default"
+        # Colour the vertices this primitive draws (primitives may share one POSITION with other materials).
+        used = np.unique(tris)
+        parts.colours[block_index][used] = _vertex_colours(doc, buffers, prim, n)[used]
         parts.faces.append(tris + base)
         parts.face_mat.append(np.full(len(tris), parts.material(mat_name), np.int16))
+
+
+def _base_colour(doc: dict[str, Any], prim: dict[str, Any]) -> np.ndarray | None:
+    """Return the (3,) linear base colour a primitive's material states, or None (no material, or a texture)."""
+    m = prim.get("material")
+    mats = doc.get("materials", [])
+    if m is None or m >= len(mats):
+        return None
+    pbr = mats[m].get("pbrMetallicRoughness") or {}
+    if "baseColorFactor" not in pbr or "baseColorTexture" in pbr:
+        return None  # a texture we do not sample, or the spec's default white: neither says the colour
+    return np.asarray(pbr["baseColorFactor"][:3], np.float64)
+
+
+def _vertex_colours(doc: dict[str, Any], buffers: list[bytes], prim: dict[str, Any], n: int) -> np.ndarray:
+    """Return (n, 3) linear colours: COLOR_0 x the base colour, or the base colour alone; NaN when neither is stated."""
+    base = _base_colour(doc, prim)
+    if "COLOR_0" in prim["attributes"]:
+        c = np.asarray(read_accessor(doc, buffers, prim["attributes"]["COLOR_0"]), np.float64)
+        if c.ndim == 2 and c.shape[0] == n and c.shape[1] in (3, 4):
+            return c[:, :3] * (1.0 if base is None else base)
+    return np.full((n, 3), np.nan) if base is None else np.tile(base, (n, 1))
 
 
 def _gltf_parts(path: Path) -> tuple[_Parts, dict[str, Any]]:
@@ -215,6 +243,7 @@ def _obj_parts(path: Path, shapes_dir: Path | None) -> _Parts:
     v, f, uv = read_obj(path)
     parts = _Parts()
     parts.verts, parts.faces, parts.uvs, parts.count = [v], [f], [uv], len(v)
+    parts.colours = [np.full((len(v), 3), np.nan)]
     parts.face_mat = [np.zeros(len(f), np.int16)]
     parts.materials = ["default"]
     folder = shapes_dir or path.with_name(path.stem + "_shapes")
@@ -236,8 +265,6 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
     Raises AvatarInputError (one line) for a missing or unreadable file, a corrupt mesh, or missing
     ARKit shapes (all listed; `allow_missing=True` accepts any head with at least one).
     """
-    from avatar.head import BlendshapeHead, default_head
-
     p = Path(path)
     if not p.is_file():
         raise AvatarInputError(f"head file {str(p)!r} not found")
@@ -271,14 +298,21 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
     pivot = extras.get("pivot")
     if normalize:
         # Scale and centre onto the ICT head's box (cm), which cameras and head-pose translation assume.
-        ref = default_head().neutral.astype(np.float64)
-        lo, hi, rlo, rhi = neutral.min(0), neutral.max(0), ref.min(0), ref.max(0)
+        lo, hi = neutral.min(0), neutral.max(0)
+        rlo, rhi = np.asarray(ICT_BOX_CM[0]), np.asarray(ICT_BOX_CM[1])
         scale = (rhi[1] - rlo[1]) / max(hi[1] - lo[1], 1e-12)
         centre, rcentre = (lo + hi) / 2, (rlo + rhi) / 2
         neutral = (neutral - centre) * scale + rcentre
         deltas *= scale
         pivot = None if pivot is None else (np.asarray(pivot) - centre) * scale + rcentre
     uv = np.concatenate(parts.uvs) if all(u is not None for u in parts.uvs) else None
+    colours = np.concatenate(parts.colours)
+    known = ~np.isnan(colours).any(axis=1)
+    # A file that states no colour keeps None (the renderer paints skin); uncoloured vertices of a coloured
+    # file take the median colour, so an unpainted part does not render black.
+    vertex_colors = None
+    if known.any():
+        vertex_colors = linear_to_srgb(np.where(known[:, None], colours, np.median(colours[known], axis=0)))
     landmarks = extras.get("landmarks68")
     rigid = extras.get("rigid_vertices")
     valid = (lambda ix: ix is not None and len(ix) and 0 <= min(ix) and max(ix) < len(neutral))  # noqa: E731
@@ -288,8 +322,18 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
         materials=tuple(parts.materials), vertex_uv=uv,
         landmarks68=np.asarray(landmarks, np.int32) if valid(landmarks) and len(landmarks) == 68 else None,
         rigid_vertices=np.asarray(rigid, np.int32) if valid(rigid) else None,
-        pivot=None if pivot is None else np.asarray(pivot, np.float32), name=p.name,
+        pivot=None if pivot is None else np.asarray(pivot, np.float32), name=p.name, vertex_colors=vertex_colors,
     )
+
+
+def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None, allow_missing: bool = False) -> BlendshapeHead:
+    """Return a head: the default (path None), or a user's glTF/GLB/OBJ whose morph targets carry ARKit names.
+
+    Raises `AvatarInputError` listing the missing ARKit shapes when the file lacks some.
+    """
+    if path is None or str(path) in ("", "default", "ict", "ict-facekit"):
+        return default_head(identity)
+    return read_head_file(path, allow_missing=allow_missing).with_identity(identity)
 
 
 def _check_shapes(p: Path, present: np.ndarray, unknown: list[str], allow_missing: bool, suffix: str) -> None:

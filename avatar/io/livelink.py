@@ -20,16 +20,15 @@ Reading rules (`read_livelink_csv`):
   weights carry the gaze;
 - the file's frame rate comes from its timecodes (`infer_fps`): the timecode rate from where FF
   wraps to the next second, and the rows per timecode frame. A clip that never crosses a second,
-  or has no Timecode column, cannot tell its rate: it reads at `fps` when given, else at 60 fps
-  (Live Link Face's capture rate) with a warning;
-- with `fps` given, the result always runs at `fps`: resampled from the file's rate when the
-  timecodes tell it, else taken as the file's rate. Rows are taken as consecutive frames (a take
+  or has no Timecode column, cannot tell its rate: its `fps` field is None, and
+  `ExpressionSequence.load` applies the rule every format shares (the `fps` asked for, else
+  `avatar.constants.UNSTATED_FPS` with a warning). Rows are taken as consecutive frames (a take
   with dropped frames plays slightly fast over the gap);
 - malformed input raises `FileFormatError` naming the file and the line.
 
 Writing: values are written as the shortest decimal that reads back as the same float32, so a
 sequence round-trips exactly; head translation and labels have no column and are not written.
-Eye yaw/pitch are derived from the eyeLook* weights (`EYE_YAW_RANGE`, `EYE_PITCH_RANGE` at weight 1;
+Eye yaw/pitch are derived from the eyeLook* weights (`avatar.constants.EYE_LOOK_DEG` at weight 1;
 yaw positive towards the subject's left, pitch positive up), roll 0.
 """
 
@@ -42,16 +41,18 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from avatar.constants import EYE_LOOK_DEG
 from avatar.errors import AvatarInputError, FileFormatError
 from avatar.io.atomic import atomic_path
+from avatar.io.text import float32_text
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 
 if TYPE_CHECKING:
-    from avatar.sequence import ExpressionSequence
+    from avatar.protocols import SequenceLike
 
 LIVE_LINK_ORDER: tuple[str, ...] = (
     "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft", "EyeSquintLeft", "EyeWideLeft",
@@ -68,10 +69,8 @@ ROTATION_COLUMNS: tuple[str, ...] = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEy
                                      "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
 HEADER: tuple[str, ...] = ("Timecode", "BlendShapeCount", *LIVE_LINK_ORDER, *ROTATION_COLUMNS)
 BLENDSHAPE_COUNT = len(LIVE_LINK_ORDER) + len(ROTATION_COLUMNS)
-DEFAULT_FPS = 60.0
-# Eye rotation (radians) at a full eyeLook* weight: ~25 degrees sideways, ~20 up/down, ARKit's typical range.
-EYE_YAW_RANGE = math.radians(25.0)
-EYE_PITCH_RANGE = math.radians(20.0)
+# Eye rotation (radians) at a full eyeLook* weight, the same angle the speech path's gaze uses.
+EYE_YAW_RANGE = EYE_PITCH_RANGE = math.radians(EYE_LOOK_DEG)
 # Rates a timecode or a capture commonly runs at; estimates this close to one are taken as it.
 STANDARD_RATES: tuple[float, ...] = (23.976, 24.0, 25.0, 29.97, 30.0, 47.952, 48.0, 50.0, 59.94, 60.0,
                                      90.0, 100.0, 119.88, 120.0, 240.0)
@@ -157,13 +156,11 @@ def _eye_angles(w: np.ndarray) -> np.ndarray:
     return np.stack([ly, lp, z, ry, rp, z], 1).astype(np.float32)
 
 
-def write_livelink_csv(seq: ExpressionSequence, path: str | os.PathLike) -> Path:
+def write_livelink_csv(seq: SequenceLike, path: str | os.PathLike) -> Path:
     """Write `seq` as a Live Link Face CSV (atomically) and return the path.
 
     Raises AvatarInputError for an empty sequence: a take with no rows cannot be read back.
     """
-    from avatar.io.formats import float32_text
-
     w = seq.weights
     if not len(w):
         raise AvatarInputError("cannot write an empty sequence as Live Link Face CSV: it has no frames; use .npz or .json")
@@ -219,13 +216,13 @@ def _numbers(rows: list[list[str]], lines: list[int], cols: list[int], header: l
     raise AssertionError("unreachable")
 
 
-def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> ExpressionSequence:
-    """Return the ExpressionSequence in a Live Link Face CSV (rules in the module docstring).
+def read_livelink_csv(path: str | os.PathLike) -> dict[str, Any]:
+    """Return the sequence fields in a Live Link Face CSV (rules in the module docstring).
 
-    Raises FileFormatError naming the file and line for a missing, empty or malformed file.
+    Keys as `avatar.io.formats.read_sequence_fields`: weights, fps (None when the timecodes cannot
+    tell it), head_pose, labels, audio. Raises FileFormatError naming the file and line for a
+    missing, empty or malformed file.
     """
-    from avatar.sequence import ExpressionSequence
-
     p = Path(path)
     where = repr(str(p))
     if not p.is_file():
@@ -289,10 +286,4 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Expr
             except ValueError:
                 raise FileFormatError(f"{where} line {line}: timecode {row[tc_col]!r} is not HH:MM:SS:FF.mmm") from None
         file_fps = infer_fps(stamps)
-    if file_fps is None:
-        if fps is None:
-            warnings.warn(f"{where}: the timecodes do not tell the frame rate (under one second, or no Timecode "
-                          f"column); reading at {DEFAULT_FPS:g} fps, pass fps= to choose", UserWarning, stacklevel=3)
-        file_fps = DEFAULT_FPS if fps is None else fps
-    seq = ExpressionSequence(weights, fps=file_fps, head_pose=head_pose)
-    return seq if fps is None or float(fps) == seq.fps else seq.resample(fps)
+    return {"weights": weights, "fps": file_fps, "head_pose": head_pose, "labels": None, "audio": None}

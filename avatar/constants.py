@@ -1,0 +1,31 @@
+"""The toolkit's shared constants, defined once: frame rates, the audio analysis grid, eye-look range.
+
+Every module that needs one of these imports it from here, so a file format, the speech path
+and the renderer cannot drift apart (a full eyeLook weight means the same angle everywhere).
+"""
+
+from __future__ import annotations
+
+DEFAULT_FPS: float = 30.0
+"""Frame rate of sequences the toolkit makes when the caller does not choose one."""
+
+UNSTATED_FPS: float = 60.0
+"""Frame rate assumed for a sequence file that does not state its own (any format), with a warning.
+
+60 is Live Link Face's capture rate, the commonest source of files that carry no rate."""
+
+MAX_FPS: float = 1000.0
+"""Largest frame rate accepted anywhere (a typo guard: 30000 was meant as 30)."""
+
+SAMPLE_RATE: int = 16_000
+"""Sample rate (Hz) every speech stage works at; audio is resampled to it once, on load."""
+
+HOP_S: float = 0.010
+"""Audio analysis hop (s): RMS level, voice activity and pitch are computed on this 10 ms grid."""
+
+EYE_LOOK_DEG: float = 30.0
+"""Eye rotation (degrees) at a full eyeLook* weight, sideways and up/down (ARKit's typical range)."""
+
+MIN_IMAGE_SIDE: int = 16
+MAX_IMAGE_SIDE: int = 8192
+"""Render sizes accepted, in pixels a side."""

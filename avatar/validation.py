@@ -1,0 +1,97 @@
+"""Returns checked values for the rules every entry point shares: ranges, frame and sample rates, sizes, seeds.
+
+One place for each rule, so the CLI, the facade, the generators and the file readers say the same
+thing about the same mistake. Each check returns the value in its canonical type or raises an
+`AvatarInputError` whose one-line message quotes what it got and says what to use instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from avatar.constants import MAX_FPS, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
+from avatar.errors import AvatarInputError
+
+
+def _number(value: Any) -> float | None:
+    """Return `value` as a float, or None for non-numbers (booleans are not numbers here)."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_range(value: Any, what: str, low: float = 0.0, high: float = 1.0) -> float:
+    """Return `value` as a float after checking it is a finite number in [low, high].
+
+    Used for intensities, AU intensities and mixture weights (0..1) and valence/arousal (-1..1).
+    """
+    rng = f"{low:g}..{high:g}"
+    x = _number(value)
+    if x is None:
+        raise AvatarInputError(f"{what} must be a number in {rng}, got {value!r}")
+    if not (math.isfinite(x) and low <= x <= high):
+        raise AvatarInputError(f"{what} is {value!r}, outside the range: use {rng}")
+    return x
+
+
+def check_unit(value: Any, what: str = "intensity") -> float:
+    """Return `value` as a float in [0, 1] (an intensity or weight), or raise naming `what`."""
+    return check_range(value, what, 0.0, 1.0)
+
+
+def check_signed_unit(value: Any, what: str) -> float:
+    """Return `value` as a float in [-1, 1] (valence, arousal), or raise naming `what`."""
+    return check_range(value, what, -1.0, 1.0)
+
+
+def check_units(values: Iterable[Any], what: str = "intensity") -> tuple[float, ...]:
+    """Return every value of `values` checked by `check_unit` (e.g. a list of intensities)."""
+    return tuple(check_unit(v, what) for v in values)
+
+
+def check_fps(fps: Any, what: str = "fps") -> float:
+    """Return `fps` as a float after checking it is a positive finite rate up to `MAX_FPS`."""
+    x = _number(fps)
+    if x is None or not (math.isfinite(x) and 0.0 < x <= MAX_FPS):
+        raise AvatarInputError(f"{what} must be a positive number up to {MAX_FPS:g}, got {fps!r}")
+    return x
+
+
+def check_sample_rate(rate: Any) -> int:
+    """Return `rate` as an int number of samples per second (1 kHz .. 384 kHz)."""
+    x = _number(rate)
+    if x is None or not math.isfinite(x) or x != int(x) or not 1_000 <= x <= 384_000:
+        raise AvatarInputError(f"sample_rate must be a whole number of Hz between 1000 and 384000 (e.g. 16000), got {rate!r}")
+    return int(x)
+
+
+def check_size(width: Any, height: Any | None = None) -> tuple[int, int]:
+    """Return (width, height) as ints after checking each is a whole number of pixels in range."""
+    height = width if height is None else height
+    out = []
+    for v in (width, height):
+        x = _number(v)
+        if x is None or not math.isfinite(x) or x != int(x) or not MIN_IMAGE_SIDE <= x <= MAX_IMAGE_SIDE:
+            raise AvatarInputError(f"image size {width}x{height} is out of range: use {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} pixels a side")
+        out.append(int(x))
+    return out[0], out[1]
+
+
+def check_seed(seed: Any) -> int:
+    """Return `seed` as a non-negative int (seeds drive blinks, gaze, identities and sampling)."""
+    if isinstance(seed, bool) or _number(seed) is None or float(seed) != int(float(seed)) or int(float(seed)) < 0:
+        raise AvatarInputError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def check_choice(value: Any, choices: Iterable[str], what: str) -> str:
+    """Return `value` when it is one of `choices`, else raise listing them."""
+    options = tuple(choices)
+    if value not in options:
+        raise AvatarInputError(f"unknown {what} {value!r}: use one of {', '.join(options)}")
+    return str(value)
