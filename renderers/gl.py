@@ -15,7 +15,8 @@ import numpy as np
 from avatar.errors import AvatarInputError, SetupError, ShapeError
 from avatar.head import BlendshapeHead, default_head, vertex_normals
 from avatar.sequence import ExpressionSequence
-from renderers.appearance import Appearance, drawn_faces, paint_head
+from avatar.validation import check_size
+from avatar.appearance import Appearance, drawn_faces, paint_head
 from renderers.cameras import Camera, resolve_camera
 
 
@@ -71,6 +72,24 @@ def _unit(v: Iterable[float]) -> tuple[float, ...]:
     return tuple(float(x) for x in a / np.linalg.norm(a))
 
 
+def light_directions(lighting: Lighting, camera: Camera) -> dict[str, tuple[float, ...]]:
+    """Return the world-space unit directions {"key_dir", "fill_dir", "rim_dir"} of `lighting` seen from `camera`."""
+    # Light directions are given relative to a front view; rotate them with the camera's yaw so
+    # the head is lit the same way from every preset.
+    yaw = np.arctan2(camera.eye[0] - camera.target[0], camera.eye[2] - camera.target[2])
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    return {name: _unit(rot @ np.asarray(getattr(lighting, name))) for name in ("key_dir", "fill_dir", "rim_dir")}
+
+
+def make_current(ctx: Any) -> None:
+    """Make the moderngl context `ctx` current on this thread (cheap when it already is); any GL user in-process calls this."""
+    global _current_ctx
+    if _current_ctx is not ctx:
+        ctx.__enter__()
+        _current_ctx = ctx
+
+
 class GLRenderer:
     """Renders a BlendshapeHead offscreen; create once, render many frames, then `close()` (or use `with`)."""
 
@@ -78,8 +97,7 @@ class GLRenderer:
         import moderngl
 
         self.options = opts = options or RendererOptions()
-        if not (16 <= opts.width <= 8192 and 16 <= opts.height <= 8192):
-            raise AvatarInputError(f"image size {opts.width}x{opts.height} is out of range: use 16..8192 pixels a side")
+        check_size(opts.width, opts.height)
         self.head = head if head is not None else default_head()
         self.camera = resolve_camera(opts.camera)
         try:
@@ -139,13 +157,8 @@ class GLRenderer:
         p["u_view"].write(cam.view_matrix().T.copy().tobytes())
         p["u_proj"].write(cam.projection_matrix(self.options.width / self.options.height).T.copy().tobytes())
         p["u_eye"].value = tuple(float(x) for x in cam.eye)
-        # Light directions are given relative to a front view; rotate them with the camera's yaw so
-        # the head is lit the same way from every preset.
-        yaw = np.arctan2(cam.eye[0] - cam.target[0], cam.eye[2] - cam.target[2])
-        c, s = np.cos(yaw), np.sin(yaw)
-        rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-        for name in ("key_dir", "fill_dir", "rim_dir"):
-            p[f"u_{name}"].value = _unit(rot @ np.asarray(getattr(light, name)))
+        for name, direction in light_directions(light, cam).items():
+            p[f"u_{name}"].value = direction
         for name in ("key_rgb", "fill_rgb", "rim_rgb", "ambient"):
             p[f"u_{name}"].value = tuple(getattr(light, name))
         p["u_specular"].value = float(light.specular)
@@ -217,21 +230,36 @@ class GLRenderer:
 
     def iter_frames(self, weights: np.ndarray, head_pose: np.ndarray | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
         """Yield one frame per row of (T, 52) weights, posing in batches of `chunk` for speed."""
-        for i in range(0, len(weights), chunk):
-            hp = None if head_pose is None else np.asarray(head_pose)[i:i + chunk]
-            verts = self.head.pose(weights[i:i + chunk], hp)
-            for v in verts:
-                yield self.render_vertices(v)
+        for img, _ in self._frames_and_boxes(weights, head_pose, chunk):
+            yield img
 
-    def render_sequence(self, seq: ExpressionSequence, progress: bool = False) -> RenderResult:
-        """Return every frame of `seq` (with head pose) and the face box in each."""
+    def _frames_and_boxes(self, weights: np.ndarray, head_pose: np.ndarray | None = None,
+                          chunk: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (frame, (4,) face box) per row of weights; each chunk is posed once for both."""
+        w = np.atleast_2d(np.asarray(weights, np.float32))
+        for i in range(0, len(w), chunk):
+            hp = None if head_pose is None else np.asarray(head_pose)[i:i + chunk]
+            verts = self.head.pose(w[i:i + chunk], hp)
+            boxes = self.boxes_of_vertices(verts)
+            for v, box in zip(verts, boxes):
+                yield self.render_vertices(v), box
+
+    def render_sequence(self, seq: ExpressionSequence | np.ndarray, head_pose: np.ndarray | None = None,
+                        progress: bool = False) -> RenderResult:
+        """Return every frame of `seq` (a sequence with its head pose, or (T, 52) weights) and the face box in each."""
         from tqdm.auto import tqdm
 
-        frames = np.empty((len(seq), self.options.height, self.options.width, 4 if self.options.background is None else 3), np.uint8)
-        it = self.iter_frames(seq.weights, seq.head_pose)
-        for t, img in enumerate(tqdm(it, total=len(seq), desc="render", unit="frame", disable=not progress)):
-            frames[t] = img
-        return RenderResult(frames, self.face_boxes(seq.weights, seq.head_pose))
+        if isinstance(seq, ExpressionSequence):
+            weights, head_pose = seq.weights, seq.head_pose
+        else:
+            weights = np.atleast_2d(np.asarray(seq, np.float32))
+        n = len(weights)
+        frames = np.empty((n, self.options.height, self.options.width, 4 if self.options.background is None else 3), np.uint8)
+        boxes = np.empty((n, 4), np.float32)
+        it = self._frames_and_boxes(weights, head_pose)
+        for t, (img, box) in enumerate(tqdm(it, total=n, desc="render", unit="frame", disable=not progress)):
+            frames[t], boxes[t] = img, box
+        return RenderResult(frames, boxes)
 
     def face_boxes(self, weights: np.ndarray, head_pose: np.ndarray | None = None, scale: float = 1.3) -> np.ndarray:
         """Return (T, 4) float32 square pixel boxes (x0, y0, x1, y1) framing each face like a face detector does.
@@ -241,7 +269,10 @@ class GLRenderer:
         recognizers trained on detected faces expect.
         """
         w = np.atleast_2d(np.asarray(weights, np.float32))
-        verts = self.head.pose(w, head_pose)
+        return self.boxes_of_vertices(self.head.pose(w, head_pose), scale)
+
+    def boxes_of_vertices(self, verts: np.ndarray, scale: float = 1.3) -> np.ndarray:
+        """Return (B, 4) float32 face boxes (see `face_boxes`) of already posed (B, V, 3) vertices."""
         # A head without landmark indices (a user's own) is framed by all its vertices instead.
         marks = self.head.landmarks(verts) if self.head.landmarks68 is not None else verts
         pts = self.camera.project(marks, self.options.width, self.options.height)
@@ -254,15 +285,9 @@ class GLRenderer:
 
     def to_torch(self, frames: np.ndarray, device: Any = "auto") -> Any:
         """Return frames as a float (B, 3, H, W) tensor in [0, 1] on `device`, uploaded once."""
-        import torch
+        from avatar.frames import images_to_tensor
 
-        from avatar.device import resolve_device
-
-        arr = np.asarray(frames)
-        if arr.ndim == 3:
-            arr = arr[None]
-        t = torch.from_numpy(np.ascontiguousarray(arr[..., :3])).to(resolve_device(device))
-        return t.permute(0, 3, 1, 2).float().div_(255.0)
+        return images_to_tensor(np.asarray(frames)[..., :3], device, min_side=1)  # RGBA (transparent background) drops alpha
 
     @property
     def gl_renderer(self) -> str:

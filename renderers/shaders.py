@@ -50,3 +50,24 @@ void main() {
     f_colour = vec4(pow(clamp(lin, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }
 """
+
+# Visibility pass of the differentiable renderer: the same clip-space position as VERTEX_SHADER (so
+# coverage and depth match the shaded pass exactly), writing triangle index + 1 (0 = background) as
+# a float, exact up to 2**24 triangles; torch recomputes barycentrics from the vertices.
+VISIBILITY_VERTEX_SHADER = """
+#version 330
+uniform mat4 u_view;
+uniform mat4 u_proj;
+in vec3 in_position;
+void main() {
+    gl_Position = u_proj * u_view * vec4(in_position, 1.0);
+}
+"""
+
+VISIBILITY_FRAGMENT_SHADER = """
+#version 330
+out float f_id;
+void main() {
+    f_id = float(gl_PrimitiveID + 1);
+}
+"""

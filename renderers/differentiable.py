@@ -1,0 +1,402 @@
+"""Returns differentiable torch renders of a blendshape head: (B, 52) weights -> (B, 3, H, W) images in [0, 1].
+
+Same cameras (`renderers.cameras.Camera`), lights (`renderers.gl.Lighting`), appearance
+(`renderers.appearance.paint_head` / `drawn_faces`) and settings (`renderers.gl.RendererOptions`) as
+`renderers.gl.GLRenderer`, so the two agree to within quantisation (see docs/differentiable_renderer.md).
+
+The split nvdiffrast uses: a rasterizer says which triangle covers each pixel (GL by default,
+pytorch3d when it imports); everything after that is torch: perspective-correct barycentrics
+recomputed from the projected vertices, smooth normals recomputed from the posed vertices, and the
+GL fragment shader's formulas. Gradients therefore reach blendshape weights, identity coefficients
+and head pose through every covered pixel. Coverage itself is a step function: silhouette and
+occlusion edges carry no gradient (a pixel keeps its triangle while the vertices move).
+
+Composable parts (pytorch3d style): `DifferentiableHead` (pose), `project`, a rasterizer returning
+`pix_to_face`, `barycentric_fragments` -> `Fragments`, `vertex_normals_torch`, `HeadShader`; and
+`DifferentiableRenderer`, the thin `nn.Module` that chains them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from avatar.errors import AvatarInputError, ShapeError
+from avatar.head import BlendshapeHead, default_head
+from renderers.appearance import drawn_faces, paint_head
+from renderers.cameras import Camera, resolve_camera
+from renderers.gl import Lighting, RendererOptions, light_directions
+
+# Shading constants of renderers/shaders.py's FRAGMENT_SHADER; tests compare the two renderers' images,
+# so a change on one side that is not made on the other fails there.
+_GAMMA = 2.2
+_KEY_WRAP = 0.25
+_FILL_WRAP = 0.4
+_RIM_POWER = 3.0
+_RIM_WRAP = 0.3
+_SPEC_POWER = 40.0
+_TONE = 0.15
+
+
+@dataclass(frozen=True)
+class Fragments:
+    """Which triangle covers each pixel and where in it; the rasterizer's output.
+
+    pix_to_face: (B, H, W) int64 index into the renderer's drawn faces, -1 where no triangle (background).
+    bary: (B, H, W, 3) perspective-correct barycentric weights of the covering triangle's corners at the
+        pixel centre (the weights GL interpolates vertex attributes with), same dtype/device as the
+        vertices, 0 on the background; differentiable in the vertices.
+    """
+
+    pix_to_face: torch.Tensor
+    bary: torch.Tensor
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """Return (B, H, W) bool: which pixels a triangle covers."""
+        return self.pix_to_face >= 0
+
+
+class VisibilityRasterizer(Protocol):
+    """Anything that returns which triangle covers each pixel, given world-space and clip-space vertices."""
+
+    def __call__(self, vertices: torch.Tensor, clip: torch.Tensor) -> torch.Tensor:
+        """Return (B, H, W) int64 triangle indices (-1: none) on the vertices' device for (B, V, 3) world and (B, V, 4) clip vertices."""
+        ...
+
+
+# ------------------------------------------------------------------ plain tensor functions
+def project(vertices: torch.Tensor, view_proj: torch.Tensor) -> torch.Tensor:
+    """Return (B, V, 4) clip-space positions of (B, V, 3) world vertices under a (4, 4) projection @ view matrix."""
+    return vertices @ view_proj[:, :3].T + view_proj[:, 3]
+
+
+def vertex_normals_torch(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Return (B, V, 3) unit vertex normals, area-weighted from the (F, 3) int64 triangles, for (B, V, 3) vertices.
+
+    The torch twin of `avatar.head.vertex_normals` (what GLRenderer shades with); differentiable.
+    Vertices no drawn triangle touches get a zero normal.
+    """
+    v0, v1, v2 = (vertices[:, faces[:, i]] for i in range(3))
+    face_n = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # length = 2 x area: the area weighting
+    out = torch.zeros_like(vertices)
+    idx = faces.reshape(-1)
+    out = out.index_add(1, idx, face_n.repeat_interleave(3, dim=1))
+    return out / out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def pixel_centres(height: int, width: int, dtype: torch.dtype, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (H, W) NDC x and y of pixel centres, row 0 at the top (GL's window coordinates flipped)."""
+    x = (torch.arange(width, dtype=dtype, device=device) + 0.5) * (2.0 / width) - 1.0
+    y = 1.0 - (torch.arange(height, dtype=dtype, device=device) + 0.5) * (2.0 / height)
+    return x.expand(height, width), y[:, None].expand(height, width)
+
+
+def barycentric_fragments(clip: torch.Tensor, faces: torch.Tensor, pix_to_face: torch.Tensor) -> Fragments:
+    """Return Fragments with perspective-correct barycentrics recomputed in torch for every covered pixel.
+
+    Args:
+        clip: (B, V, 4) clip-space vertices (see `project`); gradients flow from `bary` to them.
+        faces: (F, 3) int64 triangles that `pix_to_face` indexes.
+        pix_to_face: (B, H, W) int64, -1 on the background.
+    """
+    b, h, w = pix_to_face.shape
+    mask = pix_to_face >= 0
+    bi, yi, xi = mask.nonzero(as_tuple=True)
+    tri = faces[pix_to_face[bi, yi, xi]]  # (N, 3) vertex indices
+    corners = clip[bi[:, None], tri]  # (N, 3, 4)
+    wc = corners[..., 3]
+    ndc = corners[..., :2] / wc[..., None]
+    px, py = pixel_centres(h, w, clip.dtype, clip.device)
+    p = torch.stack([px[yi, xi], py[yi, xi]], -1)  # (N, 2)
+
+    def cross2(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0]
+
+    d = ndc - p[:, None]  # corners relative to the pixel centre
+    # Screen-space barycentrics: signed areas of the sub-triangles opposite each corner.
+    lam = torch.stack([cross2(d[:, 1], d[:, 2]), cross2(d[:, 2], d[:, 0]), cross2(d[:, 0], d[:, 1])], -1)
+    # Perspective correction (what GL does to varyings): weight by 1/w, renormalise. The total also
+    # cancels the screen area, so nearly edge-on triangles need no separate guard.
+    persp = lam / wc
+    total = persp.sum(-1, keepdim=True)
+    total = torch.where(total.abs() < 1e-20, torch.full_like(total, 1e-20), total)
+    bary_px = persp / total
+    bary = clip.new_zeros((b, h, w, 3)).index_put((bi, yi, xi), bary_px)
+    return Fragments(pix_to_face=pix_to_face, bary=bary)
+
+
+def interpolate(attributes: torch.Tensor, faces: torch.Tensor, fragments: Fragments) -> torch.Tensor:
+    """Return (N, C) attributes at the N covered pixels (in `fragments.mask.nonzero()` order) from (B, V, C) or (V, C) per-vertex ones."""
+    bi, yi, xi = fragments.mask.nonzero(as_tuple=True)
+    tri = faces[fragments.pix_to_face[bi, yi, xi]]
+    corner = attributes[bi[:, None], tri] if attributes.ndim == 3 else attributes[tri]  # (N, 3, C)
+    return (fragments.bary[bi, yi, xi][..., None] * corner).sum(1)
+
+
+# ------------------------------------------------------------------ modules
+class DifferentiableHead(nn.Module):
+    """Returns posed vertices (B, V, 3) from ARKit weights, identity PCA coefficients and head pose, all differentiable.
+
+    neutral = generic_neutral + coeffs @ identity_basis (or the head's own neutral when no coefficients
+    are given); vertices = blend(neutral, deltas, weights), then rotated about the head's pivot by
+    R = Ry(yaw) Rx(pitch) Rz(roll) and translated (`avatar.rotations`). Head arrays are buffers: `.to()` moves them.
+    """
+
+    def __init__(self, head: BlendshapeHead) -> None:
+        super().__init__()
+        self.register_buffer("neutral", torch.from_numpy(head.neutral.copy()))
+        self.register_buffer("generic_neutral", torch.from_numpy(np.asarray(head.generic_neutral, np.float32).copy()))
+        self.register_buffer("deltas", torch.from_numpy(head.deltas.copy()))
+        basis = head.identity_basis if head.identity_basis is not None else np.zeros((0,) + head.neutral.shape, np.float32)
+        self.register_buffer("identity_basis", torch.from_numpy(np.asarray(basis, np.float32).copy()))
+        self.register_buffer("pivot", torch.from_numpy(np.asarray(head.pivot, np.float32).copy()))
+        self.head_name = head.name
+
+    def forward(self, weights: torch.Tensor, identity: torch.Tensor | None = None,
+                head_pose: torch.Tensor | None = None) -> torch.Tensor:
+        """Return (B, V, 3) vertices for (B, 52) or (52,) weights, optional (B, M') / (M',) identity coefficients
+        (M' <= M modes, the rest zero) and (B, 6) / (6,) head pose."""
+        from avatar.rotations import apply_head_pose_torch
+
+        k = self.deltas.shape[0]
+        if weights.ndim not in (1, 2) or weights.shape[-1] != k:
+            raise ShapeError(f"weights must have shape ({k},) or (B, {k}), got {tuple(weights.shape)}")
+        w = weights.reshape(-1, k).to(self.deltas.dtype)
+        if identity is None:
+            neutral = self.neutral[None]
+        else:
+            m = self.identity_basis.shape[0]
+            if m == 0:
+                raise AvatarInputError(f"head {self.head_name!r} has no identity modes; pass identity=None")
+            coeffs = identity.reshape(-1, identity.shape[-1]).to(self.deltas.dtype)
+            if identity.ndim not in (1, 2) or coeffs.shape[-1] > m:
+                raise ShapeError(f"identity coefficients must have shape (M,) or (B, M) with M <= {m}, got {tuple(identity.shape)}")
+            basis = self.identity_basis[: coeffs.shape[-1]].reshape(coeffs.shape[-1], -1)
+            neutral = self.generic_neutral + (coeffs @ basis).reshape(coeffs.shape[0], -1, 3)
+        verts = neutral + (w @ self.deltas.reshape(k, -1)).reshape(w.shape[0], -1, 3)
+        if head_pose is not None:
+            verts = apply_head_pose_torch(verts, head_pose.to(verts.dtype), self.pivot)
+        return verts
+
+
+class HeadShader(nn.Module):
+    """Returns linear-to-sRGB shaded colours (N, 3) with renderers/shaders.py's formulas: wrapped diffuse
+    key and fill, rim, Blinn specular on the key, a soft tone curve, then sRGB.
+
+    Lights and eye are buffers set from a `Lighting` and a `Camera` (light directions turn with the
+    camera's yaw, as in GLRenderer).
+    """
+
+    def __init__(self, lighting: Lighting, camera: Camera) -> None:
+        super().__init__()
+        self.lighting = lighting
+        for name in ("key_dir", "fill_dir", "rim_dir", "key_rgb", "fill_rgb", "rim_rgb", "ambient", "eye"):
+            self.register_buffer(name, torch.zeros(3))
+        self.set_lights(lighting, camera)
+
+    def set_lights(self, lighting: Lighting, camera: Camera) -> None:
+        """Shade the following frames with `lighting` seen from `camera`."""
+        self.lighting = lighting
+        values = dict(light_directions(lighting, camera), eye=tuple(camera.eye))
+        values.update({n: getattr(lighting, n) for n in ("key_rgb", "fill_rgb", "rim_rgb", "ambient")})
+        for name, value in values.items():
+            buf = getattr(self, name)
+            buf.copy_(torch.as_tensor(value, dtype=buf.dtype))
+
+    def forward(self, normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor) -> torch.Tensor:
+        """Return (N, 3) sRGB colours in [0, 1] from interpolated (N, 3) normals, world positions and linear albedo."""
+        n = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        view = self.eye - world
+        view = view / view.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        n_dot_v = (n * view).sum(-1, keepdim=True)
+        # Back faces (inside of the lips and mouth) are lit like front faces.
+        n = torch.where(n_dot_v < 0, -n, n)
+        n_dot_v = n_dot_v.abs()
+        key = ((n @ self.key_dir)[:, None] + _KEY_WRAP).div(1 + _KEY_WRAP).clamp_min(0)
+        fill = ((n @ self.fill_dir)[:, None] + _FILL_WRAP).div(1 + _FILL_WRAP).clamp_min(0)
+        rim = (1 - n_dot_v).pow(_RIM_POWER) * ((n @ self.rim_dir)[:, None] + _RIM_WRAP).clamp_min(0)
+        half = self.key_dir + view
+        half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        spec = self.lighting.specular * (n * half).sum(-1, keepdim=True).clamp_min(0).pow(_SPEC_POWER)
+        lin = albedo_linear * (self.ambient + key * self.key_rgb + fill * self.fill_rgb) + rim * self.rim_rgb * albedo_linear + spec * self.key_rgb
+        lin = lin / (1 + _TONE * lin)
+        # The floor keeps pow's gradient finite at black (GL's pow(0, 1/2.2) is 0; 1e-12 ** (1/2.2) ~ 4e-6).
+        return lin.clamp(1e-12, 1.0).pow(1 / _GAMMA)
+
+
+class DifferentiableRenderer(nn.Module):
+    """Renders (B, C, H, W) float images in [0, 1] of a head, differentiable in weights, identity and head pose.
+
+    Build once (like GLRenderer: it holds a GL context for the visibility pass), call many times,
+    `close()` (or use `with`). Takes the same `RendererOptions` as GLRenderer: size, camera,
+    background (None: C = 4, RGBA with coverage alpha), appearance, lighting and `samples`: GL's MSAA
+    sample count becomes supersampling with round(sqrt(samples)) x that many samples per side
+    (4 -> 2x2), box-filtered, so `samples=0` matches GL without anti-aliasing pixel for pixel.
+
+    Args:
+        head: the head (default: the shipped ICT-FaceKit head).
+        options: shared renderer settings.
+        device: "cpu", "cuda", "cuda:N" or "auto".
+        rasterizer: "gl" (moderngl visibility buffer, default), "pytorch3d" (needs pytorch3d), or "auto"
+            (pytorch3d on CUDA when it imports, else GL).
+        dtype: float dtype of vertices and images (torch.float64 for gradient checks).
+    """
+
+    def __init__(self, head: BlendshapeHead | None = None, options: RendererOptions | None = None, device: Any = "cpu",
+                 rasterizer: str = "gl", dtype: torch.dtype = torch.float32) -> None:
+        from avatar.device import resolve_device
+
+        super().__init__()
+        self.options = opts = options or RendererOptions()
+        if not (16 <= opts.width <= 8192 and 16 <= opts.height <= 8192):
+            raise AvatarInputError(f"image size {opts.width}x{opts.height} is out of range: use 16..8192 pixels a side")
+        self.head = head if head is not None else default_head()
+        self.camera = resolve_camera(opts.camera)
+        self.supersample = max(1, round(math.sqrt(opts.samples))) if opts.samples else 1
+        dev = resolve_device(device)
+        faces = drawn_faces(self.head)
+        albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** _GAMMA  # GL linearises per vertex
+        self.pose_head = DifferentiableHead(self.head)
+        self.shader = HeadShader(opts.lighting, self.camera)
+        self.register_buffer("faces", torch.from_numpy(faces.astype(np.int64)))
+        self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
+        self.register_buffer("view_proj", torch.zeros(4, 4))
+        self.register_buffer("background", torch.tensor(opts.background if opts.background is not None else (0.0, 0.0, 0.0)))
+        self._set_view_proj()
+        self.to(device=dev, dtype=dtype)
+        self.rasterizer_name = _choose_rasterizer(rasterizer, dev)
+        h, w = opts.height * self.supersample, opts.width * self.supersample
+        if self.rasterizer_name == "gl":
+            from renderers.visibility import GLVisibilityRasterizer
+
+            self._gl = GLVisibilityRasterizer(faces, self.head.num_vertices, w, h, self.camera, backend=opts.backend)
+            self.rasterizer: VisibilityRasterizer = self._rasterize_gl
+        else:
+            from renderers.pytorch3d_raster import Pytorch3DVisibilityRasterizer
+
+            self._gl = None
+            self.rasterizer = Pytorch3DVisibilityRasterizer(self.faces, h, w)
+
+    @classmethod
+    def create_from_options(cls, options: RendererOptions, head: BlendshapeHead | None = None, device: Any = "cpu",
+                            rasterizer: str = "gl") -> DifferentiableRenderer:
+        """Return a renderer built from `options` (MediaPipe Tasks style)."""
+        return cls(head, options, device=device, rasterizer=rasterizer)
+
+    def _set_view_proj(self) -> None:
+        aspect = self.options.width / self.options.height
+        vp = self.camera.projection_matrix(aspect).astype(np.float64) @ self.camera.view_matrix().astype(np.float64)
+        self.view_proj.copy_(torch.from_numpy(vp))
+
+    def _rasterize_gl(self, vertices: torch.Tensor, clip: torch.Tensor) -> torch.Tensor:
+        # The one host round trip of the GL path: vertices down, triangle ids up.
+        ids = self._gl.rasterize(vertices.detach().to("cpu", torch.float32).numpy())
+        return torch.from_numpy(ids).to(vertices.device, torch.int64)
+
+    def set_camera(self, camera: Camera | str) -> None:
+        """Point the renderer at another camera (preset name or Camera) for the following frames."""
+        self.camera = resolve_camera(camera)
+        self._set_view_proj()
+        self.shader.set_lights(self.shader.lighting, self.camera)
+        if self._gl is not None:
+            self._gl.set_camera(self.camera)
+
+    # ------------------------------------------------------------- parts
+    def rasterize(self, vertices: torch.Tensor, pix_to_face: torch.Tensor | None = None) -> Fragments:
+        """Return Fragments (at the supersampled size) for (B, V, 3) world vertices.
+
+        A given (B, H, W) `pix_to_face` (e.g. from an earlier call) is reused instead of rasterizing again:
+        coverage stays fixed and only the barycentrics follow the vertices, which makes the image a
+        smooth function of them (finite-difference checks, small-step fitting).
+        """
+        if vertices.ndim != 3 or vertices.shape[1:] != (self.head.num_vertices, 3):
+            raise ShapeError(f"vertices must have shape (B, {self.head.num_vertices}, 3), got {tuple(vertices.shape)}")
+        clip = project(vertices, self.view_proj)
+        if pix_to_face is None:
+            pix_to_face = self.rasterizer(vertices, clip)
+        elif pix_to_face.shape != (vertices.shape[0], self.options.height * self.supersample, self.options.width * self.supersample):
+            raise ShapeError(f"pix_to_face must have shape (B, H, W) at the supersampled size, got {tuple(pix_to_face.shape)}")
+        return barycentric_fragments(clip, self.faces, pix_to_face)
+
+    def shade(self, vertices: torch.Tensor, fragments: Fragments) -> torch.Tensor:
+        """Return (B, C, H, W) images in [0, 1] at the output size from (B, V, 3) vertices and their Fragments."""
+        normals = vertex_normals_torch(vertices, self.faces)
+        mask = fragments.mask
+        colour = self.shader(
+            interpolate(normals, self.faces, fragments),
+            interpolate(vertices, self.faces, fragments),
+            interpolate(self.albedo_linear, self.faces, fragments),
+        )
+        b, h, w = mask.shape
+        img = self.background.expand(b, h, w, 3).clone() if self.options.background is not None else vertices.new_zeros((b, h, w, 3))
+        img = img.index_put(mask.nonzero(as_tuple=True), colour)
+        if self.options.background is None:
+            img = torch.cat([img, mask[..., None].to(img.dtype)], -1)
+        img = img.permute(0, 3, 1, 2)
+        if self.supersample > 1:
+            img = nn.functional.avg_pool2d(img, self.supersample)
+        return img
+
+    def render_vertices(self, vertices: torch.Tensor) -> torch.Tensor:
+        """Return (B, C, H, W) images in [0, 1] of (B, V, 3) or (V, 3) world vertices."""
+        verts = vertices if vertices.ndim == 3 else vertices[None]
+        verts = verts.to(self.view_proj.dtype)
+        return self.shade(verts, self.rasterize(verts))
+
+    def forward(self, weights: torch.Tensor, identity: torch.Tensor | None = None,
+                head_pose: torch.Tensor | None = None) -> torch.Tensor:
+        """Return (B, C, H, W) images in [0, 1] on the renderer's device (C = 3, or 4 with a transparent background).
+
+        Args:
+            weights: (B, 52) or (52,) ARKit weights.
+            identity: optional (B, M') or (M',) identity PCA coefficients (in standard deviations); None
+                keeps the head's own neutral.
+            head_pose: optional (B, 6) or (6,) (pitch, yaw, roll radians; tx, ty, tz cm).
+        """
+        dev, dt = self.view_proj.device, self.view_proj.dtype
+        weights = torch.as_tensor(weights, device=dev, dtype=dt)
+        identity = None if identity is None else torch.as_tensor(identity, device=dev, dtype=dt)
+        head_pose = None if head_pose is None else torch.as_tensor(head_pose, device=dev, dtype=dt)
+        return self.render_vertices(self.pose_head(weights, identity, head_pose))
+
+    def close(self) -> None:
+        """Release the GL context of the visibility pass (nothing to release with pytorch3d)."""
+        if self._gl is not None:
+            self._gl.close()
+            self._gl = None
+
+    def __enter__(self) -> DifferentiableRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _choose_rasterizer(name: str, device: torch.device) -> str:
+    """Return "gl" or "pytorch3d" for a user's choice, raising with an install hint when pytorch3d is asked for but missing."""
+    if name not in ("gl", "pytorch3d", "auto"):
+        raise AvatarInputError(f"unknown rasterizer {name!r}: use 'gl', 'pytorch3d' or 'auto'")
+    if name == "gl":
+        return "gl"
+    from renderers.pytorch3d_raster import pytorch3d_available, require_pytorch3d
+
+    if name == "pytorch3d":
+        require_pytorch3d()
+        return "pytorch3d"
+    return "pytorch3d" if device.type == "cuda" and pytorch3d_available() else "gl"
+
+
+def psnr(a: Any, b: Any, peak: float = 1.0) -> float:
+    """Return the peak signal-to-noise ratio in dB between two images or batches of the same shape (inf if equal)."""
+    x = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, np.float64)
+    y = np.asarray(b.detach().cpu() if hasattr(b, "detach") else b, np.float64)
+    if x.shape != y.shape:
+        raise ShapeError(f"psnr needs images of one shape, got {x.shape} and {y.shape}")
+    mse = float(np.mean((x - y) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
