@@ -1,7 +1,7 @@
 """Returns differentiable torch renders of a blendshape head: (B, 52) weights -> (B, 3, H, W) images in [0, 1].
 
 Same cameras (`renderers.cameras.Camera`), lights (`renderers.gl.Lighting`), appearance
-(`renderers.appearance.paint_head` / `drawn_faces`) and settings (`renderers.gl.RendererOptions`) as
+(`avatar.appearance.paint_head` / `drawn_faces`) and settings (`renderers.gl.RendererOptions`) as
 `renderers.gl.GLRenderer`, so the two agree to within quantisation (see docs/differentiable_renderer.md).
 
 The split nvdiffrast uses: a rasterizer says which triangle covers each pixel (GL by default,
@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from avatar.errors import AvatarInputError, ShapeError
+from avatar.appearance import drawn_faces, paint_head
 from avatar.head import BlendshapeHead, default_head
-from renderers.appearance import drawn_faces, paint_head
 from renderers.cameras import Camera, resolve_camera
 from renderers.gl import Lighting, RendererOptions, light_directions
 
@@ -79,7 +79,7 @@ def project(vertices: torch.Tensor, view_proj: torch.Tensor) -> torch.Tensor:
 def vertex_normals_torch(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Return (B, V, 3) unit vertex normals, area-weighted from the (F, 3) int64 triangles, for (B, V, 3) vertices.
 
-    The torch twin of `avatar.head.vertex_normals` (what GLRenderer shades with); differentiable.
+    The torch twin of `avatar.blend.vertex_normals` (what GLRenderer shades with); differentiable.
     Vertices no drawn triangle touches get a zero normal.
     """
     v0, v1, v2 = (vertices[:, faces[:, i]] for i in range(3))
@@ -251,11 +251,11 @@ class DifferentiableRenderer(nn.Module):
     def __init__(self, head: BlendshapeHead | None = None, options: RendererOptions | None = None, device: Any = "cpu",
                  rasterizer: str = "gl", dtype: torch.dtype = torch.float32) -> None:
         from avatar.device import resolve_device
+        from avatar.validation import check_size
 
         super().__init__()
         self.options = opts = options or RendererOptions()
-        if not (16 <= opts.width <= 8192 and 16 <= opts.height <= 8192):
-            raise AvatarInputError(f"image size {opts.width}x{opts.height} is out of range: use 16..8192 pixels a side")
+        check_size(opts.width, opts.height)
         self.head = head if head is not None else default_head()
         self.camera = resolve_camera(opts.camera)
         self.supersample = max(1, round(math.sqrt(opts.samples))) if opts.samples else 1
