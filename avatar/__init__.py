@@ -25,13 +25,14 @@ _LAZY = {
     "AvatarInputError": "avatar.errors:AvatarInputError",
     "EMOTIONS": "avatar.emotion:EMOTIONS",
     "ActionUnits": "avatar.facs:ActionUnits",
-    "pose": "avatar.pipeline:pose",
-    "render": "avatar.pipeline:render",
-    "save_image": "avatar.pipeline:save_image",
-    "save_video": "avatar.pipeline:save_video",
-    "contact_sheet": "avatar.pipeline:contact_sheet",
-    "score": "avatar.pipeline:score",
-    "animate": "avatar.pipeline:animate",
+    "pose": "avatar.app.facade:pose",
+    "render": "avatar.app.facade:render",
+    "save_image": "avatar.app.facade:save_image",
+    "save_video": "avatar.app.facade:save_video",
+    "contact_sheet": "avatar.app.facade:contact_sheet",
+    "score": "avatar.app.facade:score",
+    "animate": "avatar.app.facade:animate",
+    "Session": "avatar.app.session:Session",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -35,10 +35,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()
     import avatar
-    from avatar.pipeline import RECOGNIZERS, make_recognizer
+    from avatar.app.judges import RECOGNIZERS, make_recognizer
     from avatar.emotion import EMOTIONS
-    from avatar.fidelity import FidelityConfig, run_fidelity
-    from avatar.pipeline import get_renderer
+    from avatar.app.fidelity import FidelityConfig, run_fidelity
+    from avatar.app.facade import get_renderer
 
     print(f"machine: {machine()}")
     r = get_renderer(width=256, height=256)

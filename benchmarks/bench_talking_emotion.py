@@ -29,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
     import avatar
     from avatar.emotion import EMOTIONS
-    from avatar.pipeline import get_renderer
+    from avatar.app.facade import get_renderer
     from recognizers.expression_net import ExpressionNetRecognizer
     from recognizers.scoring import EmotionScorer
 

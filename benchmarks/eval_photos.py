@@ -21,7 +21,7 @@ def main() -> None:
     from skimage import data
     from skimage.transform import resize
 
-    from avatar.pipeline import make_recognizer
+    from avatar.app.judges import make_recognizer
 
     print(f"machine: {machine()}")
     astro = data.astronaut()

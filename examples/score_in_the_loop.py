@@ -4,7 +4,7 @@ import numpy as np
 
 import avatar
 from avatar.emotion import EMOTIONS
-from avatar.pipeline import get_renderer
+from avatar.app.facade import get_renderer
 from recognizers import EmotionScorer, ExpressionNetRecognizer
 
 device = "auto"                                     # cuda when there is one

@@ -7,19 +7,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)  # scalable when Pillow has FreeType (>= 10.1)
-    except TypeError:  # older Pillow: fixed bitmap font
-        return ImageFont.load_default()
-
-
-def _text_size(draw: Any, text: str, font: Any) -> tuple[int, int]:
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
-    return x1 - x0, y1 - y0
+from avatar.drawing import default_font, text_size
 
 
 def confusion_image(
@@ -42,12 +30,12 @@ def confusion_image(
     extra = no_face is not None and int(np.asarray(no_face).sum()) > 0
     counts = np.concatenate([conf, np.asarray(no_face, np.int64)[:, None]], 1) if extra else conf
     col_names = [*labels, "no face"] if extra else list(labels)
-    font, small = _font(max(10, cell // 4)), _font(max(9, cell // 5))
+    font, small = default_font(max(10, cell // 4)), default_font(max(9, cell // 5))
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    label_w = max(_text_size(probe, s, font)[0] for s in labels) + 16
+    label_w = max(text_size(probe, s, font)[0] for s in labels) + 16
     # Column names are written vertically so long names never overlap.
-    col_h = max(_text_size(probe, s, small)[0] for s in col_names) + 10
-    title_h = _text_size(probe, title or "x", font)[1] + 12
+    col_h = max(text_size(probe, s, small)[0] for s in col_names) + 10
+    title_h = text_size(probe, title or "x", font)[1] + 12
     top = title_h + col_h + 4
     pad = 10
     width, height = label_w + len(col_names) * cell + pad, top + k * cell + pad
@@ -59,14 +47,14 @@ def confusion_image(
     rows = counts.sum(1, keepdims=True)
     frac = np.divide(counts, rows, out=np.zeros(counts.shape, np.float64), where=rows > 0)
     for j, name in enumerate(col_names):
-        w, h = _text_size(probe, name, small)
+        w, h = text_size(probe, name, small)
         txt = Image.new("L", (w + 4, h + 6), 0)
         ImageDraw.Draw(txt).text((2, 0), name, fill=255, font=small)
         rotated = txt.rotate(90, expand=True)
         x = label_w + j * cell + (cell - rotated.width) // 2
         img.paste((0, 0, 0), (x, top - 4 - rotated.height), rotated)
     for i, name in enumerate(labels):
-        _, h = _text_size(probe, name, font)
+        _, h = text_size(probe, name, font)
         draw.text((8, top + i * cell + (cell - h) // 2), name, fill="black", font=font)
         for j in range(len(col_names)):
             f = float(frac[i, j])
@@ -75,6 +63,6 @@ def confusion_image(
             x0, y0 = label_w + j * cell, top + i * cell
             draw.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=colour, outline=(200, 200, 200))
             text = str(int(counts[i, j]))
-            tw, th = _text_size(draw, text, font)
+            tw, th = text_size(draw, text, font)
             draw.text((x0 + (cell - tw) // 2, y0 + (cell - th) // 2 - 2), text, fill="white" if f > 0.5 else "black", font=font)
     return img

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from avatar.cli import main
+from avatar.app.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from avatar.cli import main
+from avatar.app.cli import main
 
 
 def test_score_rendered_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

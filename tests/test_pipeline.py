@@ -22,7 +22,7 @@ def test_one_line_render_of_an_emotion() -> None:
 
 
 def test_happy_render_differs_mostly_in_the_lower_face() -> None:
-    from avatar.pipeline import get_renderer
+    from avatar.app.facade import get_renderer
 
     neutral = avatar.render(avatar.pose(emotion="neutral"), width=256, height=256).astype(float)
     happy = avatar.render(avatar.pose(emotion="happy"), width=256, height=256).astype(float)
@@ -65,7 +65,7 @@ def test_score_facade_reads_rendered_emotions() -> None:
     frames = np.stack([avatar.render(avatar.pose(emotion=e), width=256, height=256) for e in emotions])
     score = avatar.score(frames, expected=list(emotions), device="cpu")  # faces found by the detector
     assert score.n == 4 and score.accuracy >= 0.75
-    from avatar.pipeline import get_renderer
+    from avatar.app.facade import get_renderer
 
     r = get_renderer(width=256, height=256)
     w = np.stack([avatar.pose(emotion=e) for e in emotions])

@@ -70,7 +70,7 @@ def test_brow_raise_changes_mostly_the_upper_face(renderer: GLRenderer) -> None:
 
 
 def test_eyes_show_dark_pupils_on_white_sclera(renderer: GLRenderer) -> None:
-    from renderers.appearance import _eye_geometry
+    from avatar.appearance import _eye_geometry
 
     img = renderer.render(weights()).astype(float)
     head = renderer.head

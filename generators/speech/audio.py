@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from avatar.constants import HOP_S, SAMPLE_RATE
 from avatar.errors import AvatarInputError
+from avatar.validation import check_sample_rate
 
-SAMPLE_RATE = 16_000
-"""Rate every speech model here works at (pocketsphinx's en-us model and the neural model)."""
+__all__ = ["HOP_S", "SAMPLE_RATE", "Audio", "AudioFeatures", "analyse_audio", "check_audio", "frame_rms_dbfs",
+           "load_audio", "voice_activity"]
 
 MAX_SECONDS = 600.0
 """Default longest accepted clip (10 min): longer audio should be split by the caller."""
@@ -91,7 +94,7 @@ def _read_with_librosa(path: Path, sample_rate: int) -> tuple[np.ndarray, int]:
     return mono, int(rate)
 
 
-def frame_rms_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = 0.025, hop_s: float = 0.010) -> np.ndarray:
+def frame_rms_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = 0.025, hop_s: float = HOP_S) -> np.ndarray:
     """Return the (F,) float32 RMS level in dBFS of frames `frame_s` long every `hop_s` seconds."""
     win, hop = max(1, int(round(frame_s * sample_rate))), max(1, int(round(hop_s * sample_rate)))
     n = max(1, 1 + (len(samples) - win) // hop) if len(samples) >= win else 1
@@ -106,8 +109,8 @@ def frame_rms_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = 0.025
 def check_audio(
     samples: np.ndarray, sample_rate: int, *, name: str, max_seconds: float = MAX_SECONDS,
     silence_dbfs: float = SILENCE_DBFS,
-) -> None:
-    """Return None when the clip is usable; raise `AvatarInputError` when empty, too long or silent."""
+) -> np.ndarray:
+    """Return the clip's (F,) RMS level in dBFS every `HOP_S` when it is usable; raise when empty, too long or silent."""
     if samples.size == 0:
         raise AvatarInputError(f"{name} is empty (0 samples): pass a clip with speech in it")
     if not np.all(np.isfinite(samples)):
@@ -117,12 +120,14 @@ def check_audio(
         raise AvatarInputError(
             f"{name} is {seconds:.1f} s long, over the {max_seconds:.0f} s limit: split it, or raise max_seconds"
         )
-    loudest = float(frame_rms_dbfs(samples, sample_rate).max())
+    level = frame_rms_dbfs(samples, sample_rate)
+    loudest = float(level.max())
     if loudest < silence_dbfs:
         raise AvatarInputError(
             f"{name} is silent (loudest frame {loudest:.1f} dBFS RMS, below the {silence_dbfs:.0f} dBFS threshold): "
             "pass audio with speech, or lower silence_dbfs"
         )
+    return level
 
 
 def load_audio(
@@ -140,6 +145,15 @@ def load_audio(
     Raises:
         AvatarInputError: missing or unreadable file, no rate for an array, empty, silent or over-long audio.
     """
+    return analyse_audio(audio, sample_rate, target_rate=target_rate, max_seconds=max_seconds,
+                         silence_dbfs=silence_dbfs).audio
+
+
+def analyse_audio(
+    audio: str | os.PathLike | np.ndarray | Audio, sample_rate: int | None = None, *,
+    target_rate: int = SAMPLE_RATE, max_seconds: float = MAX_SECONDS, silence_dbfs: float = SILENCE_DBFS,
+) -> AudioFeatures:
+    """Return the `AudioFeatures` of `audio` (loaded and checked as `load_audio` does; the RMS level kept)."""
     if isinstance(audio, Audio):
         audio, sample_rate, path = audio.samples, audio.sample_rate, audio.path
     else:
@@ -161,9 +175,7 @@ def load_audio(
             raise AvatarInputError(
                 "a raw audio array needs its rate: pass sample_rate= (e.g. 16000), or pass a file path instead"
             )
-        if not (isinstance(sample_rate, (int, np.integer)) or float(sample_rate).is_integer()) or not 4000 <= int(sample_rate) <= 384_000:
-            raise AvatarInputError(f"sample_rate must be an integer between 4000 and 384000 Hz, got {sample_rate!r}")
-        sample_rate = int(sample_rate)
+        sample_rate = check_sample_rate(sample_rate)
         if arr.dtype.kind in "iu":  # integer PCM: scale to [-1, 1] by the type's range
             arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
         arr = arr.astype(np.float32)
@@ -180,12 +192,44 @@ def load_audio(
             _, soxr = _require_soundfile()
             samples = soxr.resample(samples, sample_rate, target_rate, quality="HQ").astype(np.float32)
         name = "audio array"
-    check_audio(samples, target_rate, name=name, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
-    return Audio(np.ascontiguousarray(samples, np.float32), target_rate, path)
+    level = check_audio(samples, target_rate, name=name, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
+    return AudioFeatures(Audio(np.ascontiguousarray(samples, np.float32), target_rate, path), level)
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """What every speech stage reads about one clip, computed once per clip.
+
+    Attributes:
+        audio: the clip (mono float32 at `SAMPLE_RATE`).
+        rms_db: (F,) float32 RMS level in dBFS of 25 ms frames every `HOP_S` (10 ms).
+        activity: (F,) bool voice activity on the same grid (`voice_activity`), computed on first use.
+        pitch: (F,) float32 F0 in Hz on the same grid (0 where unvoiced), computed on first use.
+    """
+
+    audio: Audio
+    rms_db: np.ndarray
+
+    @property
+    def hop_s(self) -> float:
+        """Return the analysis hop in seconds (`avatar.constants.HOP_S`)."""
+        return HOP_S
+
+    @cached_property
+    def activity(self) -> np.ndarray:
+        """Return the (F,) bool voice-activity mask (energy gate with hysteresis) from `rms_db`."""
+        return voice_activity(self.audio, level=self.rms_db)
+
+    @cached_property
+    def pitch(self) -> np.ndarray:
+        """Return the (F,) float32 F0 track in Hz (0 where unvoiced)."""
+        from generators.speech.life import pitch_track
+
+        return pitch_track(self.audio.samples, self.audio.sample_rate, hop_s=HOP_S)
 
 
 def voice_activity(
-    audio: Audio, *, hop_s: float = 0.010, on_db: float = 12.0, off_db: float = 6.0, floor_below_peak_db: float = 40.0,
+    audio: Audio, *, level: np.ndarray | None = None, hop_s: float = HOP_S, on_db: float = 12.0, off_db: float = 6.0, floor_below_peak_db: float = 40.0,
     min_speech_s: float = 0.05, min_silence_s: float = 0.15, hangover_s: float = 0.08,
 ) -> np.ndarray:
     """Return a (F,) bool voice-activity mask, one value per `hop_s` seconds, from an energy gate with hysteresis.
@@ -195,9 +239,11 @@ def voice_activity(
     gates) and closes only when it drops below `off_db` above it; that hysteresis stops the mouth chattering
     on breathy word endings. Bursts shorter than `min_speech_s` are dropped, pauses shorter than
     `min_silence_s` are bridged (the mouth should not snap shut between words), and `hangover_s` keeps the
-    gate open after speech so plosive releases and final fricatives are not cut.
+    gate open after speech so plosive releases and final fricatives are not cut. `level` is the clip's
+    `frame_rms_dbfs` at `hop_s` when the caller already has it (`AudioFeatures.rms_db`).
     """
-    level = frame_rms_dbfs(audio.samples, audio.sample_rate, hop_s=hop_s)
+    if level is None or hop_s != HOP_S:
+        level = frame_rms_dbfs(audio.samples, audio.sample_rate, hop_s=hop_s)
     floor = max(float(np.percentile(level, 10)), float(level.max()) - floor_below_peak_db)
     on, off = floor + on_db, floor + off_db
     active = np.zeros(len(level), bool)

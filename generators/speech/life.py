@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avatar.constants import EYE_LOOK_DEG, HOP_S
 from avatar.rig import ARKIT_NAMES, index_of
 
 
@@ -40,7 +41,7 @@ class LifeOptions:
     blink_duration_s: tuple[float, float] = (0.10, 0.40)
     fixation_s: float = 0.9
     saccade_deg: float = 4.0
-    eye_range_deg: float = 30.0
+    eye_range_deg: float = EYE_LOOK_DEG
     head_deg: tuple[float, float, float] = (3.0, 4.0, 2.0)
     blinks: bool = True
     gaze: bool = True
@@ -95,7 +96,7 @@ def gaze_curves(n_frames: int, fps: float, rng: np.random.Generator, opts: LifeO
     return out
 
 
-def gaze_weights(gaze_deg: np.ndarray, eye_range_deg: float = 30.0) -> np.ndarray:
+def gaze_weights(gaze_deg: np.ndarray, eye_range_deg: float = EYE_LOOK_DEG) -> np.ndarray:
     """Return (T, 8) eyeLook* weights [DownL, DownR, InL, InR, OutL, OutR, UpL, UpR] for (T, 2) gaze angles."""
     x = np.clip(gaze_deg[:, 0] / eye_range_deg, -1, 1)
     y = np.clip(gaze_deg[:, 1] / eye_range_deg, -1, 1)
@@ -108,7 +109,7 @@ _EYE_LOOK = ("eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInR
              "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight")
 
 
-def pitch_track(samples: np.ndarray, sample_rate: int, hop_s: float = 0.01, fmin: float = 70.0, fmax: float = 400.0,
+def pitch_track(samples: np.ndarray, sample_rate: int, hop_s: float = HOP_S, fmin: float = 70.0, fmax: float = 400.0,
                 voicing: float = 0.5) -> np.ndarray:
     """Return (F,) float32 F0 in Hz every `hop_s` seconds (0 where unvoiced), by normalized autocorrelation.
 
@@ -187,7 +188,7 @@ def head_motion(
 
 def add_life(
     weights: np.ndarray, fps: float, seed: int, *, energy_db: np.ndarray, f0: np.ndarray, activity: np.ndarray,
-    hop_s: float = 0.01, opts: LifeOptions = LifeOptions(),
+    hop_s: float = HOP_S, opts: LifeOptions = LifeOptions(),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (weights (T, 52) with blinks and gaze, head pose (T, 6)) for a seed; inputs are not modified.
 

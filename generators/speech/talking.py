@@ -9,38 +9,33 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from avatar.constants import DEFAULT_FPS
 from avatar.errors import AvatarInputError
 from avatar.rig import index_of
 from avatar.sequence import ExpressionSequence
-from generators.speech.audio import MAX_SECONDS, SILENCE_DBFS, Audio, frame_rms_dbfs, load_audio, voice_activity
+from avatar.validation import check_choice, check_fps, check_range, check_seed, check_unit
+from generators.speech.audio import MAX_SECONDS, SILENCE_DBFS, Audio, AudioFeatures, analyse_audio
+
+if TYPE_CHECKING:
+    from avatar.head import BlendshapeHead
 
 METHODS = ("phonetic", "neural", "auto")
-VAD_HOP_S = 0.01
 
 
-def _check_args(fps: float, seed: int, method: str, intensity: float, articulation: float) -> None:
-    try:
-        fps_ok = math.isfinite(float(fps)) and 0 < float(fps) <= 1000
-    except (TypeError, ValueError):
-        fps_ok = False
-    if not fps_ok:
-        raise AvatarInputError(f"fps must be a positive number up to 1000, got {fps!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise AvatarInputError(f"seed must be a non-negative integer, got {seed!r}")
-    if method not in METHODS:
-        raise AvatarInputError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    try:
-        ok = 0.0 <= float(intensity) <= 1.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise AvatarInputError(f"intensity must be a number between 0 and 1, got {intensity!r}")
-    if not 0.0 < float(articulation) <= 2.0:
+def _check_args(fps: float, seed: int, method: str, intensity: float, articulation: float) -> float:
+    """Return `fps` as a float after checking every argument of `animate` (one-line errors)."""
+    check_seed(seed)
+    check_choice(method, METHODS, "method")
+    check_unit(intensity, "intensity")
+    check_range(articulation, "articulation", 0.0, 2.0)
+    if not float(articulation) > 0.0:
         raise AvatarInputError(f"articulation must be in (0, 2], got {articulation!r}")
+    return check_fps(fps)
 
 
 def _resolve_method(method: str, text: str | None) -> str:
@@ -62,21 +57,27 @@ def _resolve_method(method: str, text: str | None) -> str:
     return "phonetic"  # raises the install hint
 
 
-def frame_activity(audio: Audio, n_frames: int, fps: float) -> np.ndarray:
+def _features(audio: Audio | AudioFeatures) -> AudioFeatures:
+    return audio if isinstance(audio, AudioFeatures) else analyse_audio(audio, silence_dbfs=-np.inf)
+
+
+def frame_activity(audio: Audio | AudioFeatures, n_frames: int, fps: float) -> np.ndarray:
     """Return (T,) float32 voice activity in [0, 1] at `fps`, softened over ~50 ms so the mouth eases shut."""
     from scipy.ndimage import gaussian_filter1d
 
-    vad = voice_activity(audio, hop_s=VAD_HOP_S).astype(np.float64)
+    feats = _features(audio)
+    vad = feats.activity.astype(np.float64)
     t = np.arange(n_frames) / fps
-    act = np.interp(t, np.arange(len(vad)) * VAD_HOP_S + 0.5 * VAD_HOP_S, vad)
+    act = np.interp(t, np.arange(len(vad)) * feats.hop_s + 0.5 * feats.hop_s, vad)
     return np.clip(gaussian_filter1d(act, max(0.05 * fps, 1e-3), mode="nearest"), 0, 1).astype(np.float32)
 
 
-def loudness_gain(audio: Audio, n_frames: int, fps: float, depth: float = 0.35) -> np.ndarray:
+def loudness_gain(audio: Audio | AudioFeatures, n_frames: int, fps: float, depth: float = 0.35) -> np.ndarray:
     """Return (T,) jaw gain around 1: louder syllables open wider, by up to ±`depth`/2."""
-    db = frame_rms_dbfs(audio.samples, audio.sample_rate, hop_s=VAD_HOP_S)
+    feats = _features(audio)
+    db = feats.rms_db
     t = np.arange(n_frames) / fps
-    e = np.interp(t, np.arange(len(db)) * VAD_HOP_S, db)
+    e = np.interp(t, np.arange(len(db)) * feats.hop_s, db)
     hi = float(np.percentile(db, 95))
     norm = np.clip((e - (hi - 30.0)) / 30.0, 0.0, 1.0)  # 0 at 30 dB under the loud syllables, 1 at them
     return (1.0 - depth / 2 + depth * norm).astype(np.float32)
@@ -106,7 +107,7 @@ def animate(
     emotion: Any = "neutral",
     intensity: float = 1.0,
     emotion_track: str | list | None = None,
-    fps: float = 30.0,
+    fps: float = DEFAULT_FPS,
     seed: int = 0,
     method: str = "auto",
     *,
@@ -117,6 +118,7 @@ def animate(
     silence_dbfs: float = SILENCE_DBFS,
     emotion_smoothing_s: float = 0.12,
     model: Any = None,
+    head: BlendshapeHead | None = None,
 ) -> ExpressionSequence:
     """Return a talking-face `ExpressionSequence` (T = ceil(duration * fps) frames of ARKit 52) for speech audio.
 
@@ -138,35 +140,48 @@ def animate(
         life: add blinks, gaze and prosody-driven head pose.
         max_seconds, silence_dbfs: input limits (see `generators.speech.audio.load_audio`).
         emotion_smoothing_s: low-pass applied to an emotion track, in seconds.
-        model: a `SpeechToARKit` instance or a path to its safetensors weights for method "neural".
+        model: a `SpeechToARKit` instance or a path to its folder for method "neural".
+        head: the head this animation is for; bilabial closure is solved on its own lips (default: the
+            shipped head; a head without lip landmarks falls back to the shipped head's, with a warning).
     Returns:
         `ExpressionSequence` with weights (T, 52) float32, head_pose (T, 6), per-frame emotion labels,
         and `audio` set to the source path (None for raw arrays).
     Raises:
         AvatarInputError: missing/unreadable/empty/silent/over-long audio, bad arguments, missing extras.
     """
-    _check_args(fps, seed, method, intensity, articulation)
-    fps = float(fps)
-    clip = load_audio(audio, sample_rate, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
+    fps = _check_args(fps, seed, method, intensity, articulation)
+    feats = analyse_audio(audio, sample_rate, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
+    clip = feats.audio
     n_frames = max(1, int(math.ceil(clip.duration * fps - 1e-9)))
     chosen = _resolve_method(method, text)
     speech, shut = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
-    activity = frame_activity(clip, n_frames, fps)
+    activity = frame_activity(feats, n_frames, fps)
     # Silence keeps the mouth closed even where an alignment runs phones into a pause.
     speech *= activity[:, None]
     jaw = index_of("jawOpen")
-    speech[:, jaw] *= loudness_gain(clip, n_frames, fps)
+    speech[:, jaw] *= loudness_gain(feats, n_frames, fps)
 
     from generators.speech.emotion_layer import compose, emotion_curves
 
     emo, labels = emotion_curves(n_frames, fps, emotion, intensity, emotion_track, smoothing_s=emotion_smoothing_s)
-    weights = compose(speech, emo, shut, activity)
+    weights = compose(speech, emo, shut, activity, lip_model=_lip_model(head))
     head_pose = None
     if life:
-        from generators.speech.life import add_life, pitch_track
+        from generators.speech.life import add_life
 
-        energy = frame_rms_dbfs(clip.samples, clip.sample_rate, hop_s=VAD_HOP_S)
-        f0 = pitch_track(clip.samples, clip.sample_rate, hop_s=VAD_HOP_S)
-        weights, head_pose = add_life(weights, fps, int(seed), energy_db=energy, f0=f0, activity=activity,
-                                      hop_s=VAD_HOP_S)
+        weights, head_pose = add_life(weights, fps, int(seed), energy_db=feats.rms_db, f0=feats.pitch, activity=activity,
+                                      hop_s=feats.hop_s)
     return ExpressionSequence(weights, fps=fps, head_pose=head_pose, labels=labels, audio=clip.path)
+
+
+def _lip_model(head: BlendshapeHead | None) -> Any:
+    """Return the LipModel of `head` (None: the shipped head's), falling back with a warning when it has no lip landmarks."""
+    if head is None:
+        return None
+    from generators.speech.visemes import LipModel
+
+    if head.landmarks68 is None:
+        warnings.warn(f"head {head.name!r} has no 68-point landmarks to find its lips; bilabial closure is solved "
+                      "on the shipped head's lips instead", UserWarning, stacklevel=3)
+        return None
+    return LipModel.from_head(head)

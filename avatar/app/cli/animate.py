@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from avatar.app.cli.common import add_look_args
 from avatar.errors import AvatarInputError
+from avatar.validation import check_unit
 
 EPILOG = """examples:
   emoavatar animate speech.wav --emotion happy --intensity 0.7 -o talk.mp4          # audio only
@@ -18,14 +20,13 @@ EXPORT_SUFFIXES = (".csv", ".npz", ".json", ".glb", ".gltf")
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    import avatar.pipeline as P
-    from avatar.cli import _parse_colour, _view, write_sequence_video
+    import avatar.app.facade as P
+    from avatar.app.cli.common import camera_from_args, parse_colour, write_sequence_video
     from avatar.io.atomic import check_output_path
 
     if args.output is None and not args.export:
         raise AvatarInputError("nothing to write: give -o talk.mp4 and/or --export talk.csv")
-    if not 0.0 <= args.intensity <= 1.0:
-        raise AvatarInputError(f"intensity {args.intensity:g} is outside [0, 1]: use a value between 0 and 1")
+    check_unit(args.intensity, "intensity")
     if args.output is not None:
         if Path(args.output).suffix.lower() not in (".mp4", ".gif"):
             raise AvatarInputError(f"output {args.output!r} must be a video: use .mp4 (with audio) or .gif")
@@ -45,15 +46,20 @@ def cmd_animate(args: argparse.Namespace) -> int:
         if not Path(args.text_file).is_file():
             raise AvatarInputError(f"transcript file {args.text_file!r} not found")
         text = Path(args.text_file).read_text()
+    from avatar.appearance import Appearance
+    from avatar.io.headfile import load_head
+
+    head = load_head(args.head, identity=args.identity)  # lips are closed on, and exports carry, this head
     seq = P.animate(args.audio, text=text, emotion=args.emotion, intensity=args.intensity,
-                    emotion_track=args.emotion_track, fps=args.fps, seed=args.seed, method=args.method)
+                    emotion_track=args.emotion_track, fps=args.fps, seed=args.seed, method=args.method, head=head)
     print(f"animated {args.audio}: {len(seq)} frames at {seq.fps:g} fps ({seq.duration:.2f} s)")
     for e in args.export:
-        seq.save(e)
+        glb = Path(e).suffix.lower() in (".glb", ".gltf")
+        seq.save(e, **({"head": head, "appearance": Appearance(skin=args.skin, eyes=args.eyes)} if glb else {}))
         print(f"wrote {e}")
     if args.output is not None:
-        renderer = P.get_renderer(args.head, args.identity, args.size, args.size, _parse_colour(args.background),
-                                  args.skin, args.eyes, _view(args))
+        renderer = P.get_renderer(args.head, args.identity, args.size, args.size, parse_colour(args.background),
+                                  args.skin, args.eyes, camera_from_args(args))
         write_sequence_video(renderer, seq, args.output, seq.audio, args.progress)
         print(f"wrote {args.output}")
     return 0
@@ -61,7 +67,6 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the animate subcommand to the CLI's subparsers."""
-    from avatar.cli import _add_look_args
 
     p = sub.add_parser("animate", help="speech audio -> emotional talking head (MP4 with audio, CSV, GLB)",
                        description="Animate the head from speech: lips from the phones (or the neural model), "
@@ -81,5 +86,5 @@ def register(sub: Any) -> None:
     p.add_argument("--export", action="append", default=[], help="also write the animation: .csv (Live Link Face), .glb, .npz, .json; repeatable")
     p.add_argument("--size", type=int, default=512, help="video size in pixels (default 512)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
-    _add_look_args(p)
+    add_look_args(p)
     p.set_defaults(func=cmd_animate)

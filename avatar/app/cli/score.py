@@ -1,4 +1,4 @@
-"""`emoavatar score` and `emoavatar fidelity`: recognize emotions in images/videos, and measure how well the head's emotions read."""
+"""`emoavatar score`: recognize emotions in images, folders and videos; score them against an expected emotion."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 
-from avatar.pipeline import RECOGNIZERS, make_recognizer
+from avatar.app.judges import DEFAULT_RECOGNIZER, RECOGNIZERS, make_recognizer
 
 EPILOG_SCORE = """examples:
   emoavatar score happy.png --expected happy
@@ -18,12 +18,6 @@ EPILOG_SCORE = """examples:
   emoavatar score talk.mp4 --expected anger --every 5 --per-image frames.csv
   emoavatar score photos/ --recognizer fer2013          # no --expected: just print what each image reads as
 """
-
-EPILOG_FIDELITY = """examples:
-  emoavatar fidelity
-  emoavatar fidelity --identities 0,7,21,42 --views front,three-quarter --intensities 0.5,1 -o fidelity.json
-"""
-
 
 def cmd_score(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
@@ -100,36 +94,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_fidelity(args: argparse.Namespace) -> int:
-    from avatar.cli import _floats
-    from avatar.fidelity import FidelityConfig, run_fidelity
-
-    if args.output:
-        from avatar.io.atomic import check_output_path
-
-        check_output_path(args.output)
-    cfg = FidelityConfig(
-        identities=tuple(int(x) for x in _floats(args.identities, "--identities")), views=tuple(v.strip() for v in args.views.split(",")),
-        intensities=_floats(args.intensities, "--intensities"), recognizers=tuple(r.strip() for r in args.recognizers.split(",")),
-        size=args.size, device=args.device,
-    )
-    report = run_fidelity(cfg, progress=args.progress)
-    print(report.table())
-    if args.output:
-        report.to_json(args.output)
-        print(f"wrote {args.output}")
-    return 0
-
-
 def register(sub: Any) -> None:
-    """Add the score and fidelity subcommands to the CLI's subparsers."""
+    """Add the score subcommand to the CLI's subparsers."""
     p = sub.add_parser("score", help="recognize emotions in images, folders or videos; score against --expected",
                        description="Recognize the emotion in each image or video frame; with --expected, print and "
                                    "write accuracy, per-class F1 and the confusion matrix.",
                        epilog=EPILOG_SCORE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or videos")
     p.add_argument("--expected", default=None, help="the emotion every input should show")
-    p.add_argument("--recognizer", default="expression-net", help=f"one of {', '.join(RECOGNIZERS)} (default expression-net)")
+    p.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help=f"one of {', '.join(RECOGNIZERS)} (default {DEFAULT_RECOGNIZER})")
     p.add_argument("-o", "--output", default=None, help="write the score as .json or .csv")
     p.add_argument("--confusion", default=None, help="write the confusion matrix as a PNG")
     p.add_argument("--per-image", default=None, help="write per-image probabilities as CSV")
@@ -138,17 +111,3 @@ def register(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     p.set_defaults(func=cmd_score)
-
-    p = sub.add_parser("fidelity", help="emotion fidelity table: pose x render x recognize x score",
-                       description="Pose every emotion at several intensities, identities and views, render, "
-                                   "recognize with each recognizer, and print per-emotion accuracy per recognizer.",
-                       epilog=EPILOG_FIDELITY, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--identities", default="0,7,21", help="identity seeds (default 0,7,21)")
-    p.add_argument("--views", default="front,three-quarter", help="camera views (default front,three-quarter)")
-    p.add_argument("--intensities", default="0.5,0.75,1.0", help="emotion intensities (default 0.5,0.75,1.0)")
-    p.add_argument("--recognizers", default=",".join(RECOGNIZERS), help=f"comma-separated (default {','.join(RECOGNIZERS)})")
-    p.add_argument("--size", type=int, default=256, help="render size in pixels (default 256)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("-o", "--output", default=None, help="write the full report as JSON")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
-    p.set_defaults(func=cmd_fidelity)

@@ -94,8 +94,8 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     """Return the FidelityReport of a sweep; `recognizers` (name -> object) overrides building them by name."""
     from tqdm.auto import tqdm
 
-    from avatar.pipeline import make_recognizer
-    from avatar.errors import AvatarInputError
+    from avatar.app.judges import make_recognizer
+    from avatar.validation import check_units
     from avatar.head import default_head
     from generators.expression import expression_weights
     from recognizers.scoring import EmotionScorer
@@ -103,9 +103,7 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     from renderers.gl import GLRenderer, RendererOptions
 
     cfg = config or FidelityConfig()
-    for i in cfg.intensities:
-        if not 0.0 <= i <= 1.0:
-            raise AvatarInputError(f"intensity {i!r} is outside [0, 1]: use values between 0 and 1")
+    check_units(cfg.intensities, "intensity")
     recs = recognizers or {name: make_recognizer(name, cfg.device, detect_faces=False) for name in cfg.recognizers}
     scorers = {name: EmotionScorer(device=cfg.device) for name in recs}
     view_scorers = {(name, v): EmotionScorer(device=cfg.device) for name in recs for v in cfg.views}

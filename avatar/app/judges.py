@@ -1,0 +1,30 @@
+"""Returns recognizers by name: the registry that the facade, the CLI and the fidelity sweep share.
+
+This is the top layer: it is the one place that knows every recognizer class by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from avatar.errors import AvatarInputError
+
+RECOGNIZERS: tuple[str, ...] = ("expression-net", "fer2013")
+"""Names `make_recognizer` accepts (aliases: expressionnet, ours)."""
+
+DEFAULT_RECOGNIZER = "expression-net"
+"""The recognizer `avatar.score` and `emoavatar score` use when none is named."""
+
+
+def make_recognizer(name: str = DEFAULT_RECOGNIZER, device: Any = "auto", detect_faces: bool = True) -> Any:
+    """Return a new recognizer by name: expression-net (ours, render-trained) or fer2013 (ported mini-Xception)."""
+    key = str(name).lower().replace("_", "-")
+    if key in ("expression-net", "expressionnet", "ours"):
+        from recognizers.expression_net import ExpressionNetRecognizer
+
+        return ExpressionNetRecognizer.from_default(device=device, detect_faces=detect_faces)
+    if key == "fer2013":
+        from recognizers.fer2013 import FER2013Recognizer
+
+        return FER2013Recognizer(device=device, detect_faces=detect_faces)
+    raise AvatarInputError(f"unknown recognizer {name!r}: use one of {', '.join(RECOGNIZERS)}")
