@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from avatar.arrays import is_torch
-from avatar.blend import blend, vertex_normals
+from avatar.blend import blend
 from avatar.errors import AvatarInputError, ShapeError
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 

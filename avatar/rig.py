@@ -77,8 +77,8 @@ def try_normalize_name(name: str) -> str | None:
 
 
 def index_of(name: str) -> int:
-    """Return the column of `name` (any accepted spelling) in ARKit order."""
-    return ARKIT_NAMES.index(normalize_name(name))
+    """Return the column of `name` (any accepted spelling) in ARKit order (`ARKIT.index`)."""
+    return ARKIT.index(name)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,16 +45,6 @@ class Camera:
         tx, ty, tz = _TARGET
         eye = (tx + distance * math.sin(y) * math.cos(p), ty + distance * math.sin(p), tz + distance * math.cos(y) * math.cos(p))
         return cls(eye=eye, target=_TARGET, fov_y=fov_y)
-
-    def with_jitter(self, rng: np.random.Generator, yaw_deg: float = 5.0, pitch_deg: float = 4.0, zoom: float = 0.08) -> Camera:
-        """Return this camera orbited by small random yaw/pitch and zoom (for data augmentation)."""
-        eye, tgt = np.array(self.eye), np.array(self.target)
-        offset = eye - tgt
-        dist = np.linalg.norm(offset) * (1 + rng.uniform(-zoom, zoom))
-        yaw = math.atan2(offset[0], offset[2]) + math.radians(rng.uniform(-yaw_deg, yaw_deg))
-        pitch = math.asin(offset[1] / np.linalg.norm(offset)) + math.radians(rng.uniform(-pitch_deg, pitch_deg))
-        new = tgt + dist * np.array([math.sin(yaw) * math.cos(pitch), math.sin(pitch), math.cos(yaw) * math.cos(pitch)])
-        return replace(self, eye=tuple(float(x) for x in new))
 
     def view_matrix(self) -> np.ndarray:
         """Return the (4, 4) float32 world-to-camera matrix (OpenGL convention, camera looks down -Z)."""

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from avatar.errors import AvatarInputError, SetupError, ShapeError
-from avatar.head import BlendshapeHead, default_head, vertex_normals
+from avatar.errors import SetupError, ShapeError
+from avatar.blend import vertex_normals
+from avatar.head import BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_size
 from avatar.appearance import Appearance, drawn_faces, paint_head
@@ -174,12 +175,6 @@ class GLRenderer:
 
         self.options = replace(self.options, lighting=lighting)
         self._set_uniforms()
-
-    def set_background(self, background: tuple[float, float, float] | None) -> None:
-        """Use another background colour (None: transparent, RGBA frames) for the following frames."""
-        from dataclasses import replace
-
-        self.options = replace(self.options, background=None if background is None else tuple(background))
 
     def set_head(self, head: BlendshapeHead, appearance: Appearance | None = None) -> None:
         """Swap in another head with the same topology (e.g. another identity), optionally repainted."""

@@ -86,8 +86,8 @@ def sample_expression(rng: np.random.Generator) -> tuple[np.ndarray, int, float,
     if rng.random() < 0.5:
         gx, gy = rng.uniform(-0.5, 0.5), rng.uniform(-0.4, 0.4)
         # Looking to the subject's left: left eye looks out, right eye looks in.
-        w[index_of("eyeLookOutLeft")] = max(gx, 0); w[index_of("eyeLookInRight")] = max(gx, 0)
-        w[index_of("eyeLookInLeft")] = max(-gx, 0); w[index_of("eyeLookOutRight")] = max(-gx, 0)
+        w[index_of("eyeLookOutLeft")] = w[index_of("eyeLookInRight")] = max(gx, 0)
+        w[index_of("eyeLookInLeft")] = w[index_of("eyeLookOutRight")] = max(-gx, 0)
         for s in ("Left", "Right"):
             w[index_of(f"eyeLookUp{s}")] = max(gy, 0)
             w[index_of(f"eyeLookDown{s}")] = max(-gy, 0)

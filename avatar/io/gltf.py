@@ -135,7 +135,8 @@ def build_gltf(seq: SequenceLike | None, head: BlendshapeHead | None = None, *, 
     See the module docstring for the layout and the options.
     """
     from avatar.appearance import HIDDEN_MATERIALS, paint_head, srgb_to_linear
-    from avatar.head import default_head, vertex_normals
+    from avatar.blend import vertex_normals
+    from avatar.head import default_head
 
     if interpolation not in INTERPOLATIONS:
         raise AvatarInputError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")

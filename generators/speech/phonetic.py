@@ -2,9 +2,9 @@
 
 With a transcript: two-pass forced alignment (`set_align_text` word pass, then `set_alignment` phone pass).
 Without one: phone-loop recognition (`allphone` with the bundled phone LM), which is fast but far less
-accurate than alignment (about half the bilabials found on espeak-ng speech); `recognize(mode="words")`
-instead decodes words with the bundled n-gram LM and aligns them, several times slower and no better on
-our benchmark. Pass the transcript whenever you have it. All decoders use batch cepstral mean
+accurate than alignment (about half the bilabials found on espeak-ng speech). (Decoding words with the
+bundled n-gram LM and aligning them was tried: several times slower and no better on our benchmark, so it
+was removed.) Pass the transcript whenever you have it. All decoders use batch cepstral mean
 normalisation, so a result never depends on what was decoded before (reproducible output). Words missing from the
 CMU dictionary get a rough letter-to-sound pronunciation so alignment still goes through.
 """
@@ -50,7 +50,7 @@ def _pocketsphinx():  # noqa: ANN202 - module object
 
 @lru_cache(maxsize=4)
 def _decoder(kind: str, sample_rate: int):  # noqa: ANN202 - pocketsphinx.Decoder
-    """Return a cached decoder: "align" (no LM), "words" (bundled n-gram LM) or "phones" (allphone)."""
+    """Return a cached decoder: "align" (no LM) or "phones" (allphone)."""
     ps = _pocketsphinx()
     if kind == "align":
         # Beams far wider than the defaults: alignment search space is tiny (one word string), and the
@@ -58,8 +58,6 @@ def _decoder(kind: str, sample_rate: int):  # noqa: ANN202 - pocketsphinx.Decode
         # vs 16/16 with these, at ~0.05x real time).
         return ps.Decoder(lm=None, bestpath=False, samprate=sample_rate, loglevel="FATAL", cmn="batch",
                           beam=1e-200, wbeam=1e-150, pbeam=1e-200)
-    if kind == "words":
-        return ps.Decoder(bestpath=False, samprate=sample_rate, loglevel="FATAL", cmn="batch")
     model = ps.get_model_path()
     return ps.Decoder(lm=None, allphone=f"{model}/en-us/en-us-phone.lm.bin", bestpath=False,
                       samprate=sample_rate, loglevel="FATAL", cmn="batch")
@@ -151,27 +149,9 @@ def align(audio: Audio, words: list[str]) -> list[Phone]:
     return _fill_gaps(phones, audio.duration)
 
 
-def recognize(audio: Audio, mode: str = "phones") -> list[Phone]:
-    """Return phones for audio without a transcript.
-
-    mode "phones" (default): phone-loop recognition with the bundled phone LM, ~0.07x real time.
-    mode "words": decode words with the bundled n-gram LM, then force-align them (dictionary phones);
-    several times slower, and on our espeak-ng benchmark no better at visemes, because the LM's word
-    guesses are often wrong. Falls back to the phone loop when it hears no words.
-    """
+def recognize(audio: Audio) -> list[Phone]:
+    """Return phones for audio without a transcript: phone-loop recognition with the bundled phone LM (~0.07x real time)."""
     pcm = audio.to_pcm16()
-    if mode == "words":
-        dec = _decoder("words", audio.sample_rate)
-        _run(dec, pcm)
-        hyp = dec.hyp()
-        words = normalize_transcript(hyp.hypstr) if hyp is not None else []
-        if words:
-            try:
-                return align(audio, words)
-            except AvatarInputError:
-                pass  # the LM's guess did not fit the audio; the phone loop below still does
-    elif mode != "phones":
-        raise AvatarInputError(f"unknown recognition mode {mode!r}: use 'phones' or 'words'")
     dec = _decoder("phones", audio.sample_rate)
     _run(dec, pcm)
     frate = float(dec.config["frate"])
