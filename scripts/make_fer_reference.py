@@ -193,7 +193,7 @@ def port_probs(x: np.ndarray) -> np.ndarray:
     sys.path.insert(0, str(ROOT))
     from recognizers.fer2013 import DEFAULT_WEIGHTS, MiniXception
 
-    model = MiniXception.from_pretrained(DEFAULT_WEIGHTS, device="cpu")
+    model = MiniXception.from_pretrained(DEFAULT_WEIGHTS)
     t = (torch.from_numpy(x).float()[:, None] / 255.0 - 0.5) * 2.0
     with torch.no_grad():
         return torch.softmax(model(t), dim=-1).numpy()

@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("-o", "--output", default=str(WEIGHTS_PATH))
+    ap.add_argument("-o", "--output", default=str(WEIGHTS_PATH), help="checkpoint folder to write (default: the shipped one)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -160,12 +160,13 @@ def main() -> None:
     model.eval()
     held_metrics = evaluate(model, held)
     # Save before the slower extra evaluations, so a late failure never loses the trained model.
-    model.save_pretrained(args.output, metadata={"trained_by": "scripts/train_expression_net.py",
-                                                 "metrics": json.dumps(held_metrics)})
+    out = Path(args.output)
+    model.save_pretrained(out)  # the diffusers folder: config.json + diffusion_pytorch_model.safetensors
+    (out / "metrics.json").write_text(json.dumps({"heldout": held_metrics, "trained_by": "scripts/train_expression_net.py"}, indent=2))
     subset = {k: (v[:2000] if np.ndim(v) else v) for k, v in train.items()}
     metrics = {"heldout": held_metrics, "train_subset": evaluate(model, subset), "parameters": n_params,
                "epochs": args.epochs, "seed": args.seed, "train_images": n, "train_seconds": seconds}
-    Path(args.output).with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics, indent=2))
 
 

@@ -10,7 +10,7 @@ Recipe (every choice is a flag; the defaults produced the shipped weights):
    voice-activity gate -> bilabial closure) at 50 Hz: 52 weights + a closure flag per frame;
 4. augmentation (timing-preserving, so the labels stay valid): sox pitch shift (±300 cents), sox reverb,
    additive white/pink noise at 10-35 dB SNR, random gain;
-5. model: `generators.speech.neural.build_model` (conv front end, 60 ms look-ahead, GRU), Adam, L1 on the
+5. model: `generators.speech.neural.SpeechToARKit` (conv front end, 60 ms look-ahead, GRU), Adam, L1 on the
    mouth/jaw columns + BCE on the closure flag, random 4 s crops.
 
 Run (about 30 min on 2 shared cores):
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avatar.rig import index_of  # noqa: E402
 from generators.speech.audio import Audio, load_audio  # noqa: E402
-from generators.speech.neural import DEFAULT_CONFIG, build_model, log_mel, save_model  # noqa: E402
+from generators.speech.neural import SpeechToARKit, log_mel  # noqa: E402
 from generators.speech.phonetic import align, normalize_transcript  # noqa: E402
 from generators.speech.talking import frame_activity, loudness_gain  # noqa: E402
 from generators.speech.visemes import SPEECH_COLUMNS, bilabial_frames, close_lips, default_lip_model, speech_weights  # noqa: E402
@@ -74,6 +74,8 @@ VARIANTS_TRAIN = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt",
                   "+belinda", "+david", "+edward", "+grandma", "+adam", "+anika", "+caleb", "+f5"]
 VARIANTS_TEST = ["+m7", "+f4", "+Alicia", "+benjamin"]
 
+# The feature settings (sample rate, FFT, hop, mel bands) of the model this script trains.
+FEATURES = dict(SpeechToARKit().config)
 LABEL_FPS = 50.0  # the model's output rate: 100 Hz features, stride 2
 
 
@@ -157,7 +159,7 @@ def build_split(n: int, voices: list[str], variants: list[str], rng: np.random.G
         recipe = {"text": text, "voice": voice, "rate": rate, "pitch": pitch, "gap": gap, "tempo": tempo}
         versions = [audio.samples] + [augment(clean, tmp / "aug.wav", rng, tmp) for _ in range(augment_copies)]
         for k, y in enumerate(versions):
-            items.append({"mel": log_mel(y), "target": target, "shut": shut,
+            items.append({"mel": log_mel(y, FEATURES), "target": target, "shut": shut,
                           "recipe": {**recipe, "augmented": k > 0}})
         if (i + 1) % log_every == 0:
             print(f"  {i + 1}/{n} utterances, {time.time() - t0:.0f} s", flush=True)
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no usable training or held-out clips: check espeak-ng, sox and pocketsphinx", file=sys.stderr)
         return 1
     args.batch = min(args.batch, len(train))
-    model = build_model(DEFAULT_CONFIG)
+    model = SpeechToARKit()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     cols = torch.tensor([index_of(n) for n in SPEECH_COLUMNS])
     col_w = torch.zeros(52)
@@ -306,11 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     metrics = evaluate(model, test)
     metrics.update({"epochs": epoch, "steps": step, "train_clips": len(train), "train_minutes_audio": train_seconds / 60,
                     "heldout_clips": len(test), "seed": args.seed, "data_build_seconds": data_s,
-                    "epochs_requested": args.epochs, "capped_by_minutes": epoch < args.epochs, "config": DEFAULT_CONFIG,
+                    "epochs_requested": args.epochs, "capped_by_minutes": epoch < args.epochs,
+                    "config": {k: v for k, v in model.config.items() if not k.startswith("_") and k != "blendshape_names"},
                     "params": sum(p.numel() for p in model.parameters())})
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_model(model, args.out / "speech_to_arkit.safetensors")
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    out = args.out / "speech_to_arkit"
+    model.save_pretrained(out)  # the diffusers folder: config.json + diffusion_pytorch_model.safetensors
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     print(json.dumps(metrics, indent=2, default=str))
     return 0
 

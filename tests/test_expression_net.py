@@ -18,10 +18,11 @@ def test_tiny_model_from_config_round_trips(tmp_path) -> None:
     logits, arkit, va = net(x)
     assert logits.shape == (2, 8) and arkit.shape == (2, 52) and va.shape == (2, 2)
     assert float(arkit.min()) >= 0 and float(arkit.max()) <= 1 and float(va.abs().max()) <= 1
-    path = net.save_pretrained(tmp_path / "tiny.safetensors")
-    again = ExpressionNet.from_pretrained(path)
-    assert again.config["widths"] == [8, 16]
-    torch.testing.assert_close(again(x)[0], logits)
+    net.save_pretrained(tmp_path / "tiny")
+    assert (tmp_path / "tiny" / "config.json").is_file() and (tmp_path / "tiny" / "diffusion_pytorch_model.safetensors").is_file()
+    again = ExpressionNet.from_pretrained(tmp_path / "tiny")
+    assert list(again.config["widths"]) == [8, 16]
+    torch.testing.assert_close(again(x)[0], logits, rtol=0, atol=0)
 
 
 def test_missing_face_boxes_give_nan_rows() -> None:
@@ -47,7 +48,7 @@ def test_crop_is_exact_and_differentiable() -> None:
     assert np.allclose(corners.T, [[-5.0, 0.0], [15.0, 20.0]])
 
 
-@pytest.mark.skipif(not WEIGHTS_PATH.is_file(), reason="ExpressionNet weights not trained yet")
+@pytest.mark.skipif(not (WEIGHTS_PATH / "config.json").is_file(), reason="ExpressionNet weights not trained yet")
 def test_shipped_weights_read_unseen_faces_far_above_chance() -> None:
     import avatar
     from avatar.head import default_head
@@ -69,13 +70,13 @@ def test_shipped_weights_read_unseen_faces_far_above_chance() -> None:
     assert correct / total >= 0.75  # chance is 1/8
 
 
-@pytest.mark.skipif(not WEIGHTS_PATH.is_file(), reason="ExpressionNet weights not trained yet")
+@pytest.mark.skipif(not (WEIGHTS_PATH / "config.json").is_file(), reason="ExpressionNet weights not trained yet")
 def test_arkit_and_va_estimates_follow_the_pose() -> None:
     import avatar
     from avatar.rig import index_of
 
     rec = ExpressionNetRecognizer.from_default(device="cpu")
-    from avatar.pipeline import get_renderer
+    from avatar.app.facade import get_renderer
 
     r = get_renderer(width=192, height=192)
     w = np.stack([avatar.pose(emotion="happy"), avatar.pose(emotion="sad"), avatar.pose(emotion="surprise")])

@@ -6,56 +6,60 @@ few tens of ms of future audio help) -> unidirectional GRU (streams frame by fra
 52 sigmoid weights and one bilabial-closure logit, which `talking.animate` turns into the same hard
 lip closure as the phonetic path. Trained by `scripts/train_speech_model.py` on espeak-ng speech
 labelled by the phonetic path; see `generators/speech/weights/README.md` for the recipe and metrics.
+
+`SpeechToARKit` is a diffusers `ModelMixin` + `ConfigMixin`: the shipped checkpoint is the folder
+`generators/speech/weights/speech_to_arkit/` (config.json + diffusion_pytorch_model.safetensors, and
+metrics.json), and `SpeechToARKit.from_pretrained(folder)` loads yours, strictly. This module imports
+torch and diffusers; `generators.speech` imports it only when the neural path runs.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+from torch.nn import functional as F
 
-from avatar.errors import AvatarInputError
+from avatar.errors import AvatarInputError, FileFormatError
 from avatar.rig import ARKIT_NAMES
-from generators.speech.audio import INSTALL_HINT, Audio
+from generators.speech.audio import INSTALL_HINT, SAMPLE_RATE, Audio
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "speech_to_arkit.safetensors"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "speech_to_arkit"
+"""The shipped checkpoint folder (config.json + diffusion_pytorch_model.safetensors, metrics.json)."""
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "sample_rate": 16000, "n_fft": 400, "hop": 160, "n_mels": 40, "fmin": 60.0, "fmax": 7600.0,
-    "channels": 128, "hidden": 128, "lookahead": 6, "outputs": len(ARKIT_NAMES) + 1,
-}
+CHECKPOINT_HINT = "pass a folder written by SpeechToARKit.save_pretrained (config.json + diffusion_pytorch_model.safetensors)"
 
 
 def weights_available(path: str | os.PathLike | None = None) -> bool:
-    """Return True when a trained weight file exists at `path` (default: the shipped one)."""
-    return Path(path or DEFAULT_WEIGHTS).is_file()
+    """Return True when a checkpoint folder (with its config.json) exists at `path` (default: the shipped one)."""
+    return (Path(path or DEFAULT_WEIGHTS) / "config.json").is_file()
 
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """Return an (n_mels, n_fft // 2 + 1) float32 triangular mel filterbank (HTK mel scale, area-normalised)."""
+    """Return an (n_mels, n_fft // 2 + 1) float32 triangular mel filterbank (HTK mel scale, area-normalised).
 
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def mel_to_hz(m: np.ndarray) -> np.ndarray:
-        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
-
-    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    fb = np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
-    fb *= 2.0 / (hi - lo)
-    return fb.astype(np.float32)
+    librosa's `filters.mel(htk=True, norm="slaney")` is this filterbank (the hand-written one it
+    replaced agreed to 1e-9, well under the 1e-6 that keeps the shipped model's outputs unchanged).
+    """
+    try:
+        from librosa.filters import mel
+    except ImportError:
+        raise AvatarInputError(f"the neural speech path needs librosa: {INSTALL_HINT}") from None
+    return mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True, norm="slaney").astype(np.float32)
 
 
-def log_mel(samples: np.ndarray, config: dict[str, Any] = DEFAULT_CONFIG) -> np.ndarray:
+def log_mel(samples: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
     """Return (n_mels, F) float32 log-mel features at sample_rate / hop frames per second.
 
+    `samples` must already be at `config["sample_rate"]` (`SpeechToARKit.predict` resamples).
     Per-utterance mean/variance normalisation per band makes the model indifferent to recording gain.
     """
     n_fft, hop = int(config["n_fft"]), int(config["hop"])
@@ -75,93 +79,130 @@ def _filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: fl
     return mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax)
 
 
-def _torch():  # noqa: ANN202 - module object
+class SpeechToARKit(ModelMixin, ConfigMixin):
+    """Return (B, F/2, len(blendshape_names) + 1) logits at 50 Hz from log-mel (B, n_mels, F) at 100 Hz.
+
+    The first columns are the named blendshape weights (before the sigmoid), the last one the
+    bilabial-closure logit. The config carries the feature settings (`sample_rate`, `n_fft`, `hop`,
+    `n_mels`, `fmin`, `fmax`), so a checkpoint says which audio it expects, and the output column
+    names (`blendshape_names`, the ARKit 52 by default).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        n_fft: int = 400,
+        hop: int = 160,
+        n_mels: int = 40,
+        fmin: float = 60.0,
+        fmax: float = 7600.0,
+        channels: int = 128,
+        hidden: int = 128,
+        lookahead: int = 6,
+        outputs: int = len(ARKIT_NAMES) + 1,
+        blendshape_names: tuple[str, ...] = ARKIT_NAMES,
+    ) -> None:
+        super().__init__()
+        if outputs != len(blendshape_names) + 1:
+            raise AvatarInputError(
+                f"outputs must be len(blendshape_names) + 1 = {len(blendshape_names) + 1} (weights + closure), got {outputs}"
+            )
+        if not 0 <= lookahead <= self.span:
+            raise AvatarInputError(f"lookahead must be between 0 and {self.span} feature frames, got {lookahead}")
+        self.conv1 = nn.Conv1d(n_mels, channels, kernel_size=5)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size=4, stride=2)
+        self.conv3 = nn.Conv1d(channels, channels, kernel_size=3)
+        self.norm = nn.LayerNorm(channels)
+        self.gru = nn.GRU(channels, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, outputs)
+
+    # Input frames the conv stack spans beyond the current one: (k1-1) + (k2-1) + stride*(k3-1).
+    span = 4 + 3 + 2 * 2
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        # Pad so that output step m (time 2m in input frames) sees input frames up to 2m + lookahead
+        # and nothing later.
+        lookahead = int(self.config.lookahead)
+        x = F.pad(mel, (self.span - lookahead, lookahead))
+        x = F.gelu(self.conv1(x))
+        x = F.gelu(self.conv2(x))
+        x = F.gelu(self.conv3(x)).transpose(1, 2)
+        y, _ = self.gru(self.norm(x))
+        return self.head(y)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> SpeechToARKit:
+        """Return the model in a checkpoint folder (or a Hub id when online), in eval mode.
+
+        A local folder is read with `local_files_only=True` (never a Hub request); loading is strict:
+        a missing, unexpected or mis-shaped tensor raises FileFormatError naming it.
+        """
+        path = Path(pretrained_model_name_or_path).expanduser()
+        text = os.fspath(pretrained_model_name_or_path)
+        # Anything but an "owner/name" Hub id is a local path: a typo must not become a Hub request.
+        looks_local = isinstance(pretrained_model_name_or_path, os.PathLike) or text.startswith((".", "/", "~")) or text.count("/") != 1
+        if path.is_file() or (looks_local and not path.exists()):
+            raise AvatarInputError(f"{text!r} is not a checkpoint folder: {CHECKPOINT_HINT}")
+        if path.is_dir():
+            if not (path / "config.json").is_file():
+                raise AvatarInputError(f"{str(path)!r} has no config.json: {CHECKPOINT_HINT}")
+            kwargs["local_files_only"] = True
+            pretrained_model_name_or_path = path
+        # A small model: build it for real (no meta-device init, and no warning when accelerate is absent).
+        kwargs.setdefault("low_cpu_mem_usage", False)
+        want_info = bool(kwargs.pop("output_loading_info", False))
+        model, info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
+        # diffusers only warns about a missing tensor and leaves it uninitialised: refuse instead.
+        problems = [f"{kind.split('_')[0]} {sorted(map(str, info[kind]))[:4]}"
+                    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys") if info.get(kind)]
+        if problems:
+            raise FileFormatError(f"{str(path)!r} does not match SpeechToARKit: {', '.join(problems)}; re-save it with save_pretrained")
+        model.eval()
+        return (model, info) if want_info else model
+
+    @torch.no_grad()
+    def predict(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return ((T, n) float32 blendshape weights, (T,) bool closure mask) at `fps` for one clip.
+
+        The clip is resampled to the model's `sample_rate` when its own rate differs (features,
+        and so the model, are only meaningful at the rate it was trained at).
+        """
+        cfg = self.config
+        samples = resample(audio.samples, audio.sample_rate, int(cfg.sample_rate))
+        feats = torch.from_numpy(log_mel(samples, cfg))[None].to(self.device)
+        out = self.forward(feats)[0].float().cpu().numpy()
+        rate = int(cfg.sample_rate) / int(cfg.hop) / 2.0
+        n = n_frames if n_frames is not None else int(np.ceil(audio.duration * fps))
+        t = np.arange(n) / fps
+        src = np.arange(len(out)) / rate
+        logits = np.stack([np.interp(t, src, out[:, k]) for k in range(out.shape[1])], axis=1)
+        k = len(cfg.blendshape_names)
+        w = 1.0 / (1.0 + np.exp(-logits[:, :k]))
+        return w.astype(np.float32), logits[:, k] > 0.0
+
+
+def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Return float32 `samples` at `target_rate` (librosa's soxr HQ resampler, as `load_audio` uses); unchanged when equal."""
+    if int(rate) == int(target_rate):
+        return samples
     try:
-        import torch
+        import librosa
     except ImportError:
-        raise AvatarInputError(f"the neural speech path needs torch: {INSTALL_HINT}") from None
-    return torch
+        raise AvatarInputError(f"resampling {rate} Hz audio for the speech model needs librosa: {INSTALL_HINT}") from None
+    return librosa.resample(np.asarray(samples, np.float32), orig_sr=int(rate), target_sr=int(target_rate), res_type="soxr_hq").astype(np.float32)
 
 
-def build_model(config: dict[str, Any] | None = None) -> Any:
-    """Return an untrained `SpeechToARKit` torch module for `config` (defaults: `DEFAULT_CONFIG`)."""
-    torch = _torch()
-    nn = torch.nn
-    cfg = {**DEFAULT_CONFIG, **(config or {})}
-
-    class SpeechToARKit(nn.Module):
-        """Log-mel (B, n_mels, F) at 100 Hz -> (B, F/2, 53) logits at 50 Hz: 52 ARKit weights + closure."""
-
-        def __init__(self, cfg: dict[str, Any]) -> None:
-            super().__init__()
-            self.config = dict(cfg)
-            c, h = int(cfg["channels"]), int(cfg["hidden"])
-            self.lookahead = int(cfg["lookahead"])
-            self.conv1 = nn.Conv1d(int(cfg["n_mels"]), c, kernel_size=5)
-            self.conv2 = nn.Conv1d(c, c, kernel_size=4, stride=2)
-            self.conv3 = nn.Conv1d(c, c, kernel_size=3)
-            self.norm = nn.LayerNorm(c)
-            self.gru = nn.GRU(c, h, batch_first=True)
-            self.head = nn.Linear(h, int(cfg["outputs"]))
-
-        def forward(self, mel: Any) -> Any:
-            # Pad so that output step m (time 2m in input frames) sees input frames up to 2m + lookahead
-            # and nothing later: the stack spans span + 1 = 12 input frames, (k1-1) + (k2-1) + stride*(k3-1).
-            span = 4 + 3 + 2 * 2
-            x = torch.nn.functional.pad(mel, (span - self.lookahead, self.lookahead))
-            x = torch.nn.functional.gelu(self.conv1(x))
-            x = torch.nn.functional.gelu(self.conv2(x))
-            x = torch.nn.functional.gelu(self.conv3(x)).transpose(1, 2)
-            y, _ = self.gru(self.norm(x))
-            return self.head(y)
-
-        @torch.no_grad()
-        def predict(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-            """Return ((T, 52) float32 weights, (T,) bool closure mask) at `fps` for one clip."""
-            feats = torch.from_numpy(log_mel(audio.samples, self.config))[None]
-            out = self.forward(feats)[0].float().numpy()
-            rate = int(self.config["sample_rate"]) / int(self.config["hop"]) / 2.0
-            n = n_frames if n_frames is not None else int(np.ceil(audio.duration * fps))
-            t = np.arange(n) / fps
-            src = np.arange(len(out)) / rate
-            logits = np.stack([np.interp(t, src, out[:, k]) for k in range(out.shape[1])], axis=1)
-            w = 1.0 / (1.0 + np.exp(-logits[:, : len(ARKIT_NAMES)]))
-            return w.astype(np.float32), logits[:, len(ARKIT_NAMES)] > 0.0
-
-    return SpeechToARKit(cfg)
-
-
-def save_model(model: Any, path: str | os.PathLike) -> None:
-    """Write `model`'s weights as safetensors with its config in the file's metadata."""
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(path), metadata={"config": json.dumps(model.config), "names": ",".join(ARKIT_NAMES)})
-
-
-def load_model(path: str | os.PathLike | None = None) -> Any:
-    """Return the `SpeechToARKit` model from safetensors at `path` (default: the shipped weights), in eval mode."""
+def load_model(path: str | os.PathLike | None = None) -> SpeechToARKit:
+    """Return the `SpeechToARKit` in the checkpoint folder `path` (default: the shipped one), cached per folder version."""
     p = Path(path or DEFAULT_WEIGHTS)
-    if not p.is_file():
-        hint = "train it with scripts/train_speech_model.py, or use method='phonetic'" if path is None else "check the path"
-        raise AvatarInputError(f"speech model weights not found at {str(p)!r}: {hint}")
-    return _load_cached(str(p.resolve()), p.stat().st_mtime)
+    if not weights_available(p):
+        hint = "train it with scripts/train_speech_model.py, or use method='phonetic'" if path is None else CHECKPOINT_HINT
+        raise AvatarInputError(f"speech model checkpoint not found at {str(p)!r}: {hint}")
+    stamp = max(f.stat().st_mtime for f in p.iterdir() if f.is_file())
+    return _load_cached(str(p.resolve()), stamp)
 
 
 @lru_cache(maxsize=2)
-def _load_cached(path: str, mtime: float) -> Any:
-    _torch()
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(path, framework="pt") as f:
-        meta = f.metadata() or {}
-    if "config" not in meta:
-        raise AvatarInputError(f"{path!r} has no model config in its metadata: not a SpeechToARKit checkpoint")
-    model = build_model(json.loads(meta["config"]))
-    state = load_file(path)
-    try:
-        model.load_state_dict(state, strict=True)  # strict: a missing tensor is an error, never silently random
-    except RuntimeError as exc:
-        raise AvatarInputError(f"{path!r} does not match the SpeechToARKit architecture: {str(exc).splitlines()[0]}") from None
-    return model.eval()
+def _load_cached(path: str, mtime: float) -> SpeechToARKit:
+    return SpeechToARKit.from_pretrained(path)
