@@ -18,6 +18,7 @@ from avatar.arrays import is_torch
 from avatar.blend import blend
 from avatar.errors import AvatarInputError, ShapeError
 from avatar.rig import ARKIT_NAMES, try_normalize_name
+from avatar.rotations import apply_head_pose_torch, rotation_matrix
 
 if TYPE_CHECKING:
     import torch
@@ -50,17 +51,6 @@ LANDMARK68_NAMES: dict[str, int] = {
     "upper_lip_top": 51, "lower_lip_bottom": 57, "upper_lip_inner": 62, "lower_lip_inner": 66,
     "eye_left_top": 44, "eye_left_bottom": 46, "eye_right_top": 38, "eye_right_bottom": 40,
 }
-
-
-def rotation_matrix(pitch: Any, yaw: Any, roll: Any) -> np.ndarray:
-    """Return (..., 3, 3) rotation matrices R = Ry(yaw) @ Rx(pitch) @ Rz(roll), angles in radians."""
-    p, y, r = (np.asarray(a, dtype=np.float64) for a in (pitch, yaw, roll))
-    cp, sp, cy, sy, cr, sr = np.cos(p), np.sin(p), np.cos(y), np.sin(y), np.cos(r), np.sin(r)
-    one, zero = np.ones_like(p), np.zeros_like(p)
-    rx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1), np.stack([zero, sp, cp], -1)], -2)
-    ry = np.stack([np.stack([cy, zero, sy], -1), np.stack([zero, one, zero], -1), np.stack([-sy, zero, cy], -1)], -2)
-    rz = np.stack([np.stack([cr, -sr, zero], -1), np.stack([sr, cr, zero], -1), np.stack([zero, zero, one], -1)], -2)
-    return ry @ rx @ rz
 
 
 @dataclass
@@ -183,16 +173,10 @@ class BlendshapeHead:
         neutral, deltas = self._device_cache[key]
         verts = blend(neutral, deltas, weights)
         if head_pose is not None:
-            hp = torch.as_tensor(np.asarray(head_pose.detach().cpu() if is_torch(head_pose) else head_pose))
-            r = torch.from_numpy(rotation_matrix(hp[..., 0].numpy(), hp[..., 1].numpy(), hp[..., 2].numpy()))
-            r = r.to(weights.device, weights.dtype)
-            t = hp[..., 3:6].to(weights.device, weights.dtype)
-            pivot = torch.from_numpy(self.pivot).to(weights.device, weights.dtype)
-            c = verts - pivot
-            if verts.ndim == 2:
-                verts = c @ r.reshape(3, 3).T + pivot + t.reshape(3)
-            else:
-                verts = torch.einsum("bvc,bdc->bvd", c, r.reshape(-1, 3, 3)) + pivot + t.reshape(-1, 1, 3)
+            # Differentiable in the pose too (refinement and the differentiable renderer optimise it).
+            hp = torch.as_tensor(head_pose).to(weights.device, weights.dtype)
+            posed = apply_head_pose_torch(verts, hp, torch.from_numpy(self.pivot).to(weights.device, weights.dtype))
+            verts = posed[0] if verts.ndim == 2 and hp.ndim == 1 else posed
         return verts
 
     def landmarks(self, vertices: Any | None = None) -> Any:

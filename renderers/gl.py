@@ -146,10 +146,7 @@ class GLRenderer:
 
     def _use(self) -> None:
         """Make this renderer's GL context current (cheap when it already is)."""
-        global _current_ctx
-        if _current_ctx is not self.ctx:
-            self.ctx.__enter__()
-            _current_ctx = self.ctx
+        make_current(self.ctx)
 
     def _set_uniforms(self) -> None:
         self._use()

@@ -103,7 +103,7 @@ def _minmax(a: np.ndarray) -> dict[str, list[float]]:
 
 
 def head_pose_quaternions(head_pose: np.ndarray) -> np.ndarray:
-    """Return (T, 4) xyzw unit quaternions of R = Ry(yaw) Rx(pitch) Rz(roll), as `avatar.head.rotation_matrix`.
+    """Return (T, 4) xyzw unit quaternions of R = Ry(yaw) Rx(pitch) Rz(roll), as `avatar.rotations.rotation_matrix`.
 
     Signs are chosen so consecutive quaternions lie in one hemisphere (smooth interpolation).
     """
