@@ -218,7 +218,9 @@ def evaluate(model, items: list[dict]) -> dict:  # noqa: ANN001
         bil += int(shut.sum())
         closed += int((gap[shut] < 0.15).sum())
         closed_raw += int((gap_raw[shut] < 0.15).sum())
-        tp += int((pred_shut & shut).sum()); fp += int((pred_shut & ~shut).sum()); fn += int((~pred_shut & shut).sum())
+        tp += int((pred_shut & shut).sum())
+        fp += int((pred_shut & ~shut).sum())
+        fn += int((~pred_shut & shut).sum())
     return {
         "mae_mouth_columns": abs_err / max(1, n_frames * len(cols)),
         "closure_rate_at_bilabial_frames": closed / max(1, bil),

@@ -85,3 +85,16 @@ def test_arkit_and_va_estimates_follow_the_pose() -> None:
     assert res.arkit[0, smile] > res.arkit[1, smile] + 0.3  # the happy face smiles, the sad one does not
     assert res.arkit[2, index_of("jawOpen")] > res.arkit[0, index_of("jawOpen")]  # surprise drops the jaw
     assert res.valence[0] > 0.3 and res.valence[1] < -0.2  # happy positive, sad negative
+
+
+def test_aus_come_from_the_arkit_estimate() -> None:
+    from avatar.facs import AU_LABELS
+    from avatar.facs_inverse import arkit_to_au_vector
+
+    torch.manual_seed(0)
+    rec = ExpressionNetRecognizer(ExpressionNet(input_size=32, widths=(8, 16)), device="cpu")
+    images = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    result = rec(images, boxes=np.array([[8, 8, 56, 56], [np.nan] * 4], np.float32)).to_numpy()
+    assert result.au_names == AU_LABELS and result.aus.shape == (2, len(AU_LABELS))
+    np.testing.assert_allclose(result.aus[0], arkit_to_au_vector(result.arkit[0]), atol=1e-6)
+    assert np.isnan(result.aus[1]).all() and np.isnan(result.arkit[1]).all() and np.isnan(result.valence[1])

@@ -127,3 +127,16 @@ def test_speech_predict_uses_the_clip_sample_rate() -> None:
         assert np.abs(w - ref_w).mean() < 0.02
     misread, _ = model.predict(Audio(_speech_clip(8000), 16000), fps=30.0)
     assert misread.shape[0] < ref_w.shape[0]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_config_that_does_not_fit_the_tensors_is_an_error(tmp_path: Path, name: str) -> None:
+    model, _ = _tiny(name)
+    model.save_pretrained(tmp_path / name)
+    config_path = tmp_path / name / "config.json"
+    config = json.loads(config_path.read_text())
+    key = {"expression_net": "num_emotions", "mini_xception": "num_classes", "speech_to_arkit": "hidden"}[name]
+    config[key] += 1
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(FileFormatError):
+        type(model).from_pretrained(tmp_path / name)

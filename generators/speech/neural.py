@@ -16,9 +16,10 @@ torch and diffusers; `generators.speech` imports it only when the neural path ru
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -152,7 +153,12 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
         # A small model: build it for real (no meta-device init, and no warning when accelerate is absent).
         kwargs.setdefault("low_cpu_mem_usage", False)
         want_info = bool(kwargs.pop("output_loading_info", False))
-        model, info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
+        try:
+            model, info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
+        except (OSError, ValueError) as e:  # diffusers' wording for unreadable or absent weight files
+            raise FileFormatError(f"cannot load {text!r} ({str(e).splitlines()[0]}): {CHECKPOINT_HINT}") from None
+        except RuntimeError as e:  # shape mismatches: diffusers raises from load_state_dict
+            raise FileFormatError(f"{text!r} does not fit the model config: {str(e).splitlines()[-1].strip()}") from None
         # diffusers only warns about a missing tensor and leaves it uninitialised: refuse instead.
         problems = [f"{kind.split('_')[0]} {sorted(map(str, info[kind]))[:4]}"
                     for kind in ("missing_keys", "unexpected_keys", "mismatched_keys") if info.get(kind)]
