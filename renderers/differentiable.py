@@ -246,10 +246,12 @@ class DifferentiableRenderer(nn.Module):
         rasterizer: "gl" (moderngl visibility buffer, default), "pytorch3d" (needs pytorch3d), or "auto"
             (pytorch3d on CUDA when it imports, else GL).
         dtype: float dtype of vertices and images (torch.float64 for gradient checks).
+        chunk: images shaded at once (default 1 on CPU, where one image's per-pixel arrays stay in cache and
+            a batch of 8 at once ran 3-6x slower per image; 64 on CUDA). Results do not depend on it.
     """
 
     def __init__(self, head: BlendshapeHead | None = None, options: RendererOptions | None = None, device: Any = "cpu",
-                 rasterizer: str = "gl", dtype: torch.dtype = torch.float32) -> None:
+                 rasterizer: str = "gl", dtype: torch.dtype = torch.float32, chunk: int | None = None) -> None:
         from avatar.device import resolve_device
         from avatar.validation import check_size
 
@@ -260,6 +262,9 @@ class DifferentiableRenderer(nn.Module):
         self.camera = resolve_camera(opts.camera)
         self.supersample = max(1, round(math.sqrt(opts.samples))) if opts.samples else 1
         dev = resolve_device(device)
+        if chunk is not None and int(chunk) < 1:
+            raise AvatarInputError(f"chunk must be a positive number of images, got {chunk!r}")
+        self.chunk = int(chunk) if chunk is not None else (64 if dev.type == "cuda" else 1)
         faces = drawn_faces(self.head)
         albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** _GAMMA  # GL linearises per vertex
         self.pose_head = DifferentiableHead(self.head)
@@ -328,11 +333,10 @@ class DifferentiableRenderer(nn.Module):
         """Return (B, C, H, W) images in [0, 1] at the output size from (B, V, 3) vertices and their Fragments."""
         normals = vertex_normals_torch(vertices, self.faces)
         mask = fragments.mask
-        colour = self.shader(
-            interpolate(normals, self.faces, fragments),
-            interpolate(vertices, self.faces, fragments),
-            interpolate(self.albedo_linear, self.faces, fragments),
-        )
+        # One gather for all three attributes instead of three: indexing dominates the CPU time.
+        attrs = torch.cat([normals, vertices, self.albedo_linear.expand_as(vertices)], -1)
+        px = interpolate(attrs, self.faces, fragments)
+        colour = self.shader(px[:, :3], px[:, 3:6], px[:, 6:])
         b, h, w = mask.shape
         img = self.background.expand(b, h, w, 3).clone() if self.options.background is not None else vertices.new_zeros((b, h, w, 3))
         img = img.index_put(mask.nonzero(as_tuple=True), colour)
@@ -347,7 +351,9 @@ class DifferentiableRenderer(nn.Module):
         """Return (B, C, H, W) images in [0, 1] of (B, V, 3) or (V, 3) world vertices."""
         verts = vertices if vertices.ndim == 3 else vertices[None]
         verts = verts.to(self.view_proj.dtype)
-        return self.shade(verts, self.rasterize(verts))
+        if len(verts) <= self.chunk:
+            return self.shade(verts, self.rasterize(verts))
+        return torch.cat([self.shade(v, self.rasterize(v)) for v in verts.split(self.chunk)])
 
     def forward(self, weights: torch.Tensor, identity: torch.Tensor | None = None,
                 head_pose: torch.Tensor | None = None) -> torch.Tensor:
