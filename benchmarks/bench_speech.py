@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from generators.speech import animate
     from generators.speech.audio import load_audio
-    from generators.speech.neural import weights_available
+    from generators.speech.shipped import weights_available
     from generators.speech.phonetic import phones_from_audio
     from generators.speech.visemes import default_lip_model
 

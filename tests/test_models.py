@@ -14,7 +14,7 @@ import torch
 
 from avatar.errors import AvatarInputError, FileFormatError
 from generators.speech.audio import Audio
-from generators.speech.neural import DEFAULT_WEIGHTS as SPEECH_WEIGHTS
+from generators.speech.shipped import DEFAULT_WEIGHTS as SPEECH_WEIGHTS
 from generators.speech.neural import SpeechToARKit, load_model, mel_filterbank
 from recognizers.expression_net import WEIGHTS_PATH as EXPRESSION_WEIGHTS
 from recognizers.expression_net import ExpressionNet

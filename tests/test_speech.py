@@ -204,7 +204,7 @@ def test_lip_model_matches_the_mesh(head) -> None:  # noqa: ANN001
 def test_neural_path_if_weights_are_shipped(papa_wav: Path, head) -> None:  # noqa: ANN001
     pytest.importorskip("torch")
     from generators.speech import animate
-    from generators.speech.neural import weights_available
+    from generators.speech.shipped import weights_available
 
     if not weights_available():
         pytest.skip("no trained speech model shipped")

@@ -31,17 +31,10 @@ from torch.nn import functional as F
 from avatar.errors import AvatarInputError, FileFormatError
 from avatar.rig import ARKIT_NAMES
 from generators.speech.audio import INSTALL_HINT, SAMPLE_RATE, Audio
+from generators.speech.shipped import DEFAULT_WEIGHTS, weights_available
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "speech_to_arkit"
-"""The shipped checkpoint folder (config.json + diffusion_pytorch_model.safetensors, metrics.json)."""
 
 CHECKPOINT_HINT = "pass a folder written by SpeechToARKit.save_pretrained (config.json + diffusion_pytorch_model.safetensors)"
-
-
-def weights_available(path: str | os.PathLike | None = None) -> bool:
-    """Return True when a checkpoint folder (with its config.json) exists at `path` (default: the shipped one)."""
-    return (Path(path or DEFAULT_WEIGHTS) / "config.json").is_file()
 
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:

@@ -42,7 +42,7 @@ def _resolve_method(method: str, text: str | None) -> str:
     """Return "phonetic" or "neural" for `method`, where "auto" prefers alignment when text is given."""
     if method != "auto":
         return method
-    from generators.speech.neural import weights_available
+    from generators.speech.shipped import weights_available
 
     try:
         import pocketsphinx  # noqa: F401
@@ -140,7 +140,7 @@ def animate(
         life: add blinks, gaze and prosody-driven head pose.
         max_seconds, silence_dbfs: input limits (see `generators.speech.audio.load_audio`).
         emotion_smoothing_s: low-pass applied to an emotion track, in seconds.
-        model: a `SpeechToARKit` instance or a path to its folder for method "neural".
+        model: a `SpeechToARKit` instance or a path to its checkpoint folder for method "neural".
         head: the head this animation is for; bilabial closure is solved on its own lips (default: the
             shipped head; a head without lip landmarks falls back to the shipped head's, with a warning).
     Returns:
