@@ -26,7 +26,7 @@ from avatar.errors import AvatarInputError, ShapeError
 from avatar.facs import AU_LABELS
 from avatar.facs_inverse import arkit_to_au_vector
 from recognizers.base import BaseRecognizer, Recognition
-from recognizers.checkpoints import load_strict
+from avatar.checkpoints import load_strict
 from recognizers.faces import crop_faces
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "expression_net"

@@ -28,7 +28,8 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 from torch.nn import functional as F
 
-from avatar.errors import AvatarInputError, FileFormatError
+from avatar.checkpoints import load_strict
+from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
 from generators.speech.audio import INSTALL_HINT, SAMPLE_RATE, Audio
 from generators.speech.shipped import DEFAULT_WEIGHTS, weights_available
@@ -132,33 +133,7 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
         A local folder is read with `local_files_only=True` (never a Hub request); loading is strict:
         a missing, unexpected or mis-shaped tensor raises FileFormatError naming it.
         """
-        path = Path(pretrained_model_name_or_path).expanduser()
-        text = os.fspath(pretrained_model_name_or_path)
-        # Anything but an "owner/name" Hub id is a local path: a typo must not become a Hub request.
-        looks_local = isinstance(pretrained_model_name_or_path, os.PathLike) or text.startswith((".", "/", "~")) or text.count("/") != 1
-        if path.is_file() or (looks_local and not path.exists()):
-            raise AvatarInputError(f"{text!r} is not a checkpoint folder: {CHECKPOINT_HINT}")
-        if path.is_dir():
-            if not (path / "config.json").is_file():
-                raise AvatarInputError(f"{str(path)!r} has no config.json: {CHECKPOINT_HINT}")
-            kwargs["local_files_only"] = True
-            pretrained_model_name_or_path = path
-        # A small model: build it for real (no meta-device init, and no warning when accelerate is absent).
-        kwargs.setdefault("low_cpu_mem_usage", False)
-        want_info = bool(kwargs.pop("output_loading_info", False))
-        try:
-            model, info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
-        except (OSError, ValueError) as e:  # diffusers' wording for unreadable or absent weight files
-            raise FileFormatError(f"cannot load {text!r} ({str(e).splitlines()[0]}): {CHECKPOINT_HINT}") from None
-        except RuntimeError as e:  # shape mismatches: diffusers raises from load_state_dict
-            raise FileFormatError(f"{text!r} does not fit the model config: {str(e).splitlines()[-1].strip()}") from None
-        # diffusers only warns about a missing tensor and leaves it uninitialised: refuse instead.
-        problems = [f"{kind.split('_')[0]} {sorted(map(str, info[kind]))[:4]}"
-                    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys") if info.get(kind)]
-        if problems:
-            raise FileFormatError(f"{str(path)!r} does not match SpeechToARKit: {', '.join(problems)}; re-save it with save_pretrained")
-        model.eval()
-        return (model, info) if want_info else model
+        return load_strict(super().from_pretrained, pretrained_model_name_or_path, **kwargs)
 
     @torch.no_grad()
     def predict(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Returns recognizer models loaded strictly from diffusers-layout checkpoint folders.
+"""Returns torch models loaded strictly from diffusers-layout checkpoint folders (recognizers and generators alike).
 
 Every torch model here is a diffusers `ModelMixin` + `ConfigMixin`; a checkpoint is the folder
 `save_pretrained` writes (config.json + diffusion_pytorch_model.safetensors). diffusers itself only
