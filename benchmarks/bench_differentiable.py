@@ -1,6 +1,6 @@
 """Prints the differentiable renderer's speed (forward, forward+backward frames/s) and its PSNR against GLRenderer.
 
-Speed: 256x256, batch 1 and 8, float32, on the chosen device; each frame is the whole job (pose
+Speed: 256x256, batch 1 and 8, float32, on the chosen device, best of --repeats calls; each frame is the whole job (pose
 26,719 vertices from weights, identity and head pose; GL visibility pass; torch barycentrics,
 normals and shading), and backward goes to the weights, identity coefficients and head pose. The
 GL visibility pass alone is timed too, since it is the part torch cannot batch.
@@ -49,29 +49,24 @@ def bench_speed(size: int, batch: int, repeats: int, device: str) -> tuple[float
             if dev.type == "cuda":
                 torch.cuda.synchronize()
 
-        with torch.no_grad():
-            r(w, ident, pose)  # warm-up
+        def best(fn) -> float:
+            """Return the fastest of `repeats` timed calls in seconds (the least disturbed by other processes)."""
+            fn()  # warm-up
             sync()
-            t0 = time.perf_counter()
+            times = []
             for _ in range(repeats):
-                r(w, ident, pose)
-            sync()
-            fwd = repeats * batch / (time.perf_counter() - t0)
-            verts = r.pose_head(w, ident, pose)
-            t0 = time.perf_counter()
-            for _ in range(repeats):
-                r.rasterizer(verts, None)
-            sync()
-            vis_ms = 1000 * (time.perf_counter() - t0) / (repeats * batch)
+                t0 = time.perf_counter()
+                fn()
+                sync()
+                times.append(time.perf_counter() - t0)
+            return min(times)
 
+        with torch.no_grad():
+            fwd = batch / best(lambda: r(w, ident, pose))
+            verts = r.pose_head(w, ident, pose)
+            vis_ms = 1000 * best(lambda: r.rasterizer(verts, None)) / batch
         leaves = [t.clone().requires_grad_() for t in (w, ident, pose)]
-        r(*leaves).mean().backward()  # warm-up
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            r(*leaves).mean().backward()
-        sync()
-        bwd = repeats * batch / (time.perf_counter() - t0)
+        bwd = batch / best(lambda: r(*leaves).mean().backward())
     return fwd, bwd, vis_ms
 
 

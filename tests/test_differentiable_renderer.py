@@ -144,7 +144,8 @@ def _central_differences(renderer, args, which: int, columns, eps: float, pix_to
 
 
 # Relative tolerance on the gradient vector (||autograd - fd|| / ||fd||), float64, eps = 1e-6, coverage held
-# fixed (the image is smooth in the vertices then; coverage changes carry no gradient by design). Measured ~1e-7.
+# fixed (the image is smooth in the vertices then; coverage changes carry no gradient by design).
+# Measured: 2.6e-9 (weights), 7.2e-9 (identity), 8.5e-7 (head pose).
 GRAD_RTOL = 1e-4
 
 
