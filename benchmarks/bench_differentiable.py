@@ -31,8 +31,8 @@ def expressions() -> dict[str, np.ndarray]:
     return {e: (np.zeros(52, np.float32) if e == "neutral" else emotion_to_arkit(e, 1.0).astype(np.float32)) for e in EMOTIONS}
 
 
-def bench_speed(size: int, batch: int, repeats: int, device: str) -> tuple[float, float, float]:
-    """Return (forward frames/s, forward+backward frames/s, visibility-pass ms per frame)."""
+def bench_speed(size: int, batch: int, repeats: int, device: str) -> tuple[float, float, float, float, float]:
+    """Return (forward frames/s, forward+backward frames/s, visibility-pass ms per frame, CPU ms per frame forward, and forward+backward)."""
     import torch
 
     from renderers.differentiable import DifferentiableRenderer
@@ -49,25 +49,25 @@ def bench_speed(size: int, batch: int, repeats: int, device: str) -> tuple[float
             if dev.type == "cuda":
                 torch.cuda.synchronize()
 
-        def best(fn) -> float:
-            """Return the fastest of `repeats` timed calls in seconds (the least disturbed by other processes)."""
+        def best(fn) -> tuple[float, float]:
+            """Return (wall, CPU) seconds of the fastest of `repeats` calls (the least disturbed by other processes)."""
             fn()  # warm-up
             sync()
-            times = []
+            runs = []
             for _ in range(repeats):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 fn()
                 sync()
-                times.append(time.perf_counter() - t0)
-            return min(times)
+                runs.append((time.perf_counter() - t0, time.process_time() - c0))
+            return min(runs)
 
         with torch.no_grad():
-            fwd = batch / best(lambda: r(w, ident, pose))
+            fwd = best(lambda: r(w, ident, pose))
             verts = r.pose_head(w, ident, pose)
-            vis_ms = 1000 * best(lambda: r.rasterizer(verts, None)) / batch
+            vis_ms = 1000 * best(lambda: r.rasterizer(verts, None))[0] / batch
         leaves = [t.clone().requires_grad_() for t in (w, ident, pose)]
-        bwd = batch / best(lambda: r(*leaves).mean().backward())
-    return fwd, bwd, vis_ms
+        bwd = best(lambda: r(*leaves).mean().backward())
+    return batch / fwd[0], batch / bwd[0], vis_ms, 1000 * fwd[1] / batch, 1000 * bwd[1] / batch
 
 
 def bench_fidelity(size: int) -> dict[int, dict[str, float]]:
@@ -111,9 +111,10 @@ def main() -> None:
     from renderers.visibility import GLVisibilityRasterizer  # noqa: F401 (fail early without GL)
 
     for batch in (1, 8):
-        fwd, bwd, vis = bench_speed(args.size, batch, args.repeats, args.device)
+        fwd, bwd, vis, fwd_cpu, bwd_cpu = bench_speed(args.size, batch, args.repeats, args.device)
+        # CPU ms (this process, all threads) is the steadier figure when other jobs share the machine.
         print(f"{args.size}x{args.size} batch {batch}: forward {fwd:6.1f} frames/s, forward+backward {bwd:6.1f} frames/s "
-              f"(GL visibility pass {vis:.1f} ms/frame)")
+              f"(CPU {fwd_cpu:.0f} / {bwd_cpu:.0f} ms per frame; GL visibility pass {vis:.1f} ms/frame)")
     for samples, table in bench_fidelity(args.size).items():
         vals = np.array(list(table.values()))
         label = "no anti-aliasing (GL samples=0 vs ours)" if samples == 0 else "anti-aliased (GL 4x MSAA vs our 2x2 supersampling)"

@@ -109,7 +109,7 @@ def barycentric_fragments(clip: torch.Tensor, faces: torch.Tensor, pix_to_face: 
     mask = pix_to_face >= 0
     bi, yi, xi = mask.nonzero(as_tuple=True)
     tri = faces[pix_to_face[bi, yi, xi]]  # (N, 3) vertex indices
-    corners = clip[bi[:, None], tri]  # (N, 3, 4)
+    corners = _gather_corners(clip, bi, tri)  # (N, 3, 4)
     wc = corners[..., 3]
     ndc = corners[..., :2] / wc[..., None]
     px, py = pixel_centres(h, w, clip.dtype, clip.device)
@@ -131,11 +131,19 @@ def barycentric_fragments(clip: torch.Tensor, faces: torch.Tensor, pix_to_face: 
     return Fragments(pix_to_face=pix_to_face, bary=bary)
 
 
+def _gather_corners(per_vertex: torch.Tensor, batch_index: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+    """Return (N, 3, C) rows of (B, V, C) `per_vertex` for (N,) batch indices and (N, 3) vertex indices."""
+    b, v, c = per_vertex.shape
+    flat = (batch_index[:, None] * v + tri).reshape(-1)
+    # index_select's backward is an index_add; advanced indexing's is a sorting index_put, ~2x slower on CPU.
+    return per_vertex.reshape(b * v, c).index_select(0, flat).reshape(-1, 3, c)
+
+
 def interpolate(attributes: torch.Tensor, faces: torch.Tensor, fragments: Fragments) -> torch.Tensor:
     """Return (N, C) attributes at the N covered pixels (in `fragments.mask.nonzero()` order) from (B, V, C) or (V, C) per-vertex ones."""
     bi, yi, xi = fragments.mask.nonzero(as_tuple=True)
     tri = faces[fragments.pix_to_face[bi, yi, xi]]
-    corner = attributes[bi[:, None], tri] if attributes.ndim == 3 else attributes[tri]  # (N, 3, C)
+    corner = _gather_corners(attributes, bi, tri) if attributes.ndim == 3 else attributes[tri]  # (N, 3, C)
     return (fragments.bary[bi, yi, xi][..., None] * corner).sum(1)
 
 
