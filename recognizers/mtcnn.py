@@ -40,7 +40,7 @@ from torch import nn
 from avatar.device import resolve_device
 from avatar.errors import AvatarInputError, ShapeError
 from recognizers.base import check_images, images_to_tensor
-from recognizers.checkpoints import load_strict
+from avatar.checkpoints import load_strict
 from recognizers.nms import batched_nms
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "mtcnn"
@@ -118,7 +118,7 @@ class ONet(nn.Module):
 
 
 class MTCNN(ModelMixin, ConfigMixin):
-    """Return nothing itself: holds MTCNN's P-Net, R-Net and O-Net (`pnet`, `rnet`, `onet`) as one diffusers model.
+    """Return P-Net's (box offsets, face logits) when called; holds MTCNN's `pnet`, `rnet` and `onet` as one diffusers model.
 
     Inputs of all three are RGB scaled (x - 127.5) / 128 (x in 0..255). `MTCNNFaceDetector` runs
     the cascade; `from_pretrained(folder)` / `save_pretrained(folder)` read and write the weights.
