@@ -35,7 +35,7 @@ from torch import nn
 
 from avatar.errors import AvatarInputError
 from recognizers.base import EMOTIONS, BaseRecognizer, Recognition, images_to_numpy
-from recognizers.checkpoints import load_strict
+from avatar.checkpoints import load_strict
 from recognizers.faces import FaceDetector, FaceDetectorOptions, check_boxes, crop_faces
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "face_classification"
