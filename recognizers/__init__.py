@@ -32,6 +32,8 @@ _LAZY = {
     "ExpressionNet": "recognizers.expression_net:ExpressionNet",
     "ExpressionNetRecognizer": "recognizers.expression_net:ExpressionNetRecognizer",
     "MiniXception": "recognizers.fer2013:MiniXception",
+    "FaceApiExpressionRecognizer": "recognizers.face_expression_net:FaceApiExpressionRecognizer",
+    "FaceExpressionNet": "recognizers.face_expression_net:FaceExpressionNet",
     "EmotionScorer": "recognizers.scoring:EmotionScorer",
     "Score": "recognizers.scoring:Score",
     "concordance_correlation": "recognizers.scoring:concordance_correlation",
