@@ -122,6 +122,8 @@ class BaseRecognizer:
     """
 
     model_name: str = ""
+    training_data: str = ""
+    """What the model learned from, named in every report it grades (real faces vs our own renders)."""
     emotion_names: tuple[str, ...] = EMOTIONS
     min_side: int = MIN_SIDE
 

@@ -107,6 +107,8 @@ class ExpressionNetRecognizer(BaseRecognizer):
     """
 
     model_name = "expression-net"
+    training_data = ("our own renders of the ICT head (FACS prototypes, 70 identities): it measures consistency with "
+                     "our prototypes, not whether a person would read the emotion")
 
     def __init__(self, model: ExpressionNet, device: Any = "auto", detect_faces: bool = False, box_scale: float = 1.0) -> None:
         super().__init__(device)

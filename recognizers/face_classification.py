@@ -170,6 +170,7 @@ class FaceClassificationRecognizer(BaseRecognizer):
     """
 
     model_name = JUDGE_NAME
+    training_data = "FER2013: 35,887 real face photographs (64x64 grey input) from web searches, 7 emotions"
 
     def __init__(
         self,

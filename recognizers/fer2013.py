@@ -175,6 +175,7 @@ class FER2013Recognizer(BaseRecognizer):
     """
 
     model_name = "fer2013_mini_xception"
+    training_data = "FER2013: 35,887 real face photographs (48x48 grey) from web searches, 7 emotions"
 
     def __init__(
         self,
@@ -214,6 +215,16 @@ class FER2013Recognizer(BaseRecognizer):
         if boxes is not None:
             gray = crop_faces(gray, boxes, self.model.image_size, self.detector_options.margin)
         return self.model(preprocess(gray, self.model.image_size))
+
+    def log_probs(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
+        """Return differentiable (B, 8) log-probabilities over `EMOTIONS` (contempt -inf) of float (B, 3, H, W) images.
+
+        The `avatar.protocols.Critic` method refinement and guidance optimise against; `boxes` as in `logits`.
+        """
+        lp7 = torch.log_softmax(self.logits(images, boxes), dim=-1)
+        # Column 7 of the padded tensor is -inf: the classes FER2013 lacks point there.
+        padded = torch.cat([lp7, lp7.new_full((lp7.shape[0], 1), -float("inf"))], dim=1)
+        return padded[:, [src if src >= 0 else lp7.shape[1] for src in self._source]]
 
     def recognize(self, images: torch.Tensor, boxes: Any = None) -> Recognition:
         """Return the `Recognition` of checked float (B, 3, H, W) images on the device, cropped at `boxes` if given."""

@@ -13,7 +13,8 @@ labels a caller passes as strings, and `compute` does the one transfer.
 
 How awkward samples count:
 - no face found (an all-NaN probability row): a miss. It counts in accuracy and recall as wrong,
-  in `no_face` per expected class, and in no precision (nothing was predicted).
+  in `no_face` per expected class, and in no precision (nothing was predicted). Reports say so apart:
+  `n_no_face`, and `accuracy_on_faces` (correct / scored samples where a face was found).
 - an expected class the recognizer cannot output (`emotion_available` False, e.g. contempt for
   FER2013): not measurable, so left out of every metric and counted in `n_unmeasurable`;
   `Score.unavailable` names those classes. Scoring it as a certain miss would only measure the model.
@@ -68,6 +69,7 @@ class Score:
         mean_expected_prob: mean probability given to the expected class (faces found only).
         au_mae: mean |recognized - commanded| AU intensity, au_mae_per_au by AU name, n_au values.
         valence_ccc, arousal_ccc: Lin's concordance correlation, n_va samples.
+        judge: the recognizer that graded (its model name); judge_trained_on: what it learned from.
     """
 
     labels: tuple[str, ...]
@@ -92,13 +94,21 @@ class Score:
     valence_ccc: float | None = None
     arousal_ccc: float | None = None
     n_va: int = 0
+    judge: str = ""
+    judge_trained_on: str = ""
+
+    @property
+    def accuracy_on_faces(self) -> float:
+        """Return correct / scored samples where a face was found (no-face samples left out, reported apart)."""
+        return _ratio(float(np.trace(self.confusion)), self.n_scored - self.n_no_face)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the score as plain JSON-ready values (NaN becomes None)."""
         return {
+            "judge": self.judge, "judge_trained_on": self.judge_trained_on,
             "labels": list(self.labels),
             "n": self.n, "n_scored": self.n_scored, "n_no_face": self.n_no_face, "n_unmeasurable": self.n_unmeasurable,
-            "accuracy": _f(self.accuracy), "balanced_accuracy": _f(self.balanced_accuracy), "macro_f1": _f(self.macro_f1),
+            "accuracy": _f(self.accuracy), "accuracy_on_faces": _f(self.accuracy_on_faces), "balanced_accuracy": _f(self.balanced_accuracy), "macro_f1": _f(self.macro_f1),
             "mean_expected_prob": _f(self.mean_expected_prob),
             "per_class": {
                 k: {"precision": _f(self.precision[k]), "recall": _f(self.recall[k]), "f1": _f(self.f1[k]), "support": self.support[k]}
@@ -135,6 +145,13 @@ class Score:
 
     def __str__(self) -> str:
         head = f"n={self.n} accuracy={self.accuracy:.3f} balanced_accuracy={self.balanced_accuracy:.3f} macro_f1={self.macro_f1:.3f}"
+        if self.judge:
+            head = f"judge: {self.judge} (trained on {self.judge_trained_on or 'unknown data'})\n" + head
+        if self.n_no_face:
+            head += (f"\n  no face found in {self.n_no_face} of {self.n_scored} (counted as misses above); "
+                     f"accuracy where a face was found {self.accuracy_on_faces:.3f}")
+        if self.n_unmeasurable:
+            head += f"\n  {self.n_unmeasurable} not measurable: the judge has no {', '.join(self.unavailable)} class"
         rows = [f"  {k:<9} P={self.precision[k]:.3f} R={self.recall[k]:.3f} F1={self.f1[k]:.3f} n={self.support[k]}"
                 for k in self.labels if self.support[k] or not math.isnan(self.precision[k])]
         tail = []
@@ -151,9 +168,13 @@ class EmotionScorer:
     Args:
         labels: the class vocabulary (default `EMOTIONS`); expected labels must be among them.
         device: where the running totals live ("auto", "cpu", "cuda", torch.device).
+        judge: the recognizer that grades (or its name), named in the Score with its training data.
     """
 
-    def __init__(self, labels: Sequence[str] = EMOTIONS, device: Any = "auto") -> None:
+    def __init__(self, labels: Sequence[str] = EMOTIONS, device: Any = "auto", judge: Any = None) -> None:
+        # `judge` (a recognizer, or its name) is named in the Score with what it was trained on.
+        self.judge = str(getattr(judge, "model_name", judge) or "")
+        self.judge_trained_on = str(getattr(judge, "training_data", "") or "")
         self.labels = tuple(str(k) for k in labels)
         if len(set(self.labels)) != len(self.labels) or not self.labels:
             raise AvatarInputError(f"labels must be distinct names, got {list(labels)}")
@@ -363,6 +384,7 @@ class EmotionScorer:
             mean_expected_prob=_ratio(float(self._prob_sum), int(self._prob_n)),
             au_mae=au_mae, au_mae_per_au=au_per, n_au=int(self._au_n.sum()) if self._au_names else 0,
             valence_ccc=v_ccc, arousal_ccc=a_ccc, n_va=int(va[:, 0].max()),
+            judge=self.judge, judge_trained_on=self.judge_trained_on,
         )
 
 

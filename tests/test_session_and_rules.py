@@ -42,7 +42,7 @@ def test_rendered_frames_carry_boxes_and_labels_that_score_uses() -> None:
     sub = frames[1:3]
     assert sub.labels == emotions[1:3] and np.array_equal(sub.face_boxes, frames.face_boxes[1:3])
     assert frames[0].face_boxes is None  # a single frame is an image, not a batch
-    score = avatar.score(frames, device="cpu")  # no expected=: the sequence's labels; no detector: the boxes
+    score = avatar.score(frames, device="cpu", recognizer="expression-net")  # no expected=: the labels; no detector: the boxes
     assert score.n == 4 and score.accuracy == 1.0
     with pytest.raises(AvatarInputError, match="expected"):
         avatar.score(np.asarray(frames), device="cpu")

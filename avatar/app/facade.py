@@ -113,29 +113,52 @@ def save_video(frames: Any, path: str | os.PathLike, fps: float = 30.0, audio: s
 def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[float, ...] = (0.33, 0.66, 1.0),
                   cell: int = 256, identity: Any = None, view: Any = "front", skin: Any = "medium",
                   head: str | os.PathLike | None = None, progress: bool = False,
-                  session: Session | None = None) -> np.ndarray:
-    """Return a labelled grid image: one row per emotion, one column per intensity, (H, W, 3) uint8."""
+                  session: Session | None = None, judge: Any = None, prototypes: str | None = None,
+                  device: Any = "auto") -> np.ndarray:
+    """Return a labelled grid image: one row per emotion, one column per intensity, (H, W, 3) uint8.
+
+    `judge` (a recognizer name or object) writes its top label and probability under each face, read
+    at the renderer's face box; `prototypes` picks the emotion table ("facs", "refined"; None: default).
+    """
     from PIL import Image, ImageDraw
     from tqdm.auto import tqdm
 
     from avatar.drawing import default_font
     from avatar.emotion import EMOTIONS
+    from generators.expression import expression_weights
 
     emotions = tuple(emotions or EMOTIONS)
     intensities = check_units(intensities, "intensity")
-    weights = np.stack([pose(emotion=e, intensity=i) for e in emotions for i in intensities])
+    weights = np.stack([expression_weights(emotion=e, intensity=i, prototypes=prototypes) for e in emotions for i in intensities])
     renderer = get_renderer(head, identity, cell, cell, DEFAULT_BACKGROUND, skin, "brown", view, session)
     imgs = [renderer.render(w) for w in tqdm(weights, desc="sheet", unit="face", disable=not progress)]
+    captions: list[str] = []
+    if judge is not None:
+        rec = (session or default_session()).recognizer(judge, device, detect_faces=False) if isinstance(judge, str) else judge
+        result = rec(np.stack([im[..., :3] for im in imgs]), boxes=renderer.face_boxes(weights))
+        probs = np.asarray(result.emotion_probs.detach().cpu() if hasattr(result.emotion_probs, "detach") else result.emotion_probs)
+        for row in probs:
+            k = int(np.nanargmax(row)) if np.isfinite(row).any() else -1
+            captions.append("no face" if k < 0 else f"{EMOTIONS[k]} {row[k]:.2f}")
     label_w, header_h = max(96, cell // 2), max(28, cell // 8)
-    sheet = Image.new("RGB", (label_w + cell * len(intensities), header_h + cell * len(emotions)), (255, 255, 255))
+    caption_h = max(16, cell // 12) if captions else 0
+    row_h = cell + caption_h
+    sheet = Image.new("RGB", (label_w + cell * len(intensities), header_h + row_h * len(emotions)), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     font = default_font(max(12, cell // 14))
+    small = default_font(max(10, cell // 18))
     for j, inten in enumerate(intensities):
         draw.text((label_w + j * cell + cell // 2, header_h // 2), f"intensity {inten:.2f}", fill=(20, 20, 20), font=font, anchor="mm")
     for i, emo in enumerate(emotions):
-        draw.text((label_w // 2, header_h + i * cell + cell // 2), emo, fill=(20, 20, 20), font=font, anchor="mm")
+        draw.text((label_w // 2, header_h + i * row_h + cell // 2), emo, fill=(20, 20, 20), font=font, anchor="mm")
         for j in range(len(intensities)):
-            sheet.paste(Image.fromarray(imgs[i * len(intensities) + j][..., :3]), (label_w + j * cell, header_h + i * cell))
+            k = i * len(intensities) + j
+            sheet.paste(Image.fromarray(imgs[k][..., :3]), (label_w + j * cell, header_h + i * row_h))
+            if captions:
+                # Green when the judge reads the commanded emotion, red otherwise.
+                ok = captions[k].split(" ")[0] == emo
+                draw.text((label_w + j * cell + cell // 2, header_h + i * row_h + cell + caption_h // 2), captions[k],
+                          fill=(20, 120, 40) if ok else (170, 30, 30), font=small, anchor="mm")
     return np.asarray(sheet)
 
 
@@ -145,8 +168,9 @@ def score(frames: Any, expected: Any = None, recognizer: Any = None, device: Any
 
     `frames` from `render` carry their face boxes and, for a sequence, its per-frame labels: those are
     used when `boxes` / `expected` are not given. Other images are searched with the recognizer's face
-    detector. `recognizer` is a name (see `avatar.app.judges.RECOGNIZERS`) or a recognizer object;
-    by default the session's default recognizer is built once and reused.
+    detector. `recognizer` is a name (see `avatar.app.judges.RECOGNIZERS`) or a recognizer object; by
+    default the session's default judge (FER2013, trained on real faces) is built once and reused. The
+    Score names its judge and what it was trained on, and counts frames without a face apart.
     """
     from avatar.app.judges import DEFAULT_RECOGNIZER
     from recognizers.scoring import EmotionScorer
@@ -168,7 +192,7 @@ def score(frames: Any, expected: Any = None, recognizer: Any = None, device: Any
     labels = [expected] * n if isinstance(expected, str) else list(expected)
     if len(labels) != n:
         raise AvatarInputError(f"expected has {len(labels)} labels for {n} frames: give one label or one per frame")
-    scorer = EmotionScorer(device=device)
+    scorer = EmotionScorer(device=device, judge=rec)
     images = np.asarray(frames) if isinstance(frames, RenderedFrames) else frames
     result = rec(images) if boxes is None else rec(images, boxes=boxes)
     scorer.update(result, labels)

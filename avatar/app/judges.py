@@ -9,15 +9,21 @@ from typing import Any
 
 from avatar.errors import AvatarInputError
 
-RECOGNIZERS: tuple[str, ...] = ("expression-net", "fer2013", "face-api")
-"""Names `make_recognizer` accepts (aliases: expressionnet, ours; faceapi)."""
+RECOGNIZERS: tuple[str, ...] = ("fer2013", "face-classification", "face-api", "expression-net")
+"""Names `make_recognizer` accepts (aliases: expressionnet, ours; faceapi), real-face judges first."""
 
-DEFAULT_RECOGNIZER = "expression-net"
-"""The recognizer `avatar.score` and `emoavatar score` use when none is named."""
+REAL_FACE_JUDGES: tuple[str, ...] = ("fer2013", "face-classification", "face-api")
+"""Judges trained on photographs of real people: emotion accuracy is reported by these."""
+
+DEFAULT_RECOGNIZER = "fer2013"
+"""The judge `avatar.score` and `emoavatar score` use when none is named: trained on real faces, so it says
+whether a person would read the emotion. ExpressionNet (ours, trained on our renders) stays for AUs,
+valence-arousal, contempt and as a differentiable critic; it measures consistency with our prototypes."""
 
 
 def make_recognizer(name: str = DEFAULT_RECOGNIZER, device: Any = "auto", detect_faces: bool = True) -> Any:
-    """Return a new recognizer by name: expression-net (ours, render-trained), fer2013 (ported mini-Xception) or face-api (face-api.js FaceExpressionNet)."""
+    """Return a new recognizer by name (see RECOGNIZERS): fer2013 (mini-Xception), face-classification (big-Xception),
+    face-api (face-api.js FaceExpressionNet), all trained on real faces; expression-net (ours, trained on our renders)."""
     key = str(name).lower().replace("_", "-")
     if key in ("expression-net", "expressionnet", "ours"):
         from recognizers.expression_net import ExpressionNetRecognizer
@@ -27,6 +33,10 @@ def make_recognizer(name: str = DEFAULT_RECOGNIZER, device: Any = "auto", detect
         from recognizers.fer2013 import FER2013Recognizer
 
         return FER2013Recognizer(device=device, detect_faces=detect_faces)
+    if key in ("face-classification", "faceclassification"):
+        from recognizers.face_classification import FaceClassificationRecognizer
+
+        return FaceClassificationRecognizer(device=device, detect_faces=detect_faces)
     if key in ("face-api", "faceapi"):
         from recognizers.face_expression_net import FaceApiExpressionRecognizer
 

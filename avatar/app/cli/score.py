@@ -36,7 +36,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         expected = normalize_emotion(args.expected)
     rec = make_recognizer(args.recognizer, args.device, detect_faces=True)
-    scorer = EmotionScorer(device=args.device)
+    scorer = EmotionScorer(device=args.device, judge=rec)
     rows: list[dict[str, Any]] = []
     batch: list[Any] = []
 
