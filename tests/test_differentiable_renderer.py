@@ -95,6 +95,17 @@ def test_batch_of_two_equals_two_singles(renderers_no_aa) -> None:
     assert torch.allclose(both, singles, rtol=0, atol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(renderers_no_aa) -> None:
+    _, cpu = renderers_no_aa
+    cpu.set_camera("front")
+    w = torch.from_numpy(EXPRESSIONS["surprise"])
+    with DifferentiableRenderer(options=cpu.options, device="cuda") as gpu, torch.no_grad():
+        out = gpu(w.cuda())
+        assert out.device.type == "cuda"
+        assert psnr(out, cpu(w)) >= 50.0
+
+
 def test_fragments_are_documented_shapes(renderers_no_aa) -> None:
     _, diff = renderers_no_aa
     diff.set_camera("front")
