@@ -32,6 +32,7 @@ _LAZY = {
     "contact_sheet": "avatar.app.facade:contact_sheet",
     "score": "avatar.app.facade:score",
     "animate": "avatar.app.facade:animate",
+    "refine": "avatar.app.refine:refine",
     "Session": "avatar.app.session:Session",
 }
 

@@ -61,14 +61,16 @@ class Recognizer(Protocol):
 class Critic(Protocol):
     """Differentiable emotion read-out that refinement and portrait guidance optimise against.
 
-    `log_probs(images)` takes float (B, 3, H, W) torch images in [0, 1] on the critic's device and
-    returns (B, 8) emotion log-probabilities over `avatar.emotion.EMOTIONS` that carry gradients back to
-    the images (classes the model lacks are -inf). Judges that score are separate from critics that steer.
+    `log_probs(images, boxes=None)` takes float (B, 3, H, W) torch images in [0, 1] on the critic's device
+    and returns (B, 8) emotion log-probabilities over `avatar.emotion.EMOTIONS` that carry gradients back to
+    the images (classes the model lacks are -inf). `boxes` ((4,) or (B, 4) pixels (x0, y0, x1, y1)) are
+    known face boxes to crop at, e.g. from the renderer; None reads each image as a face crop.
+    Judges that score are separate from critics that steer.
     """
 
     device: Any
 
-    def log_probs(self, images: Any) -> Any: ...
+    def log_probs(self, images: Any, boxes: Any = None) -> Any: ...
 
 
 @runtime_checkable

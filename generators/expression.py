@@ -8,18 +8,21 @@ exactly at the next keyframe's time. `parse_emotion_track` reads the CLI syntax
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from avatar.constants import DEFAULT_FPS
 from avatar.emotion import Emotion, mixture_to_aus, va_to_aus, va_to_mixture
-from avatar.errors import AvatarInputError, UnknownNameError
+from avatar.errors import AvatarInputError, FileFormatError, UnknownNameError
 from avatar.facs import ActionUnits
-from avatar.rig import NUM_ARKIT
+from avatar.rig import ARKIT_NAMES, NUM_ARKIT
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_fps, check_range
 
@@ -75,7 +78,7 @@ def expression_weights(
     aus: ActionUnits | Mapping[Any, float] | str | None = None,
     va: tuple[float, float] | None = None,
     mixture: Mapping[str, float] | None = None,
-    prototypes: Mapping[str, Any] | None = None,
+    prototypes: Mapping[str, Any] | str | None = None,
 ) -> np.ndarray:
     """Return (52,) float32 ARKit weights in [0, 1] for one condition; none given = neutral (zeros).
 
@@ -86,9 +89,77 @@ def expression_weights(
         va: (valence, arousal) in [-1, 1], blended over the circumplex (`avatar.emotion.va_to_mixture`).
         mixture: {label: weight}, weights in [0, 1] (`avatar.emotion.mixture_to_aus`, summed).
     `intensity` in [0, 1] scales the resulting AUs (it multiplies an Emotion's own intensity).
-    `prototypes` overrides or extends the emotion -> AU table.
+    `prototypes` picks the emotion table: "facs" (EMFACS AU prototypes through the AU -> ARKit matrix),
+    "refined" (the shipped recognizer-refined ARKit table, `refined_weights`), None for
+    `DEFAULT_PROTOTYPE_TABLE`; or a mapping that overrides or extends the emotion -> AU table (FACS path).
+    The refined table applies to emotion labels only; AUs, valence/arousal and mixtures go through FACS.
     """
-    return expression_aus(emotion, intensity, aus, va, mixture, prototypes).to_arkit()
+    table, au_table = _tables(prototypes)
+    if table == "refined" and emotion is not None and aus is None and va is None and mixture is None:
+        emo = emotion if isinstance(emotion, Emotion) else Emotion.coerce(emotion)
+        if not emo.is_va and emo.label in refined_table():
+            return refined_weights(str(emo.label), emo.intensity * check_range(intensity, "intensity"))
+    return expression_aus(emotion, intensity, aus, va, mixture, au_table).to_arkit()
+
+
+# ------------------------------------------------------------------------ prototype tables
+
+PROTOTYPE_TABLES: tuple[str, ...] = ("facs", "refined")
+"""Emotion tables `expression_weights(prototypes=...)` accepts by name."""
+
+REFINED_TABLE_PATH = Path(__file__).parent / "data" / "arkit_prototypes_v1.json"
+"""The recognizer-refined ARKit prototype table (made by scripts/refine_prototypes.py; see docs/refinement.md)."""
+
+DEFAULT_PROTOTYPE_TABLE = "facs"
+"""The table `avatar.pose` and every emotion label use when none is named (see docs/refinement.md for why)."""
+
+
+def _tables(prototypes: Mapping[str, Any] | str | None) -> tuple[str, Mapping[str, Any] | None]:
+    """Return (table name, AU overrides or None) for `expression_weights`' `prototypes` argument."""
+    if prototypes is None:
+        return DEFAULT_PROTOTYPE_TABLE, None
+    if isinstance(prototypes, str):
+        key = prototypes.strip().lower()
+        if key not in PROTOTYPE_TABLES:
+            raise AvatarInputError(f"unknown prototype table {prototypes!r}: use one of {', '.join(PROTOTYPE_TABLES)}")
+        return key, None
+    return "facs", prototypes
+
+
+@lru_cache(maxsize=1)
+def refined_table() -> dict[str, np.ndarray]:
+    """Return {emotion: (52,) float32 refined ARKit weights at intensity 1} from the shipped table (read once)."""
+    data = json.loads(REFINED_TABLE_PATH.read_text())
+    names = tuple(data["names"])
+    if names != ARKIT_NAMES:
+        raise FileFormatError(f"{REFINED_TABLE_PATH.name}: columns are not the ARKit 52 in order")
+    out = {}
+    for label, entry in data["emotions"].items():
+        w = np.asarray(entry["weights"], np.float32)
+        if w.shape != (NUM_ARKIT,) or not np.all((w >= 0) & (w <= 1)):
+            raise FileFormatError(f"{REFINED_TABLE_PATH.name}: {label!r} weights must be 52 values in [0, 1]")
+        out[label] = w
+    return out
+
+
+def facs_weights(label: str, intensity: float = 1.0) -> np.ndarray:
+    """Return (52,) float32 ARKit weights of an emotion label from the FACS prototypes (AUs -> ARKit)."""
+    return Emotion.coerce(label).to_aus().scaled(check_range(intensity, "intensity")).to_arkit()
+
+
+def refined_weights(label: str, intensity: float = 1.0) -> np.ndarray:
+    """Return (52,) float32 ARKit weights of an emotion from the refined table: facs(i) + i * (refined - facs(1)), clipped.
+
+    At intensity 1 this is the refined pose; at 0 it is neutral; in between, the FACS pose's own
+    scaling plus a proportional share of what refinement changed. Labels the table lacks use FACS.
+    """
+    emo = Emotion.coerce(label)
+    i = check_range(intensity, "intensity")
+    table = refined_table()
+    facs_i = facs_weights(str(emo.label), i)
+    if emo.label not in table:
+        return facs_i
+    return np.clip(facs_i + i * (table[str(emo.label)] - facs_weights(str(emo.label), 1.0)), 0.0, 1.0).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------- easing
@@ -165,13 +236,13 @@ class Keyframe:
             except UnknownNameError:
                 pass  # as above: labels of user prototypes are checked when the timeline is built
 
-    def aus_at(self, prototypes: Mapping[str, Any] | None = None) -> ActionUnits:
-        """Return this keyframe's ActionUnits."""
-        return expression_aus(self.emotion, self.intensity, self.aus, self.va, self.mixture, prototypes)
+    def aus_at(self, prototypes: Mapping[str, Any] | str | None = None) -> ActionUnits:
+        """Return this keyframe's ActionUnits (FACS; a table name in `prototypes` counts as no overrides)."""
+        return expression_aus(self.emotion, self.intensity, self.aus, self.va, self.mixture, _tables(prototypes)[1])
 
-    def weights(self, prototypes: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Return this keyframe's (52,) float32 ARKit weights."""
-        return self.aus_at(prototypes).to_arkit()
+    def weights(self, prototypes: Mapping[str, Any] | str | None = None) -> np.ndarray:
+        """Return this keyframe's (52,) float32 ARKit weights (`expression_weights`, so the same table as `avatar.pose`)."""
+        return expression_weights(self.emotion, self.intensity, self.aus, self.va, self.mixture, prototypes)
 
     def label(self, prototypes: Mapping[str, Any] | None = None) -> str:
         """Return the emotion label this keyframe shows ("" for raw AUs; the dominant one for VA / mixtures)."""
@@ -225,7 +296,7 @@ def timeline(
     duration: float | None = None,
     easing: str | Easing = "smoothstep",
     transition: float | None = 0.3,
-    prototypes: Mapping[str, Any] | None = None,
+    prototypes: Mapping[str, Any] | str | None = None,
 ) -> ExpressionSequence:
     """Return an ExpressionSequence that holds each keyframe's pose and eases into the next.
 
@@ -238,8 +309,9 @@ def timeline(
 
     `keyframes` may also be the track text `parse_emotion_track` reads.
     """
+    au_table = _tables(prototypes)[1]
     if isinstance(keyframes, str):
-        keyframes = parse_emotion_track(keyframes, prototypes)
+        keyframes = parse_emotion_track(keyframes, au_table)
     keys = list(keyframes)
     if not keys:
         raise AvatarInputError("timeline needs at least one keyframe, e.g. [Keyframe(0, 'neutral')]")
@@ -271,7 +343,7 @@ def timeline(
     ease = _easing(easing)
 
     poses = np.stack([k.weights(prototypes) for k in keys]).astype(np.float32)  # (K, 52)
-    labels_k = [k.label(prototypes) for k in keys]
+    labels_k = [k.label(au_table) for k in keys]
     t = np.arange(n_frames, dtype=np.float64) / fps_f
     # Segment k covers [t[k], t[k+1]); frames before the first key use segment 0 held at its start.
     seg = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(keys) - 1)

@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,11 @@ from avatar.emotion import EMOTIONS
 
 @dataclass(frozen=True)
 class FidelityConfig:
-    """What to sweep: identities (seeds), camera views, intensities, emotions, and which recognizers score."""
+    """What to sweep: identities (seeds), camera views, intensities, emotions, which recognizers score, which table poses.
+
+    views: preset names (front, three-quarter, profile) or yaws as "yaw=20" / "20" (degrees).
+    prototypes: the emotion table posed ("facs", "refined"; None: `generators.expression.DEFAULT_PROTOTYPE_TABLE`).
+    """
 
     identities: tuple[int, ...] = (0, 7, 21)
     views: tuple[str, ...] = ("front", "three-quarter")
@@ -30,6 +35,25 @@ class FidelityConfig:
     size: int = 256
     device: str = "auto"
     skin: str = "medium"
+    prototypes: str | None = None
+
+
+def view_camera(view: str | float) -> Any:
+    """Return the Camera of a view: a preset name, or a yaw in degrees as a number, "yaw=20" or "20"."""
+    from avatar.errors import AvatarInputError
+    from renderers.cameras import Camera
+
+    text = str(view).strip().lower()
+    number = text[4:] if text.startswith("yaw=") else text
+    try:
+        yaw = float(number)
+    except ValueError:
+        if text.startswith("yaw="):
+            raise AvatarInputError(f"view {view!r}: write a yaw as 'yaw=DEGREES', e.g. 'yaw=20'") from None
+        return Camera.preset(text)
+    if not -180 <= yaw <= 180:
+        raise AvatarInputError(f"view {view!r}: yaw must be in -180..180 degrees")
+    return Camera.preset(yaw=yaw)
 
 
 @dataclass
@@ -42,6 +66,10 @@ class FidelityReport:
     seconds: float
     render_seconds: float
     per_view: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_view_emotion: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """{recognizer: {view: {emotion: recall}}} (NaN where the recognizer lacks the class)."""
+    p_target: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """{recognizer: {view: {emotion: mean probability of the commanded emotion}}}."""
 
     @property
     def frames_per_second(self) -> float:
@@ -67,11 +95,43 @@ class FidelityReport:
                      f"{self.frames_per_second:.1f} frames/s end to end, render {self.frames / max(self.render_seconds, 1e-9):.1f} frames/s")
         return "\n".join(lines)
 
+    def view_table(self, recognizer: str | None = None) -> str:
+        """Return per-emotion x per-view accuracy tables as text, one per recognizer (or only `recognizer`)."""
+        blocks = []
+        for name in [recognizer] if recognizer else list(self.per_view_emotion):
+            table = self.per_view_emotion[name]
+            views = list(table)
+            head = f"{name} ({self.config.prototypes or 'default'} prototypes)\n{'emotion':10s}" + "".join(f"{v:>15s}" for v in views)
+            lines = [head]
+            for e in self.config.emotions:
+                cells = [table[v].get(e, float("nan")) for v in views]
+                lines.append(f"{e:10s}" + "".join(f"{'n/a' if c != c else f'{c:.2f}':>15s}" for c in cells))
+            lines.append(f"{'accuracy':10s}" + "".join(f"{self.per_view[name][v]:15.3f}" for v in views))
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
+    def per_emotion_readings(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Return {recognizer: {emotion: {"accuracy", "p_target", "per_view": {view: accuracy}}}} pooled over views.
+
+        Pooled accuracy is the mean of the per-view recalls (every view has the same number of frames).
+        """
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, table in self.per_view_emotion.items():
+            out[name] = {}
+            for e in self.config.emotions:
+                accs = {v: table[v].get(e, float("nan")) for v in table}
+                ps = [self.p_target[name][v].get(e, float("nan")) for v in table]
+                out[name][e] = {"accuracy": round(float(np.mean(list(accs.values()))), 4),
+                                "p_target": round(float(np.mean(ps)), 4),
+                                "per_view": {v: round(float(a), 4) for v, a in accs.items()}}
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-able data."""
         return {"config": self.config.__dict__, "frames": self.frames, "seconds": round(self.seconds, 3),
                 "frames_per_second": round(self.frames_per_second, 2),
-                "scores": {n: s.to_dict() for n, s in self.scores.items()}, "per_view_accuracy": self.per_view}
+                "scores": {n: s.to_dict() for n, s in self.scores.items()}, "per_view_accuracy": self.per_view,
+                "per_view_emotion_accuracy": self.per_view_emotion, "per_view_emotion_p_target": self.p_target}
 
     def to_json(self, path: str | os.PathLike) -> Path:
         """Write the report as JSON (atomically); return the path."""
@@ -90,8 +150,13 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, recognizers: dict[str, Any] | None = None) -> FidelityReport:
-    """Return the FidelityReport of a sweep; `recognizers` (name -> object) overrides building them by name."""
+def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, recognizers: dict[str, Any] | None = None,
+                 pose_fn: Callable[[str, float], np.ndarray] | None = None) -> FidelityReport:
+    """Return the FidelityReport of a sweep; `recognizers` (name -> object) overrides building them by name.
+
+    `pose_fn(emotion, intensity)` -> (52,) weights overrides the poses (default: `expression_weights`
+    with `config.prototypes`), e.g. to read a pose being refined.
+    """
     from tqdm.auto import tqdm
 
     from avatar.app.judges import make_recognizer
@@ -111,9 +176,15 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     poses, labels = [], []
     for e in cfg.emotions:
         for inten in (cfg.intensities if e != "neutral" else (0.0,)):
-            poses.append(expression_weights(emotion=e, intensity=inten) if e != "neutral" else np.zeros(52, np.float32))
+            if pose_fn is not None:
+                poses.append(np.asarray(pose_fn(e, inten), np.float32))
+            else:
+                poses.append(expression_weights(emotion=e, intensity=inten, prototypes=cfg.prototypes) if e != "neutral"
+                             else np.zeros(52, np.float32))
             labels.append(e)
     weights = np.stack(poses)
+    expected_idx = np.array([EMOTIONS.index(e) for e in labels])
+    p_sums = {(name, v): np.zeros(len(labels)) for name in recs for v in cfg.views}
     base = default_head()
     renderer = GLRenderer(base, RendererOptions(width=cfg.size, height=cfg.size, appearance=Appearance(skin=cfg.skin)))
     n_frames, t_render, t0 = 0, 0.0, time.perf_counter()
@@ -121,7 +192,7 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     try:
         for ident, view in tqdm(steps, desc="fidelity", unit="batch", disable=not progress):
             renderer.set_head(base.with_identity(ident) if ident else base)
-            renderer.set_camera(view)
+            renderer.set_camera(view_camera(view))
             tr = time.perf_counter()
             frames = np.stack(list(renderer.iter_frames(weights)))
             boxes = renderer.face_boxes(weights)
@@ -131,10 +202,24 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
                 result = rec(x, boxes=boxes)
                 scorers[name].update(result, labels)
                 view_scorers[(name, view)].update(result, labels)
+                probs = np.asarray(result.emotion_probs.detach().cpu() if hasattr(result.emotion_probs, "detach") else result.emotion_probs)
+                p_sums[(name, view)] += np.nan_to_num(probs[np.arange(len(labels)), expected_idx])
             n_frames += len(frames)
     finally:
         renderer.close()
     seconds = time.perf_counter() - t0
     scores = {name: s.compute() for name, s in scorers.items()}
-    per_view = {name: {v: view_scorers[(name, v)].compute().accuracy for v in cfg.views} for name in recs}
-    return FidelityReport(cfg, scores, n_frames, seconds, t_render, per_view)
+    view_scores = {key: s.compute() for key, s in view_scorers.items()}
+    per_view = {name: {v: view_scores[(name, v)].accuracy for v in cfg.views} for name in recs}
+    per_view_emotion = {name: {v: {e: (float("nan") if e in view_scores[(name, v)].unavailable else
+                                       float(view_scores[(name, v)].recall.get(e, float("nan")))) for e in cfg.emotions}
+                               for v in cfg.views} for name in recs}
+    n_id = max(1, len(cfg.identities))
+    p_target = {}
+    for name in recs:
+        p_target[name] = {}
+        for v in cfg.views:
+            mean_p = p_sums[(name, v)] / n_id
+            p_target[name][v] = {e: round(float(np.mean(mean_p[[k for k, lab in enumerate(labels) if lab == e]])), 4)
+                                 for e in cfg.emotions}
+    return FidelityReport(cfg, scores, n_frames, seconds, t_render, per_view, per_view_emotion, p_target)

@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from avatar.app.cli import animate, env, fidelity, render, score, sheet
+from avatar.app.cli import animate, env, fidelity, refine, render, score, sheet
 from avatar.errors import AvatarInputError, SetupError
 
-SUBCOMMANDS = (render, sheet, animate, score, fidelity, env)
+SUBCOMMANDS = (render, sheet, animate, score, fidelity, refine, env)
 """The subcommand modules, in the order `--help` lists them; each has `register(subparsers)`."""
 
 

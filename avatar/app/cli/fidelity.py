@@ -10,6 +10,7 @@ from avatar.app.judges import RECOGNIZERS
 EPILOG = """examples:
   emoavatar fidelity
   emoavatar fidelity --identities 0,7,21,42 --views front,three-quarter --intensities 0.5,1 -o fidelity.json
+  emoavatar fidelity --prototypes facs,refined --views front,yaw=20,three-quarter,profile --by-view
 """
 
 
@@ -22,15 +23,36 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
         from avatar.io.atomic import check_output_path
 
         check_output_path(args.output)
-    cfg = FidelityConfig(
-        identities=tuple(int(x) for x in floats(args.identities, "--identities")), views=tuple(v.strip() for v in args.views.split(",")),
-        intensities=floats(args.intensities, "--intensities"), recognizers=tuple(r.strip() for r in args.recognizers.split(",")),
-        size=args.size, device=args.device,
-    )
-    report = run_fidelity(cfg, progress=args.progress)
-    print(report.table())
+    from avatar.validation import check_choice
+    from generators.expression import PROTOTYPE_TABLES
+
+    tables = [check_choice(t.strip(), ("default", *PROTOTYPE_TABLES), "--prototypes") for t in args.prototypes.split(",") if t.strip()]
+    reports = {}
+    for table in tables:
+        cfg = FidelityConfig(
+            identities=tuple(int(x) for x in floats(args.identities, "--identities")), views=tuple(v.strip() for v in args.views.split(",")),
+            intensities=floats(args.intensities, "--intensities"), recognizers=tuple(r.strip() for r in args.recognizers.split(",")),
+            size=args.size, device=args.device, prototypes=None if table == "default" else table,
+        )
+        report = reports[table] = run_fidelity(cfg, progress=args.progress)
+        if len(tables) > 1:
+            print(f"== {table} prototypes")
+        print(report.table())
+        if args.by_view:
+            print()
+            print(report.view_table())
     if args.output:
-        report.to_json(args.output)
+        if len(reports) == 1:
+            next(iter(reports.values())).to_json(args.output)
+        else:
+            import json
+            from pathlib import Path
+
+            from avatar.app.fidelity import _json_default
+            from avatar.io.atomic import atomic_path
+
+            with atomic_path(args.output) as tmp:
+                Path(tmp).write_text(json.dumps({t: r.to_dict() for t, r in reports.items()}, indent=2, default=_json_default))
         print(f"wrote {args.output}")
     return 0
 
@@ -42,7 +64,9 @@ def register(sub: Any) -> None:
                                    "recognize with each recognizer, and print per-emotion accuracy per recognizer.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--identities", default="0,7,21", help="identity seeds (default 0,7,21)")
-    p.add_argument("--views", default="front,three-quarter", help="camera views (default front,three-quarter)")
+    p.add_argument("--views", default="front,three-quarter", help="camera views: presets or yaw=DEGREES (default front,three-quarter)")
+    p.add_argument("--prototypes", default="default", help="emotion table(s) posed: default, facs, refined, or facs,refined for both")
+    p.add_argument("--by-view", action="store_true", help="also print per-emotion x per-view tables for each recognizer")
     p.add_argument("--intensities", default="0.5,0.75,1.0", help="emotion intensities (default 0.5,0.75,1.0)")
     p.add_argument("--recognizers", default=",".join(RECOGNIZERS), help=f"comma-separated (default {','.join(RECOGNIZERS)})")
     p.add_argument("--size", type=int, default=256, help="render size in pixels (default 256)")

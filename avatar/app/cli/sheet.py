@@ -10,6 +10,7 @@ from avatar.app.cli.common import add_look_args, camera_from_args, floats
 EPILOG = """examples:
   emoavatar sheet -o sheet.png
   emoavatar sheet --emotions happy,sad,anger --intensities 0.5,1 --view three-quarter -o s.png
+  emoavatar sheet --judge fer2013 --prototypes refined -o judged.png   # each face's top label and probability
 """
 
 
@@ -25,7 +26,8 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
         emotions = tuple(normalize_emotion(e) for e in emotions)
     img = P.contact_sheet(emotions=emotions, intensities=floats(args.intensities, "--intensities"), cell=args.cell,
-                          identity=args.identity, view=camera_from_args(args), skin=args.skin, head=args.head, progress=args.progress)
+                          identity=args.identity, view=camera_from_args(args), skin=args.skin, head=args.head, progress=args.progress,
+                          judge=args.judge, prototypes=args.prototypes)
     P.save_image(img, args.output)
     print(f"wrote {args.output} ({img.shape[1]}x{img.shape[0]})")
     return 0
@@ -40,6 +42,8 @@ def register(sub: Any) -> None:
     p.add_argument("--emotions", default=None, help="comma-separated emotions (default: all 8)")
     p.add_argument("--intensities", default="0.33,0.66,1.0", help="comma-separated intensities (default 0.33,0.66,1.0)")
     p.add_argument("--cell", type=int, default=256, help="size of each face in pixels (default 256)")
+    p.add_argument("--judge", default=None, help="write this recognizer's top label and probability under each face (e.g. fer2013)")
+    p.add_argument("--prototypes", default=None, choices=("facs", "refined"), help="emotion table (default: the toolkit's default)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     add_look_args(p)
     p.set_defaults(func=cmd_sheet)
