@@ -1,4 +1,4 @@
-"""Writes frames to standard files: PNG, GIF and H.264 MP4 (imageio-ffmpeg's bundled ffmpeg), with optional audio.
+"""Writes frames to standard files: PNG, GIF and H.264 MP4 (imageio-ffmpeg's bundled ffmpeg; MP4 with optional audio).
 
 Every writer goes through `atomic_path`, so an interrupted or failed write never leaves a
 half-written file behind.
@@ -42,17 +42,17 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def save_gif(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 30.0) -> Path:
-    """Write frames as a looping GIF at `fps` (GIF timing is in 10 ms steps); return the path."""
-    from PIL import Image
+def save_gif(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 30.0, total: int | None = None,
+             progress: bool = False) -> Path:
+    """Write frames as a looping GIF at `fps`, every frame kept and the total duration exact; return the path.
 
-    imgs = [Image.fromarray(_check_frame(f)[..., :3]) for f in frames]
-    if not imgs:
-        raise AvatarInputError("no frames to write: the sequence is empty")
-    with atomic_path(path) as tmp:
-        imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], loop=0,
-                     duration=max(20, int(round(1000 / fps))), optimize=False)
-    return Path(path)
+    GIF delays are whole centiseconds: 30 fps cannot be 3.33 cs a frame, and 3 cs each made a 3 s clip
+    play in 2.7 s. ffmpeg stamps each frame at its own time rounded to a centisecond (3, 4, 3, 3, 4, ...),
+    so the delays add up to the clip's length, and it keeps repeated frames (Pillow merged them, so a GIF
+    said to have 90 frames had 88). One palette is made for the whole clip (palettegen), so colours do not
+    flicker from frame to frame. Browsers show delays under 2 cs as 10 cs: above 50 fps a GIF plays slow there.
+    """
+    return _encode(frames, path, fps, ["-vf", "split[a][b];[a]palettegen[p];[b][p]paletteuse", "-loop", "0"], None, total, progress)
 
 
 def ffmpeg_exe() -> str:
@@ -68,27 +68,35 @@ def save_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float =
 
     Frames are streamed to ffmpeg, so a long sequence never has to sit in memory.
     """
-    from tqdm.auto import tqdm
-
     if audio is not None and not Path(audio).is_file():
         raise AvatarInputError(f"audio file {str(audio)!r} not found: pass an existing file or no audio")
+    codec = ["-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+    if audio is not None:
+        codec += ["-c:a", "aac", "-b:a", "160k", "-map", "0:v:0", "-map", "1:a:0", "-shortest"]
+    return _encode(frames, path, fps, codec, audio, total, progress, even=True)
+
+
+def _encode(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, codec: list[str], audio: str | os.PathLike | None,
+            total: int | None, progress: bool, even: bool = False) -> Path:
+    """Stream frames to ffmpeg with the output options `codec` (atomically); return the path.
+
+    `even` pads odd sizes by one pixel (H.264 in yuv420p needs even sizes) rather than fail.
+    """
+    from tqdm.auto import tqdm
+
     it = iter(frames)
     try:
         first = _check_frame(next(it))
     except StopIteration:
         raise AvatarInputError("no frames to write: the sequence is empty") from None
     h, w = first.shape[:2]
-    # H.264 in yuv420p needs even sizes; pad by one pixel rather than fail.
-    pad = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if (h % 2 or w % 2) else []
+    pad = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if even and (h % 2 or w % 2) else []
     with atomic_path(path) as tmp:
         cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
                "-r", f"{fps:g}", "-i", "-"]
         if audio is not None:
             cmd += ["-i", os.fspath(audio)]
-        cmd += pad + ["-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
-        if audio is not None:
-            cmd += ["-c:a", "aac", "-b:a", "160k", "-map", "0:v:0", "-map", "1:a:0", "-shortest"]
-        cmd += [os.fspath(tmp)]
+        cmd += pad + codec + [os.fspath(tmp)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdin is not None
         bar = tqdm(total=total, desc="encode", unit="frame", disable=not progress)
@@ -124,7 +132,7 @@ def save_frames(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathLi
     if suffix == ".mp4":
         return save_mp4(frames, path, fps=fps, audio=audio, total=total, progress=progress)
     if suffix == ".gif":
-        return save_gif(frames, path, fps=fps)
+        return save_gif(frames, path, fps=fps, total=total, progress=progress)
     if suffix in IMAGE_SUFFIXES:
         arr = np.asarray(frames) if isinstance(frames, np.ndarray) else np.stack(list(frames))
         if arr.ndim == 4:

@@ -255,6 +255,11 @@ def test_csv_rate_rules(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     short = ExpressionSequence(rng.uniform(0, 1, (12, 52)).astype(np.float32), fps=25)
     short.save(tmp_path / "short.csv")
+    assert ExpressionSequence.load(tmp_path / "short.csv") == short  # our writer makes short takes state their rate
+    # A capture whose timecodes never cross a second cannot tell its rate.
+    lines = (tmp_path / "short.csv").read_text().splitlines()
+    lines[1:] = [f"{timecode(i, 25)},{ln.split(',', 1)[1]}" for i, ln in enumerate(lines[1:])]
+    (tmp_path / "short.csv").write_text("\n".join(lines) + "\n")
     with pytest.warns(UserWarning, match="reading at 60 fps"):
         assert ExpressionSequence.load(tmp_path / "short.csv").fps == 60
     assert ExpressionSequence.load(tmp_path / "short.csv", fps=25) == short  # the rate it cannot tell is taken

@@ -28,6 +28,8 @@ def _key_part(x: Any) -> Any:
         return tuple(np.ravel(np.asarray(x, dtype=object)).tolist())
     if isinstance(x, os.PathLike):
         return os.fspath(x)
+    if hasattr(x, "pose"):  # a head object: the session keeps it alive with its renderer, so its id stays unique
+        return ("head", id(x))
     return x
 
 
@@ -43,7 +45,10 @@ class Session:
     def renderer(self, head: str | os.PathLike | None = None, identity: Any = None, width: int = 512, height: int = 512,
                  background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
                  eyes: Any = "brown", view: Any = "front") -> Any:
-        """Return this session's GLRenderer for these settings (built once, reused; the view is part of the key)."""
+        """Return this session's GLRenderer for these settings (built once, reused; the view is part of the key).
+
+        `head` is a head file, None for the shipped head, or a `BlendshapeHead` already loaded.
+        """
         from avatar.appearance import Appearance
         from avatar.io.headfile import load_head
         from avatar.validation import check_size
@@ -60,7 +65,8 @@ class Session:
                 return renderer
             opts = RendererOptions(width=width, height=height, background=background, camera=camera,
                                    appearance=Appearance(skin=skin, eyes=eyes))
-            renderer = GLRenderer(load_head(head, identity=identity), opts)
+            mesh = head.with_identity(identity) if hasattr(head, "pose") else load_head(head, identity=identity)
+            renderer = GLRenderer(mesh, opts)
             self._renderers[key] = renderer
             while len(self._renderers) > self.max_renderers:
                 _, old = self._renderers.popitem(last=False)

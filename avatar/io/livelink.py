@@ -9,7 +9,11 @@ JawRight-before-JawLeft and MouthRight-before-MouthLeft), then 9 rotations `ROTA
 
 Timecode `HH:MM:SS:FF.mmm`: whole seconds, then the frame within the second at the timecode rate,
 with its fraction (sub-frame) in thousandths. We write timecodes at the sequence's own fps, so FF
-counts the sequence's frames and the fraction is .000 for whole-number rates.
+counts the sequence's frames and the fraction is .000 for whole-number rates. A take shorter than a
+second starts its timecodes so that its last frame is the first of second 1 (as a capture started at
+any time of day would): the wrap from the last FF of second 0 to FF 0 is what states the rate, so a
+clip of any length from 2 frames up (3 at rates such as 29.97) reads back at its own fps; a single row
+cannot state a rate.
 
 Reading rules (`read_livelink_csv`):
 - columns in any order, names in any spelling `avatar.rig.normalize_name` accepts; other columns
@@ -20,7 +24,8 @@ Reading rules (`read_livelink_csv`):
   weights carry the gaze;
 - the file's frame rate comes from its timecodes (`infer_fps`): the timecode rate from where FF
   wraps to the next second, and the rows per timecode frame. A clip that never crosses a second,
-  or has no Timecode column, cannot tell its rate: its `fps` field is None, and
+  or has no Timecode column, cannot tell its rate (two rows across a second with whole-number FF are
+  taken as one timecode frame apart, the common case and what we write): its `fps` field is None, and
   `ExpressionSequence.load` applies the rule every format shares (the `fps` asked for, else
   `avatar.constants.UNSTATED_FPS` with a warning). Rows are taken as consecutive frames (a take
   with dropped frames plays slightly fast over the gap);
@@ -128,8 +133,15 @@ def infer_fps(stamps: list[tuple[int, float]]) -> float | None:
     dsec, dff = np.diff(sec), np.diff(ff)
     inside = (dsec == 0) & (dff > 0)
     wraps = np.nonzero(dsec == 1)[0]
-    if not inside.any() or not len(wraps):
+    if not len(wraps):
         return None
+    if not inside.any():
+        # Only a wrap: the rows' step is unknown. With whole-number FF take one timecode frame (what
+        # the writer does for the shortest takes); sub-frames could mean any step, so say nothing.
+        if not np.all(ff == np.round(ff)):
+            return None
+        tc_rate = float(np.median(ff[wraps] + 1.0 - ff[wraps + 1]))
+        return _snap_rate(tc_rate, 2e-4) if tc_rate > 0 else None
     steps = dff[inside]
     typical = np.median(steps)
     regular = steps[steps < 1.5 * typical]  # a dropped row doubles one step; leave those out
@@ -170,8 +182,12 @@ def write_livelink_csv(seq: SequenceLike, path: str | os.PathLike) -> Path:
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(HEADER)
     count = str(BLENDSHAPE_COUNT)
+    # A take that would never reach second 1 could not state its rate; end it on the first frame of
+    # second 1 instead (frame indices are shifted, the rows stay consecutive frames).
+    per_second = math.ceil(float(seq.fps) - 1e-9)
+    start = per_second - (len(w) - 1) if 1 < len(w) <= per_second else 0
     for t, row in enumerate(values):
-        out.writerow([timecode(t, seq.fps), count, *row])
+        out.writerow([timecode(start + t, seq.fps), count, *row])
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
     return Path(path)

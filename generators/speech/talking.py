@@ -38,8 +38,8 @@ def _check_args(fps: float, seed: int, method: str, intensity: float, articulati
     return check_fps(fps)
 
 
-def _resolve_method(method: str, text: str | None) -> str:
-    """Return "phonetic" or "neural" for `method`, where "auto" prefers alignment when text is given."""
+def resolve_method(method: str, text: str | None) -> str:
+    """Return "phonetic" or "neural": the lip-sync path `animate(method=..., text=...)` takes ("auto" prefers alignment when text is given)."""
     if method != "auto":
         return method
     from generators.speech.shipped import weights_available
@@ -153,7 +153,7 @@ def animate(
     feats = analyse_audio(audio, sample_rate, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
     clip = feats.audio
     n_frames = max(1, int(math.ceil(clip.duration * fps - 1e-9)))
-    chosen = _resolve_method(method, text)
+    chosen = resolve_method(method, text)
     speech, shut = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
     activity = frame_activity(feats, n_frames, fps)
     # Silence keeps the mouth closed even where an alignment runs phones into a pause.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from avatar.app.cli.common import add_look_args
+from avatar.app.cli.common import EMOTION_HELP, add_look_args
 from avatar.errors import AvatarInputError
 from avatar.validation import check_unit
 
@@ -21,7 +23,7 @@ EXPORT_SUFFIXES = (".csv", ".npz", ".json", ".glb", ".gltf")
 
 def cmd_animate(args: argparse.Namespace) -> int:
     import avatar.app.facade as P
-    from avatar.app.cli.common import camera_from_args, parse_colour, write_sequence_video
+    from avatar.app.cli.common import camera_from_args, check_video_background, load_cli_head, parse_colour, write_sequence_video
     from avatar.io.atomic import check_output_path
 
     if args.output is None and not args.export:
@@ -30,6 +32,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     if args.output is not None:
         if Path(args.output).suffix.lower() not in (".mp4", ".gif"):
             raise AvatarInputError(f"output {args.output!r} must be a video: use .mp4 (with audio) or .gif")
+        check_video_background(parse_colour(args.background), args.output)
         check_output_path(args.output)
     for e in args.export:
         if Path(e).suffix.lower() not in EXPORT_SUFFIXES:
@@ -48,17 +51,32 @@ def cmd_animate(args: argparse.Namespace) -> int:
         text = Path(args.text_file).read_text()
     from avatar.appearance import Appearance
     from avatar.io.headfile import load_head
+    from generators.speech.talking import resolve_method
 
-    head = load_head(args.head, identity=args.identity)  # lips are closed on, and exports carry, this head
-    seq = P.animate(args.audio, text=text, emotion=args.emotion, intensity=args.intensity,
-                    emotion_track=args.emotion_track, fps=args.fps, seed=args.seed, method=args.method, head=head)
+    user_head = load_cli_head(args)
+    # Lips are closed on, and exports carry, this head.
+    head = load_head(None, identity=args.identity) if user_head is None else user_head.with_identity(args.identity)
+    method = resolve_method(args.method, text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seq = P.animate(args.audio, text=text, emotion=args.emotion, intensity=args.intensity,
+                        emotion_track=args.emotion_track, fps=args.fps, seed=args.seed, method=args.method, head=head)
+    # Fallbacks (a transcript that does not match the audio, a head without lip landmarks) change the
+    # result: say so, one line each, instead of hiding them in Python's warning format.
+    for w in caught:
+        print(f"emoavatar: warning: {str(w.message).splitlines()[0]}", file=sys.stderr)
+    aligned = any("falling back to recognition" in str(w.message) for w in caught)
+    how = {"neural": "neural (the shipped audio-to-ARKit model)",
+           "phonetic": "phonetic (phones recognised from the audio)" if not text or aligned
+           else "phonetic (pocketsphinx alignment to the transcript)"}[method]
+    print(f"lip sync: {how}")
     print(f"animated {args.audio}: {len(seq)} frames at {seq.fps:g} fps ({seq.duration:.2f} s)")
     for e in args.export:
         glb = Path(e).suffix.lower() in (".glb", ".gltf")
         seq.save(e, **({"head": head, "appearance": Appearance(skin=args.skin, eyes=args.eyes)} if glb else {}))
         print(f"wrote {e}")
     if args.output is not None:
-        renderer = P.get_renderer(args.head, args.identity, args.size, args.size, parse_colour(args.background),
+        renderer = P.get_renderer(user_head, args.identity, args.size, args.size, parse_colour(args.background),
                                   args.skin, args.eyes, camera_from_args(args))
         write_sequence_video(renderer, seq, args.output, seq.audio, args.progress)
         print(f"wrote {args.output}")
@@ -75,7 +93,7 @@ def register(sub: Any) -> None:
     p.add_argument("audio", help="speech audio: WAV, FLAC, OGG or MP3, any sample rate")
     p.add_argument("--text", default=None, help="the words spoken (aligns the phones: best lip sync)")
     p.add_argument("--text-file", default=None, help="read the transcript from a file")
-    p.add_argument("--emotion", default="neutral", help="neutral, happy, sad, surprise, fear, disgust, anger, contempt")
+    p.add_argument("--emotion", default="neutral", help=EMOTION_HELP)
     p.add_argument("--intensity", type=float, default=1.0, help="emotion intensity 0..1 (default 1)")
     p.add_argument("--emotion-track", default=None, help='timed emotions, e.g. "0:neutral,1.5:anger@0.9,4:neutral"')
     p.add_argument("--method", default="auto", choices=("auto", "phonetic", "neural"),
@@ -86,5 +104,5 @@ def register(sub: Any) -> None:
     p.add_argument("--export", action="append", default=[], help="also write the animation: .csv (Live Link Face), .glb, .npz, .json; repeatable")
     p.add_argument("--size", type=int, default=512, help="video size in pixels (default 512)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
-    add_look_args(p)
+    add_look_args(p, transparent=False)
     p.set_defaults(func=cmd_animate)

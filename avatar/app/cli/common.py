@@ -1,12 +1,79 @@
-"""The CLI's shared argument parsers and helpers: colours, number lists, the look options, the camera."""
+"""The CLI's shared argument parsers and helpers: colours, number lists, emotions, the look options, the camera, heads."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from avatar.emotion import EMOTIONS, SYNONYMS
 from avatar.errors import AvatarInputError
+
+
+def _aliases() -> str:
+    """Return a few accepted synonyms per label, for --help ("joy/smile=happy, angry/mad=anger, ...")."""
+    by_label: dict[str, list[str]] = {}
+    for alias, label in SYNONYMS.items():
+        by_label.setdefault(label, []).append(alias)
+    return ", ".join(f"{'/'.join(sorted(by_label[e], key=len)[:2])}={e}" for e in EMOTIONS if e in by_label)
+
+
+EMOTION_HELP = f"{', '.join(EMOTIONS)} (synonyms accepted: {_aliases()})"
+"""The --help text of every emotion option: the eight labels and the synonyms that map onto them."""
+
+
+def positive_int(text: str) -> int:
+    """Return `text` as a whole number >= 1 (an argparse type: a bad value is a one-line usage error)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number: use 1 or more") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is too small: use a whole number >= 1")
+    return n
+
+
+def parse_emotions(text: str) -> tuple[str, ...]:
+    """Return the canonical emotions of a comma-separated list, each once (a synonym of one already listed is dropped, with a note)."""
+    from avatar.emotion import normalize_emotion
+
+    out: list[str] = []
+    for raw in (t.strip() for t in text.split(",")):
+        if not raw:
+            continue
+        label = normalize_emotion(raw)
+        if label in out:
+            said = f"{raw!r} is {label!r}, " if raw.lower() != label else ""
+            print(f"emoavatar: note: {said}{label!r} is listed already; drawn once", file=sys.stderr)
+            continue
+        out.append(label)
+    if not out:
+        raise AvatarInputError(f"--emotions {text!r} names no emotion: use e.g. happy,sad,anger")
+    return tuple(out)
+
+
+def load_cli_head(args: argparse.Namespace) -> Any:
+    """Return the head --head names, loaded once (None: the shipped head); errors name --allow-missing.
+
+    --identity is applied where the head is used (the session's renderer, `with_identity`), not here.
+    """
+    if args.head is None:
+        return None
+    from avatar.io.headfile import load_head
+
+    try:
+        return load_head(args.head, allow_missing=args.allow_missing)
+    except AvatarInputError as e:
+        # The loader speaks Python (allow_missing=True); on the command line the fix is a flag.
+        raise type(e)(str(e).replace("pass allow_missing=True", "pass --allow-missing")) from None
+
+
+def check_video_background(background: tuple[float, float, float] | None, output: str | Path) -> None:
+    """Raise when a video output is asked for a transparent background (MP4 and GIF have no alpha here)."""
+    if background is None:
+        raise AvatarInputError(f"a transparent background needs a .png output, not {Path(output).suffix or str(output)!r}: "
+                               "for video use a colour, e.g. --background '#00b140' (a green screen to key out)")
 
 
 def parse_colour(text: str) -> tuple[float, float, float] | None:
@@ -49,16 +116,21 @@ def floats(text: str, what: str) -> tuple[float, ...]:
         raise AvatarInputError(f"{what} {text!r} is not a comma-separated list of numbers") from None
 
 
-def add_look_args(p: argparse.ArgumentParser) -> None:
-    """Add the look options (view, yaw, identity, head, skin, eyes, background) to a subcommand."""
+def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
+    """Add the look options (view, yaw, identity, head, allow-missing, skin, eyes, background) to a subcommand.
+
+    `transparent` False leaves 'transparent' out of --background's help (video-only commands cannot give it).
+    """
     g = p.add_argument_group("look")
     g.add_argument("--view", default="front", help="camera: front, three-quarter, profile (default: front)")
     g.add_argument("--yaw", type=float, default=None, help="camera yaw in degrees instead of --view (positive: subject's left)")
     g.add_argument("--identity", type=int, default=None, help="face identity seed from the 100 PCA modes (0 = generic head)")
     g.add_argument("--head", default=None, help="your own glTF/GLB/OBJ head with ARKit-named morph targets")
+    g.add_argument("--allow-missing", action="store_true", help="accept a --head that lacks some ARKit shapes (they stay still)")
     g.add_argument("--skin", default="medium", help="skin tone: light, medium, tan, brown, dark (default: medium)")
     g.add_argument("--eyes", default="brown", help="eye colour: brown, blue, green, hazel, grey")
-    g.add_argument("--background", default="#ebebf0", help="#rrggbb, r,g,b in 0..1, or 'transparent' (PNG only)")
+    g.add_argument("--background", default="#ebebf0",
+                   help="#rrggbb, r,g,b in 0..1, or 'transparent' (PNG only)" if transparent else "#rrggbb, r,g,b in 0..1, or a name (white, black, grey, green)")
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:

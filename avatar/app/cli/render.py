@@ -6,7 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from avatar.app.cli.common import add_look_args, camera_from_args, parse_colour, parse_va, write_sequence_video
+from avatar.app.cli.common import (
+    EMOTION_HELP,
+    add_look_args,
+    camera_from_args,
+    check_video_background,
+    load_cli_head,
+    parse_colour,
+    parse_va,
+    write_sequence_video,
+)
 from avatar.errors import AvatarInputError
 from avatar.validation import check_unit
 
@@ -16,6 +25,7 @@ EPILOG = """examples:
   emoavatar render --va 0.8,0.5 --identity 7 -o va.png
   emoavatar render --sequence anim.csv -o anim.mp4          # Live Link Face CSV, NPZ or JSON, at its fps
   emoavatar render --sequence anim.npz --audio speech.wav -o talk.mp4
+  emoavatar render --emotion joy --head myhead.glb --allow-missing -o mine.png   # a head without every ARKit shape
 """
 
 
@@ -28,18 +38,23 @@ def cmd_render(args: argparse.Namespace) -> int:
     given = [x for x in (args.emotion, args.aus, args.va, args.sequence) if x is not None]
     if len(given) > 1:
         raise AvatarInputError("give only one of --emotion, --aus, --va, --sequence")
+    if not given:
+        # Silently drawing the neutral face looked like a bug; neutral is one flag away.
+        raise AvatarInputError("nothing to render: pass --emotion, --aus, --va or --sequence (for the resting face: --emotion neutral)")
     check_unit(args.intensity, "intensity")
     out = Path(args.output)
     suffix = out.suffix.lower()
     if suffix not in (".png", ".jpg", ".jpeg", ".gif", ".mp4"):
         raise AvatarInputError(f"output {str(out)!r} has an unsupported type: use .png, .jpg, .gif or .mp4")
     background = parse_colour(args.background)
-    if background is None and suffix not in (".png",):
-        raise AvatarInputError("a transparent background needs a .png output")
+    if suffix in (".gif", ".mp4"):
+        check_video_background(background, out)
+    elif background is None and suffix != ".png":
+        raise AvatarInputError(f"a transparent background needs a .png output, not {suffix!r}: use -o {out.stem}.png")
     from avatar.io.atomic import check_output_path
 
     check_output_path(out)  # fail before any work on an unwritable path
-    renderer = P.get_renderer(args.head, args.identity, args.width or args.size, args.height or args.size, background,
+    renderer = P.get_renderer(load_cli_head(args), args.identity, args.width or args.size, args.height or args.size, background,
                               args.skin, args.eyes, camera_from_args(args))
     if args.sequence is not None:
         seq = ExpressionSequence.load(args.sequence, fps=args.fps)
@@ -69,7 +84,7 @@ def register(sub: Any) -> None:
                                    "animation file, to an image or a video.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group("what to render (one of)")
-    src.add_argument("--emotion", help="neutral, happy, sad, surprise, fear, disgust, anger, contempt")
+    src.add_argument("--emotion", help=EMOTION_HELP)
     src.add_argument("--aus", help="action units, e.g. AU1=0.6,AU4=0.8,AU15=0.7 (intensities 0..1; R12/L12 for one side)")
     src.add_argument("--va", help="valence,arousal in -1..1, e.g. 0.8,0.5")
     src.add_argument("--sequence", help="animation file: Live Link Face .csv, .npz or .json")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 
+from avatar.app.cli.common import EMOTION_HELP, positive_int
 from avatar.app.judges import DEFAULT_RECOGNIZER, RECOGNIZERS, make_recognizer
 
 EPILOG_SCORE = """examples:
@@ -101,13 +102,13 @@ def register(sub: Any) -> None:
                                    "write accuracy, per-class F1 and the confusion matrix.",
                        epilog=EPILOG_SCORE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or videos")
-    p.add_argument("--expected", default=None, help="the emotion every input should show")
+    p.add_argument("--expected", default=None, help=f"the emotion every input should show: {EMOTION_HELP}")
     p.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help=f"one of {', '.join(RECOGNIZERS)} (default {DEFAULT_RECOGNIZER})")
     p.add_argument("-o", "--output", default=None, help="write the score as .json or .csv")
     p.add_argument("--confusion", default=None, help="write the confusion matrix as a PNG")
     p.add_argument("--per-image", default=None, help="write per-image probabilities as CSV")
-    p.add_argument("--every", type=int, default=1, help="use every N-th video frame (default 1)")
-    p.add_argument("--batch", type=int, default=64, help="images per recognizer batch")
+    p.add_argument("--every", type=positive_int, default=1, help="use every N-th video frame, N >= 1 (default 1)")
+    p.add_argument("--batch", type=positive_int, default=64, help="images per recognizer batch, >= 1 (default 64)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     p.set_defaults(func=cmd_score)

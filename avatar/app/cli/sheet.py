@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from avatar.app.cli.common import add_look_args, camera_from_args, floats
+from avatar.app.cli.common import EMOTION_HELP, add_look_args, camera_from_args, floats, load_cli_head, parse_emotions
 
 EPILOG = """examples:
   emoavatar sheet -o sheet.png
@@ -20,13 +20,9 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     from avatar.io.atomic import check_output_path
 
     check_output_path(args.output)
-    emotions = tuple(e.strip() for e in args.emotions.split(",")) if args.emotions else None
-    if emotions:
-        from avatar.emotion import normalize_emotion
-
-        emotions = tuple(normalize_emotion(e) for e in emotions)
+    emotions = parse_emotions(args.emotions) if args.emotions else None  # synonyms of one label: one row
     img = P.contact_sheet(emotions=emotions, intensities=floats(args.intensities, "--intensities"), cell=args.cell,
-                          identity=args.identity, view=camera_from_args(args), skin=args.skin, head=args.head, progress=args.progress,
+                          identity=args.identity, view=camera_from_args(args), skin=args.skin, head=load_cli_head(args), progress=args.progress,
                           judge=args.judge, prototypes=args.prototypes)
     P.save_image(img, args.output)
     print(f"wrote {args.output} ({img.shape[1]}x{img.shape[0]})")
@@ -39,7 +35,7 @@ def register(sub: Any) -> None:
                        description="Render a labelled grid: one row per emotion, one column per intensity.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
-    p.add_argument("--emotions", default=None, help="comma-separated emotions (default: all 8)")
+    p.add_argument("--emotions", default=None, help=f"comma-separated emotions (default: all 8): {EMOTION_HELP}")
     p.add_argument("--intensities", default="0.33,0.66,1.0", help="comma-separated intensities (default 0.33,0.66,1.0)")
     p.add_argument("--cell", type=int, default=256, help="size of each face in pixels (default 256)")
     p.add_argument("--judge", default=None, help="write this recognizer's top label and probability under each face (e.g. fer2013)")
