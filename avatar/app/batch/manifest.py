@@ -233,10 +233,8 @@ def _job(raw: Any, line: int, base: Path) -> Job:
         raise AvatarInputError("no output: give \"output\", a path relative to the output folder, e.g. \"clips/a.mp4\"")
     kw: dict[str, Any] = {"line": line, "output": _relative_output(raw["output"], "output")}
     exports = raw.get("export", [])
-    if isinstance(exports, str):
-        exports = [exports]
     if not isinstance(exports, list):
-        raise AvatarInputError(f"export must be a list of relative paths, got {exports!r}")
+        raise AvatarInputError(f"export must be a list of relative paths such as [\"a.csv\", \"a.glb\"], got {exports!r}")
     kw["exports"] = tuple(_relative_output(e, "export") for e in exports)
     if len(set(kw["exports"]) | {kw["output"]}) != len(kw["exports"]) + 1:
         raise AvatarInputError("the same path is given twice in output/export: give each output once")

@@ -162,9 +162,9 @@ def run_batch(manifest: str | os.PathLike, out_root: str | os.PathLike, workers:
         def on_result(res: dict[str, Any]) -> None:
             results[res["id"]] = res
             if res["status"] == "failed":
-                bar.write(f"emoavatar: job {res['id']!r} (line {res['line']}) failed: {res['error']}")
+                bar.write(f"emoavatar: job {res['id']!r} (line {res['line']}) failed: {res['error']}", file=sys.stderr)
             for w in res.get("warnings", []):
-                bar.write(f"emoavatar: warning: job {res['id']!r}: {w}")
+                bar.write(f"emoavatar: warning: job {res['id']!r}: {w}", file=sys.stderr)
             bar.update(1)
 
         try:

@@ -40,9 +40,13 @@ def session() -> Any:
 
 def init_worker(threads: int, parent_pid: int | None = None) -> None:
     """Set up a pool worker: `threads` torch threads, and exit when the parent dies (SIGKILL leaves no orphans)."""
+    import signal
+
     import torch
 
     torch.set_num_threads(max(1, int(threads)))
+    # Unwind on SIGTERM (the pool's shutdown, a scheduler's stop) so atomic writes remove their temp files.
+    signal.signal(signal.SIGTERM, _raise_exit)
     if parent_pid is not None:
         def watch() -> None:
             # A killed parent cannot stop its workers; an orphan finishing a job behind a rerun's back would race it.
@@ -51,6 +55,10 @@ def init_worker(threads: int, parent_pid: int | None = None) -> None:
             os._exit(1)
 
         threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _raise_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def record_path(out_root: str | os.PathLike, job_id: str) -> Path:
