@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--emotions", default=None, help="comma-separated (default: all eight)")
     ap.add_argument("--judges", default="fer2013,face-classification,face-api,expression-net")
+    ap.add_argument("--critics", default="fer2013", help="judges to optimise against (the rest of --judges stay held out)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "generators" / "data" / "arkit_prototypes_v1.json"))
     args = ap.parse_args()
@@ -44,7 +45,7 @@ def main() -> None:
     opts = RefinementOptions(steps=args.steps, lr=args.lr, seed=args.seed, batch_size=args.batch_size)
     t0 = time.perf_counter()
     table = build_prototype_table(
-        args.emotions.split(",") if args.emotions else None, critics=("fer2013",), judges=tuple(args.judges.split(",")),
+        args.emotions.split(",") if args.emotions else None, critics=tuple(args.critics.split(",")), judges=tuple(args.judges.split(",")),
         options=opts, size=args.size, judge_size=args.judge_size, device="cpu", log=lambda m: print(m, flush=True),
     )
     table["recipe"]["script"] = "scripts/refine_prototypes.py"

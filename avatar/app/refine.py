@@ -63,15 +63,10 @@ class LogitsCritic:
 
 
 def make_judge(name: str, device: Any = "auto") -> Any:
-    """Return a recognizer by name for scoring known face boxes: the registry's names plus face-classification."""
-    key = str(name).lower().replace("_", "-")
-    if key in ("face-classification", "faceclassification", "big-xception"):
-        from recognizers.face_classification import FaceClassificationRecognizer
-
-        return FaceClassificationRecognizer(device=device, detect_faces=False)
+    """Return a registry recognizer by name for scoring known face boxes (no detector)."""
     from avatar.app.judges import make_recognizer
 
-    return make_recognizer(key, device, detect_faces=False)
+    return make_recognizer(name, device, detect_faces=False)
 
 
 def make_critic(name_or_object: Any, device: Any = "auto") -> Any:
