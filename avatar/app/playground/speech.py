@@ -1,0 +1,131 @@
+"""Returns the Speech tab: audio (upload or microphone), an optional transcript and an emotion or emotion track in; an MP4 with sound, CSV and GLB out.
+
+Animation goes through `avatar.app.facade.animate` (lips solved on the chosen identity's head); the
+video is the GL worker's Session renderer streamed into `renderers.writers.save_frames`, which muxes
+the uploaded audio into the MP4. Every file is written under the playground's temp folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from avatar.emotion import EMOTIONS
+from avatar.errors import AvatarInputError
+
+if TYPE_CHECKING:
+    from avatar.app.playground.state import Playground
+    from avatar.app.session import Session
+    from avatar.sequence import ExpressionSequence
+
+SPEECH_VIEWS: tuple[str, ...] = ("front", "three-quarter", "profile")
+
+
+def _write_video(session: Session, seq: ExpressionSequence, identity: int | None, camera: Any, size: int, path: Path,
+                 report: Callable[[int, int], None]) -> Path:
+    """Return `path` after rendering every frame of `seq` into an MP4 with its audio; runs on the GL worker."""
+    import avatar.app.facade as facade
+    from avatar.app.session import DEFAULT_BACKGROUND
+    from renderers.writers import save_frames
+
+    renderer = facade.get_renderer(None, identity, size, size, DEFAULT_BACKGROUND, view=camera, session=session)
+    total = len(seq)
+
+    def frames() -> Any:
+        for i, frame in enumerate(renderer.iter_frames(seq.weights, seq.head_pose)):
+            if i % 15 == 0:
+                report(i, total)
+            yield frame
+
+    return save_frames(frames(), path, fps=seq.fps, audio=seq.audio, total=total)
+
+
+def check_seed(seed: Any) -> int:
+    """Return the seed as a non-negative int; raise AvatarInputError on anything else."""
+    try:
+        value = float(seed if seed is not None else 0)
+    except (TypeError, ValueError):
+        raise AvatarInputError(f"seed {seed!r} is not a number: use a whole number >= 0") from None
+    if value != int(value) or value < 0:
+        raise AvatarInputError(f"seed {seed!r}: use a whole number >= 0")
+    return int(value)
+
+
+def animate_speech(pg: Playground, audio: str | None, transcript: str | None, emotion: str, intensity: float,
+                   emotion_track: str | None, identity: Any, view: str, seed: Any,
+                   progress: Callable[..., Any] | None = None) -> tuple[str, str, str, str]:
+    """Return (MP4 path, CSV path, GLB path, a one-paragraph description) of a talking head for the uploaded speech."""
+    import avatar.app.facade as facade
+    from avatar.app.playground.expression import camera_for, check_identity
+    from avatar.app.playground.limits import MAX_AUDIO_SECONDS, check_audio_upload, check_transcript
+    from avatar.appearance import Appearance
+    from avatar.io.headfile import load_head
+
+    def report(done: float, desc: str) -> None:
+        if progress is not None:
+            progress(done, desc=desc)
+
+    check_audio_upload(audio)
+    text = check_transcript(transcript)
+    ident = check_identity(identity)
+    seed_v = check_seed(seed)
+    if view not in SPEECH_VIEWS:
+        raise AvatarInputError(f"unknown view {view!r}: use one of {', '.join(SPEECH_VIEWS)}")
+    track = (emotion_track or "").strip() or None
+    facade.pose(emotion=emotion, intensity=float(intensity))  # a bad emotion fails before the audio work
+    report(0.05, "animating")
+    head = load_head(None, identity=ident)  # lips are closed on, and the GLB carries, this identity's head
+    seq = facade.animate(audio, text=text, emotion=emotion, intensity=float(intensity), emotion_track=track, seed=seed_v,
+                         head=head, max_seconds=MAX_AUDIO_SECONDS)
+    out = pg.new_output_dir()
+    csv, glb, mp4 = out / "talk.csv", out / "talk.glb", out / "talk.mp4"
+    seq.save(csv)
+    seq.save(glb, head=head, appearance=Appearance())
+    pg.run(_write_video, seq, ident, camera_for(view, 0.0), pg.video_size, mp4,
+           lambda i, n: report(0.2 + 0.8 * i / max(n, 1), f"rendering frame {i}/{n}"))
+    what = f"emotion track `{track}`" if track else f"{emotion} at intensity {float(intensity):.2f}"
+    info = (f"**{len(seq)} frames** at {seq.fps:g} fps ({seq.duration:.2f} s), {what}, "
+            f"{'transcript-aligned' if text else 'no transcript'}, identity {ident or 0}, seed {seed_v}. "
+            "Downloads: Live Link Face CSV (ARKit 52 per frame) and GLB (the head with morph-target animation).")
+    return str(mp4), str(csv), str(glb), info
+
+
+def build(pg: Playground) -> None:
+    """Lay out the Speech tab in the current Blocks and wire its Animate button."""
+    import gradio as gr
+
+    from avatar.app.playground.errors import user_errors
+    from avatar.app.playground.expression import MAX_IDENTITY
+    from avatar.app.playground.limits import MAX_AUDIO_SECONDS, MAX_UPLOAD_MB
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=300):
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", format=None, elem_id="speech-audio",
+                             label=f"Speech: upload or record (up to {MAX_AUDIO_SECONDS:.0f} s, {MAX_UPLOAD_MB} MB)")
+            transcript = gr.Textbox(label="Transcript (optional: aligns the lips to the words)", lines=2,
+                                    elem_id="speech-text", placeholder="the words spoken")
+            with gr.Row():
+                emotion = gr.Dropdown(list(EMOTIONS), value="happy", label="Emotion", elem_id="speech-emotion", min_width=120)
+                intensity = gr.Slider(0, 1, value=0.7, step=0.05, label="Intensity", elem_id="speech-intensity", min_width=160)
+            track = gr.Textbox(label="Emotion track (optional; overrides the emotion)", elem_id="speech-track",
+                               placeholder="0:neutral,1.5:anger@0.9,4:neutral   (seconds:emotion@intensity)")
+            with gr.Row():
+                identity = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_IDENTITY, label="Identity", min_width=90)
+                view = gr.Dropdown(list(SPEECH_VIEWS), value="front", label="View", min_width=120)
+                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (blinks, gaze)", min_width=90)
+            button = gr.Button("Animate", variant="primary", elem_id="speech-run")
+        with gr.Column(scale=5, min_width=320):
+            video = gr.Video(label="Talking head (MP4 with sound)", interactive=False, elem_id="speech-video")
+            info = gr.Markdown(elem_id="speech-info")
+            with gr.Row():
+                csv = gr.File(label="Live Link Face CSV", interactive=False, elem_id="speech-csv")
+                glb = gr.File(label="glTF binary (GLB)", interactive=False, elem_id="speech-glb")
+
+    @user_errors(pg.root)
+    def on_animate(audio_v: str | None, text_v: str, emotion_v: str, intensity_v: float, track_v: str, identity_v: Any,
+                   view_v: str, seed_v: Any, progress: gr.Progress = gr.Progress()) -> tuple[str, str, str, str]:  # noqa: B008 - gradio's idiom
+        return animate_speech(pg, audio_v, text_v, emotion_v, intensity_v, track_v, identity_v, view_v, seed_v, progress)
+
+    button.click(on_animate, [audio, transcript, emotion, intensity, track, identity, view, seed], [video, csv, glb, info],
+                 api_name="animate")

@@ -1,0 +1,338 @@
+"""The Gradio playground: upload checks and one-line errors, `serve --share` refused, and a walk through every tab in headless chromium.
+
+The browser test starts `emoavatar serve --port <free port>` as a user does, drives Debian's
+chromium with Playwright (never a downloaded browser), blocks and records every request that is not
+to the server, and keeps a screenshot of each tab under the test's tmp dir and `tests/artifacts/`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from avatar.errors import AvatarInputError
+
+pytest.importorskip("gradio", reason='the playground needs gradio: pip install "emoavatar[playground]"')
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CLI = [sys.executable, "-c", "import sys; from avatar.app.cli import main; sys.exit(main())"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _write_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """Return `path` after writing a quiet 220 Hz tone of `seconds` as 16-bit mono WAV."""
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.2 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return path
+
+
+# ------------------------------------------------------------------ checks without a browser
+
+def test_upload_checks_give_one_line_naming_the_file(tmp_path: Path) -> None:
+    from avatar.app.playground.limits import MAX_UPLOAD_MB, check_audio_upload
+
+    fake = tmp_path / "speech.wav"
+    fake.write_text("this is not audio\n")
+    with pytest.raises(AvatarInputError, match=r"'speech.wav' is not a readable WAV file"):
+        check_audio_upload(fake)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    with pytest.raises(AvatarInputError, match="not an audio file"):
+        check_audio_upload(notes)
+    big = tmp_path / "big.wav"
+    with open(big, "wb") as f:
+        f.truncate((MAX_UPLOAD_MB + 1) * 1_000_000)
+    with pytest.raises(AvatarInputError, match=r"over the 20 MB limit"):
+        check_audio_upload(big)
+    with pytest.raises(AvatarInputError, match=r"61.0 s long, over the 60 s limit"):
+        check_audio_upload(_write_wav(tmp_path / "long.wav", 61.0, rate=8000))
+    with pytest.raises(AvatarInputError, match="no audio"):
+        check_audio_upload(None)
+    assert check_audio_upload(_write_wav(tmp_path / "ok.wav", 1.5)) == pytest.approx(1.5)
+
+
+def test_errors_are_one_line_without_server_paths(tmp_path: Path) -> None:
+    import gradio as gr
+
+    from avatar.app.playground.errors import one_line, user_errors
+
+    root = tmp_path / "root"
+    assert one_line(f"cannot read '{root}/gradio/abc/x.wav' as audio\n  at line 2", root) == "cannot read 'x.wav' as audio at line 2"
+
+    @user_errors(root)
+    def bad_input() -> None:
+        raise AvatarInputError(f"file '{root}/u/v/clip.wav' is\nbroken")
+
+    @user_errors(root)
+    def bug() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(gr.Error) as e:
+        bad_input()
+    assert e.value.message == "file 'clip.wav' is broken"
+    with pytest.raises(gr.Error) as e:
+        bug()
+    assert "\n" not in e.value.message and e.value.message.startswith("internal error (ZeroDivisionError)")
+
+
+def test_playground_state_owns_its_temp_folder_and_restores_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from avatar.app.playground.state import Playground
+
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    pg = Playground(keep_outputs=2)
+    root = pg.root
+    assert os.environ["GRADIO_TEMP_DIR"] == str(root / "gradio") and os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    dirs = [pg.new_output_dir() for _ in range(4)]
+    assert [d.exists() for d in dirs] == [False, False, True, True]  # bounded: only the newest are kept
+    assert pg.run(lambda session: type(session).__name__) == "Session"
+    pg.close()
+    pg.close()
+    assert not root.exists() and "GRADIO_TEMP_DIR" not in os.environ
+
+
+def test_share_is_refused_with_one_line() -> None:
+    r = subprocess.run([*CLI, "serve", "--share"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("emoavatar: error: --share is not available"), r.stderr
+
+
+def test_callbacks_return_what_the_tabs_show(tmp_path: Path) -> None:
+    """The callbacks alone (no server): a render with every judge's 8 probabilities, a tiny sweep, a bad sweep refused."""
+    from avatar.app.judges import RECOGNIZERS
+    from avatar.app.playground import expression, fidelity
+    from avatar.app.playground.state import Playground
+
+    with Playground(image_size=128) as pg:
+        mode, view, image, summary, *charts = expression.readout(pg, "emotion", "happy", 0.9, 0, 0, "front", 0, 0)
+        assert image.shape == (128, 128, 3) and image.dtype == np.uint8 and image.std() > 10
+        assert len(charts) == len(RECOGNIZERS) and "happy at intensity 0.90" in summary
+        order = expression.judge_order()
+        assert order[-1] == "expression-net" and set(order) == set(RECOGNIZERS)  # real-face judges first
+        assert all(set(c["emotion"]) <= set(expression.EMOTIONS) and c["probability"].between(0, 1).all() for c in charts)
+        _, _, image2, summary2, *_ = expression.readout(pg, "action units", "happy", 0.9, 0, 0, "yaw slider", 30, 7,
+                                                        *([0.0] * 8 + [1.0] + [0.0] * 7))
+        assert "AU12=1.00" in summary2 and "yaw 30 deg" in summary2 and not np.array_equal(image, image2)
+        with pytest.raises(AvatarInputError, match="identity"):
+            expression.readout(pg, "emotion", "happy", 0.9, 0, 0, "front", 0, -3)
+        matrices, table, text = fidelity.run_sweep(pg, ["happy", "sad"], ["1.0"], "0", ["front"], ["fer2013"], 128)
+        assert Path(matrices["fer2013"][0]).is_file() and list(table["emotion"][:2]) == ["happy", "sad"]
+        assert "2 frames" in text
+        with pytest.raises(AvatarInputError, match="over the playground's 400"):
+            fidelity.sweep_config(list(expression.EMOTIONS), ["0.25", "0.5", "0.75", "1.0"], "0,1,2,3,4",
+                                  ["front", "profile", "three-quarter"], ["fer2013"], 128, "cpu")
+
+
+# ------------------------------------------------------------------ the browser walk
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[dict[str, Any]]:
+    """Yield {"url", "log", "root"} of `emoavatar serve` on a free port; stop it with SIGTERM and check its temp folder went."""
+    emoavatar = shutil.which("emoavatar")
+    cmd = [emoavatar] if emoavatar else CLI
+    port = _free_port()
+    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                pytest.fail(f"emoavatar serve exited ({proc.wait()}):\n{''.join(lines)}")
+            lines.append(line)
+            if "open http://" in line:
+                break
+        else:
+            pytest.fail("emoavatar serve did not start in 300 s:\n" + "".join(lines))
+        log = "".join(lines)
+        root = re.search(r"uploads and outputs in (\S+)", log)
+        yield {"url": f"http://127.0.0.1:{port}", "log": log, "root": Path(root.group(1)) if root else None}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if root:
+        assert not Path(root.group(1)).exists(), "the playground left its temp folder behind"
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Yield a Playwright page in Debian's headless chromium; requests not to the server are aborted and recorded."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the browser is Debian's chromium)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    outside: list[str] = []
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+
+        def only_the_server(route: Any) -> None:
+            if route.request.url.startswith(server["url"]) or route.request.url.startswith(("data:", "blob:")):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_the_server)
+        page.set_default_timeout(120_000)
+        page.outside_requests = outside
+        try:
+            yield page
+        finally:
+            context.close()
+    assert outside == [], f"the page tried to reach the network: {outside}"
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Return a function that saves a full-page screenshot under the tmp dir and copies it to tests/artifacts/."""
+    folder = tmp_path_factory.mktemp("playground-screenshots")
+
+    def shoot(page: Any, name: str) -> Path:
+        path = folder / f"playground-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(path, ARTIFACTS / path.name)
+        return path
+
+    return shoot
+
+
+def _open(page: Any, server: dict[str, Any], tab: str) -> None:
+    page.goto(server["url"])
+    page.wait_for_selector("#expr-image img")  # the page-load render has arrived: the app is live
+    page.get_by_role("tab", name=tab).click()
+
+
+def _toast(page: Any) -> str:
+    """Return the message of the error toast that appears next (waits for it and for its slide-in to end)."""
+    message = page.locator("[data-testid='toast-body'] .toast-message-text").last
+    message.wait_for(state="visible")
+    page.wait_for_timeout(1000)
+    return message.inner_text()
+
+
+@pytest.mark.slow
+def test_server_prints_time_to_first_render(server: dict[str, Any]) -> None:
+    assert re.search(r"first render in \d+\.\d\d s", server["log"]), server["log"]
+    assert "127.0.0.1" in server["log"]
+
+
+@pytest.mark.slow
+def test_browser_expression_tab(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
+    page = browser_page
+    _open(page, server, "Expression")
+    image = page.locator("#expr-image img")
+    first = image.get_attribute("src")
+    summary = page.locator("#expr-summary")
+    assert "happy at intensity 0.80" in summary.inner_text()
+    page.locator("#expr-emotion input").click()
+    page.get_by_role("option", name="sad", exact=True).click()
+    page.wait_for_function("document.querySelector('#expr-summary').innerText.includes('sad at intensity')")
+    second = image.get_attribute("src")
+    assert second != first, "the render did not change with the emotion"
+    slider = page.locator("#expr-intensity input[type=number]")
+    slider.fill("0.3")
+    slider.press("Enter")
+    page.wait_for_function("document.querySelector('#expr-summary').innerText.includes('sad at intensity 0.30')")
+    assert image.get_attribute("src") not in (first, second)
+    from avatar.app.playground.expression import judge_order
+
+    for name in judge_order():  # one bar chart per judge, drawn by vega
+        page.locator(f"#judge-{name} canvas, #judge-{name} svg").first.wait_for(state="visible")
+    assert summary.inner_text().index("fer2013") < summary.inner_text().index("expression-net")  # real faces first
+    page.locator("#expr-view input").click()
+    page.get_by_role("option", name="three-quarter").click()
+    page.wait_for_function("document.querySelector('#expr-summary').innerText.includes('three-quarter')")
+    shots(page, "expression")
+
+
+@pytest.mark.slow
+def test_browser_bad_upload_shows_one_line(browser_page: Any, server: dict[str, Any], shots: Any, tmp_path: Path) -> None:
+    page = browser_page
+    fake = tmp_path / "speech.wav"
+    fake.write_text("this is a text file, not a recording\n")
+    _open(page, server, "Speech")
+    page.locator("#speech-audio input[type=file]").set_input_files(str(fake))
+    page.locator("#speech-run").click()
+    message = _toast(page)
+    assert message.startswith("'speech.wav' is not a readable WAV file") and "\n" not in message.strip(), message
+    assert "Traceback" not in message and "/tmp" not in message and "gradio" not in message.lower()
+    shots(page, "bad-upload")
+
+
+@pytest.mark.slow
+def test_browser_speech_tab(browser_page: Any, server: dict[str, Any], shots: Any, tmp_path: Path) -> None:
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("espeak-ng is missing: apt-get install espeak-ng")
+    wav = tmp_path / "hello.wav"
+    subprocess.run([espeak, "-w", str(wav), "hello there, how are you today"], check=True, timeout=60)
+    page = browser_page
+    _open(page, server, "Speech")
+    page.locator("#speech-audio input[type=file]").set_input_files(str(wav))
+    page.locator("#speech-text textarea").fill("hello there, how are you today")
+    page.locator("#speech-run").click()
+    video = page.locator("#speech-video video")
+    video.wait_for(state="visible", timeout=300_000)
+    src = video.get_attribute("src")
+    assert src and src.endswith(".mp4")
+    mp4 = page.request.get(src).body()
+    assert b"avc1" in mp4 and b"mp4a" in mp4, "the MP4 should carry H.264 video and AAC sound"
+    links = {name: page.locator(f"#speech-{name} a").first.get_attribute("href") for name in ("csv", "glb")}
+    assert links["csv"].endswith("talk.csv") and links["glb"].endswith("talk.glb")
+    csv = page.request.get(links["csv"]).text()
+    assert csv.splitlines()[0].startswith("Timecode,BlendShapeCount") and len(csv.splitlines()) > 30
+    assert page.request.get(links["glb"]).body()[:4] == b"glTF"
+    assert "transcript-aligned" in page.locator("#speech-info").inner_text()
+    shots(page, "speech")
+
+
+@pytest.mark.slow
+def test_browser_fidelity_and_portrait_tabs(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
+    page = browser_page
+    _open(page, server, "Portrait")
+    assert "not available yet" in page.locator("#portrait-note").inner_text()
+    shots(page, "portrait")
+    page.get_by_role("tab", name="Fidelity").click()
+    page.get_by_label("0.5", exact=True).check()  # 8 emotions x 2 intensities (neutral once): 15 frames
+    page.locator("#fid-run").click()
+    page.locator("#fid-confusion-fer2013 img").wait_for(state="visible", timeout=300_000)
+    assert "15 frames" in page.locator("#fid-summary").inner_text()
+    table = page.locator("#fid-table").inner_text()
+    for word in ("happy", "contempt", "n/a", "balanced acc.", "fer2013", "expression-net"):
+        assert word in table, word
+    from avatar.app.playground.expression import judge_order
+
+    for name in judge_order():
+        page.locator(f"#fid-confusion-{name} img").wait_for(state="visible")
+    shots(page, "fidelity")
