@@ -1,0 +1,81 @@
+"""Prints batch throughput (clips per minute) for a fixed manifest of 3 s clips at 256x256: 1 and 2 workers, local and Ray.
+
+    python benchmarks/bench_batch.py            # 100 clips per configuration
+    python benchmarks/bench_batch.py --quick    # 10 clips
+
+Each configuration renders into a fresh folder (wall time includes starting the workers, and for Ray the
+cluster). Where the time goes is read from the report: the mean job seconds (worker-side: pose, render,
+encode, score) against the wall time per clip; a second, unscored local run shows what the judge costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import machine  # noqa: E402
+
+EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+
+
+def manifest(path: Path, n: int) -> Path:
+    """Write the fixed manifest: n clips of 3 s at 256x256, 30 fps, cycling emotions, intensities and views."""
+    rows = []
+    for i in range(n):
+        rows.append({"id": f"clip{i:03d}", "emotion": EMOTIONS[i % 8], "intensity": (0.5, 0.75, 1.0)[i % 3],
+                     "view": ("front", "three-quarter")[i % 2], "size": 256, "fps": 30, "duration": 3.0,
+                     "output": f"clips/clip{i:03d}.mp4"})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def run(man: Path, workers: int, backend: str, score: bool) -> dict[str, float]:
+    """Return wall seconds, clips per minute and mean job seconds of one batch run into a fresh folder."""
+    from avatar.app.batch import run_batch
+
+    out = Path(tempfile.mkdtemp(prefix="bench_batch_"))
+    try:
+        t0 = time.perf_counter()
+        res = run_batch(man, out, workers=workers, backend=backend, judge="fer2013" if score else None, device="cpu", progress=False,
+                        log=lambda s: None)
+        wall = time.perf_counter() - t0
+        assert res.ok, res.counts
+        jobs = [r["seconds"] for r in res.results]
+        return {"wall": wall, "cpm": 60.0 * len(jobs) / wall, "job_s": sum(jobs) / len(jobs)}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="10 clips instead of 100")
+    ap.add_argument("--no-ray", action="store_true", help="skip the Ray configurations")
+    args = ap.parse_args()
+    n = 10 if args.quick else 100
+    print(f"machine: {machine()}")
+    print(f"manifest: {n} clips x 3 s at 256x256, 30 fps (90 frames each), MP4; judge fer2013 on 24 frames per clip")
+    with tempfile.TemporaryDirectory() as tmp:
+        man = manifest(Path(tmp) / "bench.jsonl", n)
+        configs = [("local", 1, True), ("local", 2, True), ("local", 2, False)]
+        if not args.no_ray:
+            try:
+                import ray  # noqa: F401
+
+                configs += [("ray", 1, True), ("ray", 2, True)]
+            except ImportError:
+                print("ray not installed: pip install 'emoavatar[batch]'")
+        print(f"{'backend':8s} {'workers':>7s} {'score':>5s} {'wall s':>8s} {'clips/min':>10s} {'job s':>7s}")
+        for backend, workers, score in configs:
+            r = run(man, workers, backend, score)
+            print(f"{backend:8s} {workers:7d} {'yes' if score else 'no':>5s} {r['wall']:8.1f} {r['cpm']:10.1f} {r['job_s']:7.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
