@@ -43,7 +43,7 @@ from torch import nn
 from avatar.checkpoints import load_strict
 from avatar.errors import ShapeError
 from recognizers.face_judge import FaceCropJudge, tf_same_pad
-from recognizers.faces import FaceDetectorOptions, crop_faces
+from recognizers.faces import crop_faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "face_api_expression"
@@ -208,24 +208,13 @@ class FaceApiExpressionRecognizer(FaceCropJudge):
     """
 
     model_name = JUDGE_NAME
+    model_class = FaceExpressionNet
+    default_weights = DEFAULT_WEIGHTS
+    default_margin = 0.0  # face-api crops exactly the detector's box (extractFaces / extractFaceTensors add no margin)
+    default_batch_size = 128
     classes = tuple(FACE_API_TO_EMOTION[c] for c in FACE_API_CLASSES)
     training_data = ("face-api.js: \"a variety of images from publicly available datasets as well as images scraped from the web\" "
                      "(real faces; datasets not named), 112x112 colour, 7 emotions")
-
-    def __init__(
-        self,
-        device: Any = "auto",
-        weights: str | Path | None = None,
-        detect_faces: bool = False,
-        detector_options: FaceDetectorOptions | None = None,
-        batch_size: int = 128,
-    ) -> None:
-        # face-api crops exactly the detector's box (extractFaces / extractFaceTensors add no margin).
-        super().__init__(device, detect_faces, detector_options, batch_size, default_margin=0.0)
-        self.model = FaceExpressionNet.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights).to(self.device)
-        # A judge and a critic, never trained here: gradients flow to the images only.
-        self.model.requires_grad_(False)
-        self.image_size = int(self.model.config.image_size)
 
     def model_input(self, images: torch.Tensor, boxes: Any = None, angles: Any = None) -> torch.Tensor:
         """Return normalised model input (B, 3, 112, 112) of float (B, 3, H, W) images, cropped at `boxes` if given."""

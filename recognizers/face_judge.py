@@ -9,6 +9,7 @@ its class order and `model_input` (its own colour conversion, crop size and norm
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -68,31 +69,41 @@ def tf_same_pad(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -
 class FaceCropJudge(BaseRecognizer):
     """Return `Recognition`s (8 emotions, NaN where the model has no class) from a face-crop classifier.
 
-    Subclasses set `model_name`, `training_data` and `classes` (the network's outputs in its order,
-    named as `EMOTIONS`), load `self.model` after calling this `__init__`, and implement `model_input`.
+    Subclasses set `model_name`, `training_data`, `classes` (the network's outputs in its order, named
+    as `EMOTIONS`), `model_class` and `default_weights`, and implement `model_input`.
 
     Args:
         device: "auto" (cuda when available), "cpu", "cuda", or a torch.device.
+        weights: a checkpoint folder written by `model_class.save_pretrained`; None uses the shipped one.
         detect_faces: find the largest face in each image with `recognizers.faces.FaceDetector` first
             (photos; it runs on the host); False treats each image as a face crop.
         detector_options: settings for that detector and for every crop (margin, eye alignment).
-        batch_size: images per forward pass; larger batches are split, which bounds memory.
+        batch_size: images per forward pass (default `default_batch_size`); larger batches are split.
 
     Calling it with `boxes=` ((4,) or (B, 4) pixels) crops known faces on the device instead, the path
     for our own renders: no detection, no host round trip of the pixels.
     """
 
     classes: tuple[str, ...] = ()
-    image_size: int = 64
+    model_class: Any = None
+    default_weights: Any = None
+    default_margin: float = 0.1
+    """Crop margin around the face box, as a fraction of its side, the judge's original framing expects."""
+    default_batch_size: int = 256
 
-    def __init__(self, device: Any = "auto", detect_faces: bool = False, detector_options: FaceDetectorOptions | None = None,
-                 batch_size: int = 256, default_margin: float = 0.1) -> None:
+    def __init__(self, device: Any = "auto", weights: str | os.PathLike | None = None, detect_faces: bool = False,
+                 detector_options: FaceDetectorOptions | None = None, batch_size: int | None = None) -> None:
         super().__init__(device)
+        batch_size = self.default_batch_size if batch_size is None else batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise AvatarInputError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
         self.detect_faces = bool(detect_faces)
-        self.detector_options = detector_options or FaceDetectorOptions(max_faces=1, margin=default_margin)
+        self.detector_options = detector_options or FaceDetectorOptions(max_faces=1, margin=self.default_margin)
         self.batch_size = int(batch_size)
+        self.model = self.model_class.from_pretrained(self.default_weights if weights is None else weights).to(self.device)
+        # A judge and a critic, never trained here: gradients flow to the images only.
+        self.model.requires_grad_(False)
+        self.image_size = int(self.model.config.image_size)
         self._detector: FaceDetector | None = None
         self.emotion_available = np.array([name in self.classes for name in EMOTIONS])
         # Our column j takes the model's column _source[j]; -1 where the model lacks that class.

@@ -32,7 +32,7 @@ from torch import nn
 
 from avatar.checkpoints import load_strict
 from recognizers.face_judge import FER2013_CLASSES, FER2013_TO_EMOTION, LUMA, FaceCropJudge, gray_model_input, tf_same_pad, to_gray
-from recognizers.faces import FaceDetectorOptions, crop_faces
+from recognizers.faces import crop_faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "fer2013_mini_xception"
@@ -141,23 +141,15 @@ class FER2013Recognizer(FaceCropJudge):
     """
 
     model_name = "fer2013_mini_xception"
+    model_class = MiniXception
+    default_weights = DEFAULT_WEIGHTS
     classes = tuple(FER2013_TO_EMOTION[c] for c in FER2013_CLASSES)
     training_data = "FER2013: 35,887 real face photographs (48x48 grey) from web searches, 7 emotions"
 
-    def __init__(
-        self,
-        device: Any = "auto",
-        weights: str | Path | None = None,
-        detect_faces: bool = False,
-        detector_options: FaceDetectorOptions | None = None,
-        batch_size: int = 256,
-    ) -> None:
-        super().__init__(device, detect_faces, detector_options, batch_size)
-        self.model = MiniXception.from_pretrained(DEFAULT_WEIGHTS if weights is None else weights).to(self.device)
-        self.model.requires_grad_(False)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # NHWC runs this net's depthwise/pointwise convs ~2x faster on CPU (oneDNN), and cuDNN likes it too.
         self.model.to(memory_format=torch.channels_last)
-        self.image_size = int(self.model.config.image_size)
 
     def model_input(self, images: torch.Tensor, boxes: Any = None, angles: Any = None) -> torch.Tensor:
         """Return (B, 1, 64, 64) model input in [-1, 1] of float (B, 3, H, W) images, cropped at `boxes` if given."""
