@@ -199,9 +199,12 @@ def score(frames: Any, expected: Any = None, recognizer: Any = None, device: Any
     return scorer.compute()
 
 
-def animate(audio: Any, text: str | None = None, emotion: Any = "neutral", intensity: float = 1.0, fps: float = 30.0,
+def animate(audio: Any, text: str | None = None, emotion: Any = "neutral", intensity: float | str = 1.0, fps: float = 30.0,
             seed: int = 0, head: Any = None, **kwargs: Any) -> ExpressionSequence:
     """Return an ExpressionSequence of a talking face for `audio` (path), with emotion control.
+
+    `intensity="auto"` lets the emotion's strength follow vocal arousal (loudness, pitch range, speaking
+    rate: `generators.speech.prosody`, a prosody heuristic, not emotion recognition).
 
     `head` (a BlendshapeHead or a head file) is the head the animation is for: lip closure is solved
     on its mesh, so a user's own head closes its own lips (default: the shipped head).

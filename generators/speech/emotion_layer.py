@@ -28,7 +28,7 @@ import numpy as np
 
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES, index_of
-from generators.speech.visemes import LipModel, close_lips
+from generators.speech.visemes import LipModel, close_lips, closure_envelope, tuck_lips
 
 ARTICULATION_COLUMNS: tuple[str, ...] = (
     "jawOpen", "jawForward", "mouthClose", "mouthPucker", "mouthFunnel", "mouthRollLower", "mouthRollUpper",
@@ -117,14 +117,20 @@ def _fit_length(w: np.ndarray, n: int) -> np.ndarray:
 
 def compose(
     speech: np.ndarray, emotion: np.ndarray, shut: np.ndarray, activity: np.ndarray, *,
-    speech_share: float = 0.6, lip_model: LipModel | None = None,
+    speech_share: float = 0.6, lip_model: LipModel | None = None, tuck: np.ndarray | None = None,
+    fps: float | None = None, release_s: float = 0.05,
 ) -> np.ndarray:
     """Return (T, 52) float32 face weights from speech (T, 52) and emotion (T, 52) curves.
 
     Args:
-        shut: (T,) bool frames where the lips must be closed (bilabials), enforced last.
+        shut: (T,) bool frames where the lips must be closed (bilabials), enforced last; or float closure
+            strengths in [0, 1] (see `visemes.closure_envelope`).
         activity: (T,) voice activity in [0, 1] (smoothed gate); scales how much speech owns the articulators.
         speech_share: share of the emotion's articulator opening removed while speaking.
+        lip_model: the head's lips (default: the shipped head's).
+        tuck: (T,) bool frames of an f/v lip tuck (lower lip to the upper teeth), or None.
+        fps: frame rate; when given, a bool `shut`/`tuck` gets a `release_s` ramp after each run so the lips
+            part into the next vowel over a few frames instead of popping open.
     """
     if speech.shape != emotion.shape:
         raise AvatarInputError(f"speech and emotion curves differ in shape: {speech.shape} vs {emotion.shape}")
@@ -139,4 +145,11 @@ def compose(
     s[:, smile_cols] *= 1.0 - np.clip(2.0 * frown, 0.0, 1.0)
     out[:, exp] = emotion[:, exp] + s * (1.0 - emotion[:, exp])
     out = np.clip(out, 0.0, 1.0)
+    if fps is not None:
+        shut = closure_envelope(np.asarray(shut, bool), fps, release_s=release_s) if np.asarray(shut).dtype == bool else shut
+        if tuck is not None and np.asarray(tuck).dtype == bool:
+            tuck = closure_envelope(np.asarray(tuck, bool), fps, release_s=release_s)
+    if tuck is not None:
+        # Tuck first: where an f/v and a bilabial meet, the closure (solved last) wins.
+        out = tuck_lips(out, np.where(np.asarray(shut, np.float32) >= 1.0, 0.0, tuck), lip_model)
     return close_lips(out, shut, lip_model)

@@ -48,6 +48,34 @@ class LifeOptions:
     head: bool = True
 
 
+@dataclass(frozen=True)
+class HeadStyle:
+    """How an emotion carries the head: `amplitude` scales the motion, `pitch_deg` tilts it (positive: down)."""
+
+    amplitude: float = 1.0
+    pitch_deg: float = 0.0
+
+
+HEAD_STYLES: dict[str, HeadStyle] = {
+    # Livelier and slightly raised for high-arousal positive states; lowered and stiller for sadness
+    # (Busso et al. 2007, "Rigid head motion in expressive speech animation": head motion differs by
+    # emotion, with sadness showing the least activity and happiness/anger the most).
+    "neutral": HeadStyle(1.0, 0.0),
+    "happy": HeadStyle(1.35, -1.0),
+    "surprise": HeadStyle(1.45, -3.0),
+    "fear": HeadStyle(1.15, -1.5),
+    "anger": HeadStyle(1.25, 2.0),
+    "disgust": HeadStyle(0.9, 1.0),
+    "contempt": HeadStyle(0.9, -1.5),
+    "sad": HeadStyle(0.55, 5.0),
+}
+
+
+def head_style(label: str) -> HeadStyle:
+    """Return the `HeadStyle` of an emotion label (neutral for labels it does not know)."""
+    return HEAD_STYLES.get(str(label), HEAD_STYLES["neutral"])
+
+
 def blink_curve(n_frames: int, fps: float, rng: np.random.Generator, opts: LifeOptions = LifeOptions()) -> np.ndarray:
     """Return (T,) float32 eyelid closure in [0, 1] with blinks at a seeded, roughly Poisson rhythm."""
     out = np.zeros(n_frames, np.float32)
@@ -188,12 +216,16 @@ def head_motion(
 
 def add_life(
     weights: np.ndarray, fps: float, seed: int, *, energy_db: np.ndarray, f0: np.ndarray, activity: np.ndarray,
-    hop_s: float = HOP_S, opts: LifeOptions = LifeOptions(),
+    hop_s: float = HOP_S, opts: LifeOptions = LifeOptions(), labels: list[str] | None = None,
+    arousal: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (weights (T, 52) with blinks and gaze, head pose (T, 6)) for a seed; inputs are not modified.
 
     Blinks take the max with the emotion's eyeBlink and suppress eyeWide while the lid is down; gaze is
-    added to the emotion's eyeLook* values. `activity` is (T,) voice activity at `fps`.
+    added to the emotion's eyeLook* values. `activity` is (T,) voice activity at `fps`. With per-frame
+    emotion `labels` and/or (T,) vocal `arousal` in [0, 1], head motion follows them: each emotion's
+    `HeadStyle` scales the motion and tilts the head (livelier for surprise and happy, lowered for sad),
+    and arousal scales it by 0.7..1.3; both eased over ~0.3 s.
     """
     n = len(weights)
     rng_blink, rng_gaze, rng_head = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
@@ -211,5 +243,18 @@ def add_life(
     pose = np.zeros((n, 6), np.float32)
     if opts.head and n > 0:
         pose = head_motion(n, fps, energy_db, f0, activity, hop_s, rng_head, opts)
+        if labels is not None or arousal is not None:
+            from scipy.ndimage import gaussian_filter1d
+
+            styles = [head_style(lab) for lab in (labels if labels is not None else ["neutral"] * n)]
+            amp = np.array([st.amplitude for st in styles], np.float64)
+            tilt = np.array([st.pitch_deg for st in styles], np.float64)
+            if arousal is not None:
+                amp = amp * (0.7 + 0.6 * np.clip(np.asarray(arousal, np.float64), 0.0, 1.0))
+            amp = gaussian_filter1d(amp, 0.3 * fps, mode="nearest")
+            tilt = gaussian_filter1d(tilt, 0.3 * fps, mode="nearest")
+            pose[:, :3] *= amp[:, None].astype(np.float32)
+            pose[:, 4] *= amp.astype(np.float32)
+            pose[:, 0] += np.deg2rad(tilt).astype(np.float32)
     assert out.shape[1] == len(ARKIT_NAMES)
     return out, pose

@@ -27,11 +27,15 @@ if TYPE_CHECKING:
 METHODS = ("phonetic", "neural", "auto")
 
 
-def _check_args(fps: float, seed: int, method: str, intensity: float, articulation: float) -> float:
+def _check_args(fps: float, seed: int, method: str, intensity: float | str, articulation: float) -> float:
     """Return `fps` as a float after checking every argument of `animate` (one-line errors)."""
     check_seed(seed)
     check_choice(method, METHODS, "method")
-    check_unit(intensity, "intensity")
+    if isinstance(intensity, str):
+        if intensity != "auto":
+            raise AvatarInputError(f"intensity must be a number in 0..1 or 'auto', got {intensity!r}")
+    else:
+        check_unit(intensity, "intensity")
     check_range(articulation, "articulation", 0.0, 2.0)
     if not float(articulation) > 0.0:
         raise AvatarInputError(f"articulation must be in (0, 2], got {articulation!r}")
@@ -86,26 +90,51 @@ def loudness_gain(audio: Audio | AudioFeatures, n_frames: int, fps: float, depth
 def speech_curves(
     audio: Audio, n_frames: int, fps: float, method: str, text: str | None, articulation: float = 1.0,
     model: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return speech mouth weights (T, 52) and the (T,) bool bilabial-closure mask for one method."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return speech mouth weights (T, 52), the (T,) bool bilabial-closure mask and the (T,) bool f/v tuck mask for one method.
+
+    The masks already carry the closure margins (`visemes.closure_intervals`): shut from before the
+    acoustic closure to after its aligned end, at least two 30 fps frames long.
+    """
     if method == "phonetic":
         from generators.speech.phonetic import phones_from_audio
-        from generators.speech.visemes import bilabial_frames, speech_weights
+        from generators.speech.visemes import bilabial_frames, labiodental_frames, speech_weights
 
         phones = phones_from_audio(audio, text)
-        return speech_weights(phones, fps, n_frames, articulation=articulation), bilabial_frames(phones, fps, n_frames)
+        return (speech_weights(phones, fps, n_frames, articulation=articulation), bilabial_frames(phones, fps, n_frames),
+                labiodental_frames(phones, fps, n_frames))
     from generators.speech.neural import load_model
 
     net = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
-    return np.clip(w * articulation, 0.0, 1.0), shut
+    return np.clip(w * articulation, 0.0, 1.0), widen_closure(shut, fps), np.zeros(n_frames, bool)
+
+
+def widen_closure(shut: np.ndarray, fps: float) -> np.ndarray:
+    """Return a (T,) bool closure mask whose runs (a model's predicted bilabials) get the phonetic path's margins.
+
+    Each predicted run is treated as one bilabial phone: `visemes.CLOSURE_LEAD_S` earlier, `CLOSURE_TAIL_S`
+    later, at least `CLOSURE_MIN_S` long.
+    """
+    from generators.speech.phonetic import Phone
+    from generators.speech.visemes import closure_intervals, interval_frames
+
+    shut = np.asarray(shut, bool)
+    if not shut.any():
+        return shut.copy()
+    edges = np.flatnonzero(np.diff(np.r_[0, shut.astype(np.int8), 0]))
+    phones = [Phone("B", a / fps, b / fps) for a, b in zip(edges[::2], edges[1::2])]
+    # The model's flag already marks where the lips close (it was trained on masks with margins), so its
+    # run edges sit near frame centres: half a frame on each side stands for the frame's own extent.
+    runs = closure_intervals(phones, lead_s=0.5 / fps, tail_s=0.5 / fps)
+    return interval_frames(runs, fps, len(shut))
 
 
 def animate(
     audio: str | os.PathLike | np.ndarray | Audio,
     text: str | None = None,
     emotion: Any = "neutral",
-    intensity: float = 1.0,
+    intensity: float | str = 1.0,
     emotion_track: str | list | None = None,
     fps: float = DEFAULT_FPS,
     seed: int = 0,
@@ -128,7 +157,9 @@ def animate(
             phones are recognised from the audio.
         emotion: emotion label ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger",
             "contempt") or anything `generators.expression.expression_weights` takes.
-        intensity: 0..1 strength of `emotion`.
+        intensity: 0..1 strength of `emotion`, or "auto": the strength follows vocal arousal (loudness, pitch
+            range, speaking rate; `generators.speech.prosody`, a prosody heuristic, not emotion recognition)
+            between 0.25 and 1.
         emotion_track: e.g. "0:neutral,1.5:anger@0.9,4:neutral" (seconds:label@intensity); overrides `emotion`.
         fps: output frame rate.
         seed: seeds blinks, gaze and head motion; equal inputs and seed give identical output.
@@ -137,7 +168,8 @@ def animate(
             given, else neural when its weights are present).
         sample_rate: rate of a raw array `audio` (required then).
         articulation: mouth amplitude scale (0.7 mumbled, 1.3 exaggerated).
-        life: add blinks, gaze and prosody-driven head pose.
+        life: add blinks, gaze and prosody-driven head pose (livelier for surprise and happy, lowered for sad,
+            scaled by vocal arousal).
         max_seconds, silence_dbfs: input limits (see `generators.speech.audio.load_audio`).
         emotion_smoothing_s: low-pass applied to an emotion track, in seconds.
         model: a `SpeechToARKit` instance or a path to its checkpoint folder for method "neural".
@@ -154,7 +186,7 @@ def animate(
     clip = feats.audio
     n_frames = max(1, int(math.ceil(clip.duration * fps - 1e-9)))
     chosen = resolve_method(method, text)
-    speech, shut = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
+    speech, shut, tuck = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
     activity = frame_activity(feats, n_frames, fps)
     # Silence keeps the mouth closed even where an alignment runs phones into a pause.
     speech *= activity[:, None]
@@ -163,14 +195,23 @@ def animate(
 
     from generators.speech.emotion_layer import compose, emotion_curves
 
-    emo, labels = emotion_curves(n_frames, fps, emotion, intensity, emotion_track, smoothing_s=emotion_smoothing_s)
-    weights = compose(speech, emo, shut, activity, lip_model=_lip_model(head))
+    from generators.speech.prosody import ArousalTracker, vocal_arousal
+
+    arousal = vocal_arousal(clip.samples, clip.sample_rate, n_frames, fps)
+    if intensity == "auto":
+        if emotion_track is not None and not (isinstance(emotion_track, str) and not emotion_track.strip()):
+            raise AvatarInputError("intensity='auto' scales emotion=, not an emotion_track (its keys carry intensities)")
+        emo, labels = emotion_curves(n_frames, fps, emotion, 1.0, None, smoothing_s=emotion_smoothing_s)
+        emo = emo * np.array([ArousalTracker.intensity(a) for a in arousal], np.float32)[:, None]
+    else:
+        emo, labels = emotion_curves(n_frames, fps, emotion, intensity, emotion_track, smoothing_s=emotion_smoothing_s)
+    weights = compose(speech, emo, shut, activity, lip_model=_lip_model(head), tuck=tuck, fps=fps)
     head_pose = None
     if life:
         from generators.speech.life import add_life
 
         weights, head_pose = add_life(weights, fps, int(seed), energy_db=feats.rms_db, f0=feats.pitch, activity=activity,
-                                      hop_s=feats.hop_s)
+                                      hop_s=feats.hop_s, labels=labels, arousal=arousal)
     return ExpressionSequence(weights, fps=fps, head_pose=head_pose, labels=labels, audio=clip.path)
 
 

@@ -179,50 +179,143 @@ def speech_weights(
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def bilabial_frames(phones: list[Phone], fps: float, n_frames: int, hold: float = 0.8) -> np.ndarray:
-    """Return a (n_frames,) bool mask of frames where the lips must be shut.
+LABIODENTAL_PHONES = frozenset({"F", "V"})
 
-    A frame is shut when its time falls in the first `hold` share of a p/b/m phone (the rest is the
-    release burst); a bilabial shorter than one frame still shuts the frame nearest its middle.
+CLOSURE_LEAD_S = 0.05
+"""Lips shut this long before an aligned bilabial starts: animators close a frame or two ahead of the sound,
+and it absorbs aligners that place the onset up to ~30 ms late."""
+CLOSURE_TAIL_S = 0.035
+"""...and stay shut this long after its aligned end (an end placed up to ~30 ms early still finds them shut)."""
+CLOSURE_MIN_S = 0.07
+"""Shortest shut run: two frames at 30 fps, so a 40 ms "b" never falls between frames."""
+CLOSURE_MAX_SHARE = 0.4
+"""The margins take at most this share of a neighbouring (non-silent) phone, so the vowel of "mom" still opens."""
+
+
+def closure_intervals(
+    phones: list[Phone], labels: frozenset[str] = BILABIAL_PHONES, *, lead_s: float = CLOSURE_LEAD_S,
+    tail_s: float = CLOSURE_TAIL_S, min_s: float = CLOSURE_MIN_S, max_share: float = CLOSURE_MAX_SHARE,
+) -> list[tuple[float, float]]:
+    """Return (start, end) seconds during which the lips hold a closure (or tuck) for each phone in `labels`.
+
+    Each run covers the whole phone plus `lead_s` before and `tail_s` after, is at least `min_s` long
+    (widened about the phone's middle), and eats into a neighbouring phone by at most `max_share` of its
+    length (silence and phones of the same class may be taken whole). Runs that touch are merged.
     """
-    shut = np.zeros(n_frames, bool)
-    for ph in phones:
-        if ph.label not in BILABIAL_PHONES:
+    runs: list[tuple[float, float]] = []
+    for i, ph in enumerate(phones):
+        if ph.label not in labels:
             continue
-        end = ph.start + hold * (ph.end - ph.start)
-        i0, i1 = int(np.ceil(ph.start * fps - 1e-9)), int(np.floor(end * fps - 1e-9))
-        if i1 >= i0:
-            shut[max(0, i0) : min(n_frames, i1 + 1)] = True
+        a, b = ph.start - lead_s, ph.end + tail_s
+        if b - a < min_s:
+            mid = 0.5 * (ph.start + ph.end)
+            a, b = min(a, mid - min_s / 2), max(b, mid + min_s / 2)
+        prev = phones[i - 1] if i > 0 else None
+        nxt = phones[i + 1] if i + 1 < len(phones) else None
+        if prev is not None and prev.label != "SIL" and prev.label not in labels:
+            a = max(a, prev.end - max_share * prev.duration)
+        if nxt is not None and nxt.label != "SIL" and nxt.label not in labels:
+            b = min(b, nxt.start + max_share * nxt.duration)
+        if runs and a <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], b))
         else:
-            shut[min(n_frames - 1, max(0, int(round((ph.start + ph.end) / 2 * fps))))] = True
-    return shut
+            runs.append((a, b))
+    return runs
+
+
+def interval_frames(runs: list[tuple[float, float]], fps: float, n_frames: int) -> np.ndarray:
+    """Return a (n_frames,) bool mask of the frames (frame i at time i / fps) inside any of `runs`.
+
+    A run too short to contain a frame still marks the frame nearest its middle.
+    """
+    mask = np.zeros(n_frames, bool)
+    for a, b in runs:
+        i0, i1 = int(np.ceil(a * fps - 1e-9)), int(np.floor(b * fps + 1e-9))
+        if i1 >= i0:
+            mask[max(0, i0) : max(0, min(n_frames, i1 + 1))] = True
+        elif n_frames:
+            mask[min(n_frames - 1, max(0, int(round((a + b) / 2 * fps))))] = True
+    return mask
+
+
+def bilabial_frames(phones: list[Phone], fps: float, n_frames: int, **margins: float) -> np.ndarray:
+    """Return a (n_frames,) bool mask of frames where the lips must be shut (p, b, m, with margins).
+
+    The run covers the whole phone, starts `CLOSURE_LEAD_S` before it and ends `CLOSURE_TAIL_S` after it
+    (see `closure_intervals`; `margins` overrides lead_s, tail_s, min_s, max_share), so the lips are shut
+    over the bilabial even when another aligner puts its boundaries ±30 ms elsewhere.
+    """
+    return interval_frames(closure_intervals(phones, BILABIAL_PHONES, **margins), fps, n_frames)
+
+
+def labiodental_frames(phones: list[Phone], fps: float, n_frames: int, **margins: float) -> np.ndarray:
+    """Return a (n_frames,) bool mask of frames where the lower lip tucks under the upper teeth (f, v)."""
+    opts = {"lead_s": 0.04, "tail_s": 0.02, "min_s": CLOSURE_MIN_S, **margins}
+    return interval_frames(closure_intervals(phones, LABIODENTAL_PHONES, **opts), fps, n_frames)
+
+
+def closure_envelope(mask: np.ndarray, fps: float, *, onset_s: float = 0.0, release_s: float = 0.05) -> np.ndarray:
+    """Return (T,) float32 closure strength: 1 on `mask` frames, ramping linearly to 0 over `release_s` after each run.
+
+    The ramp is what keeps a release from popping: the lips part over a couple of frames into the vowel
+    instead of jumping from shut to the vowel's full opening. `onset_s` ramps in before a run likewise
+    (0 by default: the run already starts ahead of the sound).
+    """
+    amount = mask.astype(np.float32)
+    n = len(amount)
+    for span, step in ((release_s, 1), (onset_s, -1)):
+        k = int(round(span * fps))
+        if k <= 0 or not mask.any():
+            continue
+        edges = np.flatnonzero(mask[:-1] & ~mask[1:]) + 1 if step == 1 else np.flatnonzero(~mask[:-1] & mask[1:])
+        for e in edges:
+            for j in range(k):
+                i = e + step * j
+                if 0 <= i < n:
+                    amount[i] = max(amount[i], 1.0 - (j + 1) / (k + 1))
+    return amount
 
 
 # ------------------------------------------------------------------ lip closure on the mesh
 _INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # 68-point inner-lip pairs, upper then lower
+_LOWER_MID, _UPPER_MID = 66, 62
+# Where the upper incisal edge sits relative to the upper inner-lip midpoint on the ICT head (cm): used for a
+# head without a teeth part of its own (heads are scaled onto the ICT box on import, so cm carry over).
+_TEETH_FROM_UPPER_LIP = np.array([0.0, -0.21, -0.65])
+# Where the lower inner lip rests in an f/v tuck, relative to the upper incisal edge: a touch above the
+# edge (the lip overlaps the teeth) and in front of it (lip tissue lies on the incisors' faces).
+_TUCK_FROM_TEETH = np.array([0.0, 0.08, 0.2])
 
 
 @dataclass(frozen=True)
 class LipModel:
-    """The inner-lip gap of a head as an affine function of the ARKit weights.
+    """The inner-lip gap and the lower lip's place relative to the upper teeth, as affine functions of the ARKit weights.
 
     Attributes:
         offset: (P, 3) upper-minus-lower inner-lip vectors of the neutral, in cm.
         per_shape: (52, P, 3) change of those vectors per unit weight of each shape.
+        teeth_edge: (3,) the upper incisal edge on the midline (rigid: blendshapes do not move the upper teeth).
+        lower_lip: (3,) the neutral lower inner-lip midpoint (landmark 66).
+        lower_per_shape: (52, 3) its motion per unit weight.
     """
 
     offset: np.ndarray
     per_shape: np.ndarray
+    teeth_edge: np.ndarray | None = None
+    lower_lip: np.ndarray | None = None
+    lower_per_shape: np.ndarray | None = None
 
     @classmethod
     def from_head(cls, head: BlendshapeHead) -> LipModel:
-        """Return the lip model of `head` (needs its 68-point landmarks)."""
+        """Return the lip model of `head` (needs its 68-point landmarks; the upper teeth come from its own mesh)."""
         lm = head.landmarks68
         up = np.array([lm[a] for a, _ in _INNER_LIP_PAIRS])
         lo = np.array([lm[b] for _, b in _INNER_LIP_PAIRS])
         offset = (head.neutral[up] - head.neutral[lo]).astype(np.float64)
         per_shape = (head.deltas[:, up] - head.deltas[:, lo]).astype(np.float64)
-        return cls(offset, per_shape)
+        lower = int(lm[_LOWER_MID])
+        return cls(offset, per_shape, _upper_teeth_edge(head), head.neutral[lower].astype(np.float64),
+                   head.deltas[:, lower].astype(np.float64))
 
     def gap_vectors(self, weights: np.ndarray) -> np.ndarray:
         """Return (T, P, 3) upper-minus-lower inner-lip vectors for (T, 52) weights."""
@@ -231,6 +324,34 @@ class LipModel:
     def gap(self, weights: np.ndarray) -> np.ndarray:
         """Return (T,) midline inner-lip distance in cm (landmarks 62-66) for (T, 52) weights."""
         return np.linalg.norm(self.gap_vectors(np.atleast_2d(weights))[:, 1], axis=-1)
+
+    def tuck_distance(self, weights: np.ndarray) -> np.ndarray:
+        """Return (T,) distance in cm of the lower inner lip from its f/v tuck place against the upper teeth."""
+        if self.teeth_edge is None:
+            raise ValueError("this LipModel was built without teeth; use LipModel.from_head")
+        lower = self.lower_lip[None] + np.atleast_2d(weights).astype(np.float64) @ self.lower_per_shape
+        return np.linalg.norm(lower - (self.teeth_edge + _TUCK_FROM_TEETH)[None], axis=-1)
+
+
+def _upper_teeth_edge(head: BlendshapeHead) -> np.ndarray:
+    """Return the (3,) midline upper incisal edge: from the head's own teeth when it has ICT's parts, else estimated from its lips."""
+    from avatar.head import ICT_PARTS
+
+    lm = head.landmarks68
+    upper_lip = head.neutral[int(lm[_UPPER_MID])].astype(np.float64)
+    if head.is_ict:
+        a, b = ICT_PARTS["teeth"]
+        idx = np.arange(a, b)
+        # The upper teeth are the ones no blendshape moves (the lower ones ride the jaw).
+        still = idx[np.abs(head.deltas[:, idx]).max(axis=(0, 2)) < 1e-3]
+        verts = head.neutral[still].astype(np.float64)
+        near = np.abs(verts[:, 0] - upper_lip[0]) < 0.6
+        front = near & (verts[:, 2] > verts[near, 2].max() - 0.4)
+        if front.any():
+            edge = verts[front][np.argmin(verts[front, 1])].copy()
+            edge[0] = upper_lip[0]
+            return edge
+    return upper_lip + _TEETH_FROM_UPPER_LIP
 
 
 @lru_cache(maxsize=1)
@@ -249,26 +370,41 @@ CLOSURE_SHAPES: tuple[str, ...] = (
     "mouthPressLeft", "mouthPressRight", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
     "mouthLowerDownRight",
 )
+LIPS_TOUCH_CM = 0.1
+"""Inner-lip distance `close_lips` aims for on a head whose neutral rests with its lips further apart."""
 _PARTING = ("mouthShrugUpper", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight")
+# Shapes the f/v tuck may re-solve: only ones that move the lower lip (the upper lip keeps the viseme's lift).
+TUCK_SHAPES: tuple[str, ...] = ("mouthRollLower", "mouthShrugLower", "mouthClose", "mouthLowerDownLeft",
+                                "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight")
+
+
+def _amounts(mask: np.ndarray, n: int) -> np.ndarray:
+    """Return (T,) float64 blend amounts in [0, 1] from a bool mask or float strengths."""
+    amount = np.clip(np.asarray(mask, np.float64).reshape(-1), 0.0, 1.0)
+    if amount.shape != (n,):
+        raise ValueError(f"closure mask must have one value per frame ({n}), got shape {np.shape(mask)}")
+    return amount
 
 
 def close_lips(
     weights: np.ndarray, shut: np.ndarray, lip_model: LipModel | None = None, *, jaw_cap: float = 0.05,
     press: float = 0.3, stay_close: float = 0.02,
 ) -> np.ndarray:
-    """Return a copy of (T, 52) `weights` whose lips are shut on the frames where `shut` is True.
+    """Return a copy of (T, 52) `weights` whose lips are shut where `shut` is True (or 1), and part of the way where it is in (0, 1).
 
     On shut frames the jaw is capped at `jaw_cap`, mouthFunnel is removed, and the `CLOSURE_SHAPES` are
     re-solved by bounded least squares so the posed inner lips (three pairs) sit at the neutral's
     lips-together offsets, with mouthPress at least `press` and a small pull (`stay_close`) toward
     their current values (lip-parting shapes pulled toward 0), so the result stays close to the
     intended expression. Because the solve works on the mesh's own deltas, it undoes any emotion's
-    mouth opening. Frames around a shut run are left to the coarticulation curves.
+    mouth opening. A fractional `shut` (the release ramp of `closure_envelope`) blends the shut pose
+    with the free one, so the lips part over a few frames instead of popping open.
     """
     from scipy.optimize import lsq_linear
 
     out = weights.astype(np.float32).copy()
-    if not shut.any():
+    amount = _amounts(shut, len(out))
+    if not amount.any():
         return out
     lips = lip_model or default_lip_model()
     cols = np.array([index_of(n) for n in CLOSURE_SHAPES])
@@ -277,9 +413,13 @@ def close_lips(
     parting = np.array([n in _PARTING for n in CLOSURE_SHAPES])
     a = lips.per_shape[cols].reshape(len(cols), -1).T  # (P*3, S)
     ridge = np.sqrt(stay_close) * np.eye(len(cols))
-    rest = lips.offset.reshape(-1)
-    for r in np.flatnonzero(shut):
-        w = out[r].astype(np.float64)
+    # Lips together: the neutral's own inner-lip offsets, unless the neutral rests with its lips apart
+    # (a user's head): then the same directions shortened to the touching distance.
+    norms = np.linalg.norm(lips.offset, axis=-1, keepdims=True)
+    rest = (lips.offset * np.minimum(1.0, LIPS_TOUCH_CM / np.maximum(norms, 1e-9))).reshape(-1)
+    for r in np.flatnonzero(amount > 0):
+        free = out[r].astype(np.float64)
+        w = free.copy()
         w[index_of("jawOpen")] = min(w[index_of("jawOpen")], jaw_cap)
         w[index_of("mouthFunnel")] = 0.0
         x0 = np.where(parting, 0.0, np.clip(w[cols], lo, 1.0))
@@ -287,5 +427,41 @@ def close_lips(
         fixed = lips.offset.reshape(-1) + w @ lips.per_shape.reshape(len(w), -1)
         res = lsq_linear(np.vstack([a, ridge]), np.concatenate([rest - fixed, ridge @ x0]), bounds=(lo, 1.0))
         w[cols] = res.x
-        out[r] = w.astype(np.float32)
+        out[r] = (amount[r] * w + (1.0 - amount[r]) * free).astype(np.float32)
+    return out
+
+
+def tuck_lips(
+    weights: np.ndarray, tuck: np.ndarray, lip_model: LipModel | None = None, *, jaw_cap: float = 0.08,
+    stay_close: float = 0.05,
+) -> np.ndarray:
+    """Return a copy of (T, 52) `weights` whose lower lip rests against the upper teeth where `tuck` is True (or 1).
+
+    The f/v labiodental: the jaw is capped at `jaw_cap`, mouthFunnel and mouthPucker removed, and the
+    `TUCK_SHAPES` re-solved by bounded least squares so the posed lower inner lip sits just in front of and
+    above the head's own upper incisal edge (`LipModel.teeth_edge`); fractional `tuck` blends as in `close_lips`.
+    """
+    from scipy.optimize import lsq_linear
+
+    out = weights.astype(np.float32).copy()
+    amount = _amounts(tuck, len(out))
+    lips = lip_model or default_lip_model()
+    if not amount.any() or lips.teeth_edge is None:
+        return out
+    cols = np.array([index_of(n) for n in TUCK_SHAPES])
+    a = lips.lower_per_shape[cols].T  # (3, S)
+    ridge = np.sqrt(stay_close) * np.eye(len(cols))
+    target = lips.teeth_edge + _TUCK_FROM_TEETH
+    for r in np.flatnonzero(amount > 0):
+        free = out[r].astype(np.float64)
+        w = free.copy()
+        w[index_of("jawOpen")] = min(w[index_of("jawOpen")], jaw_cap)
+        w[index_of("mouthFunnel")] = 0.0
+        w[index_of("mouthPucker")] = 0.0
+        x0 = np.clip(w[cols], 0.0, 1.0)
+        w[cols] = 0.0
+        fixed = lips.lower_lip + w @ lips.lower_per_shape
+        res = lsq_linear(np.vstack([a, ridge]), np.concatenate([target - fixed, ridge @ x0]), bounds=(0.0, 1.0))
+        w[cols] = res.x
+        out[r] = (amount[r] * w + (1.0 - amount[r]) * free).astype(np.float32)
     return out

@@ -16,10 +16,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from avatar.app.cli import animate, batch, env, fidelity, refine, render, score, serve, sheet
+from avatar.app.cli import animate, batch, env, fidelity, refine, render, score, serve, sheet, stream
 from avatar.errors import AvatarInputError, SetupError
 
-SUBCOMMANDS = (render, sheet, animate, score, fidelity, refine, batch, serve, env)
+SUBCOMMANDS = (render, sheet, animate, stream, score, fidelity, refine, batch, serve, env)
 """The subcommand modules, in the order `--help` lists them; each has `register(subparsers)`."""
 
 

@@ -15,6 +15,7 @@ from avatar.validation import check_unit
 EPILOG = """examples:
   emoavatar animate speech.wav --emotion happy --intensity 0.7 -o talk.mp4          # audio only
   emoavatar animate speech.wav --text "the words spoken" --emotion sad -o talk.mp4   # transcript-aligned
+  emoavatar animate speech.wav --emotion happy --intensity auto --export talk.csv    # intensity follows the voice
   emoavatar animate speech.wav --emotion-track "0:neutral,1.5:anger@0.9,4:neutral" --export talk.csv --export talk.glb
 """
 
@@ -28,7 +29,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
     if args.output is None and not args.export:
         raise AvatarInputError("nothing to write: give -o talk.mp4 and/or --export talk.csv")
-    check_unit(args.intensity, "intensity")
+    if args.intensity != "auto":
+        check_unit(args.intensity, "intensity")
     if args.output is not None:
         if Path(args.output).suffix.lower() not in (".mp4", ".gif"):
             raise AvatarInputError(f"output {args.output!r} must be a video: use .mp4 (with audio) or .gif")
@@ -41,7 +43,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     # Check the emotion settings before the (slower) audio work, so a typo fails at once.
     from generators.expression import expression_weights, parse_emotion_track
 
-    expression_weights(emotion=args.emotion, intensity=args.intensity)
+    expression_weights(emotion=args.emotion, intensity=1.0 if args.intensity == "auto" else args.intensity)
     if args.emotion_track:
         parse_emotion_track(args.emotion_track)
     text = args.text
@@ -83,6 +85,16 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def intensity_arg(text: str) -> float | str:
+    """Return 'auto' or the intensity as a float (an argparse type)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: use 0..1 or 'auto'") from None
+
+
 def register(sub: Any) -> None:
     """Add the animate subcommand to the CLI's subparsers."""
 
@@ -94,7 +106,9 @@ def register(sub: Any) -> None:
     p.add_argument("--text", default=None, help="the words spoken (aligns the phones: best lip sync)")
     p.add_argument("--text-file", default=None, help="read the transcript from a file")
     p.add_argument("--emotion", default="neutral", help=EMOTION_HELP)
-    p.add_argument("--intensity", type=float, default=1.0, help="emotion intensity 0..1 (default 1)")
+    p.add_argument("--intensity", type=intensity_arg, default=1.0,
+                   help="emotion intensity 0..1 (default 1), or 'auto': follows vocal arousal (loudness, pitch range, "
+                        "rate; a prosody heuristic, not emotion recognition)")
     p.add_argument("--emotion-track", default=None, help='timed emotions, e.g. "0:neutral,1.5:anger@0.9,4:neutral"')
     p.add_argument("--method", default="auto", choices=("auto", "phonetic", "neural"),
                    help="lip-sync path: phonetic (pocketsphinx), neural (shipped model), auto (default)")

@@ -1,0 +1,524 @@
+"""Live speech -> ARKit frames: audio in chunks of any size, frames out as soon as they are decided.
+
+`StreamingAnimator` runs the neural path causally with a fixed algorithmic latency:
+
+* features: the model's own log-mel frames (25 ms window, 10 ms hop), normalised per band by the running
+  mean and standard deviation of everything heard so far (the offline path normalises by the whole clip;
+  that is the main source of difference between the two, largest in the first half second);
+* model: `SpeechToARKit`'s conv front end over the last 12 feature frames and one GRU step per 20 ms,
+  the hidden state carried between chunks, so output step m sees feature frames up to 2m + lookahead;
+* frames at `fps`, interpolated between 50 Hz outputs exactly as `SpeechToARKit.predict` does;
+* voice activity: the same energy gate with hysteresis and hangover as `audio.voice_activity`, on the
+  running noise floor and peak (its pause-bridging needs the future, so it is left out), softened by a
+  causal one-pole filter; loudness gain from the running 95th-percentile level;
+* lip closure: the predicted flag widened as `talking.widen_closure` does (all of its widening falls on
+  frames after a run starts, so it is causal), with the release ramp, solved on the head's own lips;
+* emotion: a constant pose, or `intensity="auto"` following the running vocal arousal;
+* life: seeded blinks and gaze identical to the offline path's (their random draws do not depend on the
+  clip length) and a causal head motion with the same emotion/arousal style as `life.head_motion`.
+
+Latency: a frame at time t is emitted once audio up to t + `latency_s` has been pushed: the model's look-ahead
+(`lookahead` x 10 ms = 60 ms for the shipped model) + half the analysis window (12.5 ms) + one 50 Hz output
+step for interpolation (20 ms) = 92.5 ms for the shipped model, at any chunk size. Chunking never changes
+the output: 20 ms chunks give the same frames as one push of the whole clip (to float rounding).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from avatar.constants import DEFAULT_FPS, HOP_S, SAMPLE_RATE
+from avatar.errors import AvatarInputError
+from avatar.rig import ARKIT_NAMES, index_of
+from avatar.validation import check_fps, check_seed, check_unit
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    """One streamed frame.
+
+    Attributes:
+        index: frame number from the start of the stream.
+        time: seconds from the start of the stream (index / fps).
+        weights: (52,) float32 ARKit weights in `ARKIT_NAMES` order.
+        head_pose: (6,) float32 pitch, yaw, roll (radians) and tx, ty, tz (cm).
+        label: the emotion label of the frame.
+    """
+
+    index: int
+    time: float
+    weights: np.ndarray
+    head_pose: np.ndarray
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the frame as a JSON-ready dict: timecode, the 52 named weights, head pose, label."""
+        secs = self.time
+        hh, rem = divmod(secs, 3600.0)
+        mm, ss = divmod(rem, 60.0)
+        return {
+            "frame": self.index, "time": round(self.time, 6), "timecode": f"{int(hh):02d}:{int(mm):02d}:{ss:06.3f}",
+            "blendshapes": {n: round(float(v), 5) for n, v in zip(ARKIT_NAMES, self.weights)},
+            "head_pose": {k: round(float(v), 6) for k, v in zip(("pitch", "yaw", "roll", "tx", "ty", "tz"), self.head_pose)},
+            "emotion": self.label,
+        }
+
+    def to_json(self) -> str:
+        """Return the frame as one line of JSON (see `to_dict`)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+# Per-band shape (band mean minus the mean over bands) and standard deviation of the model's 40-band log-mel
+# (16 kHz, 60-7600 Hz), averaged over 40 clips of training voices only (espeak-ng en-us, en-gb-x-rp+f3,
+# en-us+m3, en-029, en-gb-scotland+f2; flite kal, slt, awb; five sentences each). They stand in for the
+# running statistics until enough audio has been heard: the shape is gain-free (the level comes from the
+# stream itself), so a prior costs nothing when the recording is louder or quieter.
+PRIOR_SHAPE_40 = np.array([
+    3.264, 4.396, 4.656, 3.854, 3.692, 3.517, 3.367, 2.642, 2.106, 1.527, 1.041, 0.63, 0.366, 0.246, 0.185, -0.12,
+    -0.402, -0.687, -0.895, -1.132, -1.283, -1.278, -0.865, -0.359, -0.154, -0.243, -0.261, -0.15, -0.221, -0.368,
+    -1.001, -1.882, -2.373, -2.767, -3.058, -3.312, -3.424, -3.394, -2.92, -2.94])
+PRIOR_STD_40 = np.array([
+    3.92, 4.298, 4.539, 4.342, 4.357, 4.505, 4.548, 4.594, 4.668, 4.611, 4.469, 4.294, 4.157, 4.14, 4.125, 3.934,
+    3.747, 3.623, 3.476, 3.35, 3.246, 3.106, 3.133, 3.33, 3.497, 3.377, 3.263, 3.364, 3.308, 3.13, 2.872, 2.485, 2.341,
+    2.255, 2.19, 2.03, 1.978, 1.977, 1.978, 1.906])
+PRIOR_FRAMES = 100
+"""Weight of the prior in feature frames (1 s): after a few seconds the stream's own statistics dominate."""
+
+
+class _RunningStats:
+    """Running per-band mean and variance (Welford) shrunk toward a gain-free prior, for causal feature normalisation."""
+
+    def __init__(self, n: int, prior: bool = True) -> None:
+        self.count = 0
+        self.mean = np.zeros(n, np.float64)
+        self.m2 = np.zeros(n, np.float64)
+        self.prior = prior and n == len(PRIOR_SHAPE_40)
+
+    def update(self, x: np.ndarray) -> None:
+        self.count += 1
+        d = x - self.mean
+        self.mean += d / self.count
+        self.m2 += d * (x - self.mean)
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        var = self.m2 / max(1, self.count)
+        mean = self.mean
+        if self.prior:
+            n, n0 = float(self.count), float(PRIOR_FRAMES)
+            mean = (n * self.mean + n0 * (self.mean.mean() + PRIOR_SHAPE_40)) / (n + n0)
+            var = (n * var + n0 * PRIOR_STD_40 ** 2) / (n + n0)
+        return ((x - mean) / (np.sqrt(var) + 1e-3)).astype(np.float32)
+
+
+class StreamingAnimator:
+    """Return ARKit frames from speech audio pushed in chunks: `push(samples) -> list[StreamFrame]`, then `flush()`.
+
+    Args:
+        model: a `SpeechToARKit`, a checkpoint folder, or None for the shipped one.
+        fps: output frame rate.
+        emotion, intensity: the commanded emotion; `intensity="auto"` follows vocal arousal
+            (`generators.speech.prosody`).
+        seed: seeds blinks, gaze and head motion.
+        life: add blinks, gaze and head motion.
+        sample_rate: rate of the pushed samples (resampled to the model's rate when different).
+        lip_model: the head's `LipModel` (default: the shipped head's).
+        articulation: mouth amplitude scale.
+    """
+
+    def __init__(self, model: Any = None, *, fps: float = DEFAULT_FPS, emotion: Any = "neutral",
+                 intensity: float | str = 1.0, seed: int = 0, life: bool = True, sample_rate: int = SAMPLE_RATE,
+                 lip_model: Any = None, articulation: float = 1.0) -> None:
+        from generators.speech.emotion_layer import _label_of
+        from generators.speech.neural import load_model
+        from generators.speech.visemes import default_lip_model
+
+        self.fps = check_fps(fps)
+        check_seed(seed)
+        self.auto = isinstance(intensity, str)
+        if self.auto and intensity != "auto":
+            raise AvatarInputError(f"intensity must be a number in 0..1 or 'auto', got {intensity!r}")
+        if not self.auto:
+            check_unit(intensity, "intensity")
+        self.intensity = 1.0 if self.auto else float(intensity)
+        self.net = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
+        self.cfg = self.net.config
+        if int(sample_rate) <= 0:
+            raise AvatarInputError(f"sample_rate must be positive, got {sample_rate!r}")
+        self.in_rate = int(sample_rate)
+        self.rate = int(self.cfg.sample_rate)
+        self.lips = lip_model or default_lip_model()
+        self.articulation = float(articulation)
+        self.seed, self.life = int(seed), bool(life)
+        from generators.expression import expression_weights
+
+        self.pose = np.asarray(expression_weights(emotion=emotion, intensity=1.0), np.float32).reshape(-1)
+        self.label = _label_of(emotion)
+        self._params = {k: v.detach().cpu().double().numpy() for k, v in self.net.state_dict().items()}
+        self.n_fft, self.hop = int(self.cfg.n_fft), int(self.cfg.hop)
+        self.lookahead = int(self.cfg.lookahead)
+        self._window = np.hanning(self.n_fft + 1)[:-1].astype(np.float32)
+        from generators.speech.neural import _filterbank
+
+        self._fb = _filterbank(self.rate, self.n_fft, int(self.cfg.n_mels), float(self.cfg.fmin), float(self.cfg.fmax))
+        self._buf = np.zeros(0, np.float32)  # model-rate samples not yet consumed by a complete STFT frame
+        self._consumed = 0  # index (in samples) of _buf[0]
+        self._head: np.ndarray | None = None  # the first n_fft // 2 samples, for the reflect padding at the start
+        self._stats = _RunningStats(int(self.cfg.n_mels))
+        self._mel: list[np.ndarray] = []  # normalised feature frames (kept: the last `span` + a few)
+        self._mel_offset = 0  # feature index of _mel[0]
+        self._n_feat = 0
+        self._h = None
+        self._logits: list[np.ndarray] = []  # 50 Hz output logits
+        self._levels: list[float] = []  # 10 ms RMS dBFS levels
+        self._gains: list[float] = []  # jaw loudness gain per level frame
+        self._arousals: list[float] = []  # vocal arousal per level frame
+        self._next_frame = 0
+        self._resample_state = None
+        self._samples_in = 0
+        self._closure = _ClosureState(self.fps)
+        self._gate = _GateState()
+        from generators.speech.prosody import ArousalTracker
+
+        self._arousal = ArousalTracker(HOP_S)
+        self._life_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._head_motion = _CausalHead(self.fps, self.seed, self.label)
+        self._flushed = False
+
+    @property
+    def latency_s(self) -> float:
+        """Return the algorithmic latency in seconds: audio beyond a frame's time needed before it is emitted."""
+        return self.lookahead * self.hop / self.rate + 0.5 * self.n_fft / self.rate + 2 * self.hop / self.rate
+
+    # ------------------------------------------------------------------ input
+    def push(self, samples: np.ndarray) -> list[StreamFrame]:
+        """Return the frames decided by this chunk of (N,) float samples in [-1, 1] (or int16 PCM) at `sample_rate`."""
+        if self._flushed:
+            raise AvatarInputError("this StreamingAnimator was flushed: make a new one for a new stream")
+        x = np.asarray(samples)
+        if x.dtype.kind in "iu":
+            x = x.astype(np.float32) / 32768.0
+        x = np.asarray(x, np.float32).reshape(-1)
+        if not np.all(np.isfinite(x)):
+            raise AvatarInputError("audio chunk contains NaN or infinite samples")
+        self._samples_in += len(x)
+        if self.in_rate != self.rate:
+            x = self._resample(x)
+        self._feed(x)
+        return self._emit(final=False)
+
+    def flush(self) -> list[StreamFrame]:
+        """Return the remaining frames, up to the end of the audio pushed so far (the stream then ends)."""
+        if self._flushed:
+            return []
+        self._flushed = True
+        if self._samples_in == 0:
+            return []
+        if self.in_rate != self.rate and self._resample_state is not None:
+            tail = self._resample_state.resample_chunk(np.zeros(0, np.float32), last=True)
+            self._feed(np.asarray(tail, np.float32))
+        # Reflect-pad the end as the offline features do, then the model's zero look-ahead padding.
+        if len(self._buf):
+            pad = self._buf[-2 : -self.n_fft // 2 - 2 : -1] if len(self._buf) > self.n_fft // 2 + 1 else np.zeros(self.n_fft // 2, np.float32)
+            self._feed(np.pad(pad, (0, max(0, self.n_fft // 2 - len(pad)))), final=True)
+        for _ in range(self.lookahead):
+            self._mel.append(np.zeros(int(self.cfg.n_mels), np.float32))
+            self._n_feat += 1
+            self._run_model()
+        return self._emit(final=True)
+
+    def _resample(self, x: np.ndarray) -> np.ndarray:
+        import soxr
+
+        if self._resample_state is None:
+            self._resample_state = soxr.ResampleStream(self.in_rate, self.rate, 1, dtype="float32", quality="HQ")
+        return np.asarray(self._resample_state.resample_chunk(x), np.float32)
+
+    def _feed(self, x: np.ndarray, final: bool = False) -> None:
+        if self._head is None or len(self._head) < self.n_fft // 2 + 1:
+            # The offline features reflect the clip's first samples into the padding before it.
+            have = 0 if self._head is None else len(self._head)
+            self._head = np.concatenate([self._head if self._head is not None else np.zeros(0, np.float32),
+                                         x[: self.n_fft // 2 + 1 - have]])
+        self._buf = np.concatenate([self._buf, x])
+        half = self.n_fft // 2
+        while True:
+            start = self._n_feat * self.hop - half  # frame n spans samples [n*hop - half, n*hop + half)
+            end = start + self.n_fft
+            if end - self._consumed > len(self._buf):
+                break
+            if start < 0:
+                if len(self._head) < half + 1:
+                    break
+                pre = self._head[1 : 1 - start][::-1]
+                frame = np.concatenate([pre, self._buf[: end - self._consumed]])
+            else:
+                frame = self._buf[start - self._consumed : end - self._consumed]
+            self._add_feature(frame)
+            drop = max(0, (self._n_feat * self.hop - half) - self._consumed)
+            if drop:
+                self._buf = self._buf[drop:]
+                self._consumed += drop
+        if final:
+            return
+        # 10 ms RMS levels (25 ms windows) for the gate, loudness and arousal, from the same buffer's timeline.
+
+    def _add_feature(self, frame: np.ndarray) -> None:
+        spec = np.abs(np.fft.rfft(frame * self._window, self.n_fft)) ** 2
+        logmel = np.log(spec @ self._fb.T + 1e-6).astype(np.float64)
+        self._stats.update(logmel)
+        self._mel.append(self._stats.normalise(logmel))
+        # Level of the centre 25 ms (the offline gate's frame), in dBFS.
+        c = frame[(self.n_fft - 400) // 2 : (self.n_fft + 400) // 2] if self.n_fft >= 400 else frame
+        level = 10.0 * math.log10(max(float(np.mean(c.astype(np.float64) ** 2)), 1e-12))
+        self._levels.append(level)
+        self._gate.update(level)
+        self._arousal.update(level, frame)
+        # Decided now, from what has been heard up to this feature frame: chunking cannot change them.
+        self._gains.append(self._gate.loudness_gain(len(self._levels) - 1))
+        self._arousals.append(self._arousal.value())
+        self._n_feat += 1
+        self._run_model()
+
+    def _run_model(self) -> None:
+        span = self.net.span
+        # Output step m needs feature frames 2m - (span - lookahead) .. 2m + lookahead.
+        while True:
+            m = len(self._logits)
+            last = 2 * m + self.lookahead
+            if last >= self._n_feat:
+                return
+            first = last - span
+            zeros = np.zeros(int(self.cfg.n_mels), np.float32)
+            x = np.stack([self._mel[k - self._mel_offset] if k >= 0 else zeros for k in range(first, last + 1)], axis=1)
+            self._logits.append(self._step(x))
+            keep_from = max(0, first + 2 - self._mel_offset)
+            if keep_from > 0:
+                self._mel = self._mel[keep_from:]
+                self._mel_offset += keep_from
+
+    def _step(self, x: np.ndarray) -> np.ndarray:
+        """Return the (outputs,) logits of one 50 Hz step from its (n_mels, span + 1) feature window; advance the GRU.
+
+        The same arithmetic as `SpeechToARKit.forward`, in numpy: one small step at a time is far cheaper
+        without torch's per-call overhead (and its thread pool, which contends with other work).
+        """
+        from scipy.special import erf
+
+        p = self._params
+        gelu = lambda v: 0.5 * v * (1.0 + erf(v / np.sqrt(2.0)))  # noqa: E731 - torch's exact GELU
+
+        def conv(v: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+            k = w.shape[2]
+            n = (v.shape[1] - k) // stride + 1
+            cols = np.stack([v[:, j * stride : j * stride + k].reshape(-1) for j in range(n)], axis=1)
+            return w.reshape(w.shape[0], -1) @ cols + bias[:, None]
+
+        y = gelu(conv(x.astype(np.float64), p["conv1.weight"], p["conv1.bias"], 1))
+        y = gelu(conv(y, p["conv2.weight"], p["conv2.bias"], 2))
+        y = gelu(conv(y, p["conv3.weight"], p["conv3.bias"], 1))[:, -1]
+        y = (y - y.mean()) / np.sqrt(y.var() + 1e-5) * p["norm.weight"] + p["norm.bias"]
+        h = self._h if self._h is not None else np.zeros(p["gru.weight_hh_l0"].shape[1])
+        gi = p["gru.weight_ih_l0"] @ y + p["gru.bias_ih_l0"]
+        gh = p["gru.weight_hh_l0"] @ h + p["gru.bias_hh_l0"]
+        hsz = len(h)
+        r = 1.0 / (1.0 + np.exp(-(gi[:hsz] + gh[:hsz])))
+        z = 1.0 / (1.0 + np.exp(-(gi[hsz : 2 * hsz] + gh[hsz : 2 * hsz])))
+        n = np.tanh(gi[2 * hsz :] + r * gh[2 * hsz :])
+        self._h = (1.0 - z) * n + z * h
+        return p["head.weight"] @ self._h + p["head.bias"]
+
+    # ------------------------------------------------------------------ output
+    def _emit(self, final: bool) -> list[StreamFrame]:
+        frames = []
+        step = self.rate / self.hop / 2.0  # 50 Hz
+        total_s = self._samples_in / self.in_rate
+        while True:
+            i = self._next_frame
+            t = i / self.fps
+            if final:
+                if i >= max(1, int(math.ceil(total_s * self.fps - 1e-9))):
+                    break
+            else:
+                need = int(math.ceil(t * step - 1e-9))
+                if need >= len(self._logits) or t >= total_s:
+                    break
+            frames.append(self._frame(i, t, step))
+            self._next_frame += 1
+        return frames
+
+    def _frame(self, i: int, t: float, step: float) -> StreamFrame:
+        from generators.speech.emotion_layer import compose
+
+        logits = np.asarray(self._logits)
+        src = t * step
+        j0 = min(int(math.floor(src)), len(logits) - 1)
+        j1 = min(j0 + 1, len(logits) - 1)
+        a = src - j0 if j1 > j0 else 0.0
+        z = (1 - a) * logits[j0] + a * logits[j1]
+        k = len(self.cfg.blendshape_names)
+        speech = (1.0 / (1.0 + np.exp(-z[:k]))).astype(np.float32)[None]
+        speech = np.clip(speech * self.articulation, 0.0, 1.0)
+        shut_raw = bool(z[k] > 0.0)
+        level_idx = min(len(self._levels) - 1, int(t / HOP_S)) if self._levels else 0
+        act = self._gate.activity_at(level_idx, self.fps)
+        speech *= act
+        speech[0, index_of("jawOpen")] *= self._gains[level_idx] if self._gains else 1.0
+        arousal = self._arousals[level_idx] if self._arousals else 0.5
+        scale = self._arousal.intensity(arousal) if self.auto else self.intensity
+        emo = (self.pose * scale)[None]
+        amount = self._closure.step(shut_raw)
+        w = compose(speech.astype(np.float32), emo.astype(np.float32), np.array([amount], np.float32),
+                    np.array([act], np.float32), lip_model=self.lips)[0]
+        pose = np.zeros(6, np.float32)
+        if self.life:
+            w, pose = self._add_life(i, w, level_idx, arousal, act)
+        return StreamFrame(i, t, w.astype(np.float32), pose, self.label)
+
+    def _add_life(self, i: int, w: np.ndarray, level_idx: int, arousal: float, act: float) -> tuple[np.ndarray, np.ndarray]:
+        from generators.speech.life import LifeOptions, blink_curve, gaze_curves, gaze_weights
+
+        if self._life_cache is None or i >= self._life_cache[0]:
+            # Blink and gaze draws do not depend on the horizon, so growing it reproduces the offline curves.
+            horizon = max(int(self.fps * 30), 2 * (i + 1))
+            rng_blink, rng_gaze, _ = (np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(3))
+            opts = LifeOptions()
+            self._life_cache = (horizon, blink_curve(horizon, self.fps, rng_blink, opts),
+                                gaze_weights(gaze_curves(horizon, self.fps, rng_gaze, opts), opts.eye_range_deg))
+        _, blinks, gaze = self._life_cache
+        out = w.copy()
+        for side in ("Left", "Right"):
+            kb = index_of("eyeBlink" + side)
+            out[kb] = max(out[kb], blinks[i])
+            out[index_of("eyeWide" + side)] *= 1.0 - blinks[i]
+        from generators.speech.life import _EYE_LOOK
+
+        cols = [index_of(c) for c in _EYE_LOOK]
+        out[cols] = np.clip(out[cols] + gaze[i], 0.0, 1.0)
+        level = self._levels[level_idx] if self._levels else -120.0
+        return out, self._head_motion.step(level, act, arousal)
+
+
+class _ClosureState:
+    """Causal `talking.widen_closure` + `visemes.closure_envelope`: the closure strength of each new frame."""
+
+    def __init__(self, fps: float, release_s: float = 0.05) -> None:
+        self.fps = fps
+        self.run = 0  # length of the current predicted run
+        self.hold_until = -1  # frames up to this index stay shut after a run (widening)
+        self.i = -1
+        self.since_shut = 10**9
+        self.ramp = int(round(release_s * fps))
+
+    def step(self, pred: bool) -> float:
+        from generators.speech.phonetic import Phone
+        from generators.speech.visemes import closure_intervals
+
+        self.i += 1
+        if pred:
+            self.run += 1
+        elif self.run:
+            s = self.i - self.run
+            (a, b), = closure_intervals([Phone("B", s / self.fps, self.i / self.fps)], lead_s=0.5 / self.fps,
+                                        tail_s=0.5 / self.fps)
+            self.hold_until = int(math.floor(b * self.fps + 1e-9))
+            self.run = 0
+        shut = pred or self.i <= self.hold_until
+        if shut:
+            self.since_shut = 0
+            return 1.0
+        self.since_shut += 1
+        j = self.since_shut - 1
+        return max(0.0, 1.0 - (j + 1) / (self.ramp + 1)) if j < self.ramp else 0.0
+
+
+class _GateState:
+    """Causal energy gate (hysteresis + hangover) on running floor/peak, like `audio.voice_activity`, plus loudness gain."""
+
+    def __init__(self, on_db: float = 12.0, off_db: float = 6.0, floor_below_peak_db: float = 40.0,
+                 hangover_s: float = 0.08, smooth_s: float = 0.05) -> None:
+        self.on, self.off, self.below = on_db, off_db, floor_below_peak_db
+        self.hang = int(round(hangover_s / HOP_S))
+        self.smooth_s = smooth_s
+        self.levels: list[float] = []
+        self.active: list[bool] = []
+        self.state = False
+        self.since_on = 10**9
+        self.soft: list[float] = []
+        self.peak = -120.0
+        self.hist = np.zeros(161)  # level histogram, -120..0 dB in 0.75 dB bins, for running percentiles
+
+    def _percentile(self, q: float) -> float:
+        c = np.cumsum(self.hist)
+        k = int(np.searchsorted(c, q / 100.0 * c[-1]))
+        return -120.0 + 0.75 * min(k, len(self.hist) - 1)
+
+    def update(self, level: float) -> None:
+        self.levels.append(level)
+        self.peak = max(self.peak, level)
+        self.hist[int(np.clip((level + 120.0) / 0.75, 0, len(self.hist) - 1))] += 1
+        floor = max(self._percentile(10), self.peak - self.below)
+        self.state = level > floor + self.off if self.state else level > floor + self.on
+        if self.state:
+            self.since_on = 0
+        else:
+            self.since_on += 1
+        self.active.append(self.state or self.since_on <= self.hang)
+        # One-pole smoothing with the same time constant as the offline Gaussian's sigma.
+        a = math.exp(-HOP_S / self.smooth_s)
+        prev = self.soft[-1] if self.soft else 0.0
+        self.soft.append(a * prev + (1 - a) * float(self.active[-1]))
+
+    def activity_at(self, idx: int, fps: float) -> float:
+        if not self.soft:
+            return 0.0
+        return float(np.clip(self.soft[min(idx, len(self.soft) - 1)], 0.0, 1.0))
+
+    def loudness_gain(self, idx: int, depth: float = 0.35) -> float:
+        if not self.levels:
+            return 1.0
+        hi = self._percentile(95)
+        e = self.levels[min(idx, len(self.levels) - 1)]
+        norm = float(np.clip((e - (hi - 30.0)) / 30.0, 0.0, 1.0))
+        return 1.0 - depth / 2 + depth * norm
+
+
+class _CausalHead:
+    """Causal head motion: loudness accents nod, a seeded slow drift turns, scaled by the emotion/arousal style of `life.head_style`."""
+
+    def __init__(self, fps: float, seed: int, label: str) -> None:
+        from generators.speech.life import LifeOptions, head_style
+
+        self.fps = fps
+        rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 7]).spawn(3)]
+        self.rngs = rngs
+        self.walk = np.zeros(3)
+        self.mean = None
+        self.accent = 0.0
+        self.act = 0.0
+        self.opts = LifeOptions()
+        self.style = head_style(label)
+
+    def step(self, level: float, act: float, arousal: float) -> np.ndarray:
+        taus = (1.5, 2.5, 2.0)
+        for k in range(3):
+            a = math.exp(-1.0 / (taus[k] * self.fps))
+            self.walk[k] = a * self.walk[k] + math.sqrt(1 - a * a) * float(self.rngs[k].standard_normal())
+        b = math.exp(-1.0 / (0.6 * self.fps))
+        self.mean = level if self.mean is None else b * self.mean + (1 - b) * level
+        c = math.exp(-1.0 / (0.08 * self.fps))
+        self.accent = c * self.accent + (1 - c) * max(0.0, (level - self.mean) / 10.0)
+        d = math.exp(-1.0 / (0.15 * self.fps))
+        self.act = d * self.act + (1 - d) * act
+        gain, pitch_offset = self.style.amplitude * (0.7 + 0.6 * arousal), self.style.pitch_deg
+        p_deg, y_deg, r_deg = self.opts.head_deg
+        pitch = (0.6 * min(self.accent, 1.5) * p_deg + 0.5 * p_deg * self.walk[0]) * (0.4 + 0.6 * self.act) * gain
+        yaw = y_deg * self.walk[1] * (0.5 + 0.5 * self.act) * gain
+        roll = 0.5 * r_deg * self.walk[2] * (0.4 + 0.6 * self.act) * gain
+        return np.array([np.deg2rad(pitch + pitch_offset), np.deg2rad(yaw), np.deg2rad(roll), 0.0,
+                         -0.15 * min(self.accent, 1.5) * self.act, 0.0], np.float32)
