@@ -27,20 +27,12 @@ import torch
 from torch import nn
 
 from avatar.errors import AvatarInputError, ShapeError
-from avatar.appearance import drawn_faces, paint_head
+from avatar.appearance import WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head, wrinkle_field
 from avatar.head import BlendshapeHead, default_head
 from renderers.cameras import Camera, resolve_camera
 from renderers.gl import Lighting, RendererOptions, light_directions
 
-# Shading constants of renderers/shaders.py's FRAGMENT_SHADER; tests compare the two renderers' images,
-# so a change on one side that is not made on the other fails there.
-_GAMMA = 2.2
-_KEY_WRAP = 0.25
-_FILL_WRAP = 0.4
-_RIM_POWER = 3.0
-_RIM_WRAP = 0.3
-_SPEC_POWER = 40.0
-_TONE = 0.15
+from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
 
 
 @dataclass(frozen=True)
@@ -176,26 +168,45 @@ class DifferentiableHead(nn.Module):
         if weights.ndim not in (1, 2) or weights.shape[-1] != k:
             raise ShapeError(f"weights must have shape ({k},) or (B, {k}), got {tuple(weights.shape)}")
         w = weights.reshape(-1, k).to(self.deltas.dtype)
-        if identity is None:
-            neutral = self.neutral[None]
-        else:
-            m = self.identity_basis.shape[0]
-            if m == 0:
-                raise AvatarInputError(f"head {self.head_name!r} has no identity modes; pass identity=None")
-            coeffs = identity.reshape(-1, identity.shape[-1]).to(self.deltas.dtype)
-            if identity.ndim not in (1, 2) or coeffs.shape[-1] > m:
-                raise ShapeError(f"identity coefficients must have shape (M,) or (B, M) with M <= {m}, got {tuple(identity.shape)}")
-            basis = self.identity_basis[: coeffs.shape[-1]].reshape(coeffs.shape[-1], -1)
-            neutral = self.generic_neutral + (coeffs @ basis).reshape(coeffs.shape[0], -1, 3)
+        neutral = self.rest(identity)
         verts = neutral + (w @ self.deltas.reshape(k, -1)).reshape(w.shape[0], -1, 3)
         if head_pose is not None:
             verts = apply_head_pose_torch(verts, head_pose.to(verts.dtype), self.pivot)
         return verts
 
+    def rest(self, identity: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the (1, V, 3) neutral, or (B, V, 3) neutrals of (B, M') / (M',) identity coefficients: the mesh
+        expressions are measured against (wrinkles read the posed edges' strain against it)."""
+        if identity is None:
+            return self.neutral[None]
+        m = self.identity_basis.shape[0]
+        if m == 0:
+            raise AvatarInputError(f"head {self.head_name!r} has no identity modes; pass identity=None")
+        coeffs = identity.reshape(-1, identity.shape[-1]).to(self.deltas.dtype)
+        if identity.ndim not in (1, 2) or coeffs.shape[-1] > m:
+            raise ShapeError(f"identity coefficients must have shape (M,) or (B, M) with M <= {m}, got {tuple(identity.shape)}")
+        basis = self.identity_basis[: coeffs.shape[-1]].reshape(coeffs.shape[-1], -1)
+        return self.generic_neutral + (coeffs @ basis).reshape(coeffs.shape[0], -1, 3)
+
+
+class WrinkleBuffers(nn.Module):
+    """Holds a head's `avatar.appearance.WrinkleField` as buffers (they follow `.to()`); see `renderers.shading`.
+
+    edges (E, 2), incidence_vertex / incidence_edge (I,) int64; incidence_weight (I,), depth (V,), phase (V,) float.
+    """
+
+    def __init__(self, wf: WrinkleField) -> None:
+        super().__init__()
+        for name in ("edges", "incidence_vertex", "incidence_edge"):
+            self.register_buffer(name, torch.from_numpy(np.asarray(getattr(wf, name), np.int64)))
+        for name in ("incidence_weight", "depth", "phase"):
+            self.register_buffer(name, torch.from_numpy(np.asarray(getattr(wf, name), np.float32)))
+
 
 class HeadShader(nn.Module):
-    """Returns linear-to-sRGB shaded colours (N, 3) with renderers/shaders.py's formulas: wrapped diffuse
-    key and fill, rim, Blinn specular on the key, a soft tone curve, then sRGB.
+    """Returns linear-to-sRGB shaded colours (N, 3) with `renderers.shading`'s formulas (the GL fragment shader's):
+    expression lines, wrapped diffuse key and fill, rim, Blinn specular on the key plus the corneas'
+    catch-light, a soft tone curve, then sRGB.
 
     Lights and eye are buffers set from a `Lighting` and a `Camera` (light directions turn with the
     camera's yaw, as in GLRenderer).
@@ -217,25 +228,15 @@ class HeadShader(nn.Module):
             buf = getattr(self, name)
             buf.copy_(torch.as_tensor(value, dtype=buf.dtype))
 
-    def forward(self, normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor) -> torch.Tensor:
-        """Return (N, 3) sRGB colours in [0, 1] from interpolated (N, 3) normals, world positions and linear albedo."""
-        n = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        view = self.eye - world
-        view = view / view.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        n_dot_v = (n * view).sum(-1, keepdim=True)
-        # Back faces (inside of the lips and mouth) are lit like front faces.
-        n = torch.where(n_dot_v < 0, -n, n)
-        n_dot_v = n_dot_v.abs()
-        key = ((n @ self.key_dir)[:, None] + _KEY_WRAP).div(1 + _KEY_WRAP).clamp_min(0)
-        fill = ((n @ self.fill_dir)[:, None] + _FILL_WRAP).div(1 + _FILL_WRAP).clamp_min(0)
-        rim = (1 - n_dot_v).pow(_RIM_POWER) * ((n @ self.rim_dir)[:, None] + _RIM_WRAP).clamp_min(0)
-        half = self.key_dir + view
-        half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        spec = self.lighting.specular * (n * half).sum(-1, keepdim=True).clamp_min(0).pow(_SPEC_POWER)
-        lin = albedo_linear * (self.ambient + key * self.key_rgb + fill * self.fill_rgb) + rim * self.rim_rgb * albedo_linear + spec * self.key_rgb
-        lin = lin / (1 + _TONE * lin)
-        # The floor keeps pow's gradient finite at black (GL's pow(0, 1/2.2) is 0; 1e-12 ** (1/2.2) ~ 4e-6).
-        return lin.clamp(1e-12, 1.0).pow(1 / _GAMMA)
+    def forward(self, normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor,
+                wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
+                eye_normal: torch.Tensor | None = None) -> torch.Tensor:
+        """Return (N, 3) sRGB colours in [0, 1] from interpolated (N, 3) normals, world positions and linear albedo,
+        optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss and (N, 3) cornea normals."""
+        return shade_torch(normals, world, albedo_linear, eye=self.eye, key_dir=self.key_dir, fill_dir=self.fill_dir,
+                           rim_dir=self.rim_dir, key_rgb=self.key_rgb, fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb,
+                           ambient=self.ambient, specular=self.lighting.specular, wrinkle=wrinkle, gloss=gloss,
+                           eye_normal=eye_normal)
 
 
 class DifferentiableRenderer(nn.Module):
@@ -274,11 +275,20 @@ class DifferentiableRenderer(nn.Module):
             raise AvatarInputError(f"chunk must be a positive number of images, got {chunk!r}")
         self.chunk = int(chunk) if chunk is not None else (64 if dev.type == "cuda" else 1)
         faces = drawn_faces(self.head)
-        albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** _GAMMA  # GL linearises per vertex
+        albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** GAMMA  # GL linearises per vertex
         self.pose_head = DifferentiableHead(self.head)
         self.shader = HeadShader(opts.lighting, self.camera)
         self.register_buffer("faces", torch.from_numpy(faces.astype(np.int64)))
         self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
+        # Expression appearance (Appearance.wrinkles / catch_lights): None when switched off, so a plain
+        # render interpolates only what it shades.
+        self.wrinkles = WrinkleBuffers(wrinkle_field(self.head)) if opts.appearance.wrinkles else None
+        gloss = gloss_weights(self.head) if opts.appearance.catch_lights else None
+        self.register_buffer("gloss", None if gloss is None or not gloss.any() else torch.from_numpy(gloss[:, None]))
+        self._corneas = cornea_groups(self.head) if self.gloss is not None else []
+        for i, (glossy, ball) in enumerate(self._corneas):
+            self.register_buffer(f"cornea{i}_glossy", torch.from_numpy(glossy.astype(np.int64)))
+            self.register_buffer(f"cornea{i}_ball", torch.from_numpy(ball.astype(np.int64)))
         self.register_buffer("view_proj", torch.zeros(4, 4))
         self.register_buffer("background", torch.tensor(opts.background if opts.background is not None else (0.0, 0.0, 0.0)))
         self._set_view_proj()
@@ -337,14 +347,25 @@ class DifferentiableRenderer(nn.Module):
             raise ShapeError(f"pix_to_face must have shape (B, H, W) at the supersampled size, got {tuple(pix_to_face.shape)}")
         return barycentric_fragments(clip, self.faces, pix_to_face)
 
-    def shade(self, vertices: torch.Tensor, fragments: Fragments) -> torch.Tensor:
-        """Return (B, C, H, W) images in [0, 1] at the output size from (B, V, 3) vertices and their Fragments."""
+    def shade(self, vertices: torch.Tensor, fragments: Fragments, rest: torch.Tensor | None = None) -> torch.Tensor:
+        """Return (B, C, H, W) images in [0, 1] at the output size from (B, V, 3) vertices and their Fragments.
+
+        rest: the (1 or B, V, 3) neutral the wrinkles measure compression against (default: the head's own).
+        """
         normals = vertex_normals_torch(vertices, self.faces)
         mask = fragments.mask
-        # One gather for all three attributes instead of three: indexing dominates the CPU time.
-        attrs = torch.cat([normals, vertices, self.albedo_linear.expand_as(vertices)], -1)
-        px = interpolate(attrs, self.faces, fragments)
-        colour = self.shader(px[:, :3], px[:, 3:6], px[:, 6:])
+        # One gather for every attribute instead of one each: indexing dominates the CPU time.
+        parts = [normals, vertices, self.albedo_linear.expand_as(vertices)]
+        if self.wrinkles is not None:
+            amp = wrinkle_amplitude_torch(self.wrinkles, vertices, self.pose_head.neutral[None] if rest is None else rest)
+            parts.append(torch.stack([self.wrinkles.phase.expand_as(amp), amp], -1))
+        if self.gloss is not None:
+            groups = [(getattr(self, f"cornea{i}_glossy"), getattr(self, f"cornea{i}_ball")) for i in range(len(self._corneas))]
+            parts += [self.gloss.expand(vertices.shape[0], -1, -1), cornea_normals_torch(groups, vertices)]
+        px = interpolate(torch.cat(parts, -1), self.faces, fragments)
+        wrinkle = px[:, 9:11] if self.wrinkles is not None else None
+        gloss, eye_normal = (px[:, -4:-3], px[:, -3:]) if self.gloss is not None else (None, None)
+        colour = self.shader(px[:, :3], px[:, 3:6], px[:, 6:9], wrinkle, gloss, eye_normal)
         b, h, w = mask.shape
         img = self.background.expand(b, h, w, 3).clone() if self.options.background is not None else vertices.new_zeros((b, h, w, 3))
         img = img.index_put(mask.nonzero(as_tuple=True), colour)
@@ -355,13 +376,22 @@ class DifferentiableRenderer(nn.Module):
             img = nn.functional.avg_pool2d(img, self.supersample)
         return img
 
-    def render_vertices(self, vertices: torch.Tensor) -> torch.Tensor:
-        """Return (B, C, H, W) images in [0, 1] of (B, V, 3) or (V, 3) world vertices."""
+    def render_vertices(self, vertices: torch.Tensor, rest: torch.Tensor | None = None) -> torch.Tensor:
+        """Return (B, C, H, W) images in [0, 1] of (B, V, 3) or (V, 3) world vertices.
+
+        rest: optional (1 or B, V, 3) neutral(s) the vertices' expression is measured against for wrinkles
+        (default: the head's own neutral).
+        """
         verts = vertices if vertices.ndim == 3 else vertices[None]
         verts = verts.to(self.view_proj.dtype)
+        if rest is not None:
+            rest = (rest if rest.ndim == 3 else rest[None]).to(verts.dtype)
         if len(verts) <= self.chunk:
-            return self.shade(verts, self.rasterize(verts))
-        return torch.cat([self.shade(v, self.rasterize(v)) for v in verts.split(self.chunk)])
+            return self.shade(verts, self.rasterize(verts), rest)
+        starts = range(0, len(verts), self.chunk)
+        rests = [None if rest is None else rest if len(rest) == 1 else rest[i:i + self.chunk] for i in starts]
+        return torch.cat([self.shade(verts[i:i + self.chunk], self.rasterize(verts[i:i + self.chunk]), r)
+                          for i, r in zip(starts, rests)])
 
     def forward(self, weights: torch.Tensor, identity: torch.Tensor | None = None,
                 head_pose: torch.Tensor | None = None) -> torch.Tensor:
@@ -377,7 +407,9 @@ class DifferentiableRenderer(nn.Module):
         weights = torch.as_tensor(weights, device=dev, dtype=dt)
         identity = None if identity is None else torch.as_tensor(identity, device=dev, dtype=dt)
         head_pose = None if head_pose is None else torch.as_tensor(head_pose, device=dev, dtype=dt)
-        return self.render_vertices(self.pose_head(weights, identity, head_pose))
+        verts = self.pose_head(weights, identity, head_pose)
+        rest = None if identity is None or self.wrinkles is None else self.pose_head.rest(identity)
+        return self.render_vertices(verts, rest)
 
     def close(self) -> None:
         """Release the GL context of the visibility pass (nothing to release with pytorch3d)."""

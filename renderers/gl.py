@@ -17,7 +17,8 @@ from avatar.blend import vertex_normals
 from avatar.head import BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_size
-from avatar.appearance import Appearance, drawn_faces, paint_head
+from avatar.appearance import (Appearance, WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head,
+                               wrinkle_field)
 from renderers.cameras import Camera, resolve_camera
 
 
@@ -112,6 +113,7 @@ class GLRenderer:
         _current_ctx = self.ctx  # a new standalone context is current
         self._faces = drawn_faces(self.head)
         self._albedo = paint_head(self.head, opts.appearance)
+        self._set_expression_appearance(opts.appearance)
         self._build_pipeline()
 
     @classmethod
@@ -120,6 +122,19 @@ class GLRenderer:
         return cls(head, options)
 
     # ---------------------------------------------------------------- set-up
+    def _set_expression_appearance(self, appearance: Appearance, wrinkles: WrinkleField | None = None) -> None:
+        """Set the wrinkle field (or None when switched off), the static (V, 2) line coordinate / amplitude
+        attribute and the (V,) cornea gloss from `appearance`'s switches; `wrinkles` reuses a field."""
+        n = self.head.num_vertices
+        self._appearance = appearance
+        self._wrinkles = (wrinkles or wrinkle_field(self.head)) if appearance.wrinkles else None
+        self._wrinkle_attr = np.zeros((n, 2), np.float32)  # (u, a); a is rewritten each frame when wrinkles are on
+        if self._wrinkles is not None:
+            self._wrinkle_attr[:, 0] = self._wrinkles.phase
+        self._gloss = gloss_weights(self.head) if appearance.catch_lights else np.zeros(n, np.float32)
+        self._corneas = cornea_groups(self.head) if appearance.catch_lights else []
+        self._eye_normal = np.zeros((n, 3), np.float32)  # rewritten each frame when catch-lights are on
+
     def _build_pipeline(self) -> None:
         from renderers.shaders import FRAGMENT_SHADER, VERTEX_SHADER
 
@@ -129,10 +144,14 @@ class GLRenderer:
         self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_alb = ctx.buffer(self._albedo.astype("f4").tobytes())
+        self.vbo_wrk = ctx.buffer(self._wrinkle_attr.tobytes(), dynamic=True)
+        self.vbo_gls = ctx.buffer(self._gloss.astype("f4").tobytes())
+        self.vbo_eye = ctx.buffer(self._eye_normal.tobytes(), dynamic=True)
         self.ibo = ctx.buffer(self._faces.astype("i4").tobytes())
         self.vao = ctx.vertex_array(
             self.prog,
-            [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo")],
+            [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
+             (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal")],
             index_buffer=self.ibo,
         )
         samples = max(0, min(int(opts.samples), ctx.max_samples)) if opts.samples else 0
@@ -177,11 +196,18 @@ class GLRenderer:
         """Swap in another head with the same topology (e.g. another identity), optionally repainted."""
         if head.num_vertices != self.head.num_vertices or head.faces.shape != self.head.faces.shape:
             raise ShapeError("set_head needs a head with the same topology; create a new GLRenderer instead")
-        self.head = head
+        old, self.head = self.head, head
+        # Another identity of the same mesh wrinkles in the same places: keep the field (its strain is read
+        # against the new head's own neutral each frame).
+        same_layout = old.generic_neutral is head.generic_neutral or np.array_equal(old.generic_neutral, head.generic_neutral)
+        same_layout = same_layout and (old.landmarks68 is None) == (head.landmarks68 is None)
+        self._use()
         if appearance is not None:
             self._albedo = paint_head(head, appearance)
-            self._use()
             self.vbo_alb.write(self._albedo.astype("f4").tobytes())
+        self._set_expression_appearance(appearance or self._appearance, self._wrinkles if same_layout else None)
+        self.vbo_wrk.write(self._wrinkle_attr.tobytes())
+        self.vbo_gls.write(self._gloss.astype("f4").tobytes())
 
     # ------------------------------------------------------------- rendering
     def render_vertices(self, vertices: np.ndarray) -> np.ndarray:
@@ -193,6 +219,15 @@ class GLRenderer:
         self._use()
         self.vbo_pos.write(verts.tobytes())
         self.vbo_nrm.write(vertex_normals(verts, self._faces).tobytes())
+        if self._wrinkles is not None:
+            from renderers.shading import wrinkle_amplitude
+
+            self._wrinkle_attr[:, 1] = wrinkle_amplitude(self._wrinkles, verts, self.head.neutral)[0]
+            self.vbo_wrk.write(self._wrinkle_attr.tobytes())
+        if self._corneas:
+            from renderers.shading import cornea_normals
+
+            self.vbo_eye.write(cornea_normals(self._corneas, verts).tobytes())
         self.fbo_ms.use()
         bg = opts.background
         if bg is None:

@@ -1,0 +1,253 @@
+"""Returns the head's shading in both renderers' languages: GLSL text for GLRenderer, torch for the differentiable one.
+
+The shading constants live here once. `vertex_shader()` / `fragment_shader()` format them into the GLSL
+that `renderers.gl.GLRenderer` compiles, and `shade_torch` / `wrinkle_amplitude_torch` evaluate the same
+formulas in torch for `renderers.differentiable.DifferentiableRenderer`, so the two cannot drift apart
+(tests compare their images to ~58 dB).
+
+The model, per fragment (linear light):
+
+    albedo' = albedo * (1 - a * fold(u))                          expression lines
+    fold(u) = max(0.5 + 0.5 cos(2 pi u), 0) ** WRINKLE_SHARPNESS   dark where the line coordinate u is an integer
+    key     = max((n.l_key + KEY_WRAP) / (1 + KEY_WRAP), 0)        wrapped diffuse (fill likewise)
+    rim     = (1 - n.v) ** RIM_POWER * max(n.l_rim + RIM_WRAP, 0)
+    spec    = specular * max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
+              (c: the cornea normal, position minus the eyeball's centre, normalised per fragment)
+    lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K;  lin / (1 + TONE lin);  ** (1 / GAMMA)
+
+u (the line coordinate) and gloss are static per vertex (`avatar.appearance.wrinkle_field`, `gloss_weights`);
+the wrinkle amplitude a is per vertex per frame: `depth * smoothstep(WRINKLE_ONSET, WRINKLE_FULL, compression)`,
+compression being how much the posed mesh's edges along the region's axis shrank against the neutral
+(`avatar.appearance.vertex_compression`, `vertex_compression_torch`). Both renderers interpolate u, a
+and gloss perspective-correctly and evaluate fold() per fragment, so the lines are as sharp as the
+pixels allow and not limited by the mesh's resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from avatar.appearance import WrinkleField, vertex_compression
+
+if TYPE_CHECKING:
+    import torch
+
+GAMMA = 2.2
+"""Albedo arrives in sRGB and is linearised per vertex with this power; output goes back with 1 / GAMMA."""
+KEY_WRAP = 0.25
+FILL_WRAP = 0.4
+RIM_POWER = 3.0
+RIM_WRAP = 0.3
+SPEC_POWER = 40.0
+TONE = 0.15
+"""Soft filmic-ish shoulder: lin / (1 + TONE * lin)."""
+
+WRINKLE_SHARPNESS = 3.0
+"""Power of the raised cosine: 3 makes a fold ~0.3 of the line spacing wide (3 px at 256 px on the forehead)."""
+WRINKLE_ONSET = 0.02
+"""Compression (fraction of edge length lost) below which no line shows: small shrinkage is skin, not a fold."""
+WRINKLE_FULL = 0.12
+"""Compression at which a region's lines reach their full depth (ICT's brow raise compresses the forehead ~0.19)."""
+CATCH_LIGHT_POWER = 150.0
+"""Blinn exponent of the cornea's highlight: a few pixels across on a 256 px face."""
+CATCH_LIGHT_STRENGTH = 1.6
+"""Catch-light intensity in units of the key light (before the tone curve, which keeps it below white)."""
+
+
+def _glsl(x: float) -> str:
+    """Return a GLSL float literal that parses to the same float32 as the Python constant."""
+    text = repr(float(x))
+    return text if ("." in text or "e" in text) else text + ".0"
+
+
+def vertex_shader() -> str:
+    """Return the GLSL 330 vertex shader: positions through the camera; normal, world position, linear albedo,
+    wrinkle (u, a), gloss and the cornea normal on to the fragment shader."""
+    return f"""
+#version 330
+uniform mat4 u_view;
+uniform mat4 u_proj;
+in vec3 in_position;
+in vec3 in_normal;
+in vec3 in_albedo;
+in vec2 in_wrinkle;
+in float in_gloss;
+in vec3 in_eye_normal;
+out vec3 v_normal;
+out vec3 v_world;
+out vec3 v_albedo;
+out vec2 v_wrinkle;
+out float v_gloss;
+out vec3 v_eye_normal;
+void main() {{
+    v_world = in_position;
+    v_normal = in_normal;
+    // Albedo arrives in sRGB; shade in linear light (per vertex, as the torch renderer does).
+    v_albedo = pow(in_albedo, vec3({_glsl(GAMMA)}));
+    v_wrinkle = in_wrinkle;
+    v_gloss = in_gloss;
+    v_eye_normal = in_eye_normal;
+    gl_Position = u_proj * u_view * vec4(in_position, 1.0);
+}}
+"""
+
+
+def fragment_shader() -> str:
+    """Return the GLSL 330 fragment shader: the module's shading model (see the module docstring)."""
+    return f"""
+#version 330
+uniform vec3 u_eye;
+uniform vec3 u_key_dir;
+uniform vec3 u_fill_dir;
+uniform vec3 u_rim_dir;
+uniform vec3 u_key_rgb;
+uniform vec3 u_fill_rgb;
+uniform vec3 u_rim_rgb;
+uniform vec3 u_ambient;
+uniform float u_specular;
+in vec3 v_normal;
+in vec3 v_world;
+in vec3 v_albedo;
+in vec2 v_wrinkle;
+in float v_gloss;
+in vec3 v_eye_normal;
+out vec4 f_colour;
+void main() {{
+    vec3 n = normalize(v_normal);
+    vec3 view = normalize(u_eye - v_world);
+    if (dot(n, view) < 0.0) n = -n;  // back faces (inside of lips, mouth) lit like front faces
+    float fold = pow(max(0.5 + 0.5 * cos({_glsl(2 * math.pi)} * v_wrinkle.x), 0.0), {_glsl(WRINKLE_SHARPNESS)});
+    vec3 albedo = v_albedo * (1.0 - v_wrinkle.y * fold);
+    // Soft (wrapped) diffuse so the shadow side does not go black.
+    float key = max((dot(n, u_key_dir) + {_glsl(KEY_WRAP)}) / {_glsl(1 + KEY_WRAP)}, 0.0);
+    float fill = max((dot(n, u_fill_dir) + {_glsl(FILL_WRAP)}) / {_glsl(1 + FILL_WRAP)}, 0.0);
+    float rim = pow(1.0 - max(dot(n, view), 0.0), {_glsl(RIM_POWER)}) * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
+    vec3 h = normalize(u_key_dir + view);
+    float n_h = max(dot(n, h), 0.0);
+    vec3 nc = v_eye_normal / max(length(v_eye_normal), {_glsl(1e-12)});  // the cornea's normal (eyeball sphere)
+    float spec = u_specular * pow(n_h, {_glsl(SPEC_POWER)})
+               + v_gloss * {_glsl(CATCH_LIGHT_STRENGTH)} * pow(max(dot(nc, h), 0.0), {_glsl(CATCH_LIGHT_POWER)});
+    vec3 lin = albedo * (u_ambient + key * u_key_rgb + fill * u_fill_rgb) + rim * u_rim_rgb * albedo + spec * u_key_rgb;
+    lin = lin / (1.0 + {_glsl(TONE)} * lin);
+    f_colour = vec4(pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)})), 1.0);
+}}
+"""
+
+
+# ---------------------------------------------------------------------------------- wrinkle amplitude
+def _smoothstep_np(x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - WRINKLE_ONSET) / (WRINKLE_FULL - WRINKLE_ONSET), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def wrinkle_amplitude(wf: WrinkleField, vertices: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Return (B, V) float32 per-vertex fold darkness a in [0, 1) for (B, V, 3) or (V, 3) posed vertices against
+    (V, 3) rest (neutral) vertices; numpy, for GLRenderer."""
+    return (wf.depth * _smoothstep_np(vertex_compression(wf, vertices, rest))).astype(np.float32)
+
+
+class WrinkleTensors(Protocol):
+    """A WrinkleField's arrays as tensors on the render device (`renderers.differentiable.WrinkleBuffers`).
+
+    edges (E, 2), incidence_vertex / incidence_edge (I,) int64; incidence_weight (I,) and depth (V,) float.
+    """
+
+    edges: torch.Tensor
+    incidence_vertex: torch.Tensor
+    incidence_edge: torch.Tensor
+    incidence_weight: torch.Tensor
+    depth: torch.Tensor
+
+
+def vertex_compression_torch(wt: WrinkleTensors, vertices: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """Return (B, V) compression >= 0 along each region vertex's axis for (B, V, 3) posed vertices against
+    (1 or B, V, 3) rest vertices; the torch twin of `avatar.appearance.vertex_compression`, differentiable."""
+    import torch
+
+    e0, e1 = wt.edges[:, 0], wt.edges[:, 1]
+    d1 = vertices.index_select(1, e1) - vertices.index_select(1, e0)
+    d0 = rest.index_select(1, e1) - rest.index_select(1, e0)
+    # Length ratios ignore head pose, so posed-with-pose vertices compare directly with the unposed neutral.
+    strain = d1.norm(dim=-1) / d0.norm(dim=-1).clamp_min(1e-12) - 1  # (B, E)
+    contrib = strain.index_select(1, wt.incidence_edge) * wt.incidence_weight
+    per_vertex = torch.zeros(vertices.shape[:2], dtype=vertices.dtype, device=vertices.device)
+    per_vertex = per_vertex.index_add(1, wt.incidence_vertex, contrib)
+    return (-per_vertex).clamp_min(0)
+
+
+def wrinkle_amplitude_torch(wt: WrinkleTensors, vertices: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """Return (B, V) per-vertex fold darkness a for (B, V, 3) posed vertices against (1 or B, V, 3) rest
+    vertices: `depth * smoothstep(WRINKLE_ONSET, WRINKLE_FULL, compression)`, differentiable."""
+    c = vertex_compression_torch(wt, vertices, rest)
+    t = ((c - WRINKLE_ONSET) / (WRINKLE_FULL - WRINKLE_ONSET)).clamp(0, 1)
+    return wt.depth * t * t * (3 - 2 * t)
+
+
+# ---------------------------------------------------------------------------------- cornea normals
+def cornea_normals(groups: list[tuple[np.ndarray, np.ndarray]], vertices: np.ndarray) -> np.ndarray:
+    """Return (V, 3) float32 unnormalised cornea normals (vertex - its eyeball's centre) of (V, 3) posed vertices,
+    zero off the corneas; `groups` from `avatar.appearance.cornea_groups`. numpy, for GLRenderer."""
+    out = np.zeros(vertices.shape, np.float32)
+    for glossy, ball in groups:
+        out[glossy] = vertices[glossy] - vertices[ball].mean(0)
+    return out
+
+
+def cornea_normals_torch(groups: list[tuple[torch.Tensor, torch.Tensor]], vertices: torch.Tensor) -> torch.Tensor:
+    """Return (B, V, 3) unnormalised cornea normals of (B, V, 3) posed vertices (the torch twin of `cornea_normals`)."""
+    import torch
+
+    out = torch.zeros_like(vertices)
+    for glossy, ball in groups:
+        centre = vertices.index_select(1, ball).mean(1, keepdim=True)
+        out = out.index_copy(1, glossy, vertices.index_select(1, glossy) - centre)
+    return out
+
+
+# ---------------------------------------------------------------------------------- fragment shading
+def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor, *, eye: torch.Tensor,
+                key_dir: torch.Tensor, fill_dir: torch.Tensor, rim_dir: torch.Tensor, key_rgb: torch.Tensor,
+                fill_rgb: torch.Tensor, rim_rgb: torch.Tensor, ambient: torch.Tensor, specular: float,
+                wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
+                eye_normal: torch.Tensor | None = None) -> torch.Tensor:
+    """Return (N, 3) sRGB colours in [0, 1]: `fragment_shader()`'s formulas in torch, differentiable.
+
+    Args:
+        normals, world, albedo_linear: (N, 3) interpolated normal, world position and linear albedo.
+        eye, *_dir, *_rgb, ambient: (3,) camera position, unit light directions and light colours.
+        specular: the skin's Blinn strength.
+        wrinkle: optional (N, 2) interpolated (line coordinate u, amplitude a); None: no lines.
+        gloss: optional (N, 1) interpolated cornea gloss; None: no catch-lights.
+        eye_normal: (N, 3) interpolated unnormalised cornea normals, needed with `gloss`.
+    """
+    import torch
+
+    n = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    view = eye - world
+    view = view / view.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    n_dot_v = (n * view).sum(-1, keepdim=True)
+    # Back faces (inside of the lips and mouth) are lit like front faces.
+    n = torch.where(n_dot_v < 0, -n, n)
+    n_dot_v = n_dot_v.abs()
+    albedo = albedo_linear
+    if wrinkle is not None:
+        fold = (0.5 + 0.5 * (2 * math.pi * wrinkle[:, :1]).cos()).clamp_min(0).pow(WRINKLE_SHARPNESS)
+        albedo = albedo * (1 - wrinkle[:, 1:2] * fold)
+    key = ((n @ key_dir)[:, None] + KEY_WRAP).div(1 + KEY_WRAP).clamp_min(0)
+    fill = ((n @ fill_dir)[:, None] + FILL_WRAP).div(1 + FILL_WRAP).clamp_min(0)
+    rim = (1 - n_dot_v).pow(RIM_POWER) * ((n @ rim_dir)[:, None] + RIM_WRAP).clamp_min(0)
+    half = key_dir + view
+    half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    n_h = (n * half).sum(-1, keepdim=True).clamp_min(0)
+    spec = specular * n_h.pow(SPEC_POWER)
+    if gloss is not None:
+        nc = eye_normal / eye_normal.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        spec = spec + gloss * CATCH_LIGHT_STRENGTH * (nc * half).sum(-1, keepdim=True).clamp_min(0).pow(CATCH_LIGHT_POWER)
+    lin = albedo * (ambient + key * key_rgb + fill * fill_rgb) + rim * rim_rgb * albedo + spec * key_rgb
+    lin = lin / (1 + TONE * lin)
+    # The floor keeps pow's gradient finite at black (GL's pow(0, 1/2.2) is 0; 1e-12 ** (1/2.2) ~ 4e-6).
+    return lin.clamp(1e-12, 1.0).pow(1 / GAMMA)
+

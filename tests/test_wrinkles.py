@@ -1,0 +1,274 @@
+"""Expression wrinkles and catch-lights: where they show, that both renderers draw them alike, and their gradients."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from avatar.appearance import Appearance, WRINKLE_REGIONS, gloss_weights, vertex_compression, wrinkle_field  # noqa: E402
+from avatar.emotion import emotion_to_arkit  # noqa: E402
+from avatar.head import BlendshapeHead, default_head  # noqa: E402
+from avatar.rig import index_of  # noqa: E402
+from renderers import shading  # noqa: E402
+from renderers.differentiable import DifferentiableRenderer, psnr  # noqa: E402
+from renderers.gl import GLRenderer, RendererOptions  # noqa: E402
+
+SIZE = 256
+PLAIN = Appearance(wrinkles=False, catch_lights=False)
+WRINKLES = Appearance(wrinkles=True, catch_lights=False)
+BOTH = Appearance(wrinkles=True, catch_lights=True)
+
+
+def _weights(**named: float) -> np.ndarray:
+    w = np.zeros(52, np.float32)
+    for name, value in named.items():
+        w[index_of(name)] = value
+    return w
+
+
+BROW_RAISE = _weights(browInnerUp=1.0, browOuterUpLeft=1.0, browOuterUpRight=1.0)  # AU1 + AU2
+FROWN = _weights(browDownLeft=1.0, browDownRight=1.0)  # AU4
+SNEER = _weights(noseSneerLeft=1.0, noseSneerRight=1.0)  # AU9
+
+
+@pytest.fixture(scope="module")
+def head() -> BlendshapeHead:
+    return default_head()
+
+
+@pytest.fixture(scope="module")
+def field(head):
+    return wrinkle_field(head)
+
+
+@pytest.fixture(scope="module")
+def gl_pair():
+    """GL renderers at 256x256 without anti-aliasing: one plain, one with wrinkles and catch-lights."""
+    with GLRenderer(options=RendererOptions(width=SIZE, height=SIZE, samples=0, appearance=PLAIN)) as plain, \
+            GLRenderer(options=RendererOptions(width=SIZE, height=SIZE, samples=0, appearance=BOTH)) as both:
+        yield plain, both
+
+
+@pytest.fixture(scope="module")
+def diff_both():
+    with DifferentiableRenderer(options=RendererOptions(width=SIZE, height=SIZE, samples=0, appearance=BOTH)) as r:
+        yield r
+
+
+def _float(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float64) / 255.0
+
+
+def _pixel_regions(diff: DifferentiableRenderer, field, weights: np.ndarray) -> np.ndarray:
+    """Return (H, W) int: the wrinkle region of the triangle covering each pixel (-1: no region or background,
+    -2: a triangle on a region's border)."""
+    with torch.no_grad():
+        verts = diff.pose_head(torch.from_numpy(weights))
+        p2f = diff.rasterize(verts).pix_to_face[0].numpy()
+    faces = diff.faces.numpy()
+    corner_regions = field.region[faces[np.maximum(p2f, 0)]]  # (H, W, 3)
+    # A pixel belongs to a region when its whole triangle does (no mixed border triangles).
+    label = np.where((corner_regions == corner_regions[..., :1]).all(-1), corner_regions[..., 0], -2)
+    return np.where(p2f >= 0, label, -1)
+
+
+# ------------------------------------------------------------------------------------- the field
+def test_regions_follow_their_action_units(head, field) -> None:
+    """Each AU compresses its own region (90th percentile) far more than the regions it should leave alone."""
+    def compression(w: np.ndarray, region: str) -> float:
+        c = vertex_compression(field, head.pose(w)[None], head.neutral)[0]
+        return float(np.percentile(c[field.region_mask(region)], 90))
+
+    assert compression(BROW_RAISE, "forehead") > 0.12
+    assert compression(BROW_RAISE, "glabella") < 0.02 and compression(BROW_RAISE, "crows_feet") < 0.02
+    assert compression(FROWN, "glabella") > 0.10 and compression(FROWN, "forehead") < 0.02
+    assert compression(SNEER, "nose_bridge") > 0.10 and compression(SNEER, "forehead") < 0.02
+    assert compression(_weights(cheekSquintLeft=1.0, cheekSquintRight=1.0), "crows_feet") > 0.10  # AU6
+    assert compression(_weights(mouthSmileLeft=1.0, mouthSmileRight=1.0), "nasolabial") > 0.05  # AU12
+    assert compression(_weights(jawOpen=1.0), "forehead") < shading.WRINKLE_ONSET
+
+
+def test_neutral_has_no_compression_for_any_identity_and_pose(head, field) -> None:
+    for ident in (0, 7, 80):
+        h = head.with_identity(ident)
+        verts = h.pose(np.zeros(52, np.float32), np.array([0.1, -0.4, 0.05, 1.0, 2.0, -1.0], np.float32))
+        amp = shading.wrinkle_amplitude(field, verts, h.neutral)
+        assert float(amp.max()) == 0.0, ident
+
+
+def test_head_without_landmarks_gets_the_generic_line_pattern(head) -> None:
+    bare = replace(head, landmarks68=None, identity_basis=None, name="bare")
+    wf = wrinkle_field(bare)
+    assert set(np.unique(wf.region[wf.region >= 0])) == {WRINKLE_REGIONS.index("lines")}
+    assert wf.depth[wf.region >= 0].min() > 0
+    amp = shading.wrinkle_amplitude(wf, bare.pose(BROW_RAISE)[None], bare.neutral)[0]
+    forehead = wrinkle_field(head).region_mask("forehead")
+    assert amp[forehead].mean() > 0.05  # compression alone finds the brow raise's forehead
+    assert shading.wrinkle_amplitude(wf, bare.neutral[None], bare.neutral).max() == 0.0
+    with GLRenderer(bare, RendererOptions(width=96, height=96, samples=0)) as gl:
+        assert gl.render(BROW_RAISE).shape == (96, 96, 3)
+
+
+def test_gloss_marks_only_the_corneas(head) -> None:
+    g = gloss_weights(head)
+    assert 300 < int((g > 0).sum()) < 1600
+    assert g[:21451].max() == 0.0  # nothing on the skin, mouth or teeth
+
+
+# ------------------------------------------------------------------------------ one set of constants
+def test_glsl_is_formatted_from_the_python_constants() -> None:
+    frag = shading.fragment_shader()
+    for value in (shading.TONE, shading.SPEC_POWER, shading.KEY_WRAP, shading.CATCH_LIGHT_POWER, shading.WRINKLE_SHARPNESS):
+        assert shading._glsl(value) in frag
+    # The differentiable renderer keeps no copy of its own.
+    import renderers.differentiable as d
+
+    source = open(d.__file__).read()
+    assert not re.search(r"^_?(GAMMA|TONE|KEY_WRAP|SPEC_POWER)\s*=", source, re.M)
+
+
+# ------------------------------------------------------------------------------ the two renderers agree
+@pytest.mark.parametrize("view", ["front", "three-quarter"])
+def test_gl_and_differentiable_agree_with_wrinkles(gl_pair, diff_both, view: str) -> None:
+    _, gl = gl_pair
+    gl.set_camera(view)
+    diff_both.set_camera(view)
+    poses = {"brow_raise": BROW_RAISE, "frown": FROWN, **{e: emotion_to_arkit(e, 1.0) for e in ("happy", "surprise", "anger", "disgust")}}
+    batch = np.stack(list(poses.values())).astype(np.float32)
+    with torch.no_grad():
+        ours = diff_both(torch.from_numpy(batch)).permute(0, 2, 3, 1).numpy()
+    for i, name in enumerate(poses):
+        db = psnr(ours[i], _float(gl.render(batch[i])))
+        assert db >= 30.0, f"{view}/{name}: {db:.1f} dB"
+        assert db >= 50.0, f"{view}/{name}: {db:.1f} dB (same coverage and formulas: quantisation-level agreement expected)"
+
+
+def test_identity_wrinkles_measure_against_that_identity(diff_both) -> None:
+    """With identity coefficients the differentiable renderer measures compression against that identity's neutral."""
+    diff_both.set_camera("front")
+    coeffs = torch.tensor([[1.5, -1.0, 0.8, 0.5]])
+    plain_opts = replace(diff_both.options, appearance=Appearance(wrinkles=False, catch_lights=True))
+    with DifferentiableRenderer(options=plain_opts) as plain, torch.no_grad():
+        a = diff_both(torch.zeros(1, 52), coeffs)
+        b = plain(torch.zeros(1, 52), coeffs)
+    assert float((a - b).abs().max()) == 0.0
+
+
+# ------------------------------------------------------------------------------ where the lines show
+def test_neutral_unchanged_and_catch_lights_only_in_the_eyes(gl_pair, head) -> None:
+    plain, both = gl_pair
+    plain.set_camera("front")
+    both.set_camera("front")
+    a, b = _float(plain.render(np.zeros(52, np.float32))), _float(both.render(np.zeros(52, np.float32)))
+    changed = np.abs(a - b).max(-1) > 0
+    eyes = plain.camera.project(np.stack([head.neutral[22221:23021].mean(0), head.neutral[23791:24591].mean(0)]), SIZE, SIZE)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    near_eye = np.zeros((SIZE, SIZE), bool)
+    for cx, cy in eyes:
+        near_eye |= np.hypot(xx - cx, yy - cy) < 8
+    assert changed.any(), "catch-lights should change the eyes"
+    assert not changed[~near_eye].any(), "a neutral face must not change outside the eyes"
+
+
+@pytest.mark.parametrize("pose,region,quiet", [
+    (BROW_RAISE, "forehead", ("glabella", "nose_bridge", "crows_feet", "nasolabial")),
+    (FROWN, "glabella", ("forehead", "nasolabial")),
+    (SNEER, "nose_bridge", ("forehead",)),
+], ids=["AU1+2-forehead", "AU4-glabella", "AU9-nose-bridge"])
+def test_lines_appear_in_their_region_only(gl_pair, diff_both, field, pose, region: str, quiet) -> None:
+    plain, both = gl_pair
+    for r in (plain, both):
+        r.set_camera("front")
+    diff_both.set_camera("front")
+    off, on = _float(plain.render(pose)).mean(-1), _float(both.render(pose)).mean(-1)
+    darkening = off - on
+    labels = _pixel_regions(diff_both, field, pose)
+    inside = labels == WRINKLE_REGIONS.index(region)
+    assert inside.sum() > 40
+    assert darkening[inside].mean() > 0.01, f"{region}: mean darkening {darkening[inside].mean():.4f}"
+    # Lines, not a tint: the region gains high-frequency energy (second differences across the lines).
+    axis = 1 if region == "glabella" else 0
+    def hf(img: np.ndarray) -> float:
+        d2 = np.abs(np.diff(img, 2, axis=axis))
+        m = inside[1:-1, :] if axis == 0 else inside[:, 1:-1]
+        return float(d2[m].mean())
+    assert hf(on) > 1.3 * hf(off), f"{region}: high-frequency energy {hf(on):.4f} vs {hf(off):.4f} without wrinkles"
+    for other in quiet:
+        m = labels == WRINKLE_REGIONS.index(other)
+        if m.any():
+            assert darkening[m].mean() < 0.25 * darkening[inside].mean(), f"{other} darkened by a pose for {region}"
+    outside = labels == -1
+    assert np.abs(darkening[outside & ~_eye_pixels(plain, SIZE)]).max() <= 1 / 255 + 1e-9
+
+
+def _eye_pixels(renderer: GLRenderer, size: int) -> np.ndarray:
+    head = renderer.head
+    centres = renderer.camera.project(np.stack([head.neutral[22221:23021].mean(0), head.neutral[23791:24591].mean(0)]), size, size)
+    yy, xx = np.mgrid[:size, :size]
+    return np.any([np.hypot(xx - cx, yy - cy) < 8 for cx, cy in centres], axis=0)
+
+
+# ------------------------------------------------------------------------------ catch-lights
+@pytest.mark.parametrize("which", ["gl", "differentiable"])
+def test_catch_light_is_a_bright_cluster_in_each_iris(gl_pair, diff_both, head, which: str) -> None:
+    plain, both = gl_pair
+    for r in (plain, both, diff_both):
+        r.set_camera("front")
+    zero = np.zeros(52, np.float32)
+    if which == "gl":
+        img = _float(both.render(zero))
+    else:
+        with torch.no_grad():
+            img = diff_both(torch.from_numpy(zero)).permute(0, 2, 3, 1).numpy()[0].astype(np.float64)
+    dark = _float(plain.render(zero))
+    lum, lum_off = img.mean(-1), dark.mean(-1)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    for iris in (slice(22221, 23021), slice(23791, 24591)):
+        front = head.neutral[iris][head.neutral[iris][:, 2] > np.percentile(head.neutral[iris][:, 2], 80)]
+        cx, cy = plain.camera.project(front.mean(0)[None], SIZE, SIZE)[0]
+        radius = 0.6 * SIZE / 256 * 10  # the iris is ~1.2 cm across, ~10 px/cm at 256 px
+        disc = np.hypot(xx - cx, yy - cy) < radius
+        bright = disc & (lum > 0.7) & (lum - lum_off > 0.2)
+        assert 1 <= bright.sum() <= 20, f"{which}: {bright.sum()} bright new pixels on the iris"
+        ys, xs = np.nonzero(bright)
+        assert np.ptp(ys) <= 4 and np.ptp(xs) <= 4, "one small cluster, not scattered speckle"
+
+
+# ------------------------------------------------------------------------------ gradients
+def test_brow_raise_gradient_flows_through_the_wrinkle_term() -> None:
+    """d(forehead crop)/d(browInnerUp) matches central differences, and the wrinkle term changes it."""
+    opts = RendererOptions(width=128, height=128, samples=0, appearance=WRINKLES)
+    k = index_of("browInnerUp")
+    grads = {}
+    for name, appearance in (("wrinkles", WRINKLES), ("plain", PLAIN)):
+        with DifferentiableRenderer(options=replace(opts, appearance=appearance), dtype=torch.float64) as r:
+            w0 = torch.zeros(1, 52, dtype=torch.float64)
+            w0[0, k] = 0.5  # mid-way: the forehead's compression is inside the smoothstep's ramp
+            verts = r.pose_head(w0)
+            p2f = r.rasterize(verts).pix_to_face
+            region = wrinkle_field(r.head).region_mask("forehead")
+            proj = r.camera.project(r.head.neutral[region], 128, 128)
+            x0, y0 = np.floor(proj.min(0)).astype(int)
+            x1, y1 = np.ceil(proj.max(0)).astype(int)
+
+            def loss(w: torch.Tensor) -> torch.Tensor:
+                v = r.pose_head(w)
+                return r.shade(v, r.rasterize(v, p2f))[:, :, y0:y1, x0:x1].mean()
+
+            w = w0.clone().requires_grad_()
+            loss(w).backward()
+            eps = 1e-6
+            plus, minus = w0.clone(), w0.clone()
+            plus[0, k] += eps
+            minus[0, k] -= eps
+            numeric = float(loss(plus) - loss(minus)) / (2 * eps)
+            analytic = float(w.grad[0, k])
+            assert abs(analytic - numeric) <= 1e-4 * abs(numeric), f"{name}: autograd {analytic}, central differences {numeric}"
+            grads[name] = analytic
+    # Deepening lines darken the forehead: the wrinkle term adds a clearly negative part.
+    assert grads["wrinkles"] < grads["plain"] - 0.1 * abs(grads["plain"]) - 1e-4, grads
