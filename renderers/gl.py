@@ -6,6 +6,7 @@ machine EGL runs on Mesa's llvmpipe; on a GPU machine the same code runs on the 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,9 +65,10 @@ class RenderResult:
     face_boxes: np.ndarray
 
 
-# The GL context that is current on this thread. moderngl does not switch contexts by itself, so a
-# renderer made current again after another renderer was created would draw into the wrong one.
-_current_ctx: Any = None
+# The GL context that is current, per thread (GL binds a context to a thread). moderngl does not switch
+# contexts by itself, so a renderer used again after another renderer was created, or from another
+# thread, would draw into the wrong one unless it is made current first.
+_current = threading.local()
 
 
 def _unit(v: Iterable[float]) -> tuple[float, ...]:
@@ -84,33 +86,50 @@ def light_directions(lighting: Lighting, camera: Camera) -> dict[str, tuple[floa
     return {name: _unit(rot @ np.asarray(getattr(lighting, name))) for name in ("key_dir", "fill_dir", "rim_dir")}
 
 
+def create_context(backend: str | None = "egl") -> Any:
+    """Return a new headless moderngl context, current on this thread, which it stays bound to.
+
+    Raises SetupError naming the packages to install when the machine has no GL stack.
+    """
+    import moderngl
+
+    try:
+        ctx = moderngl.create_standalone_context(backend=backend) if backend else moderngl.create_standalone_context()
+    except Exception as e:  # the GL stack is missing: say which packages provide it
+        raise SetupError(
+            f"cannot create a headless OpenGL context ({e}); install EGL/Mesa: "
+            "apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri"
+        ) from None
+    ctx.extra = {"thread": threading.get_ident()}
+    _current.ctx = ctx  # a new standalone context is current on the thread that made it
+    return ctx
+
+
 def make_current(ctx: Any) -> None:
-    """Make the moderngl context `ctx` current on this thread (cheap when it already is); any GL user in-process calls this."""
-    global _current_ctx
-    if _current_ctx is not ctx:
+    """Make the moderngl context `ctx` current on this thread (cheap when it already is); any GL user in-process calls this.
+
+    Raises SetupError when called from a thread other than the one that created `ctx`: a GL context is
+    bound to one thread, and drawing from another would silently draw nothing.
+    """
+    owner = (getattr(ctx, "extra", None) or {}).get("thread")
+    if owner is not None and owner != threading.get_ident():
+        raise SetupError("this renderer's GL context belongs to another thread: create one renderer per thread "
+                         "(or run all GL calls on one thread, as the playground does)")
+    if getattr(_current, "ctx", None) is not ctx:
         ctx.__enter__()
-        _current_ctx = ctx
+        _current.ctx = ctx
 
 
 class GLRenderer:
     """Renders a BlendshapeHead offscreen; create once, render many frames, then `close()` (or use `with`)."""
 
     def __init__(self, head: BlendshapeHead | None = None, options: RendererOptions | None = None) -> None:
-        import moderngl
 
         self.options = opts = options or RendererOptions()
         check_size(opts.width, opts.height)
         self.head = head if head is not None else default_head()
         self.camera = resolve_camera(opts.camera)
-        try:
-            self.ctx = moderngl.create_standalone_context(backend=opts.backend) if opts.backend else moderngl.create_standalone_context()
-        except Exception as e:  # the GL stack is missing: say which packages provide it
-            raise SetupError(
-                f"cannot create a headless OpenGL context ({e}); install EGL/Mesa: "
-                "apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri"
-            ) from None
-        global _current_ctx
-        _current_ctx = self.ctx  # a new standalone context is current
+        self.ctx = create_context(opts.backend)
         self._faces = drawn_faces(self.head)
         self._albedo = paint_head(self.head, opts.appearance)
         self._set_expression_appearance(opts.appearance)
@@ -323,10 +342,9 @@ class GLRenderer:
 
     def close(self) -> None:
         """Release the GL context and its buffers."""
-        global _current_ctx
         if getattr(self, "ctx", None) is not None:
-            if _current_ctx is self.ctx:
-                _current_ctx = None
+            if getattr(_current, "ctx", None) is self.ctx:
+                _current.ctx = None
             self.ctx.release()
             self.ctx = None
 

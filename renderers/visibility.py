@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from avatar.errors import AvatarInputError, SetupError, ShapeError
+from avatar.errors import AvatarInputError, ShapeError
 from renderers.cameras import Camera
 
 
@@ -29,9 +29,7 @@ class GLVisibilityRasterizer:
 
     def __init__(self, faces: np.ndarray, num_vertices: int, width: int, height: int, camera: Camera,
                  backend: str | None = "egl") -> None:
-        import moderngl
-
-        from renderers.gl import make_current
+        from renderers.gl import create_context, make_current
         from renderers.shaders import VISIBILITY_FRAGMENT_SHADER, VISIBILITY_VERTEX_SHADER
 
         faces = np.ascontiguousarray(faces, dtype=np.int32)
@@ -42,15 +40,8 @@ class GLVisibilityRasterizer:
         if not (1 <= width <= 16384 and 1 <= height <= 16384):
             raise AvatarInputError(f"visibility buffer size {width}x{height} is out of range: use 1..16384 pixels a side")
         self.width, self.height, self.num_vertices, self.num_faces = int(width), int(height), int(num_vertices), len(faces)
-        try:
-            self.ctx = moderngl.create_standalone_context(backend=backend) if backend else moderngl.create_standalone_context()
-        except Exception as e:  # the GL stack is missing: say which packages provide it
-            raise SetupError(
-                f"cannot create a headless OpenGL context ({e}); install EGL/Mesa: "
-                "apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri"
-            ) from None
+        self.ctx = create_context(backend)
         self._make_current = make_current
-        make_current(self.ctx)
         ctx = self.ctx
         self.prog = ctx.program(vertex_shader=VISIBILITY_VERTEX_SHADER, fragment_shader=VISIBILITY_FRAGMENT_SHADER)
         self.vbo = ctx.buffer(reserve=self.num_vertices * 12, dynamic=True)

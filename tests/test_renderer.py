@@ -151,3 +151,25 @@ def test_two_renderers_interleaved_draw_their_own_frames() -> None:
     second.close()
     assert np.array_equal(first.render(weights()), a)
     first.close()
+
+
+def test_a_renderer_refuses_another_thread_instead_of_drawing_nothing() -> None:
+    import threading
+
+    from avatar.errors import SetupError
+
+    with GLRenderer(options=RendererOptions(width=64, height=64)) as r:
+        r.render(np.zeros(52, np.float32))
+        caught: list[BaseException] = []
+
+        def other() -> None:
+            try:
+                r.render(np.zeros(52, np.float32))
+            except BaseException as e:  # noqa: BLE001 - handed back to the test thread
+                caught.append(e)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert len(caught) == 1 and isinstance(caught[0], SetupError) and "thread" in str(caught[0])
+        assert r.render(np.zeros(52, np.float32)).shape == (64, 64, 3)  # still fine on its own thread
