@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from avatar.errors import SetupError, ShapeError
+from avatar.errors import AvatarInputError, SetupError, ShapeError
 from avatar.blend import vertex_normals
 from avatar.head import BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
@@ -39,9 +39,22 @@ class Lighting:
     specular: float = 0.12
 
 
+ANTIALIAS_MODES = ("auto", "msaa", "supersample")
+SOFTWARE_RASTERIZERS = ("llvmpipe", "softpipe", "swrast", "lavapipe")
+"""GL_RENDERER names of CPU rasterizers: there MSAA shades every sample and costs more than supersampling."""
+
+
 @dataclass(frozen=True)
 class RendererOptions:
-    """Settings of a GLRenderer: image size, camera, background (None = transparent RGBA), MSAA samples."""
+    """Settings of a GLRenderer: image size, camera, background (None = transparent RGBA), anti-aliasing.
+
+    samples: anti-aliasing samples per pixel (0: none). antialias: how they are taken: "msaa" (GL
+    multisampling), "supersample" (render round(sqrt(samples)) times larger per side and box-filter down, as
+    the differentiable renderer does; 4 -> 2x2) or "auto": supersample on a CPU rasterizer (llvmpipe, where it
+    is cheaper than MSAA and closer to a 16x reference, docs/performance.md), MSAA on a GPU.
+    gpu_pose: blend the shapes, normals, wrinkle amplitude and cornea normals in compute shaders (a frame
+    uploads its weights, not its mesh); None: where GL 4.3 compute exists and the rasterizer is a GPU.
+    """
 
     width: int = 512
     height: int = 512
@@ -51,6 +64,8 @@ class RendererOptions:
     appearance: Appearance = field(default_factory=Appearance)
     lighting: Lighting = field(default_factory=Lighting)
     backend: str | None = "egl"
+    antialias: str = "auto"
+    gpu_pose: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,152 @@ def make_current(ctx: Any) -> None:
         _current.ctx = ctx
 
 
+class GPUPose:
+    """Poses a head in compute shaders into a GLRenderer's vertex buffers: per frame, the non-zero weights and the
+    head pose go up, and positions, normals, wrinkle amplitudes and cornea normals are made on the GL device.
+
+    The same formulas as the numpy path (`avatar.blend.blend` / `vertex_normals`, `renderers.shading.wrinkle_amplitude`,
+    `cornea_normals`), gathered per vertex so the sums are in a fixed order; float32 throughout, so results agree
+    with numpy to ~1e-5 (tests/test_speed_paths.py). Eye centres are means of posed eyeball vertices, which are
+    linear in the weights, so they are blended from per-shape means on the host (52 x 3 numbers per eye).
+    """
+
+    def __init__(self, ctx: Any, head: BlendshapeHead, faces: np.ndarray, wrinkles: WrinkleField | None,
+                 corneas: list[tuple[np.ndarray, np.ndarray]], outputs: tuple[Any, Any, Any, Any]) -> None:
+        from renderers.shading import MAX_SHAPES, POSE_GROUP, attributes_compute_shader, pose_compute_shader
+
+        if len(head.deltas) > MAX_SHAPES:
+            raise ShapeError(f"gpu_pose takes at most {MAX_SHAPES} shapes, the head has {len(head.deltas)}")
+        self.ctx, self.head, self.group, self.max_shapes = ctx, head, POSE_GROUP, MAX_SHAPES
+        self.pose_prog = ctx.compute_shader(pose_compute_shader())
+        self.attr_prog = ctx.compute_shader(attributes_compute_shader())
+        self.pos, self.nrm, self.wrk, self.eye = outputs
+        n = head.num_vertices
+        self.n = n
+        # Vertex -> drawn triangles, sorted by triangle so each normal sums in the numpy path's order.
+        corner_vertex = faces.ravel().astype(np.int64)
+        order = np.argsort(corner_vertex, kind="stable")
+        tri_list = (order // 3).astype(np.int32)
+        tri_range = np.concatenate([[0], np.cumsum(np.bincount(corner_vertex, minlength=n))]).astype(np.int32)
+        ints: list[np.ndarray] = []
+        floats: list[np.ndarray] = []
+        offsets: dict[str, int] = {}
+
+        def put(table: list[np.ndarray], name: str, values: np.ndarray) -> None:
+            offsets[name] = sum(len(t) for t in table)
+            table.append(np.ascontiguousarray(values).ravel())
+
+        put(ints, "faces", faces.astype(np.int32))
+        put(ints, "tri_range", tri_range)
+        put(ints, "tri_list", tri_list)
+        self.wrinkles = wrinkles
+        if wrinkles is not None:
+            order = np.argsort(wrinkles.incidence_vertex, kind="stable")
+            inc_vertex = wrinkles.incidence_vertex[order]
+            inc_edge = wrinkles.incidence_edge[order]
+            put(ints, "inc_range", np.concatenate([[0], np.cumsum(np.bincount(inc_vertex, minlength=n))]).astype(np.int32))
+            put(ints, "inc_edge", wrinkles.edges[inc_edge].astype(np.int32))
+            put(floats, "inc_weight", wrinkles.incidence_weight[order].astype(np.float32))
+            self._inc_edge = inc_edge
+            put(floats, "rest_length", self._rest_lengths(head.neutral))
+            put(floats, "depth", wrinkles.depth.astype(np.float32))
+        eye = np.full(n, -1, np.int32)
+        for i, (glossy, _) in enumerate(corneas[:2]):
+            eye[glossy] = i
+        put(ints, "eye", eye)
+        self.corneas = corneas[:2]
+        self._offsets = offsets
+        self.ints = ctx.buffer(np.concatenate(ints).astype(np.int32).tobytes())
+        self.floats = ctx.buffer(np.concatenate(floats or [np.zeros(1, np.float32)]).astype(np.float32).tobytes())
+        self.neutral = ctx.buffer(head.neutral.astype(np.float32).tobytes())
+        self.deltas = ctx.buffer(head.deltas.astype(np.float32).tobytes())
+        self._deltas_of = head.deltas
+        self._eye_means = self._eye_shape_means(head)
+        self._set_static_uniforms()
+
+    def _rest_lengths(self, rest: np.ndarray) -> np.ndarray:
+        """Return (I,) float32 rest lengths of each wrinkle incidence's edge, in the sorted incidence order."""
+        e = self.wrinkles.edges[self._inc_edge]
+        return np.linalg.norm(rest[e[:, 1]] - rest[e[:, 0]], axis=-1).astype(np.float32)
+
+    def _eye_shape_means(self, head: BlendshapeHead) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Return per eye (neutral eyeball centre (3,), per-shape centre shift (K, 3)), float64."""
+        return [(head.neutral[ball].astype(np.float64).mean(0), head.deltas[:, ball].astype(np.float64).mean(1))
+                for _, ball in self.corneas]
+
+    def _set_static_uniforms(self) -> None:
+        for prog in (self.pose_prog, self.attr_prog):
+            prog["u_vertices"].value = self.n
+        ap = self.attr_prog
+        for name, at in self._offsets.items():
+            if f"u_{name}_at" in ap:
+                ap[f"u_{name}_at"].value = at
+        for name in ("u_wrinkles", "u_corneas"):
+            if name in ap:
+                ap[name].value = bool(self.wrinkles is not None) if name == "u_wrinkles" else bool(self.corneas)
+
+    def set_head(self, head: BlendshapeHead) -> None:
+        """Use another head of the same topology: its neutral (and deltas, when they differ) and its rest lengths."""
+        self.head = head
+        self.neutral.write(head.neutral.astype(np.float32).tobytes())
+        if head.deltas is not self._deltas_of:
+            self.deltas.write(head.deltas.astype(np.float32).tobytes())
+            self._deltas_of = head.deltas
+        if self.wrinkles is not None:
+            at = self._offsets["rest_length"] * 4
+            self.floats.write(self._rest_lengths(head.neutral).tobytes(), offset=at)
+        self._eye_means = self._eye_shape_means(head)
+
+    def run(self, weights: np.ndarray, head_pose: np.ndarray | None) -> None:
+        """Pose (52,) weights with an optional (6,) head pose into the vertex buffers (no host round trip)."""
+        from avatar.rotations import rotation_matrix
+
+        w = np.asarray(weights, np.float32)
+        active = np.flatnonzero(w)
+        pp = self.pose_prog
+        pp["u_active"].value = len(active)
+        shapes, values = np.zeros(self.max_shapes, np.int32), np.zeros(self.max_shapes, np.float32)
+        shapes[:len(active)], values[:len(active)] = active, w[active]
+        pp["u_shapes"].write(shapes.tobytes())
+        pp["u_weights"].write(values.tobytes())
+        if head_pose is None:
+            rot, shift = np.eye(3, dtype=np.float32), np.zeros(3, np.float32)
+        else:
+            hp = np.asarray(head_pose, np.float64)
+            rot = rotation_matrix(hp[0], hp[1], hp[2]).astype(np.float32).reshape(3, 3)
+            shift = hp[3:6].astype(np.float32)
+        pivot = np.asarray(self.head.pivot, np.float32)
+        pp["u_rotation"].write(rot.T.copy().tobytes())  # GLSL matrices are column-major
+        pp["u_pivot"].value = tuple(float(x) for x in pivot)
+        pp["u_shift"].value = tuple(float(x) for x in shift)
+        if self.corneas:
+            centres = []
+            for c0, per_shape in self._eye_means:
+                c = c0 + w.astype(np.float64) @ per_shape
+                centres.append(rot.astype(np.float64) @ (c - pivot) + pivot + shift)
+            while len(centres) < 2:
+                centres.append(np.zeros(3))
+            self.attr_prog["u_eye_centres"].write(np.asarray(centres, np.float32).tobytes())
+        self.neutral.bind_to_storage_buffer(0)
+        self.deltas.bind_to_storage_buffer(1)
+        self.pos.bind_to_storage_buffer(2)
+        self.ints.bind_to_storage_buffer(3)
+        self.floats.bind_to_storage_buffer(4)
+        self.nrm.bind_to_storage_buffer(5)
+        self.wrk.bind_to_storage_buffer(6)
+        self.eye.bind_to_storage_buffer(7)
+        groups = (self.n + self.group - 1) // self.group
+        pp.run(groups)
+        self.ctx.memory_barrier()
+        self.attr_prog.run(groups)
+        self.ctx.memory_barrier()
+
+    def release(self) -> None:
+        """Free the compute programs and tables (the vertex buffers belong to the renderer)."""
+        for obj in (self.pose_prog, self.attr_prog, self.ints, self.floats, self.neutral, self.deltas):
+            obj.release()
+
+
 class GLRenderer:
     """Renders a BlendshapeHead offscreen; create once, render many frames, then `close()` (or use `with`)."""
 
@@ -127,6 +288,8 @@ class GLRenderer:
 
         self.options = opts = options or RendererOptions()
         check_size(opts.width, opts.height)
+        if opts.antialias not in ANTIALIAS_MODES:
+            raise AvatarInputError(f"antialias must be one of {', '.join(ANTIALIAS_MODES)}, got {opts.antialias!r}")
         self.head = head if head is not None else default_head()
         self.camera = resolve_camera(opts.camera)
         self.ctx = create_context(opts.backend)
@@ -155,10 +318,13 @@ class GLRenderer:
         self._eye_normal = np.zeros((n, 3), np.float32)  # rewritten each frame when catch-lights are on
 
     def _build_pipeline(self) -> None:
-        from renderers.shaders import FRAGMENT_SHADER, VERTEX_SHADER
+        from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER, VERTEX_SHADER
+        from renderers.shading import fragment_shader
 
         ctx, opts = self.ctx, self.options
-        self.prog = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
+        appearance = opts.appearance
+        self.prog = ctx.program(vertex_shader=VERTEX_SHADER,
+                                fragment_shader=fragment_shader(appearance.wrinkles, appearance.catch_lights))
         n = self.head.num_vertices
         self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
@@ -167,20 +333,60 @@ class GLRenderer:
         self.vbo_gls = ctx.buffer(self._gloss.astype("f4").tobytes())
         self.vbo_eye = ctx.buffer(self._eye_normal.tobytes(), dynamic=True)
         self.ibo = ctx.buffer(self._faces.astype("i4").tobytes())
+        # A switched-off term's inputs are not in the program (fragment_shader leaves them out).
         self.vao = ctx.vertex_array(
             self.prog,
             [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
              (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal")],
-            index_buffer=self.ibo,
+            index_buffer=self.ibo, skip_errors=True,
         )
-        samples = max(0, min(int(opts.samples), ctx.max_samples)) if opts.samples else 0
         size = (opts.width, opts.height)
-        self.fbo_ms = ctx.framebuffer(
-            color_attachments=[ctx.renderbuffer(size, 4, samples=samples)],
-            depth_attachment=ctx.depth_renderbuffer(size, samples=samples),
-        )
-        self.fbo = ctx.simple_framebuffer(size, components=4) if samples else self.fbo_ms
+        wanted = max(0, int(opts.samples or 0))
+        mode = opts.antialias
+        if mode == "auto":
+            mode = "supersample" if self.software_rasterizer else "msaa"
+        self.antialias = mode if wanted > 1 else "none"
+        # Supersampling: k x k ordered samples per pixel, the differentiable renderer's pattern (4 -> 2x2).
+        self.supersample = max(1, round(wanted ** 0.5)) if self.antialias == "supersample" else 1
+        samples = min(wanted, ctx.max_samples) if self.antialias == "msaa" else 0
+        scene = (opts.width * self.supersample, opts.height * self.supersample)
+        if self.supersample > 1:
+            self._scene_tex = ctx.texture(scene, 4)
+            self.fbo_ms = ctx.framebuffer(color_attachments=[self._scene_tex], depth_attachment=ctx.depth_renderbuffer(scene))
+        else:
+            self.fbo_ms = ctx.framebuffer(
+                color_attachments=[ctx.renderbuffer(scene, 4, samples=samples)],
+                depth_attachment=ctx.depth_renderbuffer(scene, samples=samples),
+            )
+        self.fbo = ctx.simple_framebuffer(size, components=4) if (samples or self.supersample > 1) else self.fbo_ms
+        if self.supersample > 1:
+            self._resolve = ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER, fragment_shader=RESOLVE_FRAGMENT_SHADER)
+            self._resolve["u_factor"].value = self.supersample
+            self._resolve["u_height"].value = opts.height
+            self._resolve["u_scene"].value = 0
+            self._resolve_vao = ctx.vertex_array(self._resolve, [])
+        self._comps = 4 if opts.background is None else 3
+        # Two pixel buffers: frame t is read into one while frame t - 1 is unpacked from the other.
+        self._pbos = [ctx.buffer(reserve=opts.width * opts.height * self._comps) for _ in range(2)]
+        self._gpu = None
+        want_gpu = opts.gpu_pose if opts.gpu_pose is not None else not self.software_rasterizer
+        if want_gpu:
+            if ctx.version_code < 430:
+                raise SetupError(f"gpu_pose needs OpenGL 4.3 compute shaders; this context is {ctx.version_code}: pass gpu_pose=False")
+            self._gpu = GPUPose(ctx, self.head, self._faces, self._wrinkles, self._corneas,
+                                outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
         self._set_uniforms()
+
+    @property
+    def software_rasterizer(self) -> bool:
+        """Return True when GL draws on the CPU (llvmpipe and kin), where per-fragment work is the cost."""
+        name = str(self.ctx.info["GL_RENDERER"]).lower()
+        return any(s in name for s in SOFTWARE_RASTERIZERS)
+
+    @property
+    def gpu_pose(self) -> bool:
+        """Return True when frames are posed by compute shaders on the GL device (see RendererOptions.gpu_pose)."""
+        return self._gpu is not None
 
     def _use(self) -> None:
         """Make this renderer's GL context current (cheap when it already is)."""
@@ -227,15 +433,17 @@ class GLRenderer:
         self._set_expression_appearance(appearance or self._appearance, self._wrinkles if same_layout else None)
         self.vbo_wrk.write(self._wrinkle_attr.tobytes())
         self.vbo_gls.write(self._gloss.astype("f4").tobytes())
+        if self._gpu is not None:
+            if same_layout and (self._wrinkles is None) == (self._gpu.wrinkles is None):
+                self._gpu.set_head(head)
+            else:  # another wrinkle layout: rebuild the tables
+                self._gpu.release()
+                self._gpu = GPUPose(self.ctx, head, self._faces, self._wrinkles, self._corneas,
+                                    outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
 
     # ------------------------------------------------------------- rendering
-    def render_vertices(self, vertices: np.ndarray) -> np.ndarray:
-        """Return one frame, (H, W, 3) uint8 (or (H, W, 4) when the background is transparent), of (V, 3) vertices."""
-        verts = np.ascontiguousarray(vertices, dtype=np.float32)
-        if verts.shape != (self.head.num_vertices, 3):
-            raise ShapeError(f"vertices must have shape ({self.head.num_vertices}, 3), got {tuple(verts.shape)}")
-        ctx, opts = self.ctx, self.options
-        self._use()
+    def _upload_vertices(self, verts: np.ndarray) -> None:
+        """Write (V, 3) float32 posed vertices and what the shaders derive from them (numpy path)."""
         self.vbo_pos.write(verts.tobytes())
         self.vbo_nrm.write(vertex_normals(verts, self._faces).tobytes())
         if self._wrinkles is not None:
@@ -247,23 +455,45 @@ class GLRenderer:
             from renderers.shading import cornea_normals
 
             self.vbo_eye.write(cornea_normals(self._corneas, verts).tobytes())
+
+    def _draw(self) -> Any:
+        """Draw the head from the vertex buffers; return the framebuffer that holds the finished frame."""
+        import moderngl
+
+        ctx, opts = self.ctx, self.options
         self.fbo_ms.use()
         bg = opts.background
         if bg is None:
             self.fbo_ms.clear(0.0, 0.0, 0.0, 0.0)
         else:
             self.fbo_ms.clear(*bg, 1.0)
-        import moderngl
-
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
         self.vao.render(moderngl.TRIANGLES)
-        if self.fbo is not self.fbo_ms:
+        if self.supersample > 1:
+            self.fbo.use()
+            ctx.disable(moderngl.DEPTH_TEST)
+            self._scene_tex.use(0)
+            self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
+        elif self.fbo is not self.fbo_ms:
             ctx.copy_framebuffer(self.fbo, self.fbo_ms)
-        comps = 4 if bg is None else 3
-        raw = self.fbo.read(components=comps, alignment=1)
-        img = np.frombuffer(raw, np.uint8).reshape(opts.height, opts.width, comps)
-        return img[::-1].copy()  # GL's origin is bottom-left
+        return self.fbo
+
+    def _unpack(self, raw: bytes) -> np.ndarray:
+        """Return the (H, W, C) uint8 frame of a read-back, rows top first."""
+        opts = self.options
+        img = np.frombuffer(raw, np.uint8).reshape(opts.height, opts.width, self._comps)
+        # The resolve pass already wrote rows top first; otherwise GL's origin is bottom-left.
+        return img.copy() if self.supersample > 1 else img[::-1].copy()
+
+    def render_vertices(self, vertices: np.ndarray) -> np.ndarray:
+        """Return one frame, (H, W, 3) uint8 (or (H, W, 4) when the background is transparent), of (V, 3) vertices."""
+        verts = np.ascontiguousarray(vertices, dtype=np.float32)
+        if verts.shape != (self.head.num_vertices, 3):
+            raise ShapeError(f"vertices must have shape ({self.head.num_vertices}, 3), got {tuple(verts.shape)}")
+        self._use()
+        self._upload_vertices(verts)
+        return self._unpack(self._draw().read(components=self._comps, alignment=1))
 
     def render(self, weights: Any, head_pose: Any = None) -> np.ndarray:
         """Return frames for ARKit weights: (52,) -> (H, W, 3); (T, 52) -> (T, H, W, 3) uint8."""
@@ -271,24 +501,52 @@ class GLRenderer:
         if w.shape[-1] != 52 or w.ndim not in (1, 2):
             raise ShapeError(f"weights must have shape (52,) or (T, 52), got {tuple(w.shape)}")
         if w.ndim == 1:
-            return self.render_vertices(self.head.pose(w, head_pose))
+            if self._gpu is None:
+                return self.render_vertices(self.head.pose(w, head_pose))
+            self._use()
+            self._gpu.run(w, None if head_pose is None else np.asarray(head_pose, np.float64).reshape(6))
+            return self._unpack(self._draw().read(components=self._comps, alignment=1))
         return np.stack(list(self.iter_frames(w, head_pose)))
 
     def iter_frames(self, weights: np.ndarray, head_pose: np.ndarray | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
-        """Yield one frame per row of (T, 52) weights, posing in batches of `chunk` for speed."""
+        """Yield one (H, W, C) uint8 frame per row of (T, 52) weights, posing in batches of `chunk` for speed."""
         for img, _ in self._frames_and_boxes(weights, head_pose, chunk):
             yield img
 
     def _frames_and_boxes(self, weights: np.ndarray, head_pose: np.ndarray | None = None,
                           chunk: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (frame, (4,) face box) per row of weights; each chunk is posed once for both."""
+        """Yield (frame, (4,) face box) per row of weights; each chunk is posed once for both.
+
+        Pipelined by one frame: frame t is read into a pixel buffer right after it is drawn and handed out
+        only after frame t + 1 has been queued, so a GPU draws t + 1 while t travels back to the host.
+        """
         w = np.atleast_2d(np.asarray(weights, np.float32))
+        hp_all = None if head_pose is None else np.asarray(head_pose, np.float64).reshape(len(w), 6)
+        pending: tuple[Any, np.ndarray] | None = None
+        t = 0
         for i in range(0, len(w), chunk):
-            hp = None if head_pose is None else np.asarray(head_pose)[i:i + chunk]
-            verts = self.head.pose(w[i:i + chunk], hp)
-            boxes = self.boxes_of_vertices(verts)
-            for v, box in zip(verts, boxes):
-                yield self.render_vertices(v), box
+            hp = None if hp_all is None else hp_all[i:i + chunk]
+            if self._gpu is None:
+                verts = self.head.pose(w[i:i + chunk], hp)
+                boxes = self.boxes_of_vertices(verts)
+            else:
+                verts = None
+                boxes = self._boxes_of_points(self._posed_landmarks(w[i:i + chunk], hp))
+            for j, box in enumerate(boxes):
+                self._use()
+                if verts is None:
+                    self._gpu.run(w[i + j], None if hp is None else hp[j])
+                else:
+                    self._upload_vertices(np.ascontiguousarray(verts[j]))
+                pbo = self._pbos[t % 2]
+                self._draw().read_into(pbo, components=self._comps, alignment=1)
+                if pending is not None:
+                    yield self._unpack(pending[0].read()), pending[1]
+                pending = (pbo, box)
+                t += 1
+        if pending is not None:
+            self._use()
+            yield self._unpack(pending[0].read()), pending[1]
 
     def render_sequence(self, seq: ExpressionSequence | np.ndarray, head_pose: np.ndarray | None = None,
                         progress: bool = False) -> RenderResult:
@@ -321,6 +579,19 @@ class GLRenderer:
         """Return (B, 4) float32 face boxes (see `face_boxes`) of already posed (B, V, 3) vertices."""
         # A head without landmark indices (a user's own) is framed by all its vertices instead.
         marks = self.head.landmarks(verts) if self.head.landmarks68 is not None else verts
+        return self._boxes_of_points(marks, scale)
+
+    def _posed_landmarks(self, weights: np.ndarray, head_pose: np.ndarray | None) -> np.ndarray:
+        """Return (B, N, 3) posed landmarks (all vertices on a head without landmarks) of (B, 52) weights, posing only those."""
+        head = self.head
+        if head.landmarks68 is None:
+            return head.pose(weights, head_pose)
+        idx = head.landmarks68
+        pts = head.neutral[idx] + np.einsum("bk,kvc->bvc", weights, head.deltas[:, idx]).astype(np.float32)
+        return pts if head_pose is None else head.apply_head_pose(pts, head_pose)
+
+    def _boxes_of_points(self, marks: np.ndarray, scale: float = 1.3) -> np.ndarray:
+        """Return (B, 4) float32 face boxes (see `face_boxes`) around (B, N, 3) posed landmark points."""
         pts = self.camera.project(marks, self.options.width, self.options.height)
         lo, hi = pts.min(1), pts.max(1)
         size = np.maximum(hi[:, 0] - lo[:, 0], hi[:, 1] - lo[:, 1])
@@ -345,6 +616,7 @@ class GLRenderer:
         if getattr(self, "ctx", None) is not None:
             if getattr(_current, "ctx", None) is self.ctx:
                 _current.ctx = None
+            self._gpu = None
             self.ctx.release()
             self.ctx = None
 

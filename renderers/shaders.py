@@ -6,6 +6,33 @@ from renderers.shading import fragment_shader, vertex_shader
 VERTEX_SHADER = vertex_shader()
 FRAGMENT_SHADER = fragment_shader()
 
+# The last pass of a GLRenderer frame: one fullscreen triangle that averages each k x k block of the
+# supersampled scene (a box filter, as the differentiable renderer's avg_pool2d) and writes the rows top
+# first, so the read-back needs no flip.
+RESOLVE_VERTEX_SHADER = """
+#version 330
+void main() {
+    gl_Position = vec4(gl_VertexID == 1 ? 3.0 : -1.0, gl_VertexID == 2 ? 3.0 : -1.0, 0.0, 1.0);
+}
+"""
+
+RESOLVE_FRAGMENT_SHADER = """
+#version 330
+uniform sampler2D u_scene;
+uniform int u_factor;
+uniform int u_height;
+out vec4 f_colour;
+void main() {
+    ivec2 o = ivec2(gl_FragCoord.xy);
+    ivec2 base = ivec2(o.x, u_height - 1 - o.y) * u_factor;
+    vec4 sum = vec4(0.0);
+    for (int j = 0; j < u_factor; ++j)
+        for (int i = 0; i < u_factor; ++i)
+            sum += texelFetch(u_scene, base + ivec2(i, j), 0);
+    f_colour = sum / float(u_factor * u_factor);
+}
+"""
+
 # Visibility pass of the differentiable renderer: the same clip-space position as VERTEX_SHADER (so
 # coverage and depth match the shaded pass exactly), writing triangle index + 1 (0 = background) as
 # a float, exact up to 2**24 triangles; torch recomputes barycentrics from the vertices.

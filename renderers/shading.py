@@ -63,6 +63,14 @@ def _glsl(x: float) -> str:
     return text if ("." in text or "e" in text) else text + ".0"
 
 
+def _glsl_power(name: str, p: float) -> str:
+    """Return GLSL for `name ** p`: a product for small whole powers (exact, and much cheaper than pow(), which is
+    exp2(log2) per fragment on llvmpipe), pow() otherwise; the constant is written either way."""
+    if float(p).is_integer() and 1 <= p <= 4:
+        return f"({' * '.join([name] * int(p))} /* {name} ** {_glsl(p)} */)"
+    return f"pow({name}, {_glsl(p)})"
+
+
 def vertex_shader() -> str:
     """Return the GLSL 330 vertex shader: positions through the camera; normal, world position, linear albedo,
     wrinkle (u, a), gloss and the cornea normal on to the fragment shader."""
@@ -95,8 +103,24 @@ void main() {{
 """
 
 
-def fragment_shader() -> str:
-    """Return the GLSL 330 fragment shader: the module's shading model (see the module docstring)."""
+def fragment_shader(wrinkles: bool = True, catch_lights: bool = True) -> str:
+    """Return the GLSL 330 fragment shader: the module's shading model (see the module docstring).
+
+    `wrinkles` / `catch_lights` False leave those terms out of the program. Their inputs are zero when
+    switched off, so the image is the same; leaving them out saves per-fragment work, which is most of
+    the frame on a CPU rasterizer (llvmpipe) once the head is supersampled.
+    """
+    # Integer powers as products: exact, and far cheaper than pow() (exp2(log2)) on llvmpipe.
+    fold = ""
+    if wrinkles:
+        fold = f"""
+    float ridge = max(0.5 + 0.5 * cos({_glsl(2 * math.pi)} * v_wrinkle.x), 0.0);
+    albedo *= 1.0 - v_wrinkle.y * {_glsl_power("ridge", WRINKLE_SHARPNESS)};"""
+    catch = ""
+    if catch_lights:
+        catch = f"""
+    vec3 nc = v_eye_normal / max(length(v_eye_normal), {_glsl(1e-12)});  // the cornea's normal (eyeball sphere)
+    spec += v_gloss * {_glsl(CATCH_LIGHT_STRENGTH)} * pow(max(dot(nc, h), 0.0), {_glsl(CATCH_LIGHT_POWER)});"""
     return f"""
 #version 330
 uniform vec3 u_eye;
@@ -119,20 +143,124 @@ void main() {{
     vec3 n = normalize(v_normal);
     vec3 view = normalize(u_eye - v_world);
     if (dot(n, view) < 0.0) n = -n;  // back faces (inside of lips, mouth) lit like front faces
-    float fold = pow(max(0.5 + 0.5 * cos({_glsl(2 * math.pi)} * v_wrinkle.x), 0.0), {_glsl(WRINKLE_SHARPNESS)});
-    vec3 albedo = v_albedo * (1.0 - v_wrinkle.y * fold);
+    vec3 albedo = v_albedo;{fold}
     // Soft (wrapped) diffuse so the shadow side does not go black.
     float key = max((dot(n, u_key_dir) + {_glsl(KEY_WRAP)}) / {_glsl(1 + KEY_WRAP)}, 0.0);
     float fill = max((dot(n, u_fill_dir) + {_glsl(FILL_WRAP)}) / {_glsl(1 + FILL_WRAP)}, 0.0);
-    float rim = pow(1.0 - max(dot(n, view), 0.0), {_glsl(RIM_POWER)}) * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
+    float edge = 1.0 - max(dot(n, view), 0.0);
+    float rim = {_glsl_power("edge", RIM_POWER)} * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
     vec3 h = normalize(u_key_dir + view);
     float n_h = max(dot(n, h), 0.0);
-    vec3 nc = v_eye_normal / max(length(v_eye_normal), {_glsl(1e-12)});  // the cornea's normal (eyeball sphere)
-    float spec = u_specular * pow(n_h, {_glsl(SPEC_POWER)})
-               + v_gloss * {_glsl(CATCH_LIGHT_STRENGTH)} * pow(max(dot(nc, h), 0.0), {_glsl(CATCH_LIGHT_POWER)});
+    float spec = u_specular * pow(n_h, {_glsl(SPEC_POWER)});{catch}
     vec3 lin = albedo * (u_ambient + key * u_key_rgb + fill * u_fill_rgb) + rim * u_rim_rgb * albedo + spec * u_key_rgb;
     lin = lin / (1.0 + {_glsl(TONE)} * lin);
     f_colour = vec4(pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)})), 1.0);
+}}
+"""
+
+
+# ---------------------------------------------------------------------------------- posing on the GPU
+MAX_SHAPES = 64
+"""Most blendshapes the GPU pose pass takes in one frame (ARKit has 52; a uniform array's size is fixed)."""
+POSE_GROUP = 64
+"""Threads per compute work group in the pose and attribute passes (one vertex each)."""
+
+
+def pose_compute_shader() -> str:
+    """Return the GLSL 430 compute shader that poses one vertex per thread: neutral + sum of the active weights times
+    their deltas, then the head pose about the pivot; std430 float buffers, (V * 3,) positions out.
+
+    Only the frame's non-zero weights are sent (`u_weights[i]` for shape `u_shapes[i]`), so a frame uploads at
+    most 52 weights, the head pose and two eye centres instead of the posed mesh.
+    """
+    return f"""
+#version 430
+layout(local_size_x = {POSE_GROUP}) in;
+layout(std430, binding = 0) readonly buffer Neutral {{ float neutral[]; }};
+layout(std430, binding = 1) readonly buffer Deltas {{ float deltas[]; }};   // (K, V * 3)
+layout(std430, binding = 2) writeonly buffer Posed {{ float posed[]; }};
+uniform int u_vertices;
+uniform int u_active;
+uniform int u_shapes[{MAX_SHAPES}];
+uniform float u_weights[{MAX_SHAPES}];
+uniform mat3 u_rotation;
+uniform vec3 u_pivot;
+uniform vec3 u_shift;
+void main() {{
+    int v = int(gl_GlobalInvocationID.x);
+    if (v >= u_vertices) return;
+    int b = 3 * v;
+    vec3 p = vec3(0.0);
+    for (int i = 0; i < u_active; ++i) {{
+        int o = u_shapes[i] * 3 * u_vertices + b;
+        p += u_weights[i] * vec3(deltas[o], deltas[o + 1], deltas[o + 2]);
+    }}
+    p += vec3(neutral[b], neutral[b + 1], neutral[b + 2]);
+    p = u_rotation * (p - u_pivot) + u_pivot + u_shift;
+    posed[b] = p.x; posed[b + 1] = p.y; posed[b + 2] = p.z;
+}}
+"""
+
+
+def attributes_compute_shader() -> str:
+    """Return the GLSL 430 compute shader that derives, per vertex, what the draw needs from the posed positions:
+    the area-weighted unit normal (`avatar.blend.vertex_normals`), the wrinkle amplitude (`wrinkle_amplitude`) and
+    the cornea normal (`cornea_normals`), gathering over per-vertex lists (no atomics, so the result does not
+    depend on thread order).
+
+    Integer tables (one std430 int buffer, sections at the `u_*_at` offsets): drawn triangles (F * 3); per vertex
+    the range of its triangles and that list; per vertex the range of its wrinkle incidences, and per incidence
+    the edge's two vertices; per vertex its eye (-1: none). Float tables: per incidence its weight and the rest
+    length of its edge; per vertex the wrinkle depth and gloss.
+    """
+    return f"""
+#version 430
+layout(local_size_x = {POSE_GROUP}) in;
+layout(std430, binding = 2) readonly buffer Posed {{ float posed[]; }};
+layout(std430, binding = 3) readonly buffer Ints {{ int ints[]; }};
+layout(std430, binding = 4) readonly buffer Floats {{ float floats[]; }};
+layout(std430, binding = 5) writeonly buffer Normals {{ float normals[]; }};
+layout(std430, binding = 6) buffer Wrinkle {{ float wrinkle[]; }};      // (u, a) per vertex; u is static
+layout(std430, binding = 7) writeonly buffer EyeNormals {{ float eye_normals[]; }};
+uniform int u_vertices;
+uniform int u_faces_at;
+uniform int u_tri_range_at;
+uniform int u_tri_list_at;
+uniform int u_inc_range_at;
+uniform int u_inc_edge_at;
+uniform int u_eye_at;
+uniform int u_inc_weight_at;
+uniform int u_rest_length_at;
+uniform int u_depth_at;
+uniform bool u_wrinkles;
+uniform bool u_corneas;
+uniform vec3 u_eye_centres[2];
+vec3 at(int v) {{ return vec3(posed[3 * v], posed[3 * v + 1], posed[3 * v + 2]); }}
+void main() {{
+    int v = int(gl_GlobalInvocationID.x);
+    if (v >= u_vertices) return;
+    vec3 n = vec3(0.0);
+    for (int i = ints[u_tri_range_at + v]; i < ints[u_tri_range_at + v + 1]; ++i) {{
+        int f = u_faces_at + 3 * ints[u_tri_list_at + i];
+        vec3 p0 = at(ints[f]);
+        n += cross(at(ints[f + 1]) - p0, at(ints[f + 2]) - p0);
+    }}
+    n /= max(length(n), {_glsl(1e-12)});
+    normals[3 * v] = n.x; normals[3 * v + 1] = n.y; normals[3 * v + 2] = n.z;
+    if (u_wrinkles) {{
+        float strain = 0.0;
+        for (int i = ints[u_inc_range_at + v]; i < ints[u_inc_range_at + v + 1]; ++i) {{
+            float len = length(at(ints[u_inc_edge_at + 2 * i + 1]) - at(ints[u_inc_edge_at + 2 * i]));
+            strain += (len / max(floats[u_rest_length_at + i], {_glsl(1e-12)}) - 1.0) * floats[u_inc_weight_at + i];
+        }}
+        float t = clamp((max(-strain, 0.0) - {_glsl(WRINKLE_ONSET)}) / {_glsl(WRINKLE_FULL - WRINKLE_ONSET)}, 0.0, 1.0);
+        wrinkle[2 * v + 1] = floats[u_depth_at + v] * t * t * (3.0 - 2.0 * t);
+    }}
+    if (u_corneas) {{
+        int eye = ints[u_eye_at + v];
+        vec3 c = eye >= 0 ? at(v) - u_eye_centres[eye] : vec3(0.0);
+        eye_normals[3 * v] = c.x; eye_normals[3 * v + 1] = c.y; eye_normals[3 * v + 2] = c.z;
+    }}
 }}
 """
 

@@ -80,7 +80,10 @@ def _encode(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, c
             total: int | None, progress: bool, even: bool = False) -> Path:
     """Stream frames to ffmpeg with the output options `codec` (atomically); return the path.
 
-    `even` pads odd sizes by one pixel (H.264 in yuv420p needs even sizes) rather than fail.
+    `even` pads odd sizes by one pixel (H.264 in yuv420p needs even sizes) rather than fail. Frames are
+    produced on the calling thread (a GL renderer must stay on its own thread) and written to ffmpeg's
+    stdin by a feeder thread through a short queue, so drawing frame t + 1 overlaps handing frame t to the
+    encoder; the queue keeps their order and every frame (the count is checked before the file is kept).
     """
     from tqdm.auto import tqdm
 
@@ -98,26 +101,90 @@ def _encode(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, c
             cmd += ["-i", os.fspath(audio)]
         cmd += pad + codec + [os.fspath(tmp)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdin is not None
+        feeder = _Feeder(proc)
         bar = tqdm(total=total, desc="encode", unit="frame", disable=not progress)
+        sent = 0
         try:
             for f in _chain(first, it):
-                proc.stdin.write(np.ascontiguousarray(_check_frame(f)[..., :3]).tobytes())
+                img = _check_frame(f)
+                if img.shape[:2] != (h, w):
+                    raise ShapeError(f"frame {sent} is {img.shape[1]}x{img.shape[0]}, the first was {w}x{h}: every frame must have one size")
+                if not feeder.put(np.ascontiguousarray(img[..., :3]).tobytes()):
+                    break  # ffmpeg stopped reading: its own message is reported below
+                sent += 1
                 bar.update(1)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+            feeder.close()
         except BaseException:
+            feeder.abort()
             proc.kill()
             proc.wait()
             raise
         finally:
             bar.close()
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.wait() != 0:
-            last = err.strip().splitlines()[-1] if err.strip() else "unknown error"
+        if proc.wait() != 0 or feeder.written != sent:
+            last = err.strip().splitlines()[-1] if err.strip() else f"it took {feeder.written} of {sent} frames"
             raise OutputPathError(f"ffmpeg could not write {str(path)!r}: {last}")
     return Path(path)
+
+
+class _Feeder:
+    """Writes frames to a subprocess's stdin from its own thread, through a queue of at most `depth` frames.
+
+    `put` returns False once the process has stopped reading; `close` waits for every queued frame and closes
+    stdin (ffmpeg then finishes the file); `written` counts the frames that reached the pipe.
+    """
+
+    def __init__(self, proc: subprocess.Popen, depth: int = 4) -> None:
+        import queue
+        import threading
+
+        self.proc = proc
+        self.written = 0
+        self.broken = False
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="ffmpeg-feeder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.proc.stdin is not None
+        while True:
+            data = self._queue.get()
+            if data is None:
+                break
+            if self.broken:
+                continue  # keep draining so a producer blocked on put() wakes up
+            try:
+                self.proc.stdin.write(data)
+                self.written += 1
+            except (BrokenPipeError, OSError):
+                self.broken = True
+        try:
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            self.broken = True
+
+    def put(self, data: bytes) -> bool:
+        """Queue one frame's bytes (blocks while the queue is full); return False when ffmpeg stopped reading."""
+        if self.broken:
+            return False
+        self._queue.put(data)
+        return True
+
+    def close(self) -> None:
+        """Send the end, wait until everything queued is written and stdin is closed."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def abort(self) -> None:
+        """Stop without waiting for ffmpeg (the caller kills it): drop what is queued and end the thread."""
+        self.broken = True
+        while True:
+            try:
+                self._queue.get_nowait()
+            except Exception:
+                break
+        self._queue.put(None)
 
 
 def _chain(first: np.ndarray, rest: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
