@@ -12,6 +12,7 @@ Definitions (`closure_report`):
   its middle);
 * the closure onset offset is the first touching frame, searched from 150 ms before the phone, minus the
   phone's start (negative: the lips closed before the sound, as animators do it);
+* a vowel is *falsely shut* when the lips touch at its middle frame (the price of closing too eagerly);
 * a release *pop* is the largest frame-to-frame opening of the gap in the 100 ms after a closure ends,
   in cm per 10 ms (so numbers compare across frame rates).
 """
@@ -29,6 +30,7 @@ from generators.speech.visemes import BILABIAL_PHONES, LABIODENTAL_PHONES, LipMo
 
 CLOSED_CM = 0.15
 """Inner lips closer than this count as touching (the neutral rest gap of the ICT head is ~0.08 cm)."""
+VOWELS = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())
 TUCKED_CM = 0.2
 """A lower inner lip within this distance of its place against the upper teeth counts as an f/v tuck."""
 
@@ -65,7 +67,7 @@ def _independent_decoder(sample_rate: int):  # noqa: ANN202 - pocketsphinx.Decod
 
 def independent_alignment(audio: Audio, text: str) -> list[Phone] | None:
     """Return phones from a second pocketsphinx forced alignment with other decoder settings, or None when it fails."""
-    from generators.speech.phonetic import _base, _run, letter_to_sound, normalize_transcript
+    from generators.speech.phonetic import _base, _pcm, _run, letter_to_sound, normalize_transcript
 
     words = normalize_transcript(text)
     dec = _independent_decoder(audio.sample_rate)
@@ -73,7 +75,7 @@ def independent_alignment(audio: Audio, text: str) -> list[Phone] | None:
         if dec.lookup_word(w) is None:
             dec.add_word(w, letter_to_sound(w), True)
     frate = float(dec.config["frate"])
-    pcm = audio.to_pcm16()
+    pcm = _pcm(audio)  # the same seeded dither as the project's aligner: digital silence breaks both
     try:
         dec.set_align_text(" ".join(words))
         _run(dec, pcm)
@@ -96,6 +98,7 @@ class ClosureReport:
         closed: of those, phones with the lips touching on at least one frame inside.
         held: phones with the lips touching on every frame inside.
         labiodentals: f/v phones scored; tucked: of those, with the lower lip at the teeth on some frame.
+        vowels: vowel phones scored; vowels_shut: of those, with the lips touching at the middle frame.
         onsets_ms: closure onset offsets (ms), one per bilabial whose lips touch near it.
         pops: largest release opening speed (cm per 10 ms) after each closure run.
     """
@@ -107,11 +110,19 @@ class ClosureReport:
     tucked: int = 0
     onsets_ms: list[float] = field(default_factory=list)
     pops: list[float] = field(default_factory=list)
+    vowels: int = 0
+    vowels_shut: int = 0
 
     def __add__(self, other: ClosureReport) -> ClosureReport:
         return ClosureReport(self.bilabials + other.bilabials, self.closed + other.closed, self.held + other.held,
                              self.labiodentals + other.labiodentals, self.tucked + other.tucked,
-                             self.onsets_ms + other.onsets_ms, self.pops + other.pops)
+                             self.onsets_ms + other.onsets_ms, self.pops + other.pops, self.vowels + other.vowels,
+                             self.vowels_shut + other.vowels_shut)
+
+    @property
+    def false_shut_rate(self) -> float:
+        """Return the share of vowels with the lips touching at their middle frame."""
+        return self.vowels_shut / self.vowels if self.vowels else float("nan")
 
     @property
     def closed_rate(self) -> float:
@@ -154,6 +165,9 @@ def closure_report(weights: np.ndarray, fps: float, phones: list[Phone], lip_mod
             idx = np.flatnonzero((t >= since) & (t < p.end) & touching)
             if len(idx):
                 rep.onsets_ms.append(float((t[idx[0]] - p.start) * 1000.0))
+        elif p.label in VOWELS and len(t):
+            rep.vowels += 1
+            rep.vowels_shut += bool(touching[min(len(t) - 1, int(np.argmin(np.abs(t - 0.5 * (p.start + p.end)))))])
         elif p.label in LABIODENTAL_PHONES and lips.teeth_edge is not None:
             inside = _frames_inside(t, p)
             rep.labiodentals += 1

@@ -1,0 +1,192 @@
+"""Lip-sync quality under an independent alignment, per voice family and emotion; speed of each path; streaming.
+
+Scoring (`generators.speech.evaluation`): a second pocketsphinx alignment with other decoder settings
+(`independent_alignment`), its boundaries further jittered by up to ±30 ms (seeded), judges the posed mesh:
+* closed: p/b/m phones with the inner lips touching (gap < 0.15 cm) on at least one frame inside the phone;
+  held: on every frame inside it;
+* tucked: f/v phones with the lower inner lip within 0.2 cm of its place against the upper teeth;
+* onset: first touching frame minus the phone start (ms; negative = before the sound);
+* pop: largest opening speed in the 100 ms after a closure ends (cm per 10 ms);
+* vowels shut: vowels with the lips touching at their middle frame (false closures);
+* envelope r: Pearson correlation of the inner-lip gap with the audio RMS envelope.
+Voices are the ones the shipped neural model never trained on (`scripts/train_speech_model.py`: espeak-ng
+en-gb-x-gbcwmd with variants m7/f4/Alicia/benjamin, flite rms, festival ked_diphone) plus real human speech:
+the public-domain LibriVox clips (and CMU's "cards" recordings, BSD-2) of Debian's pocketsphinx-testdata.
+
+    nice -n 10 python benchmarks/bench_lipsync.py [--families espeak flite festival human] [--emotions neutral sad]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_speech import SENTENCES  # noqa: E402
+
+TESTDATA = Path("/usr/share/pocketsphinx/test/data")
+HELD_OUT = {
+    "espeak": [("espeak", "en-gb-x-gbcwmd+m7"), ("espeak", "en-gb-x-gbcwmd+f4")],
+    "flite": [("flite", "rms")],
+    "festival": [("festival", "ked_diphone")],
+}
+EMOTIONS = ["neutral", "happy", "sad", "fear", "surprise"]
+
+
+def synth(kind: str, voice: str, text: str, path: Path) -> Path | None:
+    """Write `text` spoken by a voice of `kind` to `path`; None when the synthesiser is missing."""
+    if kind == "espeak" and shutil.which("espeak-ng"):
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text], check=True, capture_output=True)
+    elif kind == "flite" and shutil.which("flite"):
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True, capture_output=True)
+    elif kind == "festival" and shutil.which("text2wave"):
+        subprocess.run(["text2wave", "-eval", f"(voice_{voice})", "-o", str(path)], input=text.encode(), check=True,
+                       capture_output=True)
+    else:
+        return None
+    return path
+
+
+def human_clips() -> list[tuple[str, Path, str]]:
+    """Return (voice, wav, transcript) of the human recordings in pocketsphinx-testdata (empty when not installed)."""
+    out = []
+    for folder, voice in (("librivox", "librivox reader"), ("cards", "cards speaker")):
+        listing = TESTDATA / folder / ("transcription" if folder == "librivox" else "cards.transcription")
+        if not listing.is_file():
+            continue
+        for line in listing.read_text().splitlines():
+            if "(" not in line:
+                continue
+            text, name = line.rsplit("(", 1)
+            wav = TESTDATA / folder / f"{name.strip(' )')}.wav"
+            if wav.is_file():
+                out.append((voice, wav, text.replace("<s>", "").replace("</s>", "").strip()))
+    return out
+
+
+def envelope_r(gap: np.ndarray, samples: np.ndarray, fps: float) -> float:
+    from generators.speech.audio import frame_rms_dbfs
+
+    db = frame_rms_dbfs(samples, 16000, hop_s=0.01)
+    t = np.arange(len(gap)) / fps
+    env = np.interp(t, np.arange(len(db)) * 0.01, 10 ** (db / 20))
+    return float(np.corrcoef(gap, env)[0, 1]) if gap.std() > 0 and env.std() > 0 else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", nargs="+", default=["espeak", "flite", "festival", "human"])
+    ap.add_argument("--emotions", nargs="+", default=EMOTIONS)
+    ap.add_argument("--sentences", type=int, default=len(SENTENCES), help="how many of bench_speech's sentences")
+    ap.add_argument("--jitter-ms", type=float, default=30.0)
+    ap.add_argument("--fps", type=float, default=30.0)
+    args = ap.parse_args(argv)
+
+    from benchmarks._machine import machine
+    from generators.speech import animate
+    from generators.speech.audio import load_audio
+    from generators.speech.evaluation import ClosureReport, closure_report, independent_alignment, jitter_phones
+    from generators.speech.shipped import weights_available
+    from generators.speech.visemes import default_lip_model
+
+    print(machine())
+    lips = default_lip_model()
+    paths = [("phonetic+text", "phonetic", True), ("phonetic audio-only", "phonetic", False)]
+    if weights_available():
+        paths.append(("neural audio-only", "neural", False))
+    with tempfile.TemporaryDirectory() as td:
+        clips: list[tuple[str, str, Path, str]] = []  # family, voice, wav, text
+        for fam in args.families:
+            if fam == "human":
+                clips += [("human", v, w, t) for v, w, t in human_clips()]
+                continue
+            for kind, voice in HELD_OUT.get(fam, []):
+                for i, text in enumerate(SENTENCES[: args.sentences]):
+                    wav = synth(kind, voice, text, Path(td) / f"{fam}_{voice}_{i}.wav".replace("+", "_"))
+                    if wav is not None:
+                        clips.append((fam, voice, wav, text))
+        judged = []
+        for fam, voice, wav, text in clips:
+            audio = load_audio(wav)
+            phones = independent_alignment(audio, text)
+            if phones is None:
+                print(f"  (independent alignment failed on {wav.name}; skipped)")
+                continue
+            judged.append((fam, voice, wav, text, audio, jitter_phones(phones, hash(wav.name) % 1000, args.jitter_ms / 1000)))
+        fams = sorted({c[0] for c in judged}, key=args.families.index)
+        print(f"{len(judged)} clips: " + ", ".join(f"{f} {sum(c[0] == f for c in judged)} "
+                                                   f"({', '.join(sorted({c[1] for c in judged if c[0] == f}))})" for f in fams))
+        print(f"judge: independent pocketsphinx alignment + ±{args.jitter_ms:g} ms jitter; {args.fps:g} fps\n")
+        print("| path | family | emotion | closed | held | tucked f/v | vowels shut | onset median ms | pop median | envelope r |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        rtf: dict[str, tuple[float, float]] = {}
+        for name, method, use_text in paths:
+            for fam in fams:
+                for emotion in args.emotions:
+                    rep, corr = ClosureReport(), []
+                    for f, voice, wav, text, audio, phones in judged:
+                        if f != fam:
+                            continue
+                        t0 = time.perf_counter()
+                        seq = animate(wav, text=text if use_text else None, emotion=emotion, intensity=0.6, method=method,
+                                      fps=args.fps)
+                        el = time.perf_counter() - t0
+                        sec = rtf.get(name, (0.0, 0.0))
+                        rtf[name] = (sec[0] + el, sec[1] + audio.duration)
+                        rep = rep + closure_report(seq.weights, seq.fps, phones, lips)
+                        corr.append(envelope_r(lips.gap(seq.weights), audio.samples, seq.fps))
+                    on = np.median(rep.onsets_ms) if rep.onsets_ms else float("nan")
+                    pop = np.median(rep.pops) if rep.pops else float("nan")
+                    print(f"| {name} | {fam} | {emotion} | {100 * rep.closed_rate:.0f}% of {rep.bilabials} | "
+                          f"{100 * rep.held_rate:.0f}% | {100 * rep.tucked_rate:.0f}% of {rep.labiodentals} | "
+                          f"{100 * rep.false_shut_rate:.0f}% | {on:+.0f} | "
+                          f"{pop:.3f} | {np.nanmean(corr):.2f} |", flush=True)
+        print("\n| path | real-time factor (animate, warm, life on) |")
+        print("|---|---|")
+        for name, (el, sec) in rtf.items():
+            print(f"| {name} | {el / max(sec, 1e-9):.3f} |")
+        if weights_available():
+            stream_report([(w, a) for _, _, w, _, a, _ in judged], lips, args.fps)
+    return 0
+
+
+def stream_report(clips: list, lips, fps: float) -> None:  # noqa: ANN001
+    """Print streaming latency, real-time factor and agreement with the offline neural path (20 ms chunks)."""
+    from avatar.rig import index_of
+    from generators.speech import animate
+    from generators.speech.streaming import StreamingAnimator
+    from generators.speech.visemes import SPEECH_COLUMNS
+
+    cols = [index_of(n) for n in SPEECH_COLUMNS]
+    el, sec, maes, agree, n = 0.0, 0.0, [], [], 0
+    lat = None
+    for wav, audio in clips:
+        anim = StreamingAnimator(fps=fps, life=False)
+        lat = anim.latency_s
+        t0 = time.perf_counter()
+        frames = []
+        for i in range(0, len(audio.samples), 320):
+            frames += anim.push(audio.samples[i : i + 320])
+        frames += anim.flush()
+        el += time.perf_counter() - t0
+        sec += audio.duration
+        w = np.stack([f.weights for f in frames])
+        off = animate(wav, method="neural", fps=fps, life=False).weights
+        maes.append(float(np.abs(w[:, cols] - off[:, cols]).mean()))
+        agree.append(float(((lips.gap(w) < 0.15) == (lips.gap(off) < 0.15)).mean()))
+        n += 1
+    print(f"\nstreaming (20 ms chunks, {n} clips): algorithmic latency {1000 * lat:.1f} ms, RTF {el / max(sec, 1e-9):.3f}, "
+          f"mouth-column MAE vs offline mean {np.mean(maes):.4f} (max {np.max(maes):.4f}), lips-touching frames agree "
+          f"{100 * np.mean(agree):.1f}% (min {100 * np.min(agree):.1f}%)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
