@@ -1,20 +1,30 @@
-"""Train the neural speech -> ARKit model on espeak-ng speech labelled by the phonetic path (seeded, CPU).
+"""Train the neural speech -> ARKit model on synthetic speech of three voice families labelled by the phonetic path (seeded, CPU).
 
 Recipe (every choice is a flag; the defaults produced the shipped weights):
 1. sentences: random word strings from a built-in list of common English words (bilabial- and
    rounding-rich), 4-14 words, commas inserted for pauses; a disjoint sentence set for the held-out split;
-2. speech: espeak-ng with many voices x variants, speaking rates 120-230 wpm, pitch 20-80, word gaps,
-   30% time-stretched by sox tempo 0.85-1.2 *before* alignment (so labels follow the new timing);
-   the held-out split uses voices and variants never seen in training;
+2. speech, three families (`--families`, mixed by `--family-weights`):
+   * espeak-ng (formant synthesis): voices x variants, 120-230 wpm, pitch 20-80, word gaps;
+   * flite (Debian's built-in voices; kal/kal16 diphone, awb/rms/slt clustergen, built from recordings of
+     real speakers): duration stretch 0.8-1.3, F0 mean 80-220 Hz;
+   * festival (festvox-kallpc16k, festvox-kdlpc16k diphones; festvox-us-slt-hts HTS): duration stretch 0.8-1.3;
+   30% time-stretched by sox tempo 0.85-1.2 *before* alignment (so labels follow the new timing).
+   Whole voices are held out (never trained on): espeak en-gb-x-gbcwmd with unseen variants, flite rms,
+   festival ked_diphone; metrics are reported per family;
 3. labels: the phonetic path with the transcript (pocketsphinx forced alignment -> coarticulated visemes ->
-   voice-activity gate -> bilabial closure) at 50 Hz: 52 weights + a closure flag per frame;
-4. augmentation (timing-preserving, so the labels stay valid): sox pitch shift (±300 cents), sox reverb,
-   additive white/pink noise at 10-35 dB SNR, random gain;
+   voice-activity gate -> bilabial closure with its margins) at 50 Hz: 52 weights + a closure flag per frame;
+4. augmentation (timing-preserving, so the labels stay valid; any delay a codec adds is removed by
+   cross-correlation): sox pitch shift (±300 cents), room reverb, telephone band (300-3400 Hz) or other band
+   limits, 8 kHz round trip, MP3 at 24-64 kbit/s (lame), white/pink noise at 10-35 dB SNR, random gain;
 5. model: `generators.speech.neural.SpeechToARKit` (conv front end, 60 ms look-ahead, GRU), Adam, L1 on the
-   mouth/jaw columns + BCE on the closure flag, random 4 s crops.
+   mouth/jaw columns + BCE on the closure flag, random 4 s crops;
+6. evaluation on the held-out voices, per family: frame metrics against the labels, and the product metric:
+   `animate(method="neural")` at 30 fps scored by `generators.speech.evaluation.closure_report` against an
+   independent alignment. The shipped checkpoint is scored on the same clips; with `--replace-if-better` the
+   new weights replace it only when their held-out closure is higher (else they go to `--out`/candidate).
 
-Run (about 30 min on 2 shared cores):
-    nice -n 10 python scripts/train_speech_model.py --out generators/speech/weights
+Run (about 45 min on 2 shared cores):
+    nice -n 10 python scripts/train_speech_model.py --out generators/speech/weights --replace-if-better
 """
 
 from __future__ import annotations
@@ -68,6 +78,11 @@ baby bubble map mop maybe pepper puppy bump pump bomb lamp bob papa mama problem
 pool boot moon shoe blue few view move who through food you two too
 """.split()
 
+FAMILIES = ("espeak", "flite", "festival")
+FLITE_TRAIN = ["kal", "kal16", "awb", "slt"]
+FLITE_TEST = ["rms"]
+FESTIVAL_TRAIN = ["kal_diphone", "cmu_us_slt_arctic_hts"]
+FESTIVAL_TEST = ["ked_diphone"]
 VOICES_TRAIN = ["en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc", "en-gb-x-gbclan"]
 VOICES_TEST = ["en-gb-x-gbcwmd"]
 VARIANTS_TRAIN = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt", "+klatt2", "+Andy", "+Annie",
@@ -95,6 +110,36 @@ def synthesize(text: str, voice: str, rate: int, pitch: int, gap: int, path: Pat
                    check=True, capture_output=True, timeout=60)
 
 
+def synthesize_flite(text: str, voice: str, stretch: float, f0: int, path: Path) -> None:
+    """Write flite speech for `text` with one of its built-in voices to `path`."""
+    subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.3f}", "--setf",
+                    f"int_f0_target_mean={f0}", "-t", text, "-o", str(path)], check=True, capture_output=True, timeout=60)
+
+
+def synthesize_festival(text: str, voice: str, stretch: float, path: Path) -> None:
+    """Write festival speech for `text` with an installed festvox voice to `path` (text on stdin, no shell)."""
+    subprocess.run(["text2wave", "-eval", f"(voice_{voice})", "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.3f})",
+                    "-o", str(path)], input=text.encode(), check=True, capture_output=True, timeout=60)
+
+
+def speak(family: str, text: str, voices: dict[str, list[str]], rng: np.random.Generator, path: Path) -> dict:
+    """Synthesise `text` with a random voice of `family` into `path`; return the recipe entries."""
+    if family == "espeak":
+        voice = voices["espeak"][int(rng.integers(len(voices["espeak"])))] + \
+            voices["variants"][int(rng.integers(len(voices["variants"])))]
+        rate, pitch, gap = int(rng.integers(120, 231)), int(rng.integers(20, 81)), int(rng.integers(0, 6))
+        synthesize(text, voice, rate, pitch, gap, path)
+        return {"voice": voice, "rate": rate, "pitch": pitch, "gap": gap}
+    stretch = float(rng.uniform(0.8, 1.3))
+    voice = voices[family][int(rng.integers(len(voices[family])))]
+    if family == "flite":
+        f0 = int(rng.integers(80, 221))
+        synthesize_flite(text, voice, stretch, f0, path)
+        return {"voice": voice, "stretch": round(stretch, 3), "f0": f0}
+    synthesize_festival(text, voice, stretch, path)
+    return {"voice": voice, "stretch": round(stretch, 3)}
+
+
 def sox(src: Path, dst: Path, *effects: str) -> None:
     """Run sox with effects (list args, no shell)."""
     subprocess.run(["sox", str(src), "-r", "16000", "-c", "1", str(dst), *effects], check=True, capture_output=True, timeout=60)
@@ -111,19 +156,54 @@ def labels_for(audio: Audio, text: str) -> tuple[np.ndarray, np.ndarray]:
     return close_lips(w, shut), shut
 
 
+def _realign(y: np.ndarray, ref: np.ndarray, max_lag: int = 1600) -> np.ndarray:
+    """Return `y` shifted (and cut/padded to len(ref)) so its envelope lines up with `ref`'s: codecs add delay."""
+    def env(x: np.ndarray) -> np.ndarray:
+        return np.convolve(np.abs(x[: len(ref)]), np.ones(80) / 80, mode="same")
+
+    a, b = env(ref), env(y)
+    best, lag = -np.inf, 0
+    for d in range(-max_lag, max_lag + 1, 16):
+        seg = b[max(0, d) : max(0, d) + len(a) - abs(d)] if d >= 0 else b[: len(a) + d]
+        ref_seg = a[: len(seg)] if d >= 0 else a[-d : -d + len(seg)]
+        if len(seg) < 100:
+            continue
+        c = float(np.dot(seg - seg.mean(), ref_seg - ref_seg.mean()))
+        if c > best:
+            best, lag = c, d
+    out = y[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, np.float32), y])
+    return np.pad(out, (0, max(0, len(ref) - len(out))))[: len(ref)].astype(np.float32)
+
+
 def augment(clean: Path, dst: Path, rng: np.random.Generator, tmp: Path) -> np.ndarray:
     """Return 16 kHz samples of `clean` with random timing-preserving augmentation (pitch, reverb, noise, gain)."""
+    ref = load_audio(clean, max_seconds=120, silence_dbfs=-90).samples
     effects: list[str] = []
     if rng.random() < 0.5:
         effects += ["pitch", str(int(rng.integers(-300, 301)))]
     if rng.random() < 0.5:
         effects += ["reverb", str(int(rng.integers(10, 70))), "50", str(int(rng.integers(20, 100)))]
-    if effects:
-        sox(clean, dst, *effects)
-        y = load_audio(dst, max_seconds=120, silence_dbfs=-90).samples
-        y = y[: len(load_audio(clean, max_seconds=120, silence_dbfs=-90).samples)]  # reverb tails add samples
+    band = rng.random()
+    if band < 0.2:  # telephone band
+        effects += ["sinc", "300-3400"]
+    elif band < 0.35:  # a cheap microphone or a muffled room: low-pass somewhere in 2.5-6 kHz
+        effects += ["sinc", f"-{int(rng.integers(2500, 6001))}"]
+    src = clean
+    if rng.random() < 0.2:  # 8 kHz round trip (narrow-band codecs, old telephony)
+        sox(clean, tmp / "nb.wav", "rate", "8000")
+        src = tmp / "nb.wav"
+    if rng.random() < 0.25 and shutil.which("lame"):
+        subprocess.run(["lame", "--quiet", "-b", str(int(rng.choice([24, 32, 48, 64]))), str(src), str(tmp / "c.mp3")],
+                       check=True, capture_output=True, timeout=60)
+        subprocess.run(["lame", "--quiet", "--decode", str(tmp / "c.mp3"), str(tmp / "c.wav")], check=True,
+                       capture_output=True, timeout=60)
+        src = tmp / "c.wav"
+    if effects or src != clean:
+        sox(src, dst, *effects)
+        # Reverb tails add samples and codecs add delay: line the result up with the clean clip again.
+        y = _realign(load_audio(dst, max_seconds=120, silence_dbfs=-90).samples, ref)
     else:
-        y = load_audio(clean, max_seconds=120, silence_dbfs=-90).samples
+        y = ref
     if rng.random() < 0.7:
         snr = rng.uniform(10, 35)
         noise = rng.standard_normal(len(y)).astype(np.float32)
@@ -137,32 +217,58 @@ def augment(clean: Path, dst: Path, rng: np.random.Generator, tmp: Path) -> np.n
     return y.astype(np.float32)
 
 
-def build_split(n: int, voices: list[str], variants: list[str], rng: np.random.Generator, tmp: Path,
-                augment_copies: int, log_every: int = 50) -> list[dict]:
-    """Return utterances: dicts with log-mel features, 50 Hz targets, closure flags, and their recipe."""
-    items = []
-    t0 = time.time()
-    for i in range(n):
-        text = make_sentence(rng, WORDS)
-        voice = voices[int(rng.integers(len(voices)))] + variants[int(rng.integers(len(variants)))]
-        rate, pitch, gap = int(rng.integers(120, 231)), int(rng.integers(20, 81)), int(rng.integers(0, 6))
+def make_utterance(job: tuple) -> list[dict]:
+    """Return the items of utterance `i` (clean + augmented copies), from its own rng stream; [] when it fails.
+
+    Every utterance draws from `default_rng([seed, i])`, so the data do not depend on how many workers build them.
+    """
+    i, seed, voices, families, p, augment_copies, keep_audio = job
+    rng = np.random.default_rng([seed, i])
+    text = make_sentence(rng, WORDS)
+    family = families[int(rng.choice(len(families), p=p))]
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
         raw, clean = tmp / "raw.wav", tmp / "clean.wav"
         try:
-            synthesize(text, voice, rate, pitch, gap, raw)
+            recipe = speak(family, text, voices, rng, raw)
             tempo = float(rng.uniform(0.85, 1.2)) if rng.random() < 0.3 else 1.0
             sox(raw, clean, *(["tempo", f"{tempo:.3f}"] if tempo != 1.0 else []))
             audio = load_audio(clean, max_seconds=120)
             target, shut = labels_for(audio, text)
         except Exception as exc:  # a voice that fails to synthesise or a clip that does not align: skip it
             print(f"  skip {i}: {type(exc).__name__}: {str(exc)[:80]}", flush=True)
-            continue
-        recipe = {"text": text, "voice": voice, "rate": rate, "pitch": pitch, "gap": gap, "tempo": tempo}
+            return []
+        recipe = {"text": text, "family": family, **recipe, "tempo": tempo}
         versions = [audio.samples] + [augment(clean, tmp / "aug.wav", rng, tmp) for _ in range(augment_copies)]
-        for k, y in enumerate(versions):
-            items.append({"mel": log_mel(y, FEATURES), "target": target, "shut": shut,
-                          "recipe": {**recipe, "augmented": k > 0}})
-        if (i + 1) % log_every == 0:
-            print(f"  {i + 1}/{n} utterances, {time.time() - t0:.0f} s", flush=True)
+    items = []
+    for k, y in enumerate(versions):
+        item = {"mel": log_mel(y, FEATURES), "target": target, "shut": shut, "recipe": {**recipe, "augmented": k > 0}}
+        if keep_audio:
+            item["samples"] = y
+        items.append(item)
+    return items
+
+
+def build_split(n: int, voices: dict[str, list[str]], families: list[str], weights: list[float], seed: int,
+                augment_copies: int, workers: int = 1, keep_audio: bool = False, log_every: int = 50) -> list[dict]:
+    """Return utterances: dicts with log-mel features, 50 Hz targets, closure flags, and their recipe (and samples when `keep_audio`)."""
+    p = np.asarray(weights, np.float64) / np.sum(weights)
+    jobs = [(i, seed, voices, families, p, augment_copies, keep_audio) for i in range(n)]
+    items: list[dict] = []
+    t0 = time.time()
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for i, got in enumerate(pool.imap(make_utterance, jobs, chunksize=4)):  # imap keeps the order
+                items += got
+                if (i + 1) % log_every == 0:
+                    print(f"  {i + 1}/{n} utterances, {time.time() - t0:.0f} s", flush=True)
+    else:
+        for i, job in enumerate(jobs):
+            items += make_utterance(job)
+            if (i + 1) % log_every == 0:
+                print(f"  {i + 1}/{n} utterances, {time.time() - t0:.0f} s", flush=True)
     return items
 
 
@@ -231,38 +337,114 @@ def evaluate(model, items: list[dict]) -> dict:  # noqa: ANN001
     }
 
 
+HUMAN_DIR = Path("/usr/share/pocketsphinx/test/data/librivox")
+"""Public-domain LibriVox clips (one reader, with transcripts) shipped by Debian's pocketsphinx-testdata."""
+
+
+def human_clips() -> list[tuple[str, np.ndarray, str]]:
+    """Return (name, 16 kHz samples, transcript) of the LibriVox clips when pocketsphinx-testdata is installed, else []."""
+    listing = HUMAN_DIR / "transcription"
+    if not listing.is_file():
+        return []
+    out = []
+    for line in listing.read_text().splitlines():
+        if "(" not in line:
+            continue
+        text, name = line.rsplit("(", 1)
+        name = name.strip(" )")
+        wav = HUMAN_DIR / f"{name}.wav"
+        if wav.is_file():
+            out.append((name, load_audio(wav).samples, text.replace("<s>", "").replace("</s>", "").strip()))
+    return out
+
+
+def product_closure(model, clips: list[tuple[str, np.ndarray, str]], cache: dict) -> dict:  # noqa: ANN001
+    """Return closure under an independent alignment of `animate(method="neural")` at 30 fps over (name, samples, text) clips."""
+    from generators.speech import animate
+    from generators.speech.audio import Audio
+    from generators.speech.evaluation import ClosureReport, closure_report, independent_alignment
+
+    total = ClosureReport()
+    aligned = 0
+    for name, y, text in clips:
+        if name not in cache:
+            cache[name] = independent_alignment(Audio(y, 16000), text)
+        phones = cache[name]
+        if phones is None:
+            continue
+        aligned += 1
+        seq = animate(y, sample_rate=16000, method="neural", model=model, life=False, silence_dbfs=-90)
+        total = total + closure_report(seq.weights, seq.fps, phones)
+    return {"closed": total.closed_rate, "held": total.held_rate, "bilabials": total.bilabials, "clips": aligned,
+            "onset_ms_median": float(np.median(total.onsets_ms)) if total.onsets_ms else None}
+
+
+def compare(new, old, test: list[dict], human: list, per_family: bool = True) -> dict:  # noqa: ANN001
+    """Return held-out metrics of the new model and (when given) the shipped one: per family, overall and on human speech."""
+    cache: dict = {}
+    out: dict = {}
+    for tag, model in (("new", new), ("shipped", old)):
+        if model is None:
+            continue
+        res: dict = {"frame_metrics": evaluate(model, test), "families": {}}
+        fams = sorted({it["recipe"]["family"] for it in test}) if per_family else []
+        for fam in fams:
+            items = [it for it in test if it["recipe"]["family"] == fam]
+            clips = [(f"{fam}{i}", it["samples"], it["recipe"]["text"]) for i, it in enumerate(items)]
+            res["families"][fam] = {"voices": sorted({it["recipe"]["voice"] for it in items}),
+                                    "frame_metrics": evaluate(model, items),
+                                    "closure_independent_alignment": product_closure(model, clips, cache)}
+        all_clips = [(f"{it['recipe']['family']}{i}", it["samples"], it["recipe"]["text"]) for fam in fams
+                     for i, it in enumerate([x for x in test if x["recipe"]["family"] == fam])]
+        res["closure_independent_alignment"] = product_closure(model, all_clips, cache)
+        if human:
+            res["human_librivox"] = product_closure(model, human, cache)
+        out[tag] = res
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("generators/speech/weights"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--train-utterances", type=int, default=900)
-    ap.add_argument("--test-utterances", type=int, default=80)
+    ap.add_argument("--train-utterances", type=int, default=800)
+    ap.add_argument("--test-utterances", type=int, default=90)
     ap.add_argument("--augment-copies", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=12, help="epochs; the learning-rate schedule follows epochs, so runs reproduce")
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    ap.add_argument("--family-weights", nargs="+", type=float, default=[0.4, 0.35, 0.25])
+    ap.add_argument("--epochs", type=int, default=8, help="epochs; the learning-rate schedule follows epochs, so runs reproduce")
     ap.add_argument("--minutes", type=float, default=0.0, help="optional wall-clock cap (0: none); a capped run is marked in metrics")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop-seconds", type=float, default=4.0)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="processes building the data (the data do not depend on it)")
+    ap.add_argument("--replace-if-better", action=argparse.BooleanOptionalAction, default=False,
+                    help="write into OUT/speech_to_arkit only when held-out closure beats the shipped model there")
     args = ap.parse_args(argv)
 
     import torch
 
-    for tool in ("espeak-ng", "sox"):
+    tools = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
+    for tool in ["sox"] + [tools[f] for f in args.families]:
         if shutil.which(tool) is None:
-            ap.error(f"{tool} is not installed (apt-get install {tool})")
+            ap.error(f"{tool} is not installed (apt-get install espeak-ng flite festival festvox-us-slt-hts "
+                     "festvox-kallpc16k festvox-kdlpc16k sox lame)")
+    if len(args.family_weights) != len(args.families):
+        ap.error("give one --family-weights value per --families entry")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
+    train_voices = {"espeak": VOICES_TRAIN, "variants": VARIANTS_TRAIN, "flite": FLITE_TRAIN, "festival": FESTIVAL_TRAIN}
+    test_voices = {"espeak": VOICES_TEST, "variants": VARIANTS_TEST, "flite": FLITE_TEST, "festival": FESTIVAL_TEST}
     t_start = time.time()
-    with tempfile.TemporaryDirectory() as td:
-        tmp = Path(td)
-        print("building training data", flush=True)
-        train = build_split(args.train_utterances, VOICES_TRAIN, VARIANTS_TRAIN, rng, tmp, args.augment_copies)
-        # Same vocabulary, different sentences (a separate rng stream) and unseen voices.
-        print("building held-out data", flush=True)
-        test_rng = np.random.default_rng(args.seed + 1000)
-        test = build_split(args.test_utterances, VOICES_TEST, VARIANTS_TEST, test_rng, tmp, 0)
+    print("building training data", flush=True)
+    train = build_split(args.train_utterances, train_voices, args.families, args.family_weights, args.seed,
+                        args.augment_copies, args.workers)
+    # Same vocabulary, different sentences (a separate seed), whole voices never trained on, equal shares.
+    print("building held-out data", flush=True)
+    test = build_split(args.test_utterances, test_voices, args.families, [1.0] * len(args.families), args.seed + 1000,
+                       0, args.workers, keep_audio=True)
     data_s = time.time() - t_start
     train_seconds = sum(it["mel"].shape[1] for it in train) / 100.0
     print(f"data: {len(train)} train clips ({train_seconds / 60:.1f} min), {len(test)} held-out, {data_s:.0f} s", flush=True)
@@ -307,13 +489,32 @@ def main(argv: list[str] | None = None) -> int:
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, frac))))
         print(f"epoch {epoch} step {step} loss {epoch_loss / max(1, nb):.4f} lr {opt.param_groups[0]['lr']:.2e}", flush=True)
 
-    metrics = evaluate(model, test)
+    from generators.speech.shipped import weights_available
+
+    # Keep the trained weights before the (slower) evaluation, so nothing is lost if it fails.
+    model.save_pretrained(args.out / "speech_to_arkit_candidate")
+    target = args.out / "speech_to_arkit"
+    old = SpeechToARKit.from_pretrained(target) if weights_available(target) else None
+    print("evaluating on held-out voices", flush=True)
+    results = compare(model, old, test, human_clips())
+    metrics = dict(results["new"]["frame_metrics"])
     metrics.update({"epochs": epoch, "steps": step, "train_clips": len(train), "train_minutes_audio": train_seconds / 60,
+                    "train_families": {f: sum(it["recipe"]["family"] == f for it in train) for f in args.families},
                     "heldout_clips": len(test), "seed": args.seed, "data_build_seconds": data_s,
                     "epochs_requested": args.epochs, "capped_by_minutes": epoch < args.epochs,
+                    "heldout_voices": {"espeak": [v + x for v in VOICES_TEST for x in VARIANTS_TEST], "flite": FLITE_TEST,
+                                       "festival": FESTIVAL_TEST},
+                    "heldout": results["new"], "shipped_on_same_heldout": results.get("shipped"),
                     "config": {k: v for k, v in model.config.items() if not k.startswith("_") and k != "blendshape_names"},
                     "params": sum(p.numel() for p in model.parameters())})
-    out = args.out / "speech_to_arkit"
+    new_c = results["new"]["closure_independent_alignment"]["closed"]
+    old_c = results["shipped"]["closure_independent_alignment"]["closed"] if "shipped" in results else -1.0
+    better = not (new_c <= old_c)
+    metrics["replaced_shipped"] = bool(better or not args.replace_if_better)
+    out = target if metrics["replaced_shipped"] else args.out / "speech_to_arkit_candidate"
+    if out == target:
+        shutil.rmtree(args.out / "speech_to_arkit_candidate", ignore_errors=True)
+    print(f"held-out closure (independent alignment): new {new_c:.3f}, shipped {old_c:.3f} -> writing {out}", flush=True)
     model.save_pretrained(out)  # the diffusers folder: config.json + diffusion_pytorch_model.safetensors
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     print(json.dumps(metrics, indent=2, default=str))
