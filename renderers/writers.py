@@ -62,6 +62,23 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def probe_video(path: str | os.PathLike, sample_rate: int = 16000) -> tuple[int, float, float | None]:
+    """Return (video frames, video seconds, audio seconds or None) of a video file, decoded by the bundled ffmpeg.
+
+    Frames are counted by decoding (not read from the header), and the audio stream is decoded to mono PCM
+    at `sample_rate` and its samples counted, so a lost frame or audio that drifted shows up.
+    """
+    import imageio_ffmpeg
+
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(os.fspath(path))
+    info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", os.fspath(path)], capture_output=True, text=True)
+    if "Audio:" not in info.stderr:
+        return int(frames), float(seconds), None
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", os.fspath(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1",
+                          "-ar", str(sample_rate), "-"], capture_output=True, check=True)
+    return int(frames), float(seconds), len(out.stdout) / 2 / sample_rate
+
+
 def save_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 30.0, audio: str | os.PathLike | None = None,
              crf: int = 18, total: int | None = None, progress: bool = False) -> Path:
     """Write frames as H.264 MP4 (yuv420p, opens everywhere), muxing `audio` in sync when given; return the path.
@@ -71,16 +88,46 @@ def save_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float =
     if audio is not None and not Path(audio).is_file():
         raise AvatarInputError(f"audio file {str(audio)!r} not found: pass an existing file or no audio")
     codec = ["-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
-    if audio is not None:
-        codec += ["-c:a", "aac", "-b:a", "160k", "-map", "0:v:0", "-map", "1:a:0", "-shortest"]
-    return _encode(frames, path, fps, codec, audio, total, progress, even=True)
+    if audio is None:
+        return _encode(frames, path, fps, codec, None, total, progress, even=True)
+    # Video first, then the audio muxed to exactly its length (padded with silence or cut): streamed frames are
+    # counted only at the end, and ffmpeg's -shortest both dropped the last frame (audio a little short) and let
+    # short clips run on with audio (0.96 s of sound on a 0.5 s video).
+    import tempfile
+
+    with atomic_path(path) as tmp:
+        fd, name = tempfile.mkstemp(prefix=f".{tmp.stem}.", suffix=".video.mp4", dir=tmp.parent)
+        os.close(fd)
+        video_only = Path(name)
+        try:
+            n = _stream(frames, video_only, fps, codec, total, progress, even=True, label=path)
+            seconds = n / fps
+            cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", os.fspath(video_only), "-i", os.fspath(audio),
+                   "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-af", f"apad=whole_dur={seconds:.6f},atrim=end={seconds:.6f}",
+                   "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", os.fspath(tmp)]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "unknown error"
+                raise OutputPathError(f"ffmpeg could not add the audio {str(audio)!r} to {str(path)!r}: {last}")
+        finally:
+            video_only.unlink(missing_ok=True)
+    return Path(path)
 
 
 def _encode(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, codec: list[str], audio: str | os.PathLike | None,
             total: int | None, progress: bool, even: bool = False) -> Path:
-    """Stream frames to ffmpeg with the output options `codec` (atomically); return the path.
+    """Stream frames to ffmpeg with the output options `codec` into `path` (atomically); return the path."""
+    with atomic_path(path) as tmp:
+        _stream(frames, tmp, fps, codec, total, progress, even, audio, label=path)
+    return Path(path)
 
-    `even` pads odd sizes by one pixel (H.264 in yuv420p needs even sizes) rather than fail. Frames are
+
+def _stream(frames: Iterable[np.ndarray], out: Path, fps: float, codec: list[str], total: int | None, progress: bool,
+            even: bool = False, audio: str | os.PathLike | None = None, label: str | os.PathLike | None = None) -> int:
+    """Stream frames to ffmpeg writing `out` with the output options `codec`; return the number of frames written.
+
+    `even` pads odd sizes by one pixel (H.264 in yuv420p needs even sizes) rather than fail; `label` is the
+    path errors name (the user's, not a temp file's). Frames are
     produced on the calling thread (a GL renderer must stay on its own thread) and written to ffmpeg's
     stdin by a feeder thread through a short queue, so drawing frame t + 1 overlaps handing frame t to the
     encoder; the queue keeps their order and every frame (the count is checked before the file is kept).
@@ -94,38 +141,37 @@ def _encode(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, c
         raise AvatarInputError("no frames to write: the sequence is empty") from None
     h, w = first.shape[:2]
     pad = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if even and (h % 2 or w % 2) else []
-    with atomic_path(path) as tmp:
-        cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-               "-r", f"{fps:g}", "-i", "-"]
-        if audio is not None:
-            cmd += ["-i", os.fspath(audio)]
-        cmd += pad + codec + [os.fspath(tmp)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        feeder = _Feeder(proc)
-        bar = tqdm(total=total, desc="encode", unit="frame", disable=not progress)
-        sent = 0
-        try:
-            for f in _chain(first, it):
-                img = _check_frame(f)
-                if img.shape[:2] != (h, w):
-                    raise ShapeError(f"frame {sent} is {img.shape[1]}x{img.shape[0]}, the first was {w}x{h}: every frame must have one size")
-                if not feeder.put(np.ascontiguousarray(img[..., :3]).tobytes()):
-                    break  # ffmpeg stopped reading: its own message is reported below
-                sent += 1
-                bar.update(1)
-            feeder.close()
-        except BaseException:
-            feeder.abort()
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            bar.close()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.wait() != 0 or feeder.written != sent:
-            last = err.strip().splitlines()[-1] if err.strip() else f"it took {feeder.written} of {sent} frames"
-            raise OutputPathError(f"ffmpeg could not write {str(path)!r}: {last}")
-    return Path(path)
+    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+           "-r", f"{fps:g}", "-i", "-"]
+    if audio is not None:
+        cmd += ["-i", os.fspath(audio)]
+    cmd += pad + codec + [os.fspath(out)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    feeder = _Feeder(proc)
+    bar = tqdm(total=total, desc="encode", unit="frame", disable=not progress)
+    sent = 0
+    try:
+        for f in _chain(first, it):
+            img = _check_frame(f)
+            if img.shape[:2] != (h, w):
+                raise ShapeError(f"frame {sent} is {img.shape[1]}x{img.shape[0]}, the first was {w}x{h}: every frame must have one size")
+            if not feeder.put(np.ascontiguousarray(img[..., :3]).tobytes()):
+                break  # ffmpeg stopped reading: its own message is reported below
+            sent += 1
+            bar.update(1)
+        feeder.close()
+    except BaseException:
+        feeder.abort()
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        bar.close()
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.wait() != 0 or feeder.written != sent:
+        last = err.strip().splitlines()[-1] if err.strip() else f"it took {feeder.written} of {sent} frames"
+        raise OutputPathError(f"ffmpeg could not write {str(label or out)!r}: {last}")
+    return sent
 
 
 class _Feeder:
