@@ -43,7 +43,7 @@ def test_closure_run_covers_the_phone_with_margins() -> None:
     phones = [Phone("SIL", 0.0, 0.3), Phone("B", 0.3, 0.34), Phone("AA", 0.34, 0.6), Phone("SIL", 0.6, 0.8)]
     (a, b), = closure_intervals(phones)
     assert a <= 0.3 - CLOSURE_LEAD_S + 1e-9 and b >= 0.34 and b - a >= 0.07 - 1e-9
-    assert b <= 0.34 + 0.4 * 0.26 + 1e-9, "the margin must leave most of the vowel open"
+    assert b <= 0.34 + 0.25 * 0.26 + 1e-9, "the margin must leave most of the vowel open"
     shut = bilabial_frames(phones, 30.0, 24)
     assert shut.sum() >= 2 and shut[int(np.floor(0.3 * 30))]
 
@@ -54,7 +54,7 @@ def test_margins_leave_the_vowel_between_two_bilabials_open() -> None:
 
     phones = [Phone("M", 0.0, 0.08), Phone("AA", 0.08, 0.2), Phone("M", 0.2, 0.28)]
     runs = closure_intervals(phones)
-    assert len(runs) == 2 and runs[1][0] - runs[0][1] >= 0.2 * 0.12 - 1e-9
+    assert len(runs) == 2 and runs[1][0] - runs[0][1] >= 0.5 * 0.12 - 1e-9
 
 
 @pytest.mark.parametrize("emotion", ["neutral", "happy", "sad", "surprise"])
@@ -88,9 +88,19 @@ def test_release_ramps_instead_of_popping(mom_wav: Path) -> None:
 
     mask = np.zeros(20, bool)
     mask[5:9] = True
-    env = closure_envelope(mask, 30.0, release_s=0.05)
-    assert env[9] not in (0.0, 1.0) and env[8] == 1.0 and env[12] == 0.0
+    env = closure_envelope(mask, 30.0, release_s=0.067)
+    assert 0.0 < env[10] < env[9] < 1.0 and env[8] == 1.0 and env[12] == 0.0
     del Phone, default_lip_model
+
+
+def test_release_has_no_pop(mom_wav: Path, mom_phones) -> None:  # noqa: ANN001
+    from generators.speech import animate
+    from generators.speech.evaluation import closure_report
+
+    seq = animate(mom_wav, text=MOM, method="phonetic", life=False, fps=60)
+    rep = closure_report(seq.weights, seq.fps, mom_phones)
+    # Lips part at up to ~30 cm/s after a bilabial release; without the ramp this clip reached 0.58 cm per 10 ms.
+    assert max(rep.pops) < 0.35, f"release opens {max(rep.pops):.3f} cm per 10 ms"
 
 
 def test_f_and_v_tuck_the_lower_lip_to_the_teeth(tmp_path: Path) -> None:

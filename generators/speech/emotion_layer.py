@@ -28,7 +28,7 @@ import numpy as np
 
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES, index_of
-from generators.speech.visemes import LipModel, close_lips, closure_envelope, tuck_lips
+from generators.speech.visemes import RELEASE_S, LipModel, close_lips, closure_envelope, tuck_lips
 
 ARTICULATION_COLUMNS: tuple[str, ...] = (
     "jawOpen", "jawForward", "mouthClose", "mouthPucker", "mouthFunnel", "mouthRollLower", "mouthRollUpper",
@@ -118,7 +118,7 @@ def _fit_length(w: np.ndarray, n: int) -> np.ndarray:
 def compose(
     speech: np.ndarray, emotion: np.ndarray, shut: np.ndarray, activity: np.ndarray, *,
     speech_share: float = 0.6, lip_model: LipModel | None = None, tuck: np.ndarray | None = None,
-    fps: float | None = None, release_s: float = 0.05,
+    fps: float | None = None, release_s: float = RELEASE_S,
 ) -> np.ndarray:
     """Return (T, 52) float32 face weights from speech (T, 52) and emotion (T, 52) curves.
 

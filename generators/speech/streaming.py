@@ -407,7 +407,10 @@ class StreamingAnimator:
 class _ClosureState:
     """Causal `talking.widen_closure` + `visemes.closure_envelope`: the closure strength of each new frame."""
 
-    def __init__(self, fps: float, release_s: float = 0.05) -> None:
+    def __init__(self, fps: float, release_s: float | None = None) -> None:
+        from generators.speech.visemes import RELEASE_S
+
+        release_s = RELEASE_S if release_s is None else release_s
         self.fps = fps
         self.run = 0  # length of the current predicted run
         self.hold_until = -1  # frames up to this index stay shut after a run (widening)
