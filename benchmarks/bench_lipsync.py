@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = [("phonetic+text", "phonetic", True), ("phonetic audio-only", "phonetic", False)]
     if weights_available():
         paths.append(("neural audio-only", "neural", False))
+        paths.append(("hybrid audio-only", "hybrid", False))
     with tempfile.TemporaryDirectory() as td:
         clips: list[tuple[str, str, Path, str]] = []  # family, voice, wav, text
         for fam in args.families:

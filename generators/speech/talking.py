@@ -24,7 +24,7 @@ from generators.speech.audio import MAX_SECONDS, SILENCE_DBFS, Audio, AudioFeatu
 if TYPE_CHECKING:
     from avatar.head import BlendshapeHead
 
-METHODS = ("phonetic", "neural", "auto")
+METHODS = ("phonetic", "neural", "hybrid", "auto")
 
 
 def _check_args(fps: float, seed: int, method: str, intensity: float | str, articulation: float) -> float:
@@ -43,7 +43,11 @@ def _check_args(fps: float, seed: int, method: str, intensity: float | str, arti
 
 
 def resolve_method(method: str, text: str | None) -> str:
-    """Return "phonetic" or "neural": the lip-sync path `animate(method=..., text=...)` takes ("auto" prefers alignment when text is given)."""
+    """Return "phonetic", "neural" or "hybrid": the lip-sync path `animate(method=..., text=...)` takes.
+
+    "auto" prefers alignment when text is given; without text it takes "hybrid" when both pocketsphinx and
+    the model are there (the neural mouth with closures from both paths), else whichever is installed.
+    """
     if method != "auto":
         return method
     from generators.speech.shipped import weights_available
@@ -56,6 +60,8 @@ def resolve_method(method: str, text: str | None) -> str:
         have_ps = False
     if have_ps and (text or not weights_available()):
         return "phonetic"
+    if have_ps and weights_available():
+        return "hybrid"
     if weights_available():
         return "neural"
     return "phonetic"  # raises the install hint
@@ -107,7 +113,17 @@ def speech_curves(
 
     net = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
-    return np.clip(w * articulation, 0.0, 1.0), widen_closure(shut, fps), np.zeros(n_frames, bool)
+    shut, tuck = widen_closure(shut, fps), np.zeros(n_frames, bool)
+    if method == "hybrid":
+        # The model's mouth, with the closures and tucks of the decoded phones added: each path finds
+        # bilabials the other misses (the decoder on natural voices, the model on formant synthesis).
+        from generators.speech.phonetic import phones_from_audio
+        from generators.speech.visemes import bilabial_frames, labiodental_frames
+
+        phones = phones_from_audio(audio, text)
+        shut = shut | bilabial_frames(phones, fps, n_frames)
+        tuck = labiodental_frames(phones, fps, n_frames) & ~shut
+    return np.clip(w * articulation, 0.0, 1.0), shut, tuck
 
 
 def widen_closure(shut: np.ndarray, fps: float) -> np.ndarray:
@@ -163,9 +179,11 @@ def animate(
         emotion_track: e.g. "0:neutral,1.5:anger@0.9,4:neutral" (seconds:label@intensity); overrides `emotion`.
         fps: output frame rate.
         seed: seeds blinks, gaze and head motion; equal inputs and seed give identical output.
-        method: "phonetic" (pocketsphinx alignment + coarticulated visemes), "neural" (the shipped
+        method: "phonetic" (pocketsphinx alignment + coarticulated visemes), "hybrid" (the neural mouth with
+            the bilabial closures and f/v tucks of both the model and the decoded phones), "neural" (the shipped
             audio->ARKit model), or "auto" (phonetic when pocketsphinx is installed and a transcript is
-            given, else neural when its weights are present).
+            given; without one hybrid when both pocketsphinx and the model's weights are present, else
+            whichever of the two is).
         sample_rate: rate of a raw array `audio` (required then).
         articulation: mouth amplitude scale (0.7 mumbled, 1.3 exaggerated).
         life: add blinks, gaze and prosody-driven head pose (livelier for surprise and happy, lowered for sad,

@@ -69,6 +69,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         print(f"emoavatar: warning: {str(w.message).splitlines()[0]}", file=sys.stderr)
     aligned = any("falling back to recognition" in str(w.message) for w in caught)
     how = {"neural": "neural (the shipped audio-to-ARKit model)",
+           "hybrid": "hybrid (the shipped model's mouth, closures from it and from decoded phones)",
            "phonetic": "phonetic (phones recognised from the audio)" if not text or aligned
            else "phonetic (pocketsphinx alignment to the transcript)"}[method]
     print(f"lip sync: {how}")
@@ -110,8 +111,9 @@ def register(sub: Any) -> None:
                    help="emotion intensity 0..1 (default 1), or 'auto': follows vocal arousal (loudness, pitch range, "
                         "rate; a prosody heuristic, not emotion recognition)")
     p.add_argument("--emotion-track", default=None, help='timed emotions, e.g. "0:neutral,1.5:anger@0.9,4:neutral"')
-    p.add_argument("--method", default="auto", choices=("auto", "phonetic", "neural"),
-                   help="lip-sync path: phonetic (pocketsphinx), neural (shipped model), auto (default)")
+    p.add_argument("--method", default="auto", choices=("auto", "phonetic", "neural", "hybrid"),
+                   help="lip-sync path: phonetic (pocketsphinx), neural (shipped model), hybrid (the model's mouth with "
+                        "closures from both), auto (default: phonetic with --text, else hybrid)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed for blinks, gaze and head motion (default 0)")
     p.add_argument("-o", "--output", default=None, help="video: .mp4 (audio muxed in) or .gif")
