@@ -173,3 +173,17 @@ def test_a_renderer_refuses_another_thread_instead_of_drawing_nothing() -> None:
         t.join()
         assert len(caught) == 1 and isinstance(caught[0], SetupError) and "thread" in str(caught[0])
         assert r.render(np.zeros(52, np.float32)).shape == (64, 64, 3)  # still fine on its own thread
+
+
+def test_antialiasing_and_posing_modes_are_reported() -> None:
+    """samples=0 draws one sample; 'auto' supersamples 2x2 on a CPU rasterizer (MSAA on a GPU); posing is numpy on
+    a CPU rasterizer unless asked (docs/performance.md)."""
+    with GLRenderer(options=RendererOptions(width=64, height=64, samples=0)) as r:
+        assert r.antialias == "none" and r.supersample == 1
+    with GLRenderer(options=RendererOptions(width=64, height=64)) as r:
+        if r.software_rasterizer:
+            assert r.antialias == "supersample" and r.supersample == 2 and not r.gpu_pose
+        else:
+            assert r.antialias == "msaa" and r.gpu_pose
+    with GLRenderer(options=RendererOptions(width=64, height=64, antialias="msaa")) as r:
+        assert r.antialias == "msaa" and r.supersample == 1
