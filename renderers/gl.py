@@ -318,13 +318,9 @@ class GLRenderer:
         self._eye_normal = np.zeros((n, 3), np.float32)  # rewritten each frame when catch-lights are on
 
     def _build_pipeline(self) -> None:
-        from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER, VERTEX_SHADER
-        from renderers.shading import fragment_shader
+        from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER
 
         ctx, opts = self.ctx, self.options
-        appearance = opts.appearance
-        self.prog = ctx.program(vertex_shader=VERTEX_SHADER,
-                                fragment_shader=fragment_shader(appearance.wrinkles, appearance.catch_lights))
         n = self.head.num_vertices
         self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
@@ -333,13 +329,8 @@ class GLRenderer:
         self.vbo_gls = ctx.buffer(self._gloss.astype("f4").tobytes())
         self.vbo_eye = ctx.buffer(self._eye_normal.tobytes(), dynamic=True)
         self.ibo = ctx.buffer(self._faces.astype("i4").tobytes())
-        # A switched-off term's inputs are not in the program (fragment_shader leaves them out).
-        self.vao = ctx.vertex_array(
-            self.prog,
-            [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
-             (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal")],
-            index_buffer=self.ibo, skip_errors=True,
-        )
+        self._program_for: tuple[bool, bool] | None = None
+        self._build_program()
         size = (opts.width, opts.height)
         wanted = max(0, int(opts.samples or 0))
         mode = opts.antialias
@@ -376,6 +367,29 @@ class GLRenderer:
             self._gpu = GPUPose(ctx, self.head, self._faces, self._wrinkles, self._corneas,
                                 outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
         self._set_uniforms()
+
+    def _build_program(self) -> None:
+        """(Re)compile the head's shaders for the appearance's switches, when they changed, and bind the vertex buffers."""
+        from renderers.shaders import VERTEX_SHADER
+        from renderers.shading import fragment_shader
+
+        flags = (bool(self._appearance.wrinkles), bool(self._appearance.catch_lights))
+        if flags == self._program_for:
+            return
+        if self._program_for is not None:
+            self.vao.release()
+            self.prog.release()
+        self.prog = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=fragment_shader(*flags))
+        # A switched-off term's inputs are not in the program (fragment_shader leaves them out).
+        self.vao = self.ctx.vertex_array(
+            self.prog,
+            [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
+             (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal")],
+            index_buffer=self.ibo, skip_errors=True,
+        )
+        if self._program_for is not None:
+            self._set_uniforms()
+        self._program_for = flags
 
     @property
     def software_rasterizer(self) -> bool:
@@ -433,8 +447,10 @@ class GLRenderer:
         self._set_expression_appearance(appearance or self._appearance, self._wrinkles if same_layout else None)
         self.vbo_wrk.write(self._wrinkle_attr.tobytes())
         self.vbo_gls.write(self._gloss.astype("f4").tobytes())
+        self._build_program()  # a switch turned on needs its term back in the fragment shader
         if self._gpu is not None:
-            if same_layout and (self._wrinkles is None) == (self._gpu.wrinkles is None):
+            same_tables = (self._wrinkles is None) == (self._gpu.wrinkles is None) and bool(self._corneas) == bool(self._gpu.corneas)
+            if same_layout and same_tables:
                 self._gpu.set_head(head)
             else:  # another wrinkle layout: rebuild the tables
                 self._gpu.release()

@@ -96,6 +96,18 @@ def test_gpu_pose_follows_set_head(cpu_gpu) -> None:
             r.set_head(default_head())
 
 
+def test_set_head_with_another_appearance_recompiles_the_switched_terms() -> None:
+    """The fragment shader leaves switched-off terms out, so turning wrinkles or catch-lights on must bring them back."""
+    both = Appearance(wrinkles=True, catch_lights=True)
+    brow = np.zeros(52, np.float32)
+    brow[[2, 3, 4]] = 1.0  # browInnerUp, browOuterUpLeft, browOuterUpRight
+    with GLRenderer(options=RendererOptions(width=96, height=96, samples=0, appearance=Appearance(wrinkles=False, catch_lights=False))) as r, \
+            GLRenderer(options=RendererOptions(width=96, height=96, samples=0, appearance=both)) as want:
+        plain = r.render(brow)
+        r.set_head(r.head, both)
+        assert np.array_equal(r.render(brow), want.render(brow)) and not np.array_equal(plain, want.render(brow))
+
+
 # ------------------------------------------------------------------------------ anti-aliasing
 def test_supersampling_is_no_visual_regression_per_face_region() -> None:
     """The new default on CPU rasterizers (2x2 supersampling) against the old one (4x MSAA), region by region.
