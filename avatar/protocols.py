@@ -74,6 +74,19 @@ class Critic(Protocol):
 
 
 @runtime_checkable
+class ArkitCritic(Protocol):
+    """Differentiable expression read-back that portrait guidance uses for AU adherence.
+
+    `arkit(images)` takes float (B, 3, H, W) torch face crops in [0, 1] on the critic's device and returns
+    (B, 52) ARKit weights in [0, 1] (the AUs' pose on the rig, `avatar.facs`) that carry gradients back to the images.
+    """
+
+    device: Any
+
+    def arkit(self, images: Any) -> Any: ...
+
+
+@runtime_checkable
 class ScoreLike(Protocol):
     """What a scorer's `compute()` returns: at least a sample count, an accuracy and a dict form."""
 

@@ -1,0 +1,78 @@
+"""Returns noise predictions of 64x64 face images conditioned on FACS action units: the embedded portrait model.
+
+`AUConditionedUNet` is a diffusers `UNet2DModel` whose class embedding is fed by a small MLP over the
+AU condition (left and right intensities of every AU in `avatar.facs.AU_NUMBERS`, flattened to
+(2 * NUM_AU,)), so one AU spec drives the portrait exactly as it drives the 3D head. A learned null
+embedding stands in for "no condition", which classifier-free guidance contrasts against.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models import UNet2DModel
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.models.unets.unet_2d import UNet2DOutput
+from torch import nn
+
+from avatar.checkpoints import load_strict
+from avatar.errors import ShapeError
+from avatar.facs import NUM_AU
+
+CONDITION_DIM = 2 * NUM_AU
+"""Width of an AU condition: (left, right) intensity of each AU in `avatar.facs.AU_NUMBERS` order, flattened."""
+
+
+class AUConditionedUNet(ModelMixin, ConfigMixin):
+    """Return `UNet2DOutput.sample`, the (B, C, S, S) noise prediction, of noisy images at timesteps under AU conditions.
+
+    Args (the config): sample_size, in/out channels, the UNet's block layout (`UNet2DModel`'s names),
+    `condition_dim` (2 * NUM_AU) and `condition_hidden` (the MLP's width).
+    `forward(sample, timestep, condition=None, condition_mask=None)`: `condition` (B, condition_dim) in
+    [0, 1]; `condition_mask` (B,) bool, False rows use the null embedding (also all rows when condition is None).
+    """
+
+    @register_to_config
+    def __init__(self, sample_size: int = 64, in_channels: int = 3, out_channels: int = 3,
+                 block_out_channels: tuple[int, ...] = (32, 64, 96, 128), layers_per_block: int = 1,
+                 down_block_types: tuple[str, ...] = ("DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+                 up_block_types: tuple[str, ...] = ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"),
+                 norm_num_groups: int = 8, attention_head_dim: int = 32, condition_dim: int = CONDITION_DIM,
+                 condition_hidden: int = 256) -> None:
+        super().__init__()
+        emb = block_out_channels[0] * 4  # UNet2DModel's time-embedding width, which an "identity" class embedding must match
+        self.unet = UNet2DModel(sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
+                                block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,
+                                down_block_types=tuple(down_block_types), up_block_types=tuple(up_block_types),
+                                norm_num_groups=norm_num_groups, attention_head_dim=attention_head_dim,
+                                class_embed_type="identity")
+        self.condition_encoder = nn.Sequential(nn.Linear(condition_dim, condition_hidden), nn.SiLU(),
+                                               nn.Linear(condition_hidden, emb))
+        self.null_embedding = nn.Parameter(torch.zeros(emb))
+
+    def embed_condition(self, condition: torch.Tensor | None, condition_mask: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Return (B, E) condition embeddings: the MLP of `condition`, the null embedding where masked out or absent."""
+        null = self.null_embedding.to(self.dtype).expand(batch, -1)
+        if condition is None:
+            return null
+        if condition.ndim != 2 or condition.shape != (batch, self.config.condition_dim):
+            raise ShapeError(f"condition must have shape ({batch}, {self.config.condition_dim}), got {tuple(condition.shape)}")
+        out = self.condition_encoder(condition.to(self.dtype))
+        if condition_mask is not None:
+            out = torch.where(condition_mask.to(out.device).view(-1, 1), out, null)
+        return out
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor | float | int, condition: torch.Tensor | None = None,
+                condition_mask: torch.Tensor | None = None, return_dict: bool = True) -> UNet2DOutput | tuple[torch.Tensor]:
+        if sample.ndim != 4 or sample.shape[1] != self.config.in_channels:
+            raise ShapeError(f"sample must be (B, {self.config.in_channels}, H, W), got {tuple(sample.shape)}")
+        emb = self.embed_condition(condition, condition_mask, int(sample.shape[0]))
+        return self.unet(sample, timestep, class_labels=emb, return_dict=return_dict)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> AUConditionedUNet:
+        """Return the model in a checkpoint folder, in eval mode; strict: a missing or extra tensor raises FileFormatError."""
+        return load_strict(super().from_pretrained, pretrained_model_name_or_path, **kwargs)

@@ -1,0 +1,297 @@
+"""Returns face portraits that show a requested expression: the AU-conditioned diffusion pipeline, critic-guided and scored.
+
+    from generators.portrait import PortraitPipeline
+    pipe = PortraitPipeline.from_pretrained()                       # the shipped 64x64 model, offline
+    out = pipe(emotion="anger", intensity=0.8, num_images_per_prompt=4, generator=torch.Generator().manual_seed(0))
+    out.images                                                      # 4 PIL images, 64x64
+    out = pipe(aus="AU4=1,AU5=0.6,AU23=0.7", critic=my_critic, critic_guidance=3.0)   # steered by a recognizer
+    out.scores[0]["p_target"]                                       # each image's reading by that critic
+
+Conditions are resolved by `generators.portrait.conditions` onto the AU catalogue that drives the 3D head. The
+pipeline never imports a recognizer: `critic` is any `avatar.protocols.Critic` (the facade `avatar.portrait`
+passes a real-face judge). Sampling: DPM-Solver++ (or any diffusers scheduler with `add_noise`) for a few steps,
+classifier-free guidance on the AU condition (`guidance_scale`), recognizer guidance on each step's predicted
+clean image (`critic_guidance`, see `generators.portrait.guidance`), optional best-of-n reranking (`best_of`),
+and image-to-image from an init image (a render of the head at the same AUs) at a `strength`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from avatar.emotion import EMOTIONS
+from avatar.errors import AvatarInputError
+from generators.portrait.conditions import PortraitCondition, emotion_index, resolve_condition
+from generators.portrait.guidance import GuidanceTarget, check_critic, guide_x0, image_scores, rerank
+from generators.portrait.models import au_unet  # noqa: F401 - diffusers loads the UNet class by module name, once imported
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "emoavatar-portrait-64"
+"""The shipped pipeline folder (model_index.json, unet/, scheduler/), trained by scripts/train_portrait_model.py."""
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+MAX_IMAGES = 256
+MAX_STEPS = 1000
+
+
+@dataclass
+class PortraitPipelineOutput(BaseOutput):
+    """What a portrait pipeline returns.
+
+    images: list of B PIL images, or (B, H, W, 3) float numpy in [0, 1] ("np"), or (B, 3, H, W) torch in [0, 1] ("pt").
+    conditions: one dict per image (`PortraitCondition.to_dict()`: kind, spec, target emotion, AUs).
+    scores: one dict per image from the critic (label, probs, p_target, arkit_error), or None without a critic.
+    """
+
+    images: Any
+    conditions: list[dict[str, Any]]
+    scores: list[dict[str, Any]] | None = None
+
+
+def check_int(value: Any, what: str, low: int, high: int) -> int:
+    """Return `value` as an int in [low, high]; raise a one-line AvatarInputError quoting it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= int(value) <= high:
+        raise AvatarInputError(f"{what} must be a whole number in {low}..{high}, got {value!r}")
+    return int(value)
+
+
+def check_number(value: Any, what: str, low: float, high: float, low_open: bool = False) -> float:
+    """Return `value` as a float in [low, high] ((low, high] with low_open); raise a one-line AvatarInputError otherwise."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or not (low < float(value) if low_open else low <= float(value)) or float(value) > high:
+        side = "(" if low_open else "["
+        raise AvatarInputError(f"{what} must be a number in {side}{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def image_to_tensor(image: Any, size: int) -> torch.Tensor:
+    """Return float (B, 3, size, size) in [0, 1] from a PIL image, uint8 (H, W, 3)/(B, H, W, 3) numpy or float (B, 3, H, W) torch."""
+    import torch.nn.functional as F
+
+    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        arr = image[None] if image.ndim == 3 else image
+        if arr.ndim != 4 or arr.shape[-1] not in (3, 4):
+            raise AvatarInputError(f"an init image must be (H, W, 3) or (B, H, W, 3), got shape {image.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(arr[..., :3])).permute(0, 3, 1, 2).float()
+        x = x / 255.0 if arr.dtype == np.uint8 else x
+    elif isinstance(image, torch.Tensor):
+        x = image[None] if image.ndim == 3 else image
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise AvatarInputError(f"an init image tensor must be (B, 3, H, W), got shape {tuple(image.shape)}")
+        x = x.float()
+    else:
+        raise AvatarInputError(f"an init image must be a PIL image, numpy array or torch tensor, got {type(image).__name__}")
+    if tuple(x.shape[-2:]) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x.clamp(0, 1)
+
+
+def check_pipeline_folder(path: str | os.PathLike, class_name: str | None = None) -> Path:
+    """Return `path` as a local pipeline folder (model_index.json, of `class_name` when given); AvatarInputError otherwise."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise AvatarInputError(f"model folder {str(path)!r} not found: pass a folder written by save_pretrained (with model_index.json)")
+    index = p / "model_index.json"
+    if not index.is_file():
+        raise AvatarInputError(f"{str(path)!r} is not a pipeline folder: it has no model_index.json")
+    try:
+        found = json.loads(index.read_text()).get("_class_name")
+    except (json.JSONDecodeError, OSError):
+        raise AvatarInputError(f"{str(index)!r} is not readable JSON: re-save the pipeline with save_pretrained") from None
+    if class_name is not None and found != class_name:
+        raise AvatarInputError(f"{str(path)!r} holds a {found!r} pipeline, not a {class_name!r}")
+    return p
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence diffusers' (and transformers') loading bars for the block, restoring the caller's settings after."""
+    from diffusers.utils import logging as dlog
+
+    loggers = [dlog]
+    try:  # the SD path's text encoder loads through transformers, which has its own bar
+        from transformers.utils import logging as tlog
+
+        loggers.append(tlog)
+    except ImportError:
+        pass
+    was = [lg.is_progress_bar_enabled() for lg in loggers]
+    for lg in loggers:
+        lg.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for lg, on in zip(loggers, was):
+            if on:
+                lg.enable_progress_bar()
+
+
+class PortraitPipeline(DiffusionPipeline):
+    """Return `PortraitPipelineOutput` portraits from an AU-conditioned pixel-space UNet (`AUConditionedUNet`) and a scheduler.
+
+    Components: `unet` (`generators.portrait.models.au_unet.AUConditionedUNet`), `scheduler` (a diffusers
+    scheduler; the shipped one is DPM-Solver++ 2M). `save_pretrained(folder)` / `from_pretrained(folder)` use
+    diffusers' layout (model_index.json + one folder per component), read locally and strictly.
+    """
+
+    model_cpu_offload_seq = "unet"
+
+    def __init__(self, unet: Any, scheduler: Any) -> None:
+        super().__init__()
+        self.register_modules(unet=unet, scheduler=scheduler)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None = None, **kwargs: Any) -> PortraitPipeline:
+        """Return the pipeline in a local folder (default: the shipped model), never asking the Hub; strict about weights.
+
+        Raises AvatarInputError for a folder that is missing or holds no (or another) pipeline, and
+        FileFormatError for weights that do not match their config.
+        """
+        path = check_pipeline_folder(DEFAULT_MODEL_PATH if pretrained_model_name_or_path is None else pretrained_model_name_or_path,
+                                     cls.__name__)
+        kwargs["local_files_only"] = True
+        kwargs.setdefault("low_cpu_mem_usage", False)  # small models: build them for real (no accelerate needed)
+        with quiet_loading():
+            pipe = super().from_pretrained(path, **kwargs)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    # ------------------------------------------------------------------ inputs
+    def check_inputs(self, num_images_per_prompt: Any, num_inference_steps: Any, guidance_scale: Any, critic_guidance: Any,
+                     arkit_guidance: Any, best_of: Any, strength: Any, image: Any, output_type: Any, critic: Any,
+                     arkit_critic: Any, condition: PortraitCondition) -> None:
+        """Raise a one-line AvatarInputError quoting the first bad argument."""
+        check_int(num_images_per_prompt, "num_images_per_prompt", 1, MAX_IMAGES)
+        check_int(num_inference_steps, "num_inference_steps", 1, MAX_STEPS)
+        check_int(best_of, "best_of", 1, 64)
+        check_number(guidance_scale, "guidance_scale", 0.0, 50.0)
+        check_number(critic_guidance, "critic_guidance", 0.0, 1000.0)
+        check_number(arkit_guidance, "arkit_guidance", 0.0, 1000.0)
+        check_number(strength, "strength", 0.0, 1.0, low_open=True)
+        if output_type not in OUTPUT_TYPES:
+            raise AvatarInputError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
+        if critic is not None:
+            check_critic(critic)
+        if (critic_guidance > 0 or best_of > 1) and critic is None and arkit_critic is None:
+            raise AvatarInputError(f"critic_guidance={critic_guidance!r} and best_of={best_of!r} need a critic: pass critic=")
+        if critic_guidance > 0 and condition.emotion is None and (arkit_critic is None or arkit_guidance <= 0):
+            raise AvatarInputError("critic_guidance needs an emotion to aim at: bare AUs have none; use arkit_guidance with an arkit_critic")
+        if arkit_guidance > 0 and not callable(getattr(arkit_critic, "arkit", None)):
+            raise AvatarInputError(f"arkit_guidance={arkit_guidance!r} needs an arkit_critic with arkit(images) -> (B, 52)")
+        if strength < 1.0 and image is None:
+            raise AvatarInputError(f"strength={strength!r} below 1 needs an init image (image=)")
+
+    # ------------------------------------------------------------------ sampling helpers
+    def _eps(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+        """Return the (B, 3, H, W) noise prediction, classifier-free guided on the AU condition."""
+        b = x.shape[0]
+        if guidance_scale == 1.0:
+            return self.unet(x, t, cond).sample
+        mask = torch.cat([torch.ones(b, dtype=torch.bool), torch.zeros(b, dtype=torch.bool)]).to(x.device)
+        both = self.unet(torch.cat([x, x]), t, torch.cat([cond, cond]), mask).sample
+        cond_eps, null_eps = both.chunk(2)
+        return null_eps + guidance_scale * (cond_eps - null_eps)
+
+    @torch.no_grad()
+    def __call__(self, emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any = None, *,
+                 num_images_per_prompt: int = 1, num_inference_steps: int = 12, guidance_scale: float = 2.0,
+                 critic: Any = None, critic_guidance: float = 0.0, arkit_critic: Any = None, arkit_guidance: float = 0.0,
+                 best_of: int = 1, image: Any = None, strength: float = 1.0, generator: torch.Generator | list[torch.Generator] | None = None,
+                 latents: torch.Tensor | None = None, output_type: str = "pil", return_dict: bool = True) -> PortraitPipelineOutput | tuple:
+        """Return a `PortraitPipelineOutput` of `num_images_per_prompt` portraits of one condition (emotion, aus or va).
+
+        Args:
+            emotion, intensity, aus, va: the condition (`generators.portrait.conditions.resolve_condition`).
+            num_inference_steps: scheduler steps (10-20 is plenty for DPM-Solver++; img2img runs `strength` of them).
+            guidance_scale: classifier-free guidance on the AU condition (1 = off, one UNet pass per step).
+            critic: an `avatar.protocols.Critic`; with it every image is scored, and it steers when
+                `critic_guidance` > 0 (the target emotion's log-probability on each step's predicted clean image).
+            arkit_critic, arkit_guidance: an object with `arkit(images) -> (B, 52)` and the weight of the
+                mean |ARKit read-back - requested| in the objective (AU adherence).
+            best_of: draw this many candidates per image and keep the one the critic objective likes best.
+            image, strength: init image (PIL / uint8 numpy / float torch in [0, 1]) and how much of the noise
+                schedule to re-run from it (1 = from pure noise, ignoring the image).
+            generator: a torch.Generator (or one per image) for reproducible noise; latents: the start noise itself.
+            output_type: "pil", "np" or "pt".
+        """
+        condition = resolve_condition(emotion=emotion, intensity=intensity, aus=aus, va=va)
+        self.check_inputs(num_images_per_prompt, num_inference_steps, guidance_scale, critic_guidance, arkit_guidance,
+                          best_of, strength, image, output_type, critic, arkit_critic, condition)
+        device = self._execution_device
+        size = int(self.unet.config.sample_size)
+        n = int(num_images_per_prompt) * int(best_of)
+        dtype = self.unet.dtype
+        cond = torch.from_numpy(condition.vector()).to(device, dtype).expand(n, -1)
+        target = GuidanceTarget(
+            None if condition.emotion is None or critic is None else emotion_index(condition.emotion),
+            torch.from_numpy(condition.arkit()).to(device, dtype).expand(n, -1) if arkit_critic is not None else None,
+            float(arkit_guidance),
+        )
+        if isinstance(generator, list) and len(generator) != n:
+            raise AvatarInputError(f"got {len(generator)} generators for {n} images: pass one, or one per image")
+        shape = (n, int(self.unet.config.in_channels), size, size)
+        noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype) if latents is None else latents.to(device, dtype)
+        if tuple(noise.shape) != shape:
+            raise AvatarInputError(f"latents must have shape {shape}, got {tuple(noise.shape)}")
+
+        self.scheduler.set_timesteps(int(num_inference_steps), device=device)
+        timesteps = self.scheduler.timesteps
+        if image is not None and strength < 1.0:
+            init = image_to_tensor(image, size).to(device, dtype) * 2 - 1
+            if init.shape[0] not in (1, n // best_of):
+                raise AvatarInputError(f"got {init.shape[0]} init images for {n // best_of} portraits: pass one, or one per portrait")
+            init = init.repeat_interleave(n // init.shape[0], dim=0)
+            skip = int(num_inference_steps) - min(int(round(num_inference_steps * strength)), int(num_inference_steps))
+            skip = min(skip, int(num_inference_steps) - 1)
+            order = getattr(self.scheduler, "order", 1)
+            timesteps = timesteps[skip * order:]
+            if hasattr(self.scheduler, "set_begin_index"):
+                self.scheduler.set_begin_index(skip * order)
+            x = self.scheduler.add_noise(init, noise, timesteps[:1].repeat(n))
+        else:
+            x = noise * getattr(self.scheduler, "init_noise_sigma", 1.0)
+
+        alphas = self.scheduler.alphas_cumprod.to(device)
+        steer = (critic_guidance > 0 and critic is not None and target.emotion_index is not None) or \
+                (arkit_guidance > 0 and arkit_critic is not None)
+        for t in self.progress_bar(timesteps):
+            xin = self.scheduler.scale_model_input(x, t)
+            eps = self._eps(xin, t, cond, float(guidance_scale))
+            if steer:
+                a = alphas[int(t)]
+                x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+                x0 = guide_x0(x0.clamp(-1, 1), lambda z: (z + 1) / 2, target,
+                              critic if critic_guidance > 0 else None, float(max(critic_guidance, arkit_guidance)), arkit_critic)
+                # Back to the noise the scheduler expects, so any epsilon-predicting scheduler can take the guided x0.
+                eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+            x = self.scheduler.step(eps, t, x).prev_sample
+        images = ((x.float() + 1) / 2).clamp(0, 1)
+        if best_of > 1:
+            keep = rerank(images, int(best_of), critic, target, arkit_critic)
+            images = images[keep]
+            target = GuidanceTarget(target.emotion_index, None if target.arkit is None else target.arkit[: images.shape[0]],
+                                    target.arkit_weight)
+        scores = image_scores(images, critic, target, arkit_critic, EMOTIONS) if (critic is not None or arkit_critic is not None) else None
+        conditions = [condition.to_dict() for _ in range(images.shape[0])]
+        self.maybe_free_model_hooks()
+        out_images: Any = images
+        if output_type != "pt":
+            out_images = images.permute(0, 2, 3, 1).cpu().numpy()
+            if output_type == "pil":
+                out_images = self.numpy_to_pil(out_images)
+        if not return_dict:
+            return (out_images, conditions, scores)
+        return PortraitPipelineOutput(images=out_images, conditions=conditions, scores=scores)
