@@ -33,6 +33,7 @@ _LAZY = {
     "score": "avatar.app.facade:score",
     "animate": "avatar.app.facade:animate",
     "refine": "avatar.app.refine:refine",
+    "portrait": "avatar.app.portrait:portrait",
     "Session": "avatar.app.session:Session",
 }
 

@@ -321,7 +321,10 @@ def test_browser_speech_tab(browser_page: Any, server: dict[str, Any], shots: An
 def test_browser_fidelity_and_portrait_tabs(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
     page = browser_page
     _open(page, server, "Portrait")
-    assert "not available yet" in page.locator("#portrait-note").inner_text()
+    page.locator("#portrait-n input[type=number]").fill("2")
+    page.locator("#portrait-run").click()
+    page.locator("#portrait-gallery img").first.wait_for(state="visible", timeout=300_000)
+    assert "2 portraits" in page.locator("#portrait-summary").inner_text()
     shots(page, "portrait")
     page.get_by_role("tab", name="Fidelity").click()
     page.get_by_label("0.5", exact=True).check()  # 8 emotions x 2 intensities (neutral once): 15 frames

@@ -302,3 +302,22 @@ def test_cli_writes_grid_images_and_scores(tmp_path: Path, capsys: pytest.Captur
     assert set(data["images"][0]["scores"]) == {"fer2013", "expression-net"}
     assert "arkit_error" in data["images"][0]["scores"]["expression-net"]
     assert "read as anger" in capsys.readouterr().out
+
+
+def test_facade_and_playground_tab_on_the_shipped_model(tmp_path: Path) -> None:
+    """`avatar.portrait` from a render of the head (GL), saved atomically; the Portrait tab's callback and its errors."""
+    pytest.importorskip("gradio")
+    shipped()
+    import avatar
+    from avatar.app.playground import portrait as tab
+    from avatar.app.playground.state import Playground
+
+    out = avatar.portrait(emotion="sad", n=2, steps=6, from_render=True, identity=7, judges=("expression-net",), device="cpu")
+    assert out.images.shape == (2, 64, 64, 3) and out.init.shape == (64, 64, 3) and out.settings["strength"] == 0.6
+    folder = out.save(tmp_path / "out")
+    assert {"init.png", "grid.png", "0000.png", "0001.png", "scores.json"} == {p.name for p in folder.iterdir()}
+    with Playground(image_size=128) as pg:
+        items, summary = tab.generate(pg, "emotion", "happy", 1.0, "", "", 2, 0, 0.0, False, 0)
+        assert len(items) == 2 and items[0][0].shape == (tab.SHOW_SIZE, tab.SHOW_SIZE, 3) and "2 portraits" in summary
+        with pytest.raises(AvatarInputError, match="AU99"):
+            tab.generate(pg, "action units", "happy", 1.0, "AU99=1", "", 2, 0, 0.0, False, 0)

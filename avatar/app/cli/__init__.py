@@ -1,4 +1,4 @@
-"""The `emoavatar` command line: one module per subcommand (render, sheet, animate, score, fidelity, refine, batch, env).
+"""The `emoavatar` command line: one module per subcommand (render, sheet, animate, score, fidelity, refine, portrait, batch, env).
 
 Bad input prints one line, `emoavatar: error: ...`, and exits with code 2; outputs are written
 atomically, so a failed run never leaves a half-written file. Every subcommand module is imported
@@ -16,10 +16,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from avatar.app.cli import animate, batch, env, fidelity, refine, render, score, serve, sheet, stream
+from avatar.app.cli import animate, batch, env, fidelity, portrait, refine, render, score, serve, sheet, stream
 from avatar.errors import AvatarInputError, SetupError
 
-SUBCOMMANDS = (render, sheet, animate, stream, score, fidelity, refine, batch, serve, env)
+SUBCOMMANDS = (render, sheet, animate, stream, score, fidelity, refine, portrait, batch, serve, env)
 """The subcommand modules, in the order `--help` lists them; each has `register(subparsers)`."""
 
 

@@ -53,7 +53,7 @@ def build_app(pg: Playground) -> Any:
             with gr.Tab("Speech", id="speech"):
                 speech.build(pg)
             with gr.Tab("Portrait", id="portrait"):
-                portrait.build()
+                portrait.build(pg)
             with gr.Tab("Fidelity", id="fidelity"):
                 fidelity.build(pg)
         demo.load(user_errors(pg.root)(load_fn), load_inputs, load_outputs, api_visibility="private")
