@@ -135,6 +135,18 @@ def make_current(ctx: Any) -> None:
         _current.ctx = ctx
 
 
+def face_boxes_of_points(points: np.ndarray, camera: Camera, width: int, height: int, scale: float = 1.3) -> np.ndarray:
+    """Return (B, 4) float32 square pixel boxes (x0, y0, x1, y1) framing (B, N, 3) posed landmark points as a face
+    detector frames a face: `scale` x their extent, centred a little above their centre so the forehead is in."""
+    pts = camera.project(points, width, height)
+    lo, hi = pts.min(1), pts.max(1)
+    size = np.maximum(hi[:, 0] - lo[:, 0], hi[:, 1] - lo[:, 1])
+    cx = (lo[:, 0] + hi[:, 0]) / 2
+    cy = (lo[:, 1] + hi[:, 1]) / 2 - 0.2 * (hi[:, 1] - lo[:, 1])
+    half = size * scale / 2
+    return np.stack([cx - half, cy - half, cx + half, cy + half], 1).astype(np.float32)
+
+
 class GPUPose:
     """Poses a head in compute shaders into a GLRenderer's vertex buffers: per frame, the non-zero weights and the
     head pose go up, and positions, normals, wrinkle amplitudes and cornea normals are made on the GL device.
@@ -592,10 +604,14 @@ class GLRenderer:
         return self.boxes_of_vertices(self.head.pose(w, head_pose), scale)
 
     def boxes_of_vertices(self, verts: np.ndarray, scale: float = 1.3) -> np.ndarray:
-        """Return (B, 4) float32 face boxes (see `face_boxes`) of already posed (B, V, 3) vertices."""
+        """Return (B, 4) float32 face boxes (see `face_boxes`) of already posed (B, V, 3) vertices.
+
+        Reads only `head`, `camera` and `options` (avatar.app.refine frames the differentiable renderer's
+        images with it, through a stand-in object).
+        """
         # A head without landmark indices (a user's own) is framed by all its vertices instead.
         marks = self.head.landmarks(verts) if self.head.landmarks68 is not None else verts
-        return self._boxes_of_points(marks, scale)
+        return face_boxes_of_points(marks, self.camera, self.options.width, self.options.height, scale)
 
     def _posed_landmarks(self, weights: np.ndarray, head_pose: np.ndarray | None) -> np.ndarray:
         """Return (B, N, 3) posed landmarks (all vertices on a head without landmarks) of (B, 52) weights, posing only those."""
@@ -608,13 +624,7 @@ class GLRenderer:
 
     def _boxes_of_points(self, marks: np.ndarray, scale: float = 1.3) -> np.ndarray:
         """Return (B, 4) float32 face boxes (see `face_boxes`) around (B, N, 3) posed landmark points."""
-        pts = self.camera.project(marks, self.options.width, self.options.height)
-        lo, hi = pts.min(1), pts.max(1)
-        size = np.maximum(hi[:, 0] - lo[:, 0], hi[:, 1] - lo[:, 1])
-        cx = (lo[:, 0] + hi[:, 0]) / 2
-        cy = (lo[:, 1] + hi[:, 1]) / 2 - 0.2 * (hi[:, 1] - lo[:, 1])
-        half = size * scale / 2
-        return np.stack([cx - half, cy - half, cx + half, cy + half], 1).astype(np.float32)
+        return face_boxes_of_points(marks, self.camera, self.options.width, self.options.height, scale)
 
     def to_torch(self, frames: np.ndarray, device: Any = "auto") -> Any:
         """Return frames as a float (B, 3, H, W) tensor in [0, 1] on `device`, uploaded once."""
