@@ -85,7 +85,7 @@ def image_to_tensor(image: Any, size: int) -> torch.Tensor:
         arr = image[None] if image.ndim == 3 else image
         if arr.ndim != 4 or arr.shape[-1] not in (3, 4):
             raise AvatarInputError(f"an init image must be (H, W, 3) or (B, H, W, 3), got shape {image.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(arr[..., :3])).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(np.array(arr[..., :3])).permute(0, 3, 1, 2).float()  # a copy: the caller's array may be read-only
         x = x / 255.0 if arr.dtype == np.uint8 else x
     elif isinstance(image, torch.Tensor):
         x = image[None] if image.ndim == 3 else image

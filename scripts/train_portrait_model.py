@@ -1,0 +1,286 @@
+"""Trains the embedded portrait model: an AU-conditioned 64x64 diffusion UNet on domain-randomised renders of our head.
+
+Recipe (one seed rebuilds the data and the run exactly, up to the wall-clock cap):
+- conditions: the AUs that pose each render (the same catalogue, `avatar.facs.ActionUnits`, that drives the head):
+  45% one EMFACS emotion (FACS prototypes, `generators.expression.expression_aus`) at intensity U(0.3, 1), neutral
+  among them; 15% a two-emotion mixture; 10% a valence/arousal point in the unit disc; 30% 1-4 random AUs (gaze
+  excluded; 20% of them one-sided); 10% of all get a blink (AU45) added. Poses are `ActionUnits.to_arkit()` of
+  exactly that condition, and the condition vector is `ActionUnits.to_sides()` flattened (left, right per AU).
+- renders (`renderers.gl`, 96 px, no anti-aliasing, cropped then downsampled, which smooths edges anyway): identity
+  seeds 0-199 (the head's PCA identities), 5 skin tones with +-6% RGB jitter, 5 eye colours, camera yaw U(-25, 25),
+  pitch U(-8, 8), distance +-5%, rigid head pose +-4 deg per axis, a random key/fill/ambient light with a warm/cool
+  tint and flat / gradient / smooth-noise backgrounds (`scripts/make_render_dataset.py`'s samplers), a square crop of
+  1.15x the renderer's face box resized to 64x64;
+- augmentation: horizontal flip with the condition's left and right swapped (the flip mirrors the face);
+- model: `AUConditionedUNet` (diffusers UNet2DModel, blocks 16/32/64/96, attention at 8x8, ~1.8M parameters),
+  epsilon prediction on a 1000-step squared-cosine DDPM schedule, min-SNR-5 loss weighting, the condition dropped to
+  the null embedding 10% of the time (classifier-free guidance), AdamW lr 2e-3 with 100 warm-up steps and cosine
+  decay, batch 16, EMA 0.995 of the weights is what ships;
+- shipped as a `PortraitPipeline` folder (model_index.json, unet/, scheduler/ = DPM-Solver++ 2M), with the loss
+  log and curve (training_log.json, loss.png) and the recipe in recipe.json. The sampler clips the cosine
+  schedule's last timesteps (lambda_min_clipped) and thresholds x0 to the image range (`sampler_config`).
+
+    nice -n 10 python scripts/train_portrait_model.py                 # ~8 min of renders + ~35 min of training on 2 busy cores
+    python scripts/train_portrait_model.py --n-images 64 --steps 5 -o /tmp/p  # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "generators" / "portrait" / "weights" / "emoavatar-portrait-64"
+IMAGE = 64
+RENDER = 96
+CROP_SCALE = 1.15
+GAZE_AUS = (61, 62, 63, 64)
+
+
+def sample_condition(rng: np.random.Generator) -> object:
+    """Return one random `ActionUnits` condition drawn by the recipe above."""
+    from avatar.emotion import EMOTIONS
+    from avatar.facs import AU_NUMBERS, ActionUnits
+    from generators.expression import expression_aus
+
+    u = rng.random()
+    if u < 0.45:
+        label = EMOTIONS[int(rng.integers(len(EMOTIONS)))]
+        aus = ActionUnits() if label == "neutral" else expression_aus(emotion=label, intensity=float(rng.uniform(0.3, 1.0)))
+    elif u < 0.60:
+        a, b = rng.choice(np.arange(1, len(EMOTIONS)), 2, replace=False)
+        aus = expression_aus(mixture={EMOTIONS[a]: float(rng.uniform(0.4, 1.0)), EMOTIONS[b]: float(rng.uniform(0.1, 0.6))})
+    elif u < 0.70:
+        r, th = math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+        aus = expression_aus(va=(r * math.cos(th), r * math.sin(th)))
+    else:
+        pool = [n for n in AU_NUMBERS if n not in GAZE_AUS and n != 43]
+        picks = rng.choice(pool, int(rng.integers(1, 5)), replace=False)
+        spec = {}
+        for n in picks:
+            side = "" if n != 30 and rng.random() > 0.2 else ("L" if rng.random() < 0.5 else "R")
+            spec[f"{side}{n}" if side else f"AU{n}"] = float(rng.uniform(0.3, 1.0))
+        aus = ActionUnits(spec)
+    if rng.random() < 0.1:
+        d = aus.to_dict()
+        d["AU45"] = float(rng.uniform(0.4, 1.0))
+        aus = ActionUnits(d)
+    return aus
+
+
+def render_dataset(n: int, seed: int, log: callable) -> dict[str, np.ndarray]:
+    """Return {"images": (n, 64, 64, 3) uint8, "conditions": (n, 2 * NUM_AU) float32, "meta": (n, 4)} rendered from `seed`."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from PIL import Image
+
+    from make_render_dataset import crop_box, random_background, random_lighting  # the dataset script's samplers
+
+    from avatar.appearance import EYE_COLOURS, SKIN_TONES, Appearance
+    from avatar.head import default_head
+    from renderers.cameras import Camera
+    from renderers.gl import GLRenderer, RendererOptions
+
+    rng = np.random.default_rng(seed)
+    base = default_head()
+    renderer = GLRenderer(base, RendererOptions(width=RENDER, height=RENDER, background=None, samples=0))
+    images = np.zeros((n, IMAGE, IMAGE, 3), np.uint8)
+    conds = np.zeros((n, 2 * 32), np.float32)
+    meta = np.zeros((n, 4), np.float32)  # identity, skin index, yaw, pitch
+    t0 = time.time()
+    for i in range(n):
+        if i % 4 == 0:
+            ident = int(rng.integers(0, 200))
+            tone = int(rng.integers(len(SKIN_TONES)))
+            skin = np.clip(np.array(SKIN_TONES[list(SKIN_TONES)[tone]]) * rng.uniform(0.94, 1.06, 3), 0, 1)
+            eyes = list(EYE_COLOURS)[rng.integers(len(EYE_COLOURS))]
+            renderer.set_head(base.with_identity(ident) if ident else base, Appearance(skin=tuple(skin), eyes=eyes))
+        aus = sample_condition(rng)
+        w = aus.to_arkit()
+        yaw, pitch = rng.uniform(-25, 25), rng.uniform(-8, 8)
+        renderer.set_camera(Camera.preset(yaw=yaw, pitch=pitch, distance=62.0 * rng.uniform(0.95, 1.05)))
+        renderer.set_lighting(random_lighting(rng))
+        hp = np.concatenate([np.radians(rng.uniform(-4, 4, 3)), [0, 0, 0]]).astype(np.float32)
+        rgba = renderer.render_vertices(renderer.head.pose(w, hp)).astype(np.float32) / 255.0
+        rgb = rgba[..., :3] * rgba[..., 3:] + random_background(rng, RENDER) * (1 - rgba[..., 3:])
+        box = crop_box(renderer.face_boxes(w[None], hp[None])[0], CROP_SCALE)
+        pad = RENDER // 2
+        padded = np.pad((rgb * 255).astype(np.uint8), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        images[i] = np.asarray(Image.fromarray(padded).resize((IMAGE, IMAGE), Image.BILINEAR, box=tuple(box + pad)))
+        conds[i] = aus.to_sides().reshape(-1)
+        meta[i] = (ident, tone, yaw, pitch)
+        if (i + 1) % 500 == 0:
+            log(f"rendered {i + 1}/{n} ({(time.time() - t0) / (i + 1) * 1000:.0f} ms each)")
+    renderer.close()
+    return {"images": images, "conditions": conds, "meta": meta}
+
+
+def sampler_config(cls: type, train_config: dict) -> object:
+    """Return the shipped sampler: DPM-Solver++ 2M on the training schedule, safe at the cosine schedule's ends.
+
+    The squared-cosine schedule's last timesteps have alpha_bar ~ 1e-9, where an x0 prediction divides by ~0:
+    `lambda_min_clipped` skips them, and dynamic thresholding keeps each step's x0 inside the image range.
+    """
+    return cls.from_config(train_config, algorithm_type="dpmsolver++", solver_order=2, lambda_min_clipped=-5.1,
+                           thresholding=True, sample_max_value=1.0)
+
+
+def plot_curve(xs: list[float], ys: list[float], path: Path, title: str) -> None:
+    """Write a small log-scale line plot of ys against xs as PNG (PIL only: matplotlib is not a dependency)."""
+    from PIL import Image, ImageDraw
+
+    w, h, m = 480, 280, 40
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    if len(xs) > 1:
+        ly = np.log10(np.maximum(ys, 1e-6))
+        lo, hi = float(ly.min()), float(ly.max()) + 1e-9
+        pts = [(m + (x - xs[0]) / (xs[-1] - xs[0]) * (w - 2 * m), h - m - (v - lo) / (hi - lo) * (h - 2 * m)) for x, v in zip(xs, ly)]
+        d.line(pts, fill=(30, 90, 200), width=2)
+        d.text((4, m - 10), f"{10 ** hi:.3g}", fill="black")
+        d.text((4, h - m - 6), f"{10 ** lo:.3g}", fill="black")
+        d.text((m, h - m + 6), f"step {xs[0]}", fill="black")
+        d.text((w - m - 60, h - m + 6), f"step {xs[-1]}", fill="black")
+    d.rectangle([m, m, w - m, h - m], outline="black")
+    d.text((m, 10), title + " (log scale)", fill="black")
+    img.save(path)
+
+
+def swap_sides(conditions: torch.Tensor) -> torch.Tensor:
+    """Return (B, 2 * NUM_AU) conditions with the left and right halves exchanged (the mirror image's AUs)."""
+    import torch
+
+    half = conditions.shape[1] // 2
+    return torch.cat([conditions[:, half:], conditions[:, :half]], dim=1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-images", type=int, default=2400)
+    ap.add_argument("--steps", type=int, default=1600)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared, busy CPU)")
+    ap.add_argument("--max-minutes", type=float, default=40.0, help="stop training (and save) after this much wall time")
+    ap.add_argument("--data", default="/tmp/emoavatar_portrait_data.npz", help="render cache (rebuilt when absent)")
+    ap.add_argument("-o", "--output", default=str(DEFAULT_OUT))
+    args = ap.parse_args()
+
+    import torch
+    from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+
+    from generators.portrait.models.au_unet import AUConditionedUNet
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    log_lines: list[str] = []
+
+    def log(msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        log_lines.append(line)
+        print(line, flush=True)
+
+    torch.set_num_threads(args.threads)
+    t_start = time.time()
+    data_path = Path(args.data)
+    if data_path.is_file() and int(np.load(data_path)["seed"]) == args.seed and len(np.load(data_path)["images"]) == args.n_images:
+        data = dict(np.load(data_path))
+        log(f"loaded {args.n_images} renders from {data_path}")
+    else:
+        data = render_dataset(args.n_images, args.seed, log)
+        np.savez(data_path, seed=args.seed, **data)
+    render_seconds = time.time() - t_start
+    log(f"data ready in {render_seconds:.0f} s")
+
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    conds = torch.from_numpy(data["conditions"])
+    model = AUConditionedUNet(block_out_channels=(16, 32, 64, 96))
+    ema = AUConditionedUNet.from_config(model.config)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {n_params / 1e6:.2f} M parameters")
+    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon")
+    alphas = sched.alphas_cumprod
+    snr = alphas / (1 - alphas)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    warm = 100
+    lr_at = lambda s: args.lr * min(1.0, (s + 1) / warm) * (0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))) * 0.95 + 0.05)  # noqa: E731
+    history: dict[str, list[float]] = {"step": [], "loss": [], "seconds": []}
+    running, t_train, step = [], time.time(), 0
+    model.train()
+    for step in range(args.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        idx = torch.randint(0, len(images), (args.batch,), generator=gen)
+        x0, c = images[idx], conds[idx]
+        flip = torch.rand(args.batch, generator=gen) < 0.5
+        x0 = torch.where(flip.view(-1, 1, 1, 1), x0.flip(-1), x0)
+        c = torch.where(flip.view(-1, 1), swap_sides(c), c)
+        keep = torch.rand(args.batch, generator=gen) >= 0.1
+        t = torch.randint(0, 1000, (args.batch,), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        xt = sched.add_noise(x0, noise, t)
+        pred = model(xt, t, c, keep).sample
+        # min-SNR-5: the low-noise steps (easy, many) stop dominating the gradient.
+        weight = torch.clamp(snr[t], max=5.0) / snr[t]
+        loss = (weight * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        decay = min(0.995, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        running.append(loss.item())
+        if (step + 1) % 25 == 0:
+            history["step"].append(step + 1)
+            history["loss"].append(float(np.mean(running)))
+            history["seconds"].append(round(time.time() - t_train, 1))
+            running = []
+        if (step + 1) % 100 == 0:
+            log(f"step {step + 1}/{args.steps} loss {history['loss'][-1]:.4f} ({(time.time() - t_train) / (step + 1):.2f} s/step)")
+        if (step + 1) % 250 == 0:
+            ema.save_pretrained(out / "unet")
+        if time.time() - t_start > args.max_minutes * 60:
+            log(f"wall-clock cap of {args.max_minutes} min reached at step {step + 1}")
+            break
+    steps_done = step + 1
+    train_seconds = time.time() - t_train
+    ema.eval()
+    # Shipped in float16 (3.6 MB): loading casts back to the model's float32, and sampling cannot tell the difference.
+    ema.to(torch.float16).save_pretrained(out / "unet")
+    ema.to(torch.float32)
+    sampler_config(DPMSolverMultistepScheduler, sched.config).save_pretrained(out / "scheduler")
+    recipe = {"seed": args.seed, "n_images": args.n_images, "image_size": IMAGE, "render_size": RENDER, "crop_scale": CROP_SCALE,
+              "steps_planned": args.steps, "steps_done": steps_done, "batch": args.batch, "lr": args.lr, "ema": 0.995,
+              "condition_dropout": 0.1, "min_snr_gamma": 5.0, "parameters": n_params, "threads": args.threads,
+              "render_seconds": round(render_seconds, 1), "train_seconds": round(train_seconds, 1),
+              "conditions": "45% emotion / 15% mixture / 10% VA / 30% random AUs, 10% + blink; hflip swaps L/R",
+              "domain": "identities 0-199, 5 skin tones +-6%, 5 eye colours, yaw +-25, pitch +-8, distance +-5%, head pose +-4 deg, "
+                        "random key/fill/ambient + tint, flat/gradient/noise backgrounds"}
+    (out / "recipe.json").write_text(json.dumps(recipe, indent=1))
+    (out / "training_log.json").write_text(json.dumps({"history": history, "log": log_lines}, indent=1))
+    plot_curve(history["step"], history["loss"], out / "loss.png", f"portrait UNet loss (min-SNR eps MSE, batch {args.batch})")
+    from generators.portrait.pipeline import PortraitPipeline
+
+    pipe = PortraitPipeline(unet=ema, scheduler=DPMSolverMultistepScheduler.from_pretrained(out / "scheduler"))
+    pipe.save_pretrained(out)
+    log(f"saved {out} ({steps_done} steps, {train_seconds / 60:.1f} min training)")
+
+
+if __name__ == "__main__":
+    main()
