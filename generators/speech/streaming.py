@@ -11,8 +11,8 @@
 * voice activity: the same energy gate with hysteresis and hangover as `audio.voice_activity`, on the
   running noise floor and peak (its pause-bridging needs the future, so it is left out), softened by a
   causal one-pole filter; loudness gain from the running 95th-percentile level;
-* lip closure: the predicted flag widened as `talking.widen_closure` does (all of its widening falls on
-  frames after a run starts, so it is causal), with the release ramp, solved on the head's own lips;
+* lip closure: the predicted flag (the model learned the closure margins) with the release ramp, solved on
+  the head's own lips;
 * emotion: a constant pose, or `intensity="auto"` following the running vocal arousal;
 * life: seeded blinks and gaze identical to the offline path's (their random draws do not depend on the
   clip length) and a causal head motion with the same emotion/arousal style as `life.head_motion`.
@@ -405,13 +405,14 @@ class StreamingAnimator:
 
 
 class _ClosureState:
-    """Causal `talking.widen_closure` + `visemes.closure_envelope`: the closure strength of each new frame."""
+    """Causal `visemes.closure_envelope` of the model's closure flag (optionally widened like `talking.widen_closure`)."""
 
-    def __init__(self, fps: float, release_s: float | None = None) -> None:
+    def __init__(self, fps: float, release_s: float | None = None, widen: bool = False) -> None:
         from generators.speech.visemes import RELEASE_S
 
         release_s = RELEASE_S if release_s is None else release_s
         self.fps = fps
+        self.widen = widen
         self.run = 0  # length of the current predicted run
         self.hold_until = -1  # frames up to this index stay shut after a run (widening)
         self.i = -1
@@ -425,11 +426,13 @@ class _ClosureState:
         self.i += 1
         if pred:
             self.run += 1
-        elif self.run:
+        elif self.run and self.widen:
             s = self.i - self.run
             (a, b), = closure_intervals([Phone("B", s / self.fps, self.i / self.fps)], lead_s=0.5 / self.fps,
                                         tail_s=0.5 / self.fps)
             self.hold_until = int(math.floor(b * self.fps + 1e-9))
+            self.run = 0
+        else:
             self.run = 0
         shut = pred or self.i <= self.hold_until
         if shut:

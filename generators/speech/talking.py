@@ -113,7 +113,9 @@ def speech_curves(
 
     net = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
-    shut, tuck = widen_closure(shut, fps), np.zeros(n_frames, bool)
+    # The shipped model learned closure flags that already carry the margins (its labels come from
+    # `bilabial_frames`): widening them again (`widen_closure`) shut twice the vowels for no more closures.
+    shut, tuck = np.asarray(shut, bool), np.zeros(n_frames, bool)
     if method == "hybrid":
         # The model's mouth, with the closures and tucks of the decoded phones added: each path finds
         # bilabials the other misses (the decoder on natural voices, the model on formant synthesis).
@@ -128,6 +130,8 @@ def speech_curves(
 
 def widen_closure(shut: np.ndarray, fps: float) -> np.ndarray:
     """Return a (T,) bool closure mask whose runs (a model's predicted bilabials) get the phonetic path's margins.
+
+    For a model trained on closure labels without margins (the shipped one has them built in).
 
     Each predicted run is treated as one bilabial phone: `visemes.CLOSURE_LEAD_S` earlier, `CLOSURE_TAIL_S`
     later, at least `CLOSURE_MIN_S` long.
