@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from avatar.constants import MAX_FPS, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from avatar.errors import AvatarInputError
 
@@ -95,3 +97,19 @@ def check_choice(value: Any, choices: Iterable[str], what: str) -> str:
     if value not in options:
         raise AvatarInputError(f"unknown {what} {value!r}: use one of {', '.join(options)}")
     return str(value)
+
+
+def check_int(value: Any, what: str, low: int, high: int) -> int:
+    """Return `value` as an int in [low, high]; raise a one-line AvatarInputError quoting it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= int(value) <= high:
+        raise AvatarInputError(f"{what} must be a whole number in {low}..{high}, got {value!r}")
+    return int(value)
+
+
+def check_number(value: Any, what: str, low: float, high: float, low_open: bool = False) -> float:
+    """Return `value` as a float in [low, high] ((low, high] with low_open); raise a one-line AvatarInputError otherwise."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or not (low < float(value) if low_open else low <= float(value)) or float(value) > high:
+        side = "(" if low_open else "["
+        raise AvatarInputError(f"{what} must be a number in {side}{low}, {high}], got {value!r}")
+    return float(value)

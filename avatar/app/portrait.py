@@ -208,7 +208,7 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
 
     from avatar.validation import check_seed
     from generators.portrait.conditions import resolve_condition
-    from generators.portrait.pipeline import check_int, check_number
+    from avatar.validation import check_int, check_number
 
     condition = resolve_condition(emotion=emotion, intensity=intensity, aus=aus, va=va)
     n = check_int(n, "n", 1, 256)

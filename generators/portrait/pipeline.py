@@ -33,6 +33,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError
+from avatar.validation import check_int, check_number
 from generators.portrait.conditions import PortraitCondition, emotion_index, resolve_condition
 from generators.portrait.guidance import GuidanceTarget, check_critic, guide_x0, image_scores, rerank
 from generators.portrait.models import au_unet  # noqa: F401 - diffusers loads the UNet class by module name, once imported
@@ -57,22 +58,6 @@ class PortraitPipelineOutput(BaseOutput):
     images: Any
     conditions: list[dict[str, Any]]
     scores: list[dict[str, Any]] | None = None
-
-
-def check_int(value: Any, what: str, low: int, high: int) -> int:
-    """Return `value` as an int in [low, high]; raise a one-line AvatarInputError quoting it otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= int(value) <= high:
-        raise AvatarInputError(f"{what} must be a whole number in {low}..{high}, got {value!r}")
-    return int(value)
-
-
-def check_number(value: Any, what: str, low: float, high: float, low_open: bool = False) -> float:
-    """Return `value` as a float in [low, high] ((low, high] with low_open); raise a one-line AvatarInputError otherwise."""
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or not (low < float(value) if low_open else low <= float(value)) or float(value) > high:
-        side = "(" if low_open else "["
-        raise AvatarInputError(f"{what} must be a number in {side}{low}, {high}], got {value!r}")
-    return float(value)
 
 
 def image_to_tensor(image: Any, size: int) -> torch.Tensor:

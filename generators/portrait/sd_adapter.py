@@ -24,10 +24,11 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError
+from avatar.validation import check_int, check_number
 from generators.portrait.conditions import emotion_index, resolve_condition
 from generators.portrait.guidance import GuidanceTarget, check_critic, guide_x0, image_scores, rerank
 from generators.portrait.models.au_adapter import AUTokenEncoder
-from generators.portrait.pipeline import (OUTPUT_TYPES, PortraitPipelineOutput, check_int, check_number, check_pipeline_folder, image_to_tensor,
+from generators.portrait.pipeline import (OUTPUT_TYPES, PortraitPipelineOutput, check_pipeline_folder, image_to_tensor,
                                          quiet_loading)
 
 DEFAULT_PROMPT = "a close-up studio photograph of a person's face, looking at the camera"

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from avatar.app.cli.common import EMOTION_HELP, add_look_args
+from avatar.app.cli.common import EMOTION_HELP, add_look_args, intensity_arg
 from avatar.errors import AvatarInputError
 from avatar.validation import check_unit
 
@@ -84,16 +84,6 @@ def cmd_animate(args: argparse.Namespace) -> int:
         write_sequence_video(renderer, seq, args.output, seq.audio, args.progress)
         print(f"wrote {args.output}")
     return 0
-
-
-def intensity_arg(text: str) -> float | str:
-    """Return 'auto' or the intensity as a float (an argparse type)."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number: use 0..1 or 'auto'") from None
 
 
 def register(sub: Any) -> None:

@@ -149,3 +149,13 @@ def write_sequence_video(renderer: Any, seq: Any, out: str | Path, audio: str | 
     frames = tqdm(renderer.iter_frames(seq.weights, seq.head_pose), total=len(seq), desc="render", unit="frame",
                   disable=not progress)
     save_frames(frames, out, fps=seq.fps, audio=audio if Path(out).suffix.lower() == ".mp4" else None, total=len(seq))
+
+
+def intensity_arg(text: str) -> float | str:
+    """Return 'auto' or the intensity as a float (an argparse type for --intensity where 'auto' is allowed)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: use 0..1 or 'auto'") from None

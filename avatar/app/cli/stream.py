@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from avatar.app.cli.common import EMOTION_HELP, positive_int
+from avatar.app.cli.common import EMOTION_HELP, intensity_arg, positive_int
 from avatar.errors import AvatarInputError
 
 EPILOG = """examples:
@@ -21,15 +21,6 @@ EPILOG = """examples:
   emoavatar stream speech.wav --emotion happy --intensity auto > frames.jsonl
   arecord -f S16_LE -r 16000 -c 1 -t raw | emoavatar stream - --rate 16000 --realtime
 """
-
-
-def _intensity(text: str) -> float | str:
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number: use 0..1 or 'auto'") from None
 
 
 def _chunks_from_file(path: str, chunk_s: float):  # noqa: ANN202 - generator of (samples, rate)
@@ -113,7 +104,7 @@ def register(sub: Any) -> None:
                    help="pace a file as if it came from a microphone (stdin is paced by its writer)")
     p.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk size in ms (default 20)")
     p.add_argument("--emotion", default="neutral", help=EMOTION_HELP)
-    p.add_argument("--intensity", type=_intensity, default=1.0, help="emotion intensity 0..1 or 'auto' (follows vocal arousal)")
+    p.add_argument("--intensity", type=intensity_arg, default=1.0, help="emotion intensity 0..1 or 'auto' (follows vocal arousal)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed for blinks, gaze and head motion (default 0)")
     p.add_argument("--life", action=argparse.BooleanOptionalAction, default=True, help="blinks, gaze and head motion")
