@@ -42,55 +42,79 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "generators" / "portrait" / "weights" / "emoavatar-portrait-64"
 IMAGE = 64
-RENDER = 96
-CROP_SCALE = 1.15
+RENDER = 128
+CROP_SCALE = 1.0
 GAZE_AUS = (61, 62, 63, 64)
+MODEL_CONFIG = {"block_out_channels": (16, 32, 64, 96), "time_embedding_dim": 256, "resnet_time_scale_shift": "scale_shift"}
+"""The UNet: FiLM conditioning (the AU embedding, added to the time embedding, scales and shifts every resnet)."""
 
 
 def sample_condition(rng: np.random.Generator) -> object:
-    """Return one random `ActionUnits` condition drawn by the recipe above."""
+    """Return one random `ActionUnits` condition drawn by the recipe above (emotional extremes weighted up)."""
     from avatar.emotion import EMOTIONS
     from avatar.facs import AU_NUMBERS, ActionUnits
     from generators.expression import expression_aus
 
     u = rng.random()
-    if u < 0.45:
-        label = EMOTIONS[int(rng.integers(len(EMOTIONS)))]
-        aus = ActionUnits() if label == "neutral" else expression_aus(emotion=label, intensity=float(rng.uniform(0.3, 1.0)))
-    elif u < 0.60:
-        a, b = rng.choice(np.arange(1, len(EMOTIONS)), 2, replace=False)
-        aus = expression_aus(mixture={EMOTIONS[a]: float(rng.uniform(0.4, 1.0)), EMOTIONS[b]: float(rng.uniform(0.1, 0.6))})
+    if u < 0.10:
+        aus = ActionUnits()
     elif u < 0.70:
-        r, th = math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
-        aus = expression_aus(va=(r * math.cos(th), r * math.sin(th)))
+        label = EMOTIONS[int(rng.integers(1, len(EMOTIONS)))]
+        aus = expression_aus(emotion=label, intensity=float(0.3 + 0.7 * math.sqrt(rng.random())))
+    elif u < 0.80:
+        a, b = rng.choice(np.arange(1, len(EMOTIONS)), 2, replace=False)
+        aus = expression_aus(mixture={EMOTIONS[a]: float(rng.uniform(0.5, 1.0)), EMOTIONS[b]: float(rng.uniform(0.1, 0.5))})
     else:
         pool = [n for n in AU_NUMBERS if n not in GAZE_AUS and n != 43]
         picks = rng.choice(pool, int(rng.integers(1, 5)), replace=False)
         spec = {}
         for n in picks:
             side = "" if n != 30 and rng.random() > 0.2 else ("L" if rng.random() < 0.5 else "R")
-            spec[f"{side}{n}" if side else f"AU{n}"] = float(rng.uniform(0.3, 1.0))
+            spec[f"{side}{n}" if side else f"AU{n}"] = float(rng.uniform(0.4, 1.0))
         aus = ActionUnits(spec)
-    if rng.random() < 0.1:
+    if rng.random() < 0.08:
         d = aus.to_dict()
         d["AU45"] = float(rng.uniform(0.4, 1.0))
         aus = ActionUnits(d)
     return aus
 
 
-def render_dataset(n: int, seed: int, log: callable) -> dict[str, np.ndarray]:
-    """Return {"images": (n, 64, 64, 3) uint8, "conditions": (n, 2 * NUM_AU) float32, "meta": (n, 4)} rendered from `seed`."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from PIL import Image
+def calm_lighting(rng: np.random.Generator) -> object:
+    """Return a random near-frontal portrait light (key, fill, ambient, slight warm/cool tint): varied, never hiding the face."""
+    from renderers.gl import Lighting
 
-    from make_render_dataset import crop_box, random_background, random_lighting  # the dataset script's samplers
+    az, el = rng.uniform(-0.5, 0.5), rng.uniform(0.1, 0.6)
+    key = (math.sin(az) * math.cos(el), math.sin(el), math.cos(az) * math.cos(el))
+    tint = np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.05, 0.05) * np.array([1.0, 0.2, -1.0])
+    k, f, a = rng.uniform(0.8, 1.15), rng.uniform(0.2, 0.4), rng.uniform(0.08, 0.16)
+    return Lighting(key_dir=key, fill_dir=(-key[0] - 0.3, 0.1, 0.6), key_rgb=tuple(k * tint),
+                    fill_rgb=(f, f, f * 1.05), ambient=(a, a, a), specular=float(rng.uniform(0.05, 0.2)))
+
+
+def plain_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Return a (size, size, 3) float background: a muted flat colour (70%) or a soft vertical gradient of two."""
+    def muted() -> np.ndarray:
+        return np.clip(rng.uniform(0.25, 0.8) + rng.uniform(-0.08, 0.08, 3), 0, 1)
+
+    c0 = muted()
+    if rng.random() < 0.7:
+        return np.broadcast_to(c0, (size, size, 3)).copy()
+    t = np.linspace(0, 1, size)[:, None, None]
+    return c0 * (1 - t) + muted() * t
+
+
+def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
+    """Return {"images": (n, 64, 64, 3) uint8, "conditions": (n, 2 * NUM_AU) float32, "meta": (n, 4)} of one worker's chunk."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT))
+    from PIL import Image
 
     from avatar.appearance import EYE_COLOURS, SKIN_TONES, Appearance
     from avatar.head import default_head
     from renderers.cameras import Camera
     from renderers.gl import GLRenderer, RendererOptions
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, chunk])
     base = default_head()
     renderer = GLRenderer(base, RendererOptions(width=RENDER, height=RENDER, background=None, samples=0))
     images = np.zeros((n, IMAGE, IMAGE, 3), np.uint8)
@@ -98,7 +122,7 @@ def render_dataset(n: int, seed: int, log: callable) -> dict[str, np.ndarray]:
     meta = np.zeros((n, 4), np.float32)  # identity, skin index, yaw, pitch
     t0 = time.time()
     for i in range(n):
-        if i % 4 == 0:
+        if i % 8 == 0:
             ident = int(rng.integers(0, 200))
             tone = int(rng.integers(len(SKIN_TONES)))
             skin = np.clip(np.array(SKIN_TONES[list(SKIN_TONES)[tone]]) * rng.uniform(0.94, 1.06, 3), 0, 1)
@@ -106,22 +130,43 @@ def render_dataset(n: int, seed: int, log: callable) -> dict[str, np.ndarray]:
             renderer.set_head(base.with_identity(ident) if ident else base, Appearance(skin=tuple(skin), eyes=eyes))
         aus = sample_condition(rng)
         w = aus.to_arkit()
-        yaw, pitch = rng.uniform(-25, 25), rng.uniform(-8, 8)
-        renderer.set_camera(Camera.preset(yaw=yaw, pitch=pitch, distance=62.0 * rng.uniform(0.95, 1.05)))
-        renderer.set_lighting(random_lighting(rng))
-        hp = np.concatenate([np.radians(rng.uniform(-4, 4, 3)), [0, 0, 0]]).astype(np.float32)
+        yaw, pitch = rng.uniform(-15, 15), rng.uniform(-6, 6)
+        renderer.set_camera(Camera.preset(yaw=yaw, pitch=pitch, distance=62.0 * rng.uniform(0.97, 1.03)))
+        renderer.set_lighting(calm_lighting(rng))
+        hp = np.concatenate([np.radians(rng.uniform(-3, 3, 3)), [0, 0, 0]]).astype(np.float32)
         rgba = renderer.render_vertices(renderer.head.pose(w, hp)).astype(np.float32) / 255.0
-        rgb = rgba[..., :3] * rgba[..., 3:] + random_background(rng, RENDER) * (1 - rgba[..., 3:])
+        rgb = rgba[..., :3] * rgba[..., 3:] + plain_background(rng, RENDER) * (1 - rgba[..., 3:])
         box = crop_box(renderer.face_boxes(w[None], hp[None])[0], CROP_SCALE)
         pad = RENDER // 2
         padded = np.pad((rgb * 255).astype(np.uint8), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         images[i] = np.asarray(Image.fromarray(padded).resize((IMAGE, IMAGE), Image.BILINEAR, box=tuple(box + pad)))
         conds[i] = aus.to_sides().reshape(-1)
         meta[i] = (ident, tone, yaw, pitch)
-        if (i + 1) % 500 == 0:
-            log(f"rendered {i + 1}/{n} ({(time.time() - t0) / (i + 1) * 1000:.0f} ms each)")
+        if (i + 1) % 400 == 0:
+            print(f"chunk {chunk}: rendered {i + 1}/{n} ({(time.time() - t0) / (i + 1) * 1000:.0f} ms each)", flush=True)
     renderer.close()
     return {"images": images, "conditions": conds, "meta": meta}
+
+
+def crop_box(box: np.ndarray, scale: float) -> np.ndarray:
+    """Return the square (x0, y0, x1, y1) of `scale` x the renderer's face box (a detector's framing at scale 1)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = max(box[2] - box[0], box[3] - box[1]) * scale / 2
+    return np.array([cx - half, cy - half, cx + half, cy + half])
+
+
+def render_dataset(n: int, seed: int, workers: int) -> dict[str, np.ndarray]:
+    """Return the concatenated chunks of `n` renders from `seed`, rendered by `workers` processes (one GL context each)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    sizes = [n // workers + (k < n % workers) for k in range(workers)]
+    if workers == 1:
+        parts = [render_chunk(sizes[0], seed, 0)]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            parts = list(pool.map(render_chunk, sizes, [seed] * workers, range(workers)))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def sampler_config(cls: type, train_config: dict) -> object:
@@ -155,6 +200,20 @@ def plot_curve(xs: list[float], ys: list[float], path: Path, title: str) -> None
     img.save(path)
 
 
+def save_pipeline(ema: torch.nn.Module, train_config: dict, folder: Path) -> None:
+    """Write a loadable `PortraitPipeline` folder of the EMA UNet (float16 safetensors) and the shipped sampler."""
+    import copy
+
+    import torch
+    from diffusers import DPMSolverMultistepScheduler
+
+    from generators.portrait.pipeline import PortraitPipeline
+
+    # Shipped in float16: loading casts back to the model's float32, and sampling cannot tell the difference.
+    unet = copy.deepcopy(ema).to(torch.float16).eval()
+    PortraitPipeline(unet=unet, scheduler=sampler_config(DPMSolverMultistepScheduler, train_config)).save_pretrained(folder)
+
+
 def swap_sides(conditions: torch.Tensor) -> torch.Tensor:
     """Return (B, 2 * NUM_AU) conditions with the left and right halves exchanged (the mirror image's AUs)."""
     import torch
@@ -171,10 +230,13 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared, busy CPU)")
-    ap.add_argument("--max-minutes", type=float, default=40.0, help="stop training (and save) after this much wall time")
-    ap.add_argument("--data", default="/tmp/emoavatar_portrait_data.npz", help="render cache (rebuilt when absent)")
+    ap.add_argument("--max-minutes", type=float, default=70.0, help="stop training (and save) after this much wall time")
+    ap.add_argument("--render-workers", type=int, default=2, help="rendering processes (one GL context each)")
+    ap.add_argument("--checkpoint-every", type=int, default=300, help="save the EMA pipeline every this many steps")
+    ap.add_argument("--data", default="/tmp/emoavatar_portrait_data_v2.npz", help="render cache (rebuilt when absent)")
     ap.add_argument("-o", "--output", default=str(DEFAULT_OUT))
     args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))  # run as a file from anywhere: the toolkit's packages come from this checkout
 
     import torch
     from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
@@ -193,12 +255,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     t_start = time.time()
     data_path = Path(args.data)
-    if data_path.is_file() and int(np.load(data_path)["seed"]) == args.seed and len(np.load(data_path)["images"]) == args.n_images:
-        data = dict(np.load(data_path))
+    cached = dict(np.load(data_path)) if data_path.is_file() else {}
+    if cached and int(cached["seed"]) == args.seed and len(cached["images"]) == args.n_images \
+            and int(cached.get("workers", -1)) == args.render_workers and float(cached.get("crop", -1)) == CROP_SCALE:
+        data = cached
         log(f"loaded {args.n_images} renders from {data_path}")
     else:
-        data = render_dataset(args.n_images, args.seed, log)
-        np.savez(data_path, seed=args.seed, **data)
+        data = render_dataset(args.n_images, args.seed, args.render_workers)
+        np.savez(data_path, seed=args.seed, workers=args.render_workers, crop=CROP_SCALE, **data)
     render_seconds = time.time() - t_start
     log(f"data ready in {render_seconds:.0f} s")
 
@@ -206,7 +270,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     conds = torch.from_numpy(data["conditions"])
-    model = AUConditionedUNet(block_out_channels=(16, 32, 64, 96))
+    model = AUConditionedUNet(**MODEL_CONFIG)
     ema = AUConditionedUNet.from_config(model.config)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -217,7 +281,13 @@ def main() -> None:
     snr = alphas / (1 - alphas)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     warm = 100
-    lr_at = lambda s: args.lr * min(1.0, (s + 1) / warm) * (0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))) * 0.95 + 0.05)  # noqa: E731
+    cap = args.max_minutes * 60
+
+    def lr_at(s: int) -> float:
+        """Warm-up, then cosine decay over whichever runs out first: the planned steps or the wall-clock cap."""
+        progress = min(1.0, max(s / args.steps, (time.time() - t_train) / cap))
+        return args.lr * min(1.0, (s + 1) / warm) * (0.5 * (1 + math.cos(math.pi * progress)) * 0.95 + 0.05)
+
     history: dict[str, list[float]] = {"step": [], "loss": [], "seconds": []}
     running, t_train, step = [], time.time(), 0
     model.train()
@@ -253,18 +323,14 @@ def main() -> None:
             running = []
         if (step + 1) % 100 == 0:
             log(f"step {step + 1}/{args.steps} loss {history['loss'][-1]:.4f} ({(time.time() - t_train) / (step + 1):.2f} s/step)")
-        if (step + 1) % 250 == 0:
-            ema.save_pretrained(out / "unet")
-        if time.time() - t_start > args.max_minutes * 60:
+        if (step + 1) % args.checkpoint_every == 0:
+            save_pipeline(ema, sched.config, out / f"checkpoint-{step + 1}")
+        if time.time() - t_train > cap:
             log(f"wall-clock cap of {args.max_minutes} min reached at step {step + 1}")
             break
     steps_done = step + 1
     train_seconds = time.time() - t_train
-    ema.eval()
-    # Shipped in float16 (3.6 MB): loading casts back to the model's float32, and sampling cannot tell the difference.
-    ema.to(torch.float16).save_pretrained(out / "unet")
-    ema.to(torch.float32)
-    sampler_config(DPMSolverMultistepScheduler, sched.config).save_pretrained(out / "scheduler")
+    save_pipeline(ema, sched.config, out)
     recipe = {"seed": args.seed, "n_images": args.n_images, "image_size": IMAGE, "render_size": RENDER, "crop_scale": CROP_SCALE,
               "steps_planned": args.steps, "steps_done": steps_done, "batch": args.batch, "lr": args.lr, "ema": 0.995,
               "condition_dropout": 0.1, "min_snr_gamma": 5.0, "parameters": n_params, "threads": args.threads,
@@ -275,10 +341,6 @@ def main() -> None:
     (out / "recipe.json").write_text(json.dumps(recipe, indent=1))
     (out / "training_log.json").write_text(json.dumps({"history": history, "log": log_lines}, indent=1))
     plot_curve(history["step"], history["loss"], out / "loss.png", f"portrait UNet loss (min-SNR eps MSE, batch {args.batch})")
-    from generators.portrait.pipeline import PortraitPipeline
-
-    pipe = PortraitPipeline(unet=ema, scheduler=DPMSolverMultistepScheduler.from_pretrained(out / "scheduler"))
-    pipe.save_pretrained(out)
     log(f"saved {out} ({steps_done} steps, {train_seconds / 60:.1f} min training)")
 
 

@@ -30,7 +30,9 @@ class AUConditionedUNet(ModelMixin, ConfigMixin):
     """Return `UNet2DOutput.sample`, the (B, C, S, S) noise prediction, of noisy images at timesteps under AU conditions.
 
     Args (the config): sample_size, in/out channels, the UNet's block layout (`UNet2DModel`'s names),
-    `condition_dim` (2 * NUM_AU) and `condition_hidden` (the MLP's width).
+    `condition_dim` (2 * NUM_AU), `condition_hidden` (the MLP's width), `time_embedding_dim` (the width the
+    condition embedding is added at; None = 4 x the first block's channels) and `resnet_time_scale_shift`
+    ("default": the embedding is added to each resnet's features; "scale_shift": it scales and shifts them, FiLM).
     `forward(sample, timestep, condition=None, condition_mask=None)`: `condition` (B, condition_dim) in
     [0, 1]; `condition_mask` (B,) bool, False rows use the null embedding (also all rows when condition is None).
     """
@@ -41,14 +43,18 @@ class AUConditionedUNet(ModelMixin, ConfigMixin):
                  down_block_types: tuple[str, ...] = ("DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
                  up_block_types: tuple[str, ...] = ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"),
                  norm_num_groups: int = 8, attention_head_dim: int = 32, condition_dim: int = CONDITION_DIM,
-                 condition_hidden: int = 256) -> None:
+                 condition_hidden: int = 256, time_embedding_dim: int | None = None,
+                 resnet_time_scale_shift: str = "default") -> None:
         super().__init__()
-        emb = block_out_channels[0] * 4  # UNet2DModel's time-embedding width, which an "identity" class embedding must match
+        # UNet2DModel's time-embedding width (block_out_channels[0] * 4 unless given), which an "identity" class
+        # embedding must match; "scale_shift" makes every resnet FiLM its normalised features by (time + condition).
+        emb = time_embedding_dim or block_out_channels[0] * 4
         self.unet = UNet2DModel(sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
                                 block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,
                                 down_block_types=tuple(down_block_types), up_block_types=tuple(up_block_types),
                                 norm_num_groups=norm_num_groups, attention_head_dim=attention_head_dim,
-                                class_embed_type="identity")
+                                class_embed_type="identity", time_embedding_dim=time_embedding_dim,
+                                resnet_time_scale_shift=resnet_time_scale_shift)
         self.condition_encoder = nn.Sequential(nn.Linear(condition_dim, condition_hidden), nn.SiLU(),
                                                nn.Linear(condition_hidden, emb))
         self.null_embedding = nn.Parameter(torch.zeros(emb))
