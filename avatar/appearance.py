@@ -152,13 +152,15 @@ def paint_head(head: BlendshapeHead, appearance: Appearance | None = None) -> np
 
     # Lips: inside the outer lip contour, on the front of the face (and the inner lip surface).
     outer = lm[48:60, :2]
-    lip_front = face & (v[:, 2] > lm[48:60, 2].min() - 1.2)
-    d_edge = _polygon_edge_distance(xy, outer)
-    inside = _inside_polygon(xy, outer)
-    lip_w = np.where(inside, _smooth(-0.02, 0.12, d_edge), 1 - _smooth(0.0, 0.10, d_edge) ) * lip_front
+    # Distances are measured only where a weight can be non-zero (the rest is weighted 0): same colours, less work.
+    colour = colour.astype(np.float64)  # blended in float64 (as when whole-array weights promoted it)
+    lip_front = np.flatnonzero(face & (v[:, 2] > lm[48:60, 2].min() - 1.2))
+    d_edge = _polygon_edge_distance(xy[lip_front], outer)
+    inside = _inside_polygon(xy[lip_front], outer)
+    lip_w = np.where(inside, _smooth(-0.02, 0.12, d_edge), 1 - _smooth(0.0, 0.10, d_edge))
     lip_w = np.where(inside, lip_w, lip_w * 0.35)
     lip_colour = np.clip(skin * np.array([0.86, 0.58, 0.58]) + np.array([0.06, 0.0, 0.02]), 0, 1)
-    colour = colour * (1 - lip_w[:, None]) + lip_colour * lip_w[:, None]
+    colour[lip_front] = colour[lip_front] * (1 - lip_w[:, None]) + lip_colour * lip_w[:, None]
 
     # Brows: tapered bands slightly below the brow landmarks (which trace the brow's upper edge).
     for idx in (slice(17, 22), slice(22, 27)):
@@ -166,13 +168,13 @@ def paint_head(head: BlendshapeHead, appearance: Appearance | None = None) -> np
         if line[0, 0] > line[-1, 0]:
             line = line[::-1]
         line[:, 1] -= 0.35
-        d, t = _polyline_distance(xy, line)
+        near = np.flatnonzero(face & (v[:, 2] > lm[idx, 2].min() - 2.0))
+        d, t = _polyline_distance(xy[near], line)
         inner_at_end = abs(line[-1, 0]) < abs(line[0, 0])
         t_inner = t if inner_at_end else 1 - t  # 1 at the inner end
         half = 0.22 + 0.30 * t_inner
-        near = face & (v[:, 2] > lm[idx, 2].min() - 2.0)
-        w = (1 - _smooth(half * 0.55, half, d)) * near * 0.92
-        colour = colour * (1 - w[:, None]) + np.asarray(app.brow_colour, np.float32) * w[:, None]
+        w = (1 - _smooth(half * 0.55, half, d)) * 0.92
+        colour[near] = colour[near] * (1 - w[:, None]) + np.asarray(app.brow_colour, np.float32) * w[:, None]
 
     # Short hair on the scalp, so the head reads as a person and not a mannequin.
     if app.hair_cap:
@@ -221,14 +223,34 @@ def drawn_faces(head: BlendshapeHead) -> np.ndarray:
             # ICT's sclera sphere also covers the cornea (meant to be transparent); cut that cap away
             # so the iris sphere inside shows through.
             idx = np.arange(eye.sclera.start, eye.sclera.stop)
-            cap = idx[(eye.axial(v[idx]) > 0) & (eye.radial(v[idx]) < IRIS_RADIUS * 1.05)]
-            keep &= ~np.isin(head.faces, cap).all(axis=1)
+            cap = np.zeros(len(v), bool)
+            cap[idx[(eye.axial(v[idx]) > 0) & (eye.radial(v[idx]) < IRIS_RADIUS * 1.05)]] = True
+            keep &= ~cap[head.faces].all(axis=1)
         a, b = ICT_PARTS["eyelashes"]
         lash = np.arange(a, b)
         eye_y = np.array([e.centre[1] for e in _eye_geometry(v)]).mean()
-        lower = lash[v[lash, 1] < eye_y]
-        keep &= ~np.isin(head.faces, lower).any(axis=1)
+        lower = np.zeros(len(v), bool)
+        lower[lash[v[lash, 1] < eye_y]] = True
+        keep &= ~lower[head.faces].any(axis=1)
     return head.faces[keep]
+
+
+def two_sided_faces(head: BlendshapeHead, faces: np.ndarray) -> np.ndarray:
+    """Return (F,) bool: which of `faces` (drawn triangles of `head`) must be drawn from both sides.
+
+    On the ICT layout: the eyelash cards, seen from either side, and the eyeballs, whose sclera is seen from
+    inside through the cut-away cornea cap at grazing angles. Every other part is a consistently wound surface
+    whose back faces are hidden behind its front faces (but for a few silhouette fringe samples where the mesh
+    folds: under 6 in 10^6 samples), so a renderer may cull them (tests/test_speed_paths.py checks the images
+    across views, head poses and expressions). Any other head: every triangle, since its winding is unknown.
+    """
+    if not head.is_ict:
+        return np.ones(len(faces), bool)
+    both = np.zeros(head.num_vertices, bool)
+    for part in ("eyeball_left", "eyeball_right", "eyelashes"):
+        a, b = ICT_PARTS[part]
+        both[a:b] = True
+    return both[np.asarray(faces)].any(axis=1)
 
 
 IRIS_RADIUS = 0.60  # cm: a human iris is ~12 mm across
@@ -313,8 +335,13 @@ class WrinkleField:
 
 
 def _unique_edges(faces: np.ndarray) -> np.ndarray:
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).astype(np.int64)
-    return np.unique(np.sort(e, 1), axis=0)
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).astype(np.int64), 1)
+    # One int64 key per edge sorts like the (a, b) rows (lexicographic): a 1-D sort is much faster than
+    # np.unique(axis=0), which also imports numpy.ma (~30 ms at start-up).
+    n = int(e.max()) + 1 if len(e) else 1
+    key = np.sort(e[:, 0] * n + e[:, 1])
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
+    return np.stack([key // n, key % n], 1)
 
 
 def _directional_incidence(v: np.ndarray, edges: np.ndarray, vertices: np.ndarray,

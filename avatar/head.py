@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -67,7 +68,9 @@ class BlendshapeHead:
         vertex_uv: (V, 2) float32 texture coordinate per vertex, or None.
         landmarks68: (68,) int32 vertex indices of the 68-point landmarks, or None.
         rigid_vertices: indices of vertices that move rigidly with the skull, or None.
-        identity_basis: (M, V, 3) float32 identity modes (coefficients ~ N(0, 1)), or None.
+        identity_basis: (M, V, 3) float32 identity modes (coefficients ~ N(0, 1)), or None. May be given as a
+            zero-argument callable returning them: they are then read on first use (the shipped head's 100 modes
+            are 60% of its file and a default render never needs them).
         pivot: (3,) float32 centre of rotation for head pose (upper neck).
         name: where the head came from.
         generic_neutral: (V, 3) float32 neutral before the identity was applied.
@@ -83,7 +86,7 @@ class BlendshapeHead:
     vertex_uv: np.ndarray | None = None
     landmarks68: np.ndarray | None = None
     rigid_vertices: np.ndarray | None = None
-    identity_basis: np.ndarray | None = None
+    identity_basis: np.ndarray | None = field(default=None, repr=False, compare=False)
     pivot: np.ndarray | None = None
     name: str = "custom"
     generic_neutral: np.ndarray | None = None
@@ -233,10 +236,30 @@ class BlendshapeHead:
         return BlendshapeModule(self).to(device)
 
 
+def _get_identity_basis(head: BlendshapeHead) -> np.ndarray | None:
+    """Return the head's (M, V, 3) float32 identity modes, reading them now when they were given as a loader."""
+    basis = head.__dict__.get("_identity_basis")
+    if callable(basis):
+        basis = head.__dict__["_identity_basis"] = np.ascontiguousarray(basis(), dtype=np.float32)
+    return basis
+
+
+def _set_identity_basis(head: BlendshapeHead, value: np.ndarray | Callable[[], np.ndarray] | None) -> None:
+    head.__dict__["_identity_basis"] = value
+
+
+# A property over the dataclass field, so the constructor, `replace` and `with_identity` keep their signature
+# while a loader passed as the value runs on first read.
+BlendshapeHead.identity_basis = property(_get_identity_basis, _set_identity_basis,  # type: ignore[assignment]
+                                         doc="(M, V, 3) float32 identity modes, or None (read on first use).")
+
+
 def topology_key(num_vertices: int, faces: np.ndarray) -> tuple[int, int]:
     """Return (vertex count, crc32 of the triangles sorted by row): a fingerprint of a mesh layout."""
     tris = np.sort(np.asarray(faces, np.int64), axis=1)
-    tris = tris[np.lexsort(tris.T[::-1])]
+    # Rows in lexicographic order, through one int64 key per row (a 1-D sort; the same order as a lexsort).
+    n = max(int(num_vertices), int(tris.max()) + 1 if tris.size else 1)
+    tris = tris[np.argsort((tris[:, 0] * n + tris[:, 1]) * n + tris[:, 2], kind="stable")]
     return int(num_vertices), zlib.crc32(np.ascontiguousarray(tris, dtype=np.int32).tobytes())
 
 
@@ -284,7 +307,7 @@ def _load_ict(path: str) -> BlendshapeHead:
         neutral=neutral, faces=faces, deltas=deltas, present=present, face_material=face_mat.astype(np.int16),
         materials=tuple(str(m) for m in data["materials"]), vertex_uv=vertex_uv,
         landmarks68=data["landmarks68"].astype(np.int32), rigid_vertices=rigid.astype(np.int32),
-        identity_basis=data["identity_deltas"].astype(np.float32), pivot=pivot, name="ict-facekit",
+        identity_basis=lambda: np.load(path)["identity_deltas"], pivot=pivot, name="ict-facekit",
     )
 
 

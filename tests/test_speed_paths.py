@@ -4,6 +4,7 @@ and the benchmark scripts still run (smoke mode)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import wave
@@ -272,7 +273,9 @@ def test_sequence_video_through_the_cli_keeps_every_frame(tmp_path: Path) -> Non
     ("bench_gpu.py", "| loop |"),
 ])
 def test_benchmark_runs_in_smoke_mode(script: str, expect: str) -> None:
+    # The repository on the path too, so the scripts import this checkout whether or not it is pip-installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--smoke"], cwd=ROOT / "benchmarks",
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert expect in out.stdout
