@@ -49,7 +49,7 @@ def lowpass(curves: np.ndarray, fps: float, cutoff_s: float) -> np.ndarray:
     """Return (T, K) curves smoothed by a Gaussian of standard deviation `cutoff_s` seconds (edges held)."""
     if cutoff_s <= 0 or len(curves) < 2:
         return curves.astype(np.float32)
-    from scipy.ndimage import gaussian_filter1d
+    from generators.speech.smoothing import gaussian_filter1d
 
     return gaussian_filter1d(curves.astype(np.float64), sigma=cutoff_s * fps, axis=0, mode="nearest").astype(np.float32)
 

@@ -176,7 +176,7 @@ def head_motion(
     the speaker's median, yaw is a slow seeded random walk; all scale with voice activity so the head
     settles during pauses.
     """
-    from scipy.ndimage import gaussian_filter1d
+    from generators.speech.smoothing import gaussian_filter1d
 
     t_frames = np.arange(n_frames) / fps
     t_hop = np.arange(len(energy_db)) * hop_s
@@ -244,7 +244,7 @@ def add_life(
     if opts.head and n > 0:
         pose = head_motion(n, fps, energy_db, f0, activity, hop_s, rng_head, opts)
         if labels is not None or arousal is not None:
-            from scipy.ndimage import gaussian_filter1d
+            from generators.speech.smoothing import gaussian_filter1d
 
             styles = [head_style(lab) for lab in (labels if labels is not None else ["neutral"] * n)]
             amp = np.array([st.amplitude for st in styles], np.float64)

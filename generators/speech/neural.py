@@ -10,13 +10,14 @@ labelled by the phonetic path; see `generators/speech/weights/README.md` for the
 `SpeechToARKit` is a diffusers `ModelMixin` + `ConfigMixin`: the shipped checkpoint is the folder
 `generators/speech/weights/speech_to_arkit/` (config.json + diffusion_pytorch_model.safetensors, and
 metrics.json), and `SpeechToARKit.from_pretrained(folder)` loads yours, strictly. This module imports
-torch and diffusers; `generators.speech` imports it only when the neural path runs.
+torch and diffusers; `talking.animate` runs a checkpoint folder through `net_numpy.SpeechModelNumpy` (the same
+network in numpy, no torch import) and uses this module only for a model object passed in; streaming,
+training and GPUs use it. The log-mel features live in `net_numpy`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,47 +32,12 @@ from torch.nn import functional as F
 from avatar.checkpoints import load_strict
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
-from generators.speech.audio import INSTALL_HINT, SAMPLE_RATE, Audio
+from generators.speech.audio import SAMPLE_RATE, Audio
+from generators.speech.net_numpy import _filterbank, frames_from_logits, log_mel, mel_filterbank, resample  # noqa: F401 (re-exported)
 from generators.speech.shipped import DEFAULT_WEIGHTS, weights_available
 
 
 CHECKPOINT_HINT = "pass a folder written by SpeechToARKit.save_pretrained (config.json + diffusion_pytorch_model.safetensors)"
-
-
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """Return an (n_mels, n_fft // 2 + 1) float32 triangular mel filterbank (HTK mel scale, area-normalised).
-
-    librosa's `filters.mel(htk=True, norm="slaney")` is this filterbank (the hand-written one it
-    replaced agreed to 1e-9, well under the 1e-6 that keeps the shipped model's outputs unchanged).
-    """
-    try:
-        from librosa.filters import mel
-    except ImportError:
-        raise AvatarInputError(f"the neural speech path needs librosa: {INSTALL_HINT}") from None
-    return mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True, norm="slaney").astype(np.float32)
-
-
-def log_mel(samples: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
-    """Return (n_mels, F) float32 log-mel features at sample_rate / hop frames per second.
-
-    `samples` must already be at `config["sample_rate"]` (`SpeechToARKit.predict` resamples).
-    Per-utterance mean/variance normalisation per band makes the model indifferent to recording gain.
-    """
-    n_fft, hop = int(config["n_fft"]), int(config["hop"])
-    x = np.pad(samples.astype(np.float32), (n_fft // 2, n_fft // 2), mode="reflect" if len(samples) > n_fft // 2 else "constant")
-    n = 1 + (len(x) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    frames = x[idx] * np.hanning(n_fft + 1)[:-1].astype(np.float32)[None]
-    power = np.abs(np.fft.rfft(frames, n_fft, axis=1)) ** 2
-    fb = _filterbank(int(config["sample_rate"]), n_fft, int(config["n_mels"]), float(config["fmin"]), float(config["fmax"]))
-    mel = np.log(power @ fb.T + 1e-6).T
-    mel = (mel - mel.mean(axis=1, keepdims=True)) / (mel.std(axis=1, keepdims=True) + 1e-3)
-    return mel.astype(np.float32)
-
-
-@lru_cache(maxsize=4)
-def _filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    return mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax)
 
 
 class SpeechToARKit(ModelMixin, ConfigMixin):
@@ -147,24 +113,7 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
         feats = torch.from_numpy(log_mel(samples, cfg))[None].to(self.device)
         out = self.forward(feats)[0].float().cpu().numpy()
         rate = int(cfg.sample_rate) / int(cfg.hop) / 2.0
-        n = n_frames if n_frames is not None else int(np.ceil(audio.duration * fps))
-        t = np.arange(n) / fps
-        src = np.arange(len(out)) / rate
-        logits = np.stack([np.interp(t, src, out[:, k]) for k in range(out.shape[1])], axis=1)
-        k = len(cfg.blendshape_names)
-        w = 1.0 / (1.0 + np.exp(-logits[:, :k]))
-        return w.astype(np.float32), logits[:, k] > 0.0
-
-
-def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
-    """Return float32 `samples` at `target_rate` (librosa's soxr HQ resampler, as `load_audio` uses); unchanged when equal."""
-    if int(rate) == int(target_rate):
-        return samples
-    try:
-        import librosa
-    except ImportError:
-        raise AvatarInputError(f"resampling {rate} Hz audio for the speech model needs librosa: {INSTALL_HINT}") from None
-    return librosa.resample(np.asarray(samples, np.float32), orig_sr=int(rate), target_sr=int(target_rate), res_type="soxr_hq").astype(np.float32)
+        return frames_from_logits(out, rate, audio.duration, fps, n_frames, len(cfg.blendshape_names))
 
 
 def load_model(path: str | os.PathLike | None = None) -> SpeechToARKit:

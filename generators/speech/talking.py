@@ -73,7 +73,7 @@ def _features(audio: Audio | AudioFeatures) -> AudioFeatures:
 
 def frame_activity(audio: Audio | AudioFeatures, n_frames: int, fps: float) -> np.ndarray:
     """Return (T,) float32 voice activity in [0, 1] at `fps`, softened over ~50 ms so the mouth eases shut."""
-    from scipy.ndimage import gaussian_filter1d
+    from generators.speech.smoothing import gaussian_filter1d
 
     feats = _features(audio)
     vad = feats.activity.astype(np.float64)
@@ -109,9 +109,14 @@ def speech_curves(
         phones = phones_from_audio(audio, text)
         return (speech_weights(phones, fps, n_frames, articulation=articulation), bilabial_frames(phones, fps, n_frames),
                 labiodental_frames(phones, fps, n_frames))
-    from generators.speech.neural import load_model
+    if model is None or isinstance(model, (str, os.PathLike)):
+        # A checkpoint folder runs in numpy: the same network and outputs, without importing torch and diffusers
+        # (3-6 s, far more than the model's own time on a clip).
+        from generators.speech.net_numpy import load_numpy_model
 
-    net = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
+        net = load_numpy_model(model)
+    else:
+        net = model
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
     # The shipped model learned closure flags that already carry the margins (its labels come from
     # `bilabial_frames`): widening them again (`widen_closure`) shut twice the vowels for no more closures.

@@ -1,0 +1,103 @@
+"""The speech model run in numpy equals the torch module; the numpy smoothing and filterbank equal scipy's and librosa's;
+`animate` imports none of torch, diffusers, librosa or scipy.ndimage."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar.errors import FileFormatError
+from generators.speech.audio import Audio, load_audio
+from generators.speech.net_numpy import SpeechModelNumpy, load_numpy_model, mel_filterbank
+from generators.speech.smoothing import gaussian_filter1d
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCE = "Maybe Bob will bring a pair of purple mittens for me."
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Audio:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng to synthesise test speech")
+    path = tmp_path_factory.mktemp("speech") / "s.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), SENTENCE], check=True, capture_output=True)
+    return load_audio(path)
+
+
+def test_numpy_model_equals_the_torch_model_on_real_speech(speech: Audio) -> None:
+    """Same checkpoint, same outputs: weights within 1e-5, the same closure frames (several bilabials in the sentence)."""
+    pytest.importorskip("torch")
+    from generators.speech.neural import load_model
+
+    w_np, shut_np = load_numpy_model().predict(speech, fps=30.0)
+    w_t, shut_t = load_model().predict(speech, fps=30.0)
+    assert w_np.shape == w_t.shape == (int(np.ceil(speech.duration * 30)), 52)
+    assert np.abs(w_np - w_t).max() < 1e-5
+    assert np.array_equal(shut_np, shut_t) and shut_np.sum() >= 3
+
+
+def test_numpy_forward_equals_torch_on_random_features() -> None:
+    torch = pytest.importorskip("torch")
+    from generators.speech.neural import load_model
+
+    net = load_model()
+    mel = np.random.default_rng(0).standard_normal((40, 123)).astype(np.float32)
+    with torch.no_grad():
+        want = net(torch.from_numpy(mel)[None])[0].numpy()
+    got = load_numpy_model().forward(mel)
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
+
+
+def test_numpy_model_is_strict_about_its_tensors(tmp_path: Path) -> None:
+    model = load_numpy_model()
+    tensors = dict(model.tensors)
+    tensors.pop("gru.bias_hh_l0")
+    with pytest.raises(FileFormatError, match="missing.*gru.bias_hh_l0"):
+        SpeechModelNumpy(model.config, tensors)
+    tensors = {**model.tensors, "head.weight": np.zeros((53, 64), np.float32)}
+    with pytest.raises(FileFormatError, match="head.weight has shape"):
+        SpeechModelNumpy(model.config, tensors)
+    with pytest.raises(FileFormatError, match="unexpected"):
+        SpeechModelNumpy(model.config, {**model.tensors, "extra": np.zeros(1, np.float32)})
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(FileFormatError):
+        SpeechModelNumpy.from_folder(tmp_path)
+
+
+def test_filterbank_equals_librosa() -> None:
+    librosa_filters = pytest.importorskip("librosa.filters")
+    for args in ((16000, 400, 40, 60.0, 7600.0), (22050, 1024, 80, 0.0, 11025.0)):
+        want = librosa_filters.mel(sr=args[0], n_fft=args[1], n_mels=args[2], fmin=args[3], fmax=args[4], htk=True, norm="slaney")
+        assert np.abs(mel_filterbank(*args) - want).max() <= 1e-7
+
+
+@pytest.mark.parametrize("mode", ["reflect", "nearest"])
+def test_gaussian_smoothing_equals_scipy(mode: str) -> None:
+    from scipy.ndimage import gaussian_filter1d as scipy_filter
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 5, 40, 300):
+        for sigma in (0.3, 1.5, 5.0, 18.0):
+            x = rng.standard_normal(n)
+            assert np.allclose(gaussian_filter1d(x, sigma, mode=mode), scipy_filter(x, sigma, mode=mode), atol=1e-12)
+            y = rng.standard_normal((n, 3))
+            assert np.allclose(gaussian_filter1d(y, sigma, axis=0, mode=mode), scipy_filter(y, sigma, axis=0, mode=mode), atol=1e-12)
+
+
+def test_animate_imports_neither_torch_nor_librosa(speech: Audio, tmp_path: Path) -> None:
+    """The default speech path (the shipped model, via 'auto') runs without the 3-6 s of torch/diffusers/librosa imports."""
+    import soundfile
+
+    wav = tmp_path / "s.wav"
+    soundfile.write(wav, speech.samples, speech.sample_rate)
+    code = ("import sys, avatar\n"
+            f"seq = avatar.animate({str(wav)!r}, emotion='happy')\n"
+            "print(len(seq), sorted(m for m in ('torch', 'diffusers', 'librosa', 'scipy.ndimage') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    frames, loaded = out.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert int(frames) == int(np.ceil(speech.duration * 30)) and loaded == "[]"
