@@ -1,9 +1,9 @@
 """Emotions: the AffectNet-8 vocabulary, EMFACS prototypes (emotion -> AUs), mixtures and valence/arousal.
 
-Prototype AUs follow EMFACS (Friesen & Ekman 1983) as summarised in the brief of this module:
-happy 6+12, sad 1+4+15, surprise 1+2+5+26, fear 1+2+4+5+7+20+26, anger 4+5+7+23,
-disgust 9+15+16, contempt R12+R14. The apex intensities were tuned by posing the shipped
-ICT head; additions beyond EMFACS's core sets are marked in `DEFAULT_PROTOTYPES`.
+Prototype AUs follow EMFACS (Friesen & Ekman 1983): happy 6+12, sad 1+4+15, surprise 1+2+5+26,
+fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16, contempt R12+R14, each in the variant (open-mouthed,
+teeth-showing, crying) that judges trained on photographs read best on the shipped head
+(`scripts/select_prototypes.py`); what each adds beyond the core set is marked in `DEFAULT_PROTOTYPES`.
 
 Intensity scales every AU of a prototype linearly: ARKit weights are already roughly linear in
 perceived strength on this head, and a linear map keeps `emotion_to_aus(e, s)` equal to
@@ -42,20 +42,26 @@ SYNONYMS: Mapping[str, str] = MappingProxyType({
 })
 """Common spellings accepted for the eight labels (lower-case)."""
 
-# Apex AU intensities (intensity 1.0) per emotion.
+# Apex AU intensities (intensity 1.0) per emotion. Each is the EMFACS variant that judges trained on photographs
+# read best on our head, chosen by scripts/select_prototypes.py (FER2013-trained judges on identities 101-140;
+# validated on face-api and identities 0, 7, 21, 80, 95, which the choice never saw; docs/refinement.md).
+# In this toolkit's AU -> ARKit map the visible upper-lip raise is AU11's row (mouthUpperUp), AU10's is
+# mouthShrugUpper (avatar.facs), so the "upper lip raiser" variants carry AU11.
 DEFAULT_PROTOTYPES: Mapping[str, ActionUnits] = MappingProxyType({
     "neutral": ActionUnits(),
-    # AU25 beyond EMFACS's 6+12: an open-lipped smile, the most common "happy" in photographs.
-    "happy": ActionUnits({"AU6": 0.9, "AU12": 1.0, "AU25": 0.4}),
-    # AU4 well below AU1 so the inner brows still rise (the oblique sad brow);
-    # AU17 (EMFACS's 1+4+15+17 variant) pushes the lower lip up into a pout.
-    "sad": ActionUnits({"AU1": 1.0, "AU4": 0.4, "AU15": 1.0, "AU17": 0.4}),
-    "surprise": ActionUnits({"AU1": 1.0, "AU2": 1.0, "AU5": 0.8, "AU26": 0.8}),
-    # AU25 beyond EMFACS: the stretched lips part; AU26 lower than in surprise, AU20 full.
-    "fear": ActionUnits({"AU1": 1.0, "AU2": 0.6, "AU4": 0.7, "AU5": 1.0, "AU7": 0.3, "AU20": 1.0, "AU25": 0.6, "AU26": 0.3}),
-    "disgust": ActionUnits({"AU9": 1.0, "AU15": 0.6, "AU16": 0.5}),
-    # AU17 (EMFACS's 4+5+7+17+23 variant) firms the closed, tightened mouth.
-    "anger": ActionUnits({"AU4": 1.0, "AU5": 0.6, "AU7": 0.8, "AU17": 0.4, "AU23": 0.9}),
+    # A broad open smile showing the upper teeth (6+12+25+26): the most common "happy" in photographs.
+    "happy": ActionUnits({"AU6": 1.0, "AU10": 0.3, "AU12": 1.0, "AU25": 1.0, "AU26": 0.3}),
+    # The crying variant of 1+4+15+17: oblique brows (AU4 below AU1), cheeks raised, lips stretched a little,
+    # gaze lowered.
+    "sad": ActionUnits({"AU1": 1.0, "AU4": 0.7, "AU6": 0.4, "AU15": 1.0, "AU17": 0.6, "AU20": 0.3, "AU64": 0.2}),
+    # Lips parted over the dropped jaw (1+2+5+25+26): the closed-lip form read as neutral or fear.
+    "surprise": ActionUnits({"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU25": 0.5, "AU26": 1.0}),
+    # 1+2+4+5+20+25+26 with the upper lip raised off the teeth.
+    "fear": ActionUnits({"AU1": 1.0, "AU2": 0.7, "AU4": 0.7, "AU5": 1.0, "AU11": 0.4, "AU20": 1.0, "AU25": 1.0, "AU26": 0.3}),
+    # Nose wrinkle with the upper lip raised and the chin pushed up (9+10+17), brows lowered, lids tightened.
+    "disgust": ActionUnits({"AU4": 0.4, "AU7": 0.4, "AU9": 1.0, "AU11": 0.8, "AU17": 0.5}),
+    # The open-mouthed form of 4+5+7 (with 10+16+22+25+26): the closed, pressed-lip form read as neutral.
+    "anger": ActionUnits({"AU4": 1.0, "AU5": 0.8, "AU7": 0.5, "AU11": 0.6, "AU16": 0.6, "AU22": 0.4, "AU25": 1.0, "AU26": 0.6}),
     # Unilateral, on the subject's right; AU14 stronger than AU12 so it reads as a smirk, not a half smile.
     "contempt": ActionUnits({"R12": 0.6, "R14": 0.9}),
 })
