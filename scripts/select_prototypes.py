@@ -44,7 +44,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     },
     "surprise": {
         "1+2+5+26 (previous)": "AU1=1,AU2=1,AU5=0.8,AU26=0.8",
-        "1+2+5+25+26 wide": "AU1=1,AU2=1,AU5=1,AU25=0.5,AU26=1",
+        "1+2+5+25+26 wide": "AU1=1,AU2=1,AU5=1,AU25=0.5,AU26=0.9",
         "1+2+5+27 stretch": "AU1=1,AU2=1,AU5=1,AU27=0.6",
     },
     "fear": {
