@@ -9,7 +9,7 @@ same length. Measured, each in a fresh process (the user's experience):
 - The same job in stages: imports, `avatar.animate` (audio -> sequence), render + encode (`write_sequence_video`).
 - Time to first frame: imports + head + GL context + shaders + one 512x512 frame in memory.
 
-    python benchmarks/bench_pipeline.py [--size 512] [--repeats 2] [--smoke]
+    python benchmarks/bench_pipeline.py [--size 512] [--repeats 2] [--baseline DIR] [--smoke]
 
 --smoke: 1.5 s of audio at 128x128, once (tests/test_speed_paths.py runs it).
 """
@@ -78,11 +78,18 @@ def make_speech(path: Path, seconds: float) -> float:
         return f.getnframes() / f.getframerate()
 
 
-def run(cmd: list[str]) -> float:
-    """Return the wall seconds of a command run from the repository root (fails loudly)."""
+def run(cmd: list[str], root: Path = ROOT) -> float:
+    """Return the wall seconds of a command run from the checkout `root` (this one or a baseline; fails loudly)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(cmd, cwd=root, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(root)})
     return time.perf_counter() - t0
+
+
+def first_frame(size: int, root: Path = ROOT) -> float:
+    """Return the seconds to the first frame in a fresh interpreter importing the checkout `root`."""
+    out = subprocess.run([sys.executable, "-c", FIRST_FRAME_SNIPPET.format(size=size)], cwd=root, check=True,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -90,7 +97,10 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--smoke", action="store_true", help="1.5 s of audio at 128x128, once: checks that the script runs")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="an earlier checkout (e.g. `git archive <commit> | tar -x -C DIR`) timed interleaved with this one")
     args = ap.parse_args()
+    roots = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     if args.smoke:
         args.size, args.repeats = 128, 1
     from renderers.writers import probe_video
@@ -101,22 +111,28 @@ def main() -> None:
         audio_s = make_speech(wav, 1.5 if args.smoke else 6.0)
         cmd = [sys.executable, "-m", "avatar", "animate", str(wav), "--emotion", "happy", "--size", str(args.size),
                "-o", str(out), "--no-progress"]
-        walls = [run(cmd) for _ in range(args.repeats)]
+        walls: dict[str, list[float]] = {k: [] for k in roots}
+        for _ in range(args.repeats):
+            for k, root in reversed(roots.items()):  # this checkout last, so `out` is its MP4
+                walls[k].append(run(cmd, root))
         frames, video_s, audio_out = probe_video(out)
-        best = min(walls)
-        print(f"\nemoavatar animate ({audio_s:.2f} s of speech -> {args.size}x{args.size} MP4), whole process: best {best:.2f} s "
-              f"of {args.repeats}; real-time factor {audio_s / best:.2f}x (target >= 2)")
+        for k, v in walls.items():
+            best = min(v)
+            print(f"\nemoavatar animate, {k} ({audio_s:.2f} s of speech -> {args.size}x{args.size} MP4), whole process: best "
+                  f"{best:.2f} s of {args.repeats}; real-time factor {audio_s / best:.2f}x (target >= 2; load {os.getloadavg()[0]:.1f})")
         print(f"  the MP4: {frames} frames, video {video_s:.2f} s, audio {audio_out if audio_out is None else round(audio_out, 3)} s")
         stages = json.loads(subprocess.run([sys.executable, "-c", STAGES_SNIPPET.format(wav=str(wav), size=args.size, out=str(out))],
                                            cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
         print(f"  stages in one process: imports {stages['imports']:.2f} s, audio -> sequence (avatar.animate) "
               f"{stages['animate']:.2f} s, render + encode {stages['render_encode']:.2f} s "
               f"({stages['frames'] / stages['render_encode']:.1f} frames/s)")
-    first = min(float(subprocess.run([sys.executable, "-c", FIRST_FRAME_SNIPPET.format(size=args.size)], cwd=ROOT, check=True,
-                                     capture_output=True, text=True).stdout.strip().splitlines()[-1])
-                for _ in range(max(1, args.repeats)))
-    print(f"\ntime to first frame ({args.size}x{args.size}, fresh process, from the first import; best of {max(1, args.repeats)}): "
-          f"{first:.3f} s (target <= 0.3)")
+    firsts: dict[str, list[float]] = {k: [] for k in roots}
+    for _ in range(max(1, args.repeats) + 1):
+        for k, root in roots.items():
+            firsts[k].append(first_frame(args.size, root))
+    for k, v in firsts.items():
+        print(f"\ntime to first frame, {k} ({args.size}x{args.size}, fresh process, from the first import; best of {len(v)}): "
+              f"{min(v):.3f} s (target <= 0.3; load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ Everything that is compared is measured in the same run, interleaved, because th
   plain trimesh + pyrender loop over the same weights at the same size (4x MSAA, smooth normals), and pyrender's
   loop writing the same MP4 with imageio-ffmpeg; the ratios are ours / pyrender.
 
-    python benchmarks/bench_render.py [--frames 150] [--size 512] [--no-pyrender] [--smoke]
+    python benchmarks/bench_render.py [--frames 150] [--size 512] [--no-pyrender] [--baseline DIR] [--smoke]
 
 --smoke: a few frames at 128x128, to check that the script runs (tests/test_speed_paths.py).
 """
@@ -96,10 +96,12 @@ def bench_modes(weights: np.ndarray, size: int, repeats: int) -> tuple[dict[str,
     """Return ({mode: best frames/s of GLRenderer.iter_frames}, GL renderer string), modes interleaved per repeat."""
     from renderers.gl import GLRenderer, RendererOptions
 
-    modes = {"msaa4, numpy pose": dict(antialias="msaa", gpu_pose=False),
-             "supersample 2x2, numpy pose": dict(antialias="supersample", gpu_pose=False),
+    modes = {"msaa4, numpy pose, two-sided": dict(antialias="msaa", gpu_pose=False, backface_culling=False),
+             "supersample 2x2, numpy pose, two-sided": dict(antialias="supersample", gpu_pose=False, backface_culling=False),
+             "supersample 2x2, numpy pose (default: culled)": dict(antialias="supersample", gpu_pose=False),
              "supersample 2x2, compute-shader pose": dict(antialias="supersample", gpu_pose=True),
-             "no anti-aliasing, numpy pose": dict(samples=0, gpu_pose=False)}
+             "no anti-aliasing, numpy pose, two-sided": dict(samples=0, gpu_pose=False, backface_culling=False),
+             "no anti-aliasing, numpy pose (culled)": dict(samples=0, gpu_pose=False)}
     renderers = {m: GLRenderer(options=RendererOptions(width=size, height=size, **kw)) for m, kw in modes.items()}
     best = {m: 0.0 for m in modes}
     try:
@@ -117,19 +119,28 @@ def bench_modes(weights: np.ndarray, size: int, repeats: int) -> tuple[dict[str,
     return best, name
 
 
-def first_frame_seconds(size: int) -> float:
+def checkout_env(root: Path) -> dict[str, str]:
+    """Return the environment that makes a fresh `python` import the checkout at `root` (this one or a baseline)."""
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
+def first_frame_seconds(size: int, root: Path = ROOT) -> float:
     """Return the time to the first frame in a fresh interpreter (imports, head, context, shaders, one frame)."""
-    out = subprocess.run([sys.executable, "-c", FIRST_FRAME_SNIPPET.format(size=size)], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", FIRST_FRAME_SNIPPET.format(size=size)], cwd=root, capture_output=True,
+                         text=True, check=True, env=checkout_env(root))
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def whole_process_ours(seq_path: Path, size: int, out: Path) -> float:
-    """Return the wall seconds of `python -m avatar render --sequence ... -o out.mp4` (a fresh process, start to exit)."""
+def whole_process_ours(seq_path: Path, size: int, out: Path, root: Path = ROOT) -> tuple[float, float]:
+    """Return (wall seconds, CPU seconds of the process and its children) of `python -m avatar render --sequence ...
+    -o out.mp4` run from the checkout `root` (a fresh process, start to exit)."""
+    before = os.times()
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "avatar", "render", "--sequence", str(seq_path), "--size", str(size),
-                    "-o", str(out), "--no-progress"], cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - t0
+                    "-o", str(out), "--no-progress"], cwd=root, check=True, capture_output=True, env=checkout_env(root))
+    wall = time.perf_counter() - t0
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
 PYRENDER_PROCESS = """
@@ -202,6 +213,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pyrender", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--smoke", action="store_true", help="a few frames at 128x128: checks that the script runs")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="an earlier checkout (e.g. `git archive <commit> | tar -x -C DIR`): its whole process and first "
+                         "frame are timed interleaved with this one's")
     args = ap.parse_args()
     if args.smoke:
         args.frames, args.size, args.repeats = 6, 128, 1
@@ -224,16 +238,32 @@ def main() -> None:
     print(f"GLRenderer.iter_frames at {args.size}x{args.size} (best of {args.repeats}, interleaved):")
     for mode, f in fps.items():
         print(f"  {mode}: {f:.1f} frames/s")
-    first = min(first_frame_seconds(args.size) for _ in range(1 if args.smoke else 3))
-    print(f"\ntime to first frame (fresh process, from the first import to the frame in memory; best of 3): {first:.3f} s")
+    roots = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    firsts: dict[str, list[float]] = {k: [] for k in roots}
+    for _ in range(1 if args.smoke else 3):
+        for k, root in roots.items():
+            firsts[k].append(first_frame_seconds(args.size, root))
+    for k, v in firsts.items():
+        print(f"\ntime to first frame, {k} (fresh process, from the first import to the frame in memory; best of {len(v)}): "
+              f"{min(v):.3f} s (load {os.getloadavg()[0]:.1f})")
     with tempfile.TemporaryDirectory() as tmp:
         seq_path, w_path = Path(tmp) / "seq.npz", Path(tmp) / "w.npy"
         ExpressionSequence(w, fps=30).save(seq_path)
         np.save(w_path, w)
-        ours = [whole_process_ours(seq_path, args.size, Path(tmp) / "ours.mp4") for _ in range(1 if args.smoke else 2)]
+        runs: dict[str, list[tuple[float, float]]] = {k: [] for k in roots}
+        for _ in range(1 if args.smoke else 2):
+            for k, root in roots.items():
+                runs[k].append(whole_process_ours(seq_path, args.size, Path(tmp) / "ours.mp4", root))
+        ours = [wall for wall, _ in runs["this checkout"]]
         ours_fps = args.frames / min(ours)
-        print(f"\nsequence -> MP4, whole process (emoavatar render --sequence, {args.frames} frames at {args.size}x{args.size}): "
-              f"{min(ours):.2f} s, {ours_fps:.1f} frames/s")
+        for k, v in runs.items():
+            wall, cpu = min(v)
+            print(f"\nsequence -> MP4, whole process, {k} (emoavatar render --sequence, {args.frames} frames at "
+                  f"{args.size}x{args.size}): {wall:.2f} s, {args.frames / wall:.1f} frames/s, CPU {cpu:.2f} s "
+                  f"(load {os.getloadavg()[0]:.1f})")
+        if args.baseline:
+            base_wall, base_cpu = min(runs["baseline"])
+            print(f"this checkout vs baseline: {base_wall / min(ours):.2f}x in wall time, {base_cpu / min(runs['this checkout'])[1]:.2f}x less CPU")
         if not args.pyrender:
             return
         try:
@@ -246,6 +276,8 @@ def main() -> None:
         print(f"trimesh + pyrender loop (same weights and size, 4x MSAA, smooth normals, render only): {loop:.1f} frames/s")
         print(f"trimesh + pyrender whole process writing the same MP4: {whole:.2f} s, {args.frames / whole:.1f} frames/s")
         print(f"ratio ours (whole process) / pyrender loop: {ours_fps / loop:.2f}x")
+        if args.baseline:
+            print(f"ratio baseline (whole process) / pyrender loop: {args.frames / min(runs['baseline'])[0] / loop:.2f}x")
         print(f"ratio ours (whole process) / pyrender (whole process): {whole / min(ours):.2f}x")
 
 
