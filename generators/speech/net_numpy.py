@@ -81,19 +81,29 @@ def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     return librosa.resample(np.asarray(samples, np.float32), orig_sr=int(rate), target_sr=int(target_rate), res_type="soxr_hq").astype(np.float32)
 
 
-def frames_from_logits(logits: np.ndarray, rate: float, duration: float, fps: float, n_frames: int | None,
-                       n_shapes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return ((T, n_shapes) float32 weights, (T,) bool closure mask) at `fps` from (M, n_shapes + 1) model logits at `rate` Hz.
+def frame_logits(logits: np.ndarray, rate: float, duration: float, fps: float, n_frames: int | None,
+                 n_shapes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ((T, n_shapes) float32 weights, (T,) float32 closure logit) at `fps` from (M, n_shapes + 1) model logits at `rate` Hz.
 
-    Each logit is interpolated linearly to the frame times, then the weights go through a sigmoid and the
-    closure logit is thresholded at 0 (both model implementations share this step).
+    Each logit is interpolated linearly to the frame times, then the weights go through a sigmoid (both model
+    implementations share this step); `closure.hybrid_closure` reads the closure logit itself.
     """
     n = n_frames if n_frames is not None else int(np.ceil(duration * fps))
     t = np.arange(n) / fps
     src = np.arange(len(logits)) / rate
     out = np.stack([np.interp(t, src, logits[:, k]) for k in range(logits.shape[1])], axis=1)
     w = 1.0 / (1.0 + np.exp(-out[:, :n_shapes]))
-    return w.astype(np.float32), out[:, n_shapes] > 0.0
+    return w.astype(np.float32), out[:, n_shapes].astype(np.float32)
+
+
+def frames_from_logits(logits: np.ndarray, rate: float, duration: float, fps: float, n_frames: int | None,
+                       n_shapes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ((T, n_shapes) float32 weights, (T,) bool closure mask) at `fps` from (M, n_shapes + 1) model logits at `rate` Hz.
+
+    As `frame_logits`, with the closure logit thresholded at 0 (the model's closure flag).
+    """
+    w, closure = frame_logits(logits, rate, duration, fps, n_frames, n_shapes)
+    return w, closure > 0.0
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -179,11 +189,16 @@ class SpeechModelNumpy:
 
     def predict(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ((T, n) float32 blendshape weights, (T,) bool closure mask) at `fps` for one clip (as SpeechToARKit.predict)."""
+        w, closure = self.predict_logits(audio, fps, n_frames)
+        return w, closure > 0.0
+
+    def predict_logits(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return ((T, n) float32 blendshape weights, (T,) float32 closure logit) at `fps` for one clip."""
         cfg = self.config
         samples = resample(audio.samples, audio.sample_rate, int(cfg["sample_rate"]))
         out = self.forward(log_mel(samples, cfg))
         rate = int(cfg["sample_rate"]) / int(cfg["hop"]) / 2.0
-        return frames_from_logits(out, rate, audio.duration, fps, n_frames, len(cfg["blendshape_names"]))
+        return frame_logits(out, rate, audio.duration, fps, n_frames, len(cfg["blendshape_names"]))
 
 
 def _check_tensors(config: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:

@@ -33,7 +33,7 @@ from avatar.checkpoints import load_strict
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
 from generators.speech.audio import SAMPLE_RATE, Audio
-from generators.speech.net_numpy import _filterbank, frames_from_logits, log_mel, mel_filterbank, resample  # noqa: F401 (re-exported)
+from generators.speech.net_numpy import _filterbank, frame_logits, frames_from_logits, log_mel, mel_filterbank, resample  # noqa: F401 (re-exported)
 from generators.speech.shipped import DEFAULT_WEIGHTS, weights_available
 
 
@@ -101,19 +101,24 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
         """
         return load_strict(super().from_pretrained, pretrained_model_name_or_path, **kwargs)
 
-    @torch.no_grad()
     def predict(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ((T, n) float32 blendshape weights, (T,) bool closure mask) at `fps` for one clip.
 
         The clip is resampled to the model's `sample_rate` when its own rate differs (features,
         and so the model, are only meaningful at the rate it was trained at).
         """
+        w, closure = self.predict_logits(audio, fps, n_frames)
+        return w, closure > 0.0
+
+    @torch.no_grad()
+    def predict_logits(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return ((T, n) float32 blendshape weights, (T,) float32 closure logit) at `fps` for one clip (as `predict`)."""
         cfg = self.config
         samples = resample(audio.samples, audio.sample_rate, int(cfg.sample_rate))
         feats = torch.from_numpy(log_mel(samples, cfg))[None].to(self.device)
         out = self.forward(feats)[0].float().cpu().numpy()
         rate = int(cfg.sample_rate) / int(cfg.hop) / 2.0
-        return frames_from_logits(out, rate, audio.duration, fps, n_frames, len(cfg.blendshape_names))
+        return frame_logits(out, rate, audio.duration, fps, n_frames, len(cfg.blendshape_names))
 
 
 def load_model(path: str | os.PathLike | None = None) -> SpeechToARKit:

@@ -117,19 +117,20 @@ def speech_curves(
         net = load_numpy_model(model)
     else:
         net = model
+    if method == "hybrid":
+        # The model's mouth; closures from its flag, its logit's peaks and the decoded phones, tucks from the
+        # phones (`closure.hybrid_closure`): each finds bilabials the others miss (the decoder on natural
+        # voices, the model on formant synthesis).
+        from generators.speech.closure import hybrid_closure
+        from generators.speech.phonetic import phones_from_audio
+
+        w, logit = net.predict_logits(audio, fps=fps, n_frames=n_frames)
+        shut, tuck = hybrid_closure(logit, phones_from_audio(audio, text), fps)
+        return np.clip(w * articulation, 0.0, 1.0), shut, tuck
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
     # The shipped model learned closure flags that already carry the margins (its labels come from
     # `bilabial_frames`): widening them again (`widen_closure`) shut twice the vowels for no more closures.
     shut, tuck = np.asarray(shut, bool), np.zeros(n_frames, bool)
-    if method == "hybrid":
-        # The model's mouth, with the closures and tucks of the decoded phones added: each path finds
-        # bilabials the other misses (the decoder on natural voices, the model on formant synthesis).
-        from generators.speech.phonetic import phones_from_audio
-        from generators.speech.visemes import bilabial_frames, labiodental_frames
-
-        phones = phones_from_audio(audio, text)
-        shut = shut | bilabial_frames(phones, fps, n_frames)
-        tuck = labiodental_frames(phones, fps, n_frames) & ~shut
     return np.clip(w * articulation, 0.0, 1.0), shut, tuck
 
 

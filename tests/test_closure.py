@@ -1,0 +1,92 @@
+"""Audio-only bilabial closure (`generators.speech.closure`): the model's flag, its logit's peaks and decoded phones."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _logit(*bumps: tuple[int, float], n: int = 30, floor: float = -5.0) -> np.ndarray:
+    """Return a (n,) logit track at `floor` with triangular bumps (centre frame, height)."""
+    z = np.full(n, floor)
+    for c, h in bumps:
+        for d in range(-3, 4):
+            if 0 <= c + d < n:
+                z[c + d] = max(z[c + d], h - abs(d) * (h - floor) / 3.0)
+    return z
+
+
+def test_a_prominent_sub_zero_rise_closes_the_lips_for_two_frames() -> None:
+    from generators.speech.closure import PEAK_LOGIT, closure_peaks
+
+    z = _logit((10, PEAK_LOGIT + 1.0))
+    shut = closure_peaks(z)
+    assert shut.sum() == 2 and shut[10], "the peak frame and one neighbour"
+    assert not closure_peaks(_logit((10, PEAK_LOGIT - 0.5))).any(), "a rise that stays below PEAK_LOGIT is no closure"
+
+
+def test_ripples_on_a_high_plateau_are_not_peaks() -> None:
+    from generators.speech.closure import closure_peaks
+
+    z = np.full(30, -1.0)
+    z[10], z[12] = -0.8, -0.85  # 0.2 above the plateau: far less than PEAK_PROMINENCE
+    assert not closure_peaks(z).any()
+    z2 = z.copy()
+    z2[20] = 2.0  # a real rise among them still counts
+    assert closure_peaks(z2)[20]
+
+
+def test_a_one_frame_flag_is_held_for_two_frames_toward_the_likelier_side() -> None:
+    from generators.speech.closure import hold_min_frames
+
+    z = np.array([-5.0, -3.0, 0.5, -1.0, -5.0, -5.0])
+    held = hold_min_frames(z > 0, z, fps=30.0)
+    assert held.tolist() == [False, False, True, True, False, False]
+    assert hold_min_frames(z > 0, z, fps=60.0).sum() == 4, "70 ms is four frames at 60 fps"
+
+
+def test_hybrid_closure_unites_model_and_phones_and_tucks_only_where_open() -> None:
+    from generators.speech.closure import hybrid_closure
+    from generators.speech.phonetic import Phone
+
+    fps, n = 30.0, 30
+    phones = [Phone("SIL", 0.0, 0.2), Phone("M", 0.2, 0.28), Phone("AA", 0.28, 0.5), Phone("F", 0.5, 0.6),
+              Phone("AA", 0.6, 0.8), Phone("SIL", 0.8, 1.0)]
+    z = _logit((25, -1.5), n=n)  # the model is unsure of a closure the decoder did not hear
+    shut, tuck = hybrid_closure(z, phones, fps)
+    assert shut[int(0.24 * fps)], "the decoded m closes the lips"
+    assert shut[25], "the model's sub-zero peak closes the lips"
+    assert tuck[int(0.55 * fps)] and not (tuck & shut).any()
+    no_peaks, _ = hybrid_closure(z, phones, fps, peaks=False)
+    assert not no_peaks[25]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise a held-out voice")
+@pytest.mark.parametrize("emotion", ["happy", "fear"])
+def test_audio_only_closure_on_a_held_out_voice(tmp_path: Path, emotion: str) -> None:
+    """A voice the model never trained on, no transcript: hybrid closes the lips at the p/b/m an independent,
+    jittered alignment finds, under emotions that pull the lips apart, and more often than the model alone."""
+    pytest.importorskip("pocketsphinx")
+    from generators.speech import animate
+    from generators.speech.audio import load_audio
+    from generators.speech.evaluation import closure_report, independent_alignment, jitter_phones
+    from generators.speech.shipped import weights_available
+
+    if not weights_available():
+        pytest.skip("the speech model's weights are not shipped in this checkout")
+    text = "maybe we should probably move the boat before the storm"
+    wav = tmp_path / "heldout.wav"
+    subprocess.run(["espeak-ng", "-v", "en-gb-x-gbcwmd+m7", "-s", "160", "-w", str(wav), text], check=True, capture_output=True)
+    judge = independent_alignment(load_audio(wav), text)
+    assert judge is not None
+    judge = jitter_phones(judge, seed=3)
+    hybrid = animate(wav, emotion=emotion, intensity=0.6, method="hybrid", life=False)
+    neural = animate(wav, emotion=emotion, intensity=0.6, method="neural", life=False)
+    rep_h, rep_n = closure_report(hybrid.weights, hybrid.fps, judge), closure_report(neural.weights, neural.fps, judge)
+    assert rep_h.bilabials >= 6
+    assert rep_h.closed_rate >= 0.8, f"{rep_h.closed} of {rep_h.bilabials} bilabials closed"
+    assert rep_h.closed >= rep_n.closed
