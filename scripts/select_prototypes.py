@@ -64,6 +64,7 @@ VARIANTS: dict[str, dict[str, str]] = {
         "4+5+7+9+10+25 snarl": "AU4=1,AU5=0.7,AU7=0.7,AU9=0.4,AU11=0.7,AU25=0.7,AU26=0.2",
         "4+5+7+10+16+22+25+26 shout": "AU4=1,AU5=0.8,AU7=0.5,AU11=0.6,AU16=0.6,AU22=0.4,AU25=1,AU26=0.6",
         "4+5+7+10+16+20+25+26 shout2": "AU4=1,AU5=1,AU7=0.5,AU11=0.5,AU16=0.5,AU20=0.3,AU25=1,AU26=0.7",
+        "4+5+7+10+16+20+25 square": "AU4=1,AU5=0.8,AU7=0.6,AU11=0.8,AU16=0.7,AU20=0.5,AU25=1,AU26=0.3",
     },
 }
 # In this toolkit's AU -> ARKit map AU10 is mouthShrugUpper and AU11 mouthUpperUp (avatar.facs): the visible
@@ -128,7 +129,7 @@ def main() -> None:
     poses = {f"{e}: {v}": (e, aus) for e, vs in VARIANTS.items() for v, aus in vs.items()}
     poses["neutral"] = ("neutral", "")
     sel = read_grid(poses, SELECT_IDS, ("front", "three-quarter"), SELECT_JUDGES + HELD_OUT_JUDGES, CROPS)
-    print("selection grid (ids %s, front + three-quarter, crops %s); the pick uses %s only" % (SELECT_IDS, CROPS, SELECT_JUDGES))
+    print(f"selection grid (ids {SELECT_IDS}, front + three-quarter, crops {CROPS}); the pick uses {SELECT_JUDGES} only")
     chosen: dict[str, str] = {}
     for e, vs in VARIANTS.items():
         best, best_score = None, -1.0
@@ -147,7 +148,7 @@ def main() -> None:
     judges = SELECT_JUDGES + HELD_OUT_JUDGES
     val_old = read_grid({**{f"old {e}": p for e, p in old.items()}, "neutral": ("neutral", "")}, VALIDATE_IDS, views, judges, (0.9, 1.0))
     val_new = read_grid({f"new {e}": p for e, p in new.items()}, VALIDATE_IDS, views, judges, (0.9, 1.0))
-    print("\nvalidation (ids %s, crops 0.9 and 1.0): accuracy over front + three-quarter [profile]" % (VALIDATE_IDS,))
+    print(f"\nvalidation (ids {VALIDATE_IDS}, crops 0.9 and 1.0): accuracy over front + three-quarter [profile]")
     table: dict[str, dict[str, dict[str, float]]] = {}
     for j in judges:
         row_o, row_n = [], []

@@ -272,3 +272,33 @@ def test_brow_raise_gradient_flows_through_the_wrinkle_term() -> None:
             grads[name] = analytic
     # Deepening lines darken the forehead: the wrinkle term adds a clearly negative part.
     assert grads["wrinkles"] < grads["plain"] - 0.1 * abs(grads["plain"]) - 1e-4, grads
+
+
+# ------------------------------------------------------------------------------- mouth shadow
+def test_mouth_shadow_darkens_only_the_open_mouth_inside(head) -> None:
+    """The option bakes the cavity's occlusion into the albedo: an open mouth's inside gets darker, the rest of the face
+    is unchanged, and a closed mouth (its inside hidden but for the neutral's hairline gap) hardly changes."""
+    from avatar.head import ICT_PARTS
+
+    open_mouth = emotion_to_arkit("surprise")
+    lips = head.pose(open_mouth)[head.landmarks68[60:68]]  # the inner lip contour
+    with GLRenderer(options=RendererOptions(width=SIZE, height=SIZE, samples=0, appearance=PLAIN)) as off, \
+            GLRenderer(options=RendererOptions(width=SIZE, height=SIZE, samples=0,
+                                               appearance=replace(PLAIN, mouth_shadow=True))) as on:
+        a, b = _float(off.render(open_mouth)), _float(on.render(open_mouth))
+        xy = off.camera.project(lips[None], SIZE, SIZE)[0]
+        closed = np.zeros(52, np.float32)
+        shut = np.abs(_float(off.render(closed)) - _float(on.render(closed))).max(-1) > 0
+        rest = off.camera.project(head.neutral[head.landmarks68[48:60]][None], SIZE, SIZE)[0]
+    assert shut.sum() < 30  # the neutral's lips are parted by a hairline: one row of pixels
+    ys, xs = np.nonzero(shut)
+    assert np.all((xs >= rest[:, 0].min()) & (xs <= rest[:, 0].max()) & (ys >= rest[:, 1].min()) & (ys <= rest[:, 1].max()))
+    lo, hi = xy.min(0).astype(int), xy.max(0).astype(int)
+    inside = np.zeros((SIZE, SIZE), bool)
+    inside[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] = True
+    changed = np.abs(a - b).max(-1) > 0
+    assert changed[inside].mean() > 0.3, "the inside of the open mouth should change"
+    assert not changed[~inside].any(), "nothing outside the mouth opening may change"
+    assert b[inside].mean() < a[inside].mean() - 0.05  # and it gets darker
+    teeth = slice(*ICT_PARTS["teeth"])
+    assert np.ptp(head.neutral[teeth, 2]) > 3  # (the falloff needs teeth spanning front to back)
