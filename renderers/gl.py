@@ -341,19 +341,30 @@ class GLRenderer:
                                     outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
 
     # ------------------------------------------------------------- rendering
-    def _upload_vertices(self, verts: np.ndarray) -> None:
-        """Write (V, 3) float32 posed vertices and what the shaders derive from them (numpy path)."""
-        self.vbo_pos.write(verts.tobytes())
-        self.vbo_nrm.write(vertex_normals(verts, self._faces).tobytes())
-        if self._wrinkles is not None:
-            from renderers.shading import wrinkle_amplitude
+    def _vertex_attributes(self, verts: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Return what the shaders read for (V, 3) float32 posed vertices: (positions, normals, wrinkle amplitude
+        (V,) or an empty array, cornea normals or an empty array). numpy only (no GL), so a worker thread may call it."""
+        from renderers.shading import cornea_normals, wrinkle_amplitude
 
-            self._wrinkle_attr[:, 1] = wrinkle_amplitude(self._wrinkles, verts, self.head.neutral)[0]
+        empty = np.zeros(0, np.float32)
+        wrinkle = wrinkle_amplitude(self._wrinkles, verts, self.head.neutral)[0] if self._wrinkles is not None else empty
+        eyes = cornea_normals(self._corneas, verts) if self._corneas else empty
+        return verts, vertex_normals(verts, self._faces), wrinkle, eyes
+
+    def _write_attributes(self, attributes: tuple[np.ndarray, ...]) -> None:
+        """Write `_vertex_attributes`' arrays into the vertex buffers (GL: this renderer's thread)."""
+        verts, normals, wrinkle, eyes = attributes
+        self.vbo_pos.write(verts.tobytes())
+        self.vbo_nrm.write(normals.tobytes())
+        if self._wrinkles is not None:
+            self._wrinkle_attr[:, 1] = wrinkle
             self.vbo_wrk.write(self._wrinkle_attr.tobytes())
         if self._corneas:
-            from renderers.shading import cornea_normals
+            self.vbo_eye.write(eyes.tobytes())
 
-            self.vbo_eye.write(cornea_normals(self._corneas, verts).tobytes())
+    def _upload_vertices(self, verts: np.ndarray) -> None:
+        """Write (V, 3) float32 posed vertices and what the shaders derive from them (numpy path)."""
+        self._write_attributes(self._vertex_attributes(verts))
 
     def _draw(self) -> Any:
         """Draw the head from the vertex buffers; return the framebuffer that holds the finished frame."""
@@ -422,33 +433,47 @@ class GLRenderer:
                           chunk: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (frame, (4,) face box) per row of weights; each chunk is posed once for both.
 
-        Pipelined by one frame: frame t is read into a pixel buffer right after it is drawn and handed out
-        only after frame t + 1 has been queued, so a GPU draws t + 1 while t travels back to the host.
+        Pipelined twice. With numpy posing, frames are posed on a worker thread two frames ahead
+        (`renderers.prefetch`), so on a CPU rasterizer posing frame t + 1 overlaps drawing frame t. And frame t is
+        read into a pixel buffer right after it is drawn and handed out only after frame t + 1 has been queued, so a
+        GPU draws t + 1 while t travels back to the host.
         """
+        from renderers.prefetch import prefetch
+
         w = np.atleast_2d(np.asarray(weights, np.float32))
         hp_all = None if head_pose is None else np.asarray(head_pose, np.float64).reshape(len(w), 6)
+
+        def posed() -> Iterator[tuple[Any, np.ndarray]]:
+            """(what to draw, face box) per frame: numpy vertex attributes, or what the compute shaders pose from."""
+            for i in range(0, len(w), chunk):
+                hp = None if hp_all is None else hp_all[i:i + chunk]
+                if self._gpu is None:
+                    verts = self.head.pose(w[i:i + chunk], hp)
+                    for v, box in zip(verts, self.boxes_of_vertices(verts)):
+                        yield self._vertex_attributes(np.ascontiguousarray(v)), box
+                else:
+                    boxes = self._boxes_of_points(self._posed_landmarks(w[i:i + chunk], hp))
+                    for j, box in enumerate(boxes):
+                        yield (w[i + j], None if hp is None else hp[j]), box
+
+        frames = prefetch(posed) if self._gpu is None else posed()
         pending: tuple[Any, np.ndarray] | None = None
         t = 0
-        for i in range(0, len(w), chunk):
-            hp = None if hp_all is None else hp_all[i:i + chunk]
-            if self._gpu is None:
-                verts = self.head.pose(w[i:i + chunk], hp)
-                boxes = self.boxes_of_vertices(verts)
-            else:
-                verts = None
-                boxes = self._boxes_of_points(self._posed_landmarks(w[i:i + chunk], hp))
-            for j, box in enumerate(boxes):
+        try:
+            for what, box in frames:
                 self._use()
-                if verts is None:
-                    self._gpu.run(w[i + j], None if hp is None else hp[j])
+                if self._gpu is None:
+                    self._write_attributes(what)
                 else:
-                    self._upload_vertices(np.ascontiguousarray(verts[j]))
+                    self._gpu.run(*what)
                 pbo = self._pbos[t % 2]
                 self._draw().read_into(pbo, components=self._comps, alignment=1)
                 if pending is not None:
                     yield self._unpack(pending[0].read()), pending[1]
                 pending = (pbo, box)
                 t += 1
+        finally:
+            frames.close()
         if pending is not None:
             self._use()
             yield self._unpack(pending[0].read()), pending[1]

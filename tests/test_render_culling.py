@@ -78,3 +78,63 @@ def test_a_default_render_never_reads_the_identity_modes() -> None:
             "print(callable(default_head().__dict__['_identity_basis']))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+# ------------------------------------------------------------------------------ posing on a worker thread
+def test_prefetch_keeps_order_and_every_item_and_raises_the_workers_error() -> None:
+    from renderers.prefetch import prefetch
+
+    assert list(prefetch(lambda: iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad frame 3")
+
+    got = []
+    with pytest.raises(ValueError, match="bad frame 3"):
+        for x in prefetch(failing):
+            got.append(x)
+    assert got == [1, 2]
+
+
+def test_prefetch_stops_its_worker_when_the_consumer_stops() -> None:
+    import threading
+    import time
+
+    from renderers.prefetch import prefetch
+
+    made = []
+
+    def endless():
+        i = 0
+        while True:
+            made.append(i)
+            yield i
+            i += 1
+
+    it = prefetch(endless, depth=2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()
+    time.sleep(0.2)
+    count = len(made)
+    time.sleep(0.2)
+    assert len(made) == count <= 3 + 2 + 1  # at most depth items (and the one being put) beyond what was taken
+    assert not any(t.name == "emoavatar-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_frames_posed_on_the_worker_equal_frames_posed_in_turn() -> None:
+    """iter_frames (posing on the worker) gives the same pixels as rendering each frame alone, in order, with the
+    face boxes of the same poses, with head poses and with the numpy and the compute-shader posing."""
+    weights = np.repeat(POSES, 3, axis=0)
+    head_pose = np.tile(np.array([[0.0, 0.1, 0.0, 0.0, 0.0, 0.0], [0.2, -0.2, 0.1, 0.5, 0.0, 0.0]]), (6, 1))
+    with GLRenderer(options=RendererOptions(width=96, height=96, gpu_pose=False)) as r:
+        # The same posed vertices drawn one at a time (a batch's head pose rounds a little differently from one frame's).
+        alone = np.stack([r.render_vertices(v) for v in r.head.pose(weights, head_pose)])
+        result = r.render_sequence(weights, head_pose)
+        assert np.array_equal(result.images, alone)
+        assert np.allclose(result.face_boxes, r.face_boxes(weights, head_pose), atol=1e-4)
+        frames = r.iter_frames(weights)
+        first = next(frames)
+        frames.close()  # a consumer that stops early leaves the renderer usable
+        assert np.array_equal(first, r.render(weights[0]))
