@@ -10,8 +10,13 @@ Scoring (`generators.speech.evaluation`): a second pocketsphinx alignment with o
 * vowels shut: vowels with the lips touching at their middle frame (false closures);
 * envelope r: Pearson correlation of the inner-lip gap with the audio RMS envelope.
 Voices are the ones the shipped neural model never trained on (`scripts/train_speech_model.py`: espeak-ng
-en-gb-x-gbcwmd with variants m7/f4/Alicia/benjamin, flite rms, festival ked_diphone) plus real human speech:
-the public-domain LibriVox clips (and CMU's "cards" recordings, BSD-2) of Debian's pocketsphinx-testdata.
+en-gb-x-gbcwmd with variants m7/f4/Alicia/benjamin, flite rms, festival ked_diphone), espeak-ng en-us-nyc+Michael
+(held out from the closure rules' tuning and from training: a trained accent with a variant never trained on),
+plus real human speech: the public-domain LibriVox clips (and CMU's "cards" recordings, BSD-2) of Debian's
+pocketsphinx-testdata. "hybrid-before" is the hybrid merge as it was before `closure.py` (the model's flag or
+the decoded phones, no peaks, no two-frame hold), measured in the same run; `--model DIR` scores another
+checkpoint, `--compare-model DIR` adds its neural and hybrid-before paths to the table (with the checkpoint
+that was shipped before: everything as it was).
 
     nice -n 10 python benchmarks/bench_lipsync.py [--families espeak flite festival human] [--emotions neutral sad]
 """
@@ -19,11 +24,13 @@ the public-domain LibriVox clips (and CMU's "cards" recordings, BSD-2) of Debian
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +44,7 @@ HELD_OUT = {
     "espeak": [("espeak", "en-gb-x-gbcwmd+m7"), ("espeak", "en-gb-x-gbcwmd+f4")],
     "flite": [("flite", "rms")],
     "festival": [("festival", "ked_diphone")],
+    "espeak-new": [("espeak", "en-us-nyc+Michael")],
 }
 EMOTIONS = ["neutral", "happy", "sad", "fear", "surprise"]
 
@@ -83,14 +91,16 @@ def envelope_r(gap: np.ndarray, samples: np.ndarray, fps: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--families", nargs="+", default=["espeak", "flite", "festival", "human"])
+    ap.add_argument("--families", nargs="+", default=["espeak", "espeak-new", "flite", "festival", "human"])
     ap.add_argument("--emotions", nargs="+", default=EMOTIONS)
     ap.add_argument("--sentences", type=int, default=len(SENTENCES), help="how many of bench_speech's sentences")
     ap.add_argument("--jitter-ms", type=float, default=30.0)
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--rtf-clips", type=int, default=6, help="clips timed for the real-time factors")
-    ap.add_argument("--paths", nargs="+", default=["phonetic+text", "phonetic", "neural", "hybrid"],
-                    help="which of phonetic+text, phonetic, neural, hybrid to measure")
+    ap.add_argument("--paths", nargs="+", default=["phonetic+text", "phonetic", "neural", "hybrid", "hybrid-before"],
+                    help="which of phonetic+text, phonetic, neural, hybrid, hybrid-before to measure")
+    ap.add_argument("--model", default=None, help="speech model checkpoint folder (default: the shipped one)")
+    ap.add_argument("--compare-model", default=None, help="a second checkpoint whose neural and hybrid-before paths are measured too")
     args = ap.parse_args(argv)
 
     from benchmarks._machine import machine
@@ -102,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(machine())
     lips = default_lip_model()
-    paths = [("phonetic+text", "phonetic", True), ("phonetic audio-only", "phonetic", False)]
-    if weights_available():
-        paths.append(("neural audio-only", "neural", False))
-        paths.append(("hybrid audio-only", "hybrid", False))
+    paths = [("phonetic+text", "phonetic", True, None), ("phonetic audio-only", "phonetic", False, None)]
+    if weights_available(args.model) if args.model else weights_available():
+        paths += [("neural audio-only", "neural", False, args.model), ("hybrid audio-only", "hybrid", False, args.model),
+                  ("hybrid-before audio-only", "hybrid-before", False, args.model)]
     paths = [p for p in paths if p[0].split()[0] in args.paths]
+    if args.compare_model:
+        paths += [("neural (compare-model) audio-only", "neural", False, args.compare_model),
+                  ("hybrid-before (compare-model) audio-only", "hybrid-before", False, args.compare_model)]
     with tempfile.TemporaryDirectory() as td:
         clips: list[tuple[str, str, Path, str]] = []  # family, voice, wav, text
         for fam in args.families:
@@ -125,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             if phones is None:
                 print(f"  (independent alignment failed on {wav.name}; skipped)")
                 continue
-            judged.append((fam, voice, wav, text, audio, jitter_phones(phones, hash(wav.name) % 1000, args.jitter_ms / 1000)))
+            judged.append((fam, voice, wav, text, audio, jitter_phones(phones, zlib.crc32(wav.name.encode()) % 1000, args.jitter_ms / 1000)))
         fams = sorted({c[0] for c in judged}, key=args.families.index)
         print(f"{len(judged)} clips: " + ", ".join(f"{f} {sum(c[0] == f for c in judged)} "
                                                    f"({', '.join(sorted({c[1] for c in judged if c[0] == f}))})" for f in fams))
@@ -135,11 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         # Real-time factors first, uncached (warm: one call per path before timing), on the first clips.
         rtf: dict[str, float] = {}
         timed = judged[: args.rtf_clips]
-        for name, method, use_text in paths:
-            animate(timed[0][2], text=timed[0][3] if use_text else None, method=method)
-            t0 = time.perf_counter()
-            for _, _, wav, text, _, _ in timed:
-                animate(wav, text=text if use_text else None, emotion="happy", method=method, fps=args.fps)
+        for name, method, use_text, model in paths:
+            with _merge(method):
+                animate(timed[0][2], text=timed[0][3] if use_text else None, method=_method(method), model=model)
+                t0 = time.perf_counter()
+                for _, _, wav, text, _, _ in timed:
+                    animate(wav, text=text if use_text else None, emotion="happy", method=_method(method), fps=args.fps,
+                            model=model)
             rtf[name] = (time.perf_counter() - t0) / sum(c[4].duration for c in timed)
         # Phones do not depend on the emotion: decode each clip once per path for the quality table.
         import generators.speech.phonetic as phonetic
@@ -154,15 +169,16 @@ def main(argv: list[str] | None = None) -> int:
             return cache[key]
 
         phonetic.phones_from_audio = cached
-        for name, method, use_text in paths:
+        for name, method, use_text, model in paths:
             for fam in fams:
                 for emotion in args.emotions:
                     rep, corr = ClosureReport(), []
                     for f, voice, wav, text, audio, phones in judged:
                         if f != fam:
                             continue
-                        seq = animate(wav, text=text if use_text else None, emotion=emotion, intensity=0.6, method=method,
-                                      fps=args.fps)
+                        with _merge(method):
+                            seq = animate(wav, text=text if use_text else None, emotion=emotion, intensity=0.6,
+                                          method=_method(method), fps=args.fps, model=model)
                         rep = rep + closure_report(seq.weights, seq.fps, phones, lips)
                         corr.append(envelope_r(lips.gap(seq.weights), audio.samples, seq.fps))
                     on = np.median(rep.onsets_ms) if rep.onsets_ms else float("nan")
@@ -179,6 +195,34 @@ def main(argv: list[str] | None = None) -> int:
         if weights_available():
             stream_report([(w, a) for _, _, w, _, a, _ in judged], lips, args.fps)
     return 0
+
+
+def _method(method: str) -> str:
+    """Return the `animate` method of a benchmark path ("hybrid-before" runs "hybrid" with the old merge)."""
+    return "hybrid" if method == "hybrid-before" else method
+
+
+@contextlib.contextmanager
+def _merge(method: str):  # noqa: ANN202
+    """Within the block, "hybrid-before" merges as before closure.py: the model's flag or the decoded phones."""
+    if method != "hybrid-before":
+        yield
+        return
+    import generators.speech.closure as closure
+
+    original = closure.hybrid_closure
+
+    def before(logit, phones, fps, *, peaks=True):  # noqa: ANN001, ANN202, ARG001
+        from generators.speech.visemes import bilabial_frames, labiodental_frames
+
+        shut = (np.asarray(logit) > 0.0) | bilabial_frames(phones, fps, len(logit))
+        return shut, labiodental_frames(phones, fps, len(logit)) & ~shut
+
+    closure.hybrid_closure = before
+    try:
+        yield
+    finally:
+        closure.hybrid_closure = original
 
 
 def stream_report(clips: list, lips, fps: float) -> None:  # noqa: ANN001
