@@ -54,9 +54,8 @@ DEFAULT_PROTOTYPES: Mapping[str, ActionUnits] = MappingProxyType({
     # The crying variant of 1+4+15+17: oblique brows (AU4 below AU1), cheeks raised, lips stretched a little,
     # gaze lowered.
     "sad": ActionUnits({"AU1": 1.0, "AU4": 0.7, "AU6": 0.4, "AU15": 1.0, "AU17": 0.6, "AU20": 0.3, "AU64": 0.2}),
-    # Lips parted over the dropped jaw (1+2+5+25+26; jawOpen 0.5, the top of AU26's range): the closed-lip form read
-    # as neutral or fear.
-    "surprise": ActionUnits({"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU25": 0.5, "AU26": 0.9}),
+    # The jaw dropped past AU26's range (1+2+5+27): the smaller 1+2+5+26 opening read as neutral or fear.
+    "surprise": ActionUnits({"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU27": 0.6}),
     # 1+2+4+5+20+25+26 with the upper lip raised off the teeth.
     "fear": ActionUnits({"AU1": 1.0, "AU2": 0.7, "AU4": 0.7, "AU5": 1.0, "AU11": 0.4, "AU20": 1.0, "AU25": 1.0, "AU26": 0.3}),
     # Nose wrinkle with the upper lip raised and the chin pushed up (9+10+17), brows lowered, lids tightened.
