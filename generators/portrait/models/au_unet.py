@@ -32,7 +32,9 @@ class AUConditionedUNet(ModelMixin, ConfigMixin):
     Args (the config): sample_size, in/out channels, the UNet's block layout (`UNet2DModel`'s names),
     `condition_dim` (2 * NUM_AU), `condition_hidden` (the MLP's width), `time_embedding_dim` (the width the
     condition embedding is added at; None = 4 x the first block's channels) and `resnet_time_scale_shift`
-    ("default": the embedding is added to each resnet's features; "scale_shift": it scales and shifts them, FiLM).
+    ("default": the embedding is added to each resnet's features; "scale_shift": it scales and shifts them, FiLM),
+    `condition_map_channels` (0 = off): a learned linear map from the condition to an image-sized
+    (channels, S, S) map, concatenated to the noisy input, so each AU also speaks where on the face it acts.
     `forward(sample, timestep, condition=None, condition_mask=None)`: `condition` (B, condition_dim) in
     [0, 1]; `condition_mask` (B,) bool, False rows use the null embedding (also all rows when condition is None).
     """
@@ -44,12 +46,12 @@ class AUConditionedUNet(ModelMixin, ConfigMixin):
                  up_block_types: tuple[str, ...] = ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"),
                  norm_num_groups: int = 8, attention_head_dim: int = 32, condition_dim: int = CONDITION_DIM,
                  condition_hidden: int = 256, time_embedding_dim: int | None = None,
-                 resnet_time_scale_shift: str = "default") -> None:
+                 resnet_time_scale_shift: str = "default", condition_map_channels: int = 0) -> None:
         super().__init__()
         # UNet2DModel's time-embedding width (block_out_channels[0] * 4 unless given), which an "identity" class
         # embedding must match; "scale_shift" makes every resnet FiLM its normalised features by (time + condition).
         emb = time_embedding_dim or block_out_channels[0] * 4
-        self.unet = UNet2DModel(sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
+        self.unet = UNet2DModel(sample_size=sample_size, in_channels=in_channels + condition_map_channels, out_channels=out_channels,
                                 block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,
                                 down_block_types=tuple(down_block_types), up_block_types=tuple(up_block_types),
                                 norm_num_groups=norm_num_groups, attention_head_dim=attention_head_dim,
@@ -58,6 +60,24 @@ class AUConditionedUNet(ModelMixin, ConfigMixin):
         self.condition_encoder = nn.Sequential(nn.Linear(condition_dim, condition_hidden), nn.SiLU(),
                                                nn.Linear(condition_hidden, emb))
         self.null_embedding = nn.Parameter(torch.zeros(emb))
+        if condition_map_channels:
+            # One image-sized basis per condition value: the condition's map is their weighted sum (zero when masked).
+            self.condition_basis = nn.Parameter(torch.zeros(condition_dim, condition_map_channels, sample_size, sample_size))
+
+    def condition_map(self, condition: torch.Tensor | None, condition_mask: torch.Tensor | None, batch: int,
+                      size: tuple[int, int]) -> torch.Tensor | None:
+        """Return the (B, condition_map_channels, H, W) spatial map of the condition (zeros where masked), None when off."""
+        channels = int(self.config.condition_map_channels)
+        if not channels:
+            return None
+        if condition is None:
+            return torch.zeros(batch, channels, *size, dtype=self.dtype, device=self.device)
+        out = torch.einsum("bc,ckhw->bkhw", condition.to(self.dtype), self.condition_basis)
+        if condition_mask is not None:
+            out = out * condition_mask.to(out.device, out.dtype).view(-1, 1, 1, 1)
+        if tuple(out.shape[-2:]) != tuple(size):
+            out = torch.nn.functional.interpolate(out, size=size, mode="bilinear", align_corners=False)
+        return out
 
     def embed_condition(self, condition: torch.Tensor | None, condition_mask: torch.Tensor | None, batch: int) -> torch.Tensor:
         """Return (B, E) condition embeddings: the MLP of `condition`, the null embedding where masked out or absent."""
@@ -76,6 +96,9 @@ class AUConditionedUNet(ModelMixin, ConfigMixin):
         if sample.ndim != 4 or sample.shape[1] != self.config.in_channels:
             raise ShapeError(f"sample must be (B, {self.config.in_channels}, H, W), got {tuple(sample.shape)}")
         emb = self.embed_condition(condition, condition_mask, int(sample.shape[0]))
+        cmap = self.condition_map(condition, condition_mask, int(sample.shape[0]), tuple(sample.shape[-2:]))
+        if cmap is not None:
+            sample = torch.cat([sample, cmap.to(sample.dtype)], dim=1)
         return self.unet(sample, timestep, class_labels=emb, return_dict=return_dict)
 
     @classmethod
