@@ -15,8 +15,7 @@ en-gb-x-gbcwmd with variants m7/f4/Alicia/benjamin, flite rms, festival ked_diph
 plus real human speech: the public-domain LibriVox clips (and CMU's "cards" recordings, BSD-2) of Debian's
 pocketsphinx-testdata. "hybrid-before" is the hybrid merge as it was before `closure.py` (the model's flag or
 the decoded phones, no peaks, no two-frame hold), measured in the same run; `--model DIR` scores another
-checkpoint, `--compare-model DIR` adds its neural and hybrid-before paths to the table (with the checkpoint
-that was shipped before: everything as it was).
+checkpoint, `--compare-model DIR` adds another checkpoint's neural and hybrid paths to the table.
 
     nice -n 10 python benchmarks/bench_lipsync.py [--families espeak flite festival human] [--emotions neutral sad]
 """
@@ -99,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rtf-clips", type=int, default=6, help="clips timed for the real-time factors")
     ap.add_argument("--paths", nargs="+", default=["phonetic+text", "phonetic", "neural", "hybrid", "hybrid-before"],
                     help="which of phonetic+text, phonetic, neural, hybrid, hybrid-before to measure")
+    ap.add_argument("--stream", action=argparse.BooleanOptionalAction, default=True,
+                    help="also measure streaming against the offline neural path")
     ap.add_argument("--model", default=None, help="speech model checkpoint folder (default: the shipped one)")
-    ap.add_argument("--compare-model", default=None, help="a second checkpoint whose neural and hybrid-before paths are measured too")
+    ap.add_argument("--compare-model", default=None, help="a second checkpoint whose neural and hybrid paths are measured too")
     args = ap.parse_args(argv)
 
     from benchmarks._machine import machine
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = [p for p in paths if p[0].split()[0] in args.paths]
     if args.compare_model:
         paths += [("neural (compare-model) audio-only", "neural", False, args.compare_model),
-                  ("hybrid-before (compare-model) audio-only", "hybrid-before", False, args.compare_model)]
+                  ("hybrid (compare-model) audio-only", "hybrid", False, args.compare_model)]
     with tempfile.TemporaryDirectory() as td:
         clips: list[tuple[str, str, Path, str]] = []  # family, voice, wav, text
         for fam in args.families:
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|")
         for name, value in rtf.items():
             print(f"| {name} | {value:.3f} |")
-        if weights_available():
+        if args.stream and weights_available():
             stream_report([(w, a) for _, _, w, _, a, _ in judged], lips, args.fps)
     return 0
 
