@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--judges", default="fer2013,face-classification,face-api")
     ap.add_argument("--identities", default="0,21", help="head identities (never used to choose the prototypes)")
     ap.add_argument("--views", default="front,three-quarter")
+    ap.add_argument("--emotions", default="neutral,happy,sad,surprise,fear,disgust,anger")
     args = ap.parse_args()
     import avatar
     from avatar.app.facade import get_renderer
@@ -38,7 +39,7 @@ def main() -> None:
 
     print(f"machine: {machine()}; avatar from {Path(avatar.__file__).parent.parent}")
     judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in args.judges.split(",")}
-    emotions = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
+    emotions = tuple(args.emotions.split(","))
     hits = {j: {e: {"static": [], "talking": []} for e in emotions} for j in judges}
     total_frames, t_total = 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:

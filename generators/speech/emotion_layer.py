@@ -7,13 +7,13 @@ so an emotion can never flicker with the syllables.
 Overlap rules, per ARKit column (see `compose`):
 
 * articulation columns (jawOpen, jawForward, mouthClose, mouthPucker, mouthFunnel, mouthRoll*, mouthShrug*,
-  mouthUpperUp*, mouthLowerDown*, tongueOut): speech drives them; the emotion's value is added on top but
-  scaled down by `(1 - speech_share * activity)` while the voice is active, so surprise talks with a
-  slightly dropped jaw instead of a jaw that stays wide open;
+  tongueOut): speech drives them; the emotion's value is added on top but scaled down by
+  `(1 - speech_share * activity)` while the voice is active, so surprise talks with a slightly dropped jaw
+  instead of a jaw that stays wide open;
 * expression columns around the mouth (mouthSmile*, mouthFrown*, mouthDimple*, mouthStretch*, mouthPress*,
-  mouthLeft/Right): the emotion keeps its value and speech only adds into the headroom
-  (`e + s * (1 - e)`), so a smile or a frown stays visible while talking; speech's own small smile (for
-  "ee") is damped by a frown, so sad speech does not grin;
+  mouthLeft/Right, and the teeth-baring mouthUpperUp* / mouthLowerDown*): the emotion keeps its value and
+  speech only adds into the headroom (`e + s * (1 - e)`), so a smile, a frown or a snarl stays visible while
+  talking; speech's own small smile (for "ee") is damped by a frown, so sad speech does not grin;
 * everything else (brows, eyes, cheeks, nose): the emotion alone.
 
 Then bilabials are enforced last: on p/b/m frames `visemes.close_lips` caps the jaw, removes lip-parting
@@ -32,12 +32,15 @@ from generators.speech.visemes import RELEASE_S, LipModel, close_lips, closure_e
 
 ARTICULATION_COLUMNS: tuple[str, ...] = (
     "jawOpen", "jawForward", "mouthClose", "mouthPucker", "mouthFunnel", "mouthRollLower", "mouthRollUpper",
-    "mouthShrugLower", "mouthShrugUpper", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
-    "mouthLowerDownRight", "tongueOut",
+    "mouthShrugLower", "mouthShrugUpper", "tongueOut",
 )
+# The lip raiser and depressor (AU10/11, AU16) bare the teeth of anger, disgust and fear: judges trained on photographs
+# lost those emotions while talking when speech took these columns over, so the emotion keeps them and speech adds
+# into the headroom (bilabials still close: `close_lips` removes lip-parting shapes last).
 EXPRESSION_MOUTH_COLUMNS: tuple[str, ...] = (
     "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight",
     "mouthStretchLeft", "mouthStretchRight", "mouthPressLeft", "mouthPressRight", "mouthLeft", "mouthRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight",
 )
 
 
