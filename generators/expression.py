@@ -110,9 +110,9 @@ PROTOTYPE_TABLES: tuple[str, ...] = ("facs", "refined")
 REFINED_TABLE_PATH = Path(__file__).parent / "data" / "arkit_prototypes_v1.json"
 """The recognizer-refined ARKit prototype table (made by scripts/refine_prototypes.py; see docs/refinement.md)."""
 
-# FACS stays the default: table v1 (40 steps) reads better to the held-out face-api judge on unseen identities
-# and views for anger (0.02 -> 0.66), fear, surprise and happy, but worse for sad (0.48 -> 0.34) and no better
-# for disgust, and face-classification gains little; see the table's "validation" block.
+# FACS (the EMFACS forms chosen by scripts/select_prototypes.py) stays the default: table v1 was refined from the
+# previous prototypes, and refining the chosen ones with two FER2013-trained critics made the held-out face-api
+# judge read sad, surprise, fear and disgust worse (docs/legibility.md, "Step 4").
 DEFAULT_PROTOTYPE_TABLE = "facs"
 """The table `avatar.pose` and every emotion label use when none is named (see docs/refinement.md for why)."""
 
