@@ -36,8 +36,9 @@ DEFAULT_CRITIC = "fer2013"
 DEFAULT_JUDGES: tuple[str, ...] = ("fer2013", "face-classification", "expression-net")
 """Judges that score every portrait; the critic among them is not held out (scores.json says which steered)."""
 
-RENDER_CROP_SCALE = 1.15
-"""Square crop of the renderer's face box the shipped model was trained on (scripts/train_portrait_model.py)."""
+RENDER_CROP_SCALE = 1.0
+"""Square crop of the renderer's face box the shipped model was trained on (scripts/train_portrait_model.py's
+CROP_SCALE: a face detector's framing, brows to chin, where the real-face judges read renders best)."""
 
 _PIPELINES: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _PIPELINE_LOCK = threading.Lock()
