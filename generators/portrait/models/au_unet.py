@@ -2,8 +2,11 @@
 
 `AUConditionedUNet` is a diffusers `UNet2DModel` whose class embedding is fed by a small MLP over the
 AU condition (left and right intensities of every AU in `avatar.facs.AU_NUMBERS`, flattened to
-(2 * NUM_AU,)), so one AU spec drives the portrait exactly as it drives the 3D head. A learned null
-embedding stands in for "no condition", which classifier-free guidance contrasts against.
+(2 * NUM_AU,)), so one AU spec drives the portrait exactly as it drives the 3D head; optionally
+(`condition_map_channels`) the condition also enters as a spatial map, a learned linear image basis per AU
+concatenated to the noisy input, which is what makes a small model follow the condition within a CPU budget.
+A learned null embedding (and a zero map) stands in for "no condition", which classifier-free guidance
+contrasts against.
 """
 
 from __future__ import annotations
