@@ -263,7 +263,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared, busy CPU)")
     ap.add_argument("--max-minutes", type=float, default=70.0, help="stop training (and save) after this much wall time")
     ap.add_argument("--render-workers", type=int, default=2, help="rendering processes (one GL context each)")
-    ap.add_argument("--checkpoint-every", type=int, default=300, help="save the EMA pipeline every this many steps")
+    ap.add_argument("--checkpoint-every", type=int, default=300, help="save the EMA pipeline every this many steps (0: never)")
+    ap.add_argument("--checkpoints", default="/tmp/emoavatar_portrait_checkpoints", help="folder of the checkpoint-N pipelines")
     ap.add_argument("--data", default="/tmp/emoavatar_portrait_data_v2.npz", help="render cache (rebuilt when absent)")
     ap.add_argument("-o", "--output", default=str(DEFAULT_OUT))
     args = ap.parse_args()
@@ -358,8 +359,8 @@ def main() -> None:
             running = []
         if (step + 1) % 100 == 0:
             log(f"step {step + 1}/{args.steps} loss {history['loss'][-1]:.4f} ({(time.time() - t_train) / (step + 1):.2f} s/step)")
-        if (step + 1) % args.checkpoint_every == 0:
-            save_pipeline(ema, sched.config, out / f"checkpoint-{step + 1}")
+        if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0:
+            save_pipeline(ema, sched.config, Path(args.checkpoints) / f"checkpoint-{step + 1}")
         if time.time() - t_train > cap:
             log(f"wall-clock cap of {args.max_minutes} min reached at step {step + 1}")
             break
