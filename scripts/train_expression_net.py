@@ -118,6 +118,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("-o", "--output", default=str(WEIGHTS_PATH), help="checkpoint folder to write (default: the shipped one)")
+    ap.add_argument("--init-from", default=None, help="fine-tune this checkpoint folder instead of starting from random weights")
+    ap.add_argument("--subset", type=int, default=0, help="train on this many images drawn (seeded) from --train (0: all)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -126,7 +128,10 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     train = dict(np.load(args.train))
     held = dict(np.load(args.heldout))
-    model = ExpressionNet()
+    if args.subset:
+        pick = np.sort(np.random.default_rng(args.seed).permutation(len(train["labels"]))[: args.subset])
+        train = {k: (v[pick] if np.ndim(v) and len(v) == len(train["labels"]) else v) for k, v in train.items()}
+    model = ExpressionNet.from_pretrained(args.init_from) if args.init_from else ExpressionNet()
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     n = len(train["labels"])
@@ -165,7 +170,8 @@ def main() -> None:
     (out / "metrics.json").write_text(json.dumps({"heldout": held_metrics, "trained_by": "scripts/train_expression_net.py"}, indent=2))
     subset = {k: (v[:2000] if np.ndim(v) else v) for k, v in train.items()}
     metrics = {"heldout": held_metrics, "train_subset": evaluate(model, subset), "parameters": n_params,
-               "epochs": args.epochs, "seed": args.seed, "train_images": n, "train_seconds": seconds}
+               "epochs": args.epochs, "seed": args.seed, "train_images": n, "train_seconds": seconds,
+               "init_from": args.init_from, "lr": args.lr}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics, indent=2))
 
