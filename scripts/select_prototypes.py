@@ -13,7 +13,7 @@ trained on photographs. Selection and validation are kept apart:
 - **validation**: `face-api` (trained on other data; never used to select) on identities 0, 7, 21, 80, 95
   (never used to select), front / three-quarter / profile, old prototypes against the selected ones.
 
-    python scripts/select_prototypes.py -o benchmarks/results/prototype_selection.json    # ~6 min on 2 cores
+    python scripts/select_prototypes.py -o benchmarks/results/prototype_selection.json    # 7-23 min on 2 shared cores
 """
 
 from __future__ import annotations
