@@ -222,9 +222,10 @@ def paint_head(head: BlendshapeHead, appearance: Appearance | None = None) -> np
         # No renderer here casts shadows, so the occlusion of the oral cavity is baked into its albedo: light
         # reaches the front teeth and falls off towards the molars; the tongue and gums also sit under the
         # upper teeth and palate.
+        front = v[part("teeth"), 2].max()
         for name, under in (("teeth", 1.0), ("gums_tongue", MOUTH_TONGUE_SHADE), ("mouth_socket", MOUTH_TONGUE_SHADE)):
             idx = part(name)
-            depth = np.maximum(v[part("teeth"), 2].max() - v[idx, 2], 0.0)
+            depth = np.maximum(front - v[idx, 2], 0.0)
             lit = MOUTH_SHADOW_FLOOR + (1 - MOUTH_SHADOW_FLOOR) * np.exp(-depth / MOUTH_SHADOW_DEPTH_CM)
             colour[idx] = colour[idx] * (lit * under)[:, None]
     # Lashes are cards meant for an alpha texture; opaque they read as heavy eyeliner, so the upper

@@ -56,9 +56,10 @@ def sequence(frames: int) -> np.ndarray:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Return the PSNR in dB of two images on a 0..255 scale."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    """Return the PSNR in dB of two images on a 0..255 scale (renderers.differentiable.psnr, the project's one)."""
+    from renderers.differentiable import psnr as psnr_of
+
+    return psnr_of(a, b, peak=255.0)
 
 
 def box_down(img: np.ndarray, k: int) -> np.ndarray:

@@ -59,10 +59,10 @@ def main() -> None:
                     frames = np.stack(list(r.iter_frames(w, hp)))
                     t_total += time.perf_counter() - t0
                     total_frames += len(frames)
-                    boxes, still = r.face_boxes(w, hp), r.render(still_w)
+                    boxes, still, still_box = r.face_boxes(w, hp), r.render(still_w), r.face_boxes(still_w)
                     for jn, judge in judges.items():
                         hits[jn][e]["talking"] += [lab == e for lab in judge(frames, boxes=boxes).labels]
-                        hits[jn][e]["static"] += [judge(still, boxes=r.face_boxes(still_w)).labels[0] == e]
+                        hits[jn][e]["static"] += [judge(still, boxes=still_box).labels[0] == e]
     print(f"intensity {args.intensity}, identities {args.identities}, views {args.views}; accuracy static / talking")
     print(f"{'emotion':10s} " + " ".join(f"{j:>22s}" for j in judges))
     for e in emotions:

@@ -16,6 +16,7 @@ import pytest
 from avatar.appearance import Appearance
 from avatar.emotion import emotion_to_arkit
 from avatar.head import default_head
+from renderers.differentiable import psnr
 from renderers.gl import GLRenderer, RendererOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +28,7 @@ REGIONS = {"brows": range(17, 27), "eyes": range(36, 48), "nose": range(27, 36),
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return psnr(a, b, peak=255.0)
 
 
 def _box(img: np.ndarray, k: int) -> np.ndarray:

@@ -46,6 +46,33 @@ MAX_IMAGES = 256
 MAX_STEPS = 1000
 
 
+def check_sampling_inputs(num_images_per_prompt: Any, num_inference_steps: Any, guidance_scale: Any, critic_guidance: Any,
+                          best_of: Any, strength: Any, image: Any, output_type: Any, critic: Any, condition: PortraitCondition,
+                          *, max_images: int = MAX_IMAGES, max_steps: int = MAX_STEPS, max_best_of: int = 64,
+                          has_critic: bool = False, aims_without_emotion: bool = False, no_emotion_hint: str = "") -> None:
+    """Raise a one-line AvatarInputError quoting the first bad sampling argument (both portrait pipelines' rules).
+
+    `has_critic`: another critic can steer (best_of / critic_guidance without `critic`); `aims_without_emotion`:
+    guidance has a target even when the condition names no emotion (bare AUs).
+    """
+    check_int(num_images_per_prompt, "num_images_per_prompt", 1, max_images)
+    check_int(num_inference_steps, "num_inference_steps", 1, max_steps)
+    check_int(best_of, "best_of", 1, max_best_of)
+    check_number(guidance_scale, "guidance_scale", 0.0, 50.0)
+    check_number(critic_guidance, "critic_guidance", 0.0, 1000.0)
+    check_number(strength, "strength", 0.0, 1.0, low_open=True)
+    if output_type not in OUTPUT_TYPES:
+        raise AvatarInputError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
+    if critic is not None:
+        check_critic(critic)
+    if (critic_guidance > 0 or best_of > 1) and critic is None and not has_critic:
+        raise AvatarInputError(f"critic_guidance={critic_guidance!r} and best_of={best_of!r} need a critic: pass critic=")
+    if critic_guidance > 0 and condition.emotion is None and not aims_without_emotion:
+        raise AvatarInputError("critic_guidance needs an emotion to aim at: bare AUs have none" + no_emotion_hint)
+    if strength < 1.0 and image is None:
+        raise AvatarInputError(f"strength={strength!r} below 1 needs an init image (image=)")
+
+
 @dataclass
 class PortraitPipelineOutput(BaseOutput):
     """What a portrait pipeline returns.
@@ -159,25 +186,13 @@ class PortraitPipeline(DiffusionPipeline):
                      arkit_guidance: Any, best_of: Any, strength: Any, image: Any, output_type: Any, critic: Any,
                      arkit_critic: Any, condition: PortraitCondition) -> None:
         """Raise a one-line AvatarInputError quoting the first bad argument."""
-        check_int(num_images_per_prompt, "num_images_per_prompt", 1, MAX_IMAGES)
-        check_int(num_inference_steps, "num_inference_steps", 1, MAX_STEPS)
-        check_int(best_of, "best_of", 1, 64)
-        check_number(guidance_scale, "guidance_scale", 0.0, 50.0)
-        check_number(critic_guidance, "critic_guidance", 0.0, 1000.0)
         check_number(arkit_guidance, "arkit_guidance", 0.0, 1000.0)
-        check_number(strength, "strength", 0.0, 1.0, low_open=True)
-        if output_type not in OUTPUT_TYPES:
-            raise AvatarInputError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
-        if critic is not None:
-            check_critic(critic)
-        if (critic_guidance > 0 or best_of > 1) and critic is None and arkit_critic is None:
-            raise AvatarInputError(f"critic_guidance={critic_guidance!r} and best_of={best_of!r} need a critic: pass critic=")
-        if critic_guidance > 0 and condition.emotion is None and (arkit_critic is None or arkit_guidance <= 0):
-            raise AvatarInputError("critic_guidance needs an emotion to aim at: bare AUs have none; use arkit_guidance with an arkit_critic")
+        check_sampling_inputs(num_images_per_prompt, num_inference_steps, guidance_scale, critic_guidance, best_of, strength,
+                              image, output_type, critic, condition, has_critic=arkit_critic is not None,
+                              aims_without_emotion=arkit_critic is not None and arkit_guidance > 0,
+                              no_emotion_hint="; use arkit_guidance with an arkit_critic")
         if arkit_guidance > 0 and not callable(getattr(arkit_critic, "arkit", None)):
             raise AvatarInputError(f"arkit_guidance={arkit_guidance!r} needs an arkit_critic with arkit(images) -> (B, 52)")
-        if strength < 1.0 and image is None:
-            raise AvatarInputError(f"strength={strength!r} below 1 needs an init image (image=)")
 
     # ------------------------------------------------------------------ sampling helpers
     def _eps(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:

@@ -24,11 +24,11 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError
-from avatar.validation import check_int, check_number
+from avatar.validation import check_int
 from generators.portrait.conditions import emotion_index, resolve_condition
-from generators.portrait.guidance import GuidanceTarget, check_critic, guide_x0, image_scores, rerank
+from generators.portrait.guidance import GuidanceTarget, guide_x0, image_scores, rerank
 from generators.portrait.models.au_adapter import AUTokenEncoder
-from generators.portrait.pipeline import (OUTPUT_TYPES, PortraitPipelineOutput, check_pipeline_folder, image_to_tensor,
+from generators.portrait.pipeline import (PortraitPipelineOutput, check_sampling_inputs, check_pipeline_folder, image_to_tensor,
                                          quiet_loading)
 
 DEFAULT_PROMPT = "a close-up studio photograph of a person's face, looking at the camera"
@@ -122,22 +122,8 @@ class AUAdapterSDPipeline(DiffusionPipeline):
                  return_dict: bool = True) -> PortraitPipelineOutput | tuple:
         """Return a `PortraitPipelineOutput` of portraits of one condition; arguments as `PortraitPipeline.__call__`, plus prompts and size."""
         condition = resolve_condition(emotion=emotion, intensity=intensity, aus=aus, va=va)
-        check_int(num_images_per_prompt, "num_images_per_prompt", 1, 64)
-        check_int(num_inference_steps, "num_inference_steps", 1, 1000)
-        check_int(best_of, "best_of", 1, 16)
-        check_number(guidance_scale, "guidance_scale", 0.0, 50.0)
-        check_number(critic_guidance, "critic_guidance", 0.0, 1000.0)
-        check_number(strength, "strength", 0.0, 1.0, low_open=True)
-        if output_type not in OUTPUT_TYPES:
-            raise AvatarInputError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
-        if critic is not None:
-            check_critic(critic)
-        if (critic_guidance > 0 or best_of > 1) and critic is None:
-            raise AvatarInputError(f"critic_guidance={critic_guidance!r} and best_of={best_of!r} need a critic: pass critic=")
-        if critic_guidance > 0 and condition.emotion is None:
-            raise AvatarInputError("critic_guidance needs an emotion to aim at: bare AUs have none")
-        if strength < 1.0 and image is None:
-            raise AvatarInputError(f"strength={strength!r} below 1 needs an init image (image=)")
+        check_sampling_inputs(num_images_per_prompt, num_inference_steps, guidance_scale, critic_guidance, best_of, strength,
+                              image, output_type, critic, condition, max_images=64, max_best_of=16)
         size = int(self.unet.config.sample_size) * self.vae_scale_factor
         height, width = height or size, width or size
         for v, what in ((height, "height"), (width, "width")):
