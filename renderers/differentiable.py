@@ -30,6 +30,7 @@ from avatar.errors import AvatarInputError, ShapeError
 from avatar.appearance import WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head, wrinkle_field
 from avatar.head import BlendshapeHead, default_head
 from renderers.cameras import Camera, resolve_camera
+from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_torch
 from renderers.gl import Lighting, RendererOptions, light_directions
 
 from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
@@ -286,6 +287,9 @@ class DifferentiableRenderer(nn.Module):
         gloss = gloss_weights(self.head) if opts.appearance.catch_lights else None
         self.register_buffer("gloss", None if gloss is None or not gloss.any() else torch.from_numpy(gloss[:, None]))
         self._corneas = cornea_groups(self.head) if self.gloss is not None else []
+        cavity = cavity_field(self.head) if opts.appearance.cavity else None
+        self.register_buffer("cavity_matrix", None if cavity is None else cavity_matrix_torch(cavity))
+        self.register_buffer("cavity_skin", None if cavity is None else torch.from_numpy(cavity.skin))
         for i, (glossy, ball) in enumerate(self._corneas):
             self.register_buffer(f"cornea{i}_glossy", torch.from_numpy(glossy.astype(np.int64)))
             self.register_buffer(f"cornea{i}_ball", torch.from_numpy(ball.astype(np.int64)))
@@ -355,7 +359,10 @@ class DifferentiableRenderer(nn.Module):
         normals = vertex_normals_torch(vertices, self.faces)
         mask = fragments.mask
         # One gather for every attribute instead of one each: indexing dominates the CPU time.
-        parts = [normals, vertices, self.albedo_linear.expand_as(vertices)]
+        albedo = self.albedo_linear.expand_as(vertices)
+        if self.cavity_matrix is not None:  # GL darkens the sRGB albedo before linearising it: the factor ** GAMMA here
+            albedo = albedo * cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals)[..., None] ** GAMMA
+        parts = [normals, vertices, albedo]
         if self.wrinkles is not None:
             amp = wrinkle_amplitude_torch(self.wrinkles, vertices, self.pose_head.neutral[None] if rest is None else rest)
             parts.append(torch.stack([self.wrinkles.phase.expand_as(amp), amp], -1))

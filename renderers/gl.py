@@ -187,6 +187,11 @@ class GLRenderer:
         self._gloss = gloss_weights(self.head) if appearance.catch_lights else np.zeros(n, np.float32)
         self._corneas = cornea_groups(self.head) if appearance.catch_lights else []
         self._eye_normal = np.zeros((n, 3), np.float32)  # rewritten each frame when catch-lights are on
+        from renderers.cavity import cavity_field
+
+        # Topology only: another identity of the same head keeps it.
+        keep = getattr(self, "_cavity", None)
+        self._cavity = (keep if keep is not None and keep.num_vertices == n else cavity_field(self.head)) if appearance.cavity else None
 
     def _build_pipeline(self) -> None:
         from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER
@@ -199,6 +204,7 @@ class GLRenderer:
         self.vbo_wrk = ctx.buffer(self._wrinkle_attr.tobytes(), dynamic=True)
         self.vbo_gls = ctx.buffer(self._gloss.astype("f4").tobytes())
         self.vbo_eye = ctx.buffer(self._eye_normal.tobytes(), dynamic=True)
+        self.vbo_cav = ctx.buffer(np.ones(n, np.float32).tobytes(), dynamic=True)  # 1: no cavity shading
         # Triangles that may be culled first, the two-sided ones (the ICT lashes) after: two draws, one index buffer.
         # The order only matters for exactly equal depths; normals are still summed in `_faces`' order.
         if opts.backface_culling is None:
@@ -247,7 +253,24 @@ class GLRenderer:
 
             self._gpu = GPUPose(ctx, self.head, self._faces, self._wrinkles, self._corneas,
                                 outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
+        self._gpu_cavity: Any = None
+        self._sync_gpu_cavity()
         self._set_uniforms()
+
+    def _sync_gpu_cavity(self) -> None:
+        """Build (or drop) the compute-shader cavity pass to match the appearance, on the GPU-pose path."""
+        field = self._cavity if self._gpu is not None else None
+        current = self._gpu_cavity.field if self._gpu_cavity is not None else None
+        if field is current:
+            return
+        if self._gpu_cavity is not None:
+            self._gpu_cavity.release()
+            self._gpu_cavity = None
+        self.vbo_cav.write(np.ones(self.head.num_vertices, np.float32).tobytes())
+        if field is not None:
+            from renderers.cavity import GPUCavity
+
+            self._gpu_cavity = GPUCavity(self.ctx, field)
 
     def _build_program(self) -> None:
         """(Re)compile the head's shaders for the appearance's switches, when they changed, and bind the vertex buffers."""
@@ -265,7 +288,8 @@ class GLRenderer:
         self.vao = self.ctx.vertex_array(
             self.prog,
             [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
-             (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal")],
+             (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal"),
+             (self.vbo_cav, "1f", "in_cavity")],
             index_buffer=self.ibo, skip_errors=True,
         )
         if self._program_for is not None:
@@ -328,6 +352,8 @@ class GLRenderer:
         self._set_expression_appearance(appearance or self._appearance, self._wrinkles if same_layout else None)
         self.vbo_wrk.write(self._wrinkle_attr.tobytes())
         self.vbo_gls.write(self._gloss.astype("f4").tobytes())
+        if self._cavity is None:
+            self.vbo_cav.write(np.ones(head.num_vertices, np.float32).tobytes())
         self._build_program()  # a switch turned on needs its term back in the fragment shader
         if self._gpu is not None:
             same_tables = (self._wrinkles is None) == (self._gpu.wrinkles is None) and bool(self._corneas) == bool(self._gpu.corneas)
@@ -339,21 +365,26 @@ class GLRenderer:
                 self._gpu.release()
                 self._gpu = GPUPose(self.ctx, head, self._faces, self._wrinkles, self._corneas,
                                     outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
+        self._sync_gpu_cavity()
 
     # ------------------------------------------------------------- rendering
     def _vertex_attributes(self, verts: np.ndarray) -> tuple[np.ndarray, ...]:
         """Return what the shaders read for (V, 3) float32 posed vertices: (positions, normals, wrinkle amplitude
-        (V,) or an empty array, cornea normals or an empty array). numpy only (no GL), so a worker thread may call it."""
+        (V,) or an empty array, cornea normals or an empty array, cavity factors (V,) or an empty array). numpy only
+        (no GL), so a worker thread may call it."""
+        from renderers.cavity import cavity_shade
         from renderers.shading import cornea_normals, wrinkle_amplitude
 
         empty = np.zeros(0, np.float32)
         wrinkle = wrinkle_amplitude(self._wrinkles, verts, self.head.neutral)[0] if self._wrinkles is not None else empty
         eyes = cornea_normals(self._corneas, verts) if self._corneas else empty
-        return verts, vertex_normals(verts, self._faces), wrinkle, eyes
+        normals = vertex_normals(verts, self._faces)
+        cavity = cavity_shade(self._cavity, verts, normals) if self._cavity is not None else empty
+        return verts, normals, wrinkle, eyes, cavity
 
     def _write_attributes(self, attributes: tuple[np.ndarray, ...]) -> None:
         """Write `_vertex_attributes`' arrays into the vertex buffers (GL: this renderer's thread)."""
-        verts, normals, wrinkle, eyes = attributes
+        verts, normals, wrinkle, eyes, cavity = attributes
         self.vbo_pos.write(verts.tobytes())
         self.vbo_nrm.write(normals.tobytes())
         if self._wrinkles is not None:
@@ -361,6 +392,14 @@ class GLRenderer:
             self.vbo_wrk.write(self._wrinkle_attr.tobytes())
         if self._corneas:
             self.vbo_eye.write(eyes.tobytes())
+        if self._cavity is not None:
+            self.vbo_cav.write(cavity.tobytes())
+
+    def _run_gpu(self, weights: np.ndarray, head_pose: np.ndarray | None) -> None:
+        """Pose one frame in compute shaders into the vertex buffers, cavity factors included."""
+        self._gpu.run(weights, head_pose)
+        if self._gpu_cavity is not None:
+            self._gpu_cavity.run(self.vbo_pos, self.vbo_nrm, self.vbo_cav)
 
     def _upload_vertices(self, verts: np.ndarray) -> None:
         """Write (V, 3) float32 posed vertices and what the shaders derive from them (numpy path)."""
@@ -420,7 +459,7 @@ class GLRenderer:
             if self._gpu is None:
                 return self.render_vertices(self.head.pose(w, head_pose))
             self._use()
-            self._gpu.run(w, None if head_pose is None else np.asarray(head_pose, np.float64).reshape(6))
+            self._run_gpu(w, None if head_pose is None else np.asarray(head_pose, np.float64).reshape(6))
             return self._unpack(self._draw().read(components=self._comps, alignment=1))
         return np.stack(list(self.iter_frames(w, head_pose)))
 
@@ -465,7 +504,7 @@ class GLRenderer:
                 if self._gpu is None:
                     self._write_attributes(what)
                 else:
-                    self._gpu.run(*what)
+                    self._run_gpu(*what)
                 pbo = self._pbos[t % 2]
                 self._draw().read_into(pbo, components=self._comps, alignment=1)
                 if pending is not None:
@@ -544,7 +583,7 @@ class GLRenderer:
         if getattr(self, "ctx", None) is not None:
             if getattr(_current, "ctx", None) is self.ctx:
                 _current.ctx = None
-            self._gpu = None
+            self._gpu = self._gpu_cavity = None
             self.ctx.release()
             self.ctx = None
 

@@ -92,6 +92,7 @@ in vec3 in_albedo;
 in vec2 in_wrinkle;
 in float in_gloss;
 in vec3 in_eye_normal;
+in float in_cavity;
 out vec3 v_normal;
 out vec3 v_world;
 out vec3 v_albedo;
@@ -101,8 +102,9 @@ out vec3 v_eye_normal;
 void main() {{
     v_world = in_position;
     v_normal = in_normal;
-    // Albedo arrives in sRGB; shade in linear light (per vertex, as the torch renderer does).
-    v_albedo = pow(in_albedo, vec3({_glsl(GAMMA)}));
+    // Albedo arrives in sRGB; shade in linear light (per vertex, as the torch renderer does). The cavity factor
+    // (renderers.cavity, 1 where off) darkens the sRGB albedo of skin in folds.
+    v_albedo = pow(in_albedo * in_cavity, vec3({_glsl(GAMMA)}));
     v_wrinkle = in_wrinkle;
     v_gloss = in_gloss;
     v_eye_normal = in_eye_normal;

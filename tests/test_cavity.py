@@ -1,0 +1,94 @@
+"""Cavity shading (renderers.cavity): folds darken with the expression, convex skin does not, pose does not matter,
+numpy and torch agree and the torch path has the gradient finite differences give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from avatar.blend import vertex_normals
+from avatar.emotion import DEFAULT_PROTOTYPES
+from avatar.head import default_head
+from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade, cavity_shade_torch
+
+
+@pytest.fixture(scope="module")
+def head():
+    return default_head()
+
+
+@pytest.fixture(scope="module")
+def field(head):
+    return cavity_field(head)
+
+
+def _shade(head, field, weights, head_pose=None):
+    v = head.pose(np.asarray(weights, np.float32), head_pose)
+    return cavity_shade(field, v, vertex_normals(v, head.faces)), v
+
+
+def _near(head, verts, point, radius):
+    """Skin vertices within `radius` cm of a point on the posed face."""
+    return np.flatnonzero(np.linalg.norm(verts - point, axis=1) < radius)
+
+
+@pytest.mark.parametrize("emotion, marks, radius, drop", [
+    ("happy", (48, 54), 0.8, 0.02),   # the smile's cheeks bunch round the mouth corners
+    ("anger", (38, 43), 0.6, 0.01),   # lowered brows deepen the socket over the inner upper lids
+])
+def test_the_expression_deepens_its_folds(head, field, emotion, marks, radius, drop):
+    neutral, _ = _shade(head, field, np.zeros(52))
+    posed, v = _shade(head, field, DEFAULT_PROTOTYPES[emotion].to_arkit())
+    for m in marks:
+        idx = np.intersect1d(_near(head, v, v[head.landmarks68[m]], radius), field.skin)
+        assert len(idx) > 20
+        assert posed[idx].mean() < neutral[idx].mean() - drop, f"no deeper shading near landmark {m} for {emotion}"
+
+
+def test_convex_skin_keeps_its_albedo(head, field):
+    for weights in (np.zeros(52), DEFAULT_PROTOTYPES["happy"].to_arkit()):
+        shade, v = _shade(head, field, weights)
+        tip = _near(head, v, v[head.landmarks68[30]], 0.3)  # the nose tip
+        assert shade[tip].min() > 0.99
+
+
+def test_off_skin_vertices_are_untouched_and_factors_are_in_range(head, field):
+    shade, _ = _shade(head, field, DEFAULT_PROTOTYPES["surprise"].to_arkit())
+    off = np.setdiff1d(np.arange(head.num_vertices), field.skin)
+    assert np.all(shade[off] == 1.0)
+    assert shade.min() >= 1 - 0.8 - 1e-6 and shade.max() <= 1.0
+    assert (shade[field.skin] < 0.9).mean() > 0.02  # some skin is in a fold
+
+
+def test_head_pose_does_not_change_the_shading(head, field):
+    w = DEFAULT_PROTOTYPES["disgust"].to_arkit()
+    a, _ = _shade(head, field, w)
+    b, _ = _shade(head, field, w, np.array([0.2, -0.6, 0.1, 3.0, -1.0, 2.0]))
+    np.testing.assert_allclose(a, b, atol=2e-4)
+
+
+def test_torch_matches_numpy_and_its_gradient_matches_finite_differences(head, field):
+    w = DEFAULT_PROTOTYPES["anger"].to_arkit()
+    want, v = _shade(head, field, w)
+    matrix = cavity_matrix_torch(field, dtype=torch.float64)
+    skin = torch.from_numpy(field.skin)
+    vt = torch.from_numpy(v.astype(np.float64))[None]
+    nt = torch.from_numpy(vertex_normals(v, head.faces).astype(np.float64))[None]
+    got = cavity_shade_torch(matrix, skin, vt, nt)[0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+    # A vertex whose factor is between the clamps, moved along its normal (normals held fixed).
+    inside = np.flatnonzero((got > 0.3) & (got < 0.95))
+    k = int(inside[len(inside) // 2])
+    x = vt.clone().requires_grad_(True)
+    cavity_shade_torch(matrix, skin, x, nt)[0, k].backward()
+    direction = nt[0, k]
+    analytic = float((x.grad[0, k] * direction).sum())
+    eps = 1e-4
+    step = torch.zeros_like(vt)
+    step[0, k] = direction * eps
+    f = lambda y: float(cavity_shade_torch(matrix, skin, y, nt)[0, k])  # noqa: E731
+    numeric = (f(vt + step) - f(vt - step)) / (2 * eps)
+    assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-6)
+    assert analytic > 0  # moving a fold's floor outwards, towards its smoothed surface, lightens it
