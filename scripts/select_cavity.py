@@ -14,18 +14,17 @@ sockets, folds, the corners of a smile. Its strength and scale are chosen here t
 The mouth shadow (`Appearance(mouth_shadow=True)`, off by default since face-api read worse with it) is crossed
 with the pick as well, so the table says whether it helps once the rest of the face is shaded.
 
-    python scripts/select_cavity.py -o benchmarks/results/cavity_selection.json    # ~15 min on 2 quiet cores
+    python scripts/select_cavity.py -o benchmarks/results/cavity_selection.json    # ~1.5 min on 2 quiet cores
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from select_prototypes import scale_boxes, write_json  # a sibling script: run from scripts/ or as scripts/select_cavity.py
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "off": {"strength": 0.0},
@@ -40,13 +39,6 @@ HELD_OUT_JUDGES = ("face-api",)
 SELECT_IDS = (101, 110, 120, 130, 140)
 VALIDATE_IDS = (0, 7, 21, 80, 95)
 INTENSITIES = (0.6, 1.0)
-
-
-def _scale_boxes(boxes: np.ndarray, s: float) -> np.ndarray:
-    """Return square boxes scaled by `s` about their centres."""
-    c = (boxes[:, :2] + boxes[:, 2:]) / 2
-    h = (boxes[:, 2:] - boxes[:, :2]) / 2 * s
-    return np.concatenate([c - h, c + h], 1).astype(np.float32)
 
 
 def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str, ...], judges: dict[str, Any],
@@ -77,7 +69,7 @@ def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str,
                     res = r.render_sequence(weights)
                 for jn, judge in judges.items():
                     for s in crops:
-                        p = np.asarray(judge(res.images, boxes=_scale_boxes(res.face_boxes, s)).emotion_probs)
+                        p = np.asarray(judge(res.images, boxes=scale_boxes(res.face_boxes, s)).emotion_probs)
                         pred = [EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)]
                         for e, q in zip(labels, pred):
                             hits[jn][view][e].append(e == q)
@@ -139,12 +131,8 @@ def main() -> None:
            "validation": validation, "select_judges": SELECT_JUDGES, "held_out_judges": HELD_OUT_JUDGES,
            "select_ids": SELECT_IDS, "validate_ids": VALIDATE_IDS, "intensities": INTENSITIES,
            "seconds": round(time.time() - t0, 1)}
-    path = Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    tmp.replace(path)
-    print(f"wrote {path} ({out['seconds']} s)")
+    write_json(args.output, out)
+    print(f"wrote {args.output} ({out['seconds']} s)")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -78,7 +77,15 @@ CROPS = (0.8, 0.9, 1.0)
 INTENSITIES = (0.6, 1.0)
 
 
-def _scale_boxes(boxes: np.ndarray, s: float) -> np.ndarray:
+def write_json(path: str, data: dict) -> None:
+    """Write `data` as indented JSON to `path` through a temp file (a reader never sees half a file)."""
+    from avatar.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+
+
+def scale_boxes(boxes: np.ndarray, s: float) -> np.ndarray:
     """Return square boxes scaled by `s` about their centres."""
     c = (boxes[:, :2] + boxes[:, 2:]) / 2
     h = (boxes[:, 2:] - boxes[:, :2]) / 2 * s
@@ -112,7 +119,7 @@ def read_grid(poses: dict[str, tuple[str, str]], identities: tuple[int, ...], vi
             res = get_renderer(None, ident, 256, 256, (0.92, 0.92, 0.94), "medium", "brown", view, None).render_sequence(w)
             for jn, judge in made.items():
                 for s in crops:
-                    p = np.asarray(judge(res.images, boxes=_scale_boxes(res.face_boxes, s)).emotion_probs)
+                    p = np.asarray(judge(res.images, boxes=scale_boxes(res.face_boxes, s)).emotion_probs)
                     pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
                     ok = pred == labels_a
                     for n in names:
@@ -170,12 +177,8 @@ def main() -> None:
     for e in VARIANTS:
         same = ActionUnits.coerce(VARIANTS[e][chosen[e]]).to_dict() == DEFAULT_PROTOTYPES[e].to_dict()
         print(f"  {e:9s} the shipped default {'is' if same else 'is NOT'} this pick")
-    path = Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    tmp.replace(path)
-    print(f"wrote {path} ({out['seconds']} s)")
+    write_json(args.output, out)
+    print(f"wrote {args.output} ({out['seconds']} s)")
 
 
 if __name__ == "__main__":
