@@ -187,11 +187,14 @@ class GLRenderer:
         self._gloss = gloss_weights(self.head) if appearance.catch_lights else np.zeros(n, np.float32)
         self._corneas = cornea_groups(self.head) if appearance.catch_lights else []
         self._eye_normal = np.zeros((n, 3), np.float32)  # rewritten each frame when catch-lights are on
-        from renderers.cavity import cavity_field
-
-        # Topology only: another identity of the same head keeps it.
+        # The cavity field is topology only, so another identity of the same head (set_head) keeps it.
         keep = getattr(self, "_cavity", None)
-        self._cavity = (keep if keep is not None and keep.num_vertices == n else cavity_field(self.head)) if appearance.cavity else None
+        if not appearance.cavity:
+            self._cavity = None
+        elif keep is None or keep.num_vertices != n:
+            from renderers.cavity import cavity_field
+
+            self._cavity = cavity_field(self.head)
 
     def _build_pipeline(self) -> None:
         from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER
