@@ -92,3 +92,22 @@ def test_torch_matches_numpy_and_its_gradient_matches_finite_differences(head, f
     numeric = (f(vt + step) - f(vt - step)) / (2 * eps)
     assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-6)
     assert analytic > 0  # moving a fold's floor outwards, towards its smoothed surface, lightens it
+
+
+def test_render_switch_and_cli_flag_turn_cavity_shading_off(tmp_path) -> None:
+    """Cavity shading only darkens (never brightens) and darkens a real part of the face; `appearance=` and
+    `--no-cavity` switch it off."""
+    from PIL import Image
+
+    import avatar
+    from avatar.app.cli import main
+    from avatar.appearance import Appearance
+
+    w = DEFAULT_PROTOTYPES["happy"].to_arkit()
+    shaded = avatar.render(w, width=128, height=128).astype(int)
+    plain = avatar.render(w, width=128, height=128, appearance=Appearance(cavity=False)).astype(int)
+    assert (shaded - plain).max() <= 1
+    assert ((plain - shaded).max(-1) >= 8).mean() > 0.02
+    out = tmp_path / "plain.png"
+    assert main(["render", "--emotion", "happy", "--size", "128", "--no-cavity", "-o", str(out)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")).astype(int), plain)

@@ -62,23 +62,27 @@ def pose(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any =
 
 def get_renderer(head: str | os.PathLike | None = None, identity: Any = None, width: int = 512, height: int = 512,
                  background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
-                 eyes: Any = "brown", view: Any = "front", session: Session | None = None) -> Any:
-    """Return the (default) session's GLRenderer for these settings; the session owns and closes it."""
-    return (session or default_session()).renderer(head, identity, width, height, background, skin, eyes, view)
+                 eyes: Any = "brown", view: Any = "front", session: Session | None = None, appearance: Any = None) -> Any:
+    """Return the (default) session's GLRenderer for these settings; the session owns and closes it.
+
+    `appearance` (`avatar.appearance.Appearance`) sets the shading switches; `skin` and `eyes` override its colours.
+    """
+    return (session or default_session()).renderer(head, identity, width, height, background, skin, eyes, view, appearance)
 
 
 def render(x: Any = None, *, view: Any = "front", identity: Any = None, head: str | os.PathLike | None = None,
            width: int = 512, height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND,
            skin: Any = "medium", eyes: Any = "brown", output: str = "numpy", device: Any = "auto",
-           progress: bool = False, session: Session | None = None) -> Any:
+           progress: bool = False, session: Session | None = None, appearance: Any = None) -> Any:
     """Return rendered frames of weights (52,) -> (H, W, 3), (T, 52) or an ExpressionSequence -> (T, H, W, 3) uint8.
 
     `x` None renders the neutral face. Batches come back as `RenderedFrames` (a uint8 array that also
     carries `face_boxes` and the sequence's `labels`, which `score` uses). `output="torch"` returns float
     (B, 3, H, W) in [0, 1] on `device`. A transparent background (`background=None`) gives RGBA frames.
+    `appearance=Appearance(cavity=False, ...)` changes the shading switches (`avatar.appearance.Appearance`).
     """
     check_choice(output, ("numpy", "torch"), "output")
-    renderer = get_renderer(head, identity, width, height, background, skin, eyes, view, session)
+    renderer = get_renderer(head, identity, width, height, background, skin, eyes, view, session, appearance)
     if x is None:
         x = np.zeros(52, np.float32)
     if isinstance(x, ExpressionSequence):
@@ -114,7 +118,7 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
                   cell: int = 256, identity: Any = None, view: Any = "front", skin: Any = "medium",
                   head: str | os.PathLike | None = None, progress: bool = False,
                   session: Session | None = None, judge: Any = None, prototypes: str | None = None,
-                  device: Any = "auto") -> np.ndarray:
+                  device: Any = "auto", appearance: Any = None) -> np.ndarray:
     """Return a labelled grid image: one row per emotion, one column per intensity, (H, W, 3) uint8.
 
     `judge` (a recognizer name or object) writes its top label and probability under each face, read
@@ -130,7 +134,7 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
     emotions = tuple(emotions or EMOTIONS)
     intensities = check_units(intensities, "intensity")
     weights = np.stack([expression_weights(emotion=e, intensity=i, prototypes=prototypes) for e in emotions for i in intensities])
-    renderer = get_renderer(head, identity, cell, cell, DEFAULT_BACKGROUND, skin, "brown", view, session)
+    renderer = get_renderer(head, identity, cell, cell, DEFAULT_BACKGROUND, skin, "brown", view, session, appearance)
     imgs = [renderer.render(w) for w in tqdm(weights, desc="sheet", unit="face", disable=not progress)]
     captions: list[str] = []
     if judge is not None:

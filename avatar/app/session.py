@@ -44,11 +44,15 @@ class Session:
 
     def renderer(self, head: str | os.PathLike | None = None, identity: Any = None, width: int = 512, height: int = 512,
                  background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
-                 eyes: Any = "brown", view: Any = "front") -> Any:
+                 eyes: Any = "brown", view: Any = "front", appearance: Any = None) -> Any:
         """Return this session's GLRenderer for these settings (built once, reused; the view is part of the key).
 
-        `head` is a head file, None for the shipped head, or a `BlendshapeHead` already loaded.
+        `head` is a head file, None for the shipped head, or a `BlendshapeHead` already loaded. `appearance` (an
+        `avatar.appearance.Appearance`) sets the shading switches (wrinkles, cavity, catch-lights, mouth shadow);
+        `skin` and `eyes` override its colours.
         """
+        from dataclasses import replace
+
         from avatar.appearance import Appearance
         from avatar.io.headfile import load_head
         from avatar.validation import check_size
@@ -57,14 +61,14 @@ class Session:
 
         width, height = check_size(width, height)
         camera = resolve_camera(view)
-        key = tuple(_key_part(x) for x in (head, identity, width, height, background, skin, eyes, camera))
+        look = replace(appearance or Appearance(), skin=skin, eyes=eyes)
+        key = tuple(_key_part(x) for x in (head, identity, width, height, background, look, camera))
         with self._lock:
             renderer = self._renderers.get(key)
             if renderer is not None:
                 self._renderers.move_to_end(key)
                 return renderer
-            opts = RendererOptions(width=width, height=height, background=background, camera=camera,
-                                   appearance=Appearance(skin=skin, eyes=eyes))
+            opts = RendererOptions(width=width, height=height, background=background, camera=camera, appearance=look)
             mesh = head.with_identity(identity) if hasattr(head, "pose") else load_head(head, identity=identity)
             renderer = GLRenderer(mesh, opts)
             self._renderers[key] = renderer

@@ -24,7 +24,8 @@ EXPORT_SUFFIXES = (".csv", ".npz", ".json", ".glb", ".gltf")
 
 def cmd_animate(args: argparse.Namespace) -> int:
     import avatar.app.facade as P
-    from avatar.app.cli.common import camera_from_args, check_video_background, load_cli_head, parse_colour, write_sequence_video
+    from avatar.app.cli.common import (appearance_from_args, camera_from_args, check_video_background, load_cli_head,
+                                       parse_colour, write_sequence_video)
     from avatar.io.atomic import check_output_path
 
     if args.output is None and not args.export:
@@ -80,7 +81,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         print(f"wrote {e}")
     if args.output is not None:
         renderer = P.get_renderer(user_head, args.identity, args.size, args.size, parse_colour(args.background),
-                                  args.skin, args.eyes, camera_from_args(args))
+                                  args.skin, args.eyes, camera_from_args(args), appearance=appearance_from_args(args))
         write_sequence_video(renderer, seq, args.output, seq.audio, args.progress)
         print(f"wrote {args.output}")
     return 0

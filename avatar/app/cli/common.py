@@ -131,6 +131,20 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
     g.add_argument("--eyes", default="brown", help="eye colour: brown, blue, green, hazel, grey")
     g.add_argument("--background", default="#ebebf0",
                    help="#rrggbb, r,g,b in 0..1, or 'transparent' (PNG only)" if transparent else "#rrggbb, r,g,b in 0..1, or a name (white, black, grey, green)")
+    s = p.add_argument_group("shading (the defaults read best to judges that never chose them: docs/legibility.md)")
+    s.add_argument("--no-cavity", action="store_true",
+                   help="do not darken the skin in folds and hollows (~17%% faster frames on a CPU rasterizer)")
+    s.add_argument("--no-wrinkles", action="store_true", help="no expression lines (forehead, frown, crow's feet, folds)")
+    s.add_argument("--mouth-shadow", action="store_true", help="darken the inside of an open mouth with depth")
+    s.add_argument("--catch-lights", action="store_true", help="a highlight of the key light on each cornea")
+
+
+def appearance_from_args(args: argparse.Namespace) -> Any:
+    """Return the Appearance that the shading flags of `add_look_args` ask for (colours come from --skin/--eyes)."""
+    from avatar.appearance import Appearance
+
+    return Appearance(cavity=not args.no_cavity, wrinkles=not args.no_wrinkles, mouth_shadow=args.mouth_shadow,
+                      catch_lights=args.catch_lights)
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from avatar.app.cli.common import (
     EMOTION_HELP,
     add_look_args,
+    appearance_from_args,
     camera_from_args,
     check_video_background,
     load_cli_head,
@@ -55,7 +56,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     check_output_path(out)  # fail before any work on an unwritable path
     renderer = P.get_renderer(load_cli_head(args), args.identity, args.width or args.size, args.height or args.size, background,
-                              args.skin, args.eyes, camera_from_args(args))
+                              args.skin, args.eyes, camera_from_args(args), appearance=appearance_from_args(args))
     if args.sequence is not None:
         seq = ExpressionSequence.load(args.sequence, fps=args.fps)
         if suffix in (".png", ".jpg", ".jpeg"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from avatar.app.cli.common import EMOTION_HELP, add_look_args, camera_from_args, floats, load_cli_head, parse_emotions
+from avatar.app.cli.common import (EMOTION_HELP, add_look_args, appearance_from_args, camera_from_args, floats, load_cli_head,
+                                   parse_emotions)
 
 EPILOG = """examples:
   emoavatar sheet -o sheet.png
@@ -23,7 +24,7 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     emotions = parse_emotions(args.emotions) if args.emotions else None  # synonyms of one label: one row
     img = P.contact_sheet(emotions=emotions, intensities=floats(args.intensities, "--intensities"), cell=args.cell,
                           identity=args.identity, view=camera_from_args(args), skin=args.skin, head=load_cli_head(args), progress=args.progress,
-                          judge=args.judge, prototypes=args.prototypes)
+                          judge=args.judge, prototypes=args.prototypes, appearance=appearance_from_args(args))
     P.save_image(img, args.output)
     print(f"wrote {args.output} ({img.shape[1]}x{img.shape[0]})")
     return 0
