@@ -18,6 +18,7 @@ because a held-out judge read better (docs/legibility.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +52,14 @@ class CavityField:
     indices: np.ndarray
     weights: np.ndarray
 
+    @cached_property
+    def matrix(self) -> Any:
+        """Return the averaging matrix as a scipy CSR matrix (built on first use; scipy imports in ~0.2 s)."""
+        import scipy.sparse
+
+        n = len(self.skin)
+        return scipy.sparse.csr_matrix((self.weights, self.indices, self.indptr), shape=(n, n))
+
 
 def cavity_field(head: BlendshapeHead) -> CavityField:
     """Return the CavityField of a head: its skin triangles' unique edges, as a neighbour-averaging matrix."""
@@ -82,24 +91,16 @@ def _shade_of_depth(depth: Any) -> Any:
 
 def cavity_shade(field: CavityField, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """Return the (V,) float32 sRGB albedo factor (1 off the skin) of (V, 3) posed vertices and their unit normals."""
-    import scipy.sparse  # ~0.2 s to import: only where cavity shading is on
-
-    matrix = _csr_cache.get(id(field))
-    if matrix is None or matrix[0] is not field:
-        n = len(field.skin)
-        matrix = (field, scipy.sparse.csr_matrix((field.weights, field.indices, field.indptr), shape=(n, n)))
-        _csr_cache[id(field)] = matrix
+    matrix = field.matrix
     v = np.asarray(vertices, np.float32)[field.skin]
     s = v
     for _ in range(CAVITY_ITERATIONS):
-        s = matrix[1] @ s
+        s = matrix @ s
     depth = np.einsum("ij,ij->i", s - v, np.asarray(normals, np.float32)[field.skin])
     shade = np.ones(field.num_vertices, np.float32)
     shade[field.skin] = _shade_of_depth(depth)
     return shade
 
-
-_csr_cache: dict[int, tuple[CavityField, Any]] = {}
 
 
 def cavity_matrix_torch(field: CavityField, device: Any = "cpu", dtype: Any = None) -> torch.Tensor:
