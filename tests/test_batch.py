@@ -128,6 +128,35 @@ def test_csv_manifest_with_the_same_columns(tmp_path: Path) -> None:
     assert jobs[1].aus == {"AU1": 0.6, "AU4": 0.8} and jobs[2].va == (0.8, 0.5)
 
 
+def test_cavity_key_and_flag_render_without_cavity_shading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A line's "cavity": false (JSON or a CSV cell) and `--no-cavity` render the still the shading switch gives;
+    a value that is not a boolean is named with its line."""
+    from PIL import Image
+
+    import avatar
+    from avatar.appearance import Appearance
+    from avatar.emotion import emotion_to_arkit
+
+    (tmp_path / "jobs.csv").write_text("emotion,size,cavity,output\nhappy,64,false,a.png\nhappy,64,true,b.png\nhappy,64,maybe,c.png\n")
+    with pytest.raises(ManifestError) as info:
+        read_manifest(tmp_path / "jobs.csv")
+    assert info.value.problems == ["jobs.csv line 4: cavity must be true or false, got 'maybe'"]
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", [{"emotion": "happy", "size": 64, "cavity": False, "output": "a.png"},
+                                                 {"emotion": "happy", "size": 64, "output": "b.png"}])
+    a, b = read_manifest(jobs)
+    assert (a.cavity, b.cavity) == (False, True) and a.digest() != b.digest()
+    code, _, _ = run(capsys, "batch", str(jobs), "-o", str(tmp_path / "out"), "--no-score", "--no-progress")
+    assert code == 0
+    w = emotion_to_arkit("happy", 1.0)
+    plain = avatar.render(w, width=64, height=64, appearance=Appearance(cavity=False))
+    shaded = avatar.render(w, width=64, height=64)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "a.png").convert("RGB")), plain)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "b.png").convert("RGB")), shaded)
+    code, _, _ = run(capsys, "batch", str(jobs), "-o", str(tmp_path / "out2"), "--no-score", "--no-progress", "--no-cavity")
+    assert code == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out2" / "b.png").convert("RGB")), plain)
+
+
 # ------------------------------------------------------------------------------------ running
 
 

@@ -17,6 +17,7 @@ One job per line. Keys (all optional but `output`):
 | fps | frame rate (default 30) |
 | duration | seconds, for jobs without audio (default 3 for videos) |
 | seed | seed of blinks, gaze and head motion (with audio) |
+| cavity | false: render without cavity shading (~17 % faster frames on a CPU rasterizer; default true) |
 | output | a path relative to the output folder; its suffix picks the format |
 | export | a list of further outputs (CSV: separated by ";") |
 
@@ -43,7 +44,7 @@ from avatar.constants import DEFAULT_FPS
 from avatar.errors import AvatarInputError
 
 KEYS: tuple[str, ...] = ("id", "audio", "text", "emotion", "intensity", "emotion_track", "aus", "va", "identity",
-                         "view", "yaw", "size", "fps", "duration", "seed", "output", "export")
+                         "view", "yaw", "size", "fps", "duration", "seed", "cavity", "output", "export")
 """The keys a manifest line may carry; any other key is an error."""
 
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".gif")
@@ -91,6 +92,7 @@ class Job:
     fps: float = DEFAULT_FPS
     duration: float | None = None
     seed: int = 0
+    cavity: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -211,6 +213,18 @@ def _number(value: Any, what: str) -> float:
     return x
 
 
+def _flag(value: Any, what: str) -> bool:
+    """Return a JSON boolean, or a CSV cell true/false/yes/no/1/0, as a bool; raise naming `what` otherwise."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise AvatarInputError(f"{what} must be true or false, got {value!r}")
+
+
 def _job(raw: Any, line: int, base: Path) -> Job:
     """Return the validated Job of one manifest line, or raise the first problem (the caller collects them)."""
     from avatar.emotion import Emotion, normalize_emotion
@@ -301,6 +315,8 @@ def _job(raw: Any, line: int, base: Path) -> Job:
         kw["duration"] = check_range(_number(raw["duration"], "duration"), "duration (seconds)", 1e-3, MAX_SECONDS)
     if "seed" in raw:
         kw["seed"] = check_seed(raw["seed"])
+    if "cavity" in raw:
+        kw["cavity"] = _flag(raw["cavity"], "cavity")
     return Job(**kw)
 
 

