@@ -55,6 +55,10 @@ CATCH_LIGHTS_DEFAULT = False
 MOUTH_SHADOW_DEFAULT = False
 """Off by default: the held-out face-api judge read the emotions worse with it (0.68 vs 0.71; open dark mouths pull anger
 and fear towards surprise), though the FER2013-trained judges read better (docs/legibility.md)."""
+LIP_SHADE = 0.85
+"""Factor on the lips' painted colour (skin x (0.86, 0.58, 0.58) + (0.06, 0, 0.02)): darker lips draw the mouth's shape
+more clearly in grey. Chosen among 1.0, 0.85, 0.7 by the FER2013-trained judges on identities 101-140, kept because the
+held-out face-api judge read better on both held-out identity sets (scripts/select_lip_shade.py, docs/legibility.md)."""
 CAVITY_DEFAULT = True
 """On: with it the held-out face-api judge read the seven emotions better on held-out identities (0.707 -> 0.754 over
 front and three-quarter views), as did both FER2013-trained judges (docs/legibility.md)."""
@@ -178,7 +182,7 @@ def paint_head(head: BlendshapeHead, appearance: Appearance | None = None) -> np
     inside = _inside_polygon(xy[lip_front], outer)
     lip_w = np.where(inside, _smooth(-0.02, 0.12, d_edge), 1 - _smooth(0.0, 0.10, d_edge))
     lip_w = np.where(inside, lip_w, lip_w * 0.35)
-    lip_colour = np.clip(skin * np.array([0.86, 0.58, 0.58]) + np.array([0.06, 0.0, 0.02]), 0, 1)
+    lip_colour = np.clip((skin * np.array([0.86, 0.58, 0.58]) + np.array([0.06, 0.0, 0.02])) * LIP_SHADE, 0, 1)
     colour[lip_front] = colour[lip_front] * (1 - lip_w[:, None]) + lip_colour * lip_w[:, None]
 
     # Brows: tapered bands slightly below the brow landmarks (which trace the brow's upper edge).

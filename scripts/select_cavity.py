@@ -33,6 +33,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "strength 1.0": {"strength": 1.0, "iterations": 20, "depth": 0.5},
     "strength 0.8, wide (60 passes, 1 cm)": {"strength": 0.8, "iterations": 60, "depth": 1.0},
 }
+LIPS_THEN = 1.0
+"""`avatar.appearance.LIP_SHADE` when cavity shading was chosen (scripts/select_lip_shade.py chose the lips after it)."""
 EMOTIONS7 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
 SELECT_JUDGES = ("fer2013", "face-classification")
 HELD_OUT_JUDGES = ("face-api",)
@@ -42,8 +44,10 @@ INTENSITIES = (0.6, 1.0)
 
 
 def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str, ...], judges: dict[str, Any],
-         crops: tuple[float, ...], mouth_shadow: bool = False) -> dict[str, dict[str, dict[str, float]]]:
-    """Return {judge: {view: {emotion: accuracy}}} of the default prototypes rendered (256 px, GL) under `setting`."""
+         crops: tuple[float, ...], mouth_shadow: bool = False, lip_shade: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Return {judge: {view: {emotion: accuracy}}} of the default prototypes rendered (256 px, GL) under `setting`
+    (and `lip_shade`, `avatar.appearance.LIP_SHADE` for the run, when given)."""
+    import avatar.appearance as appearance
     import renderers.cavity as cavity
     from avatar.appearance import Appearance
     from avatar.emotion import DEFAULT_PROTOTYPES, EMOTIONS
@@ -52,6 +56,9 @@ def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str,
     from renderers.gl import GLRenderer, RendererOptions
 
     saved = (cavity.CAVITY_STRENGTH, cavity.CAVITY_ITERATIONS, cavity.CAVITY_DEPTH_CM)
+    saved_lips = appearance.LIP_SHADE
+    if lip_shade is not None:
+        appearance.LIP_SHADE = lip_shade
     on = setting["strength"] > 0
     if on:  # the numpy path reads these per frame
         cavity.CAVITY_STRENGTH, cavity.CAVITY_ITERATIONS, cavity.CAVITY_DEPTH_CM = (
@@ -75,6 +82,7 @@ def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str,
                             hits[jn][view][e].append(e == q)
     finally:
         cavity.CAVITY_STRENGTH, cavity.CAVITY_ITERATIONS, cavity.CAVITY_DEPTH_CM = saved
+        appearance.LIP_SHADE = saved_lips
     return {j: {v: {e: float(np.mean(h)) for e, h in per.items()} for v, per in by_v.items()} for j, by_v in hits.items()}
 
 
@@ -97,7 +105,7 @@ def main() -> None:
     best, best_score = "off", -1.0
     print(f"selection grid (ids {SELECT_IDS}, front + three-quarter, crops 0.8/0.9/1.0); the pick uses {SELECT_JUDGES} only")
     for name, setting in SETTINGS.items():
-        table = read(setting, SELECT_IDS, fq, judges, (0.8, 0.9, 1.0))
+        table = read(setting, SELECT_IDS, fq, judges, (0.8, 0.9, 1.0), lip_shade=LIPS_THEN)
         means = {j: float(np.mean(list(mean_over(table[j], fq).values()))) for j in judges}
         score = float(np.mean([means[j] for j in SELECT_JUDGES]))
         selection[name] = {"setting": setting, "mean": means, "select_score": score}
@@ -109,7 +117,7 @@ def main() -> None:
     validation: dict[str, Any] = {}
     for name, setting, shadow in (("off", SETTINGS["off"], False), (best, SETTINGS[best], False),
                                   (f"{best} + mouth shadow", SETTINGS[best], True)):
-        table = read(setting, VALIDATE_IDS, views, judges, (0.9, 1.0), mouth_shadow=shadow)
+        table = read(setting, VALIDATE_IDS, views, judges, (0.9, 1.0), mouth_shadow=shadow, lip_shade=LIPS_THEN)
         validation[name] = {j: {"front+three-quarter": mean_over(table[j], fq), "profile": table[j]["profile"]} for j in judges}
     print(f"\nvalidation (ids {VALIDATE_IDS}, crops 0.9 and 1.0): accuracy over front + three-quarter [profile]")
     for j in judges:
