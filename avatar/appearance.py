@@ -98,6 +98,11 @@ class Appearance:
     cavity: bool = CAVITY_DEFAULT
 
 
+def skin_albedo(skin: str | tuple[float, float, float]) -> np.ndarray:
+    """Return the (3,) sRGB albedo of a skin tone name or triple (one-line error for an unknown name)."""
+    return _rgb(skin, SKIN_TONES, "skin tone")
+
+
 def _rgb(value: str | tuple[float, float, float], table: dict[str, tuple[float, float, float]], what: str) -> np.ndarray:
     if isinstance(value, str):
         if value not in table:

@@ -31,7 +31,7 @@ from avatar.appearance import WrinkleField, cornea_groups, drawn_faces, gloss_we
 from avatar.head import BlendshapeHead, default_head
 from renderers.cameras import Camera, resolve_camera
 from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_torch
-from renderers.gl import Lighting, RendererOptions, light_directions
+from renderers.gl import Lighting, RendererOptions, light_colours, light_directions, skin_exposure
 
 from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
 
@@ -213,18 +213,19 @@ class HeadShader(nn.Module):
     camera's yaw, as in GLRenderer).
     """
 
-    def __init__(self, lighting: Lighting, camera: Camera) -> None:
+    def __init__(self, lighting: Lighting, camera: Camera, exposure: float = 1.0) -> None:
         super().__init__()
-        self.lighting = lighting
+        self.lighting, self.exposure = lighting, exposure
         for name in ("key_dir", "fill_dir", "rim_dir", "key_rgb", "fill_rgb", "rim_rgb", "ambient", "eye"):
             self.register_buffer(name, torch.zeros(3))
-        self.set_lights(lighting, camera)
+        self.set_lights(lighting, camera, exposure)
 
-    def set_lights(self, lighting: Lighting, camera: Camera) -> None:
-        """Shade the following frames with `lighting` seen from `camera`."""
+    def set_lights(self, lighting: Lighting, camera: Camera, exposure: float | None = None) -> None:
+        """Shade the following frames with `lighting` seen from `camera`, its lights times `exposure` (None: as before)."""
         self.lighting = lighting
+        self.exposure = self.exposure if exposure is None else exposure
         values = dict(light_directions(lighting, camera), eye=tuple(camera.eye))
-        values.update({n: getattr(lighting, n) for n in ("key_rgb", "fill_rgb", "rim_rgb", "ambient")})
+        values.update(light_colours(lighting, self.exposure))
         for name, value in values.items():
             buf = getattr(self, name)
             buf.copy_(torch.as_tensor(value, dtype=buf.dtype))
@@ -278,7 +279,8 @@ class DifferentiableRenderer(nn.Module):
         faces = drawn_faces(self.head)
         albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** GAMMA  # GL linearises per vertex
         self.pose_head = DifferentiableHead(self.head)
-        self.shader = HeadShader(opts.lighting, self.camera)
+        self.shader = HeadShader(opts.lighting, self.camera,
+                                 skin_exposure(opts.appearance.skin) if opts.auto_exposure else 1.0)
         self.register_buffer("faces", torch.from_numpy(faces.astype(np.int64)))
         self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
         # Expression appearance (Appearance.wrinkles / catch_lights): None when switched off, so a plain

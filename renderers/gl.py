@@ -52,6 +52,8 @@ class RendererOptions:
     multisampling), "supersample" (render round(sqrt(samples)) times larger per side and box-filter down, as
     the differentiable renderer does; 4 -> 2x2) or "auto": supersample on a CPU rasterizer (llvmpipe, where it
     is cheaper than MSAA and closer to a 16x reference, docs/performance.md), MSAA on a GPU.
+    auto_exposure: scale every light by `skin_exposure(appearance.skin)`, as a camera exposes for the face (1 for the
+    medium tone); False lights every skin tone alike.
     gpu_pose: blend the shapes, normals, wrinkle amplitude and cornea normals in compute shaders (a frame
     uploads its weights, not its mesh); None: where GL 4.3 compute exists and the rasterizer is a GPU.
     backface_culling: skip triangles facing away from the camera (half the head; on llvmpipe ~1.5-2x faster
@@ -69,6 +71,7 @@ class RendererOptions:
     lighting: Lighting = field(default_factory=Lighting)
     backend: str | None = "egl"
     antialias: str = "auto"
+    auto_exposure: bool = True
     gpu_pose: bool | None = None
     backface_culling: bool | None = None
 
@@ -94,6 +97,29 @@ _current = threading.local()
 def _unit(v: Iterable[float]) -> tuple[float, ...]:
     a = np.asarray(tuple(v), np.float64)
     return tuple(float(x) for x in a / np.linalg.norm(a))
+
+
+EXPOSURE_POWER = 0.7
+"""Auto-exposure: lights x (Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear luminance, so a darker face is exposed
+for as a camera would (dark x4.2, brown x2.1, tan x1.3, light x0.77; medium, which every other default was chosen on,
+x1). Chosen by scripts/select_exposure.py among 0 / 0.35 / 0.5 / 0.7 and kept because the held-out judge read the
+five tones better (docs/legibility.md)."""
+
+
+def skin_exposure(skin: str | tuple[float, float, float]) -> float:
+    """Return the light gain auto-exposure gives a face of this skin tone (1.0 for the medium tone)."""
+    from avatar.appearance import SKIN_TONES, skin_albedo
+
+    def luminance(rgb: np.ndarray) -> float:
+        lin = np.asarray(rgb, np.float64) ** 2.2
+        return float(lin @ np.array([0.2126, 0.7152, 0.0722]))
+
+    return (luminance(np.asarray(SKIN_TONES["medium"])) / max(luminance(skin_albedo(skin)), 1e-4)) ** EXPOSURE_POWER
+
+
+def light_colours(lighting: Lighting, exposure: float = 1.0) -> dict[str, tuple[float, ...]]:
+    """Return {"key_rgb", "fill_rgb", "rim_rgb", "ambient"} of `lighting` times `exposure` (both renderers use this)."""
+    return {name: tuple(float(x) * exposure for x in getattr(lighting, name)) for name in ("key_rgb", "fill_rgb", "rim_rgb", "ambient")}
 
 
 def light_directions(lighting: Lighting, camera: Camera) -> dict[str, tuple[float, ...]]:
@@ -323,8 +349,9 @@ class GLRenderer:
         p["u_eye"].value = tuple(float(x) for x in cam.eye)
         for name, direction in light_directions(light, cam).items():
             p[f"u_{name}"].value = direction
-        for name in ("key_rgb", "fill_rgb", "rim_rgb", "ambient"):
-            p[f"u_{name}"].value = tuple(getattr(light, name))
+        exposure = skin_exposure(self._appearance.skin) if self.options.auto_exposure else 1.0
+        for name, value in light_colours(light, exposure).items():
+            p[f"u_{name}"].value = value
         p["u_specular"].value = float(light.specular)
 
     def set_camera(self, camera: Camera | str) -> None:
@@ -358,6 +385,7 @@ class GLRenderer:
         if self._cavity is None:
             self.vbo_cav.write(np.ones(head.num_vertices, np.float32).tobytes())
         self._build_program()  # a switch turned on needs its term back in the fragment shader
+        self._set_uniforms()  # another skin tone is exposed for (auto_exposure)
         if self._gpu is not None:
             same_tables = (self._wrinkles is None) == (self._gpu.wrinkles is None) and bool(self._corneas) == bool(self._gpu.corneas)
             if same_layout and same_tables:

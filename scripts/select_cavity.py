@@ -44,9 +44,10 @@ INTENSITIES = (0.6, 1.0)
 
 
 def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str, ...], judges: dict[str, Any],
-         crops: tuple[float, ...], mouth_shadow: bool = False, lip_shade: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
+         crops: tuple[float, ...], mouth_shadow: bool = False, lip_shade: float | None = None,
+         skin: str = "medium") -> dict[str, dict[str, dict[str, float]]]:
     """Return {judge: {view: {emotion: accuracy}}} of the default prototypes rendered (256 px, GL) under `setting`
-    (and `lip_shade`, `avatar.appearance.LIP_SHADE` for the run, when given)."""
+    (and `lip_shade`, `avatar.appearance.LIP_SHADE` for the run, when given) with a skin tone."""
     import avatar.appearance as appearance
     import renderers.cavity as cavity
     from avatar.appearance import Appearance
@@ -71,7 +72,7 @@ def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str,
         for ident in identities:
             for view in views:
                 opts = RendererOptions(width=256, height=256, camera=resolve_camera(view), gpu_pose=False,
-                                       appearance=Appearance(cavity=on, mouth_shadow=mouth_shadow))
+                                       appearance=Appearance(skin=skin, cavity=on, mouth_shadow=mouth_shadow))
                 with GLRenderer(default_head(ident), opts) as r:
                     res = r.render_sequence(weights)
                 for jn, judge in judges.items():
