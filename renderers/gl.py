@@ -99,11 +99,11 @@ def _unit(v: Iterable[float]) -> tuple[float, ...]:
     return tuple(float(x) for x in a / np.linalg.norm(a))
 
 
-EXPOSURE_POWER = 0.7
+EXPOSURE_POWER = 1.0
 """Auto-exposure: lights x (Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear luminance, so a darker face is exposed
-for as a camera would (dark x4.2, brown x2.1, tan x1.3, light x0.77; medium, which every other default was chosen on,
-x1). Chosen by scripts/select_exposure.py among 0 / 0.35 / 0.5 / 0.7 and kept because the held-out judge read the
-five tones better (docs/legibility.md)."""
+for as a camera would (1.0: fully, to the medium tone's level: dark x7.8, brown x2.9, tan x1.4, light x0.69; medium,
+which every other default was chosen on, x1). Chosen by scripts/select_exposure.py among 0 / 0.35 / 0.5 / 0.7 / 1 and
+kept because the held-out judge read the five tones better (docs/legibility.md)."""
 
 
 def skin_exposure(skin: str | tuple[float, float, float]) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 from select_cavity import SELECT_IDS, SETTINGS, VALIDATE_IDS, mean_over, read
 from select_prototypes import write_json  # sibling scripts: run from scripts/ or as scripts/select_exposure.py
 
-POWERS = (0.0, 0.35, 0.5, 0.7)
+POWERS = (0.0, 0.35, 0.5, 0.7, 1.0)
 TONES = ("light", "tan", "brown", "dark")
 CAVITY = SETTINGS["strength 0.8"]  # the shipped cavity shading
 
