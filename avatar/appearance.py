@@ -60,8 +60,9 @@ LIP_SHADE = 0.85
 more clearly in grey. Chosen among 1.0, 0.85, 0.7 by the FER2013-trained judges on identities 101-140, kept because the
 held-out face-api judge read better on both held-out identity sets (scripts/select_lip_shade.py, docs/legibility.md)."""
 CAVITY_DEFAULT = True
-"""On: with it the held-out face-api judge read the seven emotions better on held-out identities (0.707 -> 0.754 over
-front and three-quarter views), as did both FER2013-trained judges (docs/legibility.md)."""
+"""On: with it the held-out face-api judge read the seven emotions better on both held-out identity sets (0.707 -> 0.754
+and 0.675 -> 0.707 over front and three-quarter views); face-classification read better too, fer2013 on one set of
+the two (docs/legibility.md)."""
 MOUTH_SHADOW_DEPTH_CM = 2.0
 """Depth behind the front teeth over which the light falls to 1/e of the way to MOUTH_SHADOW_FLOOR."""
 MOUTH_SHADOW_FLOOR = 0.2

@@ -183,9 +183,11 @@ void main() {{
 class GPUCavity:
     """Runs `cavity_compute_shader` into a GLRenderer's (V,) cavity buffer from its posed position and normal buffers."""
 
-    def __init__(self, ctx: Any, field: CavityField, group: int = 64) -> None:
-        self.ctx, self.field, self.group = ctx, field, group
-        self.prog = ctx.compute_shader(cavity_compute_shader(group))
+    def __init__(self, ctx: Any, field: CavityField) -> None:
+        from renderers.shading import POSE_GROUP
+
+        self.ctx, self.field, self.group = ctx, field, POSE_GROUP
+        self.prog = ctx.compute_shader(cavity_compute_shader(POSE_GROUP))
         s = len(field.skin)
         ints = np.concatenate([field.indptr, field.indices, field.skin]).astype(np.int32)
         self.ints = ctx.buffer(ints.tobytes())

@@ -31,7 +31,7 @@ from avatar.appearance import WrinkleField, cornea_groups, drawn_faces, gloss_we
 from avatar.head import BlendshapeHead, default_head
 from renderers.cameras import Camera, resolve_camera
 from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_torch
-from renderers.gl import Lighting, RendererOptions, light_colours, light_directions, skin_exposure
+from renderers.gl import Lighting, RendererOptions, light_colours, light_directions, renderer_exposure
 
 from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
 
@@ -279,8 +279,7 @@ class DifferentiableRenderer(nn.Module):
         faces = drawn_faces(self.head)
         albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** GAMMA  # GL linearises per vertex
         self.pose_head = DifferentiableHead(self.head)
-        self.shader = HeadShader(opts.lighting, self.camera,
-                                 skin_exposure(opts.appearance.skin) if opts.auto_exposure else 1.0)
+        self.shader = HeadShader(opts.lighting, self.camera, renderer_exposure(opts))
         self.register_buffer("faces", torch.from_numpy(faces.astype(np.int64)))
         self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
         # Expression appearance (Appearance.wrinkles / catch_lights): None when switched off, so a plain

@@ -18,8 +18,8 @@ from avatar.blend import vertex_normals
 from avatar.head import BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_size
-from avatar.appearance import (Appearance, WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head,
-                               two_sided_faces, wrinkle_field)
+from avatar.appearance import (SKIN_TONES, Appearance, WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head,
+                               skin_albedo, two_sided_faces, wrinkle_field)
 from renderers.cameras import Camera, resolve_camera
 
 
@@ -106,15 +106,23 @@ which every other default was chosen on, x1). Chosen by scripts/select_exposure.
 kept because the held-out judge read the five tones better (docs/legibility.md)."""
 
 
-def skin_exposure(skin: str | tuple[float, float, float]) -> float:
-    """Return the light gain auto-exposure gives a face of this skin tone (1.0 for the medium tone)."""
-    from avatar.appearance import SKIN_TONES, skin_albedo
+def skin_exposure(skin: str | tuple[float, float, float], power: float | None = None) -> float:
+    """Return the light gain auto-exposure gives a face of this skin tone (1.0 for the medium tone); `power` None is
+    EXPOSURE_POWER."""
+    from renderers.shading import GAMMA
 
     def luminance(rgb: np.ndarray) -> float:
-        lin = np.asarray(rgb, np.float64) ** 2.2
-        return float(lin @ np.array([0.2126, 0.7152, 0.0722]))
+        """Rec. 709 relative luminance of an sRGB albedo, in linear light."""
+        return float((np.asarray(rgb, np.float64) ** GAMMA) @ np.array([0.2126, 0.7152, 0.0722]))
 
-    return (luminance(np.asarray(SKIN_TONES["medium"])) / max(luminance(skin_albedo(skin)), 1e-4)) ** EXPOSURE_POWER
+    ratio = luminance(np.asarray(SKIN_TONES["medium"])) / max(luminance(skin_albedo(skin)), 1e-4)
+    return ratio ** (EXPOSURE_POWER if power is None else power)
+
+
+def renderer_exposure(options: RendererOptions, appearance: Appearance | None = None) -> float:
+    """Return the gain on every light of a renderer with these options: auto-exposure for the skin of `appearance`
+    (default: the options'), or 1 with `auto_exposure=False`. Both renderers use this."""
+    return skin_exposure((appearance or options.appearance).skin) if options.auto_exposure else 1.0
 
 
 def light_colours(lighting: Lighting, exposure: float = 1.0) -> dict[str, tuple[float, ...]]:
@@ -349,8 +357,7 @@ class GLRenderer:
         p["u_eye"].value = tuple(float(x) for x in cam.eye)
         for name, direction in light_directions(light, cam).items():
             p[f"u_{name}"].value = direction
-        exposure = skin_exposure(self._appearance.skin) if self.options.auto_exposure else 1.0
-        for name, value in light_colours(light, exposure).items():
+        for name, value in light_colours(light, renderer_exposure(self.options, self._appearance)).items():
             p[f"u_{name}"].value = value
         p["u_specular"].value = float(light.specular)
 

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 import numpy as np
-from select_prototypes import scale_boxes, write_json  # a sibling script: run from scripts/ or as scripts/select_cavity.py
+from select_prototypes import read_grid, write_json  # a sibling script: run from scripts/ or as scripts/select_cavity.py
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "off": {"strength": 0.0},
@@ -48,43 +48,24 @@ def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str,
          skin: str = "medium") -> dict[str, dict[str, dict[str, float]]]:
     """Return {judge: {view: {emotion: accuracy}}} of the default prototypes rendered (256 px, GL) under `setting`
     (and `lip_shade`, `avatar.appearance.LIP_SHADE` for the run, when given) with a skin tone."""
+    from contextlib import ExitStack
+    from unittest import mock
+
     import avatar.appearance as appearance
     import renderers.cavity as cavity
-    from avatar.appearance import Appearance
-    from avatar.emotion import DEFAULT_PROTOTYPES, EMOTIONS
-    from avatar.head import default_head
-    from renderers.cameras import resolve_camera
-    from renderers.gl import GLRenderer, RendererOptions
+    from avatar.emotion import DEFAULT_PROTOTYPES
 
-    saved = (cavity.CAVITY_STRENGTH, cavity.CAVITY_ITERATIONS, cavity.CAVITY_DEPTH_CM)
-    saved_lips = appearance.LIP_SHADE
-    if lip_shade is not None:
-        appearance.LIP_SHADE = lip_shade
     on = setting["strength"] > 0
-    if on:  # the numpy path reads these per frame
-        cavity.CAVITY_STRENGTH, cavity.CAVITY_ITERATIONS, cavity.CAVITY_DEPTH_CM = (
-            setting["strength"], setting["iterations"], setting["depth"])
-    labels = [e for e in EMOTIONS7 for _ in INTENSITIES]
-    weights = np.stack([np.zeros(52, np.float32) if e == "neutral" else DEFAULT_PROTOTYPES[e].scaled(i).to_arkit()
-                        for e in EMOTIONS7 for i in INTENSITIES]).astype(np.float32)
-    hits: dict[str, dict[str, dict[str, list[bool]]]] = {j: {v: {e: [] for e in EMOTIONS7} for v in views} for j in judges}
-    try:
-        for ident in identities:
-            for view in views:
-                opts = RendererOptions(width=256, height=256, camera=resolve_camera(view), gpu_pose=False,
-                                       appearance=Appearance(skin=skin, cavity=on, mouth_shadow=mouth_shadow))
-                with GLRenderer(default_head(ident), opts) as r:
-                    res = r.render_sequence(weights)
-                for jn, judge in judges.items():
-                    for s in crops:
-                        p = np.asarray(judge(res.images, boxes=scale_boxes(res.face_boxes, s)).emotion_probs)
-                        pred = [EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)]
-                        for e, q in zip(labels, pred):
-                            hits[jn][view][e].append(e == q)
-    finally:
-        cavity.CAVITY_STRENGTH, cavity.CAVITY_ITERATIONS, cavity.CAVITY_DEPTH_CM = saved
-        appearance.LIP_SHADE = saved_lips
-    return {j: {v: {e: float(np.mean(h)) for e, h in per.items()} for v, per in by_v.items()} for j, by_v in hits.items()}
+    poses = {e: (e, None if e == "neutral" else DEFAULT_PROTOTYPES[e]) for e in EMOTIONS7}
+    with ExitStack() as patches:
+        if on:  # the numpy path reads these per frame
+            for name, key in (("CAVITY_STRENGTH", "strength"), ("CAVITY_ITERATIONS", "iterations"), ("CAVITY_DEPTH_CM", "depth")):
+                patches.enter_context(mock.patch.object(cavity, name, setting[key]))
+        if lip_shade is not None:  # read when a renderer paints its head
+            patches.enter_context(mock.patch.object(appearance, "LIP_SHADE", lip_shade))
+        look = appearance.Appearance(skin=skin, cavity=on, mouth_shadow=mouth_shadow)
+        grid = read_grid(poses, identities, views, judges, crops, appearance=look)
+    return {j: {v: {e: grid[e][j][v] for e in EMOTIONS7} for v in views} for j in judges}
 
 
 def mean_over(table: dict[str, dict[str, float]], views: tuple[str, ...]) -> dict[str, float]:

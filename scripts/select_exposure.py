@@ -31,18 +31,17 @@ CAVITY = SETTINGS["strength 0.8"]  # the shipped cavity shading
 
 def grid(power: float, ids: tuple[int, ...], tones: tuple[str, ...], judges: dict, crops: tuple[float, ...]) -> dict:
     """Return {tone: {judge: mean accuracy over emotions}} with `renderers.gl.EXPOSURE_POWER` = power for the run."""
+    from unittest import mock
+
     import renderers.gl as gl
 
-    saved, gl.EXPOSURE_POWER = gl.EXPOSURE_POWER, power
     fq = ("front", "three-quarter")
-    try:
-        out = {}
+    out = {}
+    with mock.patch.object(gl, "EXPOSURE_POWER", power):  # read when a renderer sets its lights
         for tone in tones:
             table = read(CAVITY, ids, fq, judges, crops, skin=tone)
             out[tone] = {j: float(np.mean(list(mean_over(table[j], fq).values()))) for j in judges}
-        return out
-    finally:
-        gl.EXPOSURE_POWER = saved
+    return out
 
 
 def main() -> None:
@@ -70,11 +69,7 @@ def main() -> None:
     validation = {str(p): grid(p, VALIDATE_IDS, tones, judges, (0.9, 1.0)) for p in sorted({POWERS[0], best})}
     print(f"\nvalidation (ids {VALIDATE_IDS}, crops 0.9 and 1.0), power {' -> '.join(validation)}:")
     for t in tones:
-        import renderers.gl as gl
-
-        saved, gl.EXPOSURE_POWER = gl.EXPOSURE_POWER, best
-        gain = skin_exposure(t)
-        gl.EXPOSURE_POWER = saved
+        gain = skin_exposure(t, power=best)
         print(f"  {t:7s} (lights x {gain:.2f})  " + "  ".join(
             f"{j} " + " -> ".join(f"{validation[p][t][j]:.3f}" for p in validation) for j in judges))
     held = {p: float(np.mean([validation[p][t]["face-api"] for t in tones])) for p in validation}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 import numpy as np
 
@@ -92,17 +93,22 @@ def scale_boxes(boxes: np.ndarray, s: float) -> np.ndarray:
     return np.concatenate([c - h, c + h], 1).astype(np.float32)
 
 
-def read_grid(poses: dict[str, tuple[str, str]], identities: tuple[int, ...], views: tuple[str, ...],
-              judges: tuple[str, ...], crops: tuple[float, ...]) -> dict[str, dict[str, dict[str, float]]]:
+def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], views: tuple[str, ...],
+              judges: tuple[str, ...] | dict[str, Any], crops: tuple[float, ...],
+              appearance: Any = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {pose name: {judge: {view: accuracy}}} over identities x views x intensities x crops.
 
-    `poses` maps a name to (emotion label, AU string). Every image is rendered once at 256 px by the GL renderer
-    (the toolkit's defaults: medium skin, brown eyes, wrinkles) and read by each judge at each crop.
+    `poses` maps a name to (emotion label, AUs: a string or ActionUnits). `judges` are names or {name: recognizer}.
+    Every image is rendered once at 256 px by the GL renderer (the toolkit's defaults, or `appearance`) and read by
+    each judge at each crop. Renderers come from a session of this call, so module constants patched between calls
+    (the lip shade, cavity and exposure settings the selection scripts sweep) always take effect.
     """
     from avatar.app.facade import get_renderer
     from avatar.app.judges import make_recognizer
+    from avatar.app.session import Session
 
-    made = {j: make_recognizer(j, "cpu", detect_faces=False) for j in judges}
+    made = judges if isinstance(judges, dict) else {j: make_recognizer(j, "cpu", detect_faces=False) for j in judges}
+    skin = appearance.skin if appearance is not None else "medium"
     names = list(poses)
     weights, labels, owner = [], [], []
     for name in names:
@@ -113,17 +119,19 @@ def read_grid(poses: dict[str, tuple[str, str]], identities: tuple[int, ...], vi
             owner.append(name)
     w = np.stack(weights).astype(np.float32)
     labels_a, owner_a = np.array(labels), np.array(owner)
-    hits: dict[str, dict[str, dict[str, list[float]]]] = {n: {j: {} for j in judges} for n in names}
-    for ident in identities:
-        for view in views:
-            res = get_renderer(None, ident, 256, 256, (0.92, 0.92, 0.94), "medium", "brown", view, None).render_sequence(w)
-            for jn, judge in made.items():
-                for s in crops:
-                    p = np.asarray(judge(res.images, boxes=scale_boxes(res.face_boxes, s)).emotion_probs)
-                    pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
-                    ok = pred == labels_a
-                    for n in names:
-                        hits[n][jn].setdefault(view, []).extend(ok[owner_a == n].tolist())
+    hits: dict[str, dict[str, dict[str, list[float]]]] = {n: {j: {} for j in made} for n in names}
+    with Session() as session:
+        for ident in identities:
+            for view in views:
+                res = get_renderer(None, ident, 256, 256, (0.92, 0.92, 0.94), skin, "brown", view, session,
+                                   appearance).render_sequence(w)
+                for jn, judge in made.items():
+                    for s in crops:
+                        p = np.asarray(judge(res.images, boxes=scale_boxes(res.face_boxes, s)).emotion_probs)
+                        pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
+                        ok = pred == labels_a
+                        for n in names:
+                            hits[n][jn].setdefault(view, []).extend(ok[owner_a == n].tolist())
     return {n: {j: {v: float(np.mean(a)) for v, a in per.items()} for j, per in by_j.items()} for n, by_j in hits.items()}
 
 
