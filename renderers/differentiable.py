@@ -1,8 +1,9 @@
 """Returns differentiable torch renders of a blendshape head: (B, 52) weights -> (B, 3, H, W) images in [0, 1].
 
-Same cameras (`renderers.cameras.Camera`), lights (`renderers.gl.Lighting`), appearance
-(`avatar.appearance.paint_head` / `drawn_faces`) and settings (`renderers.gl.RendererOptions`) as
-`renderers.gl.GLRenderer`, so the two agree to within quantisation (see docs/differentiable_renderer.md).
+Same cameras (`renderers.cameras.Camera`), lights (`renderers.lighting.Lighting`), appearance
+(`avatar.appearance.paint_head` / `drawn_faces`), settings (`renderers.options.RendererOptions`) and exposure
+(`renderers.gl.renderer_exposure`) as `renderers.gl.GLRenderer`, so the two agree to within quantisation
+(see docs/differentiable_renderer.md).
 
 The split nvdiffrast uses: a rasterizer says which triangle covers each pixel (GL by default,
 pytorch3d when it imports); everything after that is torch: perspective-correct barycentrics
@@ -31,8 +32,9 @@ from avatar.appearance import WrinkleField, cornea_groups, drawn_faces, gloss_we
 from avatar.head import BlendshapeHead, default_head
 from renderers.cameras import Camera, resolve_camera
 from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_torch
-from renderers.gl import Lighting, RendererOptions, light_colours, light_directions, renderer_exposure
-
+from renderers.gl import renderer_exposure
+from renderers.lighting import Lighting, light_colours, light_directions
+from renderers.options import RendererOptions
 from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
 
 

@@ -2,13 +2,16 @@
 
 One GL context and one set of buffers are made once and reused for every frame. On a CPU-only
 machine EGL runs on Mesa's llvmpipe; on a GPU machine the same code runs on the NVIDIA driver.
+
+`GLRenderer`, what it returns (`RenderResult`) and the auto-exposure rule live here; its settings in
+`renderers.options` and `renderers.lighting`, its GL contexts in `renderers.gl_context`, its face boxes in
+`renderers.face_boxes`. Every name those hold that was importable from `renderers.gl` still is.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,59 +24,16 @@ from avatar.validation import check_size
 from avatar.appearance import (SKIN_TONES, Appearance, WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head,
                                skin_albedo, two_sided_faces, wrinkle_field)
 from renderers.cameras import Camera, resolve_camera
+from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_points
+from renderers.gl_context import SOFTWARE_RASTERIZERS, create_context, is_software_rasterizer, make_current, release_context
+from renderers.lighting import Lighting, light_colours, light_directions
+from renderers.options import ANTIALIAS_MODES, RendererOptions
 
-
-@dataclass(frozen=True)
-class Lighting:
-    """Directional key, fill and rim lights (directions towards the light, world space) plus ambient."""
-
-    # A near-frontal key from above (portrait "butterfly" light): an independent FER2013 model read
-    # more of the 7 prototypes correctly under it (12/21 vs 11/21 for a 45-degree key; 5/21 for a hard top key).
-    key_dir: tuple[float, float, float] = (0.25, 0.45, 0.85)
-    fill_dir: tuple[float, float, float] = (-0.7, 0.1, 0.6)
-    rim_dir: tuple[float, float, float] = (0.0, 0.6, -0.8)
-    key_rgb: tuple[float, float, float] = (1.0, 0.97, 0.93)
-    fill_rgb: tuple[float, float, float] = (0.30, 0.30, 0.32)
-    rim_rgb: tuple[float, float, float] = (0.35, 0.35, 0.38)
-    ambient: tuple[float, float, float] = (0.10, 0.10, 0.10)
-    specular: float = 0.12
-
-
-ANTIALIAS_MODES = ("auto", "msaa", "supersample")
-SOFTWARE_RASTERIZERS = ("llvmpipe", "softpipe", "swrast", "lavapipe")
-"""GL_RENDERER names of CPU rasterizers: there MSAA shades every sample and costs more than supersampling."""
-
-
-@dataclass(frozen=True)
-class RendererOptions:
-    """Settings of a GLRenderer: image size, camera, background (None = transparent RGBA), anti-aliasing.
-
-    samples: anti-aliasing samples per pixel (0: none). antialias: how they are taken: "msaa" (GL
-    multisampling), "supersample" (render round(sqrt(samples)) times larger per side and box-filter down, as
-    the differentiable renderer does; 4 -> 2x2) or "auto": supersample on a CPU rasterizer (llvmpipe, where it
-    is cheaper than MSAA and closer to a 16x reference, docs/performance.md), MSAA on a GPU.
-    auto_exposure: scale every light by `skin_exposure(appearance.skin)`, as a camera exposes for the face (1 for the
-    medium tone); False lights every skin tone alike.
-    gpu_pose: blend the shapes, normals, wrinkle amplitude and cornea normals in compute shaders (a frame
-    uploads its weights, not its mesh); None: where GL 4.3 compute exists and the rasterizer is a GPU.
-    backface_culling: skip triangles facing away from the camera (half the head; on llvmpipe ~1.5-2x faster
-    frames). None: on for the ICT layout, whose surfaces are consistently wound, except its eyelash cards (the
-    images are unchanged, `avatar.appearance.two_sided_faces`), off for other heads; True: cull every triangle
-    (a head you know is wound consistently); False: draw both sides of everything.
-    """
-
-    width: int = 512
-    height: int = 512
-    camera: Camera | str = "front"
-    background: tuple[float, float, float] | None = (0.92, 0.92, 0.94)
-    samples: int = 4
-    appearance: Appearance = field(default_factory=Appearance)
-    lighting: Lighting = field(default_factory=Lighting)
-    backend: str | None = "egl"
-    antialias: str = "auto"
-    auto_exposure: bool = True
-    gpu_pose: bool | None = None
-    backface_culling: bool | None = None
+__all__ = [
+    "ANTIALIAS_MODES", "EXPOSURE_POWER", "SOFTWARE_RASTERIZERS", "GLRenderer", "Lighting", "RenderResult", "RendererOptions",
+    "create_context", "face_boxes_of_points", "light_colours", "light_directions", "make_current", "renderer_exposure",
+    "skin_exposure",
+]
 
 
 @dataclass(frozen=True)
@@ -88,17 +48,8 @@ class RenderResult:
     face_boxes: np.ndarray
 
 
-# The GL context that is current, per thread (GL binds a context to a thread). moderngl does not switch
-# contexts by itself, so a renderer used again after another renderer was created, or from another
-# thread, would draw into the wrong one unless it is made current first.
-_current = threading.local()
-
-
-def _unit(v: Iterable[float]) -> tuple[float, ...]:
-    a = np.asarray(tuple(v), np.float64)
-    return tuple(float(x) for x in a / np.linalg.norm(a))
-
-
+# scripts/select_exposure.py sweeps the power by patching renderers.gl.EXPOSURE_POWER, so the rule that reads it lives
+# in this module: a patch on a name re-exported here would not reach code that reads it in its own module.
 EXPOSURE_POWER = 1.0
 """Auto-exposure: lights x (Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear luminance, so a darker face is exposed
 for as a camera would (1.0: fully, to the medium tone's level: dark x7.8, brown x2.9, tan x1.4, light x0.69; medium,
@@ -123,67 +74,6 @@ def renderer_exposure(options: RendererOptions, appearance: Appearance | None = 
     """Return the gain on every light of a renderer with these options: auto-exposure for the skin of `appearance`
     (default: the options'), or 1 with `auto_exposure=False`. Both renderers use this."""
     return skin_exposure((appearance or options.appearance).skin) if options.auto_exposure else 1.0
-
-
-def light_colours(lighting: Lighting, exposure: float = 1.0) -> dict[str, tuple[float, ...]]:
-    """Return {"key_rgb", "fill_rgb", "rim_rgb", "ambient"} of `lighting` times `exposure` (both renderers use this)."""
-    return {name: tuple(float(x) * exposure for x in getattr(lighting, name)) for name in ("key_rgb", "fill_rgb", "rim_rgb", "ambient")}
-
-
-def light_directions(lighting: Lighting, camera: Camera) -> dict[str, tuple[float, ...]]:
-    """Return the world-space unit directions {"key_dir", "fill_dir", "rim_dir"} of `lighting` seen from `camera`."""
-    # Light directions are given relative to a front view; rotate them with the camera's yaw so
-    # the head is lit the same way from every preset.
-    yaw = np.arctan2(camera.eye[0] - camera.target[0], camera.eye[2] - camera.target[2])
-    c, s = np.cos(yaw), np.sin(yaw)
-    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    return {name: _unit(rot @ np.asarray(getattr(lighting, name))) for name in ("key_dir", "fill_dir", "rim_dir")}
-
-
-def create_context(backend: str | None = "egl") -> Any:
-    """Return a new headless moderngl context, current on this thread, which it stays bound to.
-
-    Raises SetupError naming the packages to install when the machine has no GL stack.
-    """
-    import moderngl
-
-    try:
-        ctx = moderngl.create_standalone_context(backend=backend) if backend else moderngl.create_standalone_context()
-    except Exception as e:  # the GL stack is missing: say which packages provide it
-        raise SetupError(
-            f"cannot create a headless OpenGL context ({e}); install EGL/Mesa: "
-            "apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri"
-        ) from None
-    ctx.extra = {"thread": threading.get_ident()}
-    _current.ctx = ctx  # a new standalone context is current on the thread that made it
-    return ctx
-
-
-def make_current(ctx: Any) -> None:
-    """Make the moderngl context `ctx` current on this thread (cheap when it already is); any GL user in-process calls this.
-
-    Raises SetupError when called from a thread other than the one that created `ctx`: a GL context is
-    bound to one thread, and drawing from another would silently draw nothing.
-    """
-    owner = (getattr(ctx, "extra", None) or {}).get("thread")
-    if owner is not None and owner != threading.get_ident():
-        raise SetupError("this renderer's GL context belongs to another thread: create one renderer per thread "
-                         "(or run all GL calls on one thread, as the playground does)")
-    if getattr(_current, "ctx", None) is not ctx:
-        ctx.__enter__()
-        _current.ctx = ctx
-
-
-def face_boxes_of_points(points: np.ndarray, camera: Camera, width: int, height: int, scale: float = 1.3) -> np.ndarray:
-    """Return (B, 4) float32 square pixel boxes (x0, y0, x1, y1) framing (B, N, 3) posed landmark points as a face
-    detector frames a face: `scale` x their extent, centred a little above their centre so the forehead is in."""
-    pts = camera.project(points, width, height)
-    lo, hi = pts.min(1), pts.max(1)
-    size = np.maximum(hi[:, 0] - lo[:, 0], hi[:, 1] - lo[:, 1])
-    cx = (lo[:, 0] + hi[:, 0]) / 2
-    cy = (lo[:, 1] + hi[:, 1]) / 2 - 0.2 * (hi[:, 1] - lo[:, 1])
-    half = size * scale / 2
-    return np.stack([cx - half, cy - half, cx + half, cy + half], 1).astype(np.float32)
 
 
 class GLRenderer:
@@ -336,8 +226,7 @@ class GLRenderer:
     @property
     def software_rasterizer(self) -> bool:
         """Return True when GL draws on the CPU (llvmpipe and kin), where per-fragment work is the cost."""
-        name = str(self.ctx.info["GL_RENDERER"]).lower()
-        return any(s in name for s in SOFTWARE_RASTERIZERS)
+        return is_software_rasterizer(self.ctx)
 
     @property
     def gpu_pose(self) -> bool:
@@ -529,7 +418,8 @@ class GLRenderer:
                     for v, box in zip(verts, self.boxes_of_vertices(verts)):
                         yield self._vertex_attributes(np.ascontiguousarray(v)), box
                 else:
-                    boxes = self._boxes_of_points(self._posed_landmarks(w[i:i + chunk], hp))
+                    marks = posed_face_points(self.head, w[i:i + chunk], hp)
+                    boxes = face_boxes_of_points(marks, self.camera, self.options.width, self.options.height)
                     for j, box in enumerate(boxes):
                         yield (w[i + j], None if hp is None else hp[j]), box
 
@@ -588,22 +478,7 @@ class GLRenderer:
         Reads only `head`, `camera` and `options` (avatar.app.refine frames the differentiable renderer's
         images with it, through a stand-in object).
         """
-        # A head without landmark indices (a user's own) is framed by all its vertices instead.
-        marks = self.head.landmarks(verts) if self.head.landmarks68 is not None else verts
-        return face_boxes_of_points(marks, self.camera, self.options.width, self.options.height, scale)
-
-    def _posed_landmarks(self, weights: np.ndarray, head_pose: np.ndarray | None) -> np.ndarray:
-        """Return (B, N, 3) posed landmarks (all vertices on a head without landmarks) of (B, 52) weights, posing only those."""
-        head = self.head
-        if head.landmarks68 is None:
-            return head.pose(weights, head_pose)
-        idx = head.landmarks68
-        pts = head.neutral[idx] + np.einsum("bk,kvc->bvc", weights, head.deltas[:, idx]).astype(np.float32)
-        return pts if head_pose is None else head.apply_head_pose(pts, head_pose)
-
-    def _boxes_of_points(self, marks: np.ndarray, scale: float = 1.3) -> np.ndarray:
-        """Return (B, 4) float32 face boxes (see `face_boxes`) around (B, N, 3) posed landmark points."""
-        return face_boxes_of_points(marks, self.camera, self.options.width, self.options.height, scale)
+        return face_boxes_of_points(face_points(self.head, verts), self.camera, self.options.width, self.options.height, scale)
 
     def to_torch(self, frames: np.ndarray, device: Any = "auto") -> Any:
         """Return frames as a float (B, 3, H, W) tensor in [0, 1] on `device`, uploaded once."""
@@ -619,10 +494,8 @@ class GLRenderer:
     def close(self) -> None:
         """Release the GL context and its buffers."""
         if getattr(self, "ctx", None) is not None:
-            if getattr(_current, "ctx", None) is self.ctx:
-                _current.ctx = None
             self._gpu = self._gpu_cavity = None
-            self.ctx.release()
+            release_context(self.ctx)
             self.ctx = None
 
     def __enter__(self) -> GLRenderer:

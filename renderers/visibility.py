@@ -29,7 +29,7 @@ class GLVisibilityRasterizer:
 
     def __init__(self, faces: np.ndarray, num_vertices: int, width: int, height: int, camera: Camera,
                  backend: str | None = "egl") -> None:
-        from renderers.gl import create_context, make_current
+        from renderers.gl_context import create_context, make_current
         from renderers.shaders import VISIBILITY_FRAGMENT_SHADER, VISIBILITY_VERTEX_SHADER
 
         faces = np.ascontiguousarray(faces, dtype=np.int32)
@@ -91,7 +91,7 @@ class GLVisibilityRasterizer:
     def close(self) -> None:
         """Release the GL context and its buffers."""
         if getattr(self, "ctx", None) is not None:
-            # A released context left as "current" in renderers.gl is harmless: the next user re-binds its own.
+            # A released context left as "current" in renderers.gl_context is harmless: the next user re-binds its own.
             self.ctx.release()
             self.ctx = None
 
