@@ -132,15 +132,21 @@ def _tables(prototypes: Mapping[str, Any] | str | None) -> tuple[str, Mapping[st
 @lru_cache(maxsize=1)
 def refined_table() -> dict[str, np.ndarray]:
     """Return {emotion: (52,) float32 refined ARKit weights at intensity 1} from the shipped table (read once)."""
-    data = json.loads(REFINED_TABLE_PATH.read_text())
+    return read_prototype_table(REFINED_TABLE_PATH)
+
+
+def read_prototype_table(path: str | Path) -> dict[str, np.ndarray]:
+    """Return {emotion: (52,) float32 ARKit weights at intensity 1} from a prototype table file (`emoavatar refine --all`)."""
+    path = Path(path)
+    data = json.loads(path.read_text())
     names = tuple(data["names"])
     if names != ARKIT_NAMES:
-        raise FileFormatError(f"{REFINED_TABLE_PATH.name}: columns are not the ARKit 52 in order")
+        raise FileFormatError(f"{path.name}: columns are not the ARKit 52 in order")
     out = {}
     for label, entry in data["emotions"].items():
         w = np.asarray(entry["weights"], np.float32)
         if w.shape != (NUM_ARKIT,) or not np.all((w >= 0) & (w <= 1)):
-            raise FileFormatError(f"{REFINED_TABLE_PATH.name}: {label!r} weights must be 52 values in [0, 1]")
+            raise FileFormatError(f"{path.name}: {label!r} weights must be 52 values in [0, 1]")
         out[label] = w
     return out
 
@@ -150,15 +156,16 @@ def facs_weights(label: str, intensity: float = 1.0) -> np.ndarray:
     return Emotion.coerce(label).to_aus().scaled(check_range(intensity, "intensity")).to_arkit()
 
 
-def refined_weights(label: str, intensity: float = 1.0) -> np.ndarray:
+def refined_weights(label: str, intensity: float = 1.0, table: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Return (52,) float32 ARKit weights of an emotion from the refined table: facs(i) + i * (refined - facs(1)), clipped.
 
     At intensity 1 this is the refined pose; at 0 it is neutral; in between, the FACS pose's own
     scaling plus a proportional share of what refinement changed. Labels the table lacks use FACS.
+    `table` ({emotion: (52,) weights at intensity 1}) replaces the shipped one, e.g. a candidate table.
     """
     emo = Emotion.coerce(label)
     i = check_range(intensity, "intensity")
-    table = refined_table()
+    table = refined_table() if table is None else table
     facs_i = facs_weights(str(emo.label), i)
     if emo.label not in table:
         return facs_i

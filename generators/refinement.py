@@ -22,16 +22,18 @@ This module imports no renderer and no recognizer (the layer rule): it takes
 - `critics`: objects with `log_probs(images, boxes=None)` -> (B, 8) log-probabilities over
   `avatar.emotion.EMOTIONS` with gradients (`avatar.protocols.Critic`).
 
-`refine_sequence` does the same per labelled segment of a talking sequence, changing only the
-upper face (see `UPPER_FACE_COLUMNS`): the speech mouth is returned bit for bit.
+With `RefinementOptions(space="au")` the parameters are the intensities of the prototype's action units
+instead (`generators.refinement_space`): fewer, anatomical degrees of freedom.
+`generators.refinement_sequence.refine_sequence` does the same per labelled segment of a talking sequence,
+changing only the upper face (see `UPPER_FACE_COLUMNS`): the speech mouth is returned bit for bit.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,20 +42,13 @@ import torch
 from avatar.emotion import EMOTIONS, normalize_emotion
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES, NUM_ARKIT
+from avatar.facs import parse_au_key
 from avatar.validation import check_range, check_seed
-from generators.refinement_parts import (
-    GAZE_COLUMNS,
-    MOUTH_COLUMNS,
-    UPPER_FACE_COLUMNS,
-    column_mask,
-    lip_crossing_penalty,
-    target_hinge,
-    tie_matrix,
-)
+from generators.refinement_parts import MOUTH_COLUMNS, UPPER_FACE_COLUMNS, lip_crossing_penalty, target_hinge
+from generators.refinement_space import SPACES, Parametrisation, arkit_space, au_space
 
 __all__ = [
-    "MOUTH_COLUMNS", "UPPER_FACE_COLUMNS", "RefinementOptions", "RefinementRenderer", "RefinementResult",
-    "SequenceRefinementResult", "refine_expression", "refine_sequence",
+    "MOUTH_COLUMNS", "UPPER_FACE_COLUMNS", "RefinementOptions", "RefinementRenderer", "RefinementResult", "refine_expression",
 ]
 
 
@@ -85,6 +80,9 @@ class RefinementOptions:
     lip_weight: penalty on crossed inner lips (cm^2), from the head's `LipModel`.
     symmetric: tie each Left/Right pair to one value (False for one-sided expressions such as contempt).
     eval_batch: (identity, yaw) pairs scored before and after with the critics (0: skip).
+    space: "arkit" moves the 52 ARKit weights (gaze excepted); "au" moves the intensities of action units
+        (`aus`, default the prototype's own), each AU's shapes together (`generators.refinement_space`).
+    aus: the AUs AU-space refinement may move, e.g. ("AU4", "AU5", "AU7"); None: the prototype's own.
     """
 
     steps: int = 60
@@ -101,6 +99,8 @@ class RefinementOptions:
     lip_weight: float = 20.0
     symmetric: bool = True
     eval_batch: int = 10
+    space: str = "arkit"
+    aus: tuple[str, ...] | None = None
 
     def check(self) -> RefinementOptions:
         """Return self after checking every field (one-line AvatarInputError quoting the bad value)."""
@@ -123,6 +123,13 @@ class RefinementOptions:
             raise AvatarInputError(f"yaws must hold at least one camera yaw in degrees, got {self.yaws!r}")
         for y in self.yaws:
             check_range(y, "yaw (degrees)", -90.0, 90.0)
+        if self.space not in SPACES:
+            raise AvatarInputError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
+        if self.aus is not None:
+            if self.space != "au":
+                raise AvatarInputError(f"aus={self.aus!r} only applies with space='au' (ARKit-space refinement moves every column)")
+            for key in self.aus:
+                parse_au_key(key)
         return self
 
 
@@ -137,6 +144,7 @@ class RefinementResult:
         "accuracy": share of the eval images read as the target} on the eval batch (empty if skipped).
     history: per step "loss", "critic", "p_target" (mean over the batch and critics), "prototype",
         "sparsity", "lips".
+    parameters: {label: value} of what was optimised (AU intensities in AU space, tied columns in ARKit space).
     """
 
     target: str
@@ -150,6 +158,7 @@ class RefinementResult:
     seconds: float = 0.0
     options: RefinementOptions = field(default_factory=RefinementOptions)
     names: tuple[str, ...] = ARKIT_NAMES
+    parameters: dict[str, float] = field(default_factory=dict)
 
     def named(self, threshold: float = 1e-3) -> dict[str, float]:
         """Return {ARKit name: weight} of the refined pose, above `threshold`."""
@@ -162,12 +171,13 @@ class RefinementResult:
             "weights": [round(float(v), 5) for v in self.weights],
             "prototype": [round(float(v), 5) for v in self.prototype],
             "readings_before": self.readings_before, "readings_after": self.readings_after,
-            "seconds": round(self.seconds, 2), "options": asdict(self.options),
+            "seconds": round(self.seconds, 2), "options": asdict(self.options), "parameters": self.parameters,
             "final": {k: v[-1] for k, v in self.history.items() if v},
         }
 
 
-def _critic_list(critics: Any) -> list[tuple[str, Any]]:
+def critic_list(critics: Any) -> list[tuple[str, Any]]:
+    """Return [(name, critic)] from one critic, a list or a {name: critic} mapping (each must have `log_probs`)."""
     if critics is None:
         raise AvatarInputError("critics is None: pass at least one critic with log_probs(images, boxes=None)")
     items = list(critics.items()) if isinstance(critics, Mapping) else [
@@ -214,8 +224,9 @@ def _eval_pairs(opts: RefinementOptions) -> tuple[list[int], list[float]]:
     return ids, yaws
 
 
-def _readings(render: RefinementRenderer, critics: list[tuple[str, Any]], weights: torch.Tensor, target: int,
-              opts: RefinementOptions) -> dict[str, dict[str, float]]:
+def critic_readings(render: RefinementRenderer, critics: list[tuple[str, Any]], weights: torch.Tensor, target: int,
+                    opts: RefinementOptions) -> dict[str, dict[str, float]]:
+    """Return {critic: {"p_target", "accuracy"}} of one pose on the fixed eval (identity, yaw) pairs, front light ({} if eval_batch is 0)."""
     if opts.eval_batch <= 0:
         return {}
     ids, yaws = _eval_pairs(opts)
@@ -230,7 +241,8 @@ def _readings(render: RefinementRenderer, critics: list[tuple[str, Any]], weight
     return out
 
 
-def _lip_tensors(lip_model: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def lip_tensors(lip_model: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the lip model's (offset, per_shape) as tensors on `device` (default: the shipped head's `LipModel`)."""
     if lip_model is None:
         from generators.speech.visemes import default_lip_model
 
@@ -239,11 +251,10 @@ def _lip_tensors(lip_model: Any, device: Any) -> tuple[torch.Tensor, torch.Tenso
             torch.as_tensor(np.asarray(lip_model.per_shape), dtype=torch.float32, device=device))
 
 
-def _optimise(
-    pose_batch: Callable[[torch.Tensor, int], torch.Tensor],
+def optimise(
+    space: Parametrisation,
     params: torch.Tensor,
     bounds: tuple[float, float],
-    anchor_loss: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
     render: RefinementRenderer,
     critics: list[tuple[str, Any]],
     target: int,
@@ -264,7 +275,7 @@ def _optimise(
     bar = tqdm(range(opts.steps), desc=desc, unit="step", disable=not progress, leave=False)
     for _ in bar:
         ids, yaws, light = _sample_views(opts, gen)
-        weights = pose_batch(params, len(ids))  # (B, 52)
+        weights = space.to_weights(params, len(ids))  # (B, 52)
         images, boxes = render(weights, ids, yaws, light)
         images = _photometric(images, opts.photometric_jitter, gen)
         critic_terms, p_target = [], []
@@ -275,7 +286,7 @@ def _optimise(
             critic_terms.append(target_hinge(lp, target, opts.confident).mean())
             p_target.append(lp[:, target].detach().exp().mean())
         critic_loss = torch.stack(critic_terms).mean()
-        proto, sparse = anchor_loss(params, weights)
+        proto, sparse = space.regularisers(params)
         lip = lip_crossing_penalty(weights.to(lips[0].dtype), *lips).mean()
         loss = critic_loss + opts.prototype_weight * proto + opts.sparsity_weight * sparse + opts.lip_weight * lip
         params.grad = None
@@ -299,7 +310,8 @@ def _optimise(
     return history
 
 
-def _generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
+def host_generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
+    """Return `generator`, or a new host generator seeded with `seed`."""
     # Sampling happens on the host generator whatever the device: one seed gives one run everywhere.
     return generator if generator is not None else torch.Generator().manual_seed(int(seed))
 
@@ -351,145 +363,37 @@ def refine_expression(
         device: where the weights live (default: the first critic's `device`, else cpu).
         progress: show a progress bar.
     """
+    from avatar.emotion import Emotion
     from generators.expression import facs_weights
 
     label, inten, w0 = check_inputs(target, intensity, render, init)
     opts = (options or RefinementOptions()).check()
-    crit = _critic_list(critics)
+    crit = critic_list(critics)
     dev = torch.device(device) if device is not None else torch.device(getattr(crit[0][1], "device", "cpu"))
-    proto_np = facs_weights(label, inten) if prototype is None else np.asarray(prototype, np.float32).reshape(NUM_ARKIT)
-    start = proto_np if w0 is None else w0
     t0 = time.perf_counter()
-    gen = _generator(generator, opts.seed)
+    gen = host_generator(generator, opts.seed)
     tgt = EMOTIONS.index(label)
+    if opts.space == "au":
+        if w0 is not None:
+            raise AvatarInputError("init= holds ARKit weights; AU-space refinement starts from the prototype's AUs (pass prototype= AUs instead)")
+        if prototype is not None and isinstance(prototype, (np.ndarray, torch.Tensor, list, tuple)):
+            raise AvatarInputError("in space='au' prototype= takes action units (ActionUnits, a dict or 'AU4=1,AU5=0.8'), not ARKit weights")
+        aus = Emotion.coerce(label).to_aus().scaled(inten) if prototype is None else prototype
+        space = au_space(aus, opts.aus, opts.symmetric, device=dev)
+        proto_np = space.to_weights(space.anchor, 1)[0].cpu().numpy()
+    else:
+        proto_np = facs_weights(label, inten) if prototype is None else np.asarray(prototype, np.float32).reshape(NUM_ARKIT)
+        space = arkit_space(proto_np if w0 is None else w0, proto_np, opts.symmetric, device=dev)
+    start = space.to_weights(space.start, 1)[0].detach().cpu().numpy()
+    params = space.start.clone().requires_grad_(True)
 
-    free = 1.0 - column_mask(GAZE_COLUMNS, device=dev)
-    tie = tie_matrix(opts.symmetric, free.bool(), device=dev)  # (P, 52)
-    start_t = torch.as_tensor(start, dtype=torch.float32, device=dev)
-    fixed = start_t * (1 - free)
-    # A tied pair starts at the mean of its two columns (equal for the symmetric FACS prototypes).
-    params = ((tie @ start_t) / tie.sum(1)).clone().requires_grad_(True)
-    proto_t = torch.as_tensor(proto_np, dtype=torch.float32, device=dev)
-
-    def pose(p: torch.Tensor, b: int) -> torch.Tensor:
-        return (fixed + p @ tie).expand(b, NUM_ARKIT)
-
-    def anchor(p: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        one = w[0]
-        return (one - proto_t).pow(2).sum(), one.sum()
-
-    before = _readings(render, crit, pose(params, 1), tgt, opts)
-    history = _optimise(pose, params, (0.0, 1.0), anchor, render, crit, tgt, opts, gen,
-                        _lip_tensors(lip_model, dev), progress, f"refine {label}")
-    final = pose(params.detach(), 1)
-    after = _readings(render, crit, final, tgt, opts)
+    before = critic_readings(render, crit, space.to_weights(params, 1), tgt, opts)
+    history = optimise(space, params, (0.0, 1.0), render, crit, tgt, opts, gen,
+                        lip_tensors(lip_model, dev), progress, f"refine {label}")
+    final = space.to_weights(params.detach(), 1)
+    after = critic_readings(render, crit, final, tgt, opts)
     return RefinementResult(
         target=label, intensity=inten, weights=final[0].cpu().numpy().astype(np.float32), prototype=proto_np.astype(np.float32),
         init=np.asarray(start, np.float32), readings_before=before, readings_after=after, history=history,
-        seconds=time.perf_counter() - t0, options=opts,
+        seconds=time.perf_counter() - t0, options=opts, parameters=space.named(params),
     )
-
-
-# ------------------------------------------------------------------ sequences
-@dataclass
-class SequenceRefinementResult:
-    """A refined sequence and the delta added to each labelled segment.
-
-    sequence: the refined `ExpressionSequence` (mouth, jaw, tongue, gaze and blink columns unchanged).
-    segments: per segment {"label", "start", "stop" (frame indices), "delta" {name: value}, "p_before", "p_after"}.
-    """
-
-    sequence: Any
-    segments: list[dict[str, Any]]
-    seconds: float
-
-
-def _segments(labels: Sequence[str]) -> list[tuple[str, int, int]]:
-    out: list[tuple[str, int, int]] = []
-    start = 0
-    for i in range(1, len(labels) + 1):
-        if i == len(labels) or labels[i] != labels[start]:
-            out.append((labels[start], start, i))
-            start = i
-    return out
-
-
-def refine_sequence(
-    seq: Any,
-    render: RefinementRenderer,
-    critics: Any,
-    options: RefinementOptions | None = None,
-    generator: torch.Generator | None = None,
-    *,
-    frames_per_step: int = 4,
-    ramp: float = 0.2,
-    skip: Sequence[str] = ("neutral", ""),
-    lip_model: Any = None,
-    device: Any = None,
-    progress: bool = False,
-) -> SequenceRefinementResult:
-    """Return a `SequenceRefinementResult`: each labelled segment of a talking sequence gets one upper-face delta.
-
-    Per segment of equal labels (skipping `skip`), one (52,) delta, non-zero only on `UPPER_FACE_COLUMNS`
-    (brows, eye squint/wide, cheeks, nose), is optimised so the critics read the label on that
-    segment's own frames (`frames_per_step` drawn per step, each rendered on the batch's identities,
-    views and lights), with L2 and L1 pulling the delta toward zero. It is then added to every frame of
-    the segment, faded in and out over `ramp` seconds inside the segment's ends so labels change
-    smoothly, and clipped to [0, 1]. Mouth, jaw, tongue, gaze and blink columns are returned bit for
-    bit: speech shapes and lip closures stay exactly as the speech model made them.
-    """
-    from avatar.sequence import ExpressionSequence
-
-    if not isinstance(seq, ExpressionSequence):
-        raise AvatarInputError(f"refine_sequence takes an ExpressionSequence, got {type(seq).__name__}")
-    if seq.labels is None:
-        raise AvatarInputError("refine_sequence needs per-frame labels: build the sequence with an emotion track")
-    opts = (options or RefinementOptions()).check()
-    crit = _critic_list(critics)
-    dev = torch.device(device) if device is not None else torch.device(getattr(crit[0][1], "device", "cpu"))
-    gen = _generator(generator, opts.seed)
-    lips = _lip_tensors(lip_model, dev)
-    mask = column_mask(UPPER_FACE_COLUMNS, device=dev)
-    tie = tie_matrix(opts.symmetric, mask.bool(), device=dev)
-    weights = np.asarray(seq.weights, np.float32).copy()
-    t0 = time.perf_counter()
-    report: list[dict[str, Any]] = []
-    skipped = {normalize_emotion(s) if s else "" for s in skip}
-    for label, start, stop in _segments(list(seq.labels)):
-        norm = normalize_emotion(label) if label else ""
-        if norm in skipped:
-            continue
-        tgt = EMOTIONS.index(norm)
-        frames = torch.as_tensor(weights[start:stop], device=dev)
-        params = torch.zeros(tie.shape[0], device=dev, requires_grad=True)
-
-        def pose(p: torch.Tensor, b: int, frames: torch.Tensor = frames) -> torch.Tensor:
-            pick = torch.randint(len(frames), (b,), generator=gen).to(dev)
-            return (frames[pick] + p @ tie).clamp(0, 1)
-
-        def anchor(p: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            d = p @ tie
-            return d.pow(2).sum(), d.abs().sum()
-
-        mid = frames[len(frames) // 2]
-        before = _readings(render, crit, mid[None], tgt, opts)
-        _optimise(pose, params, (-1.0, 1.0), anchor, render, crit, tgt, opts, gen, lips, progress, f"refine {norm} @{start}")
-        delta = (params.detach() @ tie).cpu().numpy()
-        after = _readings(render, crit, (mid + params.detach() @ tie).clamp(0, 1)[None], tgt, opts)
-        n = stop - start
-        fade = np.ones(n, np.float32)
-        r = min(int(round(ramp * seq.fps)), n // 2)
-        if r > 0:
-            # Fade only at ends that meet another labelled segment or the clip's edge inside it.
-            edge = np.linspace(0.0, 1.0, r + 2, dtype=np.float32)[1:-1]
-            if start > 0:
-                fade[:r] = np.minimum(fade[:r], edge)
-            if stop < len(weights):
-                fade[-r:] = np.minimum(fade[-r:], edge[::-1])
-        cols = mask.cpu().numpy().astype(bool)
-        weights[start:stop, cols] = np.clip(weights[start:stop, cols] + fade[:, None] * delta[cols], 0, 1)
-        report.append({"label": norm, "start": start, "stop": stop,
-                       "delta": {nm: round(float(v), 4) for nm, v in zip(ARKIT_NAMES, delta) if abs(v) > 1e-3},
-                       "readings_before": before, "readings_after": after})
-    out = replace(seq, weights=weights)
-    return SequenceRefinementResult(out, report, time.perf_counter() - t0)

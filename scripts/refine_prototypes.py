@@ -8,7 +8,7 @@ and profile, intensities 0.6 and 1.0, and reads them with every judge that loads
 not held out), face-classification (a different network and weights, same FER2013 data),
 face-api (face-api.js FaceExpressionNet, other data) and ExpressionNet (ours, trained on FACS renders).
 
-    python scripts/refine_prototypes.py [--steps 40] [--out generators/data/arkit_prototypes_v1.json]
+    python scripts/refine_prototypes.py [--steps 40] [--space au] [--out generators/data/arkit_prototypes_v1.json]
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ def main() -> None:
     ap.add_argument("--emotions", default=None, help="comma-separated (default: all eight)")
     ap.add_argument("--judges", default="fer2013,face-classification,face-api,expression-net")
     ap.add_argument("--critics", default="fer2013", help="judges to optimise against (the rest of --judges stay held out)")
+    ap.add_argument("--space", choices=("arkit", "au"), default="arkit", help="optimise ARKit weights or the prototypes' AU intensities")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "generators" / "data" / "arkit_prototypes_v1.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    opts = RefinementOptions(steps=args.steps, lr=args.lr, seed=args.seed, batch_size=args.batch_size)
+    opts = RefinementOptions(steps=args.steps, lr=args.lr, seed=args.seed, batch_size=args.batch_size, space=args.space)
     t0 = time.perf_counter()
     table = build_prototype_table(
         args.emotions.split(",") if args.emotions else None, critics=tuple(args.critics.split(",")), judges=tuple(args.judges.split(",")),

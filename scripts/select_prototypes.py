@@ -98,7 +98,8 @@ def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], vi
               appearance: Any = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {pose name: {judge: {view: accuracy}}} over identities x views x intensities x crops.
 
-    `poses` maps a name to (emotion label, AUs: a string or ActionUnits). `judges` are names or {name: recognizer}.
+    `poses` maps a name to (emotion label, AUs: a string or ActionUnits, or a function intensity -> (52,) ARKit
+    weights for poses that are not AU sets, such as a refined table's). `judges` are names or {name: recognizer}.
     Every image is rendered once at 256 px by the GL renderer (the toolkit's defaults, or `appearance`) and read by
     each judge at each crop. Renderers come from a session of this call, so module constants patched between calls
     (the lip shade, cavity and exposure settings the selection scripts sweep) always take effect.
@@ -114,7 +115,7 @@ def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], vi
     for name in names:
         label, aus = poses[name]
         for i in INTENSITIES:
-            weights.append(ActionUnits.coerce(aus).scaled(i).to_arkit())
+            weights.append(aus(i) if callable(aus) else ActionUnits.coerce(aus).scaled(i).to_arkit())
             labels.append(label)
             owner.append(name)
     w = np.stack(weights).astype(np.float32)

@@ -12,7 +12,8 @@ import torch
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
-from generators.refinement import MOUTH_COLUMNS, RefinementOptions, refine_expression, refine_sequence
+from generators.refinement import MOUTH_COLUMNS, RefinementOptions, refine_expression
+from generators.refinement_sequence import refine_sequence
 from generators.refinement_parts import lip_gap_heights, mirror_index
 
 
@@ -111,6 +112,46 @@ def test_seeded_runs_repeat() -> None:
     np.testing.assert_array_equal(a.weights, b.weights)
 
 
+def test_au_space_starts_at_the_facs_pose_for_every_prototype() -> None:
+    from avatar.emotion import DEFAULT_PROTOTYPES
+    from generators.refinement_space import au_space
+
+    for label, aus in DEFAULT_PROTOTYPES.items():
+        if label == "neutral":
+            continue
+        space = au_space(aus, None, symmetric=True)
+        np.testing.assert_allclose(space.to_weights(space.start, 1)[0].numpy(), aus.to_arkit(), atol=1e-6)
+        # Only the prototype's own AUs move, gaze (sad's AU64) never; contempt's one-sided AUs stay one-sided.
+        assert "AU64" not in space.labels
+    assert au_space(DEFAULT_PROTOTYPES["contempt"], None, symmetric=True).labels == ("L12", "R12", "L14", "R14")
+
+
+def test_au_space_moves_whole_muscles_only() -> None:
+    # The critic likes eyeSquint and dislikes the smile; anger's AU7 is the only AU carrying eyeSquint.
+    critic = LinearCritic({"eyeSquintLeft": 1.0, "eyeSquintRight": 1.0, "mouthSmileLeft": -1.0}, scale=3.0)
+    opts = RefinementOptions(**{**FAST.__dict__, "space": "au"})
+    res = refine_expression("anger", 0.5, WeightsAsPixels(), critic, options=opts)
+    assert res.parameters["AU7"] > 0.25 + 0.2  # AU7 rose from its prototype intensity (0.5 x 0.5)
+    np.testing.assert_allclose(res.weights[ARKIT_NAMES.index("eyeSquintLeft")], res.parameters["AU7"], atol=1e-4)
+    # Nothing outside anger's AUs moved: the smile (AU12) and every column no anger AU drives stay at 0.
+    from avatar.facs import au_to_arkit
+
+    reachable = au_to_arkit({k: 1.0 for k in res.parameters}) > 0
+    assert np.all(res.weights[~reachable] == res.prototype[~reachable])
+    # Named AUs only: aus= restricts the moving set and rejects the dynamics layer's AUs.
+    res = refine_expression("anger", 0.5, WeightsAsPixels(), critic, options=RefinementOptions(**{**opts.__dict__, "aus": ("AU4",)}))
+    assert set(res.parameters) == {"AU4"}
+    assert res.weights[ARKIT_NAMES.index("eyeSquintLeft")] == pytest.approx(0.25)
+    with pytest.raises(AvatarInputError, match="AU45"):
+        refine_expression("anger", 0.5, WeightsAsPixels(), critic, options=RefinementOptions(**{**opts.__dict__, "aus": ("AU45",)}))
+    with pytest.raises(AvatarInputError, match="space='au'"):
+        RefinementOptions(aus=("AU4",)).check()
+    with pytest.raises(AvatarInputError, match="space"):
+        RefinementOptions(space="muscles").check()
+    with pytest.raises(AvatarInputError, match="init"):
+        refine_expression("anger", 0.5, WeightsAsPixels(), critic, options=opts, init=np.zeros(52, np.float32))
+
+
 def test_check_inputs_quote_bad_values() -> None:
     critic = LinearCritic({"browDownLeft": 1.0})
     with pytest.raises(AvatarInputError, match="sleepy"):
@@ -205,4 +246,17 @@ def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert len(data["refined"]["weights"]) == 52 and data["emotion"] == "anger"
     assert set(data["readings"]["fer2013"]) == {"before", "after"}
     assert "fer2013" in capsys.readouterr().out
+    # AU space through the real renderer and critic: only anger's own AUs are parameters, and the pose stays
+    # inside what those AUs can reach (no shape outside their rows lights up).
+    code = main(["refine", "--emotion", "anger", "--space", "au", "--steps", "2", "--batch-size", "1", "--size", "64",
+                 "--identities", "101", "--views", "0", "--judges", "", "--device", "cpu", "-o", str(out), "--no-progress"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    from avatar.emotion import DEFAULT_PROTOTYPES
+    from avatar.facs import au_to_arkit
+
+    assert set(data["refined"]["parameters"]) <= set(DEFAULT_PROTOTYPES["anger"])
+    reachable = au_to_arkit(dict.fromkeys(DEFAULT_PROTOTYPES["anger"], 1.0)) > 0
+    assert np.all(np.asarray(data["refined"]["weights"])[~reachable] == 0)
+    assert "AUs: AU4=" in capsys.readouterr().out
     assert main(["refine", "--emotion", "sleepy", "--no-progress"]) == 2

@@ -234,7 +234,7 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
            views: Sequence[float] | None = None, critics: Sequence[Any] = DEFAULT_CRITICS,
            judges: Sequence[str] = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
            validation_views: Sequence[str] = VALIDATION_VIEWS, steps: int = 60, size: int = 128,
-           judge_size: int = 256, seed: int = 0, symmetric: bool = True, device: Any = "auto",
+           judge_size: int = 256, seed: int = 0, symmetric: bool = True, space: str = "arkit", device: Any = "auto",
            options: Any = None, progress: bool = False, render: Any = None) -> RefineOutput:
     """Return a `RefineOutput`: `emotion`'s pose at `intensity` refined against `critics`, read by `judges` before/after.
 
@@ -245,7 +245,8 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
         judges: judges that read the FACS pose and the refined pose on `validation_identities` x
             `validation_views` (GL renders at `judge_size`); a critic among them is not held out.
         steps, size, seed, symmetric: refinement steps, render size of the optimisation, seed, Left/Right tie.
-        options: a full `generators.refinement.RefinementOptions` (overrides identities/views/steps/seed/symmetric).
+        space: "arkit" (the 52 weights move) or "au" (the prototype's action-unit intensities move).
+        options: a full `generators.refinement.RefinementOptions` (overrides identities/views/steps/seed/symmetric/space).
         render: a `RefinementRenderer` to use instead of building a `DifferentiableRender` (the caller closes it).
     """
     from generators.expression import facs_weights
@@ -253,7 +254,7 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
 
     label = normalize_emotion(str(emotion))
     opts = options or RefinementOptions(
-        steps=int(steps), seed=int(seed), symmetric=bool(symmetric),
+        steps=int(steps), seed=int(seed), symmetric=bool(symmetric), space=str(space),
         **({"identities": tuple(int(i) for i in identities)} if identities is not None else {}),
         **({"yaws": tuple(float(v) for v in views)} if views is not None else {}),
     )
@@ -317,7 +318,7 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
             res = refine_expression(label, 1.0, rend, crit, options=opts, progress=progress, device=rend.device)
             entries[label] = {"weights": [round(float(v), 5) for v in res.weights], "refined": True,
                               "seconds": round(res.seconds, 1), "critic_before": res.readings_before,
-                              "critic_after": res.readings_after}
+                              "critic_after": res.readings_after, "parameters": res.parameters}
             if log:
                 log(f"{label}: {res.seconds:.0f}s, critic p(target) {res.history['p_target'][0]:.2f} -> {res.history['p_target'][-1]:.2f}")
     for label, entry in entries.items():
@@ -332,7 +333,8 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
                    "identities": list(opts.identities), "yaws": list(opts.yaws), "light_jitter_deg": opts.light_jitter,
                    "photometric_jitter": opts.photometric_jitter, "batch_size": opts.batch_size, "confident": opts.confident,
                    "prototype_weight": opts.prototype_weight, "sparsity_weight": opts.sparsity_weight,
-                   "lip_weight": opts.lip_weight, "symmetric": opts.symmetric, "render_size": size,
+                   "lip_weight": opts.lip_weight, "symmetric": opts.symmetric, "space": opts.space,
+                   "aus": list(opts.aus) if opts.aus is not None else None, "render_size": size,
                    "renderer": "renderers.differentiable (head yaw in front of the front camera)",
                    "seconds": round(time.perf_counter() - t_all, 1)},
         "emotions": entries,

@@ -11,6 +11,7 @@ EPILOG = """examples:
   emoavatar refine --emotion sad --steps 20 --size 96 -o sad.json
   emoavatar refine --all -o arkit_prototypes.json       # a refined prototype table (slow: minutes per emotion)
   emoavatar refine --emotion disgust --critics fer2013 --judges face-classification --identities 101-140 --views -40,0,40
+  emoavatar refine --emotion fear --space au            # move the prototype's AU intensities, not single shapes
 
 The optimisation renders identities --identities at camera yaws --views with jittered light; the
 readings before/after use other identities and views (--judge-identities, --judge-views), so judges
@@ -61,6 +62,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     options = RefinementOptions(
         steps=args.steps, seed=args.seed, symmetric=not args.asymmetric, batch_size=args.batch_size, lr=args.lr,
         identities=_seeds(args.identities, "--identities"), yaws=floats(args.views, "--views"),
+        space=args.space, aus=_names(args.aus) if args.aus else None,
     ).check()
     judges = _names(args.judges) if args.judges else ()
     critics = _names(args.critics)
@@ -78,6 +80,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
         for note in out.notes:
             print(f"  note: {note}")
         print("  weights: " + ", ".join(f"{k}={v:.2f}" for k, v in out.result.named(0.02).items()))
+        if options.space == "au":
+            print("  AUs: " + ", ".join(f"{k}={v:.2f}" for k, v in out.result.parameters.items()))
         text = json.dumps(out.to_dict(), indent=1)
     if args.output:
         from pathlib import Path
@@ -114,6 +118,9 @@ def register(sub: Any) -> None:
     p.add_argument("--judge-identities", default="0,7,21,80,95", help="identity seeds of the readings (default 0,7,21,80,95)")
     p.add_argument("--judge-views", default="front,yaw=20,three-quarter,yaw=60,profile", help="views of the readings")
     p.add_argument("--asymmetric", action="store_true", help="let Left/Right pairs differ (one-sided expressions)")
+    p.add_argument("--space", choices=("arkit", "au"), default="arkit",
+                   help="what moves: the 52 ARKit weights (default) or the intensities of the prototype's action units (au)")
+    p.add_argument("--aus", default=None, help="with --space au: the AUs that may move, e.g. AU4,AU5,AU7 (default: the prototype's own)")
     p.add_argument("--size", type=int, default=128, help="render size of the optimisation (default 128)")
     p.add_argument("--judge-size", type=int, default=256, help="render size of the readings (default 256)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
