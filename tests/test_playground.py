@@ -142,6 +142,43 @@ def test_callbacks_return_what_the_tabs_show(tmp_path: Path) -> None:
                                   ["front", "profile", "three-quarter"], ["fer2013"], 128, "cpu")
 
 
+def test_shading_switches_reach_the_renders(tmp_path: Path) -> None:
+    """The Shading group starts at the library's defaults and renders what `avatar.render` does; turning cavity shading
+    off changes the Expression render and the Speech video, and only brightens them (cavity shading only darkens skin)."""
+    import imageio.v3 as iio
+
+    import avatar.app.facade as facade
+    from avatar.app.playground import expression, shading, speech
+    from avatar.app.playground.state import Playground
+    from avatar.appearance import Appearance
+
+    assert shading.appearance_of(shading.default_switches()) == Appearance()  # the boxes start where the library does
+    no_cavity = [name for name in shading.default_switches() if name != "cavity"]
+    assert shading.appearance_of(no_cavity) == Appearance(cavity=False)
+    with pytest.raises(AvatarInputError, match="unknown shading switch 'shadows'"):
+        shading.appearance_of(["shadows"])
+    args = ("emotion", "happy", 0.9, 0, 0, "front", 0, 0)
+    with Playground(image_size=128, video_size=96) as pg:
+        library = pg.run(lambda session: facade.render(facade.pose(emotion="happy", intensity=0.9)[None], width=128, height=128,
+                                                       session=session))
+        _, _, on, summary_on, *_ = expression.readout(pg, *args, appearance=shading.appearance_of(shading.default_switches()))
+        _, _, off, summary_off, *_ = expression.readout(pg, *args, appearance=shading.appearance_of(no_cavity))
+        assert np.array_equal(on, np.asarray(library)[0]) and "shading" not in summary_on
+        assert "shading: cavity off" in summary_off
+        gain = off.astype(int) - on.astype(int)
+        assert gain.min() >= 0 and (gain > 0).mean() > 0.02, "cavity off must only brighten, and visibly"
+        x0, y0, x1, y1 = library.face_boxes[0].astype(int)
+        assert off[y0:y1, x0:x1].mean() > on[y0:y1, x0:x1].mean() + 1.0  # the face, where the folds are, is lighter
+        wav = str(_write_wav(tmp_path / "tone.wav", 1.0))
+        videos = {}
+        for name, chosen in (("on", shading.default_switches()), ("off", no_cavity)):
+            mp4, _, _, info = speech.animate_speech(pg, wav, None, "happy", 0.7, None, 0, "front", 0,
+                                                    appearance=shading.appearance_of(chosen))
+            videos[name] = np.stack(list(iio.imiter(mp4))).astype(np.float64)
+        assert ("shading: cavity off" in info) and videos["on"].shape == videos["off"].shape
+        assert videos["off"].mean() > videos["on"].mean() + 0.5  # the same talking head, lighter without cavity shading
+
+
 # ------------------------------------------------------------------ the browser walk
 
 def _free_port() -> int:
@@ -274,6 +311,33 @@ def test_browser_expression_tab(browser_page: Any, server: dict[str, Any], shots
     page.get_by_role("option", name="three-quarter").click()
     page.wait_for_function("document.querySelector('#expr-summary').innerText.includes('three-quarter')")
     shots(page, "expression")
+
+
+@pytest.mark.slow
+def test_browser_shading_toggle(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
+    """Unticking cavity shading in the page re-renders the face lighter (never darker); ticking it again brings back the first render."""
+    import io
+
+    from PIL import Image
+
+    page = browser_page
+    _open(page, server, "Expression")
+    image = page.locator("#expr-image img")
+
+    def pixels() -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(page.request.get(image.get_attribute("src")).body())).convert("RGB"), np.int64)
+
+    first = pixels()
+    cavity = page.locator("#shading").get_by_label("cavity shading", exact=False)
+    assert cavity.is_checked()  # the library's default
+    cavity.uncheck()
+    page.wait_for_function("document.querySelector('#expr-summary').innerText.includes('shading: cavity off')")
+    gain = pixels() - first
+    assert gain.min() >= 0 and gain.mean() > 0.1, "cavity off must only brighten the render, and visibly"
+    shots(page, "shading")
+    cavity.check()
+    page.wait_for_function("!document.querySelector('#expr-summary').innerText.includes('shading:')")
+    assert np.array_equal(pixels(), first)
 
 
 @pytest.mark.slow

@@ -41,17 +41,18 @@ def build_app(pg: Playground) -> Any:
     """Return the playground's gr.Blocks (queued), its callbacks bound to `pg`."""
     import gradio as gr
 
-    from avatar.app.playground import expression, fidelity, portrait, speech
+    from avatar.app.playground import expression, fidelity, portrait, shading, speech
     from avatar.app.playground.errors import user_errors
 
     # Gradio deletes its cached copies of results older than an hour, every ten minutes; all under pg.root.
     with gr.Blocks(title="emoavatar playground", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
+        switches = shading.build()  # above the tabs: one choice for every render the Expression and Speech tabs make
         with gr.Tabs():
             with gr.Tab("Expression", id="expression"):
-                load_fn, load_inputs, load_outputs = expression.build(pg)
+                load_fn, load_inputs, load_outputs = expression.build(pg, switches)
             with gr.Tab("Speech", id="speech"):
-                speech.build(pg)
+                speech.build(pg, switches)
             with gr.Tab("Portrait", id="portrait"):
                 portrait.build(pg)
             with gr.Tab("Fidelity", id="fidelity"):

@@ -16,6 +16,7 @@ from avatar.errors import AvatarInputError
 
 if TYPE_CHECKING:
     from avatar.app.playground.state import Playground
+    from avatar.appearance import Appearance
     from avatar.app.session import Session
     from avatar.sequence import ExpressionSequence
 
@@ -23,13 +24,14 @@ SPEECH_VIEWS: tuple[str, ...] = ("front", "three-quarter", "profile")
 
 
 def _write_video(session: Session, seq: ExpressionSequence, identity: int | None, camera: Any, size: int, path: Path,
-                 report: Callable[[int, int], None]) -> Path:
+                 report: Callable[[int, int], None], appearance: Appearance | None = None) -> Path:
     """Return `path` after rendering every frame of `seq` into an MP4 with its audio; runs on the GL worker."""
     import avatar.app.facade as facade
     from avatar.app.session import DEFAULT_BACKGROUND
     from renderers.writers import save_frames
 
-    renderer = facade.get_renderer(None, identity, size, size, DEFAULT_BACKGROUND, view=camera, session=session)
+    renderer = facade.get_renderer(None, identity, size, size, DEFAULT_BACKGROUND, view=camera, session=session,
+                                   appearance=appearance)
     total = len(seq)
 
     def frames() -> Any:
@@ -54,11 +56,15 @@ def check_seed(seed: Any) -> int:
 
 def animate_speech(pg: Playground, audio: str | None, transcript: str | None, emotion: str, intensity: float,
                    emotion_track: str | None, identity: Any, view: str, seed: Any,
-                   progress: Callable[..., Any] | None = None) -> tuple[str, str, str, str]:
-    """Return (MP4 path, CSV path, GLB path, a one-paragraph description) of a talking head for the uploaded speech."""
+                   progress: Callable[..., Any] | None = None, appearance: Appearance | None = None) -> tuple[str, str, str, str]:
+    """Return (MP4 path, CSV path, GLB path, a one-paragraph description) of a talking head for the uploaded speech.
+
+    `appearance` sets the video's shading switches (None: the library's; see `avatar.app.playground.shading`).
+    """
     import avatar.app.facade as facade
     from avatar.app.playground.expression import camera_for, check_identity
     from avatar.app.playground.limits import MAX_AUDIO_SECONDS, check_audio_upload, check_transcript
+    from avatar.app.playground.shading import describe
     from avatar.appearance import Appearance
     from avatar.io.headfile import load_head
 
@@ -83,19 +89,21 @@ def animate_speech(pg: Playground, audio: str | None, transcript: str | None, em
     seq.save(csv)
     seq.save(glb, head=head, appearance=Appearance())
     pg.run(_write_video, seq, ident, camera_for(view, 0.0), pg.video_size, mp4,
-           lambda i, n: report(0.2 + 0.8 * i / max(n, 1), f"rendering frame {i}/{n}"))
+           lambda i, n: report(0.2 + 0.8 * i / max(n, 1), f"rendering frame {i}/{n}"), appearance)
     what = f"emotion track `{track}`" if track else f"{emotion} at intensity {float(intensity):.2f}"
+    look = f", shading: {describe(appearance)}" if describe(appearance) else ""
     info = (f"**{len(seq)} frames** at {seq.fps:g} fps ({seq.duration:.2f} s), {what}, "
-            f"{'transcript-aligned' if text else 'no transcript'}, identity {ident or 0}, seed {seed_v}. "
+            f"{'transcript-aligned' if text else 'no transcript'}, identity {ident or 0}, seed {seed_v}{look}. "
             "Downloads: Live Link Face CSV (ARKit 52 per frame) and GLB (the head with morph-target animation).")
     return str(mp4), str(csv), str(glb), info
 
 
-def build(pg: Playground) -> None:
-    """Lay out the Speech tab in the current Blocks and wire its Animate button."""
+def build(pg: Playground, shading: Any) -> None:
+    """Lay out the Speech tab in the current Blocks and wire its Animate button; the `shading` group's choice applies to the video."""
     import gradio as gr
 
     from avatar.app.playground.errors import user_errors
+    from avatar.app.playground.shading import appearance_of
     from avatar.app.playground.expression import MAX_IDENTITY
     from avatar.app.playground.limits import MAX_AUDIO_SECONDS, MAX_UPLOAD_MB
 
@@ -124,8 +132,10 @@ def build(pg: Playground) -> None:
 
     @user_errors(pg.root)
     def on_animate(audio_v: str | None, text_v: str, emotion_v: str, intensity_v: float, track_v: str, identity_v: Any,
-                   view_v: str, seed_v: Any, progress: gr.Progress = gr.Progress()) -> tuple[str, str, str, str]:  # noqa: B008 - gradio's idiom
-        return animate_speech(pg, audio_v, text_v, emotion_v, intensity_v, track_v, identity_v, view_v, seed_v, progress)
+                   view_v: str, seed_v: Any, shading_v: list[str] | None,
+                   progress: gr.Progress = gr.Progress()) -> tuple[str, str, str, str]:  # noqa: B008 - gradio's idiom
+        return animate_speech(pg, audio_v, text_v, emotion_v, intensity_v, track_v, identity_v, view_v, seed_v, progress,
+                              appearance=appearance_of(shading_v))
 
-    button.click(on_animate, [audio, transcript, emotion, intensity, track, identity, view, seed], [video, csv, glb, info],
+    button.click(on_animate, [audio, transcript, emotion, intensity, track, identity, view, seed, shading], [video, csv, glb, info],
                  api_name="animate")
