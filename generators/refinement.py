@@ -47,6 +47,8 @@ from avatar.validation import check_range, check_seed
 from generators.refinement_parts import MOUTH_COLUMNS, UPPER_FACE_COLUMNS, lip_crossing_penalty, target_hinge
 from generators.refinement_space import SPACES, Parametrisation, arkit_space, au_space
 
+GRADIENTS: tuple[str, ...] = ("auto", "autograd", "finite-difference")
+
 __all__ = [
     "MOUTH_COLUMNS", "UPPER_FACE_COLUMNS", "RefinementOptions", "RefinementRenderer", "RefinementResult", "refine_expression",
 ]
@@ -83,6 +85,11 @@ class RefinementOptions:
     space: "arkit" moves the 52 ARKit weights (gaze excepted); "au" moves the intensities of action units
         (`aus`, default the prototype's own), each AU's shapes together (`generators.refinement_space`).
     aus: the AUs AU-space refinement may move, e.g. ("AU4", "AU5", "AU7"); None: the prototype's own.
+    gradient: how the critics' gradient is taken: "autograd" through the renderer, "finite-difference"
+        (central differences of `fd_step` per parameter on the same views: 2P + 1 renders per view, forward
+        only, and right across occlusions such as lips parting over teeth, which a rasteriser's autograd
+        gets wrong), or "auto": finite differences in AU space (few parameters), autograd in ARKit space.
+    fd_step: the parameter step of the finite differences.
     """
 
     steps: int = 60
@@ -101,6 +108,14 @@ class RefinementOptions:
     eval_batch: int = 10
     space: str = "arkit"
     aus: tuple[str, ...] | None = None
+    gradient: str = "auto"
+    fd_step: float = 0.05
+
+    def gradient_mode(self) -> str:
+        """Return "autograd" or "finite-difference": `gradient`, with "auto" resolved by `space`."""
+        if self.gradient != "auto":
+            return self.gradient
+        return "finite-difference" if self.space == "au" else "autograd"
 
     def check(self) -> RefinementOptions:
         """Return self after checking every field (one-line AvatarInputError quoting the bad value)."""
@@ -123,6 +138,9 @@ class RefinementOptions:
             raise AvatarInputError(f"yaws must hold at least one camera yaw in degrees, got {self.yaws!r}")
         for y in self.yaws:
             check_range(y, "yaw (degrees)", -90.0, 90.0)
+        if self.gradient not in GRADIENTS:
+            raise AvatarInputError(f"gradient must be one of {', '.join(GRADIENTS)}, got {self.gradient!r}")
+        check_range(self.fd_step, "fd_step", 1e-4, 0.5)
         if self.space not in SPACES:
             raise AvatarInputError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
         if self.aus is not None:
@@ -194,16 +212,60 @@ def _log_probs(critic: Any, images: torch.Tensor, boxes: Any) -> torch.Tensor:
     return critic.log_probs(images, boxes=boxes)
 
 
-def _photometric(images: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
-    """Return images with per-image brightness and contrast drawn in 1 +- amount (clamped to [0, 1])."""
+def _photometric(images: torch.Tensor, amount: float, gen: torch.Generator, repeats: int = 1) -> torch.Tensor:
+    """Return images with per-image brightness and contrast drawn in 1 +- amount (clamped to [0, 1]).
+
+    With `repeats` the batch is that many copies of one set of views (finite differences): each copy gets
+    the same draws, so the differences see the pose change and not the camera's.
+    """
     if amount <= 0:
         return images
-    b = images.shape[0]
-    gain = 1 + (torch.rand(b, generator=gen) * 2 - 1) * amount
-    contrast = 1 + (torch.rand(b, generator=gen) * 2 - 1) * amount
-    gain, contrast = (t.to(images.device, images.dtype).view(b, 1, 1, 1) for t in (gain, contrast))
+    b = images.shape[0] // repeats
+    gain = (1 + (torch.rand(b, generator=gen) * 2 - 1) * amount).repeat(repeats)
+    contrast = (1 + (torch.rand(b, generator=gen) * 2 - 1) * amount).repeat(repeats)
+    gain, contrast = (t.to(images.device, images.dtype).view(-1, 1, 1, 1) for t in (gain, contrast))
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
     return ((images - mean) * contrast + mean * gain).clamp(0, 1)
+
+
+def _critic_terms(critics: list[tuple[str, Any]], images: torch.Tensor, boxes: Any, target: int,
+                  confident: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ((B,) hinge loss per image averaged over critics, (B,) p(target) averaged over critics)."""
+    terms, probs = [], []
+    for name, critic in critics:
+        lp = _log_probs(critic, images, boxes)
+        if not torch.isfinite(lp[:, target]).all():
+            raise AvatarInputError(f"critic {name!r} cannot read {EMOTIONS[target]!r} (no such class): choose another critic or emotion")
+        terms.append(target_hinge(lp, target, confident))
+        probs.append(lp[:, target].detach().exp())
+    return torch.stack(terms).mean(0), torch.stack(probs).mean(0)
+
+
+def _finite_difference_critic(space: Parametrisation, params: torch.Tensor, bounds: tuple[float, float], render: RefinementRenderer,
+                              critics: list[tuple[str, Any]], target: int, opts: RefinementOptions, gen: torch.Generator,
+                              ids: list[int], yaws: list[float], light: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return (critic loss, p(target), (P,) central-difference gradient of the critic loss) on one batch of views.
+
+    Every parameter is moved by +-`opts.fd_step` (inside the bounds) on the same identities, yaws, light and
+    photometric draws, and everything is rendered in one batch: what the critics see, face boxes and
+    occlusion included, so lips parting over the teeth get the gradient autograd through a rasteriser misses.
+    """
+    with torch.no_grad():
+        p = params.detach()
+        h = opts.fd_step
+        eye = torch.eye(p.numel(), device=p.device, dtype=p.dtype)
+        plus, minus = (p + h * eye).clamp(*bounds), (p - h * eye).clamp(*bounds)
+        variants = torch.cat([p[None], plus, minus])  # (2P + 1, P)
+        b = len(ids)
+        weights = torch.cat([space.to_weights(v, b) for v in variants])
+        images, boxes = render(weights, ids * len(variants), yaws * len(variants), light)
+        images = _photometric(images, opts.photometric_jitter, gen, repeats=len(variants))
+        loss, prob = _critic_terms(critics, images, boxes, target, opts.confident)
+        per_variant = loss.view(len(variants), b).mean(1)
+        n = p.numel()
+        span = (plus - minus).diagonal().clamp_min(1e-6)
+        grad = (per_variant[1:1 + n] - per_variant[1 + n:]) / span
+    return per_variant[0], prob[:b].mean(), grad
 
 
 def _sample_views(opts: RefinementOptions, gen: torch.Generator) -> tuple[list[int], list[float], tuple[float, float]]:
@@ -272,25 +334,26 @@ def optimise(
         return history
     momentum, second = torch.zeros_like(params), torch.zeros_like(params)
     scale = params.new_zeros(())
+    finite = opts.gradient_mode() == "finite-difference"
     bar = tqdm(range(opts.steps), desc=desc, unit="step", disable=not progress, leave=False)
     for _ in bar:
         ids, yaws, light = _sample_views(opts, gen)
         weights = space.to_weights(params, len(ids))  # (B, 52)
-        images, boxes = render(weights, ids, yaws, light)
-        images = _photometric(images, opts.photometric_jitter, gen)
-        critic_terms, p_target = [], []
-        for _name, critic in critics:
-            lp = _log_probs(critic, images, boxes)
-            if not torch.isfinite(lp[:, target]).all():
-                raise AvatarInputError(f"critic {_name!r} cannot read {EMOTIONS[target]!r} (no such class): choose another critic or emotion")
-            critic_terms.append(target_hinge(lp, target, opts.confident).mean())
-            p_target.append(lp[:, target].detach().exp().mean())
-        critic_loss = torch.stack(critic_terms).mean()
+        if finite:
+            critic_loss, p_target, critic_grad = _finite_difference_critic(space, params, bounds, render, critics, target, opts, gen,
+                                                                           ids, yaws, light)
+        else:
+            images, boxes = render(weights, ids, yaws, light)
+            images = _photometric(images, opts.photometric_jitter, gen)
+            per_image, p_images = _critic_terms(critics, images, boxes, target, opts.confident)
+            critic_loss, p_target = per_image.mean(), p_images.mean()
         proto, sparse = space.regularisers(params)
         lip = lip_crossing_penalty(weights.to(lips[0].dtype), *lips).mean()
         loss = critic_loss + opts.prototype_weight * proto + opts.sparsity_weight * sparse + opts.lip_weight * lip
         params.grad = None
         loss.backward()
+        if finite:
+            params.grad += critic_grad
         with torch.no_grad():
             # Adam, except that epsilon is 1% of the recent largest gradient of any weight: plain Adam blows a
             # tiny, incidental gradient (a brow's 0.1 um effect on the lips) up to a full `lr` step, while a
@@ -303,7 +366,7 @@ def optimise(
             m_hat, v_hat = momentum / (1 - 0.9**t), second / (1 - 0.99**t)
             params.sub_(opts.lr * m_hat / (v_hat.sqrt() + 0.01 * scale + 1e-12))
             params.clamp_(*bounds)
-        for k, v in (("loss", loss), ("critic", critic_loss), ("p_target", torch.stack(p_target).mean()),
+        for k, v in (("loss", loss), ("critic", critic_loss), ("p_target", p_target),
                      ("prototype", proto), ("sparsity", sparse), ("lips", lip)):
             history[k].append(round(float(v.detach()), 5))
         bar.set_postfix(p=f"{history['p_target'][-1]:.2f}")

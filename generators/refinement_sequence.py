@@ -90,8 +90,9 @@ def refine_sequence(
     if seq.labels is None:
         raise AvatarInputError("refine_sequence needs per-frame labels: build the sequence with an emotion track")
     opts = (options or RefinementOptions()).check()
-    if opts.space != "arkit":
-        raise AvatarInputError(f"refine_sequence moves upper-face ARKit columns; space={opts.space!r} is for refine_expression")
+    if opts.space != "arkit" or opts.gradient_mode() != "autograd":
+        raise AvatarInputError(f"refine_sequence moves upper-face ARKit columns by autograd; space={opts.space!r} and "
+                               f"gradient={opts.gradient!r} are for refine_expression")
     crit = critic_list(critics)
     dev = torch.device(device) if device is not None else torch.device(getattr(crit[0][1], "device", "cpu"))
     gen = host_generator(generator, opts.seed)

@@ -148,8 +148,50 @@ def test_au_space_moves_whole_muscles_only() -> None:
         RefinementOptions(aus=("AU4",)).check()
     with pytest.raises(AvatarInputError, match="space"):
         RefinementOptions(space="muscles").check()
+    with pytest.raises(AvatarInputError, match="gradient"):
+        RefinementOptions(gradient="guess").check()
     with pytest.raises(AvatarInputError, match="init"):
         refine_expression("anger", 0.5, WeightsAsPixels(), critic, options=opts, init=np.zeros(52, np.float32))
+
+
+class ThresholdPixels(WeightsAsPixels):
+    """A render stand-in with an occlusion-like step: a column shows only once its weight passes 0.5.
+
+    Its autograd gradient is zero everywhere (as a rasteriser's is for a surface it has not yet revealed);
+    only differences of what is rendered can see that raising the weight pays.
+    """
+
+    def __call__(self, weights, identities, yaws, light):  # noqa: ANN001, ANN204
+        images, boxes = super().__call__(weights, identities, yaws, light)
+        return (images > 0.5).to(images.dtype) + 0 * images, boxes
+
+
+def test_finite_differences_see_what_autograd_cannot() -> None:
+    critic = LinearCritic({"eyeSquintLeft": 1.0, "eyeSquintRight": 1.0}, scale=3.0)
+    base = {**FAST.__dict__, "space": "au", "aus": ("AU7",), "fd_step": 0.3, "steps": 15}
+    by_autograd = refine_expression("anger", 0.5, ThresholdPixels(), critic, options=RefinementOptions(**{**base, "gradient": "autograd"}))
+    by_fd = refine_expression("anger", 0.5, ThresholdPixels(), critic, options=RefinementOptions(**base))  # "auto" -> differences in AU space
+    assert by_autograd.parameters["AU7"] == pytest.approx(0.25)  # no gradient: it never moved
+    assert by_fd.parameters["AU7"] > 0.5  # it crossed the step, and the critic reads the target better for it
+    assert by_fd.history["p_target"][-1] > by_fd.history["p_target"][0]
+
+
+def test_finite_differences_match_autograd_where_the_render_is_smooth() -> None:
+    from generators.refinement import _finite_difference_critic
+    from generators.refinement_space import au_space
+    from avatar.emotion import DEFAULT_PROTOTYPES
+
+    critic = LinearCritic({"eyeSquintLeft": 1.0, "browDownLeft": -0.5, "mouthStretchRight": 0.7}, scale=2.0)
+    opts = RefinementOptions(**{**FAST.__dict__, "space": "au", "fd_step": 1e-3, "confident": 0.9999})
+    space = au_space(DEFAULT_PROTOTYPES["anger"].scaled(0.5), None, True)
+    params = space.start.clone().requires_grad_(True)
+    ids, yaws = [1, 2], [0.0, 30.0]
+    _, _, fd = _finite_difference_critic(space, params, (0.0, 1.0), WeightsAsPixels(), [("c", critic)], EMOTIONS.index("anger"),
+                                         opts, torch.Generator().manual_seed(0), ids, yaws, (0.0, 0.0))
+    images, _ = WeightsAsPixels()(space.to_weights(params, 2), ids, yaws, (0.0, 0.0))
+    (-critic.log_probs(images)[:, EMOTIONS.index("anger")]).mean().backward()
+    np.testing.assert_allclose(fd.numpy(), params.grad.numpy(), atol=2e-3)
+    assert params.grad.abs().max() > 0.05  # the comparison is not between two zeros
 
 
 def test_check_inputs_quote_bad_values() -> None:
