@@ -31,15 +31,16 @@ def expressions() -> dict[str, np.ndarray]:
     return {e: (np.zeros(52, np.float32) if e == "neutral" else emotion_to_arkit(e, 1.0).astype(np.float32)) for e in EMOTIONS}
 
 
-def bench_speed(size: int, batch: int, repeats: int, device: str) -> tuple[float, float, float, float, float]:
-    """Return (forward frames/s, forward+backward frames/s, visibility-pass ms per frame, CPU ms per frame forward, and forward+backward)."""
+def bench_speed(size: int, batch: int, repeats: int, device: str, edges: str = "gradient") -> tuple[float, float, float, float, float]:
+    """Return (forward frames/s, forward+backward frames/s, visibility-pass ms per frame, CPU ms per frame forward, and forward+backward)
+    with the edge pass `edges` ("off", "gradient" or "blend")."""
     import torch
 
     from renderers.differentiable import DifferentiableRenderer
     from renderers.gl import RendererOptions
 
     rng = np.random.default_rng(0)
-    with DifferentiableRenderer(options=RendererOptions(width=size, height=size, samples=0), device=device) as r:
+    with DifferentiableRenderer(options=RendererOptions(width=size, height=size, samples=0), device=device, antialias_edges=edges) as r:
         dev = r.view_proj.device
         w = torch.tensor(rng.uniform(0, 0.6, (batch, 52)), dtype=torch.float32, device=dev)
         ident = torch.tensor(rng.normal(0, 0.5, (batch, 10)), dtype=torch.float32, device=dev)
@@ -111,10 +112,15 @@ def main() -> None:
     from renderers.visibility import GLVisibilityRasterizer  # noqa: F401 (fail early without GL)
 
     for batch in (1, 8):
-        fwd, bwd, vis, fwd_cpu, bwd_cpu = bench_speed(args.size, batch, args.repeats, args.device)
-        # CPU ms (this process, all threads) is the steadier figure when other jobs share the machine.
-        print(f"{args.size}x{args.size} batch {batch}: forward {fwd:6.1f} frames/s, forward+backward {bwd:6.1f} frames/s "
-              f"(CPU {fwd_cpu:.0f} / {bwd_cpu:.0f} ms per frame; GL visibility pass {vis:.1f} ms/frame)")
+        cpu = {}
+        for edges in ("off", "gradient"):
+            fwd, bwd, vis, fwd_cpu, bwd_cpu = bench_speed(args.size, batch, args.repeats, args.device, edges)
+            cpu[edges] = (fwd_cpu, bwd_cpu)
+            # CPU ms (this process, all threads) is the steadier figure when other jobs share the machine.
+            print(f"{args.size}x{args.size} batch {batch}, edges {edges:8s}: forward {fwd:6.1f} frames/s, forward+backward {bwd:6.1f} frames/s "
+                  f"(CPU {fwd_cpu:.0f} / {bwd_cpu:.0f} ms per frame; GL visibility pass {vis:.1f} ms/frame)")
+        print(f"  edge pass cost (CPU time, gradient / off): forward x{cpu['gradient'][0] / cpu['off'][0]:.2f}, "
+              f"forward+backward x{cpu['gradient'][1] / cpu['off'][1]:.2f}")
     for samples, table in bench_fidelity(args.size).items():
         vals = np.array(list(table.values()))
         label = "no anti-aliasing (GL samples=0 vs ours)" if samples == 0 else "anti-aliased (GL 4x MSAA vs our 2x2 supersampling)"

@@ -9,8 +9,8 @@ The split nvdiffrast uses: a rasterizer says which triangle covers each pixel (G
 pytorch3d when it imports); everything after that is torch: perspective-correct barycentrics
 recomputed from the projected vertices, smooth normals recomputed from the posed vertices, and the
 GL fragment shader's formulas. Gradients therefore reach blendshape weights, identity coefficients
-and head pose through every covered pixel. Coverage itself is a step function: silhouette and
-occlusion edges carry no gradient (a pixel keeps its triangle while the vertices move).
+and head pose through every covered pixel. Coverage itself is a step function; `renderers.edge_antialias`
+gives silhouette and occlusion edges their gradient (`antialias_edges`, default "gradient").
 
 Composable parts (pytorch3d style): `DifferentiableHead` (pose), `project`, a rasterizer returning
 `pix_to_face`, `barycentric_fragments` -> `Fragments`, `vertex_normals_torch`, `HeadShader`; and
@@ -32,10 +32,16 @@ from avatar.appearance import WrinkleField, cornea_groups, drawn_faces, gloss_we
 from avatar.head import BlendshapeHead, default_head
 from renderers.cameras import Camera, resolve_camera
 from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_torch
+from renderers.edge_antialias import EDGE_MODES, edge_antialias, face_adjacency
 from renderers.gl import renderer_exposure
 from renderers.lighting import Lighting, light_colours, light_directions
 from renderers.options import RendererOptions
 from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
+
+
+# Triangles thinner than this (pixels, at the rasterized size) pass no barycentric gradient when the edge
+# pass is on (`barycentric_fragments`): their pixels' motion is a visibility change, which the edge pass models.
+SLIVER_PX = 0.1
 
 
 @dataclass(frozen=True)
@@ -92,13 +98,18 @@ def pixel_centres(height: int, width: int, dtype: torch.dtype, device: Any) -> t
     return x.expand(height, width), y[:, None].expand(height, width)
 
 
-def barycentric_fragments(clip: torch.Tensor, faces: torch.Tensor, pix_to_face: torch.Tensor) -> Fragments:
+def barycentric_fragments(clip: torch.Tensor, faces: torch.Tensor, pix_to_face: torch.Tensor,
+                          sliver_px: float = 0.0) -> Fragments:
     """Return Fragments with perspective-correct barycentrics recomputed in torch for every covered pixel.
 
     Args:
         clip: (B, V, 4) clip-space vertices (see `project`); gradients flow from `bary` to them.
         faces: (F, 3) int64 triangles that `pix_to_face` indexes.
         pix_to_face: (B, H, W) int64, -1 on the background.
+        sliver_px: pixels covered by a triangle thinner than this on screen (its smallest altitude, in
+            pixels) keep their barycentrics but pass no gradient through them. A nearly edge-on sliver (the
+            lips' inner rim: 0.02 px wide) has barycentrics that change ~50x faster than the vertices move,
+            so one such pixel outweighed a whole mouth's gradient; its coverage is a visibility question.
     """
     b, h, w = pix_to_face.shape
     mask = pix_to_face >= 0
@@ -122,6 +133,13 @@ def barycentric_fragments(clip: torch.Tensor, faces: torch.Tensor, pix_to_face: 
     total = persp.sum(-1, keepdim=True)
     total = torch.where(total.abs() < 1e-20, torch.full_like(total, 1e-20), total)
     bary_px = persp / total
+    if sliver_px > 0:
+        scale = torch.tensor([0.5 * w, 0.5 * h], dtype=clip.dtype, device=clip.device)
+        corners_px = (ndc * scale).detach()
+        area2 = cross2(corners_px[:, 1] - corners_px[:, 0], corners_px[:, 2] - corners_px[:, 0]).abs()
+        longest = (corners_px.roll(-1, 1) - corners_px).norm(dim=-1).amax(-1)
+        thin = area2 < sliver_px * longest  # 2 x area / longest edge = the smallest altitude
+        bary_px = torch.where(thin[:, None], bary_px.detach(), bary_px)
     bary = clip.new_zeros((b, h, w, 3)).index_put((bi, yi, xi), bary_px)
     return Fragments(pix_to_face=pix_to_face, bary=bary)
 
@@ -261,10 +279,14 @@ class DifferentiableRenderer(nn.Module):
         dtype: float dtype of vertices and images (torch.float64 for gradient checks).
         chunk: images shaded at once (default 1 on CPU, where one image's per-pixel arrays stay in cache and
             a batch of 8 at once ran 3-6x slower per image; 64 on CUDA). Results do not depend on it.
+        antialias_edges: gradients at silhouette and occlusion edges (`renderers.edge_antialias`): "gradient"
+            (default: the image is unchanged, edges that move change the gradient as if anti-aliased),
+            "blend" (the edges are anti-aliased in the image too) or "off" (coverage carries no gradient).
     """
 
     def __init__(self, head: BlendshapeHead | None = None, options: RendererOptions | None = None, device: Any = "cpu",
-                 rasterizer: str = "gl", dtype: torch.dtype = torch.float32, chunk: int | None = None) -> None:
+                 rasterizer: str = "gl", dtype: torch.dtype = torch.float32, chunk: int | None = None,
+                 antialias_edges: str = "gradient") -> None:
         from avatar.device import resolve_device
         from avatar.validation import check_size
 
@@ -278,11 +300,15 @@ class DifferentiableRenderer(nn.Module):
         if chunk is not None and int(chunk) < 1:
             raise AvatarInputError(f"chunk must be a positive number of images, got {chunk!r}")
         self.chunk = int(chunk) if chunk is not None else (64 if dev.type == "cuda" else 1)
+        if antialias_edges not in EDGE_MODES:
+            raise AvatarInputError(f"antialias_edges must be one of {EDGE_MODES}, got {antialias_edges!r}")
+        self.antialias_edges = antialias_edges
         faces = drawn_faces(self.head)
         albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** GAMMA  # GL linearises per vertex
         self.pose_head = DifferentiableHead(self.head)
         self.shader = HeadShader(opts.lighting, self.camera, renderer_exposure(opts))
         self.register_buffer("faces", torch.from_numpy(faces.astype(np.int64)))
+        self.register_buffer("edge_adjacency", torch.from_numpy(face_adjacency(faces)))
         self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
         # Expression appearance (Appearance.wrinkles / catch_lights): None when switched off, so a plain
         # render interpolates only what it shades.
@@ -352,7 +378,7 @@ class DifferentiableRenderer(nn.Module):
             pix_to_face = self.rasterizer(vertices, clip)
         elif pix_to_face.shape != (vertices.shape[0], self.options.height * self.supersample, self.options.width * self.supersample):
             raise ShapeError(f"pix_to_face must have shape (B, H, W) at the supersampled size, got {tuple(pix_to_face.shape)}")
-        return barycentric_fragments(clip, self.faces, pix_to_face)
+        return barycentric_fragments(clip, self.faces, pix_to_face, SLIVER_PX if self.antialias_edges != "off" else 0.0)
 
     def shade(self, vertices: torch.Tensor, fragments: Fragments, rest: torch.Tensor | None = None) -> torch.Tensor:
         """Return (B, C, H, W) images in [0, 1] at the output size from (B, V, 3) vertices and their Fragments.
@@ -381,6 +407,11 @@ class DifferentiableRenderer(nn.Module):
         img = img.index_put(mask.nonzero(as_tuple=True), colour)
         if self.options.background is None:
             img = torch.cat([img, mask[..., None].to(img.dtype)], -1)
+        # Before the box filter: edges are found at the rasterized resolution. "gradient" changes no value, so
+        # it is skipped when nothing will be differentiated (inference costs what it did).
+        if self.antialias_edges == "blend" or (self.antialias_edges == "gradient" and img.requires_grad):
+            img = edge_antialias(img, fragments.pix_to_face, project(vertices, self.view_proj), self.faces,
+                                 self.edge_adjacency, self.antialias_edges)
         img = img.permute(0, 3, 1, 2)
         if self.supersample > 1:
             img = nn.functional.avg_pool2d(img, self.supersample)
