@@ -240,7 +240,12 @@ def emotion_to_aus(label: str, intensity: float = 1.0, prototypes: Mapping[str, 
 
 
 def emotion_to_arkit(label: str, intensity: float = 1.0, prototypes: Mapping[str, Any] | None = None) -> np.ndarray:
-    """Return the (52,) float32 ARKit weights of `label` at `intensity`."""
+    """Return the (52,) float32 ARKit weights of `label`'s FACS prototype at `intensity`.
+
+    These are the EMFACS poses of `DEFAULT_PROTOTYPES`. The toolkit's own paths (`avatar.pose`, render, animate,
+    batch) pose emotion labels with `generators.expression.expression_weights`, whose default table refines these
+    poses' AU intensities (docs/refinement.md); `prototypes="facs"` there gives exactly this.
+    """
     return emotion_to_aus(label, intensity, prototypes).to_arkit()
 
 

@@ -107,13 +107,14 @@ def expression_weights(
 PROTOTYPE_TABLES: tuple[str, ...] = ("facs", "refined")
 """Emotion tables `expression_weights(prototypes=...)` accepts by name."""
 
-REFINED_TABLE_PATH = Path(__file__).parent / "data" / "arkit_prototypes_v1.json"
+REFINED_TABLE_PATH = Path(__file__).parent / "data" / "arkit_prototypes_v3.json"
 """The recognizer-refined ARKit prototype table (made by scripts/refine_prototypes.py; see docs/refinement.md)."""
 
-# FACS (the EMFACS forms chosen by scripts/select_prototypes.py) stays the default: table v1 was refined from the
-# previous prototypes, and refining the chosen ones with two FER2013-trained critics made the held-out face-api
-# judge read sad, surprise, fear and disgust worse (docs/legibility.md, "Step 4").
-DEFAULT_PROTOTYPE_TABLE = "facs"
+# Table v3 (each EMFACS prototype's AU intensities refined against the two FER2013-trained critics by central
+# differences) is the default because face-api, which the optimisation never used, reads it better than the FACS
+# prototypes on both held-out identity sets: 0.782 -> 0.864 and 0.736 -> 0.793 over front + three-quarter
+# (benchmarks/results/refined_v3_validation.json, docs/legibility.md "Step 4"). "facs" stays selectable by name.
+DEFAULT_PROTOTYPE_TABLE = "refined"
 """The table `avatar.pose` and every emotion label use when none is named (see docs/refinement.md for why)."""
 
 

@@ -69,7 +69,7 @@ def main() -> None:
     better = all(m["refined"] > m["facs"] for m in held.values())
     print(f"\n{HELD_OUT} (held out) on the held-out identities: "
           + "; ".join(f"{s} {m['facs']:.3f} -> {m['refined']:.3f}" for s, m in held.items())
-          + f" -> {'reads better: may become the default' if better else 'does not read better: FACS stays the default'}")
+          + f" -> {'reads better: may become the default' if better else 'does not read better than FACS: it must not become the default'}")
     if args.output:
         write_json(args.output, {"table": args.table, "better": better, "held_out_judge": HELD_OUT, "sets": out,
                                  "views": list(views), "crops": [0.9, 1.0], "seconds": round(time.time() - t0, 1)})

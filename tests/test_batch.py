@@ -135,7 +135,7 @@ def test_cavity_key_and_flag_render_without_cavity_shading(tmp_path: Path, capsy
 
     import avatar
     from avatar.appearance import Appearance
-    from avatar.emotion import emotion_to_arkit
+    from generators.expression import expression_weights
 
     (tmp_path / "jobs.csv").write_text("emotion,size,cavity,output\nhappy,64,false,a.png\nhappy,64,true,b.png\nhappy,64,maybe,c.png\n")
     with pytest.raises(ManifestError) as info:
@@ -147,7 +147,7 @@ def test_cavity_key_and_flag_render_without_cavity_shading(tmp_path: Path, capsy
     assert (a.cavity, b.cavity) == (False, True) and a.digest() != b.digest()
     code, _, _ = run(capsys, "batch", str(jobs), "-o", str(tmp_path / "out"), "--no-score", "--no-progress")
     assert code == 0
-    w = emotion_to_arkit("happy", 1.0)
+    w = expression_weights("happy")  # a line's emotion goes through the default prototype table
     plain = avatar.render(w, width=64, height=64, appearance=Appearance(cavity=False))
     shaded = avatar.render(w, width=64, height=64)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "a.png").convert("RGB")), plain)

@@ -103,7 +103,9 @@ def test_render_switch_and_cli_flag_turn_cavity_shading_off(tmp_path) -> None:
     from avatar.app.cli import main
     from avatar.appearance import Appearance
 
-    w = DEFAULT_PROTOTYPES["happy"].to_arkit()
+    from generators.expression import expression_weights
+
+    w = expression_weights("happy")  # the pose `render --emotion happy` draws (the default prototype table)
     shaded = avatar.render(w, width=128, height=128).astype(int)
     plain = avatar.render(w, width=128, height=128, appearance=Appearance(cavity=False)).astype(int)
     assert (shaded - plain).max() <= 1

@@ -11,7 +11,7 @@ from avatar.facs import ActionUnits
 from avatar.head import default_head
 from avatar.rig import index_of
 from avatar.sequence import ExpressionSequence
-from generators.expression import EASINGS, Keyframe, expression_weights, parse_emotion_track, timeline
+from generators.expression import EASINGS, Keyframe, expression_weights, parse_emotion_track, refined_weights, timeline
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +28,13 @@ def test_no_condition_is_neutral():
 
 
 def test_emotion_forms_agree():
-    ref = emotion_to_arkit("anger", 0.9)
+    # Emotion labels use the default prototype table (the refined one); "facs" gives avatar.emotion's EMFACS poses.
+    ref = refined_weights("anger", 0.9)
     for form in (dict(emotion="anger", intensity=0.9), dict(emotion="angry@0.9"), dict(emotion=Emotion("anger", 0.9)),
                  dict(emotion=Emotion("anger"), intensity=0.9)):
         np.testing.assert_allclose(expression_weights(**form), ref, atol=1e-6)
+        np.testing.assert_allclose(expression_weights(**form, prototypes="facs"), emotion_to_arkit("anger", 0.9), atol=1e-6)
+    assert np.abs(ref - emotion_to_arkit("anger", 0.9)).max() > 0.05  # the two tables really differ
 
 
 def test_aus_forms_agree():
@@ -163,10 +166,10 @@ def test_timeline_transition_options():
 def test_timeline_holds_outside_the_keys_and_duration():
     seq = timeline([Keyframe(0.5, "surprise"), Keyframe(1.0, "neutral")], fps=20, duration=2.0, transition=0.2)
     assert len(seq) == 40
-    np.testing.assert_allclose(seq.weights[:10], np.repeat(emotion_to_arkit("surprise")[None], 10, 0), atol=1e-6)
+    np.testing.assert_allclose(seq.weights[:10], np.repeat(expression_weights("surprise")[None], 10, 0), atol=1e-6)
     assert not seq.weights[20:].any()
     single = timeline([Keyframe(0, "happy")], fps=25, duration=1.0)
-    assert len(single) == 25 and np.allclose(single.weights, emotion_to_arkit("happy"))
+    assert len(single) == 25 and np.allclose(single.weights, expression_weights("happy"))
     assert timeline([Keyframe(0, aus="AU26=1")], fps=30).labels == [""]
 
 

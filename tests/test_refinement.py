@@ -249,31 +249,33 @@ def test_prototype_tables_select_and_scale() -> None:
         expression_weights("anger", prototypes="mine")
 
 
-def test_shipped_refined_anger_reads_better_to_a_held_out_judge_on_unseen_faces() -> None:
-    """The shipped table's anger (optimised against FER2013 on identities 101-140, yaw -40..40) read by face-api
-    (another network, other training data) on identities 80 and 95, front and three-quarter, against the prototype
-    it was refined from: no optimisation here. (Table v1 was refined from the anger prototype before the
-    re-selection in scripts/select_prototypes.py, 4+5+7+17+23; today's default reads far better than that one did.)"""
+def test_shipped_refined_table_reads_better_to_a_held_out_judge_on_unseen_faces() -> None:
+    """The shipped table (AU intensities refined against the FER2013-trained critics on identities 101-140, yaw
+    -40..40) read by face-api (another network, other training data; it chose nothing) on identities 45, 80 and 95,
+    front and three-quarter, GL renders, against the FACS prototypes it was refined from: no optimisation here.
+    Measured when it shipped: fear p(fear) 0.48 -> 0.98 (4/6 -> 6/6 read as fear), disgust 0.60 -> 0.76, anger 5/6 both."""
     from avatar.app.refine import make_judge
-    from avatar.facs import ActionUnits
     from avatar.head import default_head
-    from generators.expression import refined_weights
+    from generators.expression import facs_weights, refined_weights
     from renderers.gl import GLRenderer, RendererOptions
 
     judge = make_judge("face-api", "cpu")
-    start = ActionUnits.parse("AU4=1,AU5=0.6,AU7=0.8,AU17=0.4,AU23=0.9").to_arkit().astype(np.float32)
-    p = {"facs": [], "refined": []}
-    for ident in (80, 95):
+    emotions = ("fear", "disgust", "anger")
+    p: dict[tuple[str, str], list[np.ndarray]] = {(e, t): [] for e in emotions for t in ("facs", "refined")}
+    for ident in (45, 80, 95):
         with GLRenderer(default_head(ident), RendererOptions(width=256, height=256)) as r:
-            for name, w in (("facs", start), ("refined", refined_weights("anger"))):
-                for view in ("front", "three-quarter"):
-                    r.set_camera(view)
-                    rec = judge(r.to_torch(r.render(w)[None], "cpu"), boxes=r.face_boxes(w[None]))
-                    p[name].append(np.asarray(rec.emotion_probs)[0])
-    facs, refined = np.stack(p["facs"]), np.stack(p["refined"])
-    anger = EMOTIONS.index("anger")
-    assert (np.nanargmax(refined, 1) == anger).mean() >= 0.5
-    assert refined[:, anger].mean() > facs[:, anger].mean() + 0.2
+            for e in emotions:
+                for table, w in (("facs", facs_weights(e)), ("refined", refined_weights(e))):
+                    for view in ("front", "three-quarter"):
+                        r.set_camera(view)
+                        rec = judge(r.to_torch(r.render(w)[None], "cpu"), boxes=r.face_boxes(w[None]))
+                        p[e, table].append(np.asarray(rec.emotion_probs)[0])
+    for e in emotions:
+        k = EMOTIONS.index(e)
+        facs, refined = np.stack(p[e, "facs"]), np.stack(p[e, "refined"])
+        assert (np.nanargmax(refined, 1) == k).mean() >= max(0.5, (np.nanargmax(facs, 1) == k).mean()), e
+        if e != "anger":  # face-api already reads the FACS anger at p ~0.9 on these faces
+            assert refined[:, k].mean() > facs[:, k].mean() + 0.1, e
 
 
 def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -290,7 +290,7 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
                           validation_views: Sequence[str] = VALIDATION_VIEWS, validation_intensities: Sequence[float] = (0.6, 1.0),
                           options: Any = None, size: int = 128, judge_size: int = 256, device: Any = "auto",
                           progress: bool = False, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Return the refined prototype table (the generators/data/arkit_prototypes_v1.json layout) for `emotions` at intensity 1.
+    """Return the refined prototype table (the generators/data/arkit_prototypes_v3.json layout) for `emotions` at intensity 1.
 
     Emotions no critic can read (contempt for the FER2013 judges) keep their FACS pose and say so;
     neutral stays all zeros. The table records the recipe (seed, steps, critics, identities, views,
@@ -299,7 +299,7 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
     """
     from avatar.facs_inverse import arkit_to_au
     from avatar.rig import ARKIT_NAMES
-    from generators.expression import facs_weights
+    from generators.expression import facs_weights, refined_weights
     from generators.refinement import RefinementOptions, refine_expression
 
     opts = (options or RefinementOptions()).check()
@@ -334,6 +334,7 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
                    "photometric_jitter": opts.photometric_jitter, "batch_size": opts.batch_size, "confident": opts.confident,
                    "prototype_weight": opts.prototype_weight, "sparsity_weight": opts.sparsity_weight,
                    "lip_weight": opts.lip_weight, "symmetric": opts.symmetric, "space": opts.space,
+                   "gradient": opts.gradient_mode(), "fd_step": opts.fd_step,
                    "aus": list(opts.aus) if opts.aus is not None else None, "render_size": size,
                    "renderer": "renderers.differentiable (head yaw in front of the front camera)",
                    "seconds": round(time.perf_counter() - t_all, 1)},
@@ -343,7 +344,7 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
     refined_w = {e: np.asarray(entries[e]["weights"], np.float32) for e in labels}
 
     def refined_pose(e: str) -> Callable[[float], np.ndarray]:
-        return lambda i: np.clip(facs_weights(e, i) + i * (refined_w[e] - facs_weights(e, 1.0)), 0, 1).astype(np.float32)
+        return lambda i: refined_weights(e, i, refined_w)
 
     before = judge_readings({e: (lambda i, e=e: facs_weights(e, i)) for e in labels}, judges, validation_identities,
                             validation_views, validation_intensities, judge_size, device, notes, progress)
