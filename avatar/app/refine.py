@@ -234,7 +234,7 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
            views: Sequence[float] | None = None, critics: Sequence[Any] = DEFAULT_CRITICS,
            judges: Sequence[str] = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
            validation_views: Sequence[str] = VALIDATION_VIEWS, steps: int = 60, size: int = 128,
-           judge_size: int = 256, seed: int = 0, symmetric: bool = True, space: str = "arkit", device: Any = "auto",
+           judge_size: int = 256, seed: int = 0, symmetric: bool = True, space: str = "au", device: Any = "auto",
            options: Any = None, progress: bool = False, render: Any = None) -> RefineOutput:
     """Return a `RefineOutput`: `emotion`'s pose at `intensity` refined against `critics`, read by `judges` before/after.
 
@@ -245,7 +245,8 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
         judges: judges that read the FACS pose and the refined pose on `validation_identities` x
             `validation_views` (GL renders at `judge_size`); a critic among them is not held out.
         steps, size, seed, symmetric: refinement steps, render size of the optimisation, seed, Left/Right tie.
-        space: "arkit" (the 52 weights move) or "au" (the prototype's action-unit intensities move).
+        space: "au" (default: the prototype's action-unit intensities move, by finite differences; how the shipped
+            table was made) or "arkit" (the 52 weights move, by autograd through the renderer).
         options: a full `generators.refinement.RefinementOptions` (overrides identities/views/steps/seed/symmetric/space).
         render: a `RefinementRenderer` to use instead of building a `DifferentiableRender` (the caller closes it).
     """

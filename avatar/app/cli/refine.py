@@ -11,7 +11,7 @@ EPILOG = """examples:
   emoavatar refine --emotion sad --steps 20 --size 96 -o sad.json
   emoavatar refine --all -o arkit_prototypes.json       # a refined prototype table (slow: minutes per emotion)
   emoavatar refine --emotion disgust --critics fer2013 --judges face-classification --identities 101-140 --views -40,0,40
-  emoavatar refine --emotion fear --space au            # move the prototype's AU intensities, not single shapes
+  emoavatar refine --emotion fear --space arkit         # move single ARKit shapes instead of the prototype's AUs
 
 The optimisation renders identities --identities at camera yaws --views with jittered light; the
 readings before/after use other identities and views (--judge-identities, --judge-views), so judges
@@ -97,9 +97,10 @@ def cmd_refine(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the refine subcommand to the CLI's subparsers."""
     p = sub.add_parser("refine", help="refine emotion poses against real-face judges (recognizer in the loop)",
-                       description="Optimise the 52 ARKit weights of an emotion so that real-face judges read it across "
-                                   "identities, views and lights, staying close to the FACS prototype (L2), sparse (L1), "
-                                   "symmetric and with uncrossed lips; print each judge's reading before and after.",
+                       description="Optimise an emotion's pose (its action units' intensities, or its 52 ARKit weights) so "
+                                   "that real-face judges read it across identities, views and lights, staying close to the "
+                                   "FACS prototype (L2), sparse (L1), symmetric and with uncrossed lips; print each judge's "
+                                   "reading before and after.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group()
     what.add_argument("--emotion", default=None, help="the emotion to refine (e.g. anger)")
@@ -118,8 +119,9 @@ def register(sub: Any) -> None:
     p.add_argument("--judge-identities", default="0,7,21,80,95", help="identity seeds of the readings (default 0,7,21,80,95)")
     p.add_argument("--judge-views", default="front,yaw=20,three-quarter,yaw=60,profile", help="views of the readings")
     p.add_argument("--asymmetric", action="store_true", help="let Left/Right pairs differ (one-sided expressions)")
-    p.add_argument("--space", choices=("arkit", "au"), default="arkit",
-                   help="what moves: the 52 ARKit weights (default) or the intensities of the prototype's action units (au)")
+    p.add_argument("--space", choices=("arkit", "au"), default="au",
+                   help="what moves: the intensities of the prototype's action units (au, default; how the shipped table "
+                        "was made) or the 52 ARKit weights (arkit)")
     p.add_argument("--aus", default=None, help="with --space au: the AUs that may move, e.g. AU4,AU5,AU7 (default: the prototype's own)")
     p.add_argument("--size", type=int, default=128, help="render size of the optimisation (default 128)")
     p.add_argument("--judge-size", type=int, default=256, help="render size of the readings (default 256)")
