@@ -34,12 +34,15 @@ NEAR = ("front", "three-quarter")
 def main() -> None:
     """Read the FACS and the candidate table on every identity set; print per-emotion tables and the verdict."""
     from avatar.app.judges import make_recognizer
+    from avatar.appearance import Appearance
     from generators.expression import facs_weights, read_prototype_table, refined_weights
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("table", help="a refined prototype table (JSON)")
     ap.add_argument("-o", "--output", default=None, help="write the readings and verdict as JSON")
     ap.add_argument("--profile", action="store_true", help="also read the profile view (reported apart)")
+    ap.add_argument("--skin", default="medium", help="skin tone of the renders (avatar.appearance; default medium)")
+    ap.add_argument("--sets", default=",".join(ID_SETS), help=f"identity sets to read, comma-separated (default: {', '.join(ID_SETS)})")
     args = ap.parse_args()
     t0 = time.time()
     table = read_prototype_table(args.table)
@@ -49,9 +52,15 @@ def main() -> None:
         poses[f"facs {e}"] = (e, lambda i, e=e: facs_weights(e, i))
         poses[f"refined {e}"] = (e, lambda i, e=e: refined_weights(e, i, table))
     views = NEAR + (("profile",) if args.profile else ())
+    sets = [t.strip() for t in args.sets.split(",") if t.strip()]
+    unknown = [t for t in sets if t not in ID_SETS]
+    if unknown:
+        ap.error(f"unknown identity set {unknown[0]!r}: use {', '.join(ID_SETS)}")
+    appearance = Appearance(skin=args.skin)
     out: dict[str, dict] = {}
-    for set_name, ids in ID_SETS.items():
-        grid = read_grid(poses, ids, views, judges, (0.9, 1.0))
+    for set_name in sets:
+        ids = ID_SETS[set_name]
+        grid = read_grid(poses, ids, views, judges, (0.9, 1.0), appearance)
         out[set_name] = {"identities": list(ids), "readings": grid}
         print(f"\n{set_name} {ids}: accuracy over front + three-quarter, facs -> refined")
         for j in JUDGES:
@@ -65,13 +74,13 @@ def main() -> None:
                 prof = {k: float(np.mean([grid[f"{k} {e}"][j]["profile"] for e in EMOTIONS7])) for k in ("facs", "refined")}
                 out[set_name][j]["profile_mean"] = prof
                 print(f"  {'':20s} profile {prof['facs']:.3f} -> {prof['refined']:.3f}")
-    held = {s: out[s][HELD_OUT]["mean"] for s in ("held out A", "held out B")}
-    better = all(m["refined"] > m["facs"] for m in held.values())
+    held = {s: out[s][HELD_OUT]["mean"] for s in ("held out A", "held out B") if s in out}
+    better = bool(held) and all(m["refined"] > m["facs"] for m in held.values())
     print(f"\n{HELD_OUT} (held out) on the held-out identities: "
           + "; ".join(f"{s} {m['facs']:.3f} -> {m['refined']:.3f}" for s, m in held.items())
           + f" -> {'reads better: may become the default' if better else 'does not read better than FACS: it must not become the default'}")
     if args.output:
-        write_json(args.output, {"table": args.table, "better": better, "held_out_judge": HELD_OUT, "sets": out,
+        write_json(args.output, {"table": args.table, "better": better, "held_out_judge": HELD_OUT, "sets": out, "skin": args.skin,
                                  "views": list(views), "crops": [0.9, 1.0], "seconds": round(time.time() - t0, 1)})
         print(f"wrote {args.output}")
 
