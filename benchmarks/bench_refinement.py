@@ -2,8 +2,9 @@
 and the refinement time per emotion on this machine.
 
 Accuracy: GL renders (MSAA) of identities 0, 7, 21, 80, 95 (the optimisation used 101-140) at front, yaw 20,
-three-quarter (35), yaw 60 and profile, intensities 0.6 and 1.0, read by every judge that loads; FER2013 steered
-the optimisation, so its column is not held out. "front+3q" pools front, yaw 20 and three-quarter.
+three-quarter (35), yaw 60 and profile, intensities 0.6 and 1.0, read by every judge that loads; the table's
+critics (fer2013 and face-classification for table v3) steered the optimisation, so their columns are not held
+out. "front+3q" pools front, yaw 20 and three-quarter.
 Time: one `refine_expression` per emotion at the shipped recipe's settings (or --steps), or, with --table-only,
 the times recorded in the shipped table.
 
@@ -73,15 +74,17 @@ def main() -> None:
     from avatar.app.refine import DifferentiableRender, make_critic
     from generators.refinement import RefinementOptions, refine_expression
 
-    opts = RefinementOptions(steps=args.steps, batch_size=table["recipe"]["batch_size"], eval_batch=0)
-    critic = {"fer2013": make_critic("fer2013", "cpu")}
+    recipe = table["recipe"]
+    # The shipped recipe's space and critics (AU space by finite differences for table v3), so the time is its time.
+    opts = RefinementOptions(steps=args.steps, batch_size=recipe["batch_size"], eval_batch=0, space=recipe.get("space", "arkit"))
+    critic = {c: make_critic(c, "cpu") for c in recipe["critics"]}
     with DifferentiableRender(size=args.size, device="cpu") as render:
         for e in emotions:
             t0 = time.perf_counter()
             refine_expression(e, 1.0, render, critic, options=opts, device="cpu")
             dt = time.perf_counter() - t0
-            print(f"  {e:9s} {dt / args.steps:.2f} s/step -> {dt / args.steps * table['recipe']['steps']:.0f} s for the recipe's "
-                  f"{table['recipe']['steps']} steps (threads {torch.get_num_threads()})")
+            print(f"  {e:9s} {dt / args.steps:.2f} s/step -> {dt / args.steps * recipe['steps']:.0f} s for the recipe's "
+                  f"{recipe['steps']} steps ({opts.space} space, {opts.gradient_mode()}; threads {torch.get_num_threads()})")
 
 
 if __name__ == "__main__":
