@@ -81,7 +81,8 @@ def au_space(prototype: Any, aus: Sequence[Any] | None, symmetric: bool, device:
 
     `aus` names the AUs that move (default: the prototype's own, minus `FIXED_AUS`); any other AU of the
     prototype stays at its intensity. With `symmetric`, an AU whose two sides are equal in the prototype
-    is one parameter; a one-sided AU (contempt's R12) or `symmetric=False` gives each side its own.
+    is one parameter; a one-sided AU (contempt's R12) or `symmetric=False` gives each side its own (a side
+    written in `aus`, "R12", names the AU; the prototype and `symmetric` decide the sides).
     At the start the weights equal `prototype.to_arkit()`.
     """
     proto = ActionUnits.coerce(prototype)
