@@ -44,7 +44,8 @@ from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES, NUM_ARKIT
 from avatar.facs import parse_au_key
 from avatar.validation import check_range, check_seed
-from generators.refinement_parts import MOUTH_COLUMNS, UPPER_FACE_COLUMNS, lip_crossing_penalty, target_hinge
+from generators.refinement_critics import critic_terms, finite_difference_critic, photometric
+from generators.refinement_parts import MOUTH_COLUMNS, UPPER_FACE_COLUMNS, lip_crossing_penalty
 from generators.refinement_space import SPACES, Parametrisation, arkit_space, au_space
 
 GRADIENTS: tuple[str, ...] = ("auto", "autograd", "finite-difference")
@@ -208,66 +209,6 @@ def critic_list(critics: Any) -> list[tuple[str, Any]]:
     return items
 
 
-def _log_probs(critic: Any, images: torch.Tensor, boxes: Any) -> torch.Tensor:
-    return critic.log_probs(images, boxes=boxes)
-
-
-def _photometric(images: torch.Tensor, amount: float, gen: torch.Generator, repeats: int = 1) -> torch.Tensor:
-    """Return images with per-image brightness and contrast drawn in 1 +- amount (clamped to [0, 1]).
-
-    With `repeats` the batch is that many copies of one set of views (finite differences): each copy gets
-    the same draws, so the differences see the pose change and not the camera's.
-    """
-    if amount <= 0:
-        return images
-    b = images.shape[0] // repeats
-    gain = (1 + (torch.rand(b, generator=gen) * 2 - 1) * amount).repeat(repeats)
-    contrast = (1 + (torch.rand(b, generator=gen) * 2 - 1) * amount).repeat(repeats)
-    gain, contrast = (t.to(images.device, images.dtype).view(-1, 1, 1, 1) for t in (gain, contrast))
-    mean = images.mean(dim=(1, 2, 3), keepdim=True)
-    return ((images - mean) * contrast + mean * gain).clamp(0, 1)
-
-
-def _critic_terms(critics: list[tuple[str, Any]], images: torch.Tensor, boxes: Any, target: int,
-                  confident: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ((B,) hinge loss per image averaged over critics, (B,) p(target) averaged over critics)."""
-    terms, probs = [], []
-    for name, critic in critics:
-        lp = _log_probs(critic, images, boxes)
-        if not torch.isfinite(lp[:, target]).all():
-            raise AvatarInputError(f"critic {name!r} cannot read {EMOTIONS[target]!r} (no such class): choose another critic or emotion")
-        terms.append(target_hinge(lp, target, confident))
-        probs.append(lp[:, target].detach().exp())
-    return torch.stack(terms).mean(0), torch.stack(probs).mean(0)
-
-
-def _finite_difference_critic(space: Parametrisation, params: torch.Tensor, bounds: tuple[float, float], render: RefinementRenderer,
-                              critics: list[tuple[str, Any]], target: int, opts: RefinementOptions, gen: torch.Generator,
-                              ids: list[int], yaws: list[float], light: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return (critic loss, p(target), (P,) central-difference gradient of the critic loss) on one batch of views.
-
-    Every parameter is moved by +-`opts.fd_step` (inside the bounds) on the same identities, yaws, light and
-    photometric draws, and everything is rendered in one batch: what the critics see, face boxes and
-    occlusion included, so lips parting over the teeth get the gradient autograd through a rasteriser misses.
-    """
-    with torch.no_grad():
-        p = params.detach()
-        h = opts.fd_step
-        eye = torch.eye(p.numel(), device=p.device, dtype=p.dtype)
-        plus, minus = (p + h * eye).clamp(*bounds), (p - h * eye).clamp(*bounds)
-        variants = torch.cat([p[None], plus, minus])  # (2P + 1, P)
-        b = len(ids)
-        weights = torch.cat([space.to_weights(v, b) for v in variants])
-        images, boxes = render(weights, ids * len(variants), yaws * len(variants), light)
-        images = _photometric(images, opts.photometric_jitter, gen, repeats=len(variants))
-        loss, prob = _critic_terms(critics, images, boxes, target, opts.confident)
-        per_variant = loss.view(len(variants), b).mean(1)
-        n = p.numel()
-        span = (plus - minus).diagonal().clamp_min(1e-6)
-        grad = (per_variant[1:1 + n] - per_variant[1 + n:]) / span
-    return per_variant[0], prob[:b].mean(), grad
-
-
 def _sample_views(opts: RefinementOptions, gen: torch.Generator) -> tuple[list[int], list[float], tuple[float, float]]:
     """Return B identity seeds, B yaws (every yaw before any repeats) and one key-light offset for a step."""
     b = opts.batch_size
@@ -296,7 +237,7 @@ def critic_readings(render: RefinementRenderer, critics: list[tuple[str, Any]], 
         images, boxes = render(weights.detach().expand(len(ids), NUM_ARKIT), ids, yaws, (0.0, 0.0))
         out = {}
         for name, critic in critics:
-            lp = _log_probs(critic, images, boxes)
+            lp = critic.log_probs(images, boxes=boxes)
             p = lp.exp()
             out[name] = {"p_target": round(float(p[:, target].mean()), 4),
                          "accuracy": round(float((torch.nan_to_num(lp, nan=-math.inf).argmax(-1) == target).float().mean()), 4)}
@@ -340,12 +281,12 @@ def optimise(
         ids, yaws, light = _sample_views(opts, gen)
         weights = space.to_weights(params, len(ids))  # (B, 52)
         if finite:
-            critic_loss, p_target, critic_grad = _finite_difference_critic(space, params, bounds, render, critics, target, opts, gen,
-                                                                           ids, yaws, light)
+            critic_loss, p_target, critic_grad = finite_difference_critic(space, params, bounds, render, critics, target, (ids, yaws, light),
+                                                                          opts.fd_step, opts.photometric_jitter, opts.confident, gen)
         else:
             images, boxes = render(weights, ids, yaws, light)
-            images = _photometric(images, opts.photometric_jitter, gen)
-            per_image, p_images = _critic_terms(critics, images, boxes, target, opts.confident)
+            images = photometric(images, opts.photometric_jitter, gen)
+            per_image, p_images = critic_terms(critics, images, boxes, target, opts.confident)
             critic_loss, p_target = per_image.mean(), p_images.mean()
         proto, sparse = space.regularisers(params)
         lip = lip_crossing_penalty(weights.to(lips[0].dtype), *lips).mean()

@@ -177,7 +177,7 @@ def test_finite_differences_see_what_autograd_cannot() -> None:
 
 
 def test_finite_differences_match_autograd_where_the_render_is_smooth() -> None:
-    from generators.refinement import _finite_difference_critic
+    from generators.refinement_critics import finite_difference_critic
     from generators.refinement_space import au_space
     from avatar.emotion import DEFAULT_PROTOTYPES
 
@@ -186,8 +186,9 @@ def test_finite_differences_match_autograd_where_the_render_is_smooth() -> None:
     space = au_space(DEFAULT_PROTOTYPES["anger"].scaled(0.5), None, True)
     params = space.start.clone().requires_grad_(True)
     ids, yaws = [1, 2], [0.0, 30.0]
-    _, _, fd = _finite_difference_critic(space, params, (0.0, 1.0), WeightsAsPixels(), [("c", critic)], EMOTIONS.index("anger"),
-                                         opts, torch.Generator().manual_seed(0), ids, yaws, (0.0, 0.0))
+    _, _, fd = finite_difference_critic(space, params, (0.0, 1.0), WeightsAsPixels(), [("c", critic)], EMOTIONS.index("anger"),
+                                        (ids, yaws, (0.0, 0.0)), opts.fd_step, opts.photometric_jitter, opts.confident,
+                                        torch.Generator().manual_seed(0))
     images, _ = WeightsAsPixels()(space.to_weights(params, 2), ids, yaws, (0.0, 0.0))
     (-critic.log_probs(images)[:, EMOTIONS.index("anger")]).mean().backward()
     np.testing.assert_allclose(fd.numpy(), params.grad.numpy(), atol=2e-3)
