@@ -16,10 +16,9 @@ per frame, CPU time, with each switch on and off.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
-from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,34 +37,17 @@ TUNED_ON = "fer2013"
 HELD_OUT = ("face-api", "face-classification")
 
 
-@contextlib.contextmanager
-def appearance_switches(**flags: bool) -> Iterator[None]:
-    """Make `Appearance(...)` default to `flags` while the block runs (run_fidelity builds its own Appearance)."""
-    import avatar.appearance as appearance_module
-
-    original = appearance_module.Appearance
-
-    def patched(*args: Any, **kwargs: Any) -> Any:
-        return original(*args, **{**flags, **kwargs})
-
-    appearance_module.Appearance = patched  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        appearance_module.Appearance = original  # type: ignore[assignment]
-
-
 def fidelity_table(recognizers: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
     """Return {setting: {judge: {"accuracy", "balanced", "p_target"}}} over the sweep, one run per setting."""
     from avatar.app.fidelity import FidelityConfig, run_fidelity
+    from avatar.appearance import Appearance
 
     cfg = FidelityConfig(identities=(0, 7, 21, 80, 95), views=("front", "three-quarter", "profile"),
                          intensities=(0.6, 1.0), recognizers=tuple(recognizers), device="cpu")
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, flags in SETTINGS.items():
         t0 = time.perf_counter()
-        with appearance_switches(**flags):
-            report = run_fidelity(cfg, recognizers=recognizers)
+        report = run_fidelity(replace(cfg, appearance=Appearance(**flags)), recognizers=recognizers)
         readings = report.per_emotion_readings()
         out[name] = {}
         for judge, score in report.scores.items():

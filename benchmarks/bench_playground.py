@@ -71,6 +71,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from gradio_client import Client, handle_file
 
+    from avatar.app.playground.shading import default_switches
+
+    shading = default_switches()  # the Shading group's value on an untouched page (each tab's handler takes it)
+
     print(machine())
     work = Path(tempfile.mkdtemp(prefix="bench-playground-"))
     wav = work / "speech.wav"
@@ -96,12 +100,12 @@ def main() -> None:
             if kind == "expression":
                 emotion = EMOTIONS[i % len(EMOTIONS)]
                 view = ("front", "three-quarter", "profile", "yaw slider")[i % 4]
-                client.predict("emotion", emotion, 0.4 + 0.6 * (i % 3) / 2, 0.0, 0.0, view, 10.0 * (i % 7), i % 5,
+                client.predict("emotion", emotion, 0.4 + 0.6 * (i % 3) / 2, 0.0, 0.0, view, 10.0 * (i % 7), i % 5, shading,
                                *([0.0] * AU_SLIDERS), api_name="/expression")
             elif kind == "animate":
-                client.predict(handle_file(str(wav)), "", EMOTIONS[i % 8], 0.7, "", 0, "front", i, api_name="/animate")
+                client.predict(handle_file(str(wav)), "", EMOTIONS[i % 8], 0.7, "", 0, "front", i, shading, api_name="/animate")
             else:
-                client.predict(list(EMOTIONS), ["1.0"], "0", ["front"], ["fer2013", "expression-net"], 128, api_name="/fidelity")
+                client.predict(list(EMOTIONS), ["1.0"], "0", ["front"], ["fer2013", "expression-net"], 128, shading, api_name="/fidelity")
             kinds[kind].append(time.perf_counter() - t)
             if (i + 1) % 10 == 0:
                 rss, peak = rss_mb(proc.pid)

@@ -53,3 +53,35 @@ def test_fidelity_small_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert data["frames"] == 8
     # FER2013 cannot see contempt; the table says n/a rather than 0.
     assert "n/a" in printed
+
+
+def test_fidelity_takes_the_shading_switches_and_skin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`FidelityConfig.appearance` reaches the renders (cavity shading off only brightens them) and the CLI's
+    --no-cavity / --skin are recorded in the report."""
+    from avatar.app.fidelity import FidelityConfig, run_fidelity
+    from avatar.app.judges import make_recognizer
+    from avatar.appearance import Appearance
+
+    class Probe:
+        """FER2013, remembering the mean brightness of what it was shown."""
+
+        def __init__(self) -> None:
+            self.inner = make_recognizer("fer2013", "cpu", detect_faces=False)
+            self.device = self.inner.device
+            self.means: list[float] = []
+
+        def __call__(self, x, boxes=None):  # noqa: ANN001, ANN204
+            self.means.append(float(x.float().mean()))
+            return self.inner(x, boxes=boxes)
+
+    cfg = FidelityConfig(identities=(0,), views=("front",), intensities=(1.0,), emotions=("happy", "anger"),
+                         recognizers=("fer2013",), size=128, device="cpu")
+    shaded, plain = Probe(), Probe()
+    run_fidelity(cfg, recognizers={"fer2013": shaded})
+    run_fidelity(FidelityConfig(**{**cfg.__dict__, "appearance": Appearance(cavity=False)}), recognizers={"fer2013": plain})
+    assert plain.means[0] > shaded.means[0] + 1e-3  # cavity shading only darkens; off, the same frames are brighter
+    out = tmp_path / "fid.json"
+    assert main(["fidelity", "--identities", "0", "--views", "front", "--intensities", "1.0", "--size", "96",
+                 "--recognizers", "fer2013", "--no-cavity", "--skin", "dark", "-o", str(out), "--no-progress"]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["skin"] == "dark" and config["appearance"]["cavity"] is False and config["appearance"]["wrinkles"] is True

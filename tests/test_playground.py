@@ -136,7 +136,13 @@ def test_callbacks_return_what_the_tabs_show(tmp_path: Path) -> None:
             expression.readout(pg, "emotion", "happy", 0.9, 0, 0, "front", 0, -3)
         matrices, table, text = fidelity.run_sweep(pg, ["happy", "sad"], ["1.0"], "0", ["front"], ["fer2013"], 128)
         assert Path(matrices["fer2013"][0]).is_file() and list(table["emotion"][:2]) == ["happy", "sad"]
-        assert "2 frames" in text
+        assert "2 frames" in text and "Shading" not in text
+        from avatar.app.playground.shading import appearance_of
+
+        plain = appearance_of(["wrinkles"])  # the Shading group with cavity shading unticked
+        assert fidelity.sweep_config(["happy"], ["1.0"], "0", ["front"], ["fer2013"], 128, "cpu", plain).appearance == plain
+        _, _, text = fidelity.run_sweep(pg, ["happy"], ["1.0"], "0", ["front"], ["fer2013"], 128, appearance=plain)
+        assert "Shading: cavity off" in text
         with pytest.raises(AvatarInputError, match="over the playground's 400"):
             fidelity.sweep_config(list(expression.EMOTIONS), ["0.25", "0.5", "0.75", "1.0"], "0,1,2,3,4",
                                   ["front", "profile", "three-quarter"], ["fer2013"], 128, "cpu")

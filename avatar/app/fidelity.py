@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +25,8 @@ class FidelityConfig:
 
     views: preset names (front, three-quarter, profile) or yaws as "yaw=20" / "20" (degrees).
     prototypes: the emotion table posed ("facs", "refined"; None: `generators.expression.DEFAULT_PROTOTYPE_TABLE`).
+    appearance: the renderer's `avatar.appearance.Appearance` (shading switches, eye colour; None: the defaults);
+        the skin tone is always `skin`.
     """
 
     identities: tuple[int, ...] = (0, 7, 21)
@@ -36,6 +38,7 @@ class FidelityConfig:
     device: str = "auto"
     skin: str = "medium"
     prototypes: str | None = None
+    appearance: Any = None
 
 
 def view_camera(view: str | float) -> Any:
@@ -128,7 +131,10 @@ class FidelityReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-able data."""
-        return {"config": self.config.__dict__, "frames": self.frames, "seconds": round(self.seconds, 3),
+        config = dict(self.config.__dict__)
+        if config["appearance"] is not None:  # as rendered: the skin tone is the config's
+            config["appearance"] = asdict(replace(config["appearance"], skin=config["skin"]))
+        return {"config": config, "frames": self.frames, "seconds": round(self.seconds, 3),
                 "frames_per_second": round(self.frames_per_second, 2),
                 "scores": {n: s.to_dict() for n, s in self.scores.items()}, "per_view_accuracy": self.per_view,
                 "per_view_emotion_accuracy": self.per_view_emotion, "per_view_emotion_p_target": self.p_target}
@@ -186,7 +192,8 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     expected_idx = np.array([EMOTIONS.index(e) for e in labels])
     p_sums = {(name, v): np.zeros(len(labels)) for name in recs for v in cfg.views}
     base = default_head()
-    renderer = GLRenderer(base, RendererOptions(width=cfg.size, height=cfg.size, appearance=Appearance(skin=cfg.skin)))
+    appearance = replace(cfg.appearance or Appearance(), skin=cfg.skin)
+    renderer = GLRenderer(base, RendererOptions(width=cfg.size, height=cfg.size, appearance=appearance))
     n_frames, t_render, t0 = 0, 0.0, time.perf_counter()
     steps = [(i, v) for i in cfg.identities for v in cfg.views]
     try:

@@ -131,6 +131,11 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
     g.add_argument("--eyes", default="brown", help="eye colour: brown, blue, green, hazel, grey")
     g.add_argument("--background", default="#ebebf0",
                    help="#rrggbb, r,g,b in 0..1, or 'transparent' (PNG only)" if transparent else "#rrggbb, r,g,b in 0..1, or a name (white, black, grey, green)")
+    add_shading_args(p)
+
+
+def add_shading_args(p: argparse.ArgumentParser) -> None:
+    """Add the renderer's shading switches (--no-cavity, --no-wrinkles, --mouth-shadow, --catch-lights); read them with `appearance_from_args`."""
     s = p.add_argument_group("shading (the defaults read best to judges that never chose them: docs/legibility.md)")
     s.add_argument("--no-cavity", action="store_true",
                    help="do not darken the skin in folds and hollows (~17%% faster frames on a CPU rasterizer)")

@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from avatar.app.cli.common import add_shading_args
 from avatar.app.judges import RECOGNIZERS
 
 EPILOG = """examples:
   emoavatar fidelity
   emoavatar fidelity --identities 0,7,21,42 --views front,three-quarter --intensities 0.5,1 -o fidelity.json
   emoavatar fidelity --prototypes facs,refined --views front,yaw=20,three-quarter,profile --by-view
+  emoavatar fidelity --recognizers face-api --skin dark --no-cavity   # what a shading switch costs, per emotion
 """
 
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
-    from avatar.app.cli.common import floats
+    from avatar.app.cli.common import appearance_from_args, floats
     from avatar.app.fidelity import FidelityConfig, run_fidelity
 
     if args.output:
@@ -32,7 +34,8 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
         cfg = FidelityConfig(
             identities=tuple(int(x) for x in floats(args.identities, "--identities")), views=tuple(v.strip() for v in args.views.split(",")),
             intensities=floats(args.intensities, "--intensities"), recognizers=tuple(r.strip() for r in args.recognizers.split(",")),
-            size=args.size, device=args.device, prototypes=None if table == "default" else table,
+            size=args.size, device=args.device, prototypes=None if table == "default" else table, skin=args.skin,
+            appearance=appearance_from_args(args),
         )
         report = reports[table] = run_fidelity(cfg, progress=args.progress)
         if len(tables) > 1:
@@ -70,7 +73,9 @@ def register(sub: Any) -> None:
     p.add_argument("--intensities", default="0.5,0.75,1.0", help="emotion intensities (default 0.5,0.75,1.0)")
     p.add_argument("--recognizers", default=",".join(RECOGNIZERS), help=f"comma-separated (default {','.join(RECOGNIZERS)})")
     p.add_argument("--size", type=int, default=256, help="render size in pixels (default 256)")
+    p.add_argument("--skin", default="medium", help="skin tone: light, medium, tan, brown, dark (default: medium)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("-o", "--output", default=None, help="write the full report as JSON")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    add_shading_args(p)
     p.set_defaults(func=cmd_fidelity)

@@ -47,7 +47,7 @@ def build_app(pg: Playground) -> Any:
     # Gradio deletes its cached copies of results older than an hour, every ten minutes; all under pg.root.
     with gr.Blocks(title="emoavatar playground", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
-        switches = shading.build()  # above the tabs: one choice for every render the Expression and Speech tabs make
+        switches = shading.build()  # above the tabs: one choice for every render the Expression, Speech and Fidelity tabs make
         with gr.Tabs():
             with gr.Tab("Expression", id="expression"):
                 load_fn, load_inputs, load_outputs = expression.build(pg, switches)
@@ -56,7 +56,7 @@ def build_app(pg: Playground) -> Any:
             with gr.Tab("Portrait", id="portrait"):
                 portrait.build(pg)
             with gr.Tab("Fidelity", id="fidelity"):
-                fidelity.build(pg)
+                fidelity.build(pg, switches)
         demo.load(user_errors(pg.root)(load_fn), load_inputs, load_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return demo

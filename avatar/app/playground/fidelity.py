@@ -45,8 +45,11 @@ def parse_identities(text: str | None) -> tuple[int, ...]:
 
 
 def sweep_config(emotions: Sequence[str], intensities: Sequence[str], identities: str, views: Sequence[str],
-                 judges: Sequence[str], size: Any, device: str) -> FidelityConfig:
-    """Return the FidelityConfig of the tab's choices; raise AvatarInputError for empty choices or a sweep over the cap."""
+                 judges: Sequence[str], size: Any, device: str, appearance: Any = None) -> FidelityConfig:
+    """Return the FidelityConfig of the tab's choices; raise AvatarInputError for empty choices or a sweep over the cap.
+
+    `appearance` carries the Shading group's switches (None: the library's defaults).
+    """
     from avatar.app.fidelity import FidelityConfig
 
     for what, chosen in (("emotion", emotions), ("intensity", intensities), ("view", views), ("judge", judges)):
@@ -64,7 +67,7 @@ def sweep_config(emotions: Sequence[str], intensities: Sequence[str], identities
         raise AvatarInputError(f"this sweep renders {frames} frames, over the playground's {MAX_SWEEP_FRAMES}: "
                                "choose fewer identities, views or intensities, or run `emoavatar fidelity`")
     return FidelityConfig(identities=ids, views=tuple(v for v in SWEEP_VIEWS if v in views), intensities=ints,
-                          emotions=emos, recognizers=tuple(judges), size=size_v, device=device)
+                          emotions=emos, recognizers=tuple(judges), size=size_v, device=device, appearance=appearance)
 
 
 def _sweep(session: Session, config: FidelityConfig) -> FidelityReport:
@@ -94,11 +97,16 @@ def table_frame(report: FidelityReport) -> pd.DataFrame:
 
 
 def run_sweep(pg: Playground, emotions: Sequence[str], intensities: Sequence[str], identities: str, views: Sequence[str],
-              judges: Sequence[str], size: Any, progress: Callable[..., Any] | None = None) -> tuple[dict[str, tuple[str, str]], Any, str]:
-    """Return ({judge: (confusion-matrix PNG path, caption)}, the per-emotion table, a summary line) of a small fidelity sweep."""
-    from avatar.app.playground.expression import judge_caption
+              judges: Sequence[str], size: Any, progress: Callable[..., Any] | None = None,
+              appearance: Any = None) -> tuple[dict[str, tuple[str, str]], Any, str]:
+    """Return ({judge: (confusion-matrix PNG path, caption)}, the per-emotion table, a summary line) of a small fidelity sweep.
 
-    config = sweep_config(emotions, intensities, identities, views, judges, size, pg.device)
+    `appearance` sets the renders' shading switches (None: the library's; see `avatar.app.playground.shading`).
+    """
+    from avatar.app.playground.expression import judge_caption
+    from avatar.app.playground.shading import describe
+
+    config = sweep_config(emotions, intensities, identities, views, judges, size, pg.device, appearance)
     if progress is not None:
         progress(0.1, desc="rendering and judging")
     report = pg.run(_sweep, config)
@@ -111,15 +119,18 @@ def run_sweep(pg: Playground, emotions: Sequence[str], intensities: Sequence[str
     summary = (f"**{report.frames} frames** ({len(c.identities)} identities x {len(c.views)} views x "
                f"{len(c.intensities)} intensities x {len(c.emotions)} emotions, {c.size} px) in {report.seconds:.1f} s "
                f"({report.frames_per_second:.1f} frames/s). Rows of each matrix: commanded emotion; columns: what the judge read.")
+    if describe(appearance):
+        summary += f" Shading: {describe(appearance)}."
     return matrices, table_frame(report), summary
 
 
-def build(pg: Playground) -> None:
-    """Lay out the Fidelity tab in the current Blocks and wire its Run button."""
+def build(pg: Playground, shading: Any) -> None:
+    """Lay out the Fidelity tab in the current Blocks and wire its Run button; the `shading` group's choice applies to the sweep."""
     import gradio as gr
 
     from avatar.app.playground.errors import user_errors
     from avatar.app.playground.expression import judge_caption, judge_order
+    from avatar.app.playground.shading import appearance_of
 
     judges = judge_order()
     with gr.Row(equal_height=False):
@@ -144,10 +155,11 @@ def build(pg: Playground) -> None:
 
     @user_errors(pg.root)
     def on_run(emotions_v: list[str], intensities_v: list[str], identities_v: str, views_v: list[str], judges_v: list[str],
-               size_v: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio's idiom
-        matrices, frame, text = run_sweep(pg, emotions_v, intensities_v, identities_v, views_v, judges_v, size_v, progress)
+               size_v: Any, shading_v: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio's idiom
+        matrices, frame, text = run_sweep(pg, emotions_v, intensities_v, identities_v, views_v, judges_v, size_v, progress,
+                                          appearance=appearance_of(shading_v))
         shown = [gr.Image(value=matrices[n][0], label=matrices[n][1], visible=True) if n in matrices else gr.Image(value=None, visible=False)
                  for n in judges]
         return (frame, text, *shown)
 
-    button.click(on_run, [emotions, intensities, identities, views, chosen, size], [table, summary, *images], api_name="fidelity")
+    button.click(on_run, [emotions, intensities, identities, views, chosen, size, shading], [table, summary, *images], api_name="fidelity")

@@ -1,6 +1,6 @@
 """Returns the Shading group: the renderer's appearance switches as checkboxes, and the Appearance a choice of them asks for.
 
-One group above the tabs applies to every render the Expression and Speech tabs make, as `--no-cavity
+One group above the tabs applies to every render the Expression, Speech and Fidelity tabs make, as `--no-cavity
 --no-wrinkles --mouth-shadow --catch-lights` do on the command line and `appearance=` does in Python. The boxes
 start at `avatar.appearance.Appearance`'s own defaults, so an untouched page renders what `avatar.render` does.
 """
@@ -65,5 +65,5 @@ def build() -> Any:
     import gradio as gr
 
     return gr.CheckboxGroup([(label, name) for name, label in SWITCHES.items()], value=default_switches(), label="Shading",
-                            info="for the Expression and Speech renders; the defaults read best to judges that never chose "
+                            info="for the Expression, Speech and Fidelity renders; the defaults read best to judges that never chose "
                                  "them (docs/legibility.md)", elem_id="shading")
