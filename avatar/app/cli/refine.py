@@ -108,7 +108,7 @@ def register(sub: Any) -> None:
     p.add_argument("--emotions", default=None, help="with --all: only these (comma-separated)")
     p.add_argument("--intensity", type=float, default=1.0, help="intensity of the pose refined (default 1)")
     p.add_argument("--steps", type=int, default=60, help="optimisation steps (default 60)")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on the weights (default 0.05)")
+    p.add_argument("--lr", type=float, default=0.05, help="step size: about how far a pulled parameter (AU intensity or weight) moves per step (default 0.05)")
     p.add_argument("--batch-size", type=int, default=8, help="renders per step (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the identity/view/light sampling (default 0)")
     p.add_argument("--identities", default="101-140", help="identity seeds optimised over (default 101-140)")
