@@ -1,7 +1,7 @@
 """Returns recognizer-refined emotion poses: the facade that wires renderer, critics and judges into `generators.refinement`.
 
     import avatar
-    out = avatar.refine(emotion="anger", steps=60)          # optimise against FER2013, judge on held-out faces
+    out = avatar.refine(emotion="anger", steps=60)          # optimise against the FER2013 judges, judge on held-out faces
     out.weights                                             # (52,) float32 ARKit weights
     out.readings["face-classification"]["after"]            # held-out judge, held-out identities and views
 
@@ -27,8 +27,9 @@ import numpy as np
 from avatar.emotion import EMOTIONS, normalize_emotion
 from avatar.errors import AvatarInputError
 
-DEFAULT_CRITICS: tuple[str, ...] = ("fer2013",)
-"""Judges refinement optimises against by default."""
+DEFAULT_CRITICS: tuple[str, ...] = ("fer2013", "face-classification")
+"""Judges refinement optimises against by default: the two FER2013-trained networks, as for the shipped table;
+face-api stays held out (it decides whether a refined table may become the default)."""
 
 DEFAULT_JUDGES: tuple[str, ...] = ("fer2013", "face-classification", "face-api", "expression-net")
 """Judges that read the result before and after (those that are not installed are skipped with a note)."""
@@ -241,7 +242,7 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
     Args:
         identities: identity seeds optimised over (default 101-140, none of the validation seeds).
         views: camera yaws in degrees optimised over (default -40, -20, 0, 20, 40).
-        critics: judge names or critic objects to optimise against (default FER2013).
+        critics: judge names or critic objects to optimise against (default fer2013 and face-classification).
         judges: judges that read the FACS pose and the refined pose on `validation_identities` x
             `validation_views` (GL renders at `judge_size`); a critic among them is not held out.
         steps, size, seed, symmetric: refinement steps, render size of the optimisation, seed, Left/Right tie.

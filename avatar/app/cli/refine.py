@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 EPILOG = """examples:
-  emoavatar refine --emotion anger                      # 60 steps against FER2013, read by every judge
+  emoavatar refine --emotion anger                      # 60 steps against the FER2013 judges, read by every judge
   emoavatar refine --emotion sad --steps 20 --size 96 -o sad.json
   emoavatar refine --all -o arkit_prototypes.json       # a refined prototype table (slow: minutes per emotion)
   emoavatar refine --emotion disgust --critics fer2013 --judges face-classification --identities 101-140 --views -40,0,40
@@ -113,7 +113,8 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the identity/view/light sampling (default 0)")
     p.add_argument("--identities", default="101-140", help="identity seeds optimised over (default 101-140)")
     p.add_argument("--views", default="-40,-20,0,20,40", help="camera yaws in degrees optimised over (default -40,-20,0,20,40)")
-    p.add_argument("--critics", default="fer2013", help="judges to optimise against (default fer2013)")
+    p.add_argument("--critics", default="fer2013,face-classification",
+                   help="judges to optimise against (default fer2013,face-classification; the other --judges stay held out)")
     p.add_argument("--judges", default="fer2013,face-classification,face-api,expression-net",
                    help="judges that read before/after ('' for none; missing ones are skipped)")
     p.add_argument("--judge-identities", default="0,7,21,80,95", help="identity seeds of the readings (default 0,7,21,80,95)")
