@@ -2,8 +2,8 @@
 
 pytorch3d rasterizes on the tensors' device (CUDA kernels on a GPU, no host round trip); it has no
 PyPI wheel for Linux, so it is imported lazily and asked for by name (`rasterizer="pytorch3d"`).
-Only `pix_to_face` is taken from it: barycentrics, normals and shading stay in
-`renderers.differentiable`, so both backends shade with the same formulas and gradients.
+Only `pix_to_face` is taken from it: barycentrics and normals stay in `renderers.fragments`, shading
+in `renderers.differentiable`, so both backends shade with the same formulas and gradients.
 """
 
 from __future__ import annotations
