@@ -139,12 +139,16 @@ def refined_table() -> dict[str, np.ndarray]:
 def read_prototype_table(path: str | Path) -> dict[str, np.ndarray]:
     """Return {emotion: (52,) float32 ARKit weights at intensity 1} from a prototype table file (`emoavatar refine --all`)."""
     path = Path(path)
-    data = json.loads(path.read_text())
-    names = tuple(data["names"])
+    try:
+        data = json.loads(path.read_text())
+        names, emotions = tuple(data["names"]), data["emotions"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise FileFormatError(f"{path.name}: not a prototype table ({type(err).__name__}: {err}); "
+                              "make one with `emoavatar refine --all -o TABLE.json`") from None
     if names != ARKIT_NAMES:
         raise FileFormatError(f"{path.name}: columns are not the ARKit 52 in order")
     out = {}
-    for label, entry in data["emotions"].items():
+    for label, entry in emotions.items():
         w = np.asarray(entry["weights"], np.float32)
         if w.shape != (NUM_ARKIT,) or not np.all((w >= 0) & (w <= 1)):
             raise FileFormatError(f"{path.name}: {label!r} weights must be 52 values in [0, 1]")

@@ -250,6 +250,21 @@ def test_prototype_tables_select_and_scale() -> None:
         expression_weights("anger", prototypes="mine")
 
 
+def test_a_candidate_table_is_read_or_refused_in_one_line(tmp_path: Path) -> None:
+    from avatar.errors import FileFormatError
+    from generators.expression import REFINED_TABLE_PATH, read_prototype_table, refined_table, refined_weights
+
+    table = read_prototype_table(REFINED_TABLE_PATH)
+    assert set(table) == set(refined_table())
+    halved = {e: w * 0.5 for e, w in table.items()}  # a candidate table: the scaling rule is the shipped one's
+    np.testing.assert_allclose(refined_weights("fear", 1.0, halved), halved["fear"], atol=1e-6)
+    for text in ("not json", "{}", '{"names": 3, "emotions": {}}'):
+        (tmp_path / "t.json").write_text(text)
+        with pytest.raises(FileFormatError, match=r"^t\.json: not a prototype table") as info:
+            read_prototype_table(tmp_path / "t.json")
+        assert "\n" not in str(info.value)
+
+
 def test_shipped_refined_table_reads_better_to_a_held_out_judge_on_unseen_faces() -> None:
     """The shipped table (AU intensities refined against the FER2013-trained critics on identities 101-140, yaw
     -40..40) read by face-api (another network, other training data; it chose nothing) on identities 45, 80 and 95,
