@@ -8,6 +8,8 @@ Four rows, each at batch sizes 1, 16, 64 and 256 (`--batches`), `--size` square 
 - loop: render -> recognize (FER2013, the default judge, crops at the renderer's face boxes on the device) -> score
   (EmotionScorer.update), the in-loop path; the issue's target is >= 1,000 frames/s at 256x256.
 - differentiable: DifferentiableRenderer forward, and forward + backward to the weights.
+- refine step: one step of AU-space refinement by finite differences (fear: 8 AU parameters, so 17 poses per view
+  rendered forward and read by both FER2013 critics), the recipe of the shipped prototype table; views/s.
 
 Each cell runs for about `--seconds` after one warm-up call (CUDA synchronised before the clock stops); a cell
 that runs out of memory prints "oom" and the script moves on. The GL renderer string and torch device are printed
@@ -84,7 +86,7 @@ def main() -> None:
     head = default_head()
     t_start = time.perf_counter()
     rows: dict[str, dict[int, str]] = {"render": {}, "pose": {}, "loop": {}, "differentiable forward": {},
-                                       "differentiable forward+backward": {}}
+                                       "differentiable forward+backward": {}, "refine step (views)": {}}
     opts = RendererOptions(width=args.size, height=args.size)
     with GLRenderer(head, opts) as gl:
         print(f"machine: {machine()}")
@@ -128,6 +130,18 @@ def main() -> None:
             rows["differentiable forward"][b] = cell(forward, args.seconds, sync)
             rows["differentiable forward+backward"][b] = cell(backward, args.seconds, sync)
         raster = diff.rasterizer_name
+    from avatar.app.refine import DifferentiableRender, make_critic
+    from generators.refinement import RefinementOptions, refine_expression
+
+    critics = {c: make_critic(c, device) for c in ("fer2013", "face-classification")}
+    with DifferentiableRender(size=args.size, device=device) as render_views:
+        for b in batches:
+            def refine_step(b: int = b) -> int:
+                opts = RefinementOptions(steps=1, batch_size=b, space="au", eval_batch=0)
+                refine_expression("fear", 1.0, render_views, critics, options=opts, device=device)
+                return b
+
+            rows["refine step (views)"][b] = cell(refine_step, args.seconds, sync)
     print(f"\nframes/s at {args.size}x{args.size} (differentiable rasterizer: {raster}); total {time.perf_counter() - t_start:.0f} s")
     print("| | " + " | ".join(f"batch {b}" for b in batches) + " |")
     print("|---|" + "---|" * len(batches))
