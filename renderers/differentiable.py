@@ -2,7 +2,7 @@
 
 Same cameras (`renderers.cameras.Camera`), lights (`renderers.lighting.Lighting`), appearance
 (`avatar.appearance.paint_head` / `drawn_faces`), settings (`renderers.options.RendererOptions`) and exposure
-(`renderers.gl.renderer_exposure`) as `renderers.gl.GLRenderer`, so the two agree to within quantisation
+(`renderers.options.renderer_exposure`) as `renderers.gl.GLRenderer`, so the two agree to within quantisation
 (see docs/differentiable_renderer.md).
 
 The split nvdiffrast uses: a rasterizer says which triangle covers each pixel (GL by default,
@@ -35,7 +35,7 @@ from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_tor
 from renderers.edge_antialias import EDGE_MODES, edge_antialias, face_adjacency
 from renderers.fragments import (Fragments, VisibilityRasterizer, barycentric_fragments, interpolate, pixel_centres, project,
                                  vertex_normals_torch)
-from renderers.gl import renderer_exposure
+from renderers.options import renderer_exposure
 from renderers.lighting import Lighting, light_colours, light_directions
 from renderers.options import RendererOptions
 from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch

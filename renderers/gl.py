@@ -3,9 +3,9 @@
 One GL context and one set of buffers are made once and reused for every frame. On a CPU-only
 machine EGL runs on Mesa's llvmpipe; on a GPU machine the same code runs on the NVIDIA driver.
 
-`GLRenderer`, what it returns (`RenderResult`) and the auto-exposure rule live here; its settings in
-`renderers.options` and `renderers.lighting`, its GL contexts in `renderers.gl_context`, its face boxes in
-`renderers.face_boxes`. Every name those hold that was importable from `renderers.gl` still is.
+`GLRenderer` and what it returns (`RenderResult`) live here; its settings in `renderers.options` and
+`renderers.lighting` (with the auto-exposure rule both renderers use), its GL contexts in `renderers.gl_context`,
+its face boxes in `renderers.face_boxes`. Every name those hold that was importable from `renderers.gl` still is.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from avatar.blend import vertex_normals
 from avatar.head import BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_size
-from avatar.appearance import (SKIN_TONES, Appearance, WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head,
-                               skin_albedo, two_sided_faces, wrinkle_field)
+from avatar.appearance import (Appearance, WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head,
+                               two_sided_faces, wrinkle_field)
 from renderers.cameras import Camera, resolve_camera
 from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_points
 from renderers.gl_context import SOFTWARE_RASTERIZERS, create_context, is_software_rasterizer, make_current, release_context
-from renderers.lighting import Lighting, light_colours, light_directions
-from renderers.options import ANTIALIAS_MODES, RendererOptions
+from renderers.lighting import EXPOSURE_POWER, Lighting, light_colours, light_directions, skin_exposure
+from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_exposure
 
 __all__ = [
     "ANTIALIAS_MODES", "EXPOSURE_POWER", "SOFTWARE_RASTERIZERS", "GLRenderer", "Lighting", "RenderResult", "RendererOptions",
@@ -46,34 +46,6 @@ class RenderResult:
 
     images: np.ndarray
     face_boxes: np.ndarray
-
-
-# scripts/select_exposure.py sweeps the power by patching renderers.gl.EXPOSURE_POWER, so the rule that reads it lives
-# in this module: a patch on a name re-exported here would not reach code that reads it in its own module.
-EXPOSURE_POWER = 1.0
-"""Auto-exposure: lights x (Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear luminance, so a darker face is exposed
-for as a camera would (1.0: fully, to the medium tone's level: dark x7.8, brown x2.9, tan x1.4, light x0.69; medium,
-which every other default was chosen on, x1). Chosen by scripts/select_exposure.py among 0 / 0.35 / 0.5 / 0.7 / 1 and
-kept because the held-out judge read the five tones better (docs/legibility.md)."""
-
-
-def skin_exposure(skin: str | tuple[float, float, float], power: float | None = None) -> float:
-    """Return the light gain auto-exposure gives a face of this skin tone (1.0 for the medium tone); `power` None is
-    EXPOSURE_POWER."""
-    from renderers.shading import GAMMA
-
-    def luminance(rgb: np.ndarray) -> float:
-        """Rec. 709 relative luminance of an sRGB albedo, in linear light."""
-        return float((np.asarray(rgb, np.float64) ** GAMMA) @ np.array([0.2126, 0.7152, 0.0722]))
-
-    ratio = luminance(np.asarray(SKIN_TONES["medium"])) / max(luminance(skin_albedo(skin)), 1e-4)
-    return ratio ** (EXPOSURE_POWER if power is None else power)
-
-
-def renderer_exposure(options: RendererOptions, appearance: Appearance | None = None) -> float:
-    """Return the gain on every light of a renderer with these options: auto-exposure for the skin of `appearance`
-    (default: the options'), or 1 with `auto_exposure=False`. Both renderers use this."""
-    return skin_exposure((appearance or options.appearance).skin) if options.auto_exposure else 1.0
 
 
 class GLRenderer:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from avatar.appearance import Appearance
 from renderers.cameras import Camera
-from renderers.lighting import Lighting
+from renderers.lighting import Lighting, skin_exposure
 
 ANTIALIAS_MODES = ("auto", "msaa", "supersample")
 
@@ -19,7 +19,7 @@ class RendererOptions:
     multisampling), "supersample" (render round(sqrt(samples)) times larger per side and box-filter down, as
     the differentiable renderer does; 4 -> 2x2) or "auto": supersample on a CPU rasterizer (llvmpipe, where it
     is cheaper than MSAA and closer to a 16x reference, docs/performance.md), MSAA on a GPU.
-    auto_exposure: scale every light by `renderers.gl.skin_exposure(appearance.skin)`, as a camera exposes for the
+    auto_exposure: scale every light by `renderers.lighting.skin_exposure(appearance.skin)`, as a camera exposes for the
     face (1 for the medium tone); False lights every skin tone alike.
     gpu_pose: blend the shapes, normals, wrinkle amplitude and cornea normals in compute shaders (a frame
     uploads its weights, not its mesh); None: where GL 4.3 compute exists and the rasterizer is a GPU.
@@ -41,3 +41,9 @@ class RendererOptions:
     auto_exposure: bool = True
     gpu_pose: bool | None = None
     backface_culling: bool | None = None
+
+
+def renderer_exposure(options: RendererOptions, appearance: Appearance | None = None) -> float:
+    """Return the gain on every light of a renderer with these options: auto-exposure for the skin of `appearance`
+    (default: the options'), or 1 with `auto_exposure=False`. Both renderers use this."""
+    return skin_exposure((appearance or options.appearance).skin) if options.auto_exposure else 1.0

@@ -3,7 +3,7 @@ settings; picks one.
 
 Every skin tone used to get the same lights, so a dark face was rendered underexposed where a camera would expose
 for it, and every judge read it worse (docs/legibility.md). `RendererOptions.auto_exposure` scales the lights by
-`(Y(medium) / Y(skin)) ** EXPOSURE_POWER` (`renderers.gl.skin_exposure`); the power is chosen as the prototypes,
+`(Y(medium) / Y(skin)) ** EXPOSURE_POWER` (`renderers.lighting.skin_exposure`); the power is chosen as the prototypes,
 cavity shading and the lips were:
 
 - **selection**: `fer2013` and `face-classification`, identities 101, 110, 120, 130, 140, front and
@@ -30,14 +30,14 @@ CAVITY = SETTINGS["strength 0.8"]  # the shipped cavity shading
 
 
 def grid(power: float, ids: tuple[int, ...], tones: tuple[str, ...], judges: dict, crops: tuple[float, ...]) -> dict:
-    """Return {tone: {judge: mean accuracy over emotions}} with `renderers.gl.EXPOSURE_POWER` = power for the run."""
+    """Return {tone: {judge: mean accuracy over emotions}} with `renderers.lighting.EXPOSURE_POWER` = power for the run."""
     from unittest import mock
 
-    import renderers.gl as gl
+    import renderers.lighting as lighting
 
     fq = ("front", "three-quarter")
     out = {}
-    with mock.patch.object(gl, "EXPOSURE_POWER", power):  # read when a renderer sets its lights
+    with mock.patch.object(lighting, "EXPOSURE_POWER", power):  # read by skin_exposure when a renderer sets its lights
         for tone in tones:
             table = read(CAVITY, ids, fq, judges, crops, skin=tone)
             out[tone] = {j: float(np.mean(list(mean_over(table[j], fq).values()))) for j in judges}
@@ -47,7 +47,7 @@ def grid(power: float, ids: tuple[int, ...], tones: tuple[str, ...], judges: dic
 def main() -> None:
     """Select the exposure power on the selection grid, then validate none vs the pick on held-out judges and identities."""
     from avatar.app.judges import make_recognizer
-    from renderers.gl import skin_exposure
+    from renderers.lighting import skin_exposure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="benchmarks/results/exposure_selection.json")

@@ -1,4 +1,4 @@
-"""Auto-exposure (renderers.gl.skin_exposure): darker skin gets more light, medium none, both renderers agree."""
+"""Auto-exposure (renderers.lighting.skin_exposure): darker skin gets more light, medium none, both renderers agree."""
 
 from __future__ import annotations
 
