@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 import numpy as np
-from select_prototypes import read_grid, write_json  # a sibling script: run from scripts/ or as scripts/select_cavity.py
+from select_prototypes import HELD_OUT_JUDGES, SELECT_JUDGES, make_judges, pick, read_grid, write_json  # a sibling script: run from scripts/ or as scripts/select_cavity.py
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "off": {"strength": 0.0},
@@ -36,8 +36,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
 LIPS_THEN = 1.0
 """`avatar.appearance.LIP_SHADE` when cavity shading was chosen (scripts/select_lip_shade.py chose the lips after it)."""
 EMOTIONS7 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
-SELECT_JUDGES = ("fer2013", "face-classification")
-HELD_OUT_JUDGES = ("face-api",)
 SELECT_IDS = (101, 110, 120, 130, 140)
 VALIDATE_IDS = (0, 7, 21, 80, 95)
 INTENSITIES = (0.6, 1.0)
@@ -75,16 +73,13 @@ def mean_over(table: dict[str, dict[str, float]], views: tuple[str, ...]) -> dic
 
 def main() -> None:
     """Select the cavity setting on the selection grid, then validate off vs the pick on held-out judges and identities."""
-    from avatar.app.judges import make_recognizer
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="benchmarks/results/cavity_selection.json")
     args = ap.parse_args()
     t0 = time.time()
-    judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in SELECT_JUDGES + HELD_OUT_JUDGES}
+    judges = make_judges()
     fq = ("front", "three-quarter")
     selection: dict[str, Any] = {}
-    best, best_score = "off", -1.0
     print(f"selection grid (ids {SELECT_IDS}, front + three-quarter, crops 0.8/0.9/1.0); the pick uses {SELECT_JUDGES} only")
     for name, setting in SETTINGS.items():
         table = read(setting, SELECT_IDS, fq, judges, (0.8, 0.9, 1.0), lip_shade=LIPS_THEN)
@@ -92,8 +87,7 @@ def main() -> None:
         score = float(np.mean([means[j] for j in SELECT_JUDGES]))
         selection[name] = {"setting": setting, "mean": means, "select_score": score}
         print(f"  {name:38s} select {score:.3f}   " + "  ".join(f"{j} {m:.3f}" for j, m in means.items()), flush=True)
-        if score > best_score + 1e-9:
-            best, best_score = name, score
+    best = pick({name: sel["select_score"] for name, sel in selection.items()})
     print(f"  -> {best}")
     views = ("front", "three-quarter", "profile")
     validation: dict[str, Any] = {}

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 from select_cavity import SELECT_IDS, SETTINGS, VALIDATE_IDS, mean_over, read
-from select_prototypes import write_json  # sibling scripts: run from scripts/ or as scripts/select_exposure.py
+from select_prototypes import make_judges, pick, write_json  # sibling scripts: run from scripts/ or as scripts/select_exposure.py
 
 POWERS = (0.0, 0.35, 0.5, 0.7, 1.0)
 TONES = ("light", "tan", "brown", "dark")
@@ -46,15 +46,14 @@ def grid(power: float, ids: tuple[int, ...], tones: tuple[str, ...], judges: dic
 
 def main() -> None:
     """Select the exposure power on the selection grid, then validate none vs the pick on held-out judges and identities."""
-    from avatar.app.judges import make_recognizer
     from renderers.lighting import skin_exposure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="benchmarks/results/exposure_selection.json")
     args = ap.parse_args()
     t0 = time.time()
-    judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in ("fer2013", "face-classification", "face-api")}
-    selection, best, best_score = {}, POWERS[0], -1.0
+    judges = make_judges()
+    selection = {}
     print(f"selection grid (ids {SELECT_IDS}, tones {TONES}); the pick uses fer2013 and face-classification")
     for power in POWERS:
         per_tone = grid(power, SELECT_IDS, TONES, judges, (0.8, 0.9, 1.0))
@@ -62,8 +61,7 @@ def main() -> None:
         selection[str(power)] = {"per_tone": per_tone, "select_score": score}
         cells = "  ".join(f"{t} {r['fer2013']:.2f}/{r['face-classification']:.2f}/{r['face-api']:.2f}" for t, r in per_tone.items())
         print(f"  power {power:.2f}   select {score:.3f}   (fer2013/face-classification/face-api) {cells}", flush=True)
-        if score > best_score + 1e-9:
-            best, best_score = power, score
+    best = pick({power: selection[str(power)]["select_score"] for power in POWERS})
     print(f"  -> power {best}")
     tones = ("light", "medium", "tan", "brown", "dark")
     validation = {str(p): grid(p, VALIDATE_IDS, tones, judges, (0.9, 1.0)) for p in sorted({POWERS[0], best})}

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 from select_cavity import EMOTIONS7, SELECT_IDS, SETTINGS, VALIDATE_IDS, mean_over, read
-from select_prototypes import write_json  # sibling scripts: run from scripts/ or as scripts/select_lip_shade.py
+from select_prototypes import make_judges, pick, write_json  # sibling scripts: run from scripts/ or as scripts/select_lip_shade.py
 
 SHADES = (1.0, 0.85, 0.7)
 SECOND_VALIDATION_IDS = (30, 45, 60, 70, 90)
@@ -30,15 +30,13 @@ CAVITY = SETTINGS["strength 0.8"]  # the shipped cavity shading
 
 def main() -> None:
     """Select the lip shade on the selection grid, then validate 1.0 vs the pick on held-out judges and identities."""
-    from avatar.app.judges import make_recognizer
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="benchmarks/results/lip_shade_selection.json")
     args = ap.parse_args()
     t0 = time.time()
-    judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in ("fer2013", "face-classification", "face-api")}
+    judges = make_judges()
     fq = ("front", "three-quarter")
-    selection, best, best_score = {}, SHADES[0], -1.0
+    selection = {}
     print(f"selection grid (ids {SELECT_IDS}, front + three-quarter, crops 0.8/0.9/1.0); the pick uses fer2013 and face-classification")
     for shade in SHADES:
         table = read(CAVITY, SELECT_IDS, fq, judges, (0.8, 0.9, 1.0), lip_shade=shade)
@@ -46,8 +44,7 @@ def main() -> None:
         score = (means["fer2013"] + means["face-classification"]) / 2
         selection[str(shade)] = {"mean": means, "select_score": score}
         print(f"  lips x {shade:.2f}   select {score:.3f}   " + "  ".join(f"{j} {m:.3f}" for j, m in means.items()), flush=True)
-        if score > best_score + 1e-9:
-            best, best_score = shade, score
+    best = pick({shade: selection[str(shade)]["select_score"] for shade in SHADES})
     print(f"  -> lips x {best}")
     validation: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for ids in (VALIDATE_IDS, SECOND_VALIDATION_IDS):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,25 @@ def scale_boxes(boxes: np.ndarray, s: float) -> np.ndarray:
     return np.concatenate([c - h, c + h], 1).astype(np.float32)
 
 
+def make_judges() -> dict[str, Any]:
+    """Return {name: recognizer} of the selection judges and the held-out one, on the CPU, reading known face boxes."""
+    from avatar.app.judges import make_recognizer
+
+    return {j: make_recognizer(j, "cpu", detect_faces=False) for j in SELECT_JUDGES + HELD_OUT_JUDGES}
+
+
+def pick(scores: Mapping[Any, float]) -> Any:
+    """Return the candidate with the best selection score; a tie goes to the one listed first (the current setting).
+
+    The one rule every selection script here picks by (`scores` in the order the candidates were listed).
+    """
+    best = next(iter(scores))
+    for candidate, score in scores.items():
+        if score > scores[best] + 1e-9:
+            best = candidate
+    return best
+
+
 def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], views: tuple[str, ...],
               judges: tuple[str, ...] | dict[str, Any], crops: tuple[float, ...],
               appearance: Any = None) -> dict[str, dict[str, dict[str, float]]]:
@@ -148,16 +168,14 @@ def main() -> None:
     print(f"selection grid (ids {SELECT_IDS}, front + three-quarter, crops {CROPS}); the pick uses {SELECT_JUDGES} only")
     chosen: dict[str, str] = {}
     for e, vs in VARIANTS.items():
-        best, best_score = None, -1.0
+        scores = {}
         for v in vs:
             r = sel[f"{e}: {v}"]
-            score = float(np.mean([np.mean(list(r[j].values())) for j in SELECT_JUDGES]))
+            scores[v] = float(np.mean([np.mean(list(r[j].values())) for j in SELECT_JUDGES]))
             extra = "  ".join(f"{j} {np.mean(list(r[j].values())):.2f}" for j in SELECT_JUDGES + HELD_OUT_JUDGES)
-            print(f"  {e:9s} {v:34s} select {score:.3f}   {extra}")
-            if score > best_score + 1e-9:
-                best, best_score = v, score
-        chosen[e] = str(best)
-        print(f"  -> {e}: {best}")
+            print(f"  {e:9s} {v:34s} select {scores[v]:.3f}   {extra}")
+        chosen[e] = str(pick(scores))
+        print(f"  -> {e}: {chosen[e]}")
     old = {e: (e, next(iter(vs.values()))) for e, vs in VARIANTS.items()}
     new = {e: (e, VARIANTS[e][chosen[e]]) for e in VARIANTS}
     views = ("front", "three-quarter", "profile")

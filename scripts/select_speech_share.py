@@ -27,7 +27,7 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-from select_prototypes import write_json  # sibling script: run from scripts/ or as scripts/select_speech_share.py
+from select_prototypes import SELECT_JUDGES, make_judges, pick, write_json  # sibling script: run from scripts/ or as scripts/select_speech_share.py
 
 TEXT = "please bring me the big blue box from the window, maybe we can move it before the storm"
 EMOTIONS6 = ("happy", "sad", "surprise", "fear", "disgust", "anger")
@@ -62,18 +62,16 @@ def talking_accuracy(share: float, identities: tuple[int, ...], judges: dict, wa
 
 def main() -> None:
     """Select the share on the selection identities with the FER2013 judges, then validate it with face-api."""
-    from avatar.app.judges import make_recognizer
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="benchmarks/results/speech_share_selection.json")
     args = ap.parse_args()
     t0 = time.time()
-    judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in ("fer2013", "face-classification", "face-api")}
-    select = {j: judges[j] for j in ("fer2013", "face-classification")}
+    judges = make_judges()
+    select = {j: judges[j] for j in SELECT_JUDGES}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), TEXT], check=True)
-        selection, best, best_score = {}, SHARES[0], -1.0
+        selection = {}
         print(f"selection: talking clips of ids {SELECT_IDS}, {', '.join(VIEWS)}; fer2013 and face-classification")
         for share in SHARES:
             acc = talking_accuracy(share, SELECT_IDS, select, wav)
@@ -81,8 +79,7 @@ def main() -> None:
             score = float(np.mean(list(means.values())))
             selection[str(share)] = {"accuracy": acc, "mean": means, "select_score": score}
             print(f"  share {share:.1f}   select {score:.3f}   " + "  ".join(f"{j} {m:.3f}" for j, m in means.items()), flush=True)
-            if score > best_score + 1e-9:
-                best, best_score = share, score
+        best = pick({share: selection[str(share)]["select_score"] for share in SHARES})
         print(f"  -> share {best}")
         validation = {}
         for share in sorted({SHARES[0], best}, reverse=True):

@@ -22,18 +22,17 @@ import argparse
 import time
 
 import numpy as np
-from select_prototypes import read_grid, write_json  # sibling script: run from scripts/ or as scripts/validate_refined.py
+from select_cavity import EMOTIONS7
+from select_prototypes import HELD_OUT_JUDGES, SELECT_JUDGES, make_judges, read_grid, write_json  # sibling scripts: run from scripts/ or as scripts/validate_refined.py
 
-EMOTIONS7 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
 ID_SETS = {"held out A": (0, 7, 21, 80, 95), "held out B": (30, 45, 60, 70, 90), "critics' ids": (101, 110, 120, 130, 140)}
-JUDGES = ("fer2013", "face-classification", "face-api")
-HELD_OUT = "face-api"
+JUDGES = SELECT_JUDGES + HELD_OUT_JUDGES
+HELD_OUT = HELD_OUT_JUDGES[0]
 NEAR = ("front", "three-quarter")
 
 
 def main() -> None:
     """Read the FACS and the candidate table on every identity set; print per-emotion tables and the verdict."""
-    from avatar.app.judges import make_recognizer
     from avatar.appearance import Appearance
     from generators.expression import facs_weights, read_prototype_table, refined_weights
 
@@ -46,7 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.time()
     table = read_prototype_table(args.table)
-    judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in JUDGES}
+    judges = make_judges()
     poses = {}
     for e in EMOTIONS7:
         poses[f"facs {e}"] = (e, lambda i, e=e: facs_weights(e, i))
