@@ -12,11 +12,14 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from avatar.emotion import EMOTIONS
+
+if TYPE_CHECKING:
+    from avatar.appearance import Appearance
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class FidelityConfig:
     device: str = "auto"
     skin: str = "medium"
     prototypes: str | None = None
-    appearance: Any = None
+    appearance: Appearance | None = None
 
 
 def view_camera(view: str | float) -> Any:
