@@ -101,3 +101,16 @@ def test_animate_imports_neither_torch_nor_librosa(speech: Audio, tmp_path: Path
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     frames, loaded = out.stdout.strip().splitlines()[-1].split(" ", 1)
     assert int(frames) == int(np.ceil(speech.duration * 30)) and loaded == "[]"
+
+
+def test_streaming_steps_equal_the_clip_forward() -> None:
+    """Streaming's one-step-at-a-time path (`step` over span + 1 feature frames) gives the clip forward's logits."""
+    net = load_numpy_model()
+    mel = np.random.default_rng(2).standard_normal((40, 64)).astype(np.float32)
+    want = net.forward(mel)
+    padded = net.pad(mel)
+    h, got = None, []
+    for m in range(len(want)):
+        logits, h = net.step(padded[:, 2 * m : 2 * m + net.span + 1], h)
+        got.append(logits)
+    assert np.abs(np.stack(got) - want).max() < 1e-5

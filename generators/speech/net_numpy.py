@@ -133,20 +133,29 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
 
+SPAN = 4 + 3 + 2 * 2
+"""Input frames the conv stack spans beyond the current one: (k1-1) + (k2-1) + stride*(k3-1)."""
+
+
 class SpeechModelNumpy:
     """The `SpeechToARKit` network in float32 numpy: log-mel (n_mels, F) at 100 Hz -> (F/2, outputs) logits at 50 Hz.
 
-    Same layers and order as the torch module: zero padding for the look-ahead, three GELU convolutions (the
-    second halves the rate), LayerNorm, a one-layer GRU run frame by frame, a linear head. Build it with
-    `from_folder`; `predict` returns what `SpeechToARKit.predict` does.
+    This is the one inference definition of the speech network: the offline paths (`forward`, `predict`),
+    `SpeechToARKit.predict` (through `from_module`) and streaming (`step`, one 50 Hz output at a time) all run
+    these layers. `SpeechToARKit.forward` is the same network in torch, kept for training (cuDNN's GRU, autograd);
+    tests/test_speech_numpy.py holds the two equal. Layers, in order: zero padding for the look-ahead, three GELU
+    convolutions (the second halves the rate), LayerNorm, a one-layer GRU, a linear head. Build it with
+    `from_folder`, `from_module` or `as_numpy_model`.
     """
 
-    span = 4 + 3 + 2 * 2  # input frames the conv stack spans beyond the current one (as SpeechToARKit.span)
+    span = SPAN
 
     def __init__(self, config: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:
         self.config = dict(config)
         self.tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
         _check_tensors(self.config, self.tensors)
+        self.lookahead = int(self.config.get("lookahead", 6))
+        self.hidden = self.tensors["gru.weight_hh_l0"].shape[1]
 
     @classmethod
     def from_folder(cls, path: str | os.PathLike) -> SpeechModelNumpy:
@@ -162,30 +171,68 @@ class SpeechModelNumpy:
                                   "pass a folder written by SpeechToARKit.save_pretrained") from None
         return cls(config, tensors)
 
-    def forward(self, mel: np.ndarray) -> np.ndarray:
-        """Return (M, outputs) float32 logits at half the feature rate for (n_mels, F) log-mel features."""
-        p, look = self.tensors, int(self.config.get("lookahead", 6))
-        x = np.pad(np.asarray(mel, np.float32), ((0, 0), (self.span - look, look)))
+    @classmethod
+    def from_module(cls, module: Any) -> SpeechModelNumpy:
+        """Return the numpy model holding a `SpeechToARKit`'s current weights (copied to the CPU as float32)."""
+        tensors = {k: v.detach().float().cpu().numpy() for k, v in module.state_dict().items()}
+        return cls(dict(module.config), tensors)
+
+    def pad(self, mel: np.ndarray) -> np.ndarray:
+        """Return (n_mels, F + span) float32: `mel` zero-padded so that output m sees input frames up to 2m + lookahead."""
+        return np.pad(np.asarray(mel, np.float32), ((0, 0), (self.span - self.lookahead, self.lookahead)))
+
+    def front(self, x: np.ndarray) -> np.ndarray:
+        """Return (M, C) float32 GRU input gates' sources: the conv stack and LayerNorm over padded features (n_mels, F').
+
+        Over a whole padded clip M = F / 2; over a window of `span + 1` feature frames (streaming) M = 1.
+        """
+        p = self.tensors
         x = _gelu(_conv1d(x, p["conv1.weight"], p["conv1.bias"]))
         x = _gelu(_conv1d(x, p["conv2.weight"], p["conv2.bias"], stride=2))
         x = _gelu(_conv1d(x, p["conv3.weight"], p["conv3.bias"])).T  # (M, C)
         mean = x.mean(1, keepdims=True)
         var = ((x - mean) ** 2).mean(1, keepdims=True)
-        x = ((x - mean) / np.sqrt(var + 1e-5) * p["norm.weight"] + p["norm.bias"]).astype(np.float32)
-        # GRU (torch's gate order r, z, n): the input projections for all steps at once, the recurrence per step.
-        hidden = p["gru.weight_hh_l0"].shape[1]
-        gi = x @ p["gru.weight_ih_l0"].T + p["gru.bias_ih_l0"]
-        w_hh, b_hh = p["gru.weight_hh_l0"].T, p["gru.bias_hh_l0"]
-        h = np.zeros(hidden, np.float32)
-        ys = np.empty((len(x), hidden), np.float32)
-        for t in range(len(x)):
-            gh = h @ w_hh + b_hh
-            r = _sigmoid(gi[t, :hidden] + gh[:hidden])
-            z = _sigmoid(gi[t, hidden:2 * hidden] + gh[hidden:2 * hidden])
-            n = np.tanh(gi[t, 2 * hidden:] + r * gh[2 * hidden:])
-            h = ((1.0 - z) * n + z * h).astype(np.float32)
-            ys[t] = h
-        return (ys @ p["head.weight"].T + p["head.bias"]).astype(np.float32)
+        return ((x - mean) / np.sqrt(var + 1e-5) * p["norm.weight"] + p["norm.bias"]).astype(np.float32)
+
+    def gates(self, x: np.ndarray) -> np.ndarray:
+        """Return (M, 3H) float32: the GRU's input projections (torch's gate order r, z, n) of (M, C) `front` output."""
+        return x @ self.tensors["gru.weight_ih_l0"].T + self.tensors["gru.bias_ih_l0"]
+
+    def recur(self, h: np.ndarray, gi: np.ndarray) -> np.ndarray:
+        """Return the (H,) float32 GRU state after one step from state `h` with input projections `gi` (3H,)."""
+        p, hidden = self.tensors, self.hidden
+        gh = h @ p["gru.weight_hh_l0"].T + p["gru.bias_hh_l0"]
+        r = _sigmoid(gi[:hidden] + gh[:hidden])
+        z = _sigmoid(gi[hidden:2 * hidden] + gh[hidden:2 * hidden])
+        n = np.tanh(gi[2 * hidden:] + r * gh[2 * hidden:])
+        return ((1.0 - z) * n + z * h).astype(np.float32)
+
+    def head(self, h: np.ndarray) -> np.ndarray:
+        """Return (..., outputs) float32 logits for GRU states (..., H)."""
+        return (h @ self.tensors["head.weight"].T + self.tensors["head.bias"]).astype(np.float32)
+
+    def initial_state(self) -> np.ndarray:
+        """Return the (H,) float32 zero GRU state a clip or stream starts from."""
+        return np.zeros(self.hidden, np.float32)
+
+    def forward(self, mel: np.ndarray) -> np.ndarray:
+        """Return (M, outputs) float32 logits at half the feature rate for (n_mels, F) log-mel features."""
+        gi = self.gates(self.front(self.pad(mel)))  # every step's input projections at once
+        h = self.initial_state()
+        ys = np.empty((len(gi), self.hidden), np.float32)
+        for t in range(len(gi)):
+            h = ys[t] = self.recur(h, gi[t])
+        return self.head(ys)
+
+    def step(self, window: np.ndarray, h: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Return ((outputs,) logits, new (H,) state) of one 50 Hz step (streaming).
+
+        `window` is (n_mels, span + 1): the feature frames the step's conv stack sees (zeros before the clip),
+        `h` the state after the previous step (None at the start).
+        """
+        gi = self.gates(self.front(np.asarray(window, np.float32)))[-1]
+        h = self.recur(self.initial_state() if h is None else h, gi)
+        return self.head(h), h
 
     def predict(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ((T, n) float32 blendshape weights, (T,) bool closure mask) at `fps` for one clip (as SpeechToARKit.predict)."""
@@ -220,19 +267,40 @@ def _check_tensors(config: Mapping[str, Any], tensors: Mapping[str, np.ndarray])
         raise FileFormatError(f"speech model weights do not match its config: {what}")
 
 
-def load_numpy_model(path: str | os.PathLike | None = None) -> SpeechModelNumpy:
-    """Return the `SpeechModelNumpy` of the checkpoint folder `path` (default: the shipped one), cached per folder version."""
+CHECKPOINT_HINT = "pass a folder written by SpeechToARKit.save_pretrained (config.json + diffusion_pytorch_model.safetensors)"
+
+
+def checkpoint_folder(path: str | os.PathLike | None) -> tuple[str, float]:
+    """Return (resolved folder, newest file mtime) of a speech checkpoint (default: the shipped one); raise when absent.
+
+    The pair keys the loaders' caches, so a checkpoint rewritten in place is read again.
+    """
     from generators.speech.shipped import DEFAULT_WEIGHTS, weights_available
 
     p = Path(path or DEFAULT_WEIGHTS)
     if not weights_available(p):
-        hint = ("train it with scripts/train_speech_model.py, or use method='phonetic'" if path is None
-                else "pass a folder written by SpeechToARKit.save_pretrained (config.json + diffusion_pytorch_model.safetensors)")
+        hint = "train it with scripts/train_speech_model.py, or use method='phonetic'" if path is None else CHECKPOINT_HINT
         raise AvatarInputError(f"speech model checkpoint not found at {str(p)!r}: {hint}")
-    stamp = max(f.stat().st_mtime for f in p.iterdir() if f.is_file())
-    return _load_cached(str(p.resolve()), stamp)
+    return str(p.resolve()), max(f.stat().st_mtime for f in p.iterdir() if f.is_file())
+
+
+def load_numpy_model(path: str | os.PathLike | None = None) -> SpeechModelNumpy:
+    """Return the `SpeechModelNumpy` of the checkpoint folder `path` (default: the shipped one), cached per folder version."""
+    return _load_cached(*checkpoint_folder(path))
 
 
 @lru_cache(maxsize=2)
 def _load_cached(path: str, mtime: float) -> SpeechModelNumpy:
     return SpeechModelNumpy.from_folder(path)
+
+
+def as_numpy_model(model: Any = None) -> SpeechModelNumpy:
+    """Return the numpy inference model for `model`: None (the shipped checkpoint), a checkpoint folder, a
+    `SpeechModelNumpy`, or a `SpeechToARKit` (its current weights)."""
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return load_numpy_model(model)
+    if isinstance(model, SpeechModelNumpy):
+        return model
+    if hasattr(model, "state_dict") and hasattr(model, "config"):
+        return SpeechModelNumpy.from_module(model)
+    raise AvatarInputError(f"model must be a SpeechToARKit, a SpeechModelNumpy or a checkpoint folder, got {type(model).__name__}")

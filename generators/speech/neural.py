@@ -10,16 +10,15 @@ labelled by the phonetic path; see `generators/speech/weights/README.md` for the
 `SpeechToARKit` is a diffusers `ModelMixin` + `ConfigMixin`: the shipped checkpoint is the folder
 `generators/speech/weights/speech_to_arkit/` (config.json + diffusion_pytorch_model.safetensors, and
 metrics.json), and `SpeechToARKit.from_pretrained(folder)` loads yours, strictly. This module imports
-torch and diffusers; `talking.animate` runs a checkpoint folder through `net_numpy.SpeechModelNumpy` (the same
-network in numpy, no torch import) and uses this module only for a model object passed in; streaming,
-training and GPUs use it. The log-mel features live in `net_numpy`.
+torch and diffusers and defines the network for training; every inference path (`talking.animate`, streaming,
+`SpeechToARKit.predict`) runs `net_numpy.SpeechModelNumpy`, the same layers in numpy, without importing torch.
+The log-mel features live in `net_numpy`.
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,11 +32,8 @@ from avatar.checkpoints import load_strict
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
 from generators.speech.audio import SAMPLE_RATE, Audio
+from generators.speech.net_numpy import SPAN, SpeechModelNumpy, checkpoint_folder
 from generators.speech.net_numpy import _filterbank, frame_logits, frames_from_logits, log_mel, mel_filterbank, resample  # noqa: F401 (re-exported)
-from generators.speech.shipped import DEFAULT_WEIGHTS, weights_available
-
-
-CHECKPOINT_HINT = "pass a folder written by SpeechToARKit.save_pretrained (config.json + diffusion_pytorch_model.safetensors)"
 
 
 class SpeechToARKit(ModelMixin, ConfigMixin):
@@ -78,11 +74,11 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
         self.gru = nn.GRU(channels, hidden, batch_first=True)
         self.head = nn.Linear(hidden, outputs)
 
-    # Input frames the conv stack spans beyond the current one: (k1-1) + (k2-1) + stride*(k3-1).
-    span = 4 + 3 + 2 * 2
+    span = SPAN  # input frames the conv stack spans beyond the current one
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        # Pad so that output step m (time 2m in input frames) sees input frames up to 2m + lookahead
+        # The training definition (autograd, cuDNN's GRU); inference runs `net_numpy.SpeechModelNumpy`, the same
+        # layers, which tests/test_speech_numpy.py holds equal to this. Pad so that output step m (time 2m in input frames) sees input frames up to 2m + lookahead
         # and nothing later.
         lookahead = int(self.config.lookahead)
         x = F.pad(mel, (self.span - lookahead, lookahead))
@@ -104,31 +100,19 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
     def predict(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ((T, n) float32 blendshape weights, (T,) bool closure mask) at `fps` for one clip.
 
-        The clip is resampled to the model's `sample_rate` when its own rate differs (features,
-        and so the model, are only meaningful at the rate it was trained at).
+        Runs the model's current weights through the numpy inference definition (`SpeechModelNumpy.predict`):
+        the clip is resampled to the model's `sample_rate` when its own rate differs.
         """
-        w, closure = self.predict_logits(audio, fps, n_frames)
-        return w, closure > 0.0
+        return SpeechModelNumpy.from_module(self).predict(audio, fps, n_frames)
 
-    @torch.no_grad()
     def predict_logits(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ((T, n) float32 blendshape weights, (T,) float32 closure logit) at `fps` for one clip (as `predict`)."""
-        cfg = self.config
-        samples = resample(audio.samples, audio.sample_rate, int(cfg.sample_rate))
-        feats = torch.from_numpy(log_mel(samples, cfg))[None].to(self.device)
-        out = self.forward(feats)[0].float().cpu().numpy()
-        rate = int(cfg.sample_rate) / int(cfg.hop) / 2.0
-        return frame_logits(out, rate, audio.duration, fps, n_frames, len(cfg.blendshape_names))
+        return SpeechModelNumpy.from_module(self).predict_logits(audio, fps, n_frames)
 
 
 def load_model(path: str | os.PathLike | None = None) -> SpeechToARKit:
     """Return the `SpeechToARKit` in the checkpoint folder `path` (default: the shipped one), cached per folder version."""
-    p = Path(path or DEFAULT_WEIGHTS)
-    if not weights_available(p):
-        hint = "train it with scripts/train_speech_model.py, or use method='phonetic'" if path is None else CHECKPOINT_HINT
-        raise AvatarInputError(f"speech model checkpoint not found at {str(p)!r}: {hint}")
-    stamp = max(f.stat().st_mtime for f in p.iterdir() if f.is_file())
-    return _load_cached(str(p.resolve()), stamp)
+    return _load_cached(*checkpoint_folder(path))
 
 
 @lru_cache(maxsize=2)

@@ -5,8 +5,9 @@
 * features: the model's own log-mel frames (25 ms window, 10 ms hop), normalised per band by the running
   mean and standard deviation of everything heard so far (the offline path normalises by the whole clip;
   that is the main source of difference between the two, largest in the first half second);
-* model: `SpeechToARKit`'s conv front end over the last 12 feature frames and one GRU step per 20 ms,
-  the hidden state carried between chunks, so output step m sees feature frames up to 2m + lookahead;
+* model: `SpeechModelNumpy.step` (the model's one inference definition): its conv front end over the last 12
+  feature frames and one GRU step per 20 ms, the hidden state carried between chunks, so output step m sees
+  feature frames up to 2m + lookahead;
 * frames at `fps`, interpolated between 50 Hz outputs exactly as `SpeechToARKit.predict` does;
 * voice activity: the same energy gate with hysteresis and hangover as `audio.voice_activity`, on the
   running noise floor and peak (its pause-bridging needs the future, so it is left out), softened by a
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +120,7 @@ class StreamingAnimator:
     """Return ARKit frames from speech audio pushed in chunks: `push(samples) -> list[StreamFrame]`, then `flush()`.
 
     Args:
-        model: a `SpeechToARKit`, a checkpoint folder, or None for the shipped one.
+        model: a `SpeechToARKit`, a `SpeechModelNumpy`, a checkpoint folder, or None for the shipped one.
         fps: output frame rate.
         emotion, intensity: the commanded emotion; `intensity="auto"` follows vocal arousal
             (`generators.speech.prosody`).
@@ -135,7 +135,7 @@ class StreamingAnimator:
                  intensity: float | str = 1.0, seed: int = 0, life: bool = True, sample_rate: int = SAMPLE_RATE,
                  lip_model: Any = None, articulation: float = 1.0) -> None:
         from generators.speech.emotion_layer import _label_of
-        from generators.speech.neural import load_model
+        from generators.speech.net_numpy import _filterbank, as_numpy_model
         from generators.speech.visemes import default_lip_model
 
         self.fps = check_fps(fps)
@@ -146,12 +146,12 @@ class StreamingAnimator:
         if not self.auto:
             check_unit(intensity, "intensity")
         self.intensity = 1.0 if self.auto else float(intensity)
-        self.net = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
+        self.net = as_numpy_model(model)  # the model's one inference definition, one 50 Hz step at a time
         self.cfg = self.net.config
         if int(sample_rate) <= 0:
             raise AvatarInputError(f"sample_rate must be positive, got {sample_rate!r}")
         self.in_rate = int(sample_rate)
-        self.rate = int(self.cfg.sample_rate)
+        self.rate = int(self.cfg["sample_rate"])
         self.lips = lip_model or default_lip_model()
         self.articulation = float(articulation)
         self.seed, self.life = int(seed), bool(life)
@@ -159,17 +159,15 @@ class StreamingAnimator:
 
         self.pose = np.asarray(expression_weights(emotion=emotion, intensity=1.0), np.float32).reshape(-1)
         self.label = _label_of(emotion)
-        self._params = {k: v.detach().cpu().double().numpy() for k, v in self.net.state_dict().items()}
-        self.n_fft, self.hop = int(self.cfg.n_fft), int(self.cfg.hop)
-        self.lookahead = int(self.cfg.lookahead)
+        self.n_fft, self.hop = int(self.cfg["n_fft"]), int(self.cfg["hop"])
+        self.lookahead = self.net.lookahead
+        self.n_mels = int(self.cfg["n_mels"])
         self._window = np.hanning(self.n_fft + 1)[:-1].astype(np.float32)
-        from generators.speech.neural import _filterbank
-
-        self._fb = _filterbank(self.rate, self.n_fft, int(self.cfg.n_mels), float(self.cfg.fmin), float(self.cfg.fmax))
+        self._fb = _filterbank(self.rate, self.n_fft, self.n_mels, float(self.cfg["fmin"]), float(self.cfg["fmax"]))
         self._buf = np.zeros(0, np.float32)  # model-rate samples not yet consumed by a complete STFT frame
         self._consumed = 0  # index (in samples) of _buf[0]
         self._head: np.ndarray | None = None  # the first n_fft // 2 samples, for the reflect padding at the start
-        self._stats = _RunningStats(int(self.cfg.n_mels))
+        self._stats = _RunningStats(self.n_mels)
         self._mel: list[np.ndarray] = []  # normalised feature frames (kept: the last `span` + a few)
         self._mel_offset = 0  # feature index of _mel[0]
         self._n_feat = 0
@@ -227,7 +225,7 @@ class StreamingAnimator:
             pad = self._buf[-2 : -self.n_fft // 2 - 2 : -1] if len(self._buf) > self.n_fft // 2 + 1 else np.zeros(self.n_fft // 2, np.float32)
             self._feed(np.pad(pad, (0, max(0, self.n_fft // 2 - len(pad)))), final=True)
         for _ in range(self.lookahead):
-            self._mel.append(np.zeros(int(self.cfg.n_mels), np.float32))
+            self._mel.append(np.zeros(self.n_mels, np.float32))
             self._n_feat += 1
             self._run_model()
         return self._emit(final=True)
@@ -294,44 +292,14 @@ class StreamingAnimator:
             if last >= self._n_feat:
                 return
             first = last - span
-            zeros = np.zeros(int(self.cfg.n_mels), np.float32)
+            zeros = np.zeros(self.n_mels, np.float32)
             x = np.stack([self._mel[k - self._mel_offset] if k >= 0 else zeros for k in range(first, last + 1)], axis=1)
-            self._logits.append(self._step(x))
+            logits, self._h = self.net.step(x, self._h)
+            self._logits.append(logits.astype(np.float64))
             keep_from = max(0, first + 2 - self._mel_offset)
             if keep_from > 0:
                 self._mel = self._mel[keep_from:]
                 self._mel_offset += keep_from
-
-    def _step(self, x: np.ndarray) -> np.ndarray:
-        """Return the (outputs,) logits of one 50 Hz step from its (n_mels, span + 1) feature window; advance the GRU.
-
-        The same arithmetic as `SpeechToARKit.forward`, in numpy: one small step at a time is far cheaper
-        without torch's per-call overhead (and its thread pool, which contends with other work).
-        """
-        from scipy.special import erf
-
-        p = self._params
-        gelu = lambda v: 0.5 * v * (1.0 + erf(v / np.sqrt(2.0)))  # noqa: E731 - torch's exact GELU
-
-        def conv(v: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
-            k = w.shape[2]
-            n = (v.shape[1] - k) // stride + 1
-            cols = np.stack([v[:, j * stride : j * stride + k].reshape(-1) for j in range(n)], axis=1)
-            return w.reshape(w.shape[0], -1) @ cols + bias[:, None]
-
-        y = gelu(conv(x.astype(np.float64), p["conv1.weight"], p["conv1.bias"], 1))
-        y = gelu(conv(y, p["conv2.weight"], p["conv2.bias"], 2))
-        y = gelu(conv(y, p["conv3.weight"], p["conv3.bias"], 1))[:, -1]
-        y = (y - y.mean()) / np.sqrt(y.var() + 1e-5) * p["norm.weight"] + p["norm.bias"]
-        h = self._h if self._h is not None else np.zeros(p["gru.weight_hh_l0"].shape[1])
-        gi = p["gru.weight_ih_l0"] @ y + p["gru.bias_ih_l0"]
-        gh = p["gru.weight_hh_l0"] @ h + p["gru.bias_hh_l0"]
-        hsz = len(h)
-        r = 1.0 / (1.0 + np.exp(-(gi[:hsz] + gh[:hsz])))
-        z = 1.0 / (1.0 + np.exp(-(gi[hsz : 2 * hsz] + gh[hsz : 2 * hsz])))
-        n = np.tanh(gi[2 * hsz :] + r * gh[2 * hsz :])
-        self._h = (1.0 - z) * n + z * h
-        return p["head.weight"] @ self._h + p["head.bias"]
 
     # ------------------------------------------------------------------ output
     def _emit(self, final: bool) -> list[StreamFrame]:
@@ -361,7 +329,7 @@ class StreamingAnimator:
         j1 = min(j0 + 1, len(logits) - 1)
         a = src - j0 if j1 > j0 else 0.0
         z = (1 - a) * logits[j0] + a * logits[j1]
-        k = len(self.cfg.blendshape_names)
+        k = len(self.cfg["blendshape_names"])
         speech = (1.0 / (1.0 + np.exp(-z[:k]))).astype(np.float32)[None]
         speech = np.clip(speech * self.articulation, 0.0, 1.0)
         shut_raw = bool(z[k] > 0.0)

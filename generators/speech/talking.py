@@ -109,14 +109,11 @@ def speech_curves(
         phones = phones_from_audio(audio, text)
         return (speech_weights(phones, fps, n_frames, articulation=articulation), bilabial_frames(phones, fps, n_frames),
                 labiodental_frames(phones, fps, n_frames))
-    if model is None or isinstance(model, (str, os.PathLike)):
-        # A checkpoint folder runs in numpy: the same network and outputs, without importing torch and diffusers
-        # (3-6 s, far more than the model's own time on a clip).
-        from generators.speech.net_numpy import load_numpy_model
+    # The model runs in numpy (its one inference definition), without importing torch and diffusers (3-6 s, far
+    # more than the model's own time on a clip); a SpeechToARKit passed in runs its weights the same way.
+    from generators.speech.net_numpy import as_numpy_model
 
-        net = load_numpy_model(model)
-    else:
-        net = model
+    net = as_numpy_model(model)
     if method == "hybrid":
         # The model's mouth; closures from its flag, its logit's peaks and the decoded phones, tucks from the
         # phones (`closure.hybrid_closure`): each finds bilabials the others miss (the decoder on natural
