@@ -19,7 +19,7 @@ from avatar.errors import AvatarInputError
 from avatar.validation import check_sample_rate
 
 __all__ = ["HOP_S", "SAMPLE_RATE", "Audio", "AudioFeatures", "analyse_audio", "check_audio", "frame_rms_dbfs",
-           "load_audio", "voice_activity"]
+           "frames_pitch", "load_audio", "pitch_track", "voice_activity"]
 
 MAX_SECONDS = 600.0
 """Default longest accepted clip (10 min): longer audio should be split by the caller."""
@@ -222,10 +222,47 @@ class AudioFeatures:
 
     @cached_property
     def pitch(self) -> np.ndarray:
-        """Return the (F,) float32 F0 track in Hz (0 where unvoiced)."""
-        from generators.speech.life import pitch_track
-
+        """Return the (F',) float32 F0 track in Hz every `HOP_S` (0 where unvoiced; 40 ms frames, so F' <= F)."""
         return pitch_track(self.audio.samples, self.audio.sample_rate, hop_s=HOP_S)
+
+
+def pitch_track(samples: np.ndarray, sample_rate: int, hop_s: float = HOP_S, fmin: float = 70.0, fmax: float = 400.0,
+                voicing: float = 0.5) -> np.ndarray:
+    """Return (F,) float32 F0 in Hz of 40 ms frames every `hop_s` seconds (0 where unvoiced), by `frames_pitch`."""
+    win = int(round(0.04 * sample_rate))
+    hop = max(1, int(round(hop_s * sample_rate)))
+    if len(samples) < win:
+        return np.zeros(1, np.float32)
+    n = 1 + (len(samples) - win) // hop
+    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
+    return frames_pitch(samples[idx], sample_rate, fmin, fmax, voicing)
+
+
+def frames_pitch(frames: np.ndarray, sample_rate: int, fmin: float = 70.0, fmax: float = 400.0,
+                 voicing: float = 0.5) -> np.ndarray:
+    """Return (n,) float32 F0 in Hz of (n, win) analysis frames by normalised autocorrelation (0 where unvoiced).
+
+    The one pitch tracker: the clip's track (`pitch_track`, `AudioFeatures.pitch`) and streaming's frame by frame
+    both run it. A plain-numpy estimator rather than librosa's pyin/yin: those compile with numba on first use,
+    which costs seconds, far more than the whole animation of a short clip.
+    """
+    frames = np.asarray(frames, np.float32)
+    n, win = frames.shape
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    nfft = 1 << int(np.ceil(np.log2(2 * win)))
+    spec = np.fft.rfft(frames, nfft, axis=1)
+    ac = np.fft.irfft(np.abs(spec) ** 2, nfft, axis=1)[:, :win]
+    lag_lo, lag_hi = int(sample_rate / fmax), min(win - 1, int(sample_rate / fmin))
+    if lag_hi <= lag_lo:
+        return np.zeros(n, np.float32)
+    # Normalize by the energy of the overlapping part so long lags are not penalised.
+    energy = ac[:, :1] * (win - np.arange(win))[None, :] / win
+    nac = ac[:, lag_lo:lag_hi] / np.maximum(energy[:, lag_lo:lag_hi], 1e-9)
+    best = nac.argmax(axis=1)
+    peak = nac[np.arange(n), best]
+    f0 = sample_rate / (best + lag_lo).astype(np.float32)
+    loud = ac[:, 0] > 1e-6 * win
+    return np.where((peak > voicing) & loud, f0, 0.0).astype(np.float32)
 
 
 def voice_activity(

@@ -137,35 +137,6 @@ _EYE_LOOK = ("eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInR
              "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight")
 
 
-def pitch_track(samples: np.ndarray, sample_rate: int, hop_s: float = HOP_S, fmin: float = 70.0, fmax: float = 400.0,
-                voicing: float = 0.5) -> np.ndarray:
-    """Return (F,) float32 F0 in Hz every `hop_s` seconds (0 where unvoiced), by normalized autocorrelation.
-
-    A plain-numpy estimator rather than librosa's pyin/yin: those compile with numba on first use, which
-    costs seconds, far more than the whole animation of a short clip.
-    """
-    win = int(round(0.04 * sample_rate))
-    hop = max(1, int(round(hop_s * sample_rate)))
-    if len(samples) < win:
-        return np.zeros(1, np.float32)
-    n = 1 + (len(samples) - win) // hop
-    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
-    frames = samples[idx].astype(np.float32)
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    nfft = 1 << int(np.ceil(np.log2(2 * win)))
-    spec = np.fft.rfft(frames, nfft, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, nfft, axis=1)[:, :win]
-    lag_lo, lag_hi = int(sample_rate / fmax), min(win - 1, int(sample_rate / fmin))
-    # Normalize by the energy of the overlapping part so long lags are not penalised.
-    energy = ac[:, :1] * (win - np.arange(win))[None, :] / win
-    nac = ac[:, lag_lo:lag_hi] / np.maximum(energy[:, lag_lo:lag_hi], 1e-9)
-    best = nac.argmax(axis=1)
-    peak = nac[np.arange(n), best]
-    f0 = sample_rate / (best + lag_lo).astype(np.float32)
-    loud = ac[:, 0] > 1e-6 * win
-    return np.where((peak > voicing) & loud, f0, 0.0).astype(np.float32)
-
-
 def head_motion(
     n_frames: int, fps: float, energy_db: np.ndarray, f0: np.ndarray, activity: np.ndarray, hop_s: float,
     rng: np.random.Generator, opts: LifeOptions = LifeOptions(),

@@ -13,16 +13,22 @@ with exponential time constants of about two seconds:
   second of voice activity, 2.5 (slow) .. 6.0 (fast).
 
 `ArousalTracker` is causal (frame by frame, used by streaming); `vocal_arousal` runs the same tracker over a
-clip, so the offline and streaming paths agree.
+clip's `AudioFeatures`, so the offline and streaming paths agree. F0 comes from the one pitch tracker,
+`audio.frames_pitch`.
 """
 
 from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from avatar.constants import HOP_S
+
+if TYPE_CHECKING:
+    from generators.speech.audio import AudioFeatures
 
 LOUDNESS_DB = (-38.0, -14.0)
 PITCH_RANGE_ST = (1.0, 4.5)
@@ -36,28 +42,12 @@ def _unit(x: float, lo_hi: tuple[float, float]) -> float:
     return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
 
 
-def frame_pitch(frame: np.ndarray, sample_rate: int, fmin: float = 70.0, fmax: float = 400.0, voicing: float = 0.5) -> float:
-    """Return the F0 in Hz of one analysis frame by normalised autocorrelation (0.0 when unvoiced)."""
-    x = frame.astype(np.float64) - float(np.mean(frame))
-    n = len(x)
-    lo, hi = int(sample_rate / fmax), min(n - 1, int(sample_rate / fmin))
-    if hi <= lo or float(np.dot(x, x)) < 1e-6 * n:
-        return 0.0
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
-    ac = np.fft.irfft(np.abs(np.fft.rfft(x, nfft)) ** 2, nfft)[:n]
-    energy = ac[0] * (n - np.arange(n)) / n
-    nac = ac[lo:hi] / np.maximum(energy[lo:hi], 1e-9)
-    k = int(np.argmax(nac))
-    return float(sample_rate / (k + lo)) if nac[k] > voicing else 0.0
-
-
 class ArousalTracker:
     """Return running vocal arousal in [0, 1] from 10 ms frames: `update(level_dbfs, frame)` then `value()`."""
 
-    def __init__(self, hop_s: float = HOP_S, tau_s: float = 2.0, sample_rate: int = 16000) -> None:
+    def __init__(self, hop_s: float = HOP_S, tau_s: float = 2.0) -> None:
         self.a = math.exp(-hop_s / tau_s)
         self.hop_s = hop_s
-        self.rate = sample_rate
         self.loud = None  # EMA of voiced level
         self.st_mean = None
         self.st_var = 0.0
@@ -67,10 +57,9 @@ class ArousalTracker:
         self.env: list[float] = []
         self.dip = 0.0
 
-    def update(self, level_db: float, frame: np.ndarray | None = None) -> None:
-        """Add one 10 ms frame: its RMS level in dBFS and (optionally) its samples for the pitch cue."""
+    def update(self, level_db: float, f0: float = 0.0) -> None:
+        """Add one 10 ms frame: its RMS level in dBFS and its F0 in Hz (0 when unvoiced; `audio.frames_pitch`)."""
         a = self.a
-        f0 = frame_pitch(frame, self.rate) if frame is not None else 0.0
         voiced = f0 > 0.0
         if voiced:
             self.loud = level_db if self.loud is None else a * self.loud + (1 - a) * level_db
@@ -113,18 +102,16 @@ class ArousalTracker:
         return lo + (hi - lo) * float(np.clip(arousal, 0.0, 1.0))
 
 
-def vocal_arousal(samples: np.ndarray, sample_rate: int, n_frames: int, fps: float, frame_s: float = 0.025) -> np.ndarray:
-    """Return (n_frames,) float32 arousal in [0, 1] at `fps` for a clip: `ArousalTracker` run over its 10 ms frames."""
-    tracker = ArousalTracker(HOP_S, sample_rate=sample_rate)
-    win, hop = int(round(frame_s * sample_rate)), int(round(HOP_S * sample_rate))
-    half = win // 2
-    x = np.pad(samples.astype(np.float32), (half, half))
-    n = max(1, 1 + (len(samples)) // hop)
-    values = np.zeros(n, np.float32)
-    for k in range(n):
-        frame = x[k * hop : k * hop + win]
-        level = 10.0 * math.log10(max(float(np.mean(frame.astype(np.float64) ** 2)), 1e-12)) if len(frame) else -120.0
-        tracker.update(level, frame if len(frame) == win else None)
+def vocal_arousal(features: AudioFeatures, n_frames: int, fps: float) -> np.ndarray:
+    """Return (n_frames,) float32 arousal in [0, 1] at `fps` for a clip: `ArousalTracker` run over its 10 ms frames.
+
+    Reads the clip's `AudioFeatures` (RMS level and F0 on the 10 ms grid), computed once per clip.
+    """
+    level, f0 = features.rms_db, features.pitch
+    tracker = ArousalTracker(features.hop_s)
+    values = np.zeros(len(level), np.float32)
+    for k in range(len(level)):
+        tracker.update(float(level[k]), float(f0[k]) if k < len(f0) else 0.0)  # the 40 ms F0 frames end sooner
         values[k] = tracker.value()
     t = np.arange(n_frames) / fps
-    return np.interp(t, np.arange(n) * HOP_S, values).astype(np.float32)
+    return np.interp(t, np.arange(len(values)) * features.hop_s, values).astype(np.float32)

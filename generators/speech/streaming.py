@@ -37,6 +37,7 @@ from avatar.constants import DEFAULT_FPS, HOP_S, SAMPLE_RATE
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES, index_of
 from avatar.validation import check_fps, check_seed, check_unit
+from generators.speech.audio import frames_pitch
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ class StreamingAnimator:
         level = 10.0 * math.log10(max(float(np.mean(c.astype(np.float64) ** 2)), 1e-12))
         self._levels.append(level)
         self._gate.update(level)
-        self._arousal.update(level, frame)
+        self._arousal.update(level, float(frames_pitch(frame[None], self.rate)[0]))
         # Decided now, from what has been heard up to this feature frame: chunking cannot change them.
         self._gains.append(self._gate.loudness_gain(len(self._levels) - 1))
         self._arousals.append(self._arousal.value())

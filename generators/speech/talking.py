@@ -222,7 +222,7 @@ def animate(
 
     from generators.speech.prosody import ArousalTracker, vocal_arousal
 
-    arousal = vocal_arousal(clip.samples, clip.sample_rate, n_frames, fps)
+    arousal = vocal_arousal(feats, n_frames, fps)
     if intensity == "auto":
         if emotion_track is not None and not (isinstance(emotion_track, str) and not emotion_track.strip()):
             raise AvatarInputError("intensity='auto' scales emotion=, not an emotion_track (its keys carry intensities)")
