@@ -29,3 +29,7 @@ EYE_LOOK_DEG: float = 30.0
 MIN_IMAGE_SIDE: int = 16
 MAX_IMAGE_SIDE: int = 8192
 """Render sizes accepted, in pixels a side."""
+
+DEFAULT_BACKGROUND: tuple[float, float, float] = (0.92, 0.92, 0.94)
+"""Background colour (RGB in 0..1, a light blue-grey) of every render when the caller does not choose one:
+the facade, the session, `RendererOptions` and the CLI's `--background` all read it from here."""

@@ -174,3 +174,91 @@ def images_to_numpy(images: Any) -> np.ndarray:
         x = (x.detach().clamp(0, 1) * 255).round().to(dtype=torch.uint8)
         return x.permute(0, 2, 3, 1).cpu().numpy()
     return x
+
+
+class RenderedFrames(np.ndarray):
+    """Rendered frames: a plain uint8 numpy array that also carries what the renderer knew about them.
+
+    The array is (T, H, W, 3) for a batch, or (H, W, 3) for the one image `avatar.render(weights)` makes
+    ((..., 4) with a transparent background). Either way it is "some frames": `avatar.score` reads an
+    (H, W, 3) image as a batch of one. Attributes:
+
+    - `face_boxes` (T, 4) float32 pixel boxes (x0, y0, x1, y1) of the faces, (1, 4) for one image, from the
+      poses the frames were made from (so scoring a render needs no face detector);
+    - `labels` the sequence's per-frame labels, or None (so scoring a labelled sequence needs no `expected=`).
+
+    Indexing the first axis of a batch keeps both aligned; arithmetic and crops return plain arrays, since
+    their boxes no longer apply. `np.asarray(frames)` is the bare array.
+    """
+
+    face_boxes: np.ndarray | None
+    labels: list[str] | None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.face_boxes = getattr(obj, "face_boxes", None)
+        self.labels = getattr(obj, "labels", None)
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        # The result of arithmetic (frames / 255, frames.mean(0)) is no longer rendered frames.
+        out = np.asarray(array).view(np.ndarray)
+        return out[()] if return_scalar else out
+
+    def __getitem__(self, idx: Any) -> Any:
+        out = super().__getitem__(idx)
+        if isinstance(out, RenderedFrames):
+            first = idx[0] if isinstance(idx, tuple) and idx else idx
+            whole_frames = not (isinstance(idx, tuple) and len(idx) > 1)
+            if self.ndim == 4 and out.ndim == 4 and whole_frames:  # a sub-batch keeps its boxes and labels
+                out.face_boxes = self.face_boxes[first] if self.face_boxes is not None else None
+                out.labels = list(np.asarray(self.labels, dtype=object)[first]) if self.labels is not None else None
+            elif self.ndim == 4 and out.ndim == 3 and whole_frames and isinstance(first, (int, np.integer)):
+                # One frame of a batch is one image with its own box.
+                out.face_boxes = self.face_boxes[[int(first)]] if self.face_boxes is not None else None
+                out.labels = [self.labels[int(first)]] if self.labels is not None else None
+            else:  # a crop, a channel, a row: the boxes no longer apply
+                return out.view(np.ndarray)
+        return out
+
+    @property
+    def is_single(self) -> bool:
+        """Return True for one image (H, W, C), False for a batch (T, H, W, C)."""
+        return self.ndim == 3
+
+    def as_batch(self) -> RenderedFrames:
+        """Return the frames as a batch (T, H, W, C): one image gains a leading axis, keeping its box and label."""
+        if self.ndim == 4:
+            return self
+        out = self[None].view(RenderedFrames)
+        out.face_boxes, out.labels = self.face_boxes, self.labels
+        return out
+
+    def _summary(self) -> str:
+        if self.ndim not in (3, 4) or self.shape[-1] not in (3, 4):
+            return f"shape {self.shape}, {self.dtype}"
+        h, w, c = self.shape[-3:]
+        kind = f"{w}x{h} {'RGBA' if c == 4 else 'RGB'} {self.dtype}"
+        what = f"one {kind} image" if self.ndim == 3 else f"{self.shape[0]} frame{'s' * (self.shape[0] != 1)} of {kind}"
+        extra = []
+        if self.face_boxes is not None:
+            extra.append("face box" if len(self.face_boxes) == 1 else "face boxes")
+        if self.labels is not None:
+            counts: dict[str, int] = {}
+            for lab in self.labels:
+                counts[lab] = counts.get(lab, 0) + 1
+            shown = ", ".join(f"{k} x{v}" for k, v in list(counts.items())[:4]) + (", ..." if len(counts) > 4 else "")
+            extra.append(f"labels {shown}")
+        return what + (f", with {' and '.join(extra)}" if extra else "")
+
+    def __repr__(self) -> str:
+        return f"RenderedFrames({self._summary()})"
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+
+def rendered_frames(images: np.ndarray, face_boxes: np.ndarray | None = None, labels: list[str] | None = None) -> RenderedFrames:
+    """Return `images` ((T, H, W, C) or one (H, W, C)) as `RenderedFrames` carrying `face_boxes` and `labels`."""
+    out = np.asarray(images).view(RenderedFrames)
+    out.face_boxes = None if face_boxes is None else np.asarray(face_boxes, np.float32).reshape(-1, 4)
+    out.labels = None if labels is None else [str(x) for x in labels]
+    return out

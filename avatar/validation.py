@@ -113,3 +113,57 @@ def check_number(value: Any, what: str, low: float, high: float, low_open: bool 
         side = "(" if low_open else "["
         raise AvatarInputError(f"{what} must be a number in {side}{low}, {high}], got {value!r}")
     return float(value)
+
+
+MAX_IDENTITY_SEED = 1_000_000
+"""Largest identity seed accepted (a typo guard; seeds index the head's identity-mode sampling)."""
+
+
+def parse_identities(value: Any, what: str = "identities") -> tuple[int, ...]:
+    """Return identity seeds from `"0,7,21"`, ranges `"101-140"`, one seed (`3` or `"3"`) or a sequence of them.
+
+    The one parser the CLI, the facade, the playground and the batch manifest share. Strict: every
+    seed is a whole number >= 0 written as one ("7.9" or "seven" raise a one-line `AvatarInputError`
+    naming `what`); a range's end is included; at least one seed.
+    """
+    hint = "write seeds like '0,7,21' or ranges like '101-140' (whole numbers >= 0)"
+    if isinstance(value, bool) or value is None:
+        raise AvatarInputError(f"{what} {value!r}: {hint}")
+    parts: list[Any]
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, (int, np.integer)):
+        parts = [int(value)]
+    elif isinstance(value, Iterable):
+        parts = list(value)
+    else:
+        raise AvatarInputError(f"{what} {value!r}: {hint}")
+    out: list[int] = []
+    for part in parts:
+        if isinstance(part, (int, np.integer)) and not isinstance(part, bool):
+            seeds = [int(part)]
+        elif isinstance(part, str):
+            lo, dash, hi = part.strip().partition("-")
+            if dash and lo.strip():
+                a, b = _seed_text(lo, what, value, hint), _seed_text(hi, what, value, hint)
+                if b < a:
+                    raise AvatarInputError(f"{what} {value!r}: range {part.strip()!r} runs backwards; write it low-high")
+                seeds = list(range(a, b + 1))
+            else:
+                seeds = [_seed_text(part, what, value, hint)]
+        else:
+            raise AvatarInputError(f"{what} {value!r}: {part!r} is not a seed; {hint}")
+        for s in seeds:
+            if not 0 <= s <= MAX_IDENTITY_SEED:
+                raise AvatarInputError(f"{what} {value!r}: seed {s} is out of range; use 0..{MAX_IDENTITY_SEED}")
+        out.extend(seeds)
+    if not out:
+        raise AvatarInputError(f"{what} {value!r} names no seed: {hint}")
+    return tuple(out)
+
+
+def _seed_text(text: str, what: str, value: Any, hint: str) -> int:
+    t = text.strip()
+    if not t.isdigit():
+        raise AvatarInputError(f"{what} {value!r}: {t!r} is not a whole number; {hint}")
+    return int(t)

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avatar.errors import AvatarInputError
+from avatar.views import PRESET_YAWS, view_yaw  # noqa: F401 - PRESET_YAWS: the named views, for callers
 
 # Framing of the ICT head (cm, +Y up, +Z towards the viewer): the face centre and how far back to stand.
 _TARGET = (0.0, 0.5, 2.0)
 _DISTANCE = 62.0
 
-PRESET_YAWS: dict[str, float] = {"front": 0.0, "three-quarter": 35.0, "profile": 90.0}
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,7 @@ class Camera:
         Positive yaw moves the camera towards the subject's left (+X), showing their left cheek.
         """
         if yaw is None:
-            key = name.lower().replace("_", "-").replace(" ", "-")
-            if key in ("3/4", "threequarter", "three-quarters"):
-                key = "three-quarter"
-            if key not in PRESET_YAWS:
-                raise AvatarInputError(f"unknown camera view {name!r}: use one of {', '.join(PRESET_YAWS)}")
-            yaw = PRESET_YAWS[key]
+            yaw = view_yaw(name)  # one rule for views everywhere: avatar.views
         y, p = math.radians(yaw), math.radians(pitch)
         tx, ty, tz = _TARGET
         eye = (tx + distance * math.sin(y) * math.cos(p), ty + distance * math.sin(p), tz + distance * math.cos(y) * math.cos(p))
@@ -80,10 +74,10 @@ class Camera:
         return np.stack([(ndc[..., 0] + 1) * 0.5 * width, (1 - ndc[..., 1]) * 0.5 * height], -1)
 
 
-def resolve_camera(camera: Camera | str | None) -> Camera:
-    """Return a Camera from a Camera, a preset name, or None (front)."""
+def resolve_camera(camera: Camera | str | float | None) -> Camera:
+    """Return a Camera from a Camera, a view (preset name, yaw in degrees, "yaw=N"; `avatar.views`) or None (front)."""
     if camera is None:
         return Camera.preset("front")
     if isinstance(camera, Camera):
         return camera
-    return Camera.preset(str(camera))
+    return Camera.preset(yaw=view_yaw(camera))

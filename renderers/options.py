@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from avatar.appearance import Appearance
+from avatar.constants import DEFAULT_BACKGROUND
 from renderers.cameras import Camera
 from renderers.lighting import Lighting, skin_exposure
 
@@ -32,7 +33,7 @@ class RendererOptions:
     width: int = 512
     height: int = 512
     camera: Camera | str = "front"
-    background: tuple[float, float, float] | None = (0.92, 0.92, 0.94)
+    background: tuple[float, float, float] | None = DEFAULT_BACKGROUND
     samples: int = 4
     appearance: Appearance = field(default_factory=Appearance)
     lighting: Lighting = field(default_factory=Lighting)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from avatar.constants import DEFAULT_BACKGROUND
 from avatar.emotion import EMOTIONS
 from avatar.facs import ActionUnits
 
@@ -144,7 +145,7 @@ def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], vi
     with Session() as session:
         for ident in identities:
             for view in views:
-                res = get_renderer(None, ident, 256, 256, (0.92, 0.92, 0.94), skin, "brown", view, session,
+                res = get_renderer(None, ident, 256, 256, DEFAULT_BACKGROUND, skin, "brown", view, session,
                                    appearance).render_sequence(w)
                 for jn, judge in made.items():
                     for s in crops:

@@ -16,7 +16,7 @@ def test_score_rendered_images(tmp_path: Path, capsys: pytest.CaptureFixture[str
     for i, ident in enumerate((0, 7)):
         avatar.save_image(avatar.render(avatar.pose(emotion="happy"), identity=ident, width=256, height=256), tmp_path / f"h{i}.png")
     out = tmp_path / "score.json"
-    code = main(["score", str(tmp_path), "--expected", "happy", "--recognizer", "fer2013", "-o", str(out),
+    code = main(["score", str(tmp_path), "--expected", "happy", "--judge", "fer2013", "-o", str(out),
                  "--confusion", str(tmp_path / "cm.png"), "--no-progress"])
     assert code == 0
     data = json.loads(out.read_text())
@@ -45,7 +45,7 @@ def test_score_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_fidelity_small_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "fid.json"
     code = main(["fidelity", "--identities", "0", "--views", "front", "--intensities", "1.0", "--size", "192",
-                 "--recognizers", "fer2013", "-o", str(out), "--no-progress"])
+                 "--judge", "fer2013", "-o", str(out), "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "happy" in printed and "accuracy" in printed
@@ -82,6 +82,6 @@ def test_fidelity_takes_the_shading_switches_and_skin(tmp_path: Path, capsys: py
     assert plain.means[0] > shaded.means[0] + 1e-3  # cavity shading only darkens; off, the same frames are brighter
     out = tmp_path / "fid.json"
     assert main(["fidelity", "--identities", "0", "--views", "front", "--intensities", "1.0", "--size", "96",
-                 "--recognizers", "fer2013", "--no-cavity", "--skin", "dark", "-o", str(out), "--no-progress"]) == 0
+                 "--judge", "fer2013", "--no-cavity", "--skin", "dark", "-o", str(out), "--no-progress"]) == 0
     config = json.loads(out.read_text())["config"]
     assert config["skin"] == "dark" and config["appearance"]["cavity"] is False and config["appearance"]["wrinkles"] is True

@@ -42,5 +42,5 @@ def test_cli_score_names_the_judge_and_counts_faceless_images_apart(tmp_path: Pa
 
 def test_render_trained_judge_says_what_it_learned_from() -> None:
     frames = avatar.render(np.stack([avatar.pose(emotion="happy")] * 2), width=128, height=128)
-    score = avatar.score(frames, expected="happy", device="cpu", recognizer="expression-net")
+    score = avatar.score(frames, expected="happy", device="cpu", judge="expression-net")
     assert score.judge == "expression-net" and "our own renders" in score.judge_trained_on

@@ -64,12 +64,12 @@ def test_score_facade_reads_rendered_emotions() -> None:
     emotions = ("happy", "surprise", "sad", "anger")
     frames = np.stack([avatar.render(avatar.pose(emotion=e), width=256, height=256) for e in emotions])
     # ExpressionNet (ours) reads our renders; the default judge is a real-face one (tests/test_honest_scorer.py).
-    score = avatar.score(frames, expected=list(emotions), device="cpu", recognizer="expression-net")  # faces found by the detector
+    score = avatar.score(frames, expected=list(emotions), device="cpu", judge="expression-net")  # faces found by the detector
     assert score.n == 4 and score.accuracy >= 0.75
     from avatar.app.facade import get_renderer
 
     r = get_renderer(width=256, height=256)
     w = np.stack([avatar.pose(emotion=e) for e in emotions])
-    boxed = avatar.score(frames, expected=list(emotions), device="cpu", boxes=r.face_boxes(w), recognizer="expression-net")
+    boxed = avatar.score(frames, expected=list(emotions), device="cpu", boxes=r.face_boxes(w), judge="expression-net")
     assert boxed.accuracy == 1.0
-    assert avatar.score(frames[:1], expected="sad", device="cpu", recognizer="expression-net").accuracy == 0.0  # a happy face is not sad
+    assert avatar.score(frames[:1], expected="sad", device="cpu", judge="expression-net").accuracy == 0.0  # a happy face is not sad

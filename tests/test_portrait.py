@@ -346,7 +346,7 @@ def test_facade_and_playground_tab_on_the_shipped_model(tmp_path: Path) -> None:
     from avatar.app.playground import portrait as tab
     from avatar.app.playground.state import Playground
 
-    out = avatar.portrait(emotion="sad", n=2, steps=6, from_render=True, identity=7, judges=("expression-net",), device="cpu")
+    out = avatar.portrait(emotion="sad", n=2, steps=6, from_render=True, identity=7, judge="expression-net", device="cpu")
     assert out.images.shape == (2, 64, 64, 3) and out.init.shape == (64, 64, 3) and out.settings["strength"] == 0.6
     folder = out.save(tmp_path / "out")
     assert {"init.png", "grid.png", "0000.png", "0001.png", "scores.json"} == {p.name for p in folder.iterdir()}

@@ -41,8 +41,10 @@ def test_rendered_frames_carry_boxes_and_labels_that_score_uses() -> None:
     np.testing.assert_allclose(frames.face_boxes, r.face_boxes(seq.weights), atol=1e-4)
     sub = frames[1:3]
     assert sub.labels == emotions[1:3] and np.array_equal(sub.face_boxes, frames.face_boxes[1:3])
-    assert frames[0].face_boxes is None  # a single frame is an image, not a batch
-    score = avatar.score(frames, device="cpu", recognizer="expression-net")  # no expected=: the labels; no detector: the boxes
+    # A single frame is one image that keeps its own box and label: score reads it as a batch of one.
+    assert frames[0].ndim == 3 and np.array_equal(frames[0].face_boxes, frames.face_boxes[:1]) and frames[0].labels == emotions[:1]
+    assert frames[0][..., :3].__class__ is np.ndarray  # a crop of channels: the boxes no longer apply
+    score = avatar.score(frames, device="cpu", judge="expression-net")  # no expected=: the labels; no detector: the boxes
     assert score.n == 4 and score.accuracy == 1.0
     with pytest.raises(AvatarInputError, match="expected"):
         avatar.score(np.asarray(frames), device="cpu")

@@ -9,60 +9,48 @@ stays instant.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avatar.app.session import DEFAULT_BACKGROUND, Session, default_session
+from avatar.app.session import Session, default_session
+from avatar.constants import DEFAULT_BACKGROUND
 from avatar.errors import AvatarInputError
+from avatar.frames import RenderedFrames, rendered_frames
 from avatar.protocols import Recognizer
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_choice, check_units
 
+if TYPE_CHECKING:
+    import torch
 
-class RenderedFrames(np.ndarray):
-    """Frames as a plain uint8 array (T, H, W, 3) that also carry what the renderer knew about them.
+    from avatar.appearance import Appearance
+    from avatar.head import BlendshapeHead
+    from recognizers.scoring import Score
+    from renderers.cameras import Camera
+    from renderers.gl import GLRenderer
 
-    `face_boxes` (T, 4) float32 are the pixel boxes of the faces, from the poses already made for the
-    frames; `labels` the sequence's per-frame labels (or None). `avatar.score` uses both, so scoring a
-    render needs no face detector and no `expected=`. Indexing the first axis keeps them aligned.
+__all__ = ["RenderedFrames", "animate", "contact_sheet", "get_renderer", "pose", "render", "save_image", "save_video", "score"]
+
+
+def pose(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any = None, mixture: Any = None,
+         prototypes: str | None = None) -> np.ndarray:
+    """Return (52,) float32 ARKit weights for an emotion (+intensity), AUs, valence/arousal or a mixture.
+
+    `prototypes` picks the emotion table an emotion is posed from ("facs", "refined"; None: the default table,
+    `generators.expression.DEFAULT_PROTOTYPE_TABLE`), as `emoavatar sheet --prototypes` does.
     """
-
-    face_boxes: np.ndarray | None
-    labels: list[str] | None
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self.face_boxes = getattr(obj, "face_boxes", None)
-        self.labels = getattr(obj, "labels", None)
-
-    def __getitem__(self, idx: Any) -> Any:
-        out = super().__getitem__(idx)
-        if isinstance(out, RenderedFrames):
-            first = idx[0] if isinstance(idx, tuple) and idx else idx
-            batch = out.ndim == 4 and not (isinstance(idx, tuple) and len(idx) > 1)
-            # A sub-batch keeps its boxes and labels; a single frame or a crop has none that apply.
-            out.face_boxes = self.face_boxes[first] if batch and self.face_boxes is not None else None
-            out.labels = list(np.asarray(self.labels, dtype=object)[first]) if batch and self.labels is not None else None
-        return out
-
-
-def _frames(images: np.ndarray, boxes: np.ndarray | None, labels: list[str] | None) -> RenderedFrames:
-    out = np.asarray(images).view(RenderedFrames)
-    out.face_boxes, out.labels = boxes, labels
-    return out
-
-
-def pose(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any = None, mixture: Any = None) -> np.ndarray:
-    """Return (52,) float32 ARKit weights for an emotion (+intensity), AUs, valence/arousal or a mixture."""
     from generators.expression import expression_weights
 
-    return expression_weights(emotion=emotion, intensity=intensity, aus=aus, va=va, mixture=mixture)
+    return expression_weights(emotion=emotion, intensity=intensity, aus=aus, va=va, mixture=mixture, prototypes=prototypes)
 
 
-def get_renderer(head: str | os.PathLike | None = None, identity: Any = None, width: int = 512, height: int = 512,
-                 background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
-                 eyes: Any = "brown", view: Any = "front", session: Session | None = None, appearance: Any = None) -> Any:
+def get_renderer(head: str | os.PathLike | BlendshapeHead | None = None, identity: int | None = None, width: int = 512,
+                 height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
+                 eyes: Any = "brown", view: str | float | Camera = "front", session: Session | None = None,
+                 appearance: Appearance | None = None) -> GLRenderer:
     """Return the (default) session's GLRenderer for these settings; the session owns and closes it.
 
     `appearance` (`avatar.appearance.Appearance`) sets the shading switches; `skin` and `eyes` override its colours.
@@ -70,31 +58,38 @@ def get_renderer(head: str | os.PathLike | None = None, identity: Any = None, wi
     return (session or default_session()).renderer(head, identity, width, height, background, skin, eyes, view, appearance)
 
 
-def render(x: Any = None, *, view: Any = "front", identity: Any = None, head: str | os.PathLike | None = None,
-           width: int = 512, height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND,
-           skin: Any = "medium", eyes: Any = "brown", output: str = "numpy", device: Any = "auto",
-           progress: bool = False, session: Session | None = None, appearance: Any = None) -> Any:
-    """Return rendered frames of weights (52,) -> (H, W, 3), (T, 52) or an ExpressionSequence -> (T, H, W, 3) uint8.
+def render(x: np.ndarray | ExpressionSequence | torch.Tensor | None = None, *, view: str | float | Camera = "front",
+           identity: int | None = None, head: str | os.PathLike | BlendshapeHead | None = None, width: int = 512,
+           height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
+           eyes: Any = "brown", output: str = "numpy", device: Any = "auto", progress: bool = False,
+           session: Session | None = None, appearance: Appearance | None = None,
+           yaw: float | None = None) -> RenderedFrames | torch.Tensor:
+    """Return `RenderedFrames`: weights (52,) -> one (H, W, 3) image; (T, 52) or an ExpressionSequence -> (T, H, W, 3) uint8.
 
-    `x` None renders the neutral face. Batches come back as `RenderedFrames` (a uint8 array that also
-    carries `face_boxes` and the sequence's `labels`, which `score` uses). `output="torch"` returns float
-    (B, 3, H, W) in [0, 1] on `device`. A transparent background (`background=None`) gives RGBA frames.
-    `appearance=Appearance(cavity=False, ...)` changes the shading switches (`avatar.appearance.Appearance`).
+    `x` None renders the neutral face. The frames carry `face_boxes` and a sequence's `labels`, which `score`
+    uses, and `score` reads one image as a batch of one: `avatar.score(avatar.render(w), expected="happy")`.
+    `view` is a preset ("front", "three-quarter", "profile"), a yaw in degrees (20, "yaw=20"; `yaw=` is
+    shorthand) or a `Camera`. `output="torch"` returns float (B, 3, H, W) in [0, 1] on `device`. A transparent
+    background (`background=None`) gives RGBA frames. `appearance=Appearance(cavity=False, ...)` changes the
+    shading switches (`avatar.appearance.Appearance`).
     """
     check_choice(output, ("numpy", "torch"), "output")
+    if yaw is not None:
+        view = yaw
     renderer = get_renderer(head, identity, width, height, background, skin, eyes, view, session, appearance)
     if x is None:
         x = np.zeros(52, np.float32)
+    frames: RenderedFrames
     if isinstance(x, ExpressionSequence):
         result = renderer.render_sequence(x, progress=progress)
-        frames: Any = _frames(result.images, result.face_boxes, x.labels)
+        frames = rendered_frames(result.images, result.face_boxes, x.labels)
     else:
         w = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, np.float32)
         if w.ndim == 1:
-            frames = renderer.render(w)
+            frames = rendered_frames(renderer.render(w), renderer.face_boxes(w[None]) if w.shape == (52,) else None)
         else:
             result = renderer.render_sequence(w, progress=progress)
-            frames = _frames(result.images, result.face_boxes, None)
+            frames = rendered_frames(result.images, result.face_boxes, None)
     if output == "torch":
         return renderer.to_torch(frames, device)
     return frames
@@ -107,7 +102,7 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     return _save(image, path)
 
 
-def save_video(frames: Any, path: str | os.PathLike, fps: float = 30.0, audio: str | os.PathLike | None = None) -> Path:
+def save_video(frames: np.ndarray | Sequence[np.ndarray], path: str | os.PathLike, fps: float = 30.0, audio: str | os.PathLike | None = None) -> Path:
     """Write frames as MP4 (with audio muxed) or GIF by suffix (atomically); return the path."""
     from renderers.writers import save_frames
 
@@ -115,10 +110,11 @@ def save_video(frames: Any, path: str | os.PathLike, fps: float = 30.0, audio: s
 
 
 def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[float, ...] = (0.33, 0.66, 1.0),
-                  cell: int = 256, identity: Any = None, view: Any = "front", skin: Any = "medium",
-                  head: str | os.PathLike | None = None, progress: bool = False,
-                  session: Session | None = None, judge: Any = None, prototypes: str | None = None,
-                  device: Any = "auto", appearance: Any = None) -> np.ndarray:
+                  cell: int = 256, identity: int | None = None, view: str | float | Camera = "front", skin: Any = "medium",
+                  head: str | os.PathLike | BlendshapeHead | None = None, progress: bool = False,
+                  session: Session | None = None, judge: str | Recognizer | None = None, prototypes: str | None = None,
+                  device: Any = "auto", appearance: Appearance | None = None, eyes: Any = "brown",
+                  background: tuple[float, float, float] | None = DEFAULT_BACKGROUND) -> np.ndarray:
     """Return a labelled grid image: one row per emotion, one column per intensity, (H, W, 3) uint8.
 
     `judge` (a recognizer name or object) writes its top label and probability under each face, read
@@ -134,11 +130,13 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
     emotions = tuple(emotions or EMOTIONS)
     intensities = check_units(intensities, "intensity")
     weights = np.stack([expression_weights(emotion=e, intensity=i, prototypes=prototypes) for e in emotions for i in intensities])
-    renderer = get_renderer(head, identity, cell, cell, DEFAULT_BACKGROUND, skin, "brown", view, session, appearance)
+    renderer = get_renderer(head, identity, cell, cell, background, skin, eyes, view, session, appearance)
     imgs = [renderer.render(w) for w in tqdm(weights, desc="sheet", unit="face", disable=not progress)]
     captions: list[str] = []
     if judge is not None:
-        rec = (session or default_session()).recognizer(judge, device, detect_faces=False) if isinstance(judge, str) else judge
+        from avatar.app.judges import judge_name
+
+        rec = (session or default_session()).recognizer(judge_name(judge), device, detect_faces=False) if isinstance(judge, str) else judge
         result = rec(np.stack([im[..., :3] for im in imgs]), boxes=renderer.face_boxes(weights))
         probs = np.asarray(result.emotion_probs.detach().cpu() if hasattr(result.emotion_probs, "detach") else result.emotion_probs)
         for row in probs:
@@ -166,55 +164,86 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
     return np.asarray(sheet)
 
 
-def score(frames: Any, expected: Any = None, recognizer: Any = None, device: Any = "auto", boxes: Any = None,
-          session: Session | None = None) -> Any:
-    """Return a Score of how well `frames` read as the `expected` emotion(s) (one label, or one per frame).
+def score(frames: np.ndarray | torch.Tensor | Sequence[np.ndarray], expected: str | Sequence[str] | None = None,
+          judge: str | Recognizer | None = None, device: Any = "auto", boxes: np.ndarray | None = None,
+          session: Session | None = None, recognizer: str | Recognizer | None = None) -> Score:
+    """Return a `Score` of how well `frames` read as the `expected` emotion(s) (one label, or one per frame).
 
-    `frames` from `render` carry their face boxes and, for a sequence, its per-frame labels: those are
-    used when `boxes` / `expected` are not given. Other images are searched with the recognizer's face
-    detector. `recognizer` is a name (see `avatar.app.judges.RECOGNIZERS`) or a recognizer object; by
-    default the session's default judge (FER2013, trained on real faces) is built once and reused. The
-    Score names its judge and what it was trained on, and counts frames without a face apart.
+    `frames` are "some frames": a batch (T, H, W, 3) uint8 or (B, 3, H, W) float torch, a list of images, or
+    one image (H, W, 3) / (3, H, W), read as a batch of one. Frames from `render` carry their face boxes and,
+    for a sequence, its per-frame labels: those are used when `boxes` / `expected` are not given. Other images
+    are searched with the judge's face detector. `judge` is a recognizer name (see
+    `avatar.app.judges.RECOGNIZERS`) or a recognizer object; by default the session's default judge (FER2013,
+    trained on real faces) is built once and reused. The Score names its judge and what it was trained on,
+    and counts frames without a face apart. `recognizer=` is the old spelling of `judge=`.
     """
-    from avatar.app.judges import DEFAULT_RECOGNIZER
+    from avatar.app.judges import DEFAULT_RECOGNIZER, judge_name
+    from avatar.arrays import is_torch
+    from avatar.notices import pick_renamed
     from recognizers.scoring import EmotionScorer
 
+    judge = pick_renamed("judge=", judge, {"recognizer=": recognizer})
     if boxes is None:
         boxes = getattr(frames, "face_boxes", None)
     if expected is None:
         expected = getattr(frames, "labels", None)
         if expected is None:
             raise AvatarInputError("score needs expected=: the emotion every frame should show, or one label per frame")
+    images: Any = frames
+    if isinstance(images, (list, tuple)):
+        from avatar.frames import check_images
+
+        images = check_images(list(images))
+    elif isinstance(images, np.ndarray):
+        images = images.view(np.ndarray)  # RenderedFrames' boxes and labels were read above
+        if images.ndim == 3:
+            images = images[None]  # one image is a batch of one
+    elif is_torch(images) and images.ndim == 3:
+        images = images[None]
     sess = session or default_session()
-    if recognizer is None or isinstance(recognizer, str):
-        rec = sess.recognizer(recognizer or DEFAULT_RECOGNIZER, device, detect_faces=boxes is None)
-    elif isinstance(recognizer, Recognizer):
-        rec = recognizer
+    if judge is None or isinstance(judge, str):
+        rec = sess.recognizer(judge_name(judge or DEFAULT_RECOGNIZER), device, detect_faces=boxes is None)
+    elif isinstance(judge, Recognizer):
+        rec = judge
     else:
-        raise AvatarInputError(f"recognizer must be a name or a callable recognizer object, got {type(recognizer).__name__}")
-    n = len(frames)
+        raise AvatarInputError(f"judge must be a recognizer name or a callable recognizer object, got {type(judge).__name__}")
+    n = len(images)
     labels = [expected] * n if isinstance(expected, str) else list(expected)
     if len(labels) != n:
-        raise AvatarInputError(f"expected has {len(labels)} labels for {n} frames: give one label or one per frame")
+        raise AvatarInputError(f"expected has {len(labels)} labels for {n} frame{'s' * (n != 1)}: give one label or one per frame")
+    if boxes is not None and len(boxes) != n:
+        raise AvatarInputError(f"boxes has {len(boxes)} rows for {n} frame{'s' * (n != 1)}: give one (x0, y0, x1, y1) per frame")
     scorer = EmotionScorer(device=device, judge=rec)
-    images = np.asarray(frames) if isinstance(frames, RenderedFrames) else frames
     result = rec(images) if boxes is None else rec(images, boxes=boxes)
     scorer.update(result, labels)
     return scorer.compute()
 
 
-def animate(audio: Any, text: str | None = None, emotion: Any = "neutral", intensity: float | str = 1.0, fps: float = 30.0,
-            seed: int = 0, head: Any = None, **kwargs: Any) -> ExpressionSequence:
-    """Return an ExpressionSequence of a talking face for `audio` (path), with emotion control.
+def animate(audio: str | os.PathLike | np.ndarray, text: str | None = None, emotion: Any = "neutral",
+            intensity: float | str = 1.0, fps: float = 30.0, seed: int = 0, head: str | os.PathLike | BlendshapeHead | None = None,
+            *, emotion_track: str | list | None = None, method: str = "auto", life: bool = True,
+            articulation: float = 1.0, sample_rate: int | None = None, model: Any = None,
+            emotion_smoothing_s: float = 0.12) -> ExpressionSequence:
+    """Return an ExpressionSequence of a talking face for `audio` (a path, or a (N,) float array with `sample_rate`).
 
-    `intensity="auto"` lets the emotion's strength follow vocal arousal (loudness, pitch range, speaking
-    rate: `generators.speech.prosody`, a prosody heuristic, not emotion recognition).
-
-    `head` (a BlendshapeHead or a head file) is the head the animation is for: lip closure is solved
-    on its mesh, so a user's own head closes its own lips (default: the shipped head).
+    Args:
+        text: the words spoken; with it the phones are force-aligned (best lip sync).
+        emotion, intensity: the emotion on the whole face and its strength 0..1, or `intensity="auto"`: the
+            strength follows vocal arousal (loudness, pitch range, speaking rate: `generators.speech.prosody`,
+            a prosody heuristic, not emotion recognition).
+        fps, seed: frame rate; seed of blinks, gaze and head motion (equal inputs and seed: identical output).
+        head: the head the animation is for (a BlendshapeHead or a head file): lip closure is solved on its
+            mesh, so a user's own head closes its own lips (default: the shipped head).
+        emotion_track: timed emotions, e.g. "0:neutral,1.5:anger@0.9,4:neutral" (overrides `emotion`).
+        method: lip-sync path: "phonetic", "neural", "hybrid" or "auto" (`generators.speech.animate`).
+        life: blinks, gaze and prosody-driven head motion. articulation: mouth amplitude (0.7 mumbled, 1.3 exaggerated).
+        model: a speech model or its checkpoint folder for the neural paths (default: the shipped one).
+        emotion_smoothing_s: low-pass of an emotion track, in seconds.
     """
     from avatar.io.headfile import load_head
     from generators.speech import animate as _animate
 
     target = head if head is None or hasattr(head, "pose") else load_head(head)
-    return _animate(audio, text=text, emotion=emotion, intensity=intensity, fps=fps, seed=seed, head=target, **kwargs)
+    return _animate(audio, text=text, emotion=emotion, intensity=intensity, emotion_track=emotion_track, fps=fps,
+                    seed=seed, method=method, life=life, articulation=articulation, sample_rate=sample_rate,
+                    model=model, emotion_smoothing_s=emotion_smoothing_s, head=target)

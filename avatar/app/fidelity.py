@@ -45,21 +45,10 @@ class FidelityConfig:
 
 
 def view_camera(view: str | float) -> Any:
-    """Return the Camera of a view: a preset name, or a yaw in degrees as a number, "yaw=20" or "20"."""
-    from avatar.errors import AvatarInputError
-    from renderers.cameras import Camera
+    """Return the Camera of a view: a preset name, or a yaw in degrees as a number, "yaw=20" or "20" (`avatar.views`)."""
+    from renderers.cameras import resolve_camera
 
-    text = str(view).strip().lower()
-    number = text[4:] if text.startswith("yaw=") else text
-    try:
-        yaw = float(number)
-    except ValueError:
-        if text.startswith("yaw="):
-            raise AvatarInputError(f"view {view!r}: write a yaw as 'yaw=DEGREES', e.g. 'yaw=20'") from None
-        return Camera.preset(text)
-    if not -180 <= yaw <= 180:
-        raise AvatarInputError(f"view {view!r}: yaw must be in -180..180 degrees")
-    return Camera.preset(yaw=yaw)
+    return resolve_camera(view)
 
 
 @dataclass

@@ -42,3 +42,42 @@ def make_recognizer(name: str = DEFAULT_RECOGNIZER, device: Any = "auto", detect
 
         return FaceApiExpressionRecognizer(device=device, detect_faces=detect_faces)
     raise AvatarInputError(f"unknown recognizer {name!r}: use one of {', '.join(RECOGNIZERS)}")
+
+
+_ALIASES = {"expressionnet": "expression-net", "ours": "expression-net", "faceapi": "face-api",
+            "faceclassification": "face-classification"}
+
+
+def judge_name(name: str) -> str:
+    """Return the canonical name of a judge (aliases and `_` spellings resolved), or raise listing the names."""
+    key = str(name).strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key not in RECOGNIZERS:
+        import difflib
+
+        close = difflib.get_close_matches(key, RECOGNIZERS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise AvatarInputError(f"unknown judge {name!r}{hint}: use one of {', '.join(RECOGNIZERS)}")
+    return key
+
+
+def parse_judges(value: Any, allow_empty: bool = False) -> tuple[str, ...]:
+    """Return the canonical judge names of a comma list ("fer2013,face-api"), one name, or a sequence of names.
+
+    The one reader of `judge=` / `--judge` wherever several judges grade (fidelity, portrait, refine's readings);
+    each name once, in the order given. `allow_empty` lets "" mean no judge at all.
+    """
+    if value is None:
+        items: list[Any] = []
+    elif isinstance(value, str):
+        items = [t for t in value.split(",") if t.strip()]
+    else:
+        items = list(value)
+    out: list[str] = []
+    for item in items:
+        name = judge_name(item)
+        if name not in out:
+            out.append(name)
+    if not out and not allow_empty:
+        raise AvatarInputError(f"judge {value!r} names no recognizer: use one or more of {', '.join(RECOGNIZERS)}, comma-separated")
+    return tuple(out)

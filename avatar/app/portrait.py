@@ -4,7 +4,7 @@
     out = avatar.portrait(emotion="anger", intensity=0.8, n=4, seed=0)          # the shipped 64x64 model
     out.images                                   # (4, 64, 64, 3) uint8
     out.scores[0]["fer2013"]["p_target"]         # each image read by each judge
-    out = avatar.portrait(emotion="fear", guidance=3)                            # steered by FER2013's gradient
+    out = avatar.portrait(emotion="fear", critic_guidance=3)                   # steered by FER2013's gradient
     out = avatar.portrait(emotion="sad", from_render=True, identity=7)          # img2img from a render at the same AUs
     out.save("out/")                             # grid.png, 0000.png ..., scores.json (atomic)
 
@@ -188,22 +188,26 @@ class PortraitResult:
 
 
 def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any = None, *, n: int = 4, seed: int = 0,
-             guidance: float = 0.0, au_guidance: float = 0.0, best_of: int = 1, steps: int = 12, cfg: float = 2.0,
-             from_render: bool = False, identity: int | None = None, strength: float = 0.6,
-             model: str | os.PathLike | None = None, critic: Any = DEFAULT_CRITIC, judges: Sequence[str] = DEFAULT_JUDGES,
-             device: Any = "auto", progress: bool = False, session: Any = None) -> PortraitResult:
-    """Return a `PortraitResult`: `n` portraits of one condition (emotion + intensity, aus or va), each scored by `judges`.
+             critic_guidance: float = 0.0, au_guidance: float = 0.0, best_of: int = 1, steps: int = 12,
+             guidance_scale: float = 2.0, from_render: bool = False, identity: int | None = None, strength: float = 0.6,
+             model: str | os.PathLike | None = None, critic: Any = DEFAULT_CRITIC,
+             judge: str | Sequence[str] = DEFAULT_JUDGES, device: Any = "auto", progress: bool = False,
+             session: Any = None, guidance: float | None = None, cfg: float | None = None,
+             judges: Sequence[str] | None = None) -> PortraitResult:
+    """Return a `PortraitResult`: `n` portraits of one condition (emotion + intensity, aus or va), each scored by `judge`.
 
     Args:
-        guidance: recognizer guidance strength (0 = off): the critic's gradient of log p(target) on each
+        critic_guidance: recognizer guidance strength (0 = off): the critic's gradient of log p(target) on each
             step's predicted clean image. au_guidance: the same for ExpressionNet's ARKit read-back error.
         best_of: candidates per image, the critic's favourite kept.
-        steps, cfg: sampler steps and classifier-free guidance on the AU condition.
+        steps, guidance_scale: sampler steps and classifier-free guidance on the AU condition (diffusers' name; 1 = off).
         from_render, identity, strength: start from a GL render of the head (PCA identity seed) at the same
             AUs and re-run `strength` of the noise schedule, so the portrait and the 3D frame agree.
         model: a pipeline folder (ours, or a Stable Diffusion + AU adapter folder); None: the shipped model.
         critic: judge name or `avatar.protocols.Critic` that steers (used when guidance > 0 or best_of > 1).
-        judges: judge names that score every image (those not installed are skipped with a note).
+        judge: the judges that score every image: a name, a comma list or a sequence (those not installed are
+            skipped with a note); "" or () for none.
+        guidance, cfg, judges: the old spellings of critic_guidance, guidance_scale and judge (each warns once).
     """
     import torch
 
@@ -211,13 +215,19 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
     from generators.portrait.conditions import resolve_condition
     from avatar.validation import check_int, check_number
 
+    from avatar.app.judges import parse_judges
+    from avatar.notices import pick_renamed
+
+    guidance = pick_renamed("critic_guidance=", critic_guidance, {"guidance=": guidance}, default=0.0)
+    cfg = pick_renamed("guidance_scale=", guidance_scale, {"cfg=": cfg}, default=2.0)
+    judges = parse_judges(pick_renamed("judge=", judge, {"judges=": judges}, default=DEFAULT_JUDGES), allow_empty=True)
     condition = resolve_condition(emotion=emotion, intensity=intensity, aus=aus, va=va)
     n = check_int(n, "n", 1, 256)
     seed = check_seed(seed)
-    guidance = check_number(guidance, "guidance", 0.0, 1000.0)
+    guidance = check_number(guidance, "critic_guidance", 0.0, 1000.0)
     au_guidance = check_number(au_guidance, "au_guidance", 0.0, 1000.0)
     if guidance > 0 and condition.emotion is None and au_guidance == 0:
-        raise AvatarInputError("guidance needs an emotion to aim at: bare AUs have none; use au_guidance for AU adherence")
+        raise AvatarInputError("critic_guidance needs an emotion to aim at: bare AUs have none; use au_guidance for AU adherence")
     pipe = load_pipeline(model, device)
     notes: list[str] = []
     steer = critic if (guidance > 0 or best_of > 1) else None
@@ -242,7 +252,7 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
     images = out.images
     scores = score_portraits(images, condition, judges, device, notes, session)
     frames = (images.permute(0, 2, 3, 1).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    settings = {"n": n, "seed": seed, "steps": steps, "cfg": cfg, "guidance": guidance, "au_guidance": au_guidance,
+    settings = {"n": n, "seed": seed, "steps": steps, "guidance_scale": cfg, "critic_guidance": guidance, "au_guidance": au_guidance,
                 "best_of": best_of, "from_render": bool(from_render), "identity": identity,
                 "strength": strength if from_render else 1.0, "model": str(model) if model is not None else "emoavatar-portrait-64",
                 "condition": condition.to_dict()}

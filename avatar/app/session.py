@@ -13,13 +13,20 @@ import atexit
 import os
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from avatar.app.judges import make_recognizer
+from avatar.constants import DEFAULT_BACKGROUND
 
-DEFAULT_BACKGROUND: tuple[float, float, float] = (0.92, 0.92, 0.94)
+if TYPE_CHECKING:
+    from avatar.appearance import Appearance
+    from avatar.head import BlendshapeHead
+    from avatar.protocols import Recognizer
+    from renderers.cameras import Camera
+    from renderers.gl import GLRenderer
+
 
 
 def _key_part(x: Any) -> Any:
@@ -38,13 +45,13 @@ class Session:
 
     def __init__(self, max_renderers: int = 4) -> None:
         self.max_renderers = int(max_renderers)
-        self._renderers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._recognizers: dict[tuple[str, str, bool], Any] = {}
+        self._renderers: OrderedDict[tuple[Any, ...], GLRenderer] = OrderedDict()
+        self._recognizers: dict[tuple[str, str, bool], Recognizer] = {}
         self._lock = threading.Lock()
 
-    def renderer(self, head: str | os.PathLike | None = None, identity: Any = None, width: int = 512, height: int = 512,
-                 background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
-                 eyes: Any = "brown", view: Any = "front", appearance: Any = None) -> Any:
+    def renderer(self, head: str | os.PathLike | BlendshapeHead | None = None, identity: int | None = None, width: int = 512,
+                 height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
+                 eyes: Any = "brown", view: str | float | Camera = "front", appearance: Appearance | None = None) -> GLRenderer:
         """Return this session's GLRenderer for these settings (built once, reused; the view is part of the key).
 
         `head` is a head file, None for the shipped head, or a `BlendshapeHead` already loaded. `appearance` (an
@@ -77,7 +84,7 @@ class Session:
                 old.close()
             return renderer
 
-    def recognizer(self, name: str = "fer2013", device: Any = "auto", detect_faces: bool = True) -> Any:
+    def recognizer(self, name: str = "fer2013", device: Any = "auto", detect_faces: bool = True) -> Recognizer:
         """Return this session's recognizer `name` on `device` (built on first use, then reused)."""
         key = (name.lower().replace("_", "-"), str(device), bool(detect_faces))
         with self._lock:

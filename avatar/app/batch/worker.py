@@ -108,7 +108,7 @@ def _sequence(job: Job) -> tuple[Any, list[str]]:
 
 
 def _renderer(job: Job) -> Any:
-    from avatar.app.session import DEFAULT_BACKGROUND
+    from avatar.constants import DEFAULT_BACKGROUND
     from avatar.appearance import Appearance
     from renderers.cameras import Camera
 

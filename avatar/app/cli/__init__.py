@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from avatar.app.cli import animate, batch, env, fidelity, portrait, refine, render, score, serve, sheet, stream
 from avatar.errors import AvatarInputError, SetupError
+from avatar.notices import one_line_warnings
 
 SUBCOMMANDS = (render, sheet, animate, stream, score, fidelity, refine, portrait, batch, serve, env)
 """The subcommand modules, in the order `--help` lists them; each has `register(subparsers)`."""
@@ -72,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # atomic write behind; raising instead runs every cleanup. Signals can only be set from the main thread.
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if threading.current_thread() is threading.main_thread() else None
     try:
-        return _run(args)
+        # Warnings (an assumed frame rate, clipped weights, a renamed option) print as one line each,
+        # `emoavatar: warning: ...`, not as Python's block with a file name and a source line.
+        with one_line_warnings():
+            return _run(args)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

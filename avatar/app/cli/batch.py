@@ -43,6 +43,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the batch subcommand to the CLI's subparsers."""
+    from avatar.app.cli.common import add_judge_arg
     from avatar.app.judges import DEFAULT_RECOGNIZER, RECOGNIZERS
 
     p = sub.add_parser("batch", help="render a manifest of jobs (JSON Lines or CSV) into a folder; resumable",
@@ -55,7 +56,8 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--backend", default="local", choices=("local", "ray"), help="local process pool (default) or Ray tasks")
     p.add_argument("--ray-address", default=None, help="a Ray cluster's address (default: start a local Ray)")
-    p.add_argument("--judge", default=DEFAULT_RECOGNIZER, help=f"recognizer that scores each clip: {', '.join(RECOGNIZERS)} (default {DEFAULT_RECOGNIZER})")
+    add_judge_arg(p, DEFAULT_RECOGNIZER, old=("--recognizer",),
+                  help=f"recognizer that grades each clip: {', '.join(RECOGNIZERS)} (default {DEFAULT_RECOGNIZER}; a job's own 'judge' wins)")
     p.add_argument("--score", action=argparse.BooleanOptionalAction, default=True, help="score each rendered clip (default on)")
     p.add_argument("--device", default="auto", help="device of the judge: cpu, cuda or auto (default)")
     p.add_argument("--no-cavity", action="store_true",

@@ -76,8 +76,15 @@ def check_video_background(background: tuple[float, float, float] | None, output
                                "for video use a colour, e.g. --background '#00b140' (a green screen to key out)")
 
 
-def parse_colour(text: str) -> tuple[float, float, float] | None:
-    """Return an RGB triple in 0..1 from #rrggbb, r,g,b, a colour name, or None for 'transparent'."""
+def parse_colour(text: str | None) -> tuple[float, float, float] | None:
+    """Return an RGB triple in 0..1 from #rrggbb, r,g,b, a colour name, or None for 'transparent'.
+
+    `text` None (the --background default) is `avatar.constants.DEFAULT_BACKGROUND`, the one default every interface reads.
+    """
+    if text is None:
+        from avatar.constants import DEFAULT_BACKGROUND
+
+        return DEFAULT_BACKGROUND
     t = text.strip().lower()
     if t in ("transparent", "none"):
         return None
@@ -122,15 +129,15 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
     `transparent` False leaves 'transparent' out of --background's help (video-only commands cannot give it).
     """
     g = p.add_argument_group("look")
-    g.add_argument("--view", default="front", help="camera: front, three-quarter, profile (default: front)")
-    g.add_argument("--yaw", type=float, default=None, help="camera yaw in degrees instead of --view (positive: subject's left)")
-    g.add_argument("--identity", type=int, default=None, help="face identity seed from the 100 PCA modes (0 = generic head)")
+    add_view_arg(g)
+    g.add_argument("--identity", type=identity_arg, default=None, help="face identity seed from the 100 PCA modes (0 = generic head)")
     g.add_argument("--head", default=None, help="your own glTF/GLB/OBJ head with ARKit-named morph targets")
     g.add_argument("--allow-missing", action="store_true", help="accept a --head that lacks some ARKit shapes (they stay still)")
     g.add_argument("--skin", default="medium", help="skin tone: light, medium, tan, brown, dark (default: medium)")
     g.add_argument("--eyes", default="brown", help="eye colour: brown, blue, green, hazel, grey")
-    g.add_argument("--background", default="#ebebf0",
-                   help="#rrggbb, r,g,b in 0..1, or 'transparent' (PNG only)" if transparent else "#rrggbb, r,g,b in 0..1, or a name (white, black, grey, green)")
+    g.add_argument("--background", default=None,
+                   help=("#rrggbb, r,g,b in 0..1, a name (white, black, grey, green), or 'transparent' (PNG only)" if transparent
+                         else "#rrggbb, r,g,b in 0..1, or a name (white, black, grey, green)") + "; default: light grey")
     add_shading_args(p)
 
 
@@ -153,10 +160,10 @@ def appearance_from_args(args: argparse.Namespace) -> Any:
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:
-    """Return the Camera that --yaw or --view names."""
-    from renderers.cameras import Camera
+    """Return the Camera that --view (or its shorthand --yaw) names."""
+    from renderers.cameras import resolve_camera
 
-    return Camera.preset(yaw=args.yaw) if args.yaw is not None else Camera.preset(args.view)
+    return resolve_camera(args.view)
 
 
 def write_sequence_video(renderer: Any, seq: Any, out: str | Path, audio: str | None, progress: bool) -> None:
@@ -178,3 +185,66 @@ def intensity_arg(text: str) -> float | str:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number: use 0..1 or 'auto'") from None
+
+
+VIEW_HELP = "a preset (front, three-quarter, profile) or a yaw in degrees, e.g. 20 or yaw=20 (positive: the subject's left)"
+"""The --help text of every view option (`avatar.views` reads them)."""
+
+
+def identity_arg(text: str) -> int:
+    """Return one identity seed (an argparse type; "7.9" is a one-line usage error, not 7)."""
+    from avatar.validation import parse_identities
+
+    try:
+        seeds = parse_identities(text, "identity")
+    except AvatarInputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if len(seeds) != 1:
+        raise argparse.ArgumentTypeError(f"identity {text!r} names {len(seeds)} seeds: give one (lists go to --identities)")
+    return seeds[0]
+
+
+class _YawAction(argparse.Action):
+    """--yaw N: shorthand for --view N (stored in the same place, so the later of the two wins)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, f"yaw={values}")
+
+
+def add_view_arg(p: Any, default: str = "front") -> None:
+    """Add --view VIEW and its shorthand --yaw DEGREES (both land in `args.view`; `camera_from_args` reads it)."""
+    p.add_argument("--view", default=default, help=f"camera view: {VIEW_HELP} (default: {default})")
+    p.add_argument("--yaw", dest="view", action=_YawAction, metavar="DEGREES", help="shorthand for --view DEGREES")
+
+
+class RenamedOption(argparse.Action):
+    """An old spelling of an option: stores into the new option's place and prints one line naming the new spelling."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"emoavatar: warning: {option_string} is now {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed(p: Any, old: str, new: str, dest: str, **kwargs: Any) -> None:
+    """Accept `old` (hidden from --help) as a deprecated spelling of option `new`, storing into `dest`."""
+    p.add_argument(old, dest=dest, action=RenamedOption, new=new, help=argparse.SUPPRESS, **kwargs)
+
+
+def add_judge_arg(p: Any, default: str | None, several: bool = False, old: tuple[str, ...] = (), help: str | None = None) -> None:
+    """Add --judge: the recognizer that grades (a name; with `several`, a comma list). `old` spellings still work.
+
+    Read the value with `avatar.app.judges.parse_judges` (names checked, aliases resolved).
+    """
+    from avatar.app.judges import RECOGNIZERS
+
+    what = "comma-separated recognizers that grade" if several else "the recognizer that grades"
+    text = help or f"{what}: {', '.join(RECOGNIZERS)}" + (f" (default {default})" if default else "")
+    p.add_argument("--judge", default=default, metavar="NAMES" if several else "NAME", help=text)
+    for o in old:
+        add_renamed(p, o, "--judge", "judge")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from avatar.app.cli.common import add_shading_args
+from avatar.app.cli.common import VIEW_HELP, add_judge_arg, add_shading_args
 from avatar.app.judges import RECOGNIZERS
 
 EPILOG = """examples:
   emoavatar fidelity
   emoavatar fidelity --identities 0,7,21,42 --views front,three-quarter --intensities 0.5,1 -o fidelity.json
   emoavatar fidelity --prototypes facs,refined --views front,yaw=20,three-quarter,profile --by-view
-  emoavatar fidelity --recognizers face-api --skin dark --no-cavity   # what a shading switch costs, per emotion
+  emoavatar fidelity --judge face-api --skin dark --no-cavity   # what a shading switch costs, per emotion
 """
 
 
@@ -20,6 +20,9 @@ EPILOG = """examples:
 def cmd_fidelity(args: argparse.Namespace) -> int:
     from avatar.app.cli.common import appearance_from_args, floats
     from avatar.app.fidelity import FidelityConfig, run_fidelity
+    from avatar.app.judges import parse_judges
+    from avatar.validation import parse_identities
+    from avatar.views import parse_views, view_label
 
     if args.output:
         from avatar.io.atomic import check_output_path
@@ -32,8 +35,8 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     reports = {}
     for table in tables:
         cfg = FidelityConfig(
-            identities=tuple(int(x) for x in floats(args.identities, "--identities")), views=tuple(v.strip() for v in args.views.split(",")),
-            intensities=floats(args.intensities, "--intensities"), recognizers=tuple(r.strip() for r in args.recognizers.split(",")),
+            identities=parse_identities(args.identities, "--identities"), views=tuple(view_label(v) for v in parse_views(args.views)),
+            intensities=floats(args.intensities, "--intensities"), recognizers=parse_judges(args.judge),
             size=args.size, device=args.device, prototypes=None if table == "default" else table, skin=args.skin,
             appearance=appearance_from_args(args),
         )
@@ -66,12 +69,13 @@ def register(sub: Any) -> None:
                        description="Pose every emotion at several intensities, identities and views, render, "
                                    "recognize with each recognizer, and print per-emotion accuracy per recognizer.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--identities", default="0,7,21", help="identity seeds (default 0,7,21)")
-    p.add_argument("--views", default="front,three-quarter", help="camera views: presets or yaw=DEGREES (default front,three-quarter)")
+    p.add_argument("--identities", default="0,7,21", help="identity seeds, e.g. 0,7,21 or 101-140 (default 0,7,21)")
+    p.add_argument("--views", default="front,three-quarter",
+                   help=f"comma-separated camera views, each {VIEW_HELP} (default front,three-quarter)")
     p.add_argument("--prototypes", default="default", help="emotion table(s) posed: default, facs, refined, or facs,refined for both")
     p.add_argument("--by-view", action="store_true", help="also print per-emotion x per-view tables for each recognizer")
     p.add_argument("--intensities", default="0.5,0.75,1.0", help="emotion intensities (default 0.5,0.75,1.0)")
-    p.add_argument("--recognizers", default=",".join(RECOGNIZERS), help=f"comma-separated (default {','.join(RECOGNIZERS)})")
+    add_judge_arg(p, ",".join(RECOGNIZERS), several=True, old=("--recognizers", "--judges"))
     p.add_argument("--size", type=int, default=256, help="render size in pixels (default 256)")
     p.add_argument("--skin", default="medium", help="skin tone: light, medium, tan, brown, dark (default: medium)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")

@@ -10,14 +10,14 @@ EPILOG = """examples:
   emoavatar portrait --emotion anger --intensity 0.8 -n 16 --seed 0 -o out/   # out/grid.png, out/0000.png ..., out/scores.json
   emoavatar portrait --aus AU4=1,AU5=0.6,AU23=0.7 -o out/
   emoavatar portrait --va -0.6,0.7 -o out/
-  emoavatar portrait --emotion fear --guidance 3 -o out/          # recognizer guidance strength (0 = off)
+  emoavatar portrait --emotion fear --critic-guidance 3 -o out/   # recognizer guidance strength (0 = off)
   emoavatar portrait --emotion sad --from-render --identity 7 -o out/   # start from a render of the head
   emoavatar portrait --model ./my-sd-au-adapter --emotion happy -o out/  # a local Stable Diffusion + our AU adapter
 
-The condition is resolved onto the same FACS action units that pose the 3D head. --guidance follows the
+The condition is resolved onto the same FACS action units that pose the 3D head. --critic-guidance follows the
 critic's (default FER2013) gradient of the target emotion on each step's predicted clean image; --best-of
 keeps the critic's favourite of several candidates. scores.json holds every image's reading by each judge
-(--judges), and which judge steered (it is not held out).
+(--judge), and which judge steered (it is not held out).
 """
 
 
@@ -39,11 +39,14 @@ def cmd_portrait(args: argparse.Namespace) -> int:
     if args.model is not None:
         check_pipeline_folder(args.model)
     check_output_path(args.output.rstrip("/") + "/grid.png")
-    judges = tuple(j.strip() for j in args.judges.split(",") if j.strip())
+    from avatar.app.judges import parse_judges
+
+    judges = parse_judges(args.judge, allow_empty=True)
     out = portrait(emotion=args.emotion, intensity=args.intensity, aus=args.aus, va=va, n=args.n, seed=args.seed,
-                   guidance=args.guidance, au_guidance=args.au_guidance, best_of=args.best_of, steps=args.steps, cfg=args.cfg,
-                   from_render=args.from_render, identity=args.identity, strength=args.strength, model=args.model,
-                   critic=args.critic, judges=judges, device=args.device, progress=args.progress)
+                   critic_guidance=args.critic_guidance, au_guidance=args.au_guidance, best_of=args.best_of, steps=args.steps,
+                   guidance_scale=args.guidance_scale, from_render=args.from_render, identity=args.identity,
+                   strength=args.strength, model=args.model, critic=args.critic, judge=judges, device=args.device,
+                   progress=args.progress)
     folder = out.save(args.output)
     summary = out.to_dict()["summary"]
     target = out.settings["condition"].get("target_emotion")
@@ -63,7 +66,7 @@ def cmd_portrait(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the portrait subcommand to the CLI's subparsers."""
-    from avatar.app.cli.common import EMOTION_HELP, positive_int
+    from avatar.app.cli.common import EMOTION_HELP, add_judge_arg, add_renamed, identity_arg, positive_int
 
     p = sub.add_parser("portrait", help="diffusion portraits of an emotion / AUs / valence-arousal, scored by the judges",
                        description="Generate face portraits with an AU-conditioned diffusion model (the shipped 64x64 model, "
@@ -80,14 +83,18 @@ def register(sub: Any) -> None:
     p.add_argument("-n", type=positive_int, default=4, help="number of portraits (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     p.add_argument("--steps", type=positive_int, default=12, help="sampler steps (default 12, DPM-Solver++)")
-    p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance on the AU condition (1 = off; default 2)")
-    p.add_argument("--guidance", type=float, default=0.0, help="recognizer guidance strength (0 = off; try 3)")
+    p.add_argument("--guidance-scale", type=float, default=2.0,
+                   help="classifier-free guidance on the AU condition (diffusers' guidance_scale; 1 = off; default 2)")
+    add_renamed(p, "--cfg", "--guidance-scale", "guidance_scale", type=float)
+    p.add_argument("--critic-guidance", type=float, default=0.0, help="recognizer guidance strength (0 = off; try 3)")
+    add_renamed(p, "--guidance", "--critic-guidance", "critic_guidance", type=float)
     p.add_argument("--au-guidance", type=float, default=0.0, help="guidance by ExpressionNet's AU read-back error (0 = off)")
     p.add_argument("--best-of", type=positive_int, default=1, help="candidates per portrait; the critic's favourite is kept")
-    p.add_argument("--critic", default="fer2013", help="the judge that steers --guidance / --best-of (default fer2013)")
-    p.add_argument("--judges", default="fer2013,face-classification,expression-net", help="judges that score every image ('' for none)")
+    p.add_argument("--critic", default="fer2013", help="the recognizer that steers --critic-guidance / --best-of (default fer2013)")
+    add_judge_arg(p, "fer2013,face-classification,expression-net", several=True, old=("--judges",),
+                  help="comma-separated recognizers that grade every image ('' for none; default fer2013,face-classification,expression-net)")
     p.add_argument("--from-render", action="store_true", help="start from a render of the head at the same AUs (image-to-image)")
-    p.add_argument("--identity", type=int, default=None, help="with --from-render: the head's identity seed")
+    p.add_argument("--identity", type=identity_arg, default=None, help="with --from-render: the head's identity seed")
     p.add_argument("--strength", type=float, default=0.6, help="with --from-render: share of the noise schedule re-run (default 0.6)")
     p.add_argument("--model", default=None, help="a pipeline folder (ours, or SD + AU adapter); default: the shipped model")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")

@@ -10,29 +10,20 @@ EPILOG = """examples:
   emoavatar refine --emotion anger                      # 60 steps against the FER2013 judges, read by every judge
   emoavatar refine --emotion sad --steps 20 --size 96 -o sad.json
   emoavatar refine --all -o arkit_prototypes.json       # a refined prototype table (slow: minutes per emotion)
-  emoavatar refine --emotion disgust --critics fer2013 --judges face-classification --identities 101-140 --views -40,0,40
+  emoavatar refine --emotion disgust --critics fer2013 --judge face-classification --identities 101-140 --views -40,0,40
   emoavatar refine --emotion fear --space arkit         # move single ARKit shapes instead of the prototype's AUs
 
 The optimisation renders identities --identities at camera yaws --views with jittered light; the
 readings before/after use other identities and views (--judge-identities, --judge-views), so judges
-that did not steer (--judges minus --critics) are held out. See docs/refinement.md.
+that did not steer (--judge minus --critics) are held out. See docs/refinement.md.
 """
 
 
 def _seeds(text: str, what: str) -> tuple[int, ...]:
-    """Return identity seeds from '1,2,5' or ranges '101-140'."""
-    from avatar.errors import AvatarInputError
+    """Return identity seeds from '1,2,5' or ranges '101-140' (the shared parser, `avatar.validation.parse_identities`)."""
+    from avatar.validation import parse_identities
 
-    out: list[int] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        lo, dash, hi = part.partition("-")
-        try:
-            out.extend(range(int(lo), int(hi) + 1) if dash else [int(part)])
-        except ValueError:
-            raise AvatarInputError(f"{what} {text!r}: write seeds like '0,7,21' or ranges like '101-140'") from None
-    if not out or min(out) < 0:
-        raise AvatarInputError(f"{what} {text!r}: give at least one seed, all >= 0")
-    return tuple(out)
+    return parse_identities(text, what)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -48,7 +39,8 @@ def _print_readings(readings: dict[str, Any], critics: tuple[str, ...], emotion:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
-    from avatar.app.cli.common import floats
+    from avatar.app.judges import parse_judges
+    from avatar.views import parse_views, view_label, view_yaw
     from avatar.app.refine import build_prototype_table, refine
     from avatar.errors import AvatarInputError
     from generators.refinement import RefinementOptions
@@ -61,13 +53,13 @@ def cmd_refine(args: argparse.Namespace) -> int:
         raise AvatarInputError("give --emotion NAME or --all")
     options = RefinementOptions(
         steps=args.steps, seed=args.seed, symmetric=not args.asymmetric, batch_size=args.batch_size, lr=args.lr,
-        identities=_seeds(args.identities, "--identities"), yaws=floats(args.views, "--views"),
+        identities=_seeds(args.identities, "--identities"), yaws=tuple(view_yaw(v) for v in parse_views(args.views)),
         space=args.space, aus=_names(args.aus) if args.aus else None,
     ).check()
-    judges = _names(args.judges) if args.judges else ()
+    judges = parse_judges(args.judge, allow_empty=True)
     critics = _names(args.critics)
     common = dict(critics=critics, judges=judges, validation_identities=_seeds(args.judge_identities, "--judge-identities"),
-                  validation_views=_names(args.judge_views), options=options, size=args.size, judge_size=args.judge_size,
+                  validation_views=tuple(view_label(v) for v in parse_views(args.judge_views)), options=options, size=args.size, judge_size=args.judge_size,
                   device=args.device, progress=args.progress)
     if args.all:
         table = build_prototype_table(_names(args.emotions) if args.emotions else None, log=print, **common)
@@ -96,6 +88,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the refine subcommand to the CLI's subparsers."""
+    from avatar.app.cli.common import add_judge_arg
+
     p = sub.add_parser("refine", help="refine emotion poses against real-face judges (recognizer in the loop)",
                        description="Optimise an emotion's pose (its action units' intensities, or its 52 ARKit weights) so "
                                    "that real-face judges read it across identities, views and lights, staying close to the "
@@ -112,13 +106,13 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="renders per step (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the identity/view/light sampling (default 0)")
     p.add_argument("--identities", default="101-140", help="identity seeds optimised over (default 101-140)")
-    p.add_argument("--views", default="-40,-20,0,20,40", help="camera yaws in degrees optimised over (default -40,-20,0,20,40)")
+    p.add_argument("--views", default="-40,-20,0,20,40", help="views optimised over: presets or yaws in degrees (default -40,-20,0,20,40)")
     p.add_argument("--critics", default="fer2013,face-classification",
                    help="judges to optimise against (default fer2013,face-classification; the other --judges stay held out)")
-    p.add_argument("--judges", default="fer2013,face-classification,face-api,expression-net",
-                   help="judges that read before/after ('' for none; missing ones are skipped)")
+    add_judge_arg(p, "fer2013,face-classification,face-api,expression-net", several=True, old=("--judges",),
+                  help="comma-separated recognizers that grade before/after ('' for none; missing ones are skipped)")
     p.add_argument("--judge-identities", default="0,7,21,80,95", help="identity seeds of the readings (default 0,7,21,80,95)")
-    p.add_argument("--judge-views", default="front,yaw=20,three-quarter,yaw=60,profile", help="views of the readings")
+    p.add_argument("--judge-views", default="front,yaw=20,three-quarter,yaw=60,profile", help="views of the readings: presets or yaws")
     p.add_argument("--asymmetric", action="store_true", help="let Left/Right pairs differ (one-sided expressions)")
     p.add_argument("--space", choices=("arkit", "au"), default="au",
                    help="what moves: the intensities of the prototype's action units (au, default; how the shipped table "

@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 
 
-from avatar.app.cli.common import EMOTION_HELP, positive_int
-from avatar.app.judges import DEFAULT_RECOGNIZER, RECOGNIZERS, make_recognizer
+from avatar.app.cli.common import EMOTION_HELP, add_judge_arg, positive_int
+from avatar.app.judges import DEFAULT_RECOGNIZER, judge_name, make_recognizer
 
 EPILOG_SCORE = """examples:
   emoavatar score happy.png --expected happy
   emoavatar score renders/ --expected sad -o score.json --confusion confusion.png
   emoavatar score talk.mp4 --expected anger --every 5 --per-image frames.csv
-  emoavatar score photos/ --recognizer fer2013          # no --expected: just print what each image reads as
+  emoavatar score photos/ --judge face-api          # no --expected: just print what each image reads as
 """
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -36,7 +36,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         from avatar.emotion import normalize_emotion
 
         expected = normalize_emotion(args.expected)
-    rec = make_recognizer(args.recognizer, args.device, detect_faces=True)
+    rec = make_recognizer(judge_name(args.judge), args.device, detect_faces=True)
     scorer = EmotionScorer(device=args.device, judge=rec)
     rows: list[dict[str, Any]] = []
     batch: list[Any] = []
@@ -103,7 +103,7 @@ def register(sub: Any) -> None:
                        epilog=EPILOG_SCORE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or videos")
     p.add_argument("--expected", default=None, help=f"the emotion every input should show: {EMOTION_HELP}")
-    p.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help=f"one of {', '.join(RECOGNIZERS)} (default {DEFAULT_RECOGNIZER})")
+    add_judge_arg(p, DEFAULT_RECOGNIZER, old=("--recognizer",))
     p.add_argument("-o", "--output", default=None, help="write the score as .json or .csv")
     p.add_argument("--confusion", default=None, help="write the confusion matrix as a PNG")
     p.add_argument("--per-image", default=None, help="write per-image probabilities as CSV")

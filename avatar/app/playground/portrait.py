@@ -36,7 +36,7 @@ def generate(pg: Playground, mode: str, emotion: str, intensity: float, aus: str
         raise AvatarInputError(f"{n!r} portraits: the playground makes 1..{MAX_IMAGES}; use `emoavatar portrait` for more")
     cond: dict[str, Any] = {"emotion": emotion} if mode == "emotion" else {"aus": aus} if mode == "action units" else {"va": va}
     ident = None if identity in (None, "") or not from_render else int(identity)
-    out = pg.run(lambda session: portrait(**cond, intensity=float(intensity), n=count, seed=int(seed), guidance=float(guidance),
+    out = pg.run(lambda session: portrait(**cond, intensity=float(intensity), n=count, seed=int(seed), critic_guidance=float(guidance),
                                           from_render=bool(from_render), identity=ident, device=pg.device, session=session))
     items = []
     for img, score in zip(out.images, out.scores):

@@ -27,7 +27,7 @@ def _write_video(session: Session, seq: ExpressionSequence, identity: int | None
                  report: Callable[[int, int], None], appearance: Appearance | None = None) -> Path:
     """Return `path` after rendering every frame of `seq` into an MP4 with its audio; runs on the GL worker."""
     import avatar.app.facade as facade
-    from avatar.app.session import DEFAULT_BACKGROUND
+    from avatar.constants import DEFAULT_BACKGROUND
     from renderers.writers import save_frames
 
     renderer = facade.get_renderer(None, identity, size, size, DEFAULT_BACKGROUND, view=camera, session=session,
