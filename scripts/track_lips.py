@@ -1,0 +1,126 @@
+"""Track a person's lips and jaw in talking-face videos (GRID-style <id>.mpg + <id>.align) into a tracks .npz.
+
+    python scripts/track_lips.py FOLDER --speaker s1 --out tracks.npz [--limit 200] [--wav-dir WAVS]
+
+Reads every <id>.mpg of FOLDER (a GRID speaker's clips: 25 fps video with its audio, and the word alignment
+<id>.align, whose words become the transcript), finds the face with dlib's HOG detector, places dlib's 68
+landmarks (the predictor shipped by the PyPI package face-recognition-models) on every frame and writes the
+inner-lip gap and chin-to-nose distance in eye-corner units (`generators.speech.realism.landmark_tracks`).
+With --wav-dir it also writes each clip's audio as 16 kHz mono WAV (what `benchmarks/bench_realism.py` reads).
+
+Licences: dlib (Boost), face-recognition-models (MIT); the 68-point predictor was trained on iBUG 300-W,
+whose images are for research use: the tracks it measures are shipped for research/benchmarking, the
+predictor itself is not. Needs `pip install dlib-bin face-recognition-models` (not a project dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from avatar.errors import AvatarInputError  # noqa: E402
+from generators.speech.realism import RealClip, grid_clip_files, landmark_tracks, read_grid_align, save_clips  # noqa: E402
+
+
+def _predictor():  # noqa: ANN202 - dlib objects
+    try:
+        import dlib
+    except ImportError as exc:
+        raise AvatarInputError("lip tracking needs dlib: pip install dlib-bin face-recognition-models") from exc
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise AvatarInputError("lip tracking needs the 68-point predictor: pip install face-recognition-models")
+    model = Path(spec.origin).parent / "models" / "shape_predictor_68_face_landmarks.dat"
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model)), dlib
+
+
+def track_video(path: Path, detector, predictor, dlib) -> tuple[np.ndarray, float]:  # noqa: ANN001
+    """Return (T, 68, 2) landmarks and the video's fps; frames without a face repeat the last landmarks."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+    out, box, i = [], None, 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if box is None or i % 25 == 0:  # the speaker barely moves in GRID: re-detect once a second
+            faces = detector(gray, 0)
+            if len(faces):
+                box = max(faces, key=lambda r: r.width() * r.height())
+        if box is None:
+            out.append(out[-1] if out else np.full((68, 2), np.nan))
+        else:
+            shape = predictor(gray, box)
+            out.append(np.array([[shape.part(k).x, shape.part(k).y] for k in range(68)], np.float64))
+        i += 1
+    cap.release()
+    lm = np.array(out)
+    if not len(lm) or np.isnan(lm).all():
+        raise AvatarInputError(f"no face found in {path}; the tracker needs a frontal talking face")
+    found = ~np.isnan(lm).any(axis=(1, 2))
+    lm[: int(np.argmax(found))] = lm[int(np.argmax(found))]  # frames before the first detection hold its landmarks
+    return lm, fps
+
+
+def write_wav(path: Path, out: Path, rate: int = 16000) -> None:
+    """Write the audio of video `path` as 16 kHz mono WAV at `out` (atomically)."""
+    import imageio_ffmpeg
+    import soundfile as sf
+
+    pcm = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate),
+                          "-f", "s16le", "-"], check=True, capture_output=True).stdout
+    x = np.frombuffer(pcm, np.int16)
+    tmp = out.with_name(out.name + ".tmp.wav")
+    sf.write(tmp, x, rate, subtype="PCM_16")
+    tmp.replace(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("folder")
+    ap.add_argument("--speaker", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--limit", type=int, default=0, help="track only the first N clips (name order); 0 = all")
+    ap.add_argument("--stride", type=int, default=1, help="take every Nth clip (name order) before --limit")
+    ap.add_argument("--exclude", default="", help="comma-separated clip ids to skip (e.g. another party's held-out clips)")
+    ap.add_argument("--wav-dir", default=None)
+    args = ap.parse_args(argv)
+    try:
+        files = grid_clip_files(args.folder)
+        skip = {x.strip() for x in args.exclude.split(",") if x.strip()}
+        files = [f for f in files if f.stem not in skip][:: max(1, args.stride)]
+        if args.limit:
+            files = files[: args.limit]
+        detector, predictor, dlib = _predictor()
+        clips = []
+        for k, f in enumerate(files):
+            lm, fps = track_video(f, detector, predictor, dlib)
+            tr = landmark_tracks(lm)
+            align = f.with_suffix(".align")
+            text = read_grid_align(align)[0] if align.is_file() else ""
+            clips.append(RealClip(f"{args.speaker}/{f.stem}", args.speaker, fps, tr["gap"], tr["jaw"], text))
+            if args.wav_dir:
+                Path(args.wav_dir).mkdir(parents=True, exist_ok=True)
+                write_wav(f, Path(args.wav_dir) / f"{f.stem}.wav")
+            print(f"{k + 1}/{len(files)} {f.stem} gap p90 {np.percentile(tr['gap'], 90):.3f}", file=sys.stderr)
+        save_clips(args.out, clips)
+    except AvatarInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Speech motion against real people's: the lip-track measures, the tracks reader and one held-out real clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar.errors import AvatarInputError
+from generators.speech.realism import (RealClip, best_lag_r, compare_tracks, grid_clip_files, head_tracks, landmark_tracks,
+                                       load_clips, read_grid_align, save_clips)
+
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "realism"
+
+
+def _face(gap_px: float, eye_px: float = 100.0) -> np.ndarray:
+    lm = np.zeros((68, 2))
+    lm[36], lm[45] = (0.0, 0.0), (eye_px, 0.0)
+    lm[33], lm[8] = (50.0, 60.0), (50.0, 120.0 + gap_px)
+    lm[62], lm[66] = (50.0, 80.0), (50.0, 80.0 + gap_px)
+    return lm
+
+
+def test_landmark_tracks_are_in_eye_corner_units_whatever_the_camera_distance():
+    near = landmark_tracks(np.stack([_face(20.0, 100.0)]))
+    far = landmark_tracks(np.stack([_face(10.0, 50.0) * 1.0]))
+    assert near["gap"][0] == pytest.approx(0.2)
+    # Half the pixels at half the eye distance is the same mouth.
+    assert far["gap"][0] == pytest.approx(near["gap"][0])
+    with pytest.raises(AvatarInputError, match=r"\(T, 68, 2\)"):
+        landmark_tracks(np.zeros((4, 5, 2)))
+
+
+def test_best_lag_finds_a_shift_and_ignores_one_beyond_the_window():
+    rng = np.random.default_rng(0)
+    ref = np.convolve(rng.standard_normal(300), np.ones(5) / 5, "same")
+    ours = np.r_[np.zeros(2), ref[:-2]]  # ours two frames late
+    r, lag = best_lag_r(ours, ref, fps=30.0)
+    assert r > 0.99 and lag == pytest.approx(2 / 30)
+    late = np.r_[np.zeros(10), ref[:-10]]  # 333 ms late: outside +-133 ms
+    assert best_lag_r(late, ref, fps=30.0)[0] < 0.5
+
+
+def test_compare_tracks_ratios_and_shut_agreement():
+    ref = np.r_[np.zeros(10), np.linspace(0.1, 1.0, 20), np.zeros(10)]
+    voiced = np.r_[np.zeros(10, bool), np.ones(20, bool), np.zeros(10, bool)]
+    c = compare_tracks(ref * 0.5, ref, 30.0, voiced)
+    assert c.r == pytest.approx(1.0) and c.p90_ratio == pytest.approx(0.5) and c.p50_ratio == pytest.approx(0.5)
+    assert c.rest_ours_cm == 0.0 and c.rest_ref_cm == 0.0
+    # Shut where the person is shut, open where they are open, except ours 0.5x dips under the threshold more often.
+    assert 0.8 < c.shut_agreement < 1.0
+
+
+def test_head_tracks_open_with_jaw_open_on_the_shipped_head():
+    w = np.zeros((2, 52), np.float32)
+    from avatar.rig import index_of
+
+    w[1, index_of("jawOpen")] = 1.0
+    gap, jaw, eye = head_tracks(w)
+    assert gap[0] < 0.2 < gap[1]  # lips together at the neutral, apart with the jaw open
+    assert jaw[0] == pytest.approx(0.0, abs=1e-6) and jaw[1] > 0.5
+    assert 6.0 < eye < 12.0  # outer eye corners of an adult head, cm
+
+
+def test_tracks_file_round_trip_and_refusals(tmp_path):
+    clip = RealClip("s9/abc", "s9", 25.0, np.linspace(0, 0.2, 5), np.linspace(1, 1.1, 5), "bin blue")
+    save_clips(tmp_path / "t.npz", [clip])
+    [back] = load_clips(tmp_path / "t.npz")
+    assert back.name == "s9/abc" and back.speaker == "s9" and back.fps == 25.0 and back.text == "bin blue"
+    np.testing.assert_allclose(back.gap, clip.gap, atol=1e-6)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(AvatarInputError, match="not a lip-tracks file"):
+        load_clips(tmp_path / "bad.npz")
+    with pytest.raises(AvatarInputError, match="no tracks file"):
+        load_clips(tmp_path / "missing.npz")
+
+
+def test_clip_folder_without_grid_clips_is_refused_in_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(AvatarInputError) as err:
+        grid_clip_files(tmp_path)
+    assert "no GRID clips" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(AvatarInputError, match="not a folder"):
+        grid_clip_files(tmp_path / "nope")
+
+
+def test_grid_align_gives_the_transcript_without_silences(tmp_path):
+    p = tmp_path / "x.align"
+    p.write_text("0 17750 sil\n17750 22500 bin\n22500 27000 blue\n46750 74500 sil\n")
+    text, words = read_grid_align(p)
+    assert text == "bin blue" and words[1] == (0.71, 0.9, "bin")
+
+
+def test_shipped_tracks_hold_out_whole_speakers_and_look_like_speech():
+    clips = load_clips(DATA / "grid_heldout_ABC.npz")
+    assert {c.speaker for c in clips} == {"A", "B", "C"}
+    train = load_clips(DATA / "grid_s1.npz")
+    assert {c.speaker for c in train} == {"s1"} and len(train) >= 50
+    for c in clips + train:
+        # A talking mouth: closed (or nearly) at some point, open by >= 5 % of the eye distance at another.
+        assert c.gap.min() < 0.05 and c.gap.max() > 0.05, c.name
+
+
+@pytest.mark.speech
+@pytest.mark.slow
+def test_opening_on_a_held_out_real_speaker_is_within_a_band_of_theirs():
+    pytest.importorskip("pocketsphinx")
+    pytest.importorskip("soundfile")
+    from generators.speech.realism import measure_clip
+
+    [clip] = [c for c in load_clips(DATA / "grid_heldout_ABC.npz") if c.name.endswith("A_bbas1s")]
+    res = measure_clip(clip, DATA / "A_bbas1s.wav", "phonetic+text")
+    # Speaker A (never tuned on): our p90 lip gap over speech frames within +-35 % of theirs, and the motion
+    # follows theirs better than loudness does.
+    assert 0.65 < res["gap"].p90_ratio < 1.35
+    assert res["gap"].r > res["rms_r"] + 0.2
