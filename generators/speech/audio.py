@@ -18,16 +18,32 @@ from avatar.constants import HOP_S, SAMPLE_RATE
 from avatar.errors import AvatarInputError
 from avatar.validation import check_sample_rate
 
-__all__ = ["HOP_S", "SAMPLE_RATE", "Audio", "AudioFeatures", "analyse_audio", "check_audio", "frame_rms_dbfs",
+__all__ = ["HOP_S", "SAMPLE_RATE", "Audio", "AudioFeatures", "NoSpeechWarning", "SilenceWarning", "analyse_audio", "check_audio", "frame_rms_dbfs",
            "frames_pitch", "load_audio", "pitch_track", "voice_activity"]
 
 MAX_SECONDS = 600.0
 """Default longest accepted clip (10 min): longer audio should be split by the caller."""
 
 SILENCE_DBFS = -60.0
-"""Default silence threshold: a clip whose loudest 25 ms frame is below this RMS level is rejected."""
+"""Default silence threshold: a clip whose loudest 25 ms frame is below this RMS level holds no speech
+(`load_audio` rejects it; `animate` makes an idle clip of it, with a warning)."""
+
+MIN_SPEECH_S = 0.2
+"""Least voice activity, in seconds, for a clip to count as speech: below it (noise, a click, a breath) `animate`
+makes an idle clip, with a warning."""
+
+MOSTLY_SILENT_SHARE = 0.1
+"""Below this share of voice activity `animate` warns that the clip is mostly silence (the pauses are idle)."""
 
 INSTALL_HINT = "pip install emoavatar[speech]"
+
+
+class SilenceWarning(UserWarning):
+    """`animate` found a clip that is mostly silence: it animates the silence as an idle face."""
+
+
+class NoSpeechWarning(SilenceWarning):
+    """`animate` found no speech in a clip (silent, or only noise): the whole clip is an idle face."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ Numbers from the literature (rough, conversational adults):
 * gaze: fixations of a few hundred ms to ~2 s separated by saccades of a few degrees, lasting
   ~20-60 ms; speakers look away more than listeners (Lee, Badler & Badler 2002, "Eyes Alive");
 * head: nods line up with pitch accents and loudness peaks, and head motion correlates with F0
-  (Graf et al. 2002; Busso et al. 2007); amplitudes of a few degrees.
+  (Graf et al. 2002; Busso et al. 2007); amplitudes of a few degrees;
+* breathing: 12-20 breaths per minute at rest (adults), inhaling for about 40 % of the cycle; the shoulders
+  and chest lift the head a millimetre or so. Shown where the voice is idle (pauses, silent clips).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class LifeOptions:
         saccade_deg: mean saccade amplitude in degrees.
         eye_range_deg: gaze angle that maps to an eyeLook* weight of 1.
         head_deg: (pitch, yaw, roll) typical amplitude in degrees while speaking.
+        breaths_per_min: mean resting breath rate.
+        breath_deg, breath_cm: how far a full inhale tips the head back (degrees) and lifts it (cm).
     """
 
     blink_rate_per_min: float = 17.0
@@ -43,9 +47,13 @@ class LifeOptions:
     saccade_deg: float = 4.0
     eye_range_deg: float = EYE_LOOK_DEG
     head_deg: tuple[float, float, float] = (3.0, 4.0, 2.0)
+    breaths_per_min: float = 14.0
+    breath_deg: float = 0.5
+    breath_cm: float = 0.08
     blinks: bool = True
     gaze: bool = True
     head: bool = True
+    breathing: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,39 @@ def gaze_curves(n_frames: int, fps: float, rng: np.random.Generator, opts: LifeO
     return out
 
 
+def breathing_curve(n_frames: int, fps: float, rng: np.random.Generator, opts: LifeOptions = LifeOptions()) -> np.ndarray:
+    """Return (T,) float32 breath in [0, 1] (0 at rest after an exhale, 1 at the top of an inhale), seeded.
+
+    Each breath's length is drawn in turn (about `breaths_per_min`, +-15 %), so a longer clip only adds breaths
+    at its end: the streaming path reproduces the offline curve.
+    """
+    out = np.zeros(n_frames, np.float32)
+    if opts.breaths_per_min <= 0 or n_frames == 0:
+        return out
+    period = 60.0 / opts.breaths_per_min
+    times = np.arange(n_frames) / fps
+    t = -float(rng.uniform(0.0, period))  # the clip starts somewhere in a breath
+    while t < n_frames / fps:
+        d = float(np.clip(rng.lognormal(np.log(period), 0.15), 0.6 * period, 1.6 * period))
+        inhale = 0.4 * d
+        u = times - t
+        rise = 0.5 - 0.5 * np.cos(np.pi * np.clip(u / inhale, 0.0, 1.0))
+        fall = 0.5 + 0.5 * np.cos(np.pi * np.clip((u - inhale) / (d - inhale), 0.0, 1.0))
+        inside = (u >= 0) & (u < d)
+        out[inside] = np.where(u[inside] < inhale, rise[inside], fall[inside])
+        t += d
+    return out
+
+
+def breathing_pose(breath: np.ndarray, idle: np.ndarray, opts: LifeOptions = LifeOptions()) -> np.ndarray:
+    """Return (T, 6) float32 head-pose offsets of breathing: the head tips back and rises on each inhale where `idle` (T,) is 1."""
+    b = np.asarray(breath, np.float64) * np.clip(np.asarray(idle, np.float64), 0.0, 1.0)
+    pose = np.zeros((len(b), 6), np.float32)
+    pose[:, 0] = -np.deg2rad(opts.breath_deg) * b  # pitch positive is down
+    pose[:, 4] = opts.breath_cm * b
+    return pose
+
+
 def gaze_weights(gaze_deg: np.ndarray, eye_range_deg: float = EYE_LOOK_DEG) -> np.ndarray:
     """Return (T, 8) eyeLook* weights [DownL, DownR, InL, InR, OutL, OutR, UpL, UpR] for (T, 2) gaze angles."""
     x = np.clip(gaze_deg[:, 0] / eye_range_deg, -1, 1)
@@ -199,7 +240,8 @@ def add_life(
     and arousal scales it by 0.7..1.3; both eased over ~0.3 s.
     """
     n = len(weights)
-    rng_blink, rng_gaze, rng_head = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
+    # spawn(4)'s first three children are spawn(3)'s: adding breathing changed no blink, gaze or head draw.
+    rng_blink, rng_gaze, rng_head, rng_breath = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4))
     out = weights.astype(np.float32).copy()
     if opts.blinks:
         b = blink_curve(n, fps, rng_blink, opts)
@@ -227,5 +269,11 @@ def add_life(
             pose[:, :3] *= amp[:, None].astype(np.float32)
             pose[:, 4] *= amp.astype(np.float32)
             pose[:, 0] += np.deg2rad(tilt).astype(np.float32)
+    if opts.breathing and n > 0:
+        # Breathing shows where the voice rests (speech carries its own rhythm): pauses and silent clips.
+        from generators.speech.smoothing import gaussian_filter1d
+
+        idle = 1.0 - gaussian_filter1d(np.asarray(activity, np.float64), 0.3 * fps, mode="nearest")
+        pose += breathing_pose(breathing_curve(n, fps, rng_breath, opts), idle, opts)
     assert out.shape[1] == len(ARKIT_NAMES)
     return out, pose

@@ -16,7 +16,8 @@
   the head's own lips;
 * emotion: a constant pose, or `intensity="auto"` following the running vocal arousal;
 * life: seeded blinks and gaze identical to the offline path's (their random draws do not depend on the
-  clip length) and a causal head motion with the same emotion/arousal style as `life.head_motion`.
+  clip length) and a causal head motion with the same emotion/arousal style as `life.head_motion`; breathing
+  where the voice rests, as offline.
 
 Latency: a frame at time t is emitted once audio up to t + `latency_s` has been pushed: the model's look-ahead
 (`lookahead` x 10 ms = 60 ms for the shipped model) + half the analysis window (12.5 ms) + one 50 Hz output
@@ -350,16 +351,17 @@ class StreamingAnimator:
         return StreamFrame(i, t, w.astype(np.float32), pose, self.label)
 
     def _add_life(self, i: int, w: np.ndarray, level_idx: int, arousal: float, act: float) -> tuple[np.ndarray, np.ndarray]:
-        from generators.speech.life import LifeOptions, blink_curve, gaze_curves, gaze_weights
+        from generators.speech.life import LifeOptions, blink_curve, breathing_curve, breathing_pose, gaze_curves, gaze_weights
 
+        opts = LifeOptions()
         if self._life_cache is None or i >= self._life_cache[0]:
-            # Blink and gaze draws do not depend on the horizon, so growing it reproduces the offline curves.
+            # Blink, gaze and breath draws do not depend on the horizon, so growing it reproduces the offline curves.
             horizon = max(int(self.fps * 30), 2 * (i + 1))
-            rng_blink, rng_gaze, _ = (np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(3))
-            opts = LifeOptions()
+            rng_blink, rng_gaze, _, rng_breath = (np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(4))
             self._life_cache = (horizon, blink_curve(horizon, self.fps, rng_blink, opts),
-                                gaze_weights(gaze_curves(horizon, self.fps, rng_gaze, opts), opts.eye_range_deg))
-        _, blinks, gaze = self._life_cache
+                                gaze_weights(gaze_curves(horizon, self.fps, rng_gaze, opts), opts.eye_range_deg),
+                                breathing_curve(horizon, self.fps, rng_breath, opts))
+        _, blinks, gaze, breath = self._life_cache
         out = w.copy()
         for side in ("Left", "Right"):
             kb = index_of("eyeBlink" + side)
@@ -370,7 +372,10 @@ class StreamingAnimator:
         cols = [index_of(c) for c in _EYE_LOOK]
         out[cols] = np.clip(out[cols] + gaze[i], 0.0, 1.0)
         level = self._levels[level_idx] if self._levels else -120.0
-        return out, self._head_motion.step(level, act, arousal)
+        pose = self._head_motion.step(level, act, arousal)
+        if opts.breathing:  # where the voice rests, as offline (causally eased activity instead of a centred one)
+            pose = pose + breathing_pose(breath[i : i + 1], np.array([1.0 - self._head_motion.act]), opts)[0]
+        return out, pose
 
 
 class _ClosureState:

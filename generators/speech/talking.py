@@ -16,10 +16,11 @@ import numpy as np
 
 from avatar.constants import DEFAULT_FPS
 from avatar.errors import AvatarInputError
-from avatar.rig import index_of
+from avatar.rig import ARKIT_NAMES, index_of
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_choice, check_fps, check_range, check_seed, check_unit
-from generators.speech.audio import MAX_SECONDS, SILENCE_DBFS, Audio, AudioFeatures, analyse_audio
+from generators.speech.audio import (MAX_SECONDS, MIN_SPEECH_S, MOSTLY_SILENT_SHARE, SILENCE_DBFS, Audio, AudioFeatures,
+                                     NoSpeechWarning, SilenceWarning, analyse_audio)
 
 if TYPE_CHECKING:
     from avatar.head import BlendshapeHead
@@ -195,7 +196,11 @@ def animate(
         articulation: mouth amplitude scale (0.7 mumbled, 1.3 exaggerated).
         life: add blinks, gaze and prosody-driven head pose (livelier for surprise and happy, lowered for sad,
             scaled by vocal arousal).
-        max_seconds, silence_dbfs: input limits (see `generators.speech.audio.load_audio`).
+        max_seconds: longest accepted clip (see `generators.speech.audio.load_audio`).
+        silence_dbfs: a clip whose loudest 25 ms frame is quieter than this holds no speech: it is animated as
+            an idle face (blinks, gaze, breathing, the emotion) for its whole length, with one warning, as is
+            a clip with under `MIN_SPEECH_S` of voice activity; one that is mostly silence (under
+            `MOSTLY_SILENT_SHARE` active) talks where there is speech and warns once. Pauses are idle.
         emotion_smoothing_s: low-pass applied to an emotion track, in seconds.
         model: a `SpeechToARKit` instance or a path to its checkpoint folder for method "neural".
         head: the head this animation is for; bilabial closure is solved on its own lips (default: the
@@ -204,19 +209,26 @@ def animate(
         `ExpressionSequence` with weights (T, 52) float32, head_pose (T, 6), per-frame emotion labels,
         and `audio` set to the source path (None for raw arrays).
     Raises:
-        AvatarInputError: missing/unreadable/empty/silent/over-long audio, bad arguments, missing extras.
+        AvatarInputError: missing/unreadable/empty/over-long audio, bad arguments, missing extras.
     """
     fps = _check_args(fps, seed, method, intensity, articulation)
-    feats = analyse_audio(audio, sample_rate, max_seconds=max_seconds, silence_dbfs=silence_dbfs)
+    # Silence is input (a pause in a dialogue, a listener's turn): measured here, not rejected by the loader.
+    feats = analyse_audio(audio, sample_rate, max_seconds=max_seconds, silence_dbfs=-np.inf)
     clip = feats.audio
     n_frames = max(1, int(math.ceil(clip.duration * fps - 1e-9)))
-    chosen = resolve_method(method, text)
-    speech, shut, tuck = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
-    activity = frame_activity(feats, n_frames, fps)
-    # Silence keeps the mouth closed even where an alignment runs phones into a pause.
-    speech *= activity[:, None]
-    jaw = index_of("jawOpen")
-    speech[:, jaw] *= loudness_gain(feats, n_frames, fps)
+    if _has_speech(feats, silence_dbfs):
+        chosen = resolve_method(method, text)
+        speech, shut, tuck = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
+        activity = frame_activity(feats, n_frames, fps)
+        # Silence keeps the mouth closed even where an alignment runs phones into a pause.
+        speech *= activity[:, None]
+        jaw = index_of("jawOpen")
+        speech[:, jaw] *= loudness_gain(feats, n_frames, fps)
+    else:
+        # No speech to align or decode (the recognisers would invent words in noise): the emotion alone.
+        speech = np.zeros((n_frames, len(ARKIT_NAMES)), np.float32)
+        shut, tuck = np.zeros(n_frames, bool), np.zeros(n_frames, bool)
+        activity = np.zeros(n_frames, np.float32)
 
     from generators.speech.emotion_layer import compose, emotion_curves
 
@@ -238,6 +250,29 @@ def animate(
         weights, head_pose = add_life(weights, fps, int(seed), energy_db=feats.rms_db, f0=feats.pitch, activity=activity,
                                       hop_s=feats.hop_s, labels=labels, arousal=arousal)
     return ExpressionSequence(weights, fps=fps, head_pose=head_pose, labels=labels, audio=clip.path)
+
+
+def _has_speech(feats: AudioFeatures, silence_dbfs: float) -> bool:
+    """Return whether the clip holds speech to animate; warn once (UserWarning) when it is silent or mostly silence."""
+    name = f"audio file {feats.audio.path!r}" if feats.audio.path else "the audio array"
+    seconds = feats.audio.duration
+    loudest = float(feats.rms_db.max())
+    spoken = float(np.count_nonzero(feats.activity)) * feats.hop_s if loudest >= silence_dbfs else 0.0
+    idle = "an idle face (blinks, gaze, breathing, the emotion)"
+    if loudest < silence_dbfs:
+        message = (f"{name} is silent (loudest frame {loudest:.1f} dBFS RMS, below the {silence_dbfs:.0f} dBFS threshold): "
+                   f"animated as {idle} for its {seconds:.2f} s; lower silence_dbfs if it holds quiet speech")
+    elif spoken < MIN_SPEECH_S:
+        message = (f"{name} holds no speech ({spoken:.2f} s of voice activity in {seconds:.2f} s): "
+                   f"animated as {idle} for its whole length")
+    elif spoken < MOSTLY_SILENT_SHARE * seconds:
+        message = (f"{name} is mostly silence ({spoken:.2f} s of voice activity in {seconds:.2f} s): "
+                   f"the silence is animated as {idle}")
+    else:
+        return True
+    talking = spoken >= MIN_SPEECH_S and loudest >= silence_dbfs
+    warnings.warn(message, SilenceWarning if talking else NoSpeechWarning, stacklevel=3)
+    return talking
 
 
 def _lip_model(head: BlendshapeHead | None) -> Any:

@@ -69,10 +69,14 @@ def cmd_animate(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"emoavatar: warning: {str(w.message).splitlines()[0]}", file=sys.stderr)
     aligned = any("falling back to recognition" in str(w.message) for w in caught)
+    from generators.speech.audio import NoSpeechWarning
+
     how = {"neural": "neural (the shipped audio-to-ARKit model)",
            "hybrid": "hybrid (the shipped model's mouth, closures from it and from decoded phones)",
            "phonetic": "phonetic (phones recognised from the audio)" if not text or aligned
            else "phonetic (pocketsphinx alignment to the transcript)"}[method]
+    if any(issubclass(w.category, NoSpeechWarning) for w in caught):
+        how = "none (no speech in the audio: an idle face)"
     print(f"lip sync: {how}")
     print(f"animated {args.audio}: {len(seq)} frames at {seq.fps:g} fps ({seq.duration:.2f} s)")
     for e in args.export:
