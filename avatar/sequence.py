@@ -67,6 +67,28 @@ class ExpressionSequence:
             self.audio = os.fspath(self.audio)
 
     # ----------------------------------------------------------------- basics
+    def __repr__(self) -> str:
+        """Return a one-line summary (frames, fps, duration, the most active shapes, head pose, labels, audio), no arrays."""
+        t = len(self)
+        parts = [f"{t} frame{'s' * (t != 1)} at {self.fps:g} fps ({self.duration:.2f} s)"]
+        if t:
+            peak = self.weights.max(axis=0)
+            top = [k for k in np.argsort(-peak)[:3] if peak[k] > 0.01]
+            parts.append("most active: " + (", ".join(f"{ARKIT_NAMES[k]} {peak[k]:.2f}" for k in top) if top else "none (neutral)"))
+        if self.head_pose is not None:
+            parts.append("head pose")
+        if self.labels is not None:
+            seen: list[str] = []
+            for lab in self.labels:
+                if lab not in seen:
+                    seen.append(lab)
+            parts.append("labels " + ", ".join(seen[:4]) + (", ..." if len(seen) > 4 else ""))
+        if self.audio is not None:
+            parts.append(f"audio {os.path.basename(self.audio)!r}")
+        return f"ExpressionSequence({'; '.join(parts)})"
+
+    __str__ = __repr__
+
     def __eq__(self, other: object) -> bool:
         # The generated dataclass __eq__ compares arrays with `==` and raises on their truth value.
         if not isinstance(other, ExpressionSequence):
@@ -187,7 +209,9 @@ class ExpressionSequence:
 
     @classmethod
     def load(cls, path: str | os.PathLike, fps: float | None = None) -> ExpressionSequence:
-        """Return the sequence read from `path` (.npz, .json or Live Link Face .csv).
+        """Return the sequence read from `path` (.npz, .json, Live Link Face .csv, or `emoavatar stream`'s .jsonl).
+
+        Weights outside 0..1 are clipped with one warning naming the first one's line (or frame) and column.
 
         With `fps` the result runs at `fps` (resampled from the file's rate). A file that does not
         state its rate (any format) is read at `fps` when given, else at `UNSTATED_FPS` with a warning.

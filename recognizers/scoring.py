@@ -143,7 +143,32 @@ class Score:
             image.save(tmp, format="PNG")
         return target
 
+    def __repr__(self) -> str:
+        """Return a one-line summary: the judge, n, accuracy, balanced accuracy, macro F1 (no arrays)."""
+        judge = f"judge={self.judge!r}, " if self.judge else ""
+        extra = f", no_face={self.n_no_face}" if self.n_no_face else ""
+        return (f"Score({judge}n={self.n}, accuracy={self.accuracy:.3f}, balanced_accuracy={self.balanced_accuracy:.3f}, "
+                f"macro_f1={self.macro_f1:.3f}{extra})")
+
+    def _predicted_counts(self) -> dict[str, int]:
+        """Return {class: how often it was predicted} over the faces found, most frequent first."""
+        cols = self.confusion.sum(axis=0)
+        order = np.argsort(-cols, kind="stable")
+        return {self.labels[k]: int(cols[k]) for k in order if cols[k] > 0}
+
     def __str__(self) -> str:
+        if self.n <= 3:
+            # A few images: per-class precision/recall would be noise (and NaN); say what each read as.
+            expected = [k for k in self.labels if self.support[k]]
+            read = ", ".join(f"{k}" + (f" x{c}" if c > 1 else "") for k, c in self._predicted_counts().items())
+            line = (f"{self.n} image{'s' * (self.n != 1)}: expected {', '.join(expected) or '-'}, read as {read or '-'}"
+                    + (f", no face found in {self.n_no_face} of {self.n_scored} (counted as misses)" if self.n_no_face else "")
+                    + (f", {self.n_unmeasurable} not measurable (no {', '.join(self.unavailable)} class)" if self.n_unmeasurable else "")
+                    + f"; accuracy {self.accuracy:.3f}"
+                    + ("" if math.isnan(self.mean_expected_prob) else f", mean p(expected) {self.mean_expected_prob:.3f}"))
+            if self.judge:
+                return f"judge: {self.judge} (trained on {self.judge_trained_on or 'unknown data'})\n" + line
+            return line
         head = f"n={self.n} accuracy={self.accuracy:.3f} balanced_accuracy={self.balanced_accuracy:.3f} macro_f1={self.macro_f1:.3f}"
         if self.judge:
             head = f"judge: {self.judge} (trained on {self.judge_trained_on or 'unknown data'})\n" + head
@@ -152,8 +177,12 @@ class Score:
                      f"accuracy where a face was found {self.accuracy_on_faces:.3f}")
         if self.n_unmeasurable:
             head += f"\n  {self.n_unmeasurable} not measurable: the judge has no {', '.join(self.unavailable)} class"
+        # Classes that were expected get a row; ones only predicted (precision 0, recall undefined) are counted apart.
         rows = [f"  {k:<9} P={self.precision[k]:.3f} R={self.recall[k]:.3f} F1={self.f1[k]:.3f} n={self.support[k]}"
-                for k in self.labels if self.support[k] or not math.isnan(self.precision[k])]
+                for k in self.labels if self.support[k]]
+        only_read = {k: c for k, c in self._predicted_counts().items() if not self.support[k]}
+        if only_read:
+            rows.append("  also read as (never expected): " + ", ".join(f"{k} x{c}" for k, c in only_read.items()))
         tail = []
         if self.au_mae is not None:
             tail.append(f"  AU MAE={self.au_mae:.4f} over {self.n_au} values")

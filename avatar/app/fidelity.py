@@ -74,21 +74,33 @@ class FidelityReport:
     def table(self) -> str:
         """Return the per-emotion accuracy table (rows: emotions; columns: recognizers) as text."""
         names = list(self.scores)
-        head = f"{'emotion':10s}" + "".join(f"{n:>16s}" for n in names)
+        # Each column is as wide as its judge's name plus a gap, so names never run together.
+        widths = [max(10, len(n) + 3) for n in names]
+        head = f"{'emotion':10s}" + "".join(f"{n:>{w}s}" for n, w in zip(names, widths))
         lines = [head, "-" * len(head)]
         for e in self.config.emotions:
             cells = []
-            for n in names:
+            for n, w in zip(names, widths):
                 recall = None if e in self.scores[n].unavailable else self.scores[n].recall.get(e)
-                cells.append(f"{'n/a' if recall is None or recall != recall else f'{recall:.2f}':>16s}")
+                cells.append(f"{'n/a' if recall is None or recall != recall else f'{recall:.2f}':>{w}s}")
             lines.append(f"{e:10s}" + "".join(cells))
         lines.append("-" * len(head))
-        lines.append(f"{'accuracy':10s}" + "".join(f"{self.scores[n].accuracy:16.3f}" for n in names))
-        lines.append(f"{'balanced':10s}" + "".join(f"{self.scores[n].balanced_accuracy:16.3f}" for n in names))
-        lines.append(f"{self.frames} frames ({len(self.config.identities)} identities x {len(self.config.views)} views x "
-                     f"{len(self.config.intensities)} intensities x {len(self.config.emotions)} emotions); "
+        lines.append(f"{'accuracy':10s}" + "".join(f"{self.scores[n].accuracy:{w}.3f}" for n, w in zip(names, widths)))
+        lines.append(f"{'balanced':10s}" + "".join(f"{self.scores[n].balanced_accuracy:{w}.3f}" for n, w in zip(names, widths)))
+        lines.append(f"{self.frames} frames per judge: {self.frames_description()}; "
                      f"{self.frames_per_second:.1f} frames/s end to end, render {self.frames / max(self.render_seconds, 1e-9):.1f} frames/s")
         return "\n".join(lines)
+
+    def frames_description(self) -> str:
+        """Return how the sweep's frame count is made up, e.g. "3 identities x 2 views x (7 emotions x 3 intensities + neutral once)"."""
+        c = self.config
+        ids, views = len(c.identities), len(c.views)
+        posed = [e for e in c.emotions if e != "neutral"]
+        k = len(c.intensities)
+        per_pose = f"{len(posed)} emotion{'s' * (len(posed) != 1)} x {k} intensit{'ies' if k != 1 else 'y'}"
+        if "neutral" in c.emotions:  # the rest pose has no intensity: it is drawn once per identity and view
+            per_pose = f"({per_pose} + neutral once)" if posed else "neutral"
+        return (f"{ids} identit{'ies' if ids != 1 else 'y'} x {views} view{'s' * (views != 1)} x {per_pose}")
 
     def view_table(self, recognizer: str | None = None) -> str:
         """Return per-emotion x per-view accuracy tables as text, one per recognizer (or only `recognizer`)."""

@@ -11,6 +11,16 @@
   Floats are the shortest decimals that read back as the same float32: exact round trip.
   `names` may list any spellings `avatar.rig.normalize_name` accepts, in any order.
 - .csv: Live Link Face layout, see `avatar.io.livelink` (labels, audio and head translation are not kept).
+- .jsonl: JSON Lines as `emoavatar stream` writes them, one frame per line::
+
+      {"frame": 0, "time": 0.0, "blendshapes": {"browDownLeft": 0.0, ...}, "head_pose": {"pitch": ..., "tz": ...},
+       "emotion": "happy"}
+
+  (read only). The frame rate comes from the frames' `time`s (None for a single frame); missing
+  blendshapes read as 0, `emotion` becomes the frame's label.
+
+Weights outside 0..1 in any file are clipped to 0..1 with one warning that counts them and names the first
+one's place (line or frame, and column); see docs/formats.md.
 - .glb/.gltf: an animated head, see `avatar.io.gltf.export_gltf` (save only).
 
 Every file is written through `atomic_path`: a failed save leaves no partial file and keeps an old one.
@@ -42,7 +52,7 @@ if TYPE_CHECKING:
 JSON_FORMAT = "emoavatar.sequence"
 JSON_VERSION = 1
 SAVE_SUFFIXES = (".npz", ".json", ".csv", ".glb", ".gltf")
-LOAD_SUFFIXES = (".npz", ".json", ".csv")
+LOAD_SUFFIXES = (".npz", ".json", ".csv", ".jsonl")
 
 
 def save_sequence(seq: SequenceLike, path: str | os.PathLike, **kwargs: Any) -> Path:
@@ -110,8 +120,82 @@ def read_sequence_fields(path: str | os.PathLike) -> dict[str, Any]:
     if suffix == ".csv":
         from avatar.io.livelink import read_livelink_csv
 
-        return read_livelink_csv(p)
-    return _load_npz(p) if suffix == ".npz" else _load_json(p)
+        fields = read_livelink_csv(p)
+    elif suffix == ".jsonl":
+        fields = _load_jsonl(p)
+    else:
+        fields = _load_npz(p) if suffix == ".npz" else _load_json(p)
+    rows = fields.pop("row_names", None) or [f"frame {i}" for i in range(len(fields["weights"]))]
+    fields["weights"] = clip_weights(fields["weights"], rows, repr(str(p)))
+    return fields
+
+
+WEIGHT_TOLERANCE = 1e-4
+"""How far outside 0..1 a weight may stray (float round-off in exporters) before reading it warns."""
+
+
+def clip_weights(weights: np.ndarray, row_names: list[str], where: str) -> np.ndarray:
+    """Return (T, 52) weights clipped to 0..1; values outside (beyond `WEIGHT_TOLERANCE`) warn once, naming the first.
+
+    The warning counts the values, gives the range found and the first one's row (`row_names[i]`, e.g.
+    "line 7") and column (its ARKit name), so a user can find the exporter's mistake.
+    """
+    from avatar.notices import warn
+
+    w = np.asarray(weights, np.float32)
+    bad = (w < -WEIGHT_TOLERANCE) | (w > 1.0 + WEIGHT_TOLERANCE)
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        count = int(bad.sum())
+        warn(f"{where}: {count} weight{'s' * (count != 1)} outside 0..1 clipped (values {float(w.min()):.3g}..{float(w.max()):.3g}; "
+             f"first at {row_names[i]}, column {ARKIT_NAMES[j]} = {float(w[i, j]):.4g})", stacklevel=3)
+    return np.clip(w, 0.0, 1.0)
+
+
+def _load_jsonl(p: Path) -> dict[str, Any]:
+    """Return the fields of `emoavatar stream`'s JSON Lines (one frame object per line)."""
+    weights, poses, labels, times, rows = [], [], [], [], []
+    pose_keys = ("pitch", "yaw", "roll", "tx", "ty", "tz")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"cannot read {str(p)!r} as text ({type(e).__name__})") from None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            frame = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise FileFormatError(f"{str(p)!r} line {n}: not JSON ({e.msg}); expected one frame object per line") from None
+        shapes = frame.get("blendshapes") if isinstance(frame, dict) else None
+        if not isinstance(shapes, dict):
+            raise FileFormatError(f"{str(p)!r} line {n}: no 'blendshapes' object; expected lines as `emoavatar stream` writes")
+        w = np.zeros(len(ARKIT_NAMES), np.float32)
+        for name, value in shapes.items():
+            k = try_normalize_name(name)
+            if k is None:
+                continue
+            try:
+                w[ARKIT_NAMES.index(k)] = float(value)
+            except (TypeError, ValueError):
+                raise FileFormatError(f"{str(p)!r} line {n}: {name} is {value!r}; use a number") from None
+        hp = frame.get("head_pose") or {}
+        try:
+            poses.append([float(hp.get(k, 0.0)) for k in pose_keys])
+            times.append(float(frame["time"]) if frame.get("time") is not None else None)
+        except (TypeError, ValueError, AttributeError):
+            raise FileFormatError(f"{str(p)!r} line {n}: 'head_pose' and 'time' must hold numbers") from None
+        weights.append(w)
+        labels.append(str(frame.get("emotion") or ""))
+        rows.append(f"line {n}")
+    if not weights:
+        raise FileFormatError(f"{str(p)!r} has no frames: expected one JSON object per line, as `emoavatar stream` writes")
+    fps = None
+    if len(times) > 1 and None not in times and times[-1] > times[0]:
+        fps = round((len(times) - 1) / (times[-1] - times[0]), 3)
+    hp_arr = np.asarray(poses, np.float32)
+    return {"weights": np.stack(weights), "fps": fps, "head_pose": hp_arr if np.any(hp_arr) else None,
+            "labels": labels if any(labels) else None, "audio": None, "row_names": rows}
 
 
 def _load_npz(p: Path) -> dict[str, Any]:

@@ -236,7 +236,7 @@ def read_livelink_csv(path: str | os.PathLike) -> dict[str, Any]:
     """Return the sequence fields in a Live Link Face CSV (rules in the module docstring).
 
     Keys as `avatar.io.formats.read_sequence_fields`: weights, fps (None when the timecodes cannot
-    tell it), head_pose, labels, audio. Raises FileFormatError naming the file and line for a
+    tell it), head_pose, labels, audio; and row_names, where each frame is in the file ("line 7"). Raises FileFormatError naming the file and line for a
     missing, empty or malformed file.
     """
     p = Path(path)
@@ -302,4 +302,5 @@ def read_livelink_csv(path: str | os.PathLike) -> dict[str, Any]:
             except ValueError:
                 raise FileFormatError(f"{where} line {line}: timecode {row[tc_col]!r} is not HH:MM:SS:FF.mmm") from None
         file_fps = infer_fps(stamps)
-    return {"weights": weights, "fps": file_fps, "head_pose": head_pose, "labels": None, "audio": None}
+    return {"weights": weights, "fps": file_fps, "head_pose": head_pose, "labels": None, "audio": None,
+            "row_names": [f"line {n}" for n in lines]}

@@ -26,6 +26,7 @@ EPILOG = """examples:
   emoavatar render --va 0.8,0.5 --identity 7 -o va.png
   emoavatar render --sequence anim.csv -o anim.mp4          # Live Link Face CSV, NPZ or JSON, at its fps
   emoavatar render --sequence anim.npz --audio speech.wav -o talk.mp4
+  emoavatar render --sequence frames.jsonl --audio speech.wav -o talk.mp4   # what `emoavatar stream` wrote
   emoavatar render --emotion joy --head myhead.glb --allow-missing -o mine.png   # a head without every ARKit shape
 """
 
@@ -88,7 +89,7 @@ def register(sub: Any) -> None:
     src.add_argument("--emotion", help=EMOTION_HELP)
     src.add_argument("--aus", help="action units, e.g. AU1=0.6,AU4=0.8,AU15=0.7 (intensities 0..1; R12/L12 for one side)")
     src.add_argument("--va", help="valence,arousal in -1..1, e.g. 0.8,0.5")
-    src.add_argument("--sequence", help="animation file: Live Link Face .csv, .npz or .json")
+    src.add_argument("--sequence", help="animation file: Live Link Face .csv, .npz, .json, or `emoavatar stream`'s .jsonl")
     p.add_argument("--intensity", type=float, default=1.0, help="emotion intensity 0..1 (default 1)")
     p.add_argument("-o", "--output", required=True, help="output file: .png, .jpg, .gif or .mp4")
     p.add_argument("--size", type=int, default=512, help="square image size in pixels (default 512)")
