@@ -25,8 +25,8 @@ SHARE_REFUSED = ("--share is not available: it downloads gradio's tunnel binary 
 
 INTRO = """# emoavatar playground
 Pose the ARKit head by emotion, valence/arousal or FACS action units and see how the judges read it; animate it
-from speech; sweep the emotions through the scorer. Everything runs locally; uploads and outputs live in a temp
-folder removed when the server stops."""
+from speech, or live from your microphone; sweep the emotions through the scorer. Everything runs locally;
+uploads and outputs live in a temp folder removed when the server stops."""
 
 
 def _theme() -> Any:
@@ -41,7 +41,7 @@ def build_app(pg: Playground) -> Any:
     """Return the playground's gr.Blocks (queued), its callbacks bound to `pg`."""
     import gradio as gr
 
-    from avatar.app.playground import expression, fidelity, portrait, shading, speech
+    from avatar.app.playground import expression, fidelity, live, portrait, shading, speech
     from avatar.app.playground.errors import user_errors
 
     # Gradio deletes its cached copies of results older than an hour, every ten minutes; all under pg.root.
@@ -53,6 +53,8 @@ def build_app(pg: Playground) -> Any:
                 load_fn, load_inputs, load_outputs = expression.build(pg, switches)
             with gr.Tab("Speech", id="speech"):
                 speech.build(pg, switches)
+            with gr.Tab("Live", id="live"):
+                live.build(pg)
             with gr.Tab("Portrait", id="portrait"):
                 portrait.build(pg)
             with gr.Tab("Fidelity", id="fidelity"):
