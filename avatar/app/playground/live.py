@@ -85,7 +85,7 @@ def live_step(pg: Playground, chunk: Any, state: LiveState | None) -> tuple[np.n
     state.frames += len(frames)
 
     def draw(session: Any) -> np.ndarray:
-        from avatar.app.session import DEFAULT_BACKGROUND
+        from avatar.constants import DEFAULT_BACKGROUND
 
         renderer = facade.get_renderer(None, None, LIVE_SIZE, LIVE_SIZE, DEFAULT_BACKGROUND, view="front", session=session)
         return next(iter(renderer.iter_frames(last.weights[None], last.head_pose[None])))
