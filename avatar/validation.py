@@ -167,3 +167,40 @@ def _seed_text(text: str, what: str, value: Any, hint: str) -> int:
     if not t.isdigit():
         raise AvatarInputError(f"{what} {value!r}: {t!r} is not a whole number; {hint}")
     return int(t)
+
+
+NAMED_COLOURS: dict[str, str] = {"white": "#ffffff", "black": "#000000", "grey": "#808080", "gray": "#808080", "green": "#00b140"}
+"""Colour names a background may be given as (green: a green screen to key out)."""
+
+
+def parse_colour(value: Any, what: str = "background") -> tuple[float, float, float] | None:
+    """Return an RGB triple in 0..1 from "#rrggbb", "r,g,b" (0..1), a name, an (r, g, b) sequence, or None for "transparent".
+
+    The one colour rule of the CLI's --background, the facade's `background=`, the playground and the manifest.
+    `value` None is the default background (`avatar.constants.DEFAULT_BACKGROUND`).
+    """
+    from avatar.constants import DEFAULT_BACKGROUND
+
+    if value is None:
+        return DEFAULT_BACKGROUND
+    if isinstance(value, (list, tuple, np.ndarray)) and not isinstance(value, str):
+        vals = [_number(v) for v in value]
+        if len(vals) == 3 and all(v is not None and 0.0 <= v <= 1.0 for v in vals):
+            return (float(vals[0]), float(vals[1]), float(vals[2]))  # type: ignore[arg-type]
+    elif isinstance(value, str):
+        t = value.strip().lower()
+        if t in ("transparent", "none"):
+            return None
+        t = NAMED_COLOURS.get(t, t)
+        if t.startswith("#") and len(t) == 7:
+            try:
+                return (int(t[1:3], 16) / 255.0, int(t[3:5], 16) / 255.0, int(t[5:7], 16) / 255.0)
+            except ValueError:
+                pass
+        parts = t.split(",")
+        if len(parts) == 3:
+            nums = [_number(p) for p in parts]
+            if all(v is not None and 0.0 <= v <= 1.0 for v in nums):
+                return (float(nums[0]), float(nums[1]), float(nums[2]))  # type: ignore[arg-type]
+    raise AvatarInputError(f"{what} {value!r} is not a colour: use #rrggbb, r,g,b in 0..1, a name "
+                           f"({', '.join(NAMED_COLOURS)}), or 'transparent'")

@@ -261,3 +261,45 @@ def test_ray_backend_on_a_local_cluster(tmp_path: Path, capsys: pytest.CaptureFi
     assert (out / "a.mp4").is_file() and (out / "b.png").is_file() and not leftovers(out)
     code, stdout, err = run(capsys, "batch", str(manifest), "-o", str(out), "--backend", "ray", "--no-progress")
     assert code == 0 and "0 done, 2 skipped" in stdout
+
+
+def test_every_look_option_is_a_manifest_key_with_the_cli_meaning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """skin, eyes, background, the shading switches, view (preset or yaw), identity, prototypes and judge: each line's
+    still equals `avatar.render` with the same options; bad values are named with their line."""
+    from PIL import Image
+
+    import avatar
+    from avatar.appearance import Appearance
+
+    line = {"emotion": "sad", "size": 64, "skin": "dark", "eyes": "blue", "background": "#00b140", "wrinkles": False,
+            "mouth_shadow": True, "catch_lights": True, "view": "yaw=20", "identity": "7", "prototypes": "facs",
+            "judge": "face-api", "output": "a.png"}
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", [line, {"emotion": "sad", "size": 64, "view": 20, "output": "b.png"}])
+    a, b = read_manifest(jobs)
+    assert (a.skin, a.eyes, a.wrinkles, a.mouth_shadow, a.catch_lights, a.cavity) == ("dark", "blue", False, True, True, True)
+    assert a.background == pytest.approx((0.0, 0xB1 / 255, 0x40 / 255)) and a.view == 20.0 == b.view and a.identity == 7
+    assert (a.prototypes, a.judge) == ("facs", "face-api")
+    bad = write_jsonl(tmp_path / "bad.jsonl", [
+        {"emotion": "sad", "skin": "plaid", "output": "a.png"},
+        {"emotion": "sad", "identity": "7.9", "output": "b.png"},
+        {"emotion": "sad", "view": "sideways", "output": "c.png"},
+        {"emotion": "sad", "judge": "fer2031", "output": "d.png"},
+        {"emotion": "sad", "background": "transparent", "output": "e.mp4"},
+        {"emotion": "sad", "prototypes": "mine", "output": "f.png"},
+    ])
+    with pytest.raises(ManifestError) as info:
+        read_manifest(bad)
+    p = info.value.problems
+    assert len(p) == 6 and [s.split(":", 1)[0] for s in p] == [f"bad.jsonl line {n}" for n in range(1, 7)]
+    for problem, needle in zip(p, ("skin tone 'plaid'", "'7.9' is not a whole number", "unknown view 'sideways'",
+                                   "did you mean 'fer2013'", "transparent background needs a .png", "prototypes 'mine'")):
+        assert needle in problem, problem
+    code, _, _ = run(capsys, "batch", str(jobs), "-o", str(tmp_path / "out"), "--no-score", "--no-progress")
+    assert code == 0
+    look = Appearance(wrinkles=False, mouth_shadow=True, catch_lights=True)
+    want = avatar.render(avatar.pose(emotion="sad", prototypes="facs"), width=64, height=64, skin="dark", eyes="blue",
+                         background=a.background, view="yaw=20", identity=7, appearance=look)
+    got = np.asarray(Image.open(tmp_path / "out" / "a.png").convert("RGB"))
+    assert np.array_equal(got, want)
+    default_look = np.asarray(Image.open(tmp_path / "out" / "b.png").convert("RGB"))
+    assert np.abs(got.astype(int) - default_look.astype(int)).mean() > 5  # the options changed the picture

@@ -12,12 +12,18 @@ One job per line. Keys (all optional but `output`):
 | aus | FACS action units, "AU1=0.6,AU4=0.8" or {"AU1": 0.6} (without audio) |
 | va | valence, arousal in -1..1: [0.8, 0.5] or "0.8,0.5" |
 | identity | face identity seed (0 = generic head) |
-| view or yaw | camera preset (front, three-quarter, profile) or yaw in degrees |
+| view or yaw | camera view: a preset (front, three-quarter, profile) or a yaw in degrees (20, "yaw=20"); yaw: degrees |
+| skin | skin tone: light, medium, tan, brown, dark (default medium) |
+| eyes | eye colour: brown, blue, green, hazel, grey (default brown) |
+| background | "#rrggbb", "r,g,b" in 0..1, [r, g, b], a name, or "transparent" (.png only; default light grey) |
+| cavity, wrinkles | false: no cavity shading (~17 % faster frames on a CPU rasterizer) / no expression lines (default true) |
+| mouth_shadow, catch_lights | true: darken an open mouth with depth / a highlight on each cornea (default false) |
+| prototypes | the emotion table posed: facs or refined (default: the toolkit's default) |
+| judge | the recognizer that grades this job's clip (default: the batch's --judge) |
 | size | square render size in pixels (default 512) |
 | fps | frame rate (default 30) |
 | duration | seconds, for jobs without audio (default 3 for videos) |
 | seed | seed of blinks, gaze and head motion (with audio) |
-| cavity | false: render without cavity shading (~17 % faster frames on a CPU rasterizer; default true) |
 | output | a path relative to the output folder; its suffix picks the format |
 | export | a list of further outputs (CSV: separated by ";") |
 
@@ -40,11 +46,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from avatar.constants import DEFAULT_FPS
+from avatar.constants import DEFAULT_BACKGROUND, DEFAULT_FPS
 from avatar.errors import AvatarInputError
 
 KEYS: tuple[str, ...] = ("id", "audio", "text", "emotion", "intensity", "emotion_track", "aus", "va", "identity",
-                         "view", "yaw", "size", "fps", "duration", "seed", "cavity", "output", "export")
+                         "view", "yaw", "skin", "eyes", "background", "cavity", "wrinkles", "mouth_shadow", "catch_lights",
+                         "prototypes", "judge", "size", "fps", "duration", "seed", "output", "export")
 """The keys a manifest line may carry; any other key is an error."""
 
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".gif")
@@ -86,13 +93,21 @@ class Job:
     aus: dict[str, float] | None = None
     va: tuple[float, float] | None = None
     identity: int | None = None
-    view: str | None = None
+    view: str | float | None = None
     yaw: float | None = None
     size: int = DEFAULT_SIZE
     fps: float = DEFAULT_FPS
     duration: float | None = None
     seed: int = 0
+    skin: str | tuple[float, float, float] = "medium"
+    eyes: str | tuple[float, float, float] = "brown"
+    background: tuple[float, float, float] | None = DEFAULT_BACKGROUND
     cavity: bool = True
+    wrinkles: bool = True
+    mouth_shadow: bool = False
+    catch_lights: bool = False
+    prototypes: str | None = None
+    judge: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -117,8 +132,9 @@ class Job:
         """Return the Job a `spec()` dict describes."""
         d = dict(spec)
         d["exports"] = tuple(d.get("exports") or ())
-        if d.get("va") is not None:
-            d["va"] = tuple(d["va"])
+        for key in ("va", "skin", "eyes", "background"):  # JSON turned tuples into lists
+            if isinstance(d.get(key), list):
+                d[key] = tuple(d[key])
         return cls(**d)
 
 
@@ -232,7 +248,8 @@ def _job(raw: Any, line: int, base: Path) -> Job:
     from avatar.validation import check_fps, check_range, check_seed, check_signed_unit, check_size, check_unit
     from generators.expression import Keyframe, parse_emotion_track
     from generators.speech.audio import MAX_SECONDS
-    from renderers.cameras import Camera
+    from avatar.validation import parse_colour, parse_identities
+    from avatar.views import parse_view
 
     if not isinstance(raw, dict):
         raise AvatarInputError(f"a line must be a JSON object such as {{\"emotion\": \"happy\", \"output\": \"a.png\"}}, got {type(raw).__name__}")
@@ -294,17 +311,49 @@ def _job(raw: Any, line: int, base: Path) -> Job:
     # The keyframe is the one place that knows whether a condition (and its intensity) makes a pose.
     Keyframe(0.0, emotion=kw.get("emotion"), aus=kw.get("aus"), va=kw.get("va"), intensity=kw.get("intensity", 1.0))
     if "identity" in raw:
-        try:
-            kw["identity"] = check_seed(raw["identity"])
-        except AvatarInputError:
-            raise AvatarInputError(f"identity must be a face identity seed (an integer >= 0), got {raw['identity']!r}") from None
+        seeds = parse_identities(raw["identity"], "identity")
+        if len(seeds) != 1:
+            raise AvatarInputError(f"identity {raw['identity']!r} names {len(seeds)} seeds: give one seed per job")
+        kw["identity"] = seeds[0]
     if "view" in raw and "yaw" in raw:
         raise AvatarInputError("give view or yaw, not both")
     if "view" in raw:
-        Camera.preset(str(raw["view"]))
-        kw["view"] = str(raw["view"])
+        kw["view"] = parse_view(raw["view"])
     if "yaw" in raw:
         kw["yaw"] = check_range(_number(raw["yaw"], "yaw"), "yaw", -180.0, 180.0)
+    if "skin" in raw or "eyes" in raw:
+        from avatar.appearance import EYE_COLOURS, skin_albedo
+
+        if "skin" in raw:
+            skin = raw["skin"]
+            skin_albedo(tuple(skin) if isinstance(skin, list) else skin)  # one-line error naming the tones
+            kw["skin"] = tuple(float(v) for v in skin) if isinstance(skin, list) else skin
+        if "eyes" in raw:
+            eyes = raw["eyes"]
+            if isinstance(eyes, str) and eyes not in EYE_COLOURS:
+                raise AvatarInputError(f"unknown eye colour {eyes!r}: use one of {', '.join(EYE_COLOURS)}")
+            kw["eyes"] = tuple(float(v) for v in parse_colour(eyes, "eyes")) if not isinstance(eyes, str) else eyes
+    if "background" in raw:
+        kw["background"] = parse_colour(raw["background"], "background")
+        if kw["background"] is None and any(PurePosixPath(o).suffix.lower() != ".png" for o in (kw["output"], *kw["exports"])
+                                            if PurePosixPath(o).suffix.lower() in VIDEO_SUFFIXES):
+            raise AvatarInputError("a transparent background needs a .png output: videos have no alpha; use a colour")
+    for key in ("cavity", "wrinkles", "mouth_shadow", "catch_lights"):
+        if key in raw:
+            kw[key] = _flag(raw[key], key)
+    if "prototypes" in raw:
+        from avatar.validation import check_choice
+        from generators.expression import PROTOTYPE_TABLES
+
+        if "emotion" not in raw and "emotion_track" not in raw:
+            raise AvatarInputError("prototypes picks the table an emotion is posed from: give emotion or emotion_track too")
+        if "audio" in raw:
+            raise AvatarInputError("prototypes with audio: a talking head poses the speech model's emotion; leave prototypes out")
+        kw["prototypes"] = check_choice(raw["prototypes"], tuple(PROTOTYPE_TABLES), "prototypes")
+    if "judge" in raw:
+        from avatar.app.judges import judge_name
+
+        kw["judge"] = judge_name(raw["judge"])
     if "size" in raw:
         kw["size"] = check_size(raw["size"])[0]
     if "fps" in raw:
@@ -315,8 +364,6 @@ def _job(raw: Any, line: int, base: Path) -> Job:
         kw["duration"] = check_range(_number(raw["duration"], "duration"), "duration (seconds)", 1e-3, MAX_SECONDS)
     if "seed" in raw:
         kw["seed"] = check_seed(raw["seed"])
-    if "cavity" in raw:
-        kw["cavity"] = _flag(raw["cavity"], "cavity")
     return Job(**kw)
 
 

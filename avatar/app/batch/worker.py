@@ -98,23 +98,22 @@ def _sequence(job: Job) -> tuple[Any, list[str]]:
             duration = job.duration if job.duration is not None else (1.0 / job.fps if still else 3.0)
             frames = max(1, int(round(duration * job.fps)))
             if job.emotion_track:
-                seq = timeline(job.emotion_track, fps=job.fps, duration=frames / job.fps)
+                seq = timeline(job.emotion_track, fps=job.fps, duration=frames / job.fps, prototypes=job.prototypes)
             else:
                 key = Keyframe(0.0, emotion=job.emotion, aus=job.aus, va=job.va, intensity=job.intensity)
                 label = key.label()
-                seq = ExpressionSequence.from_pose(key.weights(), frames=frames, fps=job.fps, label=label or None)
+                seq = ExpressionSequence.from_pose(key.weights(job.prototypes), frames=frames, fps=job.fps, label=label or None)
     notes = [str(w.message).splitlines()[0] for w in caught]
     return seq, notes
 
 
 def _renderer(job: Job) -> Any:
-    from avatar.constants import DEFAULT_BACKGROUND
     from avatar.appearance import Appearance
-    from renderers.cameras import Camera
 
-    camera = Camera.preset(yaw=job.yaw) if job.yaw is not None else Camera.preset(job.view or "front")
-    return session().renderer(None, job.identity, job.size, job.size, DEFAULT_BACKGROUND, "medium", "brown", camera,
-                              appearance=Appearance(cavity=job.cavity))
+    view = job.yaw if job.yaw is not None else (job.view if job.view is not None else "front")
+    look = Appearance(cavity=job.cavity, wrinkles=job.wrinkles, mouth_shadow=job.mouth_shadow, catch_lights=job.catch_lights)
+    return session().renderer(None, job.identity, job.size, job.size, job.background, job.skin, job.eyes, view,
+                              appearance=look)
 
 
 def _score(job: Job, renderer: Any, seq: Any, idx: np.ndarray, frames: list[np.ndarray], judge: str, device: Any) -> dict[str, Any] | None:
@@ -128,7 +127,7 @@ def _score(job: Job, renderer: Any, seq: Any, idx: np.ndarray, frames: list[np.n
     sel = idx[keep]
     images = np.stack([frames[i][..., :3] for i in keep])
     boxes = renderer.face_boxes(seq.weights[sel], None if seq.head_pose is None else seq.head_pose[sel])
-    s = P.score(images, expected=[labels[k] for k in sel], boxes=boxes, recognizer=judge, device=device, session=session())
+    s = P.score(images, expected=[labels[k] for k in sel], boxes=boxes, judge=judge, device=device, session=session())
     expected = sorted({labels[k] for k in sel})
     return {"judge": judge, "expected": ",".join(expected), "accuracy": round(float(s.accuracy), 4),
             "mean_expected_prob": round(float(s.mean_expected_prob), 4), "n": int(s.n), "no_face": int(s.n_no_face)}
@@ -147,6 +146,8 @@ def run_job(spec: dict[str, Any], out_root: str, judge: str | None = DEFAULT_REC
     root = Path(out_root)
     result: dict[str, Any] = {"id": job.id, "line": job.line, "status": "failed", "seconds": 0.0,
                               "outputs": list(job.outputs), "score": None, "warnings": [], "error": ""}
+    if judge and job.judge:
+        judge = job.judge  # the line's own judge wins over the batch's --judge (--no-score still turns scoring off)
     try:
         seq, notes = _sequence(job)
         result["warnings"] = notes

@@ -77,33 +77,13 @@ def check_video_background(background: tuple[float, float, float] | None, output
 
 
 def parse_colour(text: str | None) -> tuple[float, float, float] | None:
-    """Return an RGB triple in 0..1 from #rrggbb, r,g,b, a colour name, or None for 'transparent'.
+    """Return an RGB triple in 0..1 from #rrggbb, r,g,b, a colour name, or None for 'transparent' (`avatar.validation.parse_colour`).
 
     `text` None (the --background default) is `avatar.constants.DEFAULT_BACKGROUND`, the one default every interface reads.
     """
-    if text is None:
-        from avatar.constants import DEFAULT_BACKGROUND
+    from avatar.validation import parse_colour as parse
 
-        return DEFAULT_BACKGROUND
-    t = text.strip().lower()
-    if t in ("transparent", "none"):
-        return None
-    named = {"white": "#ffffff", "black": "#000000", "grey": "#808080", "gray": "#808080", "green": "#00b140"}
-    t = named.get(t, t)
-    if t.startswith("#") and len(t) == 7:
-        try:
-            return tuple(int(t[i:i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
-        except ValueError:
-            pass
-    parts = t.split(",")
-    if len(parts) == 3:
-        try:
-            vals = tuple(float(p) for p in parts)
-            if all(0 <= v <= 1 for v in vals):
-                return vals  # type: ignore[return-value]
-        except ValueError:
-            pass
-    raise AvatarInputError(f"background {text!r} is not a colour: use #rrggbb, r,g,b in 0..1, a name, or 'transparent'")
+    return parse(text)
 
 
 def parse_va(text: str) -> tuple[float, float]:
