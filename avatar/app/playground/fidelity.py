@@ -29,16 +29,12 @@ MAX_SWEEP_FRAMES = 400
 
 
 def parse_identities(text: str | None) -> tuple[int, ...]:
-    """Return the identity seeds of a comma-separated list ("0, 7, 21"); raise AvatarInputError on bad ones."""
-    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
-    if not parts:
+    """Return the identity seeds of "0, 7, 21" or "101-103" (the shared parser), at most `MAX_IDENTITIES`; raise on bad ones."""
+    from avatar.validation import parse_identities as parse
+
+    if not (text or "").strip():
         raise AvatarInputError("no identities: give at least one seed, e.g. 0 (the generic head) or 0,7,21")
-    try:
-        seeds = tuple(int(p) for p in parts)
-    except ValueError:
-        raise AvatarInputError(f"identities {text!r}: use whole numbers separated by commas, e.g. 0,7,21") from None
-    if any(s < 0 for s in seeds):
-        raise AvatarInputError(f"identities {text!r}: seeds are >= 0")
+    seeds = parse(text, "identities")
     if len(seeds) > MAX_IDENTITIES:
         raise AvatarInputError(f"{len(seeds)} identities: the playground sweeps at most {MAX_IDENTITIES}; use `emoavatar fidelity` for more")
     return seeds
@@ -56,6 +52,9 @@ def sweep_config(emotions: Sequence[str], intensities: Sequence[str], identities
         if not chosen:
             raise AvatarInputError(f"no {what} chosen: tick at least one")
     ids = parse_identities(identities)
+    from avatar.views import parse_views
+
+    parse_views(views)  # one rule for views: a bad one is named the way the CLI names it
     emos = tuple(e for e in EMOTIONS if e in emotions)  # the table and matrix follow the vocabulary's order
     ints = tuple(sorted(float(i) for i in intensities))
     size_v = int(size)
@@ -137,9 +136,9 @@ def build(pg: Playground, shading: Any) -> None:
         with gr.Column(scale=3, min_width=280):
             emotions = gr.CheckboxGroup(list(EMOTIONS), value=list(EMOTIONS), label="Emotions", elem_id="fid-emotions")
             intensities = gr.CheckboxGroup(list(SWEEP_INTENSITIES), value=["1.0"], label="Intensities", elem_id="fid-intensities")
-            identities = gr.Textbox(value="0", label=f"Identities (seeds, comma-separated, up to {MAX_IDENTITIES})", elem_id="fid-identities")
+            identities = gr.Textbox(value="0", label=f"Identities (seeds such as 0,7,21 or ranges 101-103, up to {MAX_IDENTITIES})", elem_id="fid-identities")
             views = gr.CheckboxGroup(list(SWEEP_VIEWS), value=["front"], label="Views", elem_id="fid-views")
-            chosen = gr.CheckboxGroup(list(judges), value=list(judges), label="Judges (real-face ones first)", elem_id="fid-judges")
+            chosen = gr.CheckboxGroup(list(judges), value=list(judges), label="Judge (recognizers that grade; real-face ones first)", elem_id="fid-judges")
             size = gr.Radio(list(SWEEP_SIZES), value=192, label="Render size (px)", elem_id="fid-size")
             button = gr.Button("Run sweep", variant="primary", elem_id="fid-run")
         with gr.Column(scale=6, min_width=360):

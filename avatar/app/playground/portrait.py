@@ -70,7 +70,7 @@ def build(pg: Playground) -> None:
             va = gr.Textbox(value="-0.6,0.7", label="Valence, arousal", elem_id="portrait-va")
             n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Portraits", elem_id="portrait-n")
             seed = gr.Number(value=0, precision=0, label="Seed", elem_id="portrait-seed")
-            guidance = gr.Slider(0, 10, value=0, step=0.5, label="Recognizer guidance (FER2013)", elem_id="portrait-guidance")
+            guidance = gr.Slider(0, 10, value=0, step=0.5, label="Critic guidance (steered by FER2013)", elem_id="portrait-critic-guidance")
             from_render = gr.Checkbox(value=False, label="Start from a render of the head", elem_id="portrait-from-render")
             identity = gr.Number(value=0, precision=0, label="Identity of the start render", elem_id="portrait-identity")
             button = gr.Button("Generate", variant="primary", elem_id="portrait-run")
