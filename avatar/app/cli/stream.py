@@ -185,6 +185,8 @@ def _stream(args: argparse.Namespace, anim: Any, chunks: Any, sinks: list[Any], 
 
 def register(sub: Any) -> None:
     """Add the stream subcommand to the CLI's subparsers."""
+    from avatar.app.live import livelink, vmc
+
     p = sub.add_parser("stream", help="speech -> live ARKit frames, one JSON line per frame (file or stdin PCM)",
                        description="Stream ARKit blendshape frames from speech with the neural lip-sync path, "
                                    "causally, as the audio arrives.",
@@ -198,10 +200,10 @@ def register(sub: Any) -> None:
                    help="pace a file as if it came from a microphone, frames sent on the audio's clock "
                         "(stdin and the microphone are paced by their source)")
     p.add_argument("--livelink", metavar="HOST[:PORT]", default=None,
-                   help="send Live Link Face UDP packets to Unreal's Live Link (default port 11111)")
-    p.add_argument("--subject", default="emoavatar", help="Live Link subject name (default emoavatar)")
+                   help=f"send Live Link Face UDP packets to Unreal's Live Link (default port {livelink.DEFAULT_PORT})")
+    p.add_argument("--subject", default=livelink.DEFAULT_SUBJECT, help=f"Live Link subject name (default {livelink.DEFAULT_SUBJECT})")
     p.add_argument("--vmc", metavar="HOST[:PORT]", default=None,
-                   help="send VMC protocol (OSC) to a VTuber app with perfect sync (default port 39539; needs emoavatar[live])")
+                   help=f"send VMC protocol (OSC) to a VTuber app with perfect sync (default port {vmc.DEFAULT_PORT}; needs emoavatar[live])")
     p.add_argument("--jsonl", action=argparse.BooleanOptionalAction, default=None,
                    help="print one JSON line per frame (default: on, off when --livelink or --vmc is given)")
     p.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk size in ms (default 20)")
