@@ -36,7 +36,7 @@ from renderers.edge_antialias import EDGE_MODES, edge_antialias, face_adjacency
 from renderers.fragments import (Fragments, VisibilityRasterizer, barycentric_fragments, interpolate, pixel_centres, project,
                                  vertex_normals_torch)
 from renderers.options import renderer_exposure
-from renderers.lighting import Lighting, light_colours, light_directions
+from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import RendererOptions
 from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
 
@@ -149,7 +149,7 @@ class HeadShader(nn.Module):
         optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss and (N, 3) cornea normals."""
         return shade_torch(normals, world, albedo_linear, eye=self.eye, key_dir=self.key_dir, fill_dir=self.fill_dir,
                            rim_dir=self.rim_dir, key_rgb=self.key_rgb, fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb,
-                           ambient=self.ambient, specular=self.lighting.specular, wrinkle=wrinkle, gloss=gloss,
+                           ambient=self.ambient, specular=light_specular(self.lighting, self.exposure), wrinkle=wrinkle, gloss=gloss,
                            eye_normal=eye_normal)
 
 

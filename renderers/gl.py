@@ -26,7 +26,7 @@ from avatar.appearance import (Appearance, WrinkleField, cornea_groups, drawn_fa
 from renderers.cameras import Camera, resolve_camera
 from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_points
 from renderers.gl_context import SOFTWARE_RASTERIZERS, create_context, is_software_rasterizer, make_current, release_context
-from renderers.lighting import EXPOSURE_POWER, Lighting, light_colours, light_directions, skin_exposure
+from renderers.lighting import EXPOSURE_POWER, Lighting, light_colours, light_directions, light_specular, skin_exposure
 from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_exposure
 
 __all__ = [
@@ -218,9 +218,10 @@ class GLRenderer:
         p["u_eye"].value = tuple(float(x) for x in cam.eye)
         for name, direction in light_directions(light, cam).items():
             p[f"u_{name}"].value = direction
-        for name, value in light_colours(light, renderer_exposure(self.options, self._appearance)).items():
+        exposure = renderer_exposure(self.options, self._appearance)
+        for name, value in light_colours(light, exposure).items():
             p[f"u_{name}"].value = value
-        p["u_specular"].value = float(light.specular)
+        p["u_specular"].value = light_specular(light, exposure)
 
     def set_camera(self, camera: Camera | str) -> None:
         """Point the renderer at another camera (preset name or Camera) for the following frames."""

@@ -1,4 +1,5 @@
-"""Auto-exposure (renderers.lighting.skin_exposure): darker skin gets more light, medium none, both renderers agree."""
+"""Light for the skin tone (renderers.lighting.skin_exposure): darker skin gets more light, yet every tone keeps its
+place (light > medium > tan > brown > dark, dark at most half of light) in both renderers, which agree."""
 
 from __future__ import annotations
 
@@ -6,17 +7,54 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.appearance import Appearance
+from avatar.appearance import Appearance, SKIN_TONES
 from avatar.emotion import DEFAULT_PROTOTYPES
 from renderers.differentiable import DifferentiableRenderer, psnr
 from renderers.gl import GLRenderer, RendererOptions, skin_exposure
 
+TONES = ("light", "medium", "tan", "brown", "dark")
+assert tuple(SKIN_TONES) == TONES
 
-def test_gain_follows_skin_luminance_and_medium_is_untouched() -> None:
-    gains = [skin_exposure(t) for t in ("light", "medium", "tan", "brown", "dark")]
-    assert gains[1] == pytest.approx(1.0)
-    assert gains[0] < 1.0 < gains[2] < gains[3] < gains[4]
+
+def test_gain_lifts_darker_skin_only() -> None:
+    gains = [skin_exposure(t) for t in TONES]
+    assert gains[0] == pytest.approx(1.0) and gains[1] == pytest.approx(1.0)  # lights never dimmed for light skin
+    assert 1.0 < gains[2] < gains[3] < gains[4]
     assert skin_exposure((0.36, 0.24, 0.17)) == pytest.approx(gains[4])  # an sRGB triple works like its name
+
+
+def _cheek_luminance(img: np.ndarray, box: np.ndarray) -> float:
+    """Mean linear Rec. 709 luminance of a patch on the face's right cheek (image left), placed by the face box."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    patch = img[int(y0 + 0.62 * h):int(y0 + 0.70 * h), int(x0 + 0.26 * w):int(x0 + 0.34 * w), :3] / 255.0
+    return float((patch ** 2.2 @ np.array([0.2126, 0.7152, 0.0722])).mean())
+
+
+def _cheeks(renderer: str) -> list[float]:
+    out = []
+    neutral = np.zeros(52, np.float32)
+    for tone in TONES:
+        opts = RendererOptions(width=128, height=128, samples=0, appearance=Appearance(skin=tone))
+        with GLRenderer(options=opts) as gl:
+            box = gl.face_boxes(neutral)[0]
+            if renderer == "gl":
+                img = gl.render(neutral).astype(np.float64)
+            else:
+                with DifferentiableRenderer(options=opts) as diff:
+                    img = diff(torch.from_numpy(neutral)[None])[0].permute(1, 2, 0).detach().numpy() * 255.0
+        out.append(_cheek_luminance(img, box))
+    return out
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+@pytest.mark.parametrize("renderer", ["gl", "differentiable"])
+def test_skin_tones_keep_their_order_and_distance(renderer: str) -> None:
+    y = _cheeks(renderer)
+    assert all(a > b for a, b in zip(y, y[1:])), f"cheek luminance not strictly light > ... > dark: {y}"
+    assert y[-1] <= 0.5 * y[0], f"dark cheek {y[-1]:.3f} is more than half the light one {y[0]:.3f}"
+    assert y[-1] <= 0.8 * y[-2], f"dark {y[-1]:.3f} barely darker than brown {y[-2]:.3f}"
 
 
 def _render(skin: str, auto: bool) -> np.ndarray:
@@ -25,14 +63,24 @@ def _render(skin: str, auto: bool) -> np.ndarray:
         return r.render(DEFAULT_PROTOTYPES["happy"].to_arkit()).astype(np.float64)
 
 
-def test_a_dark_face_is_exposed_for_and_a_medium_one_is_not() -> None:
+def test_a_dark_face_gets_more_light_and_a_medium_or_light_one_does_not() -> None:
     dark_on, dark_off = _render("dark", True), _render("dark", False)
     face = dark_off.sum(-1) < 3 * 0.9 * 255  # not the light background
-    assert dark_on[face].mean() > dark_off[face].mean() + 15
+    assert dark_on[face].mean() > dark_off[face].mean() + 10
     assert np.array_equal(_render("medium", True), _render("medium", False))
+    assert np.array_equal(_render("light", True), _render("light", False))
 
 
-def test_the_differentiable_renderer_exposes_the_same() -> None:
+def test_the_highlight_does_not_grow_with_the_lift() -> None:
+    """The specular is softened by the gain: a lit-up dark face is not made shinier than an unlifted one."""
+    from renderers.lighting import Lighting, light_specular
+
+    light = Lighting()
+    gain = skin_exposure("dark")
+    assert light_specular(light, gain) * gain == pytest.approx(light.specular)
+
+
+def test_the_differentiable_renderer_lights_the_same() -> None:
     opts = RendererOptions(width=96, height=96, samples=0, appearance=Appearance(skin="dark"))
     w = DEFAULT_PROTOTYPES["anger"].to_arkit()
     with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts) as diff:
