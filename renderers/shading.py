@@ -7,11 +7,11 @@ formulas in torch for `renderers.differentiable.DifferentiableRenderer`, so the 
 
 The model, per fragment (linear light):
 
-    albedo' = albedo * (1 - a * fold(u))                          expression lines
+    albedo' = albedo * (1 - a * fold(u))                          expression lines (the skin's specular too)
     fold(u) = max(0.5 + 0.5 cos(2 pi u), 0) ** WRINKLE_SHARPNESS   dark where the line coordinate u is an integer
     key     = max((n.l_key + KEY_WRAP) / (1 + KEY_WRAP), 0)        wrapped diffuse (fill likewise)
     rim     = (1 - n.v) ** RIM_POWER * max(n.l_rim + RIM_WRAP, 0)
-    spec    = specular * max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
+    spec    = specular (1 - a fold(u)) max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
               (c: the cornea normal, position minus the eyeball's centre, normalised per fragment)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K;  lin / (1 + TONE lin);  ** (1 / GAMMA)
 
@@ -125,7 +125,8 @@ def fragment_shader(wrinkles: bool = True, catch_lights: bool = True) -> str:
     if wrinkles:
         fold = f"""
     float ridge = max(0.5 + 0.5 * cos({_glsl(2 * math.pi)} * v_wrinkle.x), 0.0);
-    albedo *= 1.0 - v_wrinkle.y * {_glsl_power("ridge", WRINKLE_SHARPNESS)};"""
+    fold_shade = 1.0 - v_wrinkle.y * {_glsl_power("ridge", WRINKLE_SHARPNESS)};
+    albedo *= fold_shade;"""
     catch = ""
     if catch_lights:
         catch = f"""
@@ -154,7 +155,8 @@ void main() {{
     vec3 n = normalize(v_normal);
     vec3 view = normalize(u_eye - v_world);
     if (dot(n, view) < 0.0) n = -n;  // back faces (inside of lips, mouth) lit like front faces
-    vec3 albedo = v_albedo;{fold}
+    vec3 albedo = v_albedo;
+    float fold_shade = 1.0;  // a fold is in its own shadow: it darkens the albedo and the skin's highlight alike{fold}
     // Soft (wrapped) diffuse so the shadow side does not go black.
     float key = max((dot(n, u_key_dir) + {_glsl(KEY_WRAP)}) / {_glsl(1 + KEY_WRAP)}, 0.0);
     float fill = max((dot(n, u_fill_dir) + {_glsl(FILL_WRAP)}) / {_glsl(1 + FILL_WRAP)}, 0.0);
@@ -162,7 +164,7 @@ void main() {{
     float rim = {_glsl_power("edge", RIM_POWER)} * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
     vec3 h = normalize(u_key_dir + view);
     float n_h = max(dot(n, h), 0.0);
-    float spec = u_specular * {_glsl_power("n_h", SPEC_POWER)};{catch}
+    float spec = u_specular * fold_shade * {_glsl_power("n_h", SPEC_POWER)};{catch}
     vec3 lin = albedo * (u_ambient + key * u_key_rgb + fill * u_fill_rgb) + rim * u_rim_rgb * albedo + spec * u_key_rgb;
     lin = lin / (1.0 + {_glsl(TONE)} * lin);
     f_colour = vec4(pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)})), 1.0);
@@ -372,16 +374,18 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
     n = torch.where(n_dot_v < 0, -n, n)
     n_dot_v = n_dot_v.abs()
     albedo = albedo_linear
+    fold_shade: torch.Tensor | float = 1.0
     if wrinkle is not None:
         fold = (0.5 + 0.5 * (2 * math.pi * wrinkle[:, :1]).cos()).clamp_min(0).pow(WRINKLE_SHARPNESS)
-        albedo = albedo * (1 - wrinkle[:, 1:2] * fold)
+        fold_shade = 1 - wrinkle[:, 1:2] * fold
+        albedo = albedo * fold_shade
     key = ((n @ key_dir)[:, None] + KEY_WRAP).div(1 + KEY_WRAP).clamp_min(0)
     fill = ((n @ fill_dir)[:, None] + FILL_WRAP).div(1 + FILL_WRAP).clamp_min(0)
     rim = (1 - n_dot_v).pow(RIM_POWER) * ((n @ rim_dir)[:, None] + RIM_WRAP).clamp_min(0)
     half = key_dir + view
     half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     n_h = (n * half).sum(-1, keepdim=True).clamp_min(0)
-    spec = specular * n_h.pow(SPEC_POWER)
+    spec = specular * fold_shade * n_h.pow(SPEC_POWER)  # a fold shades its highlight too: lines never turn white
     if gloss is not None:
         nc = eye_normal / eye_normal.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         spec = spec + gloss * CATCH_LIGHT_STRENGTH * (nc * half).sum(-1, keepdim=True).clamp_min(0).pow(CATCH_LIGHT_POWER)

@@ -302,3 +302,44 @@ def test_mouth_shadow_darkens_only_the_open_mouth_inside(head) -> None:
     assert b[inside].mean() < a[inside].mean() - 0.05  # and it gets darker
     teeth = slice(*ICT_PARTS["teeth"])
     assert np.ptp(head.neutral[teeth, 2]) > 3  # (the falloff needs teeth spanning front to back)
+
+
+def test_a_fold_never_brightens_the_skin_in_either_shader() -> None:
+    """The fold term shades albedo and highlight alike: with lines on, no fragment is brighter than without (torch)."""
+    g = torch.Generator().manual_seed(0)
+    n = 4096
+    normals = torch.randn(n, 3, generator=g)
+    world = torch.randn(n, 3, generator=g)
+    albedo = torch.rand(n, 3, generator=g) ** 2.2
+    wrinkle = torch.stack([torch.rand(n, generator=g) * 4, torch.rand(n, generator=g) * 0.5], 1)
+    unit = lambda v: torch.tensor(v) / torch.tensor(v).norm()  # noqa: E731
+    lights = dict(eye=torch.tensor([0.0, 0.0, 60.0]), key_dir=unit([0.25, 0.45, 0.85]), fill_dir=unit([-0.7, 0.1, 0.6]),
+                  rim_dir=unit([0.0, 0.6, -0.8]), key_rgb=torch.full((3,), 2.8), fill_rgb=torch.full((3,), 0.9),
+                  rim_rgb=torch.full((3,), 1.0), ambient=torch.full((3,), 0.3), specular=0.5)
+    plain = shading.shade_torch(normals, world, albedo, **lights)
+    lined = shading.shade_torch(normals, world, albedo, wrinkle=wrinkle, **lights)
+    assert (lined <= plain + 1e-6).all()
+    assert (lined < plain - 1e-3).any()
+
+
+def test_crows_feet_on_brown_skin_are_darker_never_white() -> None:
+    """The user's case: a full smile on brown skin at three-quarter. Wherever the lines change the image they darken it
+    (GL), and the crow's feet are no brighter than the skin around the eye without lines."""
+    happy = emotion_to_arkit("happy", 1.0)
+    images = {}
+    for lines in (False, True):
+        opts = RendererOptions(width=SIZE, height=SIZE, camera="three-quarter",
+                               appearance=Appearance(skin="brown", wrinkles=lines))
+        with GLRenderer(options=opts) as r:
+            images[lines] = r.render(happy).astype(np.int64)
+    luminance = {k: (v / 255.0) ** 2.2 @ np.array([0.2126, 0.7152, 0.0722]) for k, v in images.items()}
+    changed = np.abs(images[True] - images[False]).max(-1) > 2
+    assert changed.sum() > 20, "the smile drew no lines"
+    assert (luminance[True][changed] <= luminance[False][changed] + 1e-3).all()
+    assert luminance[True][changed].mean() < luminance[False][changed].mean() - 0.005
+    # No line or ridge of brown skin is lit whiter than the light tone's own albedo (the old x2.9 lift with its highlight
+    # drew them at linear Y 0.72, (255, 211, 181) in sRGB).
+    from avatar.appearance import SKIN_TONES
+
+    light = float(np.asarray(SKIN_TONES["light"]) ** 2.2 @ np.array([0.2126, 0.7152, 0.0722]))
+    assert luminance[True][changed].max() < light
