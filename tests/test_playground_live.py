@@ -1,12 +1,14 @@
 """The playground's Live tab: microphone chunks in, the head's frames out; in headless chromium with a fake microphone.
 
 The browser test starts `emoavatar serve` on a free port, and Debian's chromium (driven by Playwright,
-never a downloaded browser) with a fake microphone that plays an espeak-ng recording; it clicks Record and
-reads the page's jawOpen read-out while the file speaks. Requests that are not to the server are aborted.
+never a downloaded browser) with a fake microphone that plays an espeak-ng recording and software WebGL
+(SwiftShader); it clicks Record and watches the jaw while the file speaks: the WebGL head's jawOpen morph
+(three.js, shipped with the package) and the server's read-out. Requests not to the server are aborted.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -57,21 +59,23 @@ def test_live_callback_follows_the_speech(speech_wav: Path) -> None:
     x, rate = soundfile.read(str(speech_wav), dtype="float32")
     x48 = soxr.resample(x, rate, 48000)
     stereo = (np.stack([x48, x48], 1) * 32767).astype(np.int16)
-    jaws, images = [], []
+    jaws, images, sent = [], [], []
     with Playground() as pg:
         state = None
         with pytest.raises(AvatarInputError, match="not audio"):
             live_step(pg, "noise", None)
         n = 12000
         for i in range(0, len(stereo), n):
-            image, info, state = live_step(pg, (48000, stereo[i : i + n]), state)
+            image, info, state, payload = live_step(pg, (48000, stereo[i : i + n]), state)
             if image is not None:
+                sent += json.loads(payload)["frames"]
                 images.append(image)
                 jaws.append(float(re.search(r"jawOpen (\d\.\d\d)", info).group(1)))
                 assert re.search(r"latency: server \d+ ms", info) and "algorithmic 92.5 ms" in info
     assert len(images) >= 0.8 * len(stereo) / n and images[0].shape == (256, 256, 3)
     assert max(jaws) - min(jaws) > 0.1, jaws
     assert state.frames == pytest.approx(len(x) / rate * 30, abs=12)  # every frame of the audio decided, at 30 fps
+    assert len(sent) == state.frames and all(len(f["w"]) == 52 and len(f["p"]) == 3 for f in sent)  # all go to the page
 
 
 def _free_port() -> int:
@@ -116,12 +120,13 @@ def test_browser_live_tab_moves_the_jaw_while_the_microphone_speaks(live_server:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the browser is Debian's chromium)")
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    args = ["--headless", "--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-audio-capture={speech_wav}"]
     outside: list[str] = []
     readouts: list[str] = []
+    webgl: list[dict[str, Any]] = []
     with sync_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
                                                        args=args, permissions=["microphone"],
@@ -141,11 +146,15 @@ def test_browser_live_tab_moves_the_jaw_while_the_microphone_speaks(live_server:
             page.goto(live_server)
             page.wait_for_selector("#expr-image img")
             page.get_by_role("tab", name="Live").click()
+            page.wait_for_function("window.emoavatarLive && (window.emoavatarLive.ready || window.emoavatarLive.error)")
+            assert page.evaluate("window.emoavatarLive.error") is None
+            assert page.evaluate("window.emoavatarLive.morphs") >= 50  # the GLB's ARKit morph targets (ICT has no tongueOut)
             page.locator("#live-mic button.record-button").click()
             page.wait_for_function("document.querySelector('#live-info').innerText.includes('jawOpen')", timeout=120_000)
             deadline = time.monotonic() + 40
             while time.monotonic() < deadline:
                 readouts.append(page.locator("#live-info").inner_text())
+                webgl.append(page.evaluate("({...window.emoavatarLive})"))
                 page.wait_for_timeout(250)
             image = page.locator("#live-image img")
             assert image.get_attribute("src"), "no live render arrived"
@@ -162,3 +171,7 @@ def test_browser_live_tab_moves_the_jaw_while_the_microphone_speaks(live_server:
     assert len(set(jaws)) >= 3 and max(jaws) - min(jaws) > 0.1, jaws  # the jaw moves while the file speaks
     latency = re.search(r"latency: server (\d+) ms", readouts[-1])
     assert latency and int(latency.group(1)) > 0
+    # The WebGL head: three.js drew the GLB and played the streamed frames on its morph targets.
+    assert webgl[-1]["error"] is None and webgl[-1]["shown"] >= 5 and webgl[-1]["drawn"] > webgl[0]["drawn"], webgl[-1]
+    gl_jaws = [w["jaw"] for w in webgl]
+    assert len(set(gl_jaws)) >= 3 and max(gl_jaws) - min(gl_jaws) > 0.05, sorted(set(gl_jaws))

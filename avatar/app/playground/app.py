@@ -106,8 +106,10 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, image
             f"first read-out with every judge in {timings.first_readout:.2f} s; {timings.since_start:.2f} s since start")
         demo = build_app(pg)
         try:
+            from avatar.app.playground.live import STATIC_DIR, page_head
+
             demo.launch(server_name=host, server_port=int(port), share=False, prevent_thread_lock=True, quiet=True,
-                        theme=_theme(), allowed_paths=[str(pg.root)], max_file_size=f"{MAX_UPLOAD_MB}mb",
+                        theme=_theme(), allowed_paths=[str(pg.root), str(STATIC_DIR)], head=page_head(), max_file_size=f"{MAX_UPLOAD_MB}mb",
                         show_error=False, ssr_mode=False, mcp_server=False, enable_monitoring=False, pwa=False)
         except OSError as e:
             raise AvatarInputError(f"cannot listen on {host}:{port} ({' '.join(str(e).split())}): pick another --port") from None
