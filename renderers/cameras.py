@@ -9,10 +9,14 @@ import numpy as np
 
 from avatar.views import PRESET_YAWS, view_yaw  # noqa: F401 - PRESET_YAWS: the named views, for callers
 
-# Framing of the ICT head (cm, +Y up, +Z towards the viewer): the face centre and how far back to stand.
+# Framing of the ICT head (cm, +Y up, +Z towards the viewer): the point the cameras orbit and how far back they stand;
+# every view then pans sideways to the middle of the face as that view sees it (the outline, seen from above, of the
+# neutral's 68 landmarks: jaw corners, cheeks, nose tip) and up to the height of a detector-style face box between the
+# neutral and a wide-open jaw, so a profile or a surprised face is framed on the face with a margin, not on the skull.
 _TARGET = (0.0, 0.5, 2.0)
 _DISTANCE = 62.0
-
+_FACE_HEIGHT = 2.3
+_FACE_OUTLINE_XZ = ((-7.4, 3.7), (7.4, 3.7), (-5.8, 7.9), (5.8, 7.9), (-4.9, 9.0), (4.9, 9.0), (0.0, 13.1))
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,15 @@ class Camera:
         if yaw is None:
             yaw = view_yaw(name)  # one rule for views everywhere: avatar.views
         y, p = math.radians(yaw), math.radians(pitch)
-        tx, ty, tz = _TARGET
-        eye = (tx + distance * math.sin(y) * math.cos(p), ty + distance * math.sin(p), tz + distance * math.cos(y) * math.cos(p))
-        return cls(eye=eye, target=_TARGET, fov_y=fov_y)
+        back = np.array([math.sin(y) * math.cos(p), math.sin(p), math.cos(y) * math.cos(p)])  # target -> eye, unit
+        right = np.array([math.cos(y), 0.0, -math.sin(y)])
+        # Orbit the head, then pan (eye and target together: the view direction and the lights are unchanged) so the
+        # middle of the face as this view sees it is on the optical axis, and the whole face stays in frame.
+        seen = [px * right[0] + pz * right[2] for px, pz in _FACE_OUTLINE_XZ]
+        target = np.asarray(_TARGET, np.float64)
+        target = target + ((min(seen) + max(seen)) / 2 - target @ right) * right + np.array([0.0, _FACE_HEIGHT - target[1], 0.0])
+        eye = target + distance * back
+        return cls(eye=tuple(float(v) for v in eye), target=tuple(float(v) for v in target), fov_y=fov_y)
 
     def view_matrix(self) -> np.ndarray:
         """Return the (4, 4) float32 world-to-camera matrix (OpenGL convention, camera looks down -Z)."""
