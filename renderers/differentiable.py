@@ -144,13 +144,14 @@ class HeadShader(nn.Module):
 
     def forward(self, normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor,
                 wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
-                eye_normal: torch.Tensor | None = None) -> torch.Tensor:
+                eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None) -> torch.Tensor:
         """Return (N, 3) sRGB colours in [0, 1] from interpolated (N, 3) normals, world positions and linear albedo,
-        optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss and (N, 3) cornea normals."""
+        optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss, (N, 3) cornea normals and (N, 1)
+        cavity occlusion."""
         return shade_torch(normals, world, albedo_linear, eye=self.eye, key_dir=self.key_dir, fill_dir=self.fill_dir,
                            rim_dir=self.rim_dir, key_rgb=self.key_rgb, fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb,
                            ambient=self.ambient, specular=light_specular(self.lighting, self.exposure), wrinkle=wrinkle, gloss=gloss,
-                           eye_normal=eye_normal)
+                           eye_normal=eye_normal, occlusion=occlusion)
 
 
 class DifferentiableRenderer(nn.Module):
@@ -281,8 +282,10 @@ class DifferentiableRenderer(nn.Module):
         mask = fragments.mask
         # One gather for every attribute instead of one each: indexing dominates the CPU time.
         albedo = self.albedo_linear.expand_as(vertices)
+        occlusion = None
         if self.cavity_matrix is not None:  # GL darkens the sRGB albedo before linearising it: the factor ** GAMMA here
-            albedo = albedo * cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals)[..., None] ** GAMMA
+            occlusion = cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals)[..., None] ** GAMMA
+            albedo = albedo * occlusion
         parts = [normals, vertices, albedo]
         if self.wrinkles is not None:
             amp = wrinkle_amplitude_torch(self.wrinkles, vertices, self.pose_head.neutral[None] if rest is None else rest)
@@ -290,10 +293,14 @@ class DifferentiableRenderer(nn.Module):
         if self.gloss is not None:
             groups = [(getattr(self, f"cornea{i}_glossy"), getattr(self, f"cornea{i}_ball")) for i in range(len(self._corneas))]
             parts += [self.gloss.expand(vertices.shape[0], -1, -1), cornea_normals_torch(groups, vertices)]
+        if occlusion is not None:
+            parts.append(occlusion)
         px = interpolate(torch.cat(parts, -1), self.faces, fragments)
         wrinkle = px[:, 9:11] if self.wrinkles is not None else None
-        gloss, eye_normal = (px[:, -4:-3], px[:, -3:]) if self.gloss is not None else (None, None)
-        colour = self.shader(px[:, :3], px[:, 3:6], px[:, 6:9], wrinkle, gloss, eye_normal)
+        end = px.shape[1] - (1 if occlusion is not None else 0)
+        gloss, eye_normal = (px[:, end - 4:end - 3], px[:, end - 3:end]) if self.gloss is not None else (None, None)
+        colour = self.shader(px[:, :3], px[:, 3:6], px[:, 6:9], wrinkle, gloss, eye_normal,
+                             px[:, end:] if occlusion is not None else None)
         b, h, w = mask.shape
         img = self.background.expand(b, h, w, 3).clone() if self.options.background is not None else vertices.new_zeros((b, h, w, 3))
         img = img.index_put(mask.nonzero(as_tuple=True), colour)

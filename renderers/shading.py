@@ -11,7 +11,7 @@ The model, per fragment (linear light):
     fold(u) = max(0.5 + 0.5 cos(2 pi u), 0) ** WRINKLE_SHARPNESS   dark where the line coordinate u is an integer
     key     = max((n.l_key + KEY_WRAP) / (1 + KEY_WRAP), 0)        wrapped diffuse (fill likewise)
     rim     = (1 - n.v) ** RIM_POWER * max(n.l_rim + RIM_WRAP, 0)
-    spec    = specular (1 - a fold(u)) max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
+    spec    = specular (1 - a fold(u)) occlusion max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
               (c: the cornea normal, position minus the eyeball's centre, normalised per fragment)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K;  lin / (1 + TONE lin);  ** (1 / GAMMA)
 
@@ -99,12 +99,14 @@ out vec3 v_albedo;
 out vec2 v_wrinkle;
 out float v_gloss;
 out vec3 v_eye_normal;
+out float v_occlusion;
 void main() {{
     v_world = in_position;
     v_normal = in_normal;
     // Albedo arrives in sRGB; shade in linear light (per vertex, as the torch renderer does). The cavity factor
     // (renderers.cavity, 1 where off) darkens the sRGB albedo of skin in folds.
     v_albedo = pow(in_albedo * in_cavity, vec3({_glsl(GAMMA)}));
+    v_occlusion = pow(in_cavity, {_glsl(GAMMA)});  // the same darkening in linear light, for the highlight
     v_wrinkle = in_wrinkle;
     v_gloss = in_gloss;
     v_eye_normal = in_eye_normal;
@@ -149,6 +151,7 @@ in vec3 v_albedo;
 in vec2 v_wrinkle;
 in float v_gloss;
 in vec3 v_eye_normal;
+in float v_occlusion;
 out vec4 f_colour;
 float sq(float x) {{ return x * x; }}
 void main() {{
@@ -164,7 +167,9 @@ void main() {{
     float rim = {_glsl_power("edge", RIM_POWER)} * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
     vec3 h = normalize(u_key_dir + view);
     float n_h = max(dot(n, h), 0.0);
-    float spec = u_specular * fold_shade * {_glsl_power("n_h", SPEC_POWER)};{catch}
+    // Folds and cavities are in their own shadow: their highlight dims with their albedo (a lit highlight over a
+    // darkened albedo read as a grey smudge beside the nose, and as white lines in crow's feet).
+    float spec = u_specular * fold_shade * v_occlusion * {_glsl_power("n_h", SPEC_POWER)};{catch}
     vec3 lin = albedo * (u_ambient + key * u_key_rgb + fill * u_fill_rgb) + rim * u_rim_rgb * albedo + spec * u_key_rgb;
     lin = lin / (1.0 + {_glsl(TONE)} * lin);
     f_colour = vec4(pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)})), 1.0);
@@ -353,7 +358,7 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
                 key_dir: torch.Tensor, fill_dir: torch.Tensor, rim_dir: torch.Tensor, key_rgb: torch.Tensor,
                 fill_rgb: torch.Tensor, rim_rgb: torch.Tensor, ambient: torch.Tensor, specular: float,
                 wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
-                eye_normal: torch.Tensor | None = None) -> torch.Tensor:
+                eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None) -> torch.Tensor:
     """Return (N, 3) sRGB colours in [0, 1]: `fragment_shader()`'s formulas in torch, differentiable.
 
     Args:
@@ -363,6 +368,8 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
         wrinkle: optional (N, 2) interpolated (line coordinate u, amplitude a); None: no lines.
         gloss: optional (N, 1) interpolated cornea gloss; None: no catch-lights.
         eye_normal: (N, 3) interpolated unnormalised cornea normals, needed with `gloss`.
+        occlusion: optional (N, 1) interpolated cavity darkening in linear light (factor ** GAMMA); it dims the
+            skin's highlight as it dims the albedo (already in `albedo_linear`). None: 1.
     """
     import torch
 
@@ -386,6 +393,8 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
     half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     n_h = (n * half).sum(-1, keepdim=True).clamp_min(0)
     spec = specular * fold_shade * n_h.pow(SPEC_POWER)  # a fold shades its highlight too: lines never turn white
+    if occlusion is not None:  # so does a cavity: no grey smudge of highlight over a darkened albedo
+        spec = spec * occlusion
     if gloss is not None:
         nc = eye_normal / eye_normal.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         spec = spec + gloss * CATCH_LIGHT_STRENGTH * (nc * half).sum(-1, keepdim=True).clamp_min(0).pow(CATCH_LIGHT_POWER)
