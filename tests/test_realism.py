@@ -115,3 +115,20 @@ def test_opening_on_a_held_out_real_speaker_is_within_a_band_of_theirs():
     # follows theirs better than loudness does.
     assert 0.65 < res["gap"].p90_ratio < 1.35
     assert res["gap"].r > res["rms_r"] + 0.2
+
+
+def test_rest_posture_parts_the_lips_but_leaves_closures_to_the_solver():
+    from generators.speech.emotion_layer import compose
+    from generators.speech.realism import SHUT_CM
+    from generators.speech.visemes import REST_JAW_OPEN, rest_posture
+
+    speech = np.zeros((4, 52), np.float32)
+    rested = rest_posture(speech)
+    gap, _, _ = head_tracks(rested)
+    # People's lips rest parted (GRID s1 median 0.29 cm in pauses): ours open past "shut", not into a gape.
+    assert np.all(gap > SHUT_CM) and np.all(gap < 0.4)
+    assert speech.max() == 0.0 and rested.max() == pytest.approx(REST_JAW_OPEN)  # the input is not modified
+    shut = np.array([False, True, True, False])
+    w = compose(rested, np.zeros_like(rested), shut, np.ones(4, np.float32))
+    closed, _, _ = head_tracks(w)
+    assert np.all(closed[shut] < 0.15) and np.all(closed[~shut] > SHUT_CM)

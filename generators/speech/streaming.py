@@ -324,6 +324,7 @@ class StreamingAnimator:
 
     def _frame(self, i: int, t: float, step: float) -> StreamFrame:
         from generators.speech.emotion_layer import compose
+        from generators.speech.visemes import rest_posture
 
         logits = np.asarray(self._logits)
         src = t * step
@@ -339,6 +340,7 @@ class StreamingAnimator:
         act = self._gate.activity_at(level_idx, self.fps)
         speech *= act
         speech[0, index_of("jawOpen")] *= self._gains[level_idx] if self._gains else 1.0
+        speech = rest_posture(speech)
         arousal = self._arousals[level_idx] if self._arousals else 0.5
         scale = self._arousal.intensity(arousal) if self.auto else self.intensity
         emo = (self.pose * scale)[None]

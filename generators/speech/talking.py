@@ -229,6 +229,10 @@ def animate(
         speech = np.zeros((n_frames, len(ARKIT_NAMES)), np.float32)
         shut, tuck = np.zeros(n_frames, bool), np.zeros(n_frames, bool)
         activity = np.zeros(n_frames, np.float32)
+    from generators.speech.visemes import rest_posture
+
+    # People's lips rest parted (benchmarks/data/realism), in pauses and idle clips too; closures re-solve below.
+    speech = rest_posture(speech)
 
     from generators.speech.emotion_layer import compose, emotion_curves
 

@@ -72,6 +72,19 @@ VISEME_TARGETS: dict[str, _T] = {
     "UW": {"jawOpen": 0.07, "mouthPucker": 0.75, "mouthFunnel": 0.3},
 }
 
+# Opening per viseme class fitted to a real speaker (`scripts/fit_realism.py` on GRID s1, the training speaker of
+# benchmarks/data/realism; A, B, C held out): the median of the person's inner-lip gap over ours at phone middles,
+# shrunk toward 1 by the class's count (n / (n + 20)) and clipped to 0.6-1.8. It scales the opening channels
+# (jawOpen, mouthLowerDown, mouthUpperUp) of each target. Bilabials and f/v are left alone: their lips are
+# solved on the mesh (closure, tuck), and a 68-point tracker never sees lips fully shut.
+REAL_OPENING_GAIN: dict[str, float] = {
+    "AA": 1.20, "AE": 0.95, "AH": 0.86, "AO": 0.86, "CH": 1.08, "DD": 1.28, "EH": 1.44, "HH": 0.96, "IH": 1.11,
+    "IY": 1.70, "KK": 1.12, "RR": 0.84, "SS": 1.40, "TH": 0.86, "UW": 0.90, "WW": 0.89,
+}
+_OPENING = ("jawOpen", "mouthLowerDown", "mouthUpperUp")
+for _v, _g in REAL_OPENING_GAIN.items():
+    VISEME_TARGETS[_v] = {k: (round(x * _g, 4) if k in _OPENING else x) for k, x in VISEME_TARGETS[_v].items()}
+
 # Channel groups: each has its own dominance, so e.g. rounding can spread while the jaw follows the consonant.
 GROUPS: dict[str, tuple[str, ...]] = {
     "jaw": ("jawOpen", "jawForward", "tongueOut"),
@@ -177,6 +190,21 @@ def speech_weights(
         den[i0:i1] += d
     out = np.where(mask[None, :], num / den, 0.0) * articulation
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+REST_JAW_OPEN = 0.045
+"""The jaw at rest, in pauses and under speech: people's lips rest slightly parted (GRID s1, the training speaker
+of benchmarks/data/realism: inner-lip gap 0.23-0.36 cm (p25-p75, median 0.29) in pauses at least 150 ms from speech, mapped onto
+the shipped head; `scripts/fit_realism.py`), not the ICT neutral's touch (0.08 cm). jawOpen 0.045 parts them to
+~0.25 cm on the shipped head (the held-out speakers rest at 0.12-0.34 cm). Bilabial closures and f/v tucks are re-solved on the mesh afterwards, so they stay as strong."""
+
+
+def rest_posture(speech: np.ndarray) -> np.ndarray:
+    """Return (T, 52) speech weights with jawOpen at least `REST_JAW_OPEN` (lips slightly parted at rest)."""
+    out = np.array(speech, np.float32, copy=True)
+    jaw = index_of("jawOpen")
+    out[..., jaw] = np.maximum(out[..., jaw], REST_JAW_OPEN)
+    return out
 
 
 LABIODENTAL_PHONES = frozenset({"F", "V"})
