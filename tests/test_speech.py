@@ -72,8 +72,10 @@ def test_bilabials_close_under_every_emotion(papa_wav: Path, head, emotion: str)
     assert np.all(gap[shut] < CLOSED_CM), f"{emotion}: lips open at bilabials: {np.round(gap[shut], 3)}"
 
 
-def test_silence_keeps_the_mouth_closed(papa_wav: Path, head) -> None:  # noqa: ANN001
+def test_silence_rests_the_mouth_slightly_parted(papa_wav: Path, head) -> None:  # noqa: ANN001
     import soundfile
+
+    from generators.speech.visemes import REST_JAW_OPEN
 
     from generators.speech import animate
     from generators.speech.audio import load_audio
@@ -85,8 +87,10 @@ def test_silence_keeps_the_mouth_closed(papa_wav: Path, head) -> None:  # noqa: 
     seq = animate(padded, text=PAPA, method="phonetic", life=False)
     gap = _lip_gap(head, seq.weights)
     quiet = np.r_[0 : int(0.8 * seq.fps), len(seq) - int(0.8 * seq.fps) : len(seq)]
-    assert np.all(gap[quiet] < CLOSED_CM)
-    assert np.all(seq.column("jawOpen")[quiet] < 0.02)
+    # People's lips rest parted in pauses (GRID s1: median 0.29 cm on this head; docs/speech.md): not shut,
+    # not talking.
+    assert np.all(gap[quiet] > CLOSED_CM) and np.all(gap[quiet] < 0.4)
+    assert np.all(seq.column("jawOpen")[quiet] <= REST_JAW_OPEN + 1e-6)
     talking = slice(int(1.1 * seq.fps), len(seq) - int(1.1 * seq.fps))
     assert gap[talking].max() > 0.5
 

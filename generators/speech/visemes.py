@@ -74,12 +74,13 @@ VISEME_TARGETS: dict[str, _T] = {
 
 # Opening per viseme class fitted to a real speaker (`scripts/fit_realism.py` on GRID s1, the training speaker of
 # benchmarks/data/realism; A, B, C held out): the median of the person's inner-lip gap over ours at phone middles,
-# shrunk toward 1 by the class's count (n / (n + 20)) and clipped to 0.6-1.8. It scales the opening channels
+# shrunk toward 1 by the class's count (n / (n + 20)) and clipped to 0.8-1.25 (AA to 1.10: at 1.20 the lips
+# opened after "mom"'s m at 0.35 cm per 10 ms, past the ~30 cm/s at which real lips part). It scales the opening channels
 # (jawOpen, mouthLowerDown, mouthUpperUp) of each target. Bilabials and f/v are left alone: their lips are
 # solved on the mesh (closure, tuck), and a 68-point tracker never sees lips fully shut.
 REAL_OPENING_GAIN: dict[str, float] = {
-    "AA": 1.20, "AE": 0.95, "AH": 0.86, "AO": 0.86, "CH": 1.08, "DD": 1.28, "EH": 1.44, "HH": 0.96, "IH": 1.11,
-    "IY": 1.70, "KK": 1.12, "RR": 0.84, "SS": 1.40, "TH": 0.86, "UW": 0.90, "WW": 0.89,
+    "AA": 1.10, "AE": 0.95, "AH": 0.86, "AO": 0.86, "CH": 1.08, "DD": 1.25, "EH": 1.25, "HH": 0.96, "IH": 1.11,
+    "IY": 1.25, "KK": 1.12, "RR": 0.84, "SS": 1.25, "TH": 0.86, "UW": 0.90, "WW": 0.89,
 }
 _OPENING = ("jawOpen", "mouthLowerDown", "mouthUpperUp")
 for _v, _g in REAL_OPENING_GAIN.items():
