@@ -191,7 +191,7 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
              critic_guidance: float = 0.0, au_guidance: float = 0.0, best_of: int = 1, steps: int = 12,
              guidance_scale: float = 2.0, from_render: bool = False, identity: int | None = None, strength: float = 0.6,
              model: str | os.PathLike | None = None, critic: Any = DEFAULT_CRITIC,
-             judge: str | Sequence[str] = DEFAULT_JUDGES, device: Any = "auto", progress: bool = False,
+             judge: str | Sequence[str] = DEFAULT_JUDGES, device: Any = "auto", progress: bool = True,
              session: Any = None, guidance: float | None = None, cfg: float | None = None,
              judges: Sequence[str] | None = None) -> PortraitResult:
     """Return a `PortraitResult`: `n` portraits of one condition (emotion + intensity, aus or va), each scored by `judge`.

@@ -37,7 +37,8 @@ def generate(pg: Playground, mode: str, emotion: str, intensity: float, aus: str
     cond: dict[str, Any] = {"emotion": emotion} if mode == "emotion" else {"aus": aus} if mode == "action units" else {"va": va}
     ident = None if identity in (None, "") or not from_render else int(identity)
     out = pg.run(lambda session: portrait(**cond, intensity=float(intensity), n=count, seed=int(seed), critic_guidance=float(guidance),
-                                          from_render=bool(from_render), identity=ident, device=pg.device, session=session))
+                                          from_render=bool(from_render), identity=ident, device=pg.device, session=session,
+                                          progress=False))
     items = []
     for img, score in zip(out.images, out.scores):
         big = np.asarray(Image.fromarray(img).resize((SHOW_SIZE, SHOW_SIZE), Image.BICUBIC))
