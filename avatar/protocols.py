@@ -111,3 +111,8 @@ class Scorer(Protocol):
     def compute(self) -> ScoreLike: ...
 
     def reset(self) -> None: ...
+
+
+# Type aliases of the public signatures (the facade, the session): what each option accepts, named once.
+RGB = tuple[float, float, float]
+"""An sRGB colour, each channel in 0..1."""

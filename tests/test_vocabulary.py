@@ -132,3 +132,23 @@ def test_score_of_one_render_is_a_batch_of_one() -> None:
     assert plain.n == 1  # a bare (H, W, 3) array is one image too (found by the face detector)
     with pytest.raises(AvatarInputError, match="2 labels for 1 frame"):
         avatar.score(img, expected=["happy", "sad"], judge="expression-net", device="cpu")
+
+
+def test_public_api_says_what_it_returns_and_takes() -> None:
+    import inspect
+
+    import avatar
+    from avatar.app.session import Session
+
+    for fn in (avatar.pose, avatar.render, avatar.score, avatar.animate, avatar.contact_sheet, avatar.portrait,
+               Session.renderer, Session.recognizer):
+        ret = str(inspect.signature(fn).return_annotation)
+        assert ret not in ("Any", "typing.Any", inspect.Signature.empty), f"{fn.__qualname__} returns {ret}"
+    assert str(inspect.signature(avatar.render).return_annotation) == "RenderedFrames | torch.Tensor"
+    assert str(inspect.signature(avatar.score).return_annotation) == "Score"
+    params = inspect.signature(avatar.animate).parameters
+    assert {"emotion_track", "method", "life", "articulation", "model"} <= set(params)
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in params.values())  # no options hidden in **kwargs
+    for fn in (avatar.pose, avatar.render, avatar.score, avatar.contact_sheet):
+        untyped = [n for n, p in inspect.signature(fn).parameters.items() if p.annotation in ("Any", inspect.Parameter.empty)]
+        assert not untyped, f"{fn.__name__}: {untyped} typed as Any"

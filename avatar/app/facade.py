@@ -24,7 +24,13 @@ from avatar.sequence import ExpressionSequence
 from avatar.validation import check_choice, check_units
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import torch
+
+    from avatar.emotion import Emotion
+    from avatar.facs import ActionUnits
+    from avatar.protocols import RGB
 
     from avatar.appearance import Appearance
     from avatar.head import BlendshapeHead
@@ -35,7 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["RenderedFrames", "animate", "contact_sheet", "get_renderer", "pose", "render", "save_image", "save_video", "score"]
 
 
-def pose(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any = None, mixture: Any = None,
+def pose(emotion: str | Emotion | None = None, intensity: float = 1.0, aus: str | Mapping[str, float] | ActionUnits | None = None,
+         va: tuple[float, float] | None = None, mixture: Mapping[str, float] | None = None,
          prototypes: str | None = None) -> np.ndarray:
     """Return (52,) float32 ARKit weights for an emotion (+intensity), AUs, valence/arousal or a mixture.
 
@@ -48,8 +55,8 @@ def pose(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any =
 
 
 def get_renderer(head: str | os.PathLike | BlendshapeHead | None = None, identity: int | None = None, width: int = 512,
-                 height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
-                 eyes: Any = "brown", view: str | float | Camera = "front", session: Session | None = None,
+                 height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: str | RGB = "medium",
+                 eyes: str | RGB = "brown", view: str | float | Camera = "front", session: Session | None = None,
                  appearance: Appearance | None = None) -> GLRenderer:
     """Return the (default) session's GLRenderer for these settings; the session owns and closes it.
 
@@ -60,8 +67,8 @@ def get_renderer(head: str | os.PathLike | BlendshapeHead | None = None, identit
 
 def render(x: np.ndarray | ExpressionSequence | torch.Tensor | None = None, *, view: str | float | Camera = "front",
            identity: int | None = None, head: str | os.PathLike | BlendshapeHead | None = None, width: int = 512,
-           height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
-           eyes: Any = "brown", output: str = "numpy", device: Any = "auto", progress: bool = False,
+           height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: str | RGB = "medium",
+           eyes: str | RGB = "brown", output: str = "numpy", device: str | torch.device = "auto", progress: bool = False,
            session: Session | None = None, appearance: Appearance | None = None,
            yaw: float | None = None) -> RenderedFrames | torch.Tensor:
     """Return `RenderedFrames`: weights (52,) -> one (H, W, 3) image; (T, 52) or an ExpressionSequence -> (T, H, W, 3) uint8.
@@ -110,10 +117,10 @@ def save_video(frames: np.ndarray | Sequence[np.ndarray], path: str | os.PathLik
 
 
 def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[float, ...] = (0.33, 0.66, 1.0),
-                  cell: int = 256, identity: int | None = None, view: str | float | Camera = "front", skin: Any = "medium",
+                  cell: int = 256, identity: int | None = None, view: str | float | Camera = "front", skin: str | RGB = "medium",
                   head: str | os.PathLike | BlendshapeHead | None = None, progress: bool = False,
                   session: Session | None = None, judge: str | Recognizer | None = None, prototypes: str | None = None,
-                  device: Any = "auto", appearance: Appearance | None = None, eyes: Any = "brown",
+                  device: str | torch.device = "auto", appearance: Appearance | None = None, eyes: str | RGB = "brown",
                   background: tuple[float, float, float] | None = DEFAULT_BACKGROUND) -> np.ndarray:
     """Return a labelled grid image: one row per emotion, one column per intensity, (H, W, 3) uint8.
 
@@ -165,7 +172,7 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
 
 
 def score(frames: np.ndarray | torch.Tensor | Sequence[np.ndarray], expected: str | Sequence[str] | None = None,
-          judge: str | Recognizer | None = None, device: Any = "auto", boxes: np.ndarray | None = None,
+          judge: str | Recognizer | None = None, device: str | torch.device = "auto", boxes: np.ndarray | None = None,
           session: Session | None = None, recognizer: str | Recognizer | None = None) -> Score:
     """Return a `Score` of how well `frames` read as the `expected` emotion(s) (one label, or one per frame).
 
@@ -219,7 +226,7 @@ def score(frames: np.ndarray | torch.Tensor | Sequence[np.ndarray], expected: st
     return scorer.compute()
 
 
-def animate(audio: str | os.PathLike | np.ndarray, text: str | None = None, emotion: Any = "neutral",
+def animate(audio: str | os.PathLike | np.ndarray, text: str | None = None, emotion: str | Emotion = "neutral",
             intensity: float | str = 1.0, fps: float = 30.0, seed: int = 0, head: str | os.PathLike | BlendshapeHead | None = None,
             *, emotion_track: str | list | None = None, method: str = "auto", life: bool = True,
             articulation: float = 1.0, sample_rate: int | None = None, model: Any = None,

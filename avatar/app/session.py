@@ -21,6 +21,9 @@ from avatar.app.judges import make_recognizer
 from avatar.constants import DEFAULT_BACKGROUND
 
 if TYPE_CHECKING:
+    import torch
+
+    from avatar.protocols import RGB
     from avatar.appearance import Appearance
     from avatar.head import BlendshapeHead
     from avatar.protocols import Recognizer
@@ -50,8 +53,8 @@ class Session:
         self._lock = threading.Lock()
 
     def renderer(self, head: str | os.PathLike | BlendshapeHead | None = None, identity: int | None = None, width: int = 512,
-                 height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: Any = "medium",
-                 eyes: Any = "brown", view: str | float | Camera = "front", appearance: Appearance | None = None) -> GLRenderer:
+                 height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: str | RGB = "medium",
+                 eyes: str | RGB = "brown", view: str | float | Camera = "front", appearance: Appearance | None = None) -> GLRenderer:
         """Return this session's GLRenderer for these settings (built once, reused; the view is part of the key).
 
         `head` is a head file, None for the shipped head, or a `BlendshapeHead` already loaded. `appearance` (an
@@ -84,7 +87,7 @@ class Session:
                 old.close()
             return renderer
 
-    def recognizer(self, name: str = "fer2013", device: Any = "auto", detect_faces: bool = True) -> Recognizer:
+    def recognizer(self, name: str = "fer2013", device: str | torch.device = "auto", detect_faces: bool = True) -> Recognizer:
         """Return this session's recognizer `name` on `device` (built on first use, then reused)."""
         key = (name.lower().replace("_", "-"), str(device), bool(detect_faces))
         with self._lock:

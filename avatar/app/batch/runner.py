@@ -130,10 +130,12 @@ def run_batch(manifest: str | os.PathLike, out_root: str | os.PathLike, workers:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise AvatarInputError(f"workers must be a whole number >= 1, got {workers!r}")
     if judge is not None:
-        from avatar.app.judges import RECOGNIZERS
+        from avatar.app.judges import judge_name
 
-        if judge.lower().replace("_", "-") not in RECOGNIZERS:
-            raise AvatarInputError(f"unknown judge {judge!r}: use one of {', '.join(RECOGNIZERS)}, or --no-score")
+        try:
+            judge = judge_name(judge)
+        except AvatarInputError as e:
+            raise AvatarInputError(f"{e}, or --no-score") from None
     jobs = read_manifest(manifest)
     if cavity is False:
         from dataclasses import replace
