@@ -16,6 +16,7 @@ import numpy as np
 
 from avatar.constants import HOP_S, SAMPLE_RATE
 from avatar.errors import AvatarInputError
+from avatar.notices import AvatarWarning
 from avatar.validation import check_sample_rate
 
 __all__ = ["HOP_S", "SAMPLE_RATE", "Audio", "AudioFeatures", "NoSpeechWarning", "SilenceWarning", "analyse_audio", "check_audio", "frame_rms_dbfs",
@@ -38,8 +39,8 @@ MOSTLY_SILENT_SHARE = 0.1
 INSTALL_HINT = "pip install emoavatar[speech]"
 
 
-class SilenceWarning(UserWarning):
-    """`animate` found a clip that is mostly silence: it animates the silence as an idle face."""
+class SilenceWarning(AvatarWarning):
+    """`animate` found a clip that is mostly silence: it animates the silence as an idle face (an `AvatarWarning`)."""
 
 
 class NoSpeechWarning(SilenceWarning):
