@@ -65,8 +65,8 @@ EXPOSURE_POWER = 0.5
 x1: the gain only lifts), and a softer specular (`light_specular`), as a photographer lights dark skin. Below 1 so the
 tones keep their order and their distance: at 1 (the old default) every tone rendered at the medium tone's cheek
 luminance and a dark face came out a bright orange. 0.5 keeps a dark cheek at about a quarter of a light one
-(docs/appearance.md: tests/test_exposure.py asserts the order and at most half); chosen by scripts/select_exposure.py
-among the powers that keep the tones apart (docs/legibility.md)."""
+(tests/test_exposure.py asserts the order and at most half). Set by the look, not by a judge; the held-out judge
+checked that dark skin stays legible (docs/appearance.md, docs/legibility.md)."""
 
 
 def skin_exposure(skin: str | tuple[float, float, float], power: float | None = None) -> float:
