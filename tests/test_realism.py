@@ -132,3 +132,15 @@ def test_rest_posture_parts_the_lips_but_leaves_closures_to_the_solver():
     w = compose(rested, np.zeros_like(rested), shut, np.ones(4, np.float32))
     closed, _, _ = head_tracks(w)
     assert np.all(closed[shut] < 0.15) and np.all(closed[~shut] > SHUT_CM)
+
+
+def test_track_script_refuses_a_folder_without_clips_in_one_line(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("track_lips", Path(__file__).resolve().parents[1] / "scripts" / "track_lips.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(tmp_path), "--speaker", "s9", "--out", str(tmp_path / "t.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "no GRID clips" in err and "\n" not in err
+    assert not (tmp_path / "t.npz").exists()
