@@ -230,7 +230,8 @@ def animate(audio: str | os.PathLike | np.ndarray, text: str | None = None, emot
             intensity: float | str = 1.0, fps: float = 30.0, seed: int = 0, head: str | os.PathLike | BlendshapeHead | None = None,
             *, emotion_track: str | list | None = None, method: str = "auto", life: bool = True,
             articulation: float = 1.0, sample_rate: int | None = None, model: Any = None,
-            emotion_smoothing_s: float = 0.12) -> ExpressionSequence:
+            emotion_smoothing_s: float = 0.12, max_seconds: float | None = None,
+            silence_dbfs: float | None = None) -> ExpressionSequence:
     """Return an ExpressionSequence of a talking face for `audio` (a path, or a (N,) float array with `sample_rate`).
 
     Args:
@@ -246,11 +247,14 @@ def animate(audio: str | os.PathLike | np.ndarray, text: str | None = None, emot
         life: blinks, gaze and prosody-driven head motion. articulation: mouth amplitude (0.7 mumbled, 1.3 exaggerated).
         model: a speech model or its checkpoint folder for the neural paths (default: the shipped one).
         emotion_smoothing_s: low-pass of an emotion track, in seconds.
+        max_seconds, silence_dbfs: the longest audio accepted and the level under which it counts as silent
+            (None: `generators.speech.audio`'s limits).
     """
     from avatar.io.headfile import load_head
     from generators.speech import animate as _animate
 
     target = head if head is None or hasattr(head, "pose") else load_head(head)
+    limits = {k: v for k, v in (("max_seconds", max_seconds), ("silence_dbfs", silence_dbfs)) if v is not None}
     return _animate(audio, text=text, emotion=emotion, intensity=intensity, emotion_track=emotion_track, fps=fps,
                     seed=seed, method=method, life=life, articulation=articulation, sample_rate=sample_rate,
-                    model=model, emotion_smoothing_s=emotion_smoothing_s, head=target)
+                    model=model, emotion_smoothing_s=emotion_smoothing_s, head=target, **limits)
