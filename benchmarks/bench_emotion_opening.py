@@ -13,7 +13,7 @@ Voices: espeak-ng en-us (the voice the emotion layer was tuned on, with sentence
 en-gb-x-gbcwmd+m7 (never trained or tuned on); `--split` picks tuning (sentences 0-3, en-us), held-out
 (sentences 4-7, gbcwmd+m7) or all.
 
-    nice -n 10 python benchmarks/bench_emotion_opening.py [--split held-out] [--methods phonetic hybrid] [--intensity 0.8]
+    nice -n 10 python benchmarks/bench_emotion_opening.py [--split held-out] [--methods phonetic neural hybrid] [--intensity 0.8]
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def opening_table(clips: list[tuple[Path, str]], emotions: list[str], method: st
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=tuple(SPLITS), default="all")
-    ap.add_argument("--methods", nargs="+", default=["phonetic", "hybrid"], help="phonetic (with the transcript), hybrid, neural")
+    ap.add_argument("--methods", nargs="+", default=["phonetic", "neural"],
+                    help="phonetic (with the transcript), neural, hybrid (audio only: the neural mouth, slower)")
     ap.add_argument("--emotions", nargs="+", default=EMOTIONS)
     ap.add_argument("--intensity", type=float, default=0.8)
     args = ap.parse_args(argv)

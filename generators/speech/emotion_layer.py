@@ -16,6 +16,11 @@ Overlap rules, per ARKit column (see `compose`):
   talking; speech's own small smile (for "ee") is damped by a frown, so sad speech does not grin;
 * everything else (brows, eyes, cheeks, nose): the emotion alone.
 
+Speech keeps its opening (`keep_speech_opening`): a smile, a frown or bared teeth turn the lips on the mesh, so
+the same speech weights would part them less (on the shipped head a frown cost sad 6-13 % of neutral's speech
+opening, disgust 7-18 %); where the posed inner-lip gap beyond the emotion's own mouth falls short of what the speech
+opens on a neutral face, the jaw opens by the shortfall.
+
 Then bilabials are enforced last: on p/b/m frames `visemes.close_lips` caps the jaw, removes lip-parting
 shapes and solves mouthClose on the posed mesh, overriding whatever any emotion did to the mouth.
 """
@@ -28,7 +33,7 @@ import numpy as np
 
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES, index_of
-from generators.speech.visemes import RELEASE_S, LipModel, close_lips, closure_envelope, tuck_lips
+from generators.speech.visemes import RELEASE_S, LipModel, close_lips, closure_envelope, default_lip_model, tuck_lips
 
 ARTICULATION_COLUMNS: tuple[str, ...] = (
     "jawOpen", "jawForward", "mouthClose", "mouthPucker", "mouthFunnel", "mouthRollLower", "mouthRollUpper",
@@ -42,6 +47,41 @@ EXPRESSION_MOUTH_COLUMNS: tuple[str, ...] = (
     "mouthStretchLeft", "mouthStretchRight", "mouthPressLeft", "mouthPressRight", "mouthLeft", "mouthRight",
     "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight",
 )
+
+
+def keep_speech_opening(
+    weights: np.ndarray, speech: np.ndarray, rest: np.ndarray, lip_model: LipModel | None = None, *, keep: float = 1.0,
+) -> np.ndarray:
+    """Return a copy of (T, 52) composed `weights` whose lips open at least `keep` times as far beyond the emotion's
+    own mouth (`rest`, (T, 52)) as the (T, 52) `speech` weights open them beyond a neutral face, measured on the head.
+
+    A smile, a frown or bared teeth change the lips' geometry: the same speech weights part the inner lips less on a
+    smiling or frowning mesh (the opening's direction turns), and the headroom rule for the teeth-baring shapes
+    (`e + s * (1 - e)`) compresses speech's own lip raise. On frames where the posed midline inner-lip gap (the
+    `LipModel.gap` landmarks) falls short, jawOpen is raised by exactly what closes the shortfall (a quadratic
+    in the jaw weight, since the gap is a distance); nothing else is touched, so the emotion keeps its shape,
+    and `close_lips`, applied later, still shuts every bilabial.
+    """
+    lips = lip_model or default_lip_model()
+    jaw = index_of("jawOpen")
+
+    def midline(w: np.ndarray) -> np.ndarray:  # (T, 3) upper-minus-lower inner-lip vector at the midline
+        return lips.gap_vectors(w)[:, 1]
+
+    out = weights.astype(np.float32).copy()
+    want = keep * (np.linalg.norm(midline(speech), axis=-1) - np.linalg.norm(lips.offset[1]))
+    rest_gap = np.linalg.norm(midline(rest), axis=-1)
+    v = midline(out)
+    short = np.linalg.norm(v, axis=-1) - rest_gap < want
+    if not short.any():
+        return out
+    # |v + d * b| = rest_gap + want for the jaw increment d >= 0 (b: the gap vector's change per unit jawOpen).
+    b = lips.per_shape[jaw, 1]
+    vb, bb = v @ b, float(b @ b)
+    disc = vb ** 2 - bb * ((v ** 2).sum(-1) - (rest_gap + want) ** 2)
+    d = np.where(short & (disc >= 0), (-vb + np.sqrt(np.maximum(disc, 0.0))) / max(bb, 1e-12), 0.0)
+    out[:, jaw] = np.clip(out[:, jaw] + np.maximum(d, 0.0), 0.0, 1.0)
+    return out
 
 
 def _idx(names: tuple[str, ...]) -> np.ndarray:
@@ -121,7 +161,7 @@ def _fit_length(w: np.ndarray, n: int) -> np.ndarray:
 def compose(
     speech: np.ndarray, emotion: np.ndarray, shut: np.ndarray, activity: np.ndarray, *,
     speech_share: float = 0.6, lip_model: LipModel | None = None, tuck: np.ndarray | None = None,
-    fps: float | None = None, release_s: float = RELEASE_S,
+    fps: float | None = None, release_s: float = RELEASE_S, keep_opening: float = 1.0,
 ) -> np.ndarray:
     """Return (T, 52) float32 face weights from speech (T, 52) and emotion (T, 52) curves.
 
@@ -134,6 +174,8 @@ def compose(
         tuck: (T,) bool frames of an f/v lip tuck (lower lip to the upper teeth), or None.
         fps: frame rate; when given, a bool `shut`/`tuck` gets a `release_s` ramp after each run so the lips
             part into the next vowel over a few frames instead of popping open.
+        keep_opening: share of speech's own lip opening (on a neutral face) that every emotion keeps
+            (`keep_speech_opening`); 0 turns the correction off.
     """
     if speech.shape != emotion.shape:
         raise AvatarInputError(f"speech and emotion curves differ in shape: {speech.shape} vs {emotion.shape}")
@@ -148,6 +190,10 @@ def compose(
     s[:, smile_cols] *= 1.0 - np.clip(2.0 * frown, 0.0, 1.0)
     out[:, exp] = emotion[:, exp] + s * (1.0 - emotion[:, exp])
     out = np.clip(out, 0.0, 1.0)
+    if keep_opening > 0:
+        rest = emotion.astype(np.float32).copy()  # the emotion's own face while the voice is active, no speech
+        rest[:, art] = emotion[:, art] * (1.0 - speech_share * act)
+        out = keep_speech_opening(out, np.clip(speech, 0.0, 1.0), rest, lip_model, keep=keep_opening)
     if fps is not None:
         shut = closure_envelope(np.asarray(shut, bool), fps, release_s=release_s) if np.asarray(shut).dtype == bool else shut
         if tuck is not None and np.asarray(tuck).dtype == bool:
