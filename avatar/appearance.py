@@ -271,7 +271,22 @@ def drawn_faces(head: BlendshapeHead) -> np.ndarray:
         lower = np.zeros(len(v), bool)
         lower[lash[v[lash, 1] < eye_y]] = True
         keep &= ~lower[head.faces].any(axis=1)
+        # The cards are ~0.95 cm long, meant to fade out in an alpha texture; drawn opaque, their outer half read as a
+        # black wedge, and at three-quarter the far eye's lashes poked out past the cheek's outline. Triangles lying
+        # wholly beyond LASH_LENGTH_CM of the face's skin (the card's tip half) are not drawn.
+        face = v[slice(*ICT_PARTS["face"])]
+        from_skin = np.full(len(v), 0.0)
+        for start in range(a, b, 256):
+            block = v[start:min(start + 256, b)]
+            from_skin[start:start + len(block)] = np.sqrt(((block[:, None, :] - face[None]) ** 2).sum(-1).min(1))
+        tip = np.zeros(len(v), bool)
+        tip[lash[from_skin[lash] > LASH_LENGTH_CM]] = True
+        keep &= ~(tip[head.faces].all(axis=1))
     return head.faces[keep]
+
+
+LASH_LENGTH_CM = 0.45
+"""How far from the skin an eyelash card is drawn (its triangles wholly beyond are not): the root half of ICT's cards."""
 
 
 def two_sided_faces(head: BlendshapeHead, faces: np.ndarray) -> np.ndarray:

@@ -38,3 +38,22 @@ def test_views_pan_to_the_face_without_turning_the_lights() -> None:
         d = np.subtract(cam.eye, cam.target)
         assert np.degrees(np.arctan2(d[0], d[2])) == pytest.approx(yaw, abs=1e-6)
         assert np.linalg.norm(d) == pytest.approx(62.0)
+
+
+@pytest.mark.gl
+@pytest.mark.parametrize("view", ["three-quarter", -35.0])
+def test_the_far_eyes_lashes_stay_inside_the_face_outline(view: str | float) -> None:
+    """Pixels the eyelash cards add past the head's outline: 17 at 256 px when the whole ICT card was drawn opaque (a
+    black wedge beside the far eye at three-quarter); the cards' root half only adds none or a stray pixel."""
+    from avatar.head import ICT_PARTS
+    from renderers.gl import GLRenderer, RendererOptions
+
+    opts = RendererOptions(width=SIZE, height=SIZE, camera=view, background=None, samples=0)
+    with GLRenderer(options=opts) as r:
+        v = r.head.pose(np.zeros((1, 52), np.float32))[0]
+        with_lashes = r.render_vertices(v)[..., 3] > 0
+        hidden = v.copy()
+        a, b = ICT_PARTS["eyelashes"]
+        hidden[a:b] = v[slice(*ICT_PARTS["eyeball_left"])].mean(0)  # inside an eyeball: drawn nowhere visible
+        without = r.render_vertices(hidden)[..., 3] > 0
+    assert int((with_lashes & ~without).sum()) <= 4
