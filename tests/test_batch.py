@@ -128,6 +128,7 @@ def test_csv_manifest_with_the_same_columns(tmp_path: Path) -> None:
     assert jobs[1].aus == {"AU1": 0.6, "AU4": 0.8} and jobs[2].va == (0.8, 0.5)
 
 
+@pytest.mark.slow
 def test_cavity_key_and_flag_render_without_cavity_shading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A line's "cavity": false (JSON or a CSV cell) and `--no-cavity` render the still the shading switch gives;
     a value that is not a boolean is named with its line."""
@@ -176,6 +177,7 @@ def _check_outputs(out: Path) -> None:
     assert glb[:4] == b"glTF" and len(glb) > 100_000
 
 
+@pytest.mark.slow
 def test_local_pool_writes_every_output_and_a_report_then_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = write_jsonl(tmp_path / "jobs.jsonl", [
         {"id": "happy", "emotion": "happy", "size": 64, "duration": 0.5, "output": "clips/happy.mp4",
@@ -211,6 +213,7 @@ def test_local_pool_writes_every_output_and_a_report_then_resumes(tmp_path: Path
     assert code == 0 and "1 done, 2 skipped" in stdout
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path: Path) -> None:
     rows = [{"id": f"job{i}", "emotion": ["happy", "sad", "anger"][i % 3], "size": 64, "duration": 1.0, "output": f"clip{i}.mp4",
              "export": [f"clip{i}.csv"]} for i in range(6)]
@@ -263,6 +266,7 @@ def test_ray_backend_on_a_local_cluster(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0 and "0 done, 2 skipped" in stdout
 
 
+@pytest.mark.slow
 def test_every_look_option_is_a_manifest_key_with_the_cli_meaning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """skin, eyes, background, the shading switches, view (preset or yaw), identity, prototypes and judge: each line's
     still equals `avatar.render` with the same options; bad values are named with their line."""

@@ -68,6 +68,7 @@ def test_head_pose_does_not_change_the_shading(head, field):
     np.testing.assert_allclose(a, b, atol=2e-4)
 
 
+@pytest.mark.slow
 def test_torch_matches_numpy_and_its_gradient_matches_finite_differences(head, field):
     w = DEFAULT_PROTOTYPES["anger"].to_arkit()
     want, v = _shade(head, field, w)

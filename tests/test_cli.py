@@ -33,6 +33,7 @@ def test_render_emotion_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert img.shape == (128, 128, 3)
 
 
+@pytest.mark.slow
 def test_render_aus_va_identity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = tmp_path / "aus.png", tmp_path / "va.png"
     assert run(capsys, "render", "--aus", "AU1=0.6,AU4=0.8,AU15=0.7", "--view", "three-quarter", "--size", "96", "-o", str(a))[0] == 0
@@ -48,6 +49,7 @@ def test_sheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert w > 2 * 64 and h > 2 * 64
 
 
+@pytest.mark.slow
 def test_render_sequence_csv_to_mp4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import imageio.v3 as iio
 
@@ -123,6 +125,7 @@ def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         assert code == 2
 
 
+@pytest.mark.slow
 def test_head_missing_morph_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import trimesh
 
@@ -150,6 +153,7 @@ def test_env_prints_gl_and_device(capsys: pytest.CaptureFixture[str]) -> None:
     assert "GL renderer:" in out and "torch device" in out
 
 
+@pytest.mark.slow
 def test_animate_speech_to_mp4_csv_glb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import subprocess
 
@@ -169,6 +173,7 @@ def test_animate_speech_to_mp4_csv_glb(tmp_path: Path, capsys: pytest.CaptureFix
     assert glb.stat().st_size > 1_000_000
 
 
+@pytest.mark.slow
 def test_animate_bad_audio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     junk = tmp_path / "junk.wav"
     junk.write_text("not audio")

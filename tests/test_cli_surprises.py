@@ -68,6 +68,7 @@ def _wav(tmp_path: Path, words: str) -> Path:
     return wav
 
 
+@pytest.mark.slow
 def test_animate_reports_a_transcript_that_does_not_match_and_the_method(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     wav = _wav(tmp_path, "papa bob buys maps")
     code, out, err = run(capsys, "animate", str(wav), "--text", "the quick brown fox jumps over the lazy dog again and again",
@@ -142,6 +143,7 @@ def test_emotion_aliases_documented_and_deduplicated(tmp_path: Path, capsys: pyt
     assert Image.open(one).size == Image.open(two).size  # one row, not two rows both labelled happy
 
 
+@pytest.mark.slow
 def test_gif_keeps_every_frame_and_its_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from PIL import Image, ImageSequence
 
@@ -174,6 +176,7 @@ def test_csv_round_trip_keeps_fps_for_any_length(tmp_path: Path, fps: int, frame
     assert back.fps == fps and back == seq
 
 
+@pytest.mark.slow
 def test_sigterm_leaves_no_part_file(tmp_path: Path) -> None:
     out = tmp_path / "long.mp4"
     seq = tmp_path / "long.npz"
@@ -192,6 +195,7 @@ def test_sigterm_leaves_no_part_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npz"]  # no output, no hidden .part file
 
 
+@pytest.mark.slow
 def test_python_dash_m_avatar(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "avatar", "--version"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("emoavatar ")

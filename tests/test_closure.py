@@ -65,6 +65,7 @@ def test_hybrid_closure_unites_model_and_phones_and_tucks_only_where_open() -> N
     assert not no_peaks[25]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise a held-out voice")
 @pytest.mark.parametrize("emotion", ["happy", "fear"])
 def test_audio_only_closure_on_a_held_out_voice(tmp_path: Path, emotion: str) -> None:

@@ -45,6 +45,7 @@ def _as_float(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float64) / 255.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("view", VIEWS)
 def test_matches_gl_without_antialiasing(renderers_no_aa, view: str) -> None:
     gl, diff = renderers_no_aa
@@ -62,6 +63,7 @@ def test_matches_gl_without_antialiasing(renderers_no_aa, view: str) -> None:
         assert db >= 50.0, f"{view}/{name}: {db:.1f} dB (expected quantisation-level agreement)"
 
 
+@pytest.mark.slow
 def test_matches_gl_with_antialiasing() -> None:
     """samples=4: GL's 4x MSAA against our 2x2 supersampling; edges differ a little (~39 dB measured)."""
     opts = RendererOptions(width=SIZE, height=SIZE, samples=4, camera="three-quarter")
@@ -73,6 +75,7 @@ def test_matches_gl_with_antialiasing() -> None:
         assert psnr(ours, _as_float(gl.render(w))) >= 30.0
 
 
+@pytest.mark.slow
 def test_transparent_background_gives_rgba_with_coverage_alpha() -> None:
     opts = RendererOptions(width=64, height=64, samples=0, background=None)
     with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts) as diff:
@@ -83,6 +86,7 @@ def test_transparent_background_gives_rgba_with_coverage_alpha() -> None:
     assert np.array_equal(ours[0, 3].numpy() > 0.5, theirs[..., 3] > 127)
 
 
+@pytest.mark.slow
 def test_batch_of_two_equals_two_singles(renderers_no_aa) -> None:
     _, diff = renderers_no_aa
     diff.set_camera("front")
@@ -167,6 +171,7 @@ GRAD_RTOL = 1e-4
     (1, [0, 1, 2, 7]),
     (2, [0, 1, 2, 3, 4, 5]),
 ], ids=["weights", "identity", "head_pose"])
+@pytest.mark.slow
 def test_gradients_match_central_differences(diff64, which: int, columns: list[int]) -> None:
     weights = torch.zeros(1, 52, dtype=torch.float64)
     weights[0, index_of("mouthSmileLeft")] = 0.3
@@ -184,6 +189,7 @@ def test_gradients_match_central_differences(diff64, which: int, columns: list[i
     assert rel < GRAD_RTOL, f"relative error {rel:.2e}: autograd {analytic}, central differences {numeric}"
 
 
+@pytest.mark.slow
 def test_smile_raises_the_mouth_corners_in_the_image(renderers_no_aa) -> None:
     """The lip colour near each mouth corner moves up the image as the smile grows, and its gradient says so."""
     _, diff = renderers_no_aa

@@ -46,6 +46,7 @@ def test_face_adjacency_of_two_triangles_and_a_loose_one() -> None:
     assert adj.tolist() == [[-1, 1, -1], [0, -1, -1], [-1, -1, -1]]
 
 
+@pytest.mark.slow
 def test_silhouette_gradient_matches_central_differences(renderers) -> None:
     """Moving the head up (pose ty) moves its outline: d(mean of a band around it)/d ty.
 
@@ -71,6 +72,7 @@ def test_silhouette_gradient_matches_central_differences(renderers) -> None:
     assert abs(old - fd_old) > 0.5 * abs(fd_old), got
 
 
+@pytest.mark.slow
 def test_jaw_gradient_has_the_sign_of_central_differences(renderers) -> None:
     """Fear with its open jaw: d(mean of the mouth box)/d jawOpen, step 0.05 (the lips part over the teeth).
 
@@ -95,12 +97,14 @@ def test_jaw_gradient_has_the_sign_of_central_differences(renderers) -> None:
     assert np.sign(old) != np.sign(fd_old), (old, fd_old)
 
 
+@pytest.mark.slow
 def test_gradient_mode_leaves_the_image_unchanged(renderers) -> None:
     w = torch.from_numpy(facs_weights("fear", 1.0).astype(np.float64))[None]
     with torch.no_grad():
         assert torch.equal(renderers["gradient"](w), renderers["off"](w))
 
 
+@pytest.mark.slow
 def test_blend_mode_softens_edges_only_and_batches() -> None:
     opts = RendererOptions(width=64, height=64, samples=0, background=None)
     w = torch.from_numpy(np.stack([facs_weights("fear", 1.0), facs_weights("happy", 1.0)]))

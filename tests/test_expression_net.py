@@ -25,6 +25,7 @@ def test_tiny_model_from_config_round_trips(tmp_path) -> None:
     torch.testing.assert_close(again(x)[0], logits, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_missing_face_boxes_give_nan_rows() -> None:
     torch.manual_seed(0)
     rec = ExpressionNetRecognizer(ExpressionNet(input_size=32, widths=(8, 16)), device="cpu")
@@ -48,6 +49,7 @@ def test_crop_is_exact_and_differentiable() -> None:
     assert np.allclose(corners.T, [[-5.0, 0.0], [15.0, 20.0]])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (WEIGHTS_PATH / "config.json").is_file(), reason="ExpressionNet weights not trained yet")
 def test_shipped_weights_read_unseen_faces_far_above_chance() -> None:
     import avatar
@@ -70,6 +72,7 @@ def test_shipped_weights_read_unseen_faces_far_above_chance() -> None:
     assert correct / total >= 0.75  # chance is 1/8
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (WEIGHTS_PATH / "config.json").is_file(), reason="ExpressionNet weights not trained yet")
 def test_arkit_and_va_estimates_follow_the_pose() -> None:
     import avatar

@@ -112,6 +112,7 @@ def test_weights_load_strictly(tmp_path: Path) -> None:
         FaceExpressionNet.from_pretrained(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_recognizer_reads_the_astronaut_photo(astronaut: np.ndarray) -> None:
     pytest.importorskip("cv2")
     with FaceApiExpressionRecognizer(device="cpu", detect_faces=True) as rec:
@@ -125,6 +126,7 @@ def test_recognizer_reads_the_astronaut_photo(astronaut: np.ndarray) -> None:
     assert blank.labels == [None] and not blank.face_found[0]
 
 
+@pytest.mark.slow
 def test_classes_map_onto_emotions(recognizer: FaceApiExpressionRecognizer, model: FaceExpressionNet,
                                    reference: dict[str, np.ndarray]) -> None:
     x = torch.from_numpy(reference["x"]).permute(0, 3, 1, 2).float() / 255.0
@@ -136,6 +138,7 @@ def test_classes_map_onto_emotions(recognizer: FaceApiExpressionRecognizer, mode
     assert out.labels == [ours[FACE_API_CLASSES[i]] for i in reference["probs"].argmax(1)]
 
 
+@pytest.mark.slow
 def test_known_boxes_log_probs_and_gradients(recognizer: FaceApiExpressionRecognizer, astronaut: np.ndarray) -> None:
     frames = torch.from_numpy(np.stack([astronaut, astronaut[:, ::-1].copy()])).permute(0, 3, 1, 2).float() / 255.0
     box = ASTRONAUT_BOX

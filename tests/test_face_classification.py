@@ -95,6 +95,7 @@ def test_weights_load_strictly(tmp_path: Path) -> None:
         BigXception.from_pretrained(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_differs_from_the_fer_mini_xception(reference: dict[str, np.ndarray], model: BigXception) -> None:
     from recognizers.fer2013 import FER2013Recognizer
 
@@ -107,6 +108,7 @@ def test_differs_from_the_fer_mini_xception(reference: dict[str, np.ndarray], mo
     assert np.abs(ours - theirs).max() > 0.3
 
 
+@pytest.mark.slow
 def test_recognizer_reads_the_astronaut_photo(astronaut: np.ndarray) -> None:
     pytest.importorskip("cv2")
     with FaceClassificationRecognizer(device="cpu", detect_faces=True) as rec:
@@ -121,6 +123,7 @@ def test_recognizer_reads_the_astronaut_photo(astronaut: np.ndarray) -> None:
     assert blank.labels == [None] and not blank.face_found[0]
 
 
+@pytest.mark.slow
 def test_known_boxes_and_logits(recognizer: FaceClassificationRecognizer, astronaut: np.ndarray) -> None:
     box = np.array([177.0, 66.0, 272.0, 161.0])
     frames = torch.from_numpy(np.stack([astronaut, astronaut[:, ::-1].copy()])).permute(0, 3, 1, 2).float() / 255.0

@@ -48,6 +48,7 @@ def _port(model: torch.nn.Module, gray: np.ndarray) -> np.ndarray:
         return torch.softmax(model(x), dim=-1).numpy()
 
 
+@pytest.mark.slow
 def test_port_matches_original_keras(model: torch.nn.Module, reference: dict[str, np.ndarray]) -> None:
     ours = _port(model, reference["x"])
     np.testing.assert_allclose(ours, reference["keras"], rtol=0, atol=PORT_ATOL)
@@ -99,6 +100,7 @@ def test_recognizer_maps_classes_onto_emotions(recognizer: FER2013Recognizer, re
     np.testing.assert_array_equal(rec.boxes.numpy(), np.tile([0, 0, 64, 64], (24, 1)))
 
 
+@pytest.mark.slow
 def test_torch_and_numpy_inputs_agree_and_chunking_is_invisible(recognizer: FER2013Recognizer) -> None:
     rng = np.random.default_rng(3)
     imgs = rng.integers(0, 256, (7, 80, 80, 3), dtype=np.uint8)
@@ -109,6 +111,7 @@ def test_torch_and_numpy_inputs_agree_and_chunking_is_invisible(recognizer: FER2
     torch.testing.assert_close(a, small, equal_nan=True, atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_logits_are_differentiable(recognizer: FER2013Recognizer) -> None:
     x = torch.rand(2, 3, 96, 96, requires_grad=True)
     loss = recognizer.logits(x, boxes=[8, 8, 88, 88]).logsumexp(-1).sum()
@@ -116,6 +119,7 @@ def test_logits_are_differentiable(recognizer: FER2013Recognizer) -> None:
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
+@pytest.mark.slow
 def test_save_and_load_round_trip(tmp_path: Path, model: torch.nn.Module) -> None:
     model.save_pretrained(tmp_path / "copy")
     again = MiniXception.from_pretrained(tmp_path / "copy")
@@ -154,6 +158,7 @@ def astronaut() -> np.ndarray:
     return data.astronaut()
 
 
+@pytest.mark.slow
 def test_astronaut_reads_happy_via_the_detector(astronaut: np.ndarray) -> None:
     pytest.importorskip("cv2")
     with FER2013Recognizer(device="cpu", detect_faces=True) as rec:
@@ -178,6 +183,7 @@ def test_no_face_gives_nan_row_and_no_label() -> None:
     assert torch.isnan(out.emotion_probs).all() and torch.isnan(out.boxes).all()
 
 
+@pytest.mark.slow
 def test_detector_levels_the_eyes_and_crops_match_torch(astronaut: np.ndarray) -> None:
     cv2 = pytest.importorskip("cv2")
     from recognizers.faces import FaceDetector, FaceDetectorOptions, crop_faces, detect_boxes

@@ -10,6 +10,7 @@ import pytest
 from avatar.app.cli import main
 
 
+@pytest.mark.slow
 def test_score_rendered_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import avatar
 
@@ -55,6 +56,7 @@ def test_fidelity_small_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "n/a" in printed
 
 
+@pytest.mark.slow
 def test_fidelity_takes_the_shading_switches_and_skin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`FidelityConfig.appearance` reaches the renders (cavity shading off only brightens them) and the CLI's
     --no-cavity / --skin are recorded in the report."""

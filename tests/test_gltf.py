@@ -164,6 +164,7 @@ def test_quaternions_match_rotation_matrix() -> None:
     assert np.all(np.sum(q[1:] * q[:-1], 1) >= 0)  # one hemisphere: interpolation takes the short way
 
 
+@pytest.mark.slow
 def test_round_trip_through_our_reader(tmp_path: Path, seq: ExpressionSequence) -> None:
     head = default_head()
     w = np.random.default_rng(1).uniform(0, 1, (4, 52)).astype(np.float32)
@@ -241,6 +242,7 @@ def test_options_and_small_heads(tmp_path: Path) -> None:
         export_gltf(seq, tmp_path / "x.obj", head)
 
 
+@pytest.mark.slow
 def test_min_delta_trades_exactness_for_size(tmp_path: Path) -> None:
     head = default_head()
     seq = ExpressionSequence(np.zeros((60, 52), np.float32), fps=30)

@@ -14,6 +14,7 @@ from avatar.app.cli import main
 skimage_data = pytest.importorskip("skimage.data")
 
 
+@pytest.mark.slow
 def test_default_judge_reads_the_smiling_astronaut_as_happy() -> None:
     photo = skimage_data.astronaut()  # a real photograph of a smiling person, shipped in scikit-image
     score = avatar.score(photo[None], expected="happy", device="cpu")
@@ -22,6 +23,7 @@ def test_default_judge_reads_the_smiling_astronaut_as_happy() -> None:
     assert "judge: fer2013" in str(score)
 
 
+@pytest.mark.slow
 def test_cli_score_names_the_judge_and_counts_faceless_images_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from PIL import Image
 
@@ -40,6 +42,7 @@ def test_cli_score_names_the_judge_and_counts_faceless_images_apart(tmp_path: Pa
     assert data["n_no_face"] == 2 and data["accuracy_on_faces"] == 1.0 and data["judge_trained_on"].startswith("FER2013")
 
 
+@pytest.mark.slow
 def test_render_trained_judge_says_what_it_learned_from() -> None:
     frames = avatar.render(np.stack([avatar.pose(emotion="happy")] * 2), width=128, height=128)
     score = avatar.score(frames, expected="happy", device="cpu", judge="expression-net")

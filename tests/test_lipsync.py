@@ -138,6 +138,7 @@ def test_user_head_gets_closure_on_its_own_lips(mom_wav: Path) -> None:
     del shipped
 
 
+@pytest.mark.slow
 def test_seeded_output_is_identical_with_auto_intensity(mom_wav: Path) -> None:
     from generators.speech import animate
 
@@ -146,6 +147,7 @@ def test_seeded_output_is_identical_with_auto_intensity(mom_wav: Path) -> None:
     assert np.array_equal(a.weights, b.weights) and np.array_equal(a.head_pose, b.head_pose)
 
 
+@pytest.mark.slow
 def test_auto_intensity_follows_arousal_and_is_documented_as_prosody(tmp_path: Path) -> None:
     from avatar.errors import AvatarInputError
     from generators.speech import animate
@@ -162,6 +164,7 @@ def test_auto_intensity_follows_arousal_and_is_documented_as_prosody(tmp_path: P
         animate(calm, intensity="loud")
 
 
+@pytest.mark.slow
 def test_head_motion_depends_on_emotion(mom_wav: Path) -> None:
     from generators.speech import animate
 

@@ -117,6 +117,7 @@ def _speech_clip(rate: int, seconds: float = 1.5) -> np.ndarray:
     return (tone + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_speech_predict_uses_the_clip_sample_rate() -> None:
     model = load_model() if (SPEECH_WEIGHTS / "config.json").is_file() else _tiny("speech_to_arkit")[0]
     ref_w, ref_shut = model.predict(Audio(_speech_clip(16000), 16000), fps=30.0)

@@ -47,6 +47,7 @@ def test_nms_keeps_the_best_of_each_cluster() -> None:
     assert nms(boxes[:0], scores[:0], 0.5).numel() == 0
 
 
+@pytest.mark.slow
 def test_nms_chain_matches_sequential_greedy() -> None:
     # A suppressed box must not suppress anything: A kills B, so C (overlapping only B) survives.
     boxes = torch.tensor([[0, 0, 10, 10], [6, 0, 16, 10], [12, 0, 22, 10.0]])
@@ -95,6 +96,7 @@ def test_weights_load_strictly(tmp_path: Path) -> None:
 
 # -- detection -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_finds_the_astronaut(detector: MTCNNFaceDetector, astronaut: np.ndarray) -> None:
     r = detector.detect(astronaut)
     assert len(r) == 1 and r.scores[0] > 0.99 and r.image_size == (512, 512)
@@ -111,6 +113,7 @@ def test_finds_the_astronaut(detector: MTCNNFaceDetector, astronaut: np.ndarray)
     np.testing.assert_allclose(both[0].boxes, r.boxes, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_finds_a_profile_render() -> None:
     from avatar.emotion import emotion_to_arkit
     from avatar.head import default_head
@@ -151,6 +154,7 @@ def test_options_and_helpers() -> None:
 
 # -- faces.py backends ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_face_detector_backends(astronaut: np.ndarray) -> None:
     pytest.importorskip("cv2")
     from recognizers.faces import FaceDetector, FaceDetectorOptions

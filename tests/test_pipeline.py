@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -60,6 +62,7 @@ def test_contact_sheet_layout() -> None:
     assert sheet.std() > 10
 
 
+@pytest.mark.slow
 def test_score_facade_reads_rendered_emotions() -> None:
     emotions = ("happy", "surprise", "sad", "anger")
     frames = np.stack([avatar.render(avatar.pose(emotion=e), width=256, height=256) for e in emotions])

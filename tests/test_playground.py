@@ -116,6 +116,7 @@ def test_share_is_refused_with_one_line() -> None:
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("emoavatar: error: --share is not available"), r.stderr
 
 
+@pytest.mark.slow
 def test_callbacks_return_what_the_tabs_show(tmp_path: Path) -> None:
     """The callbacks alone (no server): a render with every judge's 8 probabilities, a tiny sweep, a bad sweep refused."""
     from avatar.app.judges import RECOGNIZERS
@@ -148,6 +149,7 @@ def test_callbacks_return_what_the_tabs_show(tmp_path: Path) -> None:
                                   ["front", "profile", "three-quarter"], ["fer2013"], 128, "cpu")
 
 
+@pytest.mark.slow
 def test_shading_switches_reach_the_renders(tmp_path: Path) -> None:
     """The Shading group starts at the library's defaults and renders what `avatar.render` does; turning cavity shading
     off changes the Expression render and the Speech video, and only brightens them (cavity shading only darkens skin)."""

@@ -48,6 +48,7 @@ def seeded(seed: int = 0) -> torch.Generator:
 
 
 # ----------------------------------------------------------------------------- pipeline contract (tiny model)
+@pytest.mark.slow
 def test_pipeline_is_seeded_sized_and_round_trips(tmp_path: Path) -> None:
     from generators.portrait import PortraitPipeline
 
@@ -103,6 +104,7 @@ def test_bad_inputs_give_one_line_errors(kwargs: dict[str, Any], message: str) -
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_guidance_raises_the_critics_score_and_best_of_keeps_the_best() -> None:
     pipe = tiny_pipeline()
     common = dict(emotion="contempt", num_images_per_prompt=3, num_inference_steps=6, critic=BrightnessCritic(), output_type="pt")
@@ -115,6 +117,7 @@ def test_guidance_raises_the_critics_score_and_best_of_keeps_the_best() -> None:
     assert best.images.shape[0] == 3 and np.mean([s["p_target"] for s in best.scores]) >= p0.mean()
 
 
+@pytest.mark.slow
 def test_img2img_starts_from_the_init_image() -> None:
     pipe = tiny_pipeline()
     init = torch.zeros(1, 3, 32, 32)
@@ -147,6 +150,7 @@ def shipped() -> Any:
     return PortraitPipeline.from_pretrained()
 
 
+@pytest.mark.slow
 def test_shipped_model_gives_requested_size_identically_per_seed() -> None:
     pipe = shipped()
     a = pipe(emotion="happy", num_images_per_prompt=2, generator=seeded(3), output_type="np")
@@ -157,6 +161,7 @@ def test_shipped_model_gives_requested_size_identically_per_seed() -> None:
     assert a.images.std() > 0.05  # a picture, not a flat field
 
 
+@pytest.mark.slow
 def test_changing_the_condition_changes_the_expression_as_scored() -> None:
     """ExpressionNet reads the smile and the brow lowerer back from portraits of happy vs anger, same noise.
 
@@ -187,6 +192,7 @@ def test_changing_the_condition_changes_the_expression_as_scored() -> None:
         assert render_gap > 0.02 and gap > 0.5 * render_gap, (au, gap, render_gap)
 
 
+@pytest.mark.slow
 def test_shipped_model_shows_the_requested_expression_from_noise() -> None:
     """A held-out real-face judge reads happy vs sad portraits drawn from pure noise the right way round.
 
@@ -209,6 +215,7 @@ def test_shipped_model_shows_the_requested_expression_from_noise() -> None:
     assert hits >= 5, hits  # of 12; chance over face-api's 7 classes is 12/7 (P(>= 5 hits by chance) = 0.03)
 
 
+@pytest.mark.slow
 def test_fer_guidance_raises_its_score_on_the_shipped_model() -> None:
     from avatar.app.portrait import make_portrait_critic
 
@@ -251,6 +258,7 @@ def tiny_sd(tmp: Path) -> Any:
     return pipe
 
 
+@pytest.mark.slow
 def test_sd_adapter_forward_backward_step_save_load(tmp_path: Path) -> None:
     from generators.portrait import AUAdapterSDPipeline
     from generators.portrait.sd_training import adapter_loss
@@ -321,6 +329,7 @@ def test_cli_bad_conditions_exit_2_with_one_line_and_write_nothing(tmp_path: Pat
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_writes_grid_images_and_scores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from avatar.app.cli import main
 
@@ -338,6 +347,7 @@ def test_cli_writes_grid_images_and_scores(tmp_path: Path, capsys: pytest.Captur
     assert "read as anger" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_facade_and_playground_tab_on_the_shipped_model(tmp_path: Path) -> None:
     """`avatar.portrait` from a render of the head (GL), saved atomically; the Portrait tab's callback and its errors."""
     pytest.importorskip("gradio")

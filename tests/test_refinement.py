@@ -50,6 +50,7 @@ FAST = RefinementOptions(steps=25, lr=0.1, identities=(1, 2), yaws=(0.0, 30.0), 
                          prototype_weight=0.0, sparsity_weight=0.0, photometric_jitter=0.0, confident=0.999)
 
 
+@pytest.mark.slow
 def test_symmetric_ties_pairs_and_bounds_hold() -> None:
     critic = LinearCritic({"mouthSmileRight": -1.0, "eyeSquintLeft": 1.0}, scale=3.0)
     res = refine_expression("anger", 1.0, WeightsAsPixels(), critic, options=FAST)
@@ -73,6 +74,7 @@ def test_asymmetric_can_move_one_side() -> None:
     assert res.weights[ARKIT_NAMES.index("mouthSmileRight")] > 0.5 > res.weights[ARKIT_NAMES.index("mouthSmileLeft")]
 
 
+@pytest.mark.slow
 def test_regularisers_pull_toward_prototype_and_zero() -> None:
     critic = LinearCritic({"cheekPuff": 1.0}, scale=0.01)  # a critic that barely cares
     opts = RefinementOptions(**{**FAST.__dict__, "prototype_weight": 5.0, "sparsity_weight": 0.0})
@@ -84,6 +86,7 @@ def test_regularisers_pull_toward_prototype_and_zero() -> None:
     assert (res.weights < 1e-6).sum() > 30  # projected steps leave exact zeros
 
 
+@pytest.mark.slow
 def test_lips_do_not_cross() -> None:
     from generators.speech.visemes import default_lip_model
 
@@ -126,6 +129,7 @@ def test_au_space_starts_at_the_facs_pose_for_every_prototype() -> None:
     assert au_space(DEFAULT_PROTOTYPES["contempt"], None, symmetric=True).labels == ("L12", "R12", "L14", "R14")
 
 
+@pytest.mark.slow
 def test_au_space_moves_whole_muscles_only() -> None:
     # The critic likes eyeSquint and dislikes the smile; anger's AU7 is the only AU carrying eyeSquint.
     critic = LinearCritic({"eyeSquintLeft": 1.0, "eyeSquintRight": 1.0, "mouthSmileLeft": -1.0}, scale=3.0)
@@ -166,6 +170,7 @@ class ThresholdPixels(WeightsAsPixels):
         return (images > 0.5).to(images.dtype) + 0 * images, boxes
 
 
+@pytest.mark.slow
 def test_finite_differences_see_what_autograd_cannot() -> None:
     critic = LinearCritic({"eyeSquintLeft": 1.0, "eyeSquintRight": 1.0}, scale=3.0)
     base = {**FAST.__dict__, "space": "au", "aus": ("AU7",), "fd_step": 0.3, "steps": 15}
@@ -223,6 +228,7 @@ def test_refine_sequence_leaves_the_mouth_alone() -> None:
     assert [s["label"] for s in out.segments] == ["anger"]
 
 
+@pytest.mark.slow
 def test_gradients_reach_the_weights_through_the_real_renderer_and_critic() -> None:
     from avatar.app.refine import DifferentiableRender, make_critic
     from generators.expression import facs_weights
@@ -265,6 +271,7 @@ def test_a_candidate_table_is_read_or_refused_in_one_line(tmp_path: Path) -> Non
         assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_shipped_refined_table_reads_better_to_a_held_out_judge_on_unseen_faces() -> None:
     """The shipped table (AU intensities refined against the FER2013-trained critics on identities 101-140, yaw
     -40..40) read by face-api (another network, other training data; it chose nothing) on identities 45, 80 and 95,
@@ -294,6 +301,7 @@ def test_shipped_refined_table_reads_better_to_a_held_out_judge_on_unseen_faces(
             assert refined[:, k].mean() > facs[:, k].mean() + 0.1, e
 
 
+@pytest.mark.slow
 def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from avatar.app.cli import main
 

@@ -20,6 +20,7 @@ POSES = np.stack([np.zeros(52, np.float32)] + [emotion_to_arkit(e, 1.0).astype(n
 HEAD_POSES = [None, np.array([0.35, 0.3, 0.1, 0.0, 0.0, 0.0]), np.array([-0.4, -0.5, 0.0, 0.0, 1.0, 0.0])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("view", ["front", "three-quarter", "profile"])
 def test_backface_culling_leaves_the_images_unchanged(view: str) -> None:
     """Culled and two-sided frames agree but for silhouette fringe samples where the mesh folds (measured: at most 2
@@ -36,6 +37,7 @@ def test_backface_culling_leaves_the_images_unchanged(view: str) -> None:
         assert mse == 0 or 10 * np.log10(255.0 ** 2 / mse) >= 50.0
 
 
+@pytest.mark.slow
 def test_only_the_ict_layouts_closed_parts_are_culled() -> None:
     """On the ICT head the lash cards and the eyeballs (seen from inside through the cornea cut) stay two-sided and
     make up the second draw; a head whose winding is unknown is drawn two-sided unless the caller says otherwise."""
@@ -72,6 +74,7 @@ def test_identity_modes_are_read_on_first_use_and_equal_the_file() -> None:
     assert replace(head, identity_basis=None).identity_basis is None
 
 
+@pytest.mark.slow
 def test_a_default_render_never_reads_the_identity_modes() -> None:
     code = ("import numpy as np; from avatar.head import default_head; from renderers.gl import GLRenderer, RendererOptions\n"
             "r = GLRenderer(options=RendererOptions(width=32, height=32)); r.render(np.zeros(52, np.float32))\n"
@@ -123,6 +126,7 @@ def test_prefetch_stops_its_worker_when_the_consumer_stops() -> None:
     assert not any(t.name == "emoavatar-prefetch" and t.is_alive() for t in threading.enumerate())
 
 
+@pytest.mark.slow
 def test_frames_posed_on_the_worker_equal_frames_posed_in_turn() -> None:
     """iter_frames (posing on the worker) gives the same pixels as rendering each frame alone, in order, with the
     face boxes of the same poses, with head poses and with the numpy and the compute-shader posing."""

@@ -141,6 +141,7 @@ def test_torch_output_is_float_on_device(renderer: GLRenderer) -> None:
     assert torch.allclose(t[0].permute(1, 2, 0) * 255, torch.from_numpy(frames[0]).float(), atol=0.5)
 
 
+@pytest.mark.slow
 def test_two_renderers_interleaved_draw_their_own_frames() -> None:
     first = GLRenderer(options=RendererOptions(width=96, height=96))
     a = first.render(weights())
@@ -175,6 +176,7 @@ def test_a_renderer_refuses_another_thread_instead_of_drawing_nothing() -> None:
         assert r.render(np.zeros(52, np.float32)).shape == (64, 64, 3)  # still fine on its own thread
 
 
+@pytest.mark.slow
 def test_antialiasing_and_posing_modes_are_reported() -> None:
     """samples=0 draws one sample; 'auto' supersamples 2x2 on a CPU rasterizer (MSAA on a GPU); posing is numpy on
     a CPU rasterizer unless asked (docs/performance.md)."""

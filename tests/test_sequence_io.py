@@ -141,6 +141,7 @@ def _fail_halfway(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(np, "savez_compressed", half_npz)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".npz", ".json", ".csv", ".gltf", ".glb"])
 def test_failed_save_keeps_the_old_file(tmp_path: Path, seq: ExpressionSequence, monkeypatch: pytest.MonkeyPatch,
                                         suffix: str) -> None:

@@ -13,6 +13,7 @@ import avatar
 from avatar.errors import AvatarInputError
 
 
+@pytest.mark.slow
 def test_session_is_bounded_and_closes_what_it_drops() -> None:
     with avatar.Session(max_renderers=2) as s:
         a = s.renderer(width=64, height=64)
@@ -31,6 +32,7 @@ def test_a_held_renderer_is_never_re_aimed() -> None:
         assert profile is not front and front.camera.eye == eye
 
 
+@pytest.mark.slow
 def test_rendered_frames_carry_boxes_and_labels_that_score_uses() -> None:
     emotions = ["happy", "surprise", "happy", "surprise"]
     seq = avatar.ExpressionSequence(np.stack([avatar.pose(emotion=e) for e in emotions]), fps=10, labels=emotions)

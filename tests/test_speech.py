@@ -95,6 +95,7 @@ def test_silence_rests_the_mouth_slightly_parted(papa_wav: Path, head) -> None: 
     assert gap[talking].max() > 0.5
 
 
+@pytest.mark.slow
 def test_happy_talking_keeps_the_mouth_corners_up(papa_wav: Path, head) -> None:  # noqa: ANN001
     from generators.speech import animate
 
@@ -111,6 +112,7 @@ def test_happy_talking_keeps_the_mouth_corners_up(papa_wav: Path, head) -> None:
     assert np.all(happy.column("mouthSmileLeft") > 0.3)
 
 
+@pytest.mark.slow
 def test_seeded_output_is_identical(papa_wav: Path) -> None:
     from generators.speech import animate
 
@@ -129,6 +131,7 @@ def test_emotion_track_sets_labels(papa_wav: Path) -> None:
     assert seq.column("browDownLeft")[-1] > seq.column("browDownLeft")[0]
 
 
+@pytest.mark.slow
 def test_without_transcript_still_animates(papa_wav: Path) -> None:
     from generators.speech import animate
 

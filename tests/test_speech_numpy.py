@@ -89,6 +89,7 @@ def test_gaussian_smoothing_equals_scipy(mode: str) -> None:
             assert np.allclose(gaussian_filter1d(y, sigma, axis=0, mode=mode), scipy_filter(y, sigma, axis=0, mode=mode), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_animate_imports_neither_torch_nor_librosa(speech: Audio, tmp_path: Path) -> None:
     """The default speech path (the shipped model, via 'auto') runs without the 3-6 s of torch/diffusers/librosa imports."""
     import soundfile

@@ -111,6 +111,7 @@ def test_a_pause_in_dialogue_is_normal_input(tmp_path: Path, speech: np.ndarray)
     assert np.allclose(seq.column("jawOpen")[pause], _rest_jaw(), atol=1e-4) and seq.column("jawOpen").max() > 0.2
 
 
+@pytest.mark.slow
 def test_api_and_cli_say_it_once(tmp_path: Path) -> None:
     import avatar
 

@@ -55,6 +55,7 @@ def _buffers(r: GLRenderer) -> dict[str, np.ndarray]:
     return out
 
 
+@pytest.mark.slow
 def test_gpu_pose_matches_numpy_per_vertex(cpu_gpu) -> None:
     """Positions within 1e-4 cm, unit normals within 1e-3, wrinkle amplitude within 1e-3, cornea normals within 1e-4 cm."""
     from avatar.blend import vertex_normals
@@ -75,6 +76,7 @@ def test_gpu_pose_matches_numpy_per_vertex(cpu_gpu) -> None:
         assert np.abs(got["eye_normals"] - cornea_normals(cpu._corneas, v)).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_gpu_pose_images_equal_numpy_images(cpu_gpu) -> None:
     """Frames agree to one 8-bit level on at most 0.1% of the pixels (float32 sums in another order)."""
     cpu, gpu = cpu_gpu
@@ -97,6 +99,7 @@ def test_gpu_pose_follows_set_head(cpu_gpu) -> None:
             r.set_head(default_head())
 
 
+@pytest.mark.slow
 def test_set_head_with_another_appearance_recompiles_the_switched_terms() -> None:
     """The fragment shader leaves switched-off terms out, so turning wrinkles or catch-lights on must bring them back."""
     both = Appearance(wrinkles=True, catch_lights=True)
@@ -110,6 +113,7 @@ def test_set_head_with_another_appearance_recompiles_the_switched_terms() -> Non
 
 
 # ------------------------------------------------------------------------------ anti-aliasing
+@pytest.mark.slow
 def test_supersampling_is_no_visual_regression_per_face_region() -> None:
     """The new default on CPU rasterizers (2x2 supersampling) against the old one (4x MSAA), region by region.
 
@@ -143,6 +147,7 @@ def test_supersampling_is_no_visual_regression_per_face_region() -> None:
                 assert np.mean(gains) >= 0.0, f"{view}/{i}: {gains}"
 
 
+@pytest.mark.slow
 def test_supersampling_is_at_least_as_close_to_the_reference_as_msaa() -> None:
     size = 128
     with GLRenderer(options=RendererOptions(width=4 * size, height=4 * size, samples=0)) as big:
@@ -154,6 +159,7 @@ def test_supersampling_is_at_least_as_close_to_the_reference_as_msaa() -> None:
     assert scores["supersample"] >= scores["msaa"], scores
 
 
+@pytest.mark.slow
 def test_gl_supersampling_matches_the_differentiable_renderer() -> None:
     """With anti-aliasing on, both renderers now take the same 2x2 samples: quantisation-level agreement (~57 dB)."""
     torch = pytest.importorskip("torch")
@@ -177,6 +183,7 @@ def test_antialias_choice_is_checked_and_transparent_supersampling_keeps_alpha()
 
 
 # ------------------------------------------------------------------------------ pipelined read-back
+@pytest.mark.slow
 def test_pipelined_frames_equal_single_frames_in_order() -> None:
     with GLRenderer(options=RendererOptions(width=96, height=96)) as r, \
             GLRenderer(options=RendererOptions(width=64, height=64, background=(0.0, 0.0, 0.0))) as other:
@@ -252,6 +259,7 @@ def test_mp4_writer_with_a_slow_producer_and_a_failing_frame(tmp_path: Path) -> 
     assert not target.exists() and not list(tmp_path.glob("*.tmp*"))
 
 
+@pytest.mark.slow
 def test_sequence_video_through_the_cli_keeps_every_frame(tmp_path: Path) -> None:
     from avatar.sequence import ExpressionSequence
     from renderers.writers import probe_video

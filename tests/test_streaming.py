@@ -43,6 +43,7 @@ def _stream(samples: np.ndarray, chunk: int, **kwargs) -> list:  # noqa: ANN003
     return frames + anim.flush()
 
 
+@pytest.mark.slow
 def test_20ms_chunks_equal_one_push(wav: Path) -> None:
     from generators.speech.audio import load_audio
 
@@ -55,6 +56,7 @@ def test_20ms_chunks_equal_one_push(wav: Path) -> None:
     assert [f.index for f in a] == list(range(len(a)))
 
 
+@pytest.mark.slow
 def test_streaming_matches_offline_within_tolerance(wav: Path) -> None:
     from avatar.rig import index_of
     from generators.speech import animate
@@ -91,6 +93,7 @@ def test_frames_wait_only_for_the_stated_latency(wav: Path) -> None:
             assert emitted[-1].time + 0.06 <= heard + 1e-9
 
 
+@pytest.mark.slow
 def test_stream_cli_prints_one_json_line_per_frame(wav: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "avatar", "stream", str(wav), "--emotion", "sad", "--chunk-ms", "40"],
                          capture_output=True, text=True, check=True, timeout=120)
@@ -101,6 +104,7 @@ def test_stream_cli_prints_one_json_line_per_frame(wav: Path) -> None:
     assert "latency" in out.stderr
 
 
+@pytest.mark.slow
 def test_stream_cli_reads_raw_pcm_from_stdin(wav: Path) -> None:
     from generators.speech.audio import load_audio
 

@@ -119,6 +119,7 @@ def test_cli_warnings_are_one_line() -> None:
     assert buf.getvalue() == "emoavatar: warning: first line of a warning\n"
 
 
+@pytest.mark.slow
 @pytest.mark.gl
 def test_score_of_one_render_is_a_batch_of_one() -> None:
     import avatar

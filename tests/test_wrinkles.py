@@ -101,6 +101,7 @@ def test_neutral_has_no_compression_for_any_identity_and_pose(head, field) -> No
         assert float(amp.max()) == 0.0, ident
 
 
+@pytest.mark.slow
 def test_head_without_landmarks_gets_the_generic_line_pattern(head) -> None:
     bare = replace(head, landmarks68=None, identity_basis=None, name="bare")
     wf = wrinkle_field(bare)
@@ -133,6 +134,7 @@ def test_glsl_is_formatted_from_the_python_constants() -> None:
 
 
 # ------------------------------------------------------------------------------ the two renderers agree
+@pytest.mark.slow
 @pytest.mark.parametrize("view", ["front", "three-quarter"])
 def test_gl_and_differentiable_agree_with_wrinkles(gl_pair, diff_both, view: str) -> None:
     _, gl = gl_pair
@@ -148,6 +150,7 @@ def test_gl_and_differentiable_agree_with_wrinkles(gl_pair, diff_both, view: str
         assert db >= 50.0, f"{view}/{name}: {db:.1f} dB (same coverage and formulas: quantisation-level agreement expected)"
 
 
+@pytest.mark.slow
 def test_identity_wrinkles_measure_against_that_identity(diff_both) -> None:
     """With identity coefficients the differentiable renderer measures compression against that identity's neutral."""
     diff_both.set_camera("front")
@@ -214,6 +217,7 @@ def _eye_pixels(renderer: GLRenderer, size: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ catch-lights
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["gl", "differentiable"])
 def test_catch_light_is_a_bright_cluster_in_each_iris(gl_pair, diff_both, head, which: str) -> None:
     plain, both = gl_pair
@@ -240,6 +244,7 @@ def test_catch_light_is_a_bright_cluster_in_each_iris(gl_pair, diff_both, head, 
 
 
 # ------------------------------------------------------------------------------ gradients
+@pytest.mark.slow
 def test_brow_raise_gradient_flows_through_the_wrinkle_term() -> None:
     """d(forehead crop)/d(browInnerUp) matches central differences, and the wrinkle term changes it."""
     opts = RendererOptions(width=128, height=128, samples=0, appearance=WRINKLES)
@@ -275,6 +280,7 @@ def test_brow_raise_gradient_flows_through_the_wrinkle_term() -> None:
 
 
 # ------------------------------------------------------------------------------- mouth shadow
+@pytest.mark.slow
 def test_mouth_shadow_darkens_only_the_open_mouth_inside(head) -> None:
     """The option bakes the cavity's occlusion into the albedo: an open mouth's inside gets darker, the rest of the face
     is unchanged, and a closed mouth (its inside hidden but for the neutral's hairline gap) hardly changes."""
