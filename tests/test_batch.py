@@ -17,6 +17,8 @@ import pytest
 from avatar.app.batch.manifest import STATE_DIR, ManifestError, read_manifest
 from avatar.app.cli import main
 
+pytestmark = [pytest.mark.gl, pytest.mark.speech]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -249,6 +251,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_ray_backend_on_a_local_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("ray")
     manifest = write_jsonl(tmp_path / "jobs.jsonl", [

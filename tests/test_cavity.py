@@ -12,6 +12,8 @@ from avatar.emotion import DEFAULT_PROTOTYPES
 from avatar.head import default_head
 from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade, cavity_shade_torch
 
+pytestmark = [pytest.mark.gl]
+
 
 @pytest.fixture(scope="module")
 def head():

@@ -11,6 +11,8 @@ from PIL import Image
 
 from avatar.app.cli import main
 
+pytestmark = [pytest.mark.gl, pytest.mark.speech]
+
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))

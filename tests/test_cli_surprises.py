@@ -14,6 +14,8 @@ import pytest
 
 from avatar.app.cli import main
 
+pytestmark = [pytest.mark.gl, pytest.mark.speech]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.speech]
+
 
 def _logit(*bumps: tuple[int, float], n: int = 30, floor: float = -5.0) -> np.ndarray:
     """Return a (n,) logit track at `floor` with triangular bumps (centre frame, height)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.gl]
+
 torch = pytest.importorskip("torch")
 
 from avatar.emotion import emotion_to_arkit  # noqa: E402

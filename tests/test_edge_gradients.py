@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.gl]
+
 torch = pytest.importorskip("torch")
 
 from avatar.rig import index_of  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("soundfile")
 pytest.importorskip("soxr")
-pytestmark = [pytest.mark.speech,
+pytestmark = [pytest.mark.speech, pytest.mark.quality,
               pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise test speech")]
 
 TEXT = "maybe we should probably move the boat before the storm"

@@ -12,6 +12,8 @@ from avatar.emotion import DEFAULT_PROTOTYPES
 from renderers.differentiable import DifferentiableRenderer, psnr
 from renderers.gl import GLRenderer, RendererOptions, skin_exposure
 
+pytestmark = [pytest.mark.gl]
+
 TONES = ("light", "medium", "tan", "brown", "dark")
 assert tuple(SKIN_TONES) == TONES
 

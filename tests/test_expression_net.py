@@ -10,6 +10,8 @@ from avatar.emotion import EMOTIONS
 from recognizers.expression_net import WEIGHTS_PATH, ExpressionNet, ExpressionNetRecognizer
 from recognizers.faces import crop_faces, crop_matrices
 
+pytestmark = [pytest.mark.gl]
+
 
 def test_tiny_model_from_config_round_trips(tmp_path) -> None:
     torch.manual_seed(0)

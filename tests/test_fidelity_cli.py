@@ -9,6 +9,8 @@ import pytest
 
 from avatar.app.cli import main
 
+pytestmark = [pytest.mark.gl, pytest.mark.quality]
+
 
 @pytest.mark.slow
 def test_score_rendered_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,8 @@ import pytest
 import avatar
 from avatar.app.cli import main
 
+pytestmark = [pytest.mark.gl, pytest.mark.quality]
+
 skimage_data = pytest.importorskip("skimage.data")
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from avatar.emotion import EMOTIONS
 
+pytestmark = [pytest.mark.gl, pytest.mark.quality]
+
 EXPRESSIVE = ("happy", "sad", "surprise", "fear", "disgust", "anger")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("soundfile")
 pytest.importorskip("pocketsphinx")
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise test speech")
+pytestmark = [pytest.mark.speech, pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise test speech")]
 
 MOM = "my mom made a big blue map by the pond"
 FIVE = "five very fine vans"

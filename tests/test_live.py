@@ -21,6 +21,8 @@ import pytest
 from avatar.errors import AvatarInputError, FileFormatError, ShapeError
 from avatar.rig import ARKIT_NAMES, index_of
 
+pytestmark = [pytest.mark.speech]
+
 CLI = [sys.executable, "-m", "avatar"]
 
 

@@ -14,6 +14,8 @@ from avatar.errors import AvatarInputError, FileFormatError
 from recognizers.mtcnn import DEFAULT_WEIGHTS, MTCNN, MTCNNFaceDetector, MTCNNOptions, pyramid_scales, square_boxes
 from recognizers.nms import batched_nms, box_overlap, nms
 
+pytestmark = [pytest.mark.gl]
+
 
 @pytest.fixture(scope="module")
 def detector() -> MTCNNFaceDetector:

@@ -11,6 +11,8 @@ import numpy as np
 
 import avatar
 
+pytestmark = [pytest.mark.gl]
+
 
 def test_import_avatar_is_light() -> None:
     code = "import sys, avatar; heavy = [m for m in ('torch', 'moderngl', 'trimesh', 'librosa', 'cv2') if m in sys.modules]; print(heavy)"

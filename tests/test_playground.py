@@ -25,6 +25,8 @@ import pytest
 
 from avatar.errors import AvatarInputError
 
+pytestmark = [pytest.mark.gl, pytest.mark.speech, pytest.mark.browser]
+
 pytest.importorskip("gradio", reason='the playground needs gradio: pip install "emoavatar[playground]"')
 
 CHROMIUM = "/usr/bin/chromium"

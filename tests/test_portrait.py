@@ -14,6 +14,8 @@ import torch
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError
 
+pytestmark = [pytest.mark.gl]
+
 pytest.importorskip("diffusers")
 
 

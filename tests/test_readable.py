@@ -11,6 +11,8 @@ import pytest
 import avatar
 from avatar.emotion import EMOTIONS
 
+pytestmark = [pytest.mark.gl]
+
 
 def _score(expected: list[str], predicted: list[str], judge: str = "") -> object:
     from recognizers.base import Recognition

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = [pytest.mark.slow, pytest.mark.gl, pytest.mark.speech,
+pytestmark = [pytest.mark.gl, pytest.mark.speech, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to speak hello.wav")]
 
 SHRINK = {

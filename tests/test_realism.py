@@ -11,6 +11,8 @@ from avatar.errors import AvatarInputError
 from generators.speech.realism import (RealClip, best_lag_r, compare_tracks, grid_clip_files, head_tracks, landmark_tracks,
                                        load_clips, read_grid_align, save_clips)
 
+pytestmark = [pytest.mark.speech, pytest.mark.quality]
+
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "realism"
 
 

@@ -16,6 +16,8 @@ from generators.refinement import MOUTH_COLUMNS, RefinementOptions, refine_expre
 from generators.refinement_sequence import refine_sequence
 from generators.refinement_parts import lip_gap_heights, mirror_index
 
+pytestmark = [pytest.mark.gl]
+
 
 class WeightsAsPixels:
     """A render stand-in: each image is its weights in one row, so a toy critic sees them directly."""

@@ -15,6 +15,8 @@ from avatar.emotion import emotion_to_arkit
 from avatar.head import ICT_PARTS, ICT_PATH, _load_ict, default_head
 from renderers.gl import GLRenderer, RendererOptions
 
+pytestmark = [pytest.mark.gl]
+
 ROOT = Path(__file__).resolve().parents[1]
 POSES = np.stack([np.zeros(52, np.float32)] + [emotion_to_arkit(e, 1.0).astype(np.float32) for e in ("happy", "surprise", "fear")])
 HEAD_POSES = [None, np.array([0.35, 0.3, 0.1, 0.0, 0.0, 0.0]), np.array([-0.4, -0.5, 0.0, 0.0, 1.0, 0.0])]

@@ -10,6 +10,8 @@ from avatar.rig import index_of
 from renderers.cameras import Camera
 from renderers.gl import GLRenderer, RendererOptions
 
+pytestmark = [pytest.mark.gl]
+
 
 def weights(**named: float) -> np.ndarray:
     w = np.zeros(52, np.float32)
@@ -125,7 +127,7 @@ def test_face_boxes_contain_the_face(renderer: GLRenderer) -> None:
 def test_unknown_view_and_bad_size_raise() -> None:
     from avatar.errors import AvatarInputError
 
-    with pytest.raises(AvatarInputError, match="unknown camera view 'sideways'"):
+    with pytest.raises(AvatarInputError, match="unknown view 'sideways'"):
         Camera.preset("sideways")
     with pytest.raises(AvatarInputError, match="out of range"):
         GLRenderer(options=RendererOptions(width=4, height=4))

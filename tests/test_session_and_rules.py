@@ -12,6 +12,8 @@ import pytest
 import avatar
 from avatar.errors import AvatarInputError
 
+pytestmark = [pytest.mark.gl, pytest.mark.speech]
+
 
 @pytest.mark.slow
 def test_session_is_bounded_and_closes_what_it_drops() -> None:

@@ -14,7 +14,7 @@ from avatar.errors import AvatarInputError
 pytest.importorskip("soundfile")
 pytest.importorskip("soxr")
 pytest.importorskip("pocketsphinx")
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise test speech")
+pytestmark = [pytest.mark.speech, pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise test speech")]
 
 PAPA = "papa bob buys maps"
 CLOSED_CM = 0.15  # inner lips closer than this count as touching (the neutral rest gap is ~0.08 cm)

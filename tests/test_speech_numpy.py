@@ -16,6 +16,8 @@ from generators.speech.audio import Audio, load_audio
 from generators.speech.net_numpy import SpeechModelNumpy, load_numpy_model, mel_filterbank
 from generators.speech.smoothing import gaussian_filter1d
 
+pytestmark = [pytest.mark.speech]
+
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Maybe Bob will bring a pair of purple mittens for me."
 

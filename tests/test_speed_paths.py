@@ -19,6 +19,8 @@ from avatar.head import default_head
 from renderers.differentiable import psnr
 from renderers.gl import GLRenderer, RendererOptions
 
+pytestmark = [pytest.mark.gl, pytest.mark.speech]
+
 ROOT = Path(__file__).resolve().parents[1]
 POSES = np.stack([np.zeros(52, np.float32)] + [emotion_to_arkit(e, 1.0).astype(np.float32) for e in ("happy", "surprise", "anger")])
 HEAD_POSES = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.1, -0.3, 0.05, 0.5, -0.2, 0.0],

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("soundfile")
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise test speech")
+pytestmark = [pytest.mark.speech, pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise test speech")]
 
 TEXT = "papa bob buys maps by the pond"
 MOUTH_MAE_TOL = 0.03

@@ -9,6 +9,8 @@ import pytest
 
 from avatar.errors import AvatarInputError
 
+pytestmark = [pytest.mark.gl]
+
 
 def test_views_parse_presets_yaws_and_mixed_lists() -> None:
     from avatar.views import parse_view, parse_views, view_label, view_yaw

@@ -8,6 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.gl]
+
 torch = pytest.importorskip("torch")
 
 from avatar.appearance import Appearance, WRINKLE_REGIONS, gloss_weights, vertex_compression, wrinkle_field  # noqa: E402

@@ -11,6 +11,8 @@ import pytest
 from avatar.errors import AvatarInputError, OutputPathError
 from renderers.writers import ffmpeg_exe, save_frames, save_mp4
 
+pytestmark = [pytest.mark.speech]
+
 
 def frames(n: int = 12, h: int = 64, w: int = 64) -> np.ndarray:
     rng = np.random.default_rng(0)
