@@ -116,6 +116,7 @@ def _sphere_obj(tmp_path: Path) -> Path:
     return head
 
 
+@pytest.mark.slow
 def test_head_missing_shapes_suggests_the_flag_that_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     head = _sphere_obj(tmp_path)
     out = tmp_path / "x.png"

@@ -65,6 +65,7 @@ def _render(skin: str, auto: bool) -> np.ndarray:
         return r.render(DEFAULT_PROTOTYPES["happy"].to_arkit()).astype(np.float64)
 
 
+@pytest.mark.slow
 def test_a_dark_face_gets_more_light_and_a_medium_or_light_one_does_not() -> None:
     dark_on, dark_off = _render("dark", True), _render("dark", False)
     face = dark_off.sum(-1) < 3 * 0.9 * 255  # not the light background
@@ -82,6 +83,7 @@ def test_the_highlight_does_not_grow_with_the_lift() -> None:
     assert light_specular(light, gain) * gain == pytest.approx(light.specular)
 
 
+@pytest.mark.slow
 def test_the_differentiable_renderer_lights_the_same() -> None:
     opts = RendererOptions(width=96, height=96, samples=0, appearance=Appearance(skin="dark"))
     w = DEFAULT_PROTOTYPES["anger"].to_arkit()

@@ -68,6 +68,7 @@ def test_pipeline_is_seeded_sized_and_round_trips(tmp_path: Path) -> None:
     assert np.array_equal(a.images, c.images)
 
 
+@pytest.mark.slow
 def test_loading_is_local_and_strict(tmp_path: Path) -> None:
     from safetensors.torch import load_file, save_file
 

@@ -214,6 +214,7 @@ def test_check_inputs_quote_bad_values() -> None:
         refine_expression("anger", 1.0, WeightsAsPixels(), object(), options=FAST)
 
 
+@pytest.mark.slow
 def test_refine_sequence_leaves_the_mouth_alone() -> None:
     from avatar.sequence import ExpressionSequence
 
