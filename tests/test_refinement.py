@@ -12,9 +12,9 @@ import torch
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
-from generators.refinement import MOUTH_COLUMNS, RefinementOptions, refine_expression
-from generators.refinement_sequence import refine_sequence
-from generators.refinement_parts import lip_gap_heights, mirror_index
+from generators.refinement import MOUTH_COLUMNS, RefinementOptions, refine_expression, refine_sequence
+from generators.refinement.columns import mirror_index
+from generators.refinement.penalties import lip_gap_heights
 
 pytestmark = [pytest.mark.gl]
 
@@ -48,7 +48,7 @@ class LinearCritic:
         return torch.log_softmax(images[:, 0, 0, :] @ self.m, dim=-1)
 
 
-FAST = RefinementOptions(steps=25, lr=0.1, identities=(1, 2), yaws=(0.0, 30.0), batch_size=2, eval_batch=2,
+FAST = RefinementOptions(steps=25, lr=0.1, identities=(1, 2), yaws=(0.0, 30.0), batch_size=2, eval_batch=2, space="arkit",
                          prototype_weight=0.0, sparsity_weight=0.0, photometric_jitter=0.0, confident=0.999)
 
 
@@ -119,7 +119,7 @@ def test_seeded_runs_repeat() -> None:
 
 def test_au_space_starts_at_the_facs_pose_for_every_prototype() -> None:
     from avatar.emotion import DEFAULT_PROTOTYPES
-    from generators.refinement_space import au_space
+    from generators.refinement.space import au_space
 
     for label, aus in DEFAULT_PROTOTYPES.items():
         if label == "neutral":
@@ -151,7 +151,7 @@ def test_au_space_moves_whole_muscles_only() -> None:
     with pytest.raises(AvatarInputError, match="AU45"):
         refine_expression("anger", 0.5, WeightsAsPixels(), critic, options=RefinementOptions(**{**opts.__dict__, "aus": ("AU45",)}))
     with pytest.raises(AvatarInputError, match="space='au'"):
-        RefinementOptions(aus=("AU4",)).check()
+        RefinementOptions(space="arkit", aus=("AU4",)).check()
     with pytest.raises(AvatarInputError, match="space"):
         RefinementOptions(space="muscles").check()
     with pytest.raises(AvatarInputError, match="gradient"):
@@ -184,8 +184,8 @@ def test_finite_differences_see_what_autograd_cannot() -> None:
 
 
 def test_finite_differences_match_autograd_where_the_render_is_smooth() -> None:
-    from generators.refinement_critics import finite_difference_critic
-    from generators.refinement_space import au_space
+    from generators.refinement.critics import finite_difference_critic
+    from generators.refinement.space import au_space
     from avatar.emotion import DEFAULT_PROTOTYPES
 
     critic = LinearCritic({"eyeSquintLeft": 1.0, "browDownLeft": -0.5, "mouthStretchRight": 0.7}, scale=2.0)
@@ -200,6 +200,88 @@ def test_finite_differences_match_autograd_where_the_render_is_smooth() -> None:
     (-critic.log_probs(images)[:, EMOTIONS.index("anger")]).mean().backward()
     np.testing.assert_allclose(fd.numpy(), params.grad.numpy(), atol=2e-3)
     assert params.grad.abs().max() > 0.05  # the comparison is not between two zeros
+
+
+class DeceptiveLight(WeightsAsPixels):
+    """A render stand-in whose front-lit images (the fixed eval views) show the weights negated.
+
+    Under the jittered training lights the critic is pulled toward more squint; under the front light the
+    same squint reads as less of the target, so every step makes the pose worse on the eval views.
+    """
+
+    def __call__(self, weights, identities, yaws, light):  # noqa: ANN001, ANN204
+        images, boxes = super().__call__(weights, identities, yaws, light)
+        return (-images if tuple(light) == (0.0, 0.0) else images), boxes
+
+
+def test_the_best_step_is_kept_not_the_last() -> None:
+    critic = LinearCritic({"eyeSquintLeft": 1.0, "eyeSquintRight": 1.0}, scale=3.0)
+    opts = RefinementOptions(**{**FAST.__dict__, "steps": 8, "light_jitter": 20.0})
+    kept = refine_expression("anger", 0.5, DeceptiveLight(), critic, options=opts)
+    last = refine_expression("anger", 0.5, DeceptiveLight(), critic, options=RefinementOptions(**{**opts.__dict__, "keep_best": False}))
+    squint = ARKIT_NAMES.index("eyeSquintLeft")
+    assert last.weights[squint] > last.init[squint] + 0.2  # the steps did move the pose ...
+    assert kept.best_step == 0  # ... but each one read worse on the eval views, so the start is returned
+    np.testing.assert_array_equal(kept.weights, kept.init)
+    objective = kept.history["objective"]
+    assert len(objective) == opts.steps + 1 and objective[0] == min(objective) < objective[-1]
+    assert last.best_step == opts.steps and "objective" not in last.history
+
+
+def test_judged_worse_compares_accuracy_then_p_target() -> None:
+    from avatar.app.refine import judged_worse
+
+    before = {"fer2013": {"accuracy": 0.36, "p_target": 0.4}, "face-api": {"accuracy": 0.5, "p_target": 0.5}}
+    worse, line = judged_worse(before, {"fer2013": {"accuracy": 0.24, "p_target": 0.5}, "face-api": {"accuracy": 0.5, "p_target": 0.6}})
+    assert worse and "fer2013 0.36 -> 0.24" in line and "face-api" not in line.split("fell:")[1]
+    assert not judged_worse(before, {"fer2013": {"accuracy": 0.4, "p_target": 0.1}, "face-api": {"accuracy": 0.5, "p_target": 0.1}})[0]
+    assert judged_worse(before, {j: {"accuracy": r["accuracy"], "p_target": r["p_target"] - 0.1} for j, r in before.items()})[0]
+    assert judged_worse(before, {}) == (False, "no judge read it")
+
+
+def test_cli_refuses_a_result_that_reads_worse_unless_forced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import avatar.app.refine as facade
+    from avatar.app.cli import main
+
+    calls: list[dict] = []
+
+    def fake_refine(emotion, intensity, **kw):  # noqa: ANN001, ANN003, ANN202
+        calls.append(kw)
+        result = refine_expression(emotion, intensity, WeightsAsPixels(), LinearCritic({"browDownLeft": 1.0}),
+                                   options=RefinementOptions(**{**FAST.__dict__, "steps": 1}))
+        readings = {"fer2013": {"before": {"accuracy": 0.36, "p_target": 0.4}, "after": {"accuracy": 0.24, "p_target": 0.3}}}
+        worse, verdict = facade.judged_worse(*({j: r[k] for j, r in readings.items()} for k in ("before", "after")))
+        return facade.RefineOutput(result.target, intensity, result.weights, result, readings, ("fer2013",), (95,), ("front",),
+                                   [], worse, verdict)
+
+    monkeypatch.setattr(facade, "refine", fake_refine)
+    out = tmp_path / "sad.json"
+    args = ["refine", "--emotion", "sad", "--views=-40,-20,0,20,40", "--no-progress", "-o", str(out)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "reads worse to the judges" in err and "fer2013 0.36 -> 0.24" in err and "--force" in err
+    assert not out.exists() and not list(tmp_path.iterdir())  # nothing written, no temp file left
+    assert calls[0]["options"].yaws == (-40.0, -20.0, 0.0, 20.0, 40.0)
+    assert main([*args, "--force"]) == 0
+    assert json.loads(out.read_text())["worse"] is True
+
+
+def test_defaults_are_the_shipped_recipe() -> None:
+    import inspect
+
+    from avatar.app.refine import RENDER_SIZE, build_prototype_table, refine
+    from generators.expression import REFINED_TABLE_PATH
+
+    recipe = json.loads(Path(REFINED_TABLE_PATH).read_text())["recipe"]
+    opts = RefinementOptions()
+    for key in ("steps", "lr", "seed", "batch_size", "space", "symmetric", "confident", "prototype_weight",
+                "sparsity_weight", "lip_weight", "photometric_jitter"):
+        assert getattr(opts, key) == recipe[key], key
+    assert list(opts.identities) == recipe["identities"] and list(opts.yaws) == recipe["yaws"]
+    assert RENDER_SIZE == recipe["render_size"]
+    assert inspect.signature(build_prototype_table).parameters["size"].default == RENDER_SIZE
+    assert inspect.signature(refine).parameters["size"].default == RENDER_SIZE
 
 
 def test_check_inputs_quote_bad_values() -> None:
@@ -310,7 +392,7 @@ def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     out = tmp_path / "anger.json"
     code = main(["refine", "--emotion", "anger", "--steps", "1", "--batch-size", "1", "--size", "64",
-                 "--identities", "101", "--views", "0", "--judges", "fer2013", "--judge-identities", "95",
+                 "--identities", "101", "--views", "0", "--judge", "fer2013", "--judge-identities", "95",
                  "--judge-views", "front", "--judge-size", "96", "--device", "cpu", "-o", str(out), "--no-progress"])
     assert code == 0
     data = json.loads(out.read_text())
@@ -322,6 +404,7 @@ def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     code = main(["refine", "--emotion", "anger", "--space", "au", "--steps", "2", "--batch-size", "1", "--size", "64",
                  "--identities", "101", "--views", "0", "--judges", "", "--device", "cpu", "-o", str(out), "--no-progress"])
     assert code == 0
+    assert "--judges is deprecated; use --judge" in capsys.readouterr().err  # the old spelling still works, with a line
     data = json.loads(out.read_text())
     from avatar.emotion import DEFAULT_PROTOTYPES
     from avatar.facs import au_to_arkit

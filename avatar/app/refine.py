@@ -1,9 +1,14 @@
 """Returns recognizer-refined emotion poses: the facade that wires renderer, critics and judges into `generators.refinement`.
 
     import avatar
-    out = avatar.refine(emotion="anger", steps=60)          # optimise against the FER2013 judges, judge on held-out faces
-    out.weights                                             # (52,) float32 ARKit weights
-    out.readings["face-classification"]["after"]            # held-out judge, held-out identities and views
+    out = avatar.refine(emotion="anger", steps=5)           # optimise against the FER2013 judges, judge on held-out faces
+    out.weights                                             # (52,) float32 ARKit weights of the best step
+    out.readings["face-api"]["after"]                       # held-out judge, held-out identities and views
+    out.worse                                               # True when the judges read the result worse than the start
+
+The recipe's defaults (steps, batch, identities, yaws, AU space) are `RefinementOptions`'s, the shipped
+table's; `RENDER_SIZE` is that recipe's render size. A run of the default 40 steps takes about 10 to 25
+minutes on 2 CPU cores (finite differences render (2P + 1) x 6 images a step); a progress bar shows it.
 
 Optimisation renders with `renderers.differentiable.DifferentiableRenderer` (front camera; a view is a
 head yaw, so one batch holds many views; identities are the head's PCA identities by seed); the
@@ -39,6 +44,31 @@ VALIDATION_IDENTITIES: tuple[int, ...] = (0, 7, 21, 80, 95)
 
 VALIDATION_VIEWS: tuple[str, ...] = ("front", "yaw=20", "three-quarter", "yaw=60", "profile")
 """Views of the readings: front and three-quarter (35 deg) are the target; 20 and 60 were never optimised on."""
+
+RENDER_SIZE: int = 112
+"""Render size of the optimisation in the shipped table's recipe (generators/data/arkit_prototypes_v3.json)."""
+
+JUDGE_SIZE: int = 256
+"""Render size of the judges' before/after readings."""
+
+
+def judged_worse(before: dict[str, Any], after: dict[str, Any]) -> tuple[bool, str]:
+    """Return (worse, one line) comparing the judges' readings of the start and of the result.
+
+    `before`/`after` map a judge to {"accuracy", "p_target"}. The result reads worse when the judges' mean
+    accuracy falls, or stays equal while their mean p(target) falls: the comparison the user sees printed.
+    """
+    judges = [j for j in before if j in after]
+    if not judges:
+        return False, "no judge read it"
+    acc_b, acc_a = (float(np.mean([side[j]["accuracy"] for j in judges])) for side in (before, after))
+    p_b, p_a = (float(np.mean([side[j]["p_target"] for j in judges])) for side in (before, after))
+    worse = (round(acc_a, 4), round(p_a, 4)) < (round(acc_b, 4), round(p_b, 4))
+    fell = [f"{j} {before[j]['accuracy']:.2f} -> {after[j]['accuracy']:.2f}" for j in judges
+            if after[j]["accuracy"] < before[j]["accuracy"]]
+    line = (f"mean accuracy of {len(judges)} judge(s) {acc_b:.2f} -> {acc_a:.2f}, p(target) {p_b:.2f} -> {p_a:.2f}"
+            + (f" (fell: {', '.join(fell)})" if fell else ""))
+    return worse, line
 
 
 # ------------------------------------------------------------------ critics and judges
@@ -97,7 +127,7 @@ class DifferentiableRender:
         from avatar.appearance import Appearance
         from avatar.head import default_head
         from renderers.differentiable import DifferentiableRenderer
-        from renderers.gl import RendererOptions
+        from renderers.options import RendererOptions
 
         self.head = default_head()
         self.options = RendererOptions(width=size, height=size, samples=samples, appearance=Appearance(skin=skin))
@@ -129,13 +159,11 @@ class DifferentiableRender:
 
     def boxes(self, vertices: Any) -> np.ndarray:
         """Return (B, 4) float32 face boxes of posed (B, V, 3) vertices, framed as GLRenderer frames them."""
-        from types import SimpleNamespace
+        from renderers.face_boxes import face_boxes_of_points, face_points
 
-        from renderers.gl import GLRenderer
-
-        # One framing rule for both renderers: GLRenderer.boxes_of_vertices only reads head, camera and size.
-        view = SimpleNamespace(head=self.head, camera=self.renderer.camera, options=self.options)
-        return GLRenderer.boxes_of_vertices(view, np.asarray(vertices.detach().cpu(), np.float64))  # type: ignore[arg-type]
+        # One framing rule for both renderers: the one GLRenderer's boxes use.
+        points = face_points(self.head, np.asarray(vertices.detach().cpu(), np.float64))
+        return face_boxes_of_points(points, self.renderer.camera, self.options.width, self.options.height)
 
     def __call__(self, weights: Any, identities: Sequence[int], yaws: Sequence[float], light: tuple[float, float]) -> tuple[Any, np.ndarray]:
         import torch
@@ -172,6 +200,8 @@ class RefineOutput:
     readings: {judge: {"before": {...}, "after": {...}}} where each side holds "accuracy" and
         "p_target" overall and per view ({"per_view": {view: accuracy}}), on `identities` x `views`.
     critics: names of the judges that steered (their readings are not held out).
+    worse: the judges read the result worse than the FACS pose it started from (`judged_worse`); `verdict`
+        says by how much, in one line.
     """
 
     emotion: str
@@ -183,6 +213,8 @@ class RefineOutput:
     identities: tuple[int, ...] = ()
     views: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    worse: bool = False
+    verdict: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the output as plain JSON-able data."""
@@ -191,7 +223,7 @@ class RefineOutput:
         return {"emotion": self.emotion, "intensity": self.intensity, "critics": list(self.critics),
                 "identities": list(self.identities), "views": list(self.views),
                 "refined": self.result.to_dict(), "aus": arkit_to_au(self.weights).to_dict(),
-                "readings": self.readings, "notes": self.notes}
+                "readings": self.readings, "worse": self.worse, "verdict": self.verdict, "notes": self.notes}
 
     def to_json(self, path: str | os.PathLike) -> Path:
         """Write `to_dict()` as JSON (atomically); return the path."""
@@ -234,32 +266,37 @@ def judge_readings(poses: dict[str, Callable[[float], np.ndarray]], judges: Sequ
 def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequence[int] | None = None,
            views: Sequence[float] | None = None, critics: Sequence[Any] = DEFAULT_CRITICS,
            judges: Sequence[str] = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
-           validation_views: Sequence[str] = VALIDATION_VIEWS, steps: int = 60, size: int = 128,
-           judge_size: int = 256, seed: int = 0, symmetric: bool = True, space: str = "au", device: Any = "auto",
-           options: Any = None, progress: bool = False, render: Any = None) -> RefineOutput:
+           validation_views: Sequence[str] = VALIDATION_VIEWS, steps: int | None = None, size: int = RENDER_SIZE,
+           judge_size: int = JUDGE_SIZE, seed: int | None = None, symmetric: bool | None = None, space: str | None = None,
+           device: Any = "auto", options: Any = None, progress: bool = True, render: Any = None) -> RefineOutput:
     """Return a `RefineOutput`: `emotion`'s pose at `intensity` refined against `critics`, read by `judges` before/after.
 
+    The pose returned is the best step's (by the critics' objective on the optimisation's own views, the
+    start included), and `worse` says whether the judges read it worse than the FACS pose it started from.
+
     Args:
-        identities: identity seeds optimised over (default 101-140, none of the validation seeds).
-        views: camera yaws in degrees optimised over (default -40, -20, 0, 20, 40).
+        identities: identity seeds optimised over (default `RefinementOptions.identities`, 101-140, none of the
+            validation seeds).
+        views: camera yaws in degrees optimised over (default `RefinementOptions.yaws`, -40, -20, 0, 20, 40).
         critics: judge names or critic objects to optimise against (default fer2013 and face-classification).
         judges: judges that read the FACS pose and the refined pose on `validation_identities` x
             `validation_views` (GL renders at `judge_size`); a critic among them is not held out.
-        steps, size, seed, symmetric: refinement steps, render size of the optimisation, seed, Left/Right tie.
-        space: "au" (default: the prototype's action-unit intensities move, by finite differences; how the shipped
-            table was made) or "arkit" (the 52 weights move, by autograd through the renderer).
+        steps, seed, symmetric, space: `RefinementOptions` fields (None: its default, the shipped recipe: 40 steps,
+            seed 0, Left/Right tied, "au" = the prototype's action-unit intensities move by finite differences;
+            "arkit" moves the 52 weights by autograd through the renderer).
+        size: render size of the optimisation (default `RENDER_SIZE`, the recipe's).
         options: a full `generators.refinement.RefinementOptions` (overrides identities/views/steps/seed/symmetric/space).
+        progress: show a progress bar (steps, then the judges' renders).
         render: a `RefinementRenderer` to use instead of building a `DifferentiableRender` (the caller closes it).
     """
     from generators.expression import facs_weights
     from generators.refinement import RefinementOptions, refine_expression
 
     label = normalize_emotion(str(emotion))
-    opts = options or RefinementOptions(
-        steps=int(steps), seed=int(seed), symmetric=bool(symmetric), space=str(space),
-        **({"identities": tuple(int(i) for i in identities)} if identities is not None else {}),
-        **({"yaws": tuple(float(v) for v in views)} if views is not None else {}),
-    )
+    given = {"steps": steps, "seed": seed, "symmetric": symmetric, "space": space,
+             "identities": None if identities is None else tuple(int(i) for i in identities),
+             "yaws": None if views is None else tuple(float(v) for v in views)}
+    opts = options or RefinementOptions(**{k: v for k, v in given.items() if v is not None})
     opts.check()
     crit = {(c if isinstance(c, str) else getattr(c, "model_name", type(c).__name__)): make_critic(c, device) for c in critics}
     own = render is None
@@ -275,12 +312,13 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
     if judges and result.intensity > 0:
         refined, facs = result.weights, facs_weights(label, result.intensity)
         before = judge_readings({label: lambda i: facs}, judges, validation_identities, validation_views, (result.intensity,),
-                                judge_size, device, notes)
+                                judge_size, device, notes, progress)
         after = judge_readings({label: lambda i: refined}, judges, validation_identities, validation_views, (result.intensity,),
-                               judge_size, device)
+                               judge_size, device, None, progress)
         readings = {j: {"before": before[j][label], "after": after[j][label]} for j in before}
+    worse, verdict = judged_worse({j: r["before"] for j, r in readings.items()}, {j: r["after"] for j, r in readings.items()})
     return RefineOutput(label, result.intensity, result.weights, result, readings, tuple(crit), tuple(validation_identities),
-                        tuple(validation_views), notes)
+                        tuple(validation_views), notes, worse, verdict)
 
 
 # ------------------------------------------------------------------ the prototype table
@@ -290,14 +328,16 @@ TABLE_FORMAT = "emoavatar.arkit_prototypes"
 def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Sequence[str] = DEFAULT_CRITICS,
                           judges: Sequence[str] = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
                           validation_views: Sequence[str] = VALIDATION_VIEWS, validation_intensities: Sequence[float] = (0.6, 1.0),
-                          options: Any = None, size: int = 128, judge_size: int = 256, device: Any = "auto",
+                          options: Any = None, size: int = RENDER_SIZE, judge_size: int = JUDGE_SIZE, device: Any = "auto",
                           progress: bool = False, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Return the refined prototype table (the generators/data/arkit_prototypes_v3.json layout) for `emotions` at intensity 1.
 
     Emotions no critic can read (contempt for the FER2013 judges) keep their FACS pose and say so;
     neutral stays all zeros. The table records the recipe (seed, steps, critics, identities, views,
     lights, regularisers), each pose's AU read-back, and the validation: every judge's accuracy on
-    the validation identities x views x intensities with the FACS table and with the refined one.
+    the validation identities x views x intensities with the FACS table and with the refined one, and
+    whether the refined table reads worse overall ("worse", "verdict": `judged_worse` over judges x emotions).
+    Without `options` it runs the shipped recipe (`RefinementOptions()` at `RENDER_SIZE`).
     """
     from avatar.facs_inverse import arkit_to_au
     from avatar.rig import ARKIT_NAMES
@@ -357,7 +397,15 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
         "renderer": "renderers.gl (MSAA, camera orbit)", "held_out_judges": [j for j in before if j not in crit],
         "critics": list(crit), "facs": before, "refined": after, "notes": notes,
     }
+    worse, verdict = judged_worse(*({j: _mean_reading(side[j]) for j in side} for side in (before, after)))
+    table["validation"].update(worse=worse, verdict=verdict)
     return table
+
+
+def _mean_reading(per_emotion: dict[str, Any]) -> dict[str, float]:
+    """Return {"accuracy", "p_target"} averaged over the emotions of one judge's readings."""
+    rows = list(per_emotion.values())
+    return {k: float(np.mean([r[k] for r in rows])) if rows else 0.0 for k in ("accuracy", "p_target")}
 
 
 def _class_log_prob(critic: Any, label: str) -> float:

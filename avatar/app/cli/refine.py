@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 EPILOG = """examples:
-  emoavatar refine --emotion anger                      # 60 steps against the FER2013 judges, read by every judge
-  emoavatar refine --emotion sad --steps 20 --size 96 -o sad.json
+  emoavatar refine --emotion anger                      # the shipped recipe (40 steps; 10-25 min on 2 CPU cores)
+  emoavatar refine --emotion sad --steps 5 --size 96 -o sad.json
   emoavatar refine --all -o arkit_prototypes.json       # a refined prototype table (slow: minutes per emotion)
   emoavatar refine --emotion disgust --critics fer2013 --judge face-classification --identities 101-140 --views -40,0,40
   emoavatar refine --emotion fear --space arkit         # move single ARKit shapes instead of the prototype's AUs
 
-The optimisation renders identities --identities at camera yaws --views with jittered light; the
-readings before/after use other identities and views (--judge-identities, --judge-views), so judges
-that did not steer (--judge minus --critics) are held out. See docs/refinement.md.
+The optimisation renders identities --identities at camera yaws --views with jittered light and keeps
+its best step (by the critics' objective on those views, the start included); the readings before/after
+use other identities and views (--judge-identities, --judge-views), so judges that did not steer (--judge
+minus --critics) are held out. When the judges read the result worse than the FACS pose it started from,
+refine says so, writes nothing and exits with status 1; --force writes it anyway. See docs/refinement.md.
 """
 
 
@@ -66,6 +69,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         for e, entry in table["emotions"].items():
             print(f"  {e:9s} {'refined' if entry['refined'] else 'kept (' + entry['why'] + ')'}")
         text = json.dumps(table, indent=1)
+        worse, verdict, what = table["validation"]["worse"], table["validation"]["verdict"], "the refined table"
     else:
         out = refine(args.emotion, args.intensity, **common)
         _print_readings(out.readings, out.critics, out.emotion)
@@ -74,7 +78,15 @@ def cmd_refine(args: argparse.Namespace) -> int:
         print("  weights: " + ", ".join(f"{k}={v:.2f}" for k, v in out.result.named(0.02).items()))
         if options.space == "au":
             print("  AUs: " + ", ".join(f"{k}={v:.2f}" for k, v in out.result.parameters.items()))
+        print(f"  kept step {out.result.best_step} of {options.steps} (best by the critics' objective on the optimisation's views)")
         text = json.dumps(out.to_dict(), indent=1)
+        worse, verdict, what = out.worse, out.verdict, f"refined {out.emotion}"
+    if worse:
+        action = "writing it anyway (--force)" if args.force else "nothing written; --force writes it anyway"
+        print(f"emoavatar: {'warning' if args.force else 'error'}: {what} reads worse to the judges than the FACS pose "
+              f"it started from ({verdict}); {action}", file=sys.stderr)
+        if not args.force:
+            return 1
     if args.output:
         from pathlib import Path
 
@@ -87,9 +99,12 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add the refine subcommand to the CLI's subparsers."""
+    """Add the refine subcommand to the CLI's subparsers (defaults: `RefinementOptions`'s, the shipped recipe)."""
     from avatar.app.cli.common import add_judge_arg
+    from avatar.app.refine import DEFAULT_CRITICS, DEFAULT_JUDGES, JUDGE_SIZE, RENDER_SIZE
+    from generators.refinement.options import SPACES, RefinementOptions
 
+    recipe = RefinementOptions()
     p = sub.add_parser("refine", help="refine emotion poses against real-face judges (recognizer in the loop)",
                        description="Optimise an emotion's pose (its action units' intensities, or its 52 ARKit weights) so "
                                    "that real-face judges read it across identities, views and lights, staying close to the "
@@ -101,26 +116,33 @@ def register(sub: Any) -> None:
     what.add_argument("--all", action="store_true", help="refine every emotion and write a refined prototype table")
     p.add_argument("--emotions", default=None, help="with --all: only these (comma-separated)")
     p.add_argument("--intensity", type=float, default=1.0, help="intensity of the pose refined (default 1)")
-    p.add_argument("--steps", type=int, default=60, help="optimisation steps (default 60)")
-    p.add_argument("--lr", type=float, default=0.05, help="step size: about how far a pulled parameter (AU intensity or weight) moves per step (default 0.05)")
-    p.add_argument("--batch-size", type=int, default=8, help="renders per step (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the identity/view/light sampling (default 0)")
-    p.add_argument("--identities", default="101-140", help="identity seeds optimised over (default 101-140)")
-    p.add_argument("--views", default="-40,-20,0,20,40", help="views optimised over: presets or yaws in degrees (default -40,-20,0,20,40)")
-    p.add_argument("--critics", default="fer2013,face-classification",
-                   help="judges to optimise against (default fer2013,face-classification; the other --judges stay held out)")
-    add_judge_arg(p, "fer2013,face-classification,face-api,expression-net", several=True, old=("--judges",),
-                  help="comma-separated recognizers that grade before/after ('' for none; missing ones are skipped)")
+    p.add_argument("--steps", type=int, default=recipe.steps, help=f"optimisation steps (default {recipe.steps}, the shipped recipe)")
+    p.add_argument("--lr", type=float, default=recipe.lr, help="step size: about how far a pulled parameter (AU intensity or weight) "
+                                                               f"moves per step (default {recipe.lr})")
+    p.add_argument("--batch-size", type=int, default=recipe.batch_size, help=f"renders per step (default {recipe.batch_size})")
+    p.add_argument("--seed", type=int, default=recipe.seed, help=f"seed of the identity/view/light sampling (default {recipe.seed})")
+    ids = f"{recipe.identities[0]}-{recipe.identities[-1]}"
+    p.add_argument("--identities", default=ids, help=f"identity seeds optimised over (default {ids})")
+    yaws = ",".join(f"{y:g}" for y in recipe.yaws)
+    p.add_argument("--views", default=yaws, help=f"views optimised over: presets or yaws in degrees (default {yaws}; "
+                                                 "a list starting with a negative yaw is written --views=-40,0,40)")
+    p.add_argument("--critics", default=",".join(DEFAULT_CRITICS),
+                   help=f"judges to optimise against (default {','.join(DEFAULT_CRITICS)}; the other --judge stay held out)")
+    add_judge_arg(p, ",".join(DEFAULT_JUDGES), several=True, old=("--judges",),
+                  help=f"comma-separated recognizers that grade before/after (default {','.join(DEFAULT_JUDGES)}; '' for none; "
+                       "missing ones are skipped)")
     p.add_argument("--judge-identities", default="0,7,21,80,95", help="identity seeds of the readings (default 0,7,21,80,95)")
     p.add_argument("--judge-views", default="front,yaw=20,three-quarter,yaw=60,profile", help="views of the readings: presets or yaws")
     p.add_argument("--asymmetric", action="store_true", help="let Left/Right pairs differ (one-sided expressions)")
-    p.add_argument("--space", choices=("arkit", "au"), default="au",
+    p.add_argument("--space", choices=SPACES, default=recipe.space,
                    help="what moves: the intensities of the prototype's action units (au, default; how the shipped table "
                         "was made) or the 52 ARKit weights (arkit)")
     p.add_argument("--aus", default=None, help="with --space au: the AUs that may move, e.g. AU4,AU5,AU7 (default: the prototype's own)")
-    p.add_argument("--size", type=int, default=128, help="render size of the optimisation (default 128)")
-    p.add_argument("--judge-size", type=int, default=256, help="render size of the readings (default 256)")
+    p.add_argument("--size", type=int, default=RENDER_SIZE, help=f"render size of the optimisation (default {RENDER_SIZE})")
+    p.add_argument("--judge-size", type=int, default=JUDGE_SIZE, help=f"render size of the readings (default {JUDGE_SIZE})")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("-o", "--output", default=None, help="write the result (or with --all the table) as JSON")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars (--no-progress: none)")
+    p.add_argument("--force", action="store_true",
+                   help="write the result even when the judges read it worse than where it started (the exit status is then 0)")
     p.set_defaults(func=cmd_refine)

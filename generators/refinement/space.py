@@ -23,12 +23,10 @@ import torch
 from avatar.errors import AvatarInputError
 from avatar.facs import AU_NUMBERS, AU_TO_ARKIT_LEFT, AU_TO_ARKIT_RIGHT, NUM_AU, SIDED_ONLY, ActionUnits, au_label, parse_au_key
 from avatar.rig import NUM_ARKIT
-from generators.refinement_parts import GAZE_COLUMNS, column_mask, tie_matrix
+from generators.refinement.columns import GAZE_COLUMNS, column_mask, tie_matrix
 
 FIXED_AUS: frozenset[int] = frozenset({43, 45, 61, 62, 63, 64})
 """Eye closure and gaze: the dynamics layer's (blinks, where the eyes look), never moved by AU-space refinement."""
-
-SPACES: tuple[str, ...] = ("arkit", "au")
 
 
 @dataclass

@@ -1,11 +1,13 @@
 """Returns a talking sequence whose labelled segments the critics read better: one upper-face delta per segment.
 
-    from generators.refinement_sequence import refine_sequence
+    from generators.refinement import refine_sequence
     out = refine_sequence(seq, render, critics=[fer2013])
     out.sequence                # the ExpressionSequence, mouth/jaw/tongue/gaze/blink columns bit for bit
 
-The optimisation loop, options, renderer protocol and critics are `generators.refinement`'s; this module
-only decides what moves (`UPPER_FACE_COLUMNS`, a delta per segment) and how the delta is faded in.
+The optimisation loop, options, renderer protocol and critics are the package's (`generators.refinement.loop`,
+`.options`, `.critics`); this module only decides what moves (`UPPER_FACE_COLUMNS`, a delta per segment) and
+how the delta is faded in. Each segment keeps its last step (the pose differs frame to frame, so there is no
+one fixed set of views to pick a best step on).
 """
 
 from __future__ import annotations
@@ -21,19 +23,12 @@ import torch
 from avatar.emotion import EMOTIONS, normalize_emotion
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
-from generators.refinement import (
-    RefinementOptions,
-    RefinementRenderer,
-    critic_list,
-    host_generator,
-    lip_tensors,
-    optimise,
-    critic_readings,
-)
-from generators.refinement_parts import UPPER_FACE_COLUMNS, column_mask, tie_matrix
-from generators.refinement_space import Parametrisation
-
-__all__ = ["SequenceRefinementResult", "refine_sequence"]
+from generators.refinement.columns import UPPER_FACE_COLUMNS, column_mask, tie_matrix
+from generators.refinement.critics import critic_list, critic_readings
+from generators.refinement.loop import RefinementRenderer, host_generator, optimise
+from generators.refinement.options import RefinementOptions
+from generators.refinement.penalties import lip_tensors
+from generators.refinement.space import Parametrisation
 
 
 @dataclass
@@ -80,7 +75,7 @@ def refine_sequence(
     segment's own frames (`frames_per_step` drawn per step, each rendered on the batch's identities,
     views and lights), with L2 and L1 pulling the delta toward zero. It is then added to every frame of
     the segment, faded in and out over `ramp` seconds inside the segment's ends so labels change
-    smoothly, and clipped to [0, 1]. Mouth, jaw, tongue, gaze and blink columns are returned bit for
+    smoothly, and clipped to [0, 1]. `options` must have space="arkit" (the default here). Mouth, jaw, tongue, gaze and blink columns are returned bit for
     bit: speech shapes and lip closures stay exactly as the speech model made them.
     """
     from avatar.sequence import ExpressionSequence
@@ -89,7 +84,8 @@ def refine_sequence(
         raise AvatarInputError(f"refine_sequence takes an ExpressionSequence, got {type(seq).__name__}")
     if seq.labels is None:
         raise AvatarInputError("refine_sequence needs per-frame labels: build the sequence with an emotion track")
-    opts = (options or RefinementOptions()).check()
+    # The default options with ARKit space: the delta lives on ARKit columns, whatever refine_expression's default space.
+    opts = (options or RefinementOptions(space="arkit")).check()
     if opts.space != "arkit" or opts.gradient_mode() != "autograd":
         raise AvatarInputError(f"refine_sequence moves upper-face ARKit columns by autograd; space={opts.space!r} and "
                                f"gradient={opts.gradient!r} are for refine_expression")

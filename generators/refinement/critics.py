@@ -1,20 +1,62 @@
-"""Returns what the critics make of a batch: the hinge loss per image, p(target), and its finite-difference gradient.
+"""Returns what the critics make of a batch: the hinge loss per image, p(target), its finite-difference gradient, readings.
 
-The pieces of one refinement step that touch the critics, kept apart from the loop in `generators.refinement`
-(and from the parametrisations in `generators.refinement_space`) so each can be tested on its own.
+Everything in refinement that touches the critics, kept apart from the loop (`generators.refinement.loop`)
+and from the parametrisations (`generators.refinement.space`) so each can be tested on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
 from avatar.emotion import EMOTIONS
 from avatar.errors import AvatarInputError
-from generators.refinement_parts import target_hinge
-from generators.refinement_space import Parametrisation
+from avatar.rig import NUM_ARKIT
+from generators.refinement.options import RefinementOptions
+from generators.refinement.penalties import target_hinge
+from generators.refinement.space import Parametrisation
+
+
+def critic_list(critics: Any) -> list[tuple[str, Any]]:
+    """Return [(name, critic)] from one critic, a list or a {name: critic} mapping (each must have `log_probs`)."""
+    if critics is None:
+        raise AvatarInputError("critics is None: pass at least one critic with log_probs(images, boxes=None)")
+    items = list(critics.items()) if isinstance(critics, Mapping) else [
+        (getattr(c, "model_name", type(c).__name__), c) for c in (critics if isinstance(critics, (list, tuple)) else [critics])]
+    if not items:
+        raise AvatarInputError("critics is empty: pass at least one critic with log_probs(images, boxes=None)")
+    for name, c in items:
+        if not callable(getattr(c, "log_probs", None)):
+            raise AvatarInputError(f"critic {name!r} has no log_probs(images, boxes=None) method")
+    return items
+
+
+def eval_pairs(opts: RefinementOptions) -> tuple[list[int], list[float]]:
+    """Return a fixed, spread set of `eval_batch` (identity, yaw) pairs from the optimisation's own identities and yaws."""
+    n = opts.eval_batch
+    ids = [opts.identities[(i * 7) % len(opts.identities)] for i in range(n)]
+    yaws = [float(opts.yaws[i % len(opts.yaws)]) for i in range(n)]
+    return ids, yaws
+
+
+def critic_readings(render: Callable[..., Any], critics: list[tuple[str, Any]], weights: torch.Tensor, target: int,
+                    opts: RefinementOptions) -> dict[str, dict[str, float]]:
+    """Return {critic: {"p_target", "accuracy"}} of one pose on the fixed eval (identity, yaw) pairs, front light ({} if eval_batch is 0)."""
+    if opts.eval_batch <= 0:
+        return {}
+    ids, yaws = eval_pairs(opts)
+    with torch.no_grad():
+        images, boxes = render(weights.detach().expand(len(ids), NUM_ARKIT), ids, yaws, (0.0, 0.0))
+        out = {}
+        for name, critic in critics:
+            lp = critic.log_probs(images, boxes=boxes)
+            p = lp.exp()
+            out[name] = {"p_target": round(float(p[:, target].mean()), 4),
+                         "accuracy": round(float((torch.nan_to_num(lp, nan=-math.inf).argmax(-1) == target).float().mean()), 4)}
+    return out
 
 
 def photometric(images: torch.Tensor, amount: float, gen: torch.Generator, repeats: int = 1) -> torch.Tensor:

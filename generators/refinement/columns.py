@@ -1,7 +1,7 @@
-"""Returns the pieces recognizer-guided refinement is built from: column groups, the left/right tie, the lip penalty.
+"""Returns which ARKit columns refinement may move and how they are tied: column groups, masks, the Left/Right tie.
 
-Plain torch functions over (B, 52) ARKit weights, kept apart from the optimisation loop in
-`generators.refinement` so each can be tested on its own.
+Plain functions over the 52 ARKit columns, shared by both parametrisations (`generators.refinement.space`)
+and by sequence refinement (`generators.refinement.sequence`).
 """
 
 from __future__ import annotations
@@ -69,26 +69,3 @@ def tie_matrix(symmetric: bool, free: torch.Tensor, dtype: torch.dtype = torch.f
     for g, cols in enumerate(groups):
         tie[g, cols] = 1.0
     return tie
-
-
-def lip_gap_heights(weights: torch.Tensor, offset: torch.Tensor, per_shape: torch.Tensor) -> torch.Tensor:
-    """Return (B, P) vertical upper-minus-lower inner-lip gaps in cm for (B, 52) weights (negative: lips crossed).
-
-    `offset` (P, 3) and `per_shape` (52, P, 3) are a `generators.speech.visemes.LipModel`'s arrays as
-    tensors: blendshapes are linear, so the gap is affine in the weights and costs one matmul.
-    """
-    return offset[:, 1] + weights @ per_shape[..., 1]
-
-
-def lip_crossing_penalty(weights: torch.Tensor, offset: torch.Tensor, per_shape: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
-    """Return (B,) squared depth (cm^2) by which the upper inner lip sinks below the lower one (0 when apart or touching)."""
-    return torch.relu(margin - lip_gap_heights(weights, offset, per_shape)).pow(2).sum(-1)
-
-
-def target_hinge(log_probs: torch.Tensor, target: int, confident: float) -> torch.Tensor:
-    """Return (B,) -log p(target), floored at -log(confident): images already read with that confidence stop pulling.
-
-    The floor is why a refined face is not pushed into a caricature of one network's taste: once a view
-    reads clearly, only the regularisers act on it.
-    """
-    return (-log_probs[:, target]).clamp_min(-float(np.log(confident)))
