@@ -1,6 +1,6 @@
 """Returns facts about arrays without importing torch: which library holds them, NaN-aware argmax.
 
-Numpy and torch tensors flow through the same functions (DESIGN.md: numpy by default, torch on the
+Numpy and torch tensors flow through the same functions (docs/architecture.md: numpy by default, torch on the
 device for batched work); these helpers are the one place that tells them apart.
 """
 

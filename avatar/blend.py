@@ -1,7 +1,7 @@
 """Returns posed vertices and vertex normals: the plain array functions under `BlendshapeHead` (kornia-style).
 
-Numpy or torch in, the same library, dtype and device out; `avatar.head_torch.BlendshapeModule` is the
-thin `nn.Module` around `blend`.
+Numpy or torch in, the same library, dtype and device out; `renderers.differentiable.DifferentiableHead` is the
+`nn.Module` that poses a head in torch (weights, identity and head pose).
 """
 
 from __future__ import annotations

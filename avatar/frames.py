@@ -1,4 +1,4 @@
-"""Returns checked frames in the two forms of DESIGN.md, and converts between them.
+"""Returns checked frames in the two forms of docs/architecture.md ("One place for each rule"), and converts between them.
 
 - numpy uint8 `(B, H, W, 3)` or `(H, W, 3)` RGB (a list of same-sized ones, or a PIL RGB image, too);
 - torch float `(B, 3, H, W)` or `(3, H, W)` RGB in [0, 1], on any device (it stays there).

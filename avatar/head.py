@@ -229,12 +229,6 @@ class BlendshapeHead:
             vertex_colors=self.vertex_colors,
         )
 
-    def to_torch(self, device: Any = "cpu") -> Any:
-        """Return a `BlendshapeModule` (torch nn.Module) holding this head on `device`."""
-        from avatar.head_torch import BlendshapeModule
-
-        return BlendshapeModule(self).to(device)
-
 
 def _get_identity_basis(head: BlendshapeHead) -> np.ndarray | None:
     """Return the head's (M, V, 3) float32 identity modes, reading them now when they were given as a loader."""

@@ -87,7 +87,8 @@ def speed_table(repeats: int = 5) -> dict[str, dict[str, float]]:
     from avatar.appearance import Appearance
     from avatar.emotion import emotion_to_arkit
     from renderers.differentiable import DifferentiableRenderer
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     w = np.stack([emotion_to_arkit(e, 1.0) for e in ("happy", "surprise", "anger", "sad")]).astype(np.float32)
     out: dict[str, dict[str, float]] = {}

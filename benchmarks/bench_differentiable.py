@@ -37,7 +37,7 @@ def bench_speed(size: int, batch: int, repeats: int, device: str, edges: str = "
     import torch
 
     from renderers.differentiable import DifferentiableRenderer
-    from renderers.gl import RendererOptions
+    from renderers.options import RendererOptions
 
     rng = np.random.default_rng(0)
     with DifferentiableRenderer(options=RendererOptions(width=size, height=size, samples=0), device=device, antialias_edges=edges) as r:
@@ -76,7 +76,8 @@ def bench_fidelity(size: int) -> dict[int, dict[str, float]]:
     import torch
 
     from renderers.differentiable import DifferentiableRenderer, psnr
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     exprs = expressions()
     batch = torch.from_numpy(np.stack(list(exprs.values())))

@@ -74,7 +74,8 @@ def main() -> None:
     from avatar.head import default_head
     from recognizers.scoring import EmotionScorer
     from renderers.differentiable import DifferentiableRenderer
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     device = resolve_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

@@ -52,7 +52,8 @@ FIRST_FRAME_SNIPPET = """
 import time
 t0 = time.perf_counter()
 import numpy as np
-from renderers.gl import GLRenderer, RendererOptions
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
 r = GLRenderer(options=RendererOptions(width={size}, height={size}))
 img = r.render(np.zeros(52, np.float32))
 print(time.perf_counter() - t0)

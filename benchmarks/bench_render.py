@@ -35,7 +35,8 @@ FIRST_FRAME_SNIPPET = """
 import time
 t0 = time.perf_counter()
 import numpy as np
-from renderers.gl import GLRenderer, RendererOptions
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
 r = GLRenderer(options=RendererOptions(width={size}, height={size}))
 img = r.render(np.zeros(52, np.float32))
 print(time.perf_counter() - t0)
@@ -70,7 +71,8 @@ def box_down(img: np.ndarray, k: int) -> np.ndarray:
 
 def aa_quality(size: int, poses: dict[str, np.ndarray], views: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Return {mode: {"psnr_min", "psnr_mean", "ssim_mean"}} of each anti-aliasing mode against the 16x reference."""
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     try:
         from skimage.metrics import structural_similarity
@@ -95,7 +97,8 @@ def aa_quality(size: int, poses: dict[str, np.ndarray], views: tuple[str, ...]) 
 
 def bench_modes(weights: np.ndarray, size: int, repeats: int) -> tuple[dict[str, float], str]:
     """Return ({mode: best frames/s of GLRenderer.iter_frames}, GL renderer string), modes interleaved per repeat."""
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     modes = {"msaa4, numpy pose, two-sided": dict(antialias="msaa", gpu_pose=False, backface_culling=False),
              "supersample 2x2, numpy pose, two-sided": dict(antialias="supersample", gpu_pose=False, backface_culling=False),
@@ -164,7 +167,7 @@ def pyrender_frames(weights: np.ndarray, size: int):
     import pyrender
     import trimesh
 
-    from avatar.appearance import drawn_faces
+    from renderers.drawn_faces import drawn_faces
     from avatar.head import default_head
     from renderers.cameras import Camera
 

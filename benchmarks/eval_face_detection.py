@@ -26,7 +26,8 @@ def renders(identities: list[int], size: int) -> dict[str, tuple[np.ndarray, np.
     from avatar.emotion import EMOTIONS, emotion_to_arkit
     from avatar.head import default_head
     from renderers.cameras import Camera
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     base = default_head()
     weights = np.stack([emotion_to_arkit(e, k) for k in (1.0, 0.5) for e in EMOTIONS]).astype(np.float32)

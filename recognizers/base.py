@@ -1,6 +1,6 @@
 """The recognizers' shared types: the `Recognition` result and the base class.
 
-Every recognizer accepts the two frame forms of DESIGN.md and nothing else; `avatar.frames`
+Every recognizer accepts the two frame forms of docs/architecture.md and nothing else; `avatar.frames`
 checks them (one-line errors quoting the shape or dtype it got) and uploads them once.
 
 Missing classes: a model trained without some of the 8 emotions (FER2013 has no contempt) reports

@@ -5,14 +5,16 @@ under a lowered brow or at the mouth corners, which is most of what a photograph
 (and what face classifiers trained on grey 48-64 px photos see). Cavity shading approximates ambient occlusion
 from the posed mesh alone, so it follows the expression and works for any identity or head:
 
-    s       = S^CAVITY_ITERATIONS v          S: the uniform Laplacian average over each skin vertex's neighbours
+    s       = S^iterations v                 S: the uniform Laplacian average over each skin vertex's neighbours
     depth   = (s - v) . n                    how far the vertex lies below its smoothed surface, along its normal
-    shade   = 1 - CAVITY_STRENGTH * clamp(depth / CAVITY_DEPTH_CM, 0, 1)
+    shade   = 1 - strength * clamp(depth / depth_cm, 0, 1)
 
 and the sRGB albedo of skin vertices is multiplied by `shade` before it is linearised (eyes, teeth and mouth keep
 theirs). Smoothing only mixes vertices with their neighbours and `S` rows sum to one, so `depth` does not change
-with the head's pose or position. The constants were chosen on the selection identities and judges and kept
-because a held-out judge read better (docs/legibility.md).
+with the head's pose or position. `iterations`, `strength` and `depth_cm` are the `Appearance`'s
+`cavity_iterations`, `cavity_strength` and `cavity_depth_cm` (defaults in `avatar.appearance`, chosen on the
+selection identities and judges and kept because a held-out judge read better, docs/legibility.md); a
+`CavityField` carries them.
 """
 
 from __future__ import annotations
@@ -23,27 +25,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from avatar.appearance import CAVITY_DEPTH_CM, CAVITY_ITERATIONS, CAVITY_STRENGTH, Appearance
 from avatar.head import BlendshapeHead
 
 if TYPE_CHECKING:
     import torch
 
-CAVITY_ITERATIONS = 20
-"""Smoothing passes: on the ICT head's ~0.3-0.5 cm edges the smoothed surface spans ~1.5-2 cm, a fold's width."""
-CAVITY_DEPTH_CM = 0.5
-"""Depth below the smoothed surface at which the shading is full."""
-CAVITY_STRENGTH = 0.8
-"""How much of its sRGB albedo a fully occluded vertex loses."""
 SKIN_MATERIALS = ("M_Face", "M_BackHead")
 """The ICT head's skin; heads without these materials treat every triangle as skin."""
 
 
 @dataclass(frozen=True)
 class CavityField:
-    """A head's skin adjacency for cavity shading (topology only: any identity or pose of the head can use it).
+    """A head's skin adjacency for cavity shading (topology only: any identity or pose of the head can use it) and
+    the shading's settings.
 
     skin: (S,) int64 vertex indices of the skin. indptr (S + 1,) / indices (N,) int64 / weights (N,) float32: the
     CSR averaging matrix over skin-local indices (each row: 1 / degree on the vertex's neighbours).
+    strength, iterations, depth_cm: the `Appearance`'s cavity_strength, cavity_iterations, cavity_depth_cm.
     """
 
     num_vertices: int
@@ -51,6 +50,13 @@ class CavityField:
     indptr: np.ndarray
     indices: np.ndarray
     weights: np.ndarray
+    strength: float = CAVITY_STRENGTH
+    iterations: int = CAVITY_ITERATIONS
+    depth_cm: float = CAVITY_DEPTH_CM
+
+    def settings(self) -> tuple[float, int, float]:
+        """Return (strength, iterations, depth_cm)."""
+        return self.strength, self.iterations, self.depth_cm
 
     @cached_property
     def matrix(self) -> Any:
@@ -61,8 +67,10 @@ class CavityField:
         return scipy.sparse.csr_matrix((self.weights, self.indices, self.indptr), shape=(n, n))
 
 
-def cavity_field(head: BlendshapeHead) -> CavityField:
-    """Return the CavityField of a head: its skin triangles' unique edges, as a neighbour-averaging matrix."""
+def cavity_field(head: BlendshapeHead, appearance: Appearance | None = None) -> CavityField:
+    """Return the CavityField of a head: its skin triangles' unique edges, as a neighbour-averaging matrix, with the
+    cavity settings of `appearance` (default: `Appearance()`'s)."""
+    app = appearance or Appearance()
     faces = np.asarray(head.faces, np.int64)
     skin_ids = [i for i, m in enumerate(head.materials) if m in SKIN_MATERIALS]
     if skin_ids:
@@ -80,13 +88,14 @@ def cavity_field(head: BlendshapeHead) -> CavityField:
     degree = np.bincount(rows, minlength=len(skin))
     indptr = np.concatenate([[0], np.cumsum(degree)]).astype(np.int64)
     weights = (1.0 / np.maximum(degree, 1))[rows].astype(np.float32)
-    return CavityField(head.num_vertices, skin.astype(np.int64), indptr, cols.astype(np.int64), weights)
+    return CavityField(head.num_vertices, skin.astype(np.int64), indptr, cols.astype(np.int64), weights,
+                       strength=app.cavity_strength, iterations=int(app.cavity_iterations), depth_cm=app.cavity_depth_cm)
 
 
-def _shade_of_depth(depth: Any) -> Any:
+def _shade_of_depth(depth: Any, strength: float, depth_cm: float) -> Any:
     """Return the albedo factor for depths below the smoothed surface (numpy or torch)."""
-    occlusion = (depth / CAVITY_DEPTH_CM).clip(0.0, 1.0)
-    return 1.0 - CAVITY_STRENGTH * occlusion
+    occlusion = (depth / depth_cm).clip(0.0, 1.0)
+    return 1.0 - strength * occlusion
 
 
 def cavity_shade(field: CavityField, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -94,11 +103,11 @@ def cavity_shade(field: CavityField, vertices: np.ndarray, normals: np.ndarray) 
     matrix = field.matrix
     v = np.asarray(vertices, np.float32)[field.skin]
     s = v
-    for _ in range(CAVITY_ITERATIONS):
+    for _ in range(field.iterations):
         s = matrix @ s
     depth = np.einsum("ij,ij->i", s - v, np.asarray(normals, np.float32)[field.skin])
     shade = np.ones(field.num_vertices, np.float32)
-    shade[field.skin] = _shade_of_depth(depth)
+    shade[field.skin] = _shade_of_depth(depth, field.strength, field.depth_cm)
     return shade
 
 
@@ -118,27 +127,30 @@ def cavity_matrix_torch(field: CavityField, device: Any = "cpu", dtype: Any = No
             device=device, dtype=dtype or torch.float32)
 
 
-def cavity_shade_torch(matrix: torch.Tensor, skin: torch.Tensor, vertices: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+def cavity_shade_torch(matrix: torch.Tensor, skin: torch.Tensor, vertices: torch.Tensor, normals: torch.Tensor,
+                       settings: tuple[float, int, float] = (CAVITY_STRENGTH, CAVITY_ITERATIONS, CAVITY_DEPTH_CM)) -> torch.Tensor:
     """Return (B, V) sRGB albedo factors of (B, V, 3) vertices and unit normals; `matrix` from `cavity_matrix_torch`,
-    `skin` the field's (S,) vertex indices as a tensor. Differentiable in the vertices (and normals)."""
+    `skin` the field's (S,) vertex indices as a tensor, `settings` its (strength, iterations, depth_cm).
+    Differentiable in the vertices (and normals)."""
     import torch
 
     b = vertices.shape[0]
     v = vertices[:, skin]  # (B, S, 3)
     flat = v.permute(1, 0, 2).reshape(len(skin), b * 3)
+    strength, iterations, depth_cm = settings
     s = flat
-    for _ in range(CAVITY_ITERATIONS):
+    for _ in range(iterations):
         s = torch.sparse.mm(matrix, s)
     s = s.reshape(len(skin), b, 3).permute(1, 0, 2)
     depth = ((s - v) * normals[:, skin]).sum(-1)
     shade = vertices.new_ones(vertices.shape[:2])
-    return shade.index_copy(1, skin, _shade_of_depth(depth))
+    return shade.index_copy(1, skin, _shade_of_depth(depth, strength, depth_cm))
 
 
-def cavity_compute_shader(group: int) -> str:
+def cavity_compute_shader(group: int, strength: float = CAVITY_STRENGTH, depth_cm: float = CAVITY_DEPTH_CM) -> str:
     """Return the GLSL 430 compute shader of `cavity_shade` on the GL device, one skin vertex per thread, in three
     stages chosen by `u_stage`: 0 gathers the skin's posed positions, 1 averages them over neighbours once (run
-    CAVITY_ITERATIONS times, ping-ponging two buffers), 2 writes the albedo factor per vertex. Sums run over each
+    the field's `iterations` times, ping-ponging two buffers), 2 writes the albedo factor per vertex. Sums run over each
     CSR row in order, as scipy's do, so the factors agree with numpy to float32 rounding."""
     from renderers.shading import _glsl
 
@@ -175,7 +187,7 @@ void main() {{
     }}
     vec3 d = vec3(src[3 * i], src[3 * i + 1], src[3 * i + 2]) - vec3(posed[3 * v], posed[3 * v + 1], posed[3 * v + 2]);
     float depth = dot(d, vec3(normals[3 * v], normals[3 * v + 1], normals[3 * v + 2]));
-    shade[v] = 1.0 - {_glsl(CAVITY_STRENGTH)} * clamp(depth / {_glsl(CAVITY_DEPTH_CM)}, 0.0, 1.0);
+    shade[v] = 1.0 - {_glsl(strength)} * clamp(depth / {_glsl(depth_cm)}, 0.0, 1.0);
 }}
 """
 
@@ -187,7 +199,7 @@ class GPUCavity:
         from renderers.shading import POSE_GROUP
 
         self.ctx, self.field, self.group = ctx, field, POSE_GROUP
-        self.prog = ctx.compute_shader(cavity_compute_shader(POSE_GROUP))
+        self.prog = ctx.compute_shader(cavity_compute_shader(POSE_GROUP, field.strength, field.depth_cm))
         s = len(field.skin)
         ints = np.concatenate([field.indptr, field.indices, field.skin]).astype(np.int32)
         self.ints = ctx.buffer(ints.tobytes())
@@ -206,7 +218,7 @@ class GPUCavity:
         normals.bind_to_storage_buffer(5)
         shade.bind_to_storage_buffer(6)
         src, dst = self.ping
-        for stage in [0] + [1] * CAVITY_ITERATIONS + [2]:
+        for stage in [0] + [1] * self.field.iterations + [2]:
             self.prog["u_stage"].value = stage
             src.bind_to_storage_buffer(0)
             dst.bind_to_storage_buffer(1)

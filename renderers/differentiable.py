@@ -1,7 +1,7 @@
 """Returns differentiable torch renders of a blendshape head: (B, 52) weights -> (B, 3, H, W) images in [0, 1].
 
 Same cameras (`renderers.cameras.Camera`), lights (`renderers.lighting.Lighting`), appearance
-(`avatar.appearance.paint_head` / `drawn_faces`), settings (`renderers.options.RendererOptions`) and exposure
+(`avatar.appearance.paint_head`, `renderers.drawn_faces`), settings (`renderers.options.RendererOptions`) and exposure
 (`renderers.options.renderer_exposure`) as `renderers.gl.GLRenderer`, so the two agree to within quantisation
 (see docs/differentiable_renderer.md).
 
@@ -28,7 +28,10 @@ import torch
 from torch import nn
 
 from avatar.errors import AvatarInputError, ShapeError
-from avatar.appearance import WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head, wrinkle_field
+from avatar.appearance import paint_head
+from renderers.corneas import cornea_groups, gloss_weights
+from renderers.drawn_faces import drawn_faces
+from renderers.wrinkles import WrinkleField, wrinkle_field
 from avatar.head import BlendshapeHead, default_head
 from renderers.cameras import Camera, resolve_camera
 from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_torch
@@ -103,7 +106,7 @@ class DifferentiableHead(nn.Module):
 
 
 class WrinkleBuffers(nn.Module):
-    """Holds a head's `avatar.appearance.WrinkleField` as buffers (they follow `.to()`); see `renderers.shading`.
+    """Holds a head's `renderers.wrinkles.WrinkleField` as buffers (they follow `.to()`); see `renderers.shading`.
 
     edges (E, 2), incidence_vertex / incidence_edge (I,) int64; incidence_weight (I,), depth (V,), phase (V,) float.
     """
@@ -209,7 +212,8 @@ class DifferentiableRenderer(nn.Module):
         gloss = gloss_weights(self.head) if opts.appearance.catch_lights else None
         self.register_buffer("gloss", None if gloss is None or not gloss.any() else torch.from_numpy(gloss[:, None]))
         self._corneas = cornea_groups(self.head) if self.gloss is not None else []
-        cavity = cavity_field(self.head) if opts.appearance.cavity else None
+        cavity = cavity_field(self.head, opts.appearance) if opts.appearance.cavity else None
+        self._cavity_settings = cavity.settings() if cavity is not None else None
         self.register_buffer("cavity_matrix", None if cavity is None else cavity_matrix_torch(cavity))
         self.register_buffer("cavity_skin", None if cavity is None else torch.from_numpy(cavity.skin))
         for i, (glossy, ball) in enumerate(self._corneas):
@@ -284,7 +288,8 @@ class DifferentiableRenderer(nn.Module):
         albedo = self.albedo_linear.expand_as(vertices)
         occlusion = None
         if self.cavity_matrix is not None:  # GL darkens the sRGB albedo before linearising it: the factor ** GAMMA here
-            occlusion = cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals)[..., None] ** GAMMA
+            occlusion = cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals,
+                                           self._cavity_settings)[..., None] ** GAMMA
             albedo = albedo * occlusion
         parts = [normals, vertices, albedo]
         if self.wrinkles is not None:

@@ -5,7 +5,8 @@ machine EGL runs on Mesa's llvmpipe; on a GPU machine the same code runs on the 
 
 `GLRenderer` and what it returns (`RenderResult`) live here; its settings in `renderers.options` and
 `renderers.lighting` (with the auto-exposure rule both renderers use), its GL contexts in `renderers.gl_context`,
-its face boxes in `renderers.face_boxes`. Every name those hold that was importable from `renderers.gl` still is.
+its face boxes in `renderers.face_boxes`, what it draws in `renderers.drawn_faces`, `renderers.wrinkles` and
+`renderers.corneas`. Import each name from its own module: this one holds only the renderer.
 """
 
 from __future__ import annotations
@@ -21,19 +22,17 @@ from avatar.blend import vertex_normals
 from avatar.head import BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_size
-from avatar.appearance import (Appearance, WrinkleField, cornea_groups, drawn_faces, gloss_weights, paint_head,
-                               two_sided_faces, wrinkle_field)
+from avatar.appearance import Appearance, paint_head
 from renderers.cameras import Camera, resolve_camera
+from renderers.corneas import cornea_groups, gloss_weights
+from renderers.drawn_faces import drawn_faces, two_sided_faces
 from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_points
-from renderers.gl_context import SOFTWARE_RASTERIZERS, create_context, is_software_rasterizer, make_current, release_context
-from renderers.lighting import EXPOSURE_POWER, Lighting, light_colours, light_directions, light_specular, skin_exposure
+from renderers.gl_context import create_context, is_software_rasterizer, make_current, release_context
+from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_exposure
+from renderers.wrinkles import WrinkleField, wrinkle_field
 
-__all__ = [
-    "ANTIALIAS_MODES", "EXPOSURE_POWER", "SOFTWARE_RASTERIZERS", "GLRenderer", "Lighting", "RenderResult", "RendererOptions",
-    "create_context", "face_boxes_of_points", "light_colours", "light_directions", "make_current", "renderer_exposure",
-    "skin_exposure",
-]
+__all__ = ["GLRenderer", "RenderResult"]
 
 
 @dataclass(frozen=True)
@@ -85,12 +84,13 @@ class GLRenderer:
         self._eye_normal = np.zeros((n, 3), np.float32)  # rewritten each frame when catch-lights are on
         # The cavity field is topology only, so another identity of the same head (set_head) keeps it.
         keep = getattr(self, "_cavity", None)
+        settings = (appearance.cavity_strength, int(appearance.cavity_iterations), appearance.cavity_depth_cm)
         if not appearance.cavity:
             self._cavity = None
-        elif keep is None or keep.num_vertices != n:
+        elif keep is None or keep.num_vertices != n or keep.settings() != settings:
             from renderers.cavity import cavity_field
 
-            self._cavity = cavity_field(self.head)
+            self._cavity = cavity_field(self.head, appearance)
 
     def _build_pipeline(self) -> None:
         from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER
@@ -448,8 +448,8 @@ class GLRenderer:
     def boxes_of_vertices(self, verts: np.ndarray, scale: float = 1.3) -> np.ndarray:
         """Return (B, 4) float32 face boxes (see `face_boxes`) of already posed (B, V, 3) vertices.
 
-        Reads only `head`, `camera` and `options` (avatar.app.refine frames the differentiable renderer's
-        images with it, through a stand-in object).
+        The rule is `renderers.face_boxes.face_boxes_of_points` of `face_points`: call those directly to frame
+        another renderer's images the same way (as avatar.app.refine does for the differentiable renderer).
         """
         return face_boxes_of_points(face_points(self.head, verts), self.camera, self.options.width, self.options.height, scale)
 

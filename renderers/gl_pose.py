@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from avatar.appearance import WrinkleField
+from renderers.wrinkles import WrinkleField
 from avatar.errors import ShapeError
 from avatar.head import BlendshapeHead
 

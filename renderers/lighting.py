@@ -60,7 +60,7 @@ def light_directions(lighting: Lighting, camera: Camera) -> dict[str, tuple[floa
 
 
 EXPOSURE_POWER = 0.5
-"""Light for the skin tone: a face darker than the medium tone gets its key, fill, rim and ambient lights x
+"""Default of `RendererOptions.exposure_power`. Light for the skin tone: a face darker than the medium tone gets its key, fill, rim and ambient lights x
 (Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear luminance (dark x2.8, brown x1.7, tan x1.2; medium and lighter
 x1: the gain only lifts), and a softer specular (`light_specular`), as a photographer lights dark skin. Below 1 so the
 tones keep their order and their distance: at 1 (the old default) every tone rendered at the medium tone's cheek

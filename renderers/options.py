@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from avatar.appearance import Appearance
 from avatar.constants import DEFAULT_BACKGROUND
 from renderers.cameras import Camera
-from renderers.lighting import Lighting, skin_exposure
+from renderers.lighting import EXPOSURE_POWER, Lighting, skin_exposure
 
 ANTIALIAS_MODES = ("auto", "msaa", "supersample")
 
@@ -20,13 +20,15 @@ class RendererOptions:
     multisampling), "supersample" (render round(sqrt(samples)) times larger per side and box-filter down, as
     the differentiable renderer does; 4 -> 2x2) or "auto": supersample on a CPU rasterizer (llvmpipe, where it
     is cheaper than MSAA and closer to a 16x reference, docs/performance.md), MSAA on a GPU.
-    auto_exposure: scale every light by `renderers.lighting.skin_exposure(appearance.skin)`, as a camera exposes for the
-    face (1 for the medium tone); False lights every skin tone alike.
+    auto_exposure: scale every light by `renderers.lighting.skin_exposure(appearance.skin, exposure_power)`, as a camera
+    exposes for the face (1 for the medium tone); False lights every skin tone alike.
+    exposure_power: how fully auto-exposure exposes for the skin (0: not at all, 1: to the medium tone's level);
+    default `renderers.lighting.EXPOSURE_POWER`, chosen by scripts/select_exposure.py.
     gpu_pose: blend the shapes, normals, wrinkle amplitude and cornea normals in compute shaders (a frame
     uploads its weights, not its mesh); None: where GL 4.3 compute exists and the rasterizer is a GPU.
     backface_culling: skip triangles facing away from the camera (half the head; on llvmpipe ~1.5-2x faster
     frames). None: on for the ICT layout, whose surfaces are consistently wound, except its eyelash cards (the
-    images are unchanged, `avatar.appearance.two_sided_faces`), off for other heads; True: cull every triangle
+    images are unchanged, `renderers.drawn_faces.two_sided_faces`), off for other heads; True: cull every triangle
     (a head you know is wound consistently); False: draw both sides of everything.
     """
 
@@ -40,6 +42,7 @@ class RendererOptions:
     backend: str | None = "egl"
     antialias: str = "auto"
     auto_exposure: bool = True
+    exposure_power: float = EXPOSURE_POWER
     gpu_pose: bool | None = None
     backface_culling: bool | None = None
 
@@ -47,4 +50,4 @@ class RendererOptions:
 def renderer_exposure(options: RendererOptions, appearance: Appearance | None = None) -> float:
     """Return the gain on every light of a renderer with these options: auto-exposure for the skin of `appearance`
     (default: the options'), or 1 with `auto_exposure=False`. Both renderers use this."""
-    return skin_exposure((appearance or options.appearance).skin) if options.auto_exposure else 1.0
+    return skin_exposure((appearance or options.appearance).skin, options.exposure_power) if options.auto_exposure else 1.0

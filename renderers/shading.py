@@ -15,10 +15,10 @@ The model, per fragment (linear light):
               (c: the cornea normal, position minus the eyeball's centre, normalised per fragment)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K;  lin / (1 + TONE lin);  ** (1 / GAMMA)
 
-u (the line coordinate) and gloss are static per vertex (`avatar.appearance.wrinkle_field`, `gloss_weights`);
+u (the line coordinate) and gloss are static per vertex (`renderers.wrinkles.wrinkle_field`, `renderers.corneas.gloss_weights`);
 the wrinkle amplitude a is per vertex per frame: `depth * smoothstep(WRINKLE_ONSET, WRINKLE_FULL, compression)`,
 compression being how much the posed mesh's edges along the region's axis shrank against the neutral
-(`avatar.appearance.vertex_compression`, `vertex_compression_torch`). Both renderers interpolate u, a
+(`renderers.wrinkles.vertex_compression`, `vertex_compression_torch`). Both renderers interpolate u, a
 and gloss perspective-correctly and evaluate fold() per fragment, so the lines are as sharp as the
 pixels allow and not limited by the mesh's resolution.
 """
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from avatar.appearance import WrinkleField, vertex_compression
+from renderers.wrinkles import WrinkleField, vertex_compression
 
 if TYPE_CHECKING:
     import torch
@@ -310,7 +310,7 @@ class WrinkleTensors(Protocol):
 
 def vertex_compression_torch(wt: WrinkleTensors, vertices: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
     """Return (B, V) compression >= 0 along each region vertex's axis for (B, V, 3) posed vertices against
-    (1 or B, V, 3) rest vertices; the torch twin of `avatar.appearance.vertex_compression`, differentiable."""
+    (1 or B, V, 3) rest vertices; the torch twin of `renderers.wrinkles.vertex_compression`, differentiable."""
     import torch
 
     e0, e1 = wt.edges[:, 0], wt.edges[:, 1]
@@ -335,7 +335,7 @@ def wrinkle_amplitude_torch(wt: WrinkleTensors, vertices: torch.Tensor, rest: to
 # ---------------------------------------------------------------------------------- cornea normals
 def cornea_normals(groups: list[tuple[np.ndarray, np.ndarray]], vertices: np.ndarray) -> np.ndarray:
     """Return (V, 3) float32 unnormalised cornea normals (vertex - its eyeball's centre) of (V, 3) posed vertices,
-    zero off the corneas; `groups` from `avatar.appearance.cornea_groups`. numpy, for GLRenderer."""
+    zero off the corneas; `groups` from `renderers.corneas.cornea_groups`. numpy, for GLRenderer."""
     out = np.zeros(vertices.shape, np.float32)
     for glossy, ball in groups:
         out[glossy] = vertices[glossy] - vertices[ball].mean(0)

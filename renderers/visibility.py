@@ -20,7 +20,7 @@ class GLVisibilityRasterizer:
     """Rasterizes triangle indices of posed meshes with one reused GL context; `close()` it (or use `with`).
 
     Args:
-        faces: (F, 3) int triangles to draw (e.g. `avatar.appearance.drawn_faces(head)`).
+        faces: (F, 3) int triangles to draw (e.g. `renderers.drawn_faces.drawn_faces(head)`).
         num_vertices: V, the vertex count of every mesh passed to `rasterize`.
         width, height: image size in pixels.
         camera: the camera the meshes are seen from.

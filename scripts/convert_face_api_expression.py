@@ -186,7 +186,8 @@ def _render_crops() -> tuple[list[np.ndarray], list[str]]:
     from avatar.head import default_head
     from generators.expression import expression_weights
     from recognizers.faces import crop_faces
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     plan = [("neutral", 0, "front"), ("happy", 0, "front"), ("sad", 7, "front"), ("surprise", 21, "front"),
             ("fear", 80, "front"), ("disgust", 95, "front"), ("anger", 0, "front"), ("contempt", 7, "front"),

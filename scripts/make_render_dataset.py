@@ -29,7 +29,9 @@ from avatar.rig import index_of
 from generators.expression import expression_weights
 from avatar.appearance import EYE_COLOURS, SKIN_TONES, Appearance
 from renderers.cameras import Camera
-from renderers.gl import GLRenderer, Lighting, RendererOptions
+from renderers.gl import GLRenderer
+from renderers.lighting import Lighting
+from renderers.options import RendererOptions
 
 CROP = 128
 CROP_SCALE = 1.4

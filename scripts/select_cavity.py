@@ -34,7 +34,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "strength 0.8, wide (60 passes, 1 cm)": {"strength": 0.8, "iterations": 60, "depth": 1.0},
 }
 LIPS_THEN = 1.0
-"""`avatar.appearance.LIP_SHADE` when cavity shading was chosen (scripts/select_lip_shade.py chose the lips after it)."""
+"""`Appearance.lip_shade` when cavity shading was chosen (scripts/select_lip_shade.py chose the lips after it)."""
 EMOTIONS7 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
 SELECT_IDS = (101, 110, 120, 130, 140)
 VALIDATE_IDS = (0, 7, 21, 80, 95)
@@ -43,26 +43,21 @@ INTENSITIES = (0.6, 1.0)
 
 def read(setting: dict[str, Any], identities: tuple[int, ...], views: tuple[str, ...], judges: dict[str, Any],
          crops: tuple[float, ...], mouth_shadow: bool = False, lip_shade: float | None = None,
-         skin: str = "medium") -> dict[str, dict[str, dict[str, float]]]:
+         skin: str = "medium", exposure_power: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {judge: {view: {emotion: accuracy}}} of the default prototypes rendered (256 px, GL) under `setting`
-    (and `lip_shade`, `avatar.appearance.LIP_SHADE` for the run, when given) with a skin tone."""
-    from contextlib import ExitStack
-    from unittest import mock
-
-    import avatar.appearance as appearance
-    import renderers.cavity as cavity
+    (the `Appearance`'s cavity fields), `lip_shade` (`Appearance.lip_shade`, when given), a skin tone and
+    `exposure_power` (`RendererOptions.exposure_power`, when given): all passed as options."""
+    from avatar.appearance import Appearance
     from avatar.emotion import DEFAULT_PROTOTYPES
 
     on = setting["strength"] > 0
     poses = {e: (e, None if e == "neutral" else DEFAULT_PROTOTYPES[e]) for e in EMOTIONS7}
-    with ExitStack() as patches:
-        if on:  # the numpy path reads these per frame
-            for name, key in (("CAVITY_STRENGTH", "strength"), ("CAVITY_ITERATIONS", "iterations"), ("CAVITY_DEPTH_CM", "depth")):
-                patches.enter_context(mock.patch.object(cavity, name, setting[key]))
-        if lip_shade is not None:  # read when a renderer paints its head
-            patches.enter_context(mock.patch.object(appearance, "LIP_SHADE", lip_shade))
-        look = appearance.Appearance(skin=skin, cavity=on, mouth_shadow=mouth_shadow)
-        grid = read_grid(poses, identities, views, judges, crops, appearance=look)
+    fields = {"cavity_strength": setting["strength"], "cavity_iterations": setting["iterations"],
+              "cavity_depth_cm": setting["depth"]} if on else {}
+    if lip_shade is not None:
+        fields["lip_shade"] = lip_shade
+    look = Appearance(skin=skin, cavity=on, mouth_shadow=mouth_shadow, **fields)
+    grid = read_grid(poses, identities, views, judges, crops, appearance=look, exposure_power=exposure_power)
     return {j: {v: {e: grid[e][j][v] for e in EMOTIONS7} for v in views} for j in judges}
 
 

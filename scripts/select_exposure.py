@@ -3,7 +3,7 @@ settings; picks one.
 
 Every skin tone used to get the same lights, so a dark face was rendered underexposed where a camera would expose
 for it, and every judge read it worse (docs/legibility.md). `RendererOptions.auto_exposure` scales the lights by
-`(Y(medium) / Y(skin)) ** EXPOSURE_POWER` (`renderers.lighting.skin_exposure`); the power is chosen as the prototypes,
+`(Y(medium) / Y(skin)) ** RendererOptions.exposure_power` (`renderers.lighting.skin_exposure`); the power is chosen as the prototypes,
 cavity shading and the lips were:
 
 - **selection**: `fer2013` and `face-classification`, identities 101, 110, 120, 130, 140, front and
@@ -30,17 +30,12 @@ CAVITY = SETTINGS["strength 0.8"]  # the shipped cavity shading
 
 
 def grid(power: float, ids: tuple[int, ...], tones: tuple[str, ...], judges: dict, crops: tuple[float, ...]) -> dict:
-    """Return {tone: {judge: mean accuracy over emotions}} with `renderers.lighting.EXPOSURE_POWER` = power for the run."""
-    from unittest import mock
-
-    import renderers.lighting as lighting
-
+    """Return {tone: {judge: mean accuracy over emotions}} rendered with `RendererOptions(exposure_power=power)`."""
     fq = ("front", "three-quarter")
     out = {}
-    with mock.patch.object(lighting, "EXPOSURE_POWER", power):  # read by skin_exposure when a renderer sets its lights
-        for tone in tones:
-            table = read(CAVITY, ids, fq, judges, crops, skin=tone)
-            out[tone] = {j: float(np.mean(list(mean_over(table[j], fq).values()))) for j in judges}
+    for tone in tones:
+        table = read(CAVITY, ids, fq, judges, crops, skin=tone, exposure_power=power)
+        out[tone] = {j: float(np.mean(list(mean_over(table[j], fq).values()))) for j in judges}
     return out
 
 

@@ -1,7 +1,7 @@
 """Prints (and writes as JSON) how real-face judges read the default emotions with the lips painted darker; picks a shade.
 
 The lips are painted from the skin tone (`avatar.appearance.paint_head`); in the grey 48-64 px crops that
-FER2013-style classifiers read, their contrast with the skin is what draws the mouth's shape. `LIP_SHADE` scales
+FER2013-style classifiers read, their contrast with the skin is what draws the mouth's shape. `Appearance.lip_shade` scales
 their colour. Chosen as the prototypes and cavity shading were (scripts/select_prototypes.py, select_cavity.py),
 with cavity shading on:
 

@@ -116,21 +116,27 @@ def pick(scores: Mapping[Any, float]) -> Any:
 
 def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], views: tuple[str, ...],
               judges: tuple[str, ...] | dict[str, Any], crops: tuple[float, ...],
-              appearance: Any = None) -> dict[str, dict[str, dict[str, float]]]:
+              appearance: Any = None, exposure_power: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {pose name: {judge: {view: accuracy}}} over identities x views x intensities x crops.
 
     `poses` maps a name to (emotion label, AUs: a string or ActionUnits, or a function intensity -> (52,) ARKit
     weights for poses that are not AU sets, such as a refined table's). `judges` are names or {name: recognizer}.
-    Every image is rendered once at 256 px by the GL renderer (the toolkit's defaults, or `appearance`) and read by
-    each judge at each crop. Renderers come from a session of this call, so module constants patched between calls
-    (the lip shade, cavity and exposure settings the selection scripts sweep) always take effect.
+    Every image is rendered once at 256 px by the GL renderer (the toolkit's defaults, or `appearance`, an
+    `avatar.appearance.Appearance` whose tuned fields the lip-shade and cavity selections set, and
+    `exposure_power`, `RendererOptions.exposure_power`, which the exposure selection sets) and read by each judge
+    at each crop. What is swept is passed in the options, never patched into module globals.
     """
-    from avatar.app.facade import get_renderer
-    from avatar.app.judges import make_recognizer
-    from avatar.app.session import Session
+    from dataclasses import replace
 
+    from avatar.app.judges import make_recognizer
+    from avatar.appearance import Appearance
+    from avatar.io.headfile import load_head
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+
+    look = replace(appearance or Appearance(), eyes="brown")
+    power = {} if exposure_power is None else {"exposure_power": exposure_power}
     made = judges if isinstance(judges, dict) else {j: make_recognizer(j, "cpu", detect_faces=False) for j in judges}
-    skin = appearance.skin if appearance is not None else "medium"
     names = list(poses)
     weights, labels, owner = [], [], []
     for name in names:
@@ -142,18 +148,18 @@ def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], vi
     w = np.stack(weights).astype(np.float32)
     labels_a, owner_a = np.array(labels), np.array(owner)
     hits: dict[str, dict[str, dict[str, list[float]]]] = {n: {j: {} for j in made} for n in names}
-    with Session() as session:
-        for ident in identities:
-            for view in views:
-                res = get_renderer(None, ident, 256, 256, DEFAULT_BACKGROUND, skin, "brown", view, session,
-                                   appearance).render_sequence(w)
-                for jn, judge in made.items():
-                    for s in crops:
-                        p = np.asarray(judge(res.images, boxes=scale_boxes(res.face_boxes, s)).emotion_probs)
-                        pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
-                        ok = pred == labels_a
-                        for n in names:
-                            hits[n][jn].setdefault(view, []).extend(ok[owner_a == n].tolist())
+    for ident in identities:
+        for view in views:
+            opts = RendererOptions(width=256, height=256, background=DEFAULT_BACKGROUND, camera=view, appearance=look, **power)
+            with GLRenderer(load_head(None, identity=ident), opts) as renderer:
+                res = renderer.render_sequence(w)
+            for jn, judge in made.items():
+                for s in crops:
+                    p = np.asarray(judge(res.images, boxes=scale_boxes(res.face_boxes, s)).emotion_probs)
+                    pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
+                    ok = pred == labels_a
+                    for n in names:
+                        hits[n][jn].setdefault(view, []).extend(ok[owner_a == n].tolist())
     return {n: {j: {v: float(np.mean(a)) for v, a in per.items()} for j, per in by_j.items()} for n, by_j in hits.items()}
 
 

@@ -1,6 +1,7 @@
 """Prints (and writes as JSON) how real-face judges read talking emotions as speech takes less of the emotion's mouth.
 
-While the voice is active `generators.speech.emotion_layer.compose` removes `speech_share` of an emotion's own
+While the voice is active `generators.speech.emotion_layer.compose` removes `speech_share` (`avatar.animate(speech_share=)`,
+default `emotion_layer.SPEECH_SHARE`) of an emotion's own
 articulator opening (jaw drop, chin raise, lip funnel) so that speech drives the mouth; surprise, anger, fear
 and disgust keep their open or raised mouth only partly, and they read worse talking than still
 (docs/legibility.md, "Step 3"). Chosen as the appearance settings were:
@@ -19,12 +20,10 @@ Bilabial closures are solved after the composition (`visemes.close_lips`), so p/
 from __future__ import annotations
 
 import argparse
-import functools
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 from select_prototypes import SELECT_JUDGES, make_judges, pick, write_json  # sibling script: run from scripts/ or as scripts/select_speech_share.py
@@ -41,22 +40,19 @@ def talking_accuracy(share: float, identities: tuple[int, ...], judges: dict, wa
     """Return {judge: {emotion: accuracy over every 3rd frame}} of talking clips composed with `share`."""
     import avatar
     from avatar.app.facade import get_renderer
-    from generators.speech import emotion_layer
 
     hits: dict[str, dict[str, list[bool]]] = {j: {e: [] for e in EMOTIONS6} for j in judges}
-    composed = functools.partial(emotion_layer.compose, speech_share=share)
-    with mock.patch.object(emotion_layer, "compose", composed):
-        for e in EMOTIONS6:
-            seq = avatar.animate(str(wav), text=TEXT, emotion=e, intensity=0.8, seed=0)
-            w = seq.weights[::3]
-            hp = None if seq.head_pose is None else seq.head_pose[::3]
-            for ident in identities:
-                for view in VIEWS:
-                    r = get_renderer(identity=ident, width=256, height=256, view=view)
-                    frames = np.stack(list(r.iter_frames(w, hp)))
-                    boxes = r.face_boxes(w, hp)
-                    for jn, judge in judges.items():
-                        hits[jn][e] += [lab == e for lab in judge(frames, boxes=boxes).labels]
+    for e in EMOTIONS6:
+        seq = avatar.animate(str(wav), text=TEXT, emotion=e, intensity=0.8, seed=0, speech_share=share)
+        w = seq.weights[::3]
+        hp = None if seq.head_pose is None else seq.head_pose[::3]
+        for ident in identities:
+            for view in VIEWS:
+                r = get_renderer(identity=ident, width=256, height=256, view=view)
+                frames = np.stack(list(r.iter_frames(w, hp)))
+                boxes = r.face_boxes(w, hp)
+                for jn, judge in judges.items():
+                    hits[jn][e] += [lab == e for lab in judge(frames, boxes=boxes).labels]
     return {j: {e: float(np.mean(v)) for e, v in per.items()} for j, per in hits.items()}
 
 

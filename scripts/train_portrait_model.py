@@ -91,7 +91,7 @@ def sample_condition(rng: np.random.Generator) -> object:
 
 def calm_lighting(rng: np.random.Generator) -> object:
     """Return a random near-frontal portrait light (key, fill, ambient, slight warm/cool tint): varied, never hiding the face."""
-    from renderers.gl import Lighting
+    from renderers.lighting import Lighting
 
     az, el = rng.uniform(-0.5, 0.5), rng.uniform(0.1, 0.6)
     key = (math.sin(az) * math.cos(el), math.sin(el), math.cos(az) * math.cos(el))
@@ -122,7 +122,8 @@ def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
     from avatar.appearance import EYE_COLOURS, SKIN_TONES, Appearance
     from avatar.head import default_head
     from renderers.cameras import Camera
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     rng = np.random.default_rng([seed, chunk])
     base = default_head()

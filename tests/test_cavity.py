@@ -124,7 +124,8 @@ def test_cavity_darkens_dark_skin_without_greying_it() -> None:
     smudge beside the nose."""
     from avatar.appearance import Appearance
     from avatar.emotion import emotion_to_arkit
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     w = emotion_to_arkit("happy", 0.8)
     images = {}
@@ -136,3 +137,31 @@ def test_cavity_darkens_dark_skin_without_greying_it() -> None:
     darker = images[False].sum(-1) - images[True].sum(-1) > 0.09
     assert darker.sum() > 500
     assert np.percentile(sat[False][darker] - sat[True][darker], 99) < 0.05
+
+
+def test_the_tuned_values_are_appearance_fields_passed_to_both_renderers() -> None:
+    """`Appearance.cavity_strength` / `_iterations` / `_depth_cm` and `lip_shade` are what the selection scripts sweep:
+    strength 0 renders as cavity shading off, and a changed value reaches the GL and the differentiable renderer alike."""
+    import torch
+
+    from avatar.appearance import Appearance
+    from avatar.emotion import DEFAULT_PROTOTYPES
+    from renderers.differentiable import DifferentiableRenderer
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+
+    w = DEFAULT_PROTOTYPES["disgust"].to_arkit()
+
+    def gl(look: Appearance) -> np.ndarray:
+        with GLRenderer(options=RendererOptions(width=96, height=96, samples=0, appearance=look)) as r:
+            return r.render(w).astype(np.int64)
+
+    def diff(look: Appearance) -> np.ndarray:
+        with DifferentiableRenderer(options=RendererOptions(width=96, height=96, samples=0, appearance=look)) as r, torch.no_grad():
+            return r(torch.as_tensor(w)[None]).numpy()
+
+    assert np.array_equal(gl(Appearance(cavity_strength=0.0)), gl(Appearance(cavity=False)))
+    strong, default = Appearance(cavity_strength=1.0, cavity_iterations=40, cavity_depth_cm=0.3), Appearance()
+    assert gl(strong).sum() < gl(default).sum()  # darker folds
+    assert diff(strong).sum() < diff(default).sum()
+    assert np.abs(gl(Appearance(lip_shade=0.6)) - gl(default)).max() > 10  # the lips are painted darker

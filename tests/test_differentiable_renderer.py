@@ -14,7 +14,8 @@ from avatar.errors import AvatarInputError, ShapeError  # noqa: E402
 from avatar.head import default_head  # noqa: E402
 from avatar.rig import index_of  # noqa: E402
 from renderers.differentiable import DifferentiableHead, DifferentiableRenderer, Fragments, psnr  # noqa: E402
-from renderers.gl import GLRenderer, RendererOptions  # noqa: E402
+from renderers.gl import GLRenderer  # noqa: E402
+from renderers.options import RendererOptions  # noqa: E402
 
 SIZE = 256
 VIEWS = ("front", "three-quarter", "profile")

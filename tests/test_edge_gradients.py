@@ -14,7 +14,7 @@ from avatar.rig import index_of  # noqa: E402
 from generators.expression import facs_weights  # noqa: E402
 from renderers.differentiable import DifferentiableRenderer  # noqa: E402
 from renderers.edge_antialias import face_adjacency  # noqa: E402
-from renderers.gl import RendererOptions  # noqa: E402
+from renderers.options import RendererOptions  # noqa: E402
 
 SIZE = 128
 

@@ -10,7 +10,9 @@ import torch
 from avatar.appearance import Appearance, SKIN_TONES
 from avatar.emotion import DEFAULT_PROTOTYPES
 from renderers.differentiable import DifferentiableRenderer, psnr
-from renderers.gl import GLRenderer, RendererOptions, skin_exposure
+from renderers.gl import GLRenderer
+from renderers.lighting import skin_exposure
+from renderers.options import RendererOptions
 
 pytestmark = [pytest.mark.gl]
 
@@ -90,3 +92,16 @@ def test_the_differentiable_renderer_lights_the_same() -> None:
     with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts) as diff:
         ours = diff(torch.from_numpy(w)[None])[0].permute(1, 2, 0).detach().numpy()
         assert psnr(ours, gl.render(w) / 255.0) >= 45.0
+
+
+def test_the_exposure_power_is_an_option_field_not_a_module_global() -> None:
+    """`RendererOptions.exposure_power` is what scripts/select_exposure.py sweeps: 0 lights every tone alike."""
+    def render(**fields: object) -> np.ndarray:
+        opts = RendererOptions(width=96, height=96, samples=0, appearance=Appearance(skin="dark"), **fields)
+        with GLRenderer(options=opts) as r:
+            return r.render(DEFAULT_PROTOTYPES["happy"].to_arkit()).astype(np.float64)
+
+    assert np.array_equal(render(exposure_power=0.0), render(auto_exposure=False))
+    half, full = render(exposure_power=0.5), render()
+    face = render(auto_exposure=False).sum(-1) < 3 * 0.9 * 255
+    assert render(auto_exposure=False)[face].mean() < half[face].mean() < full[face].mean()

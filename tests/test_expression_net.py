@@ -56,7 +56,8 @@ def test_crop_is_exact_and_differentiable() -> None:
 def test_shipped_weights_read_unseen_faces_far_above_chance() -> None:
     import avatar
     from avatar.head import default_head
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     rec = ExpressionNetRecognizer.from_default(device="cpu")
     weights = np.stack([avatar.pose(emotion=e, intensity=1.0) for e in EMOTIONS])

@@ -70,15 +70,19 @@ def test_batched_numpy_and_torch_agree() -> None:
     v_t = head.pose(torch.from_numpy(weights))
     assert isinstance(v_t, torch.Tensor) and v_t.shape == (4, 26719, 3)
     np.testing.assert_allclose(v_t.numpy(), v_np, atol=1e-4)
-    module = head.to_torch("cpu")
+    from renderers.differentiable import DifferentiableHead
+
+    module = DifferentiableHead(head)
     np.testing.assert_allclose(module(torch.from_numpy(weights)).numpy(), v_np, atol=1e-4)
 
 
 def test_blend_is_differentiable() -> None:
     import torch
 
+    from renderers.differentiable import DifferentiableHead
+
     head = default_head()
-    module = head.to_torch("cpu")
+    module = DifferentiableHead(head)
     wt = torch.zeros(1, 52, requires_grad=True)
     chin = module(wt)[0, head.landmarks68[8], 1]
     chin.backward()

@@ -21,7 +21,8 @@ def test_default_prototypes_read_right_to_the_held_out_judge_on_unseen_identitie
     from avatar.app.refine import make_judge
     from avatar.head import default_head
     from generators.expression import facs_weights
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     judge = make_judge("face-api", "cpu")
     w = np.stack([facs_weights(e) for e in EXPRESSIVE])

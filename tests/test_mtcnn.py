@@ -120,7 +120,8 @@ def test_finds_a_profile_render() -> None:
     from avatar.emotion import emotion_to_arkit
     from avatar.head import default_head
     from renderers.cameras import Camera
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     with GLRenderer(default_head(), RendererOptions(width=256, height=256, camera=Camera.preset("profile"))) as renderer:
         weights = emotion_to_arkit("happy", 1.0)[None]

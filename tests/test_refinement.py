@@ -365,7 +365,8 @@ def test_shipped_refined_table_reads_better_to_a_held_out_judge_on_unseen_faces(
     from avatar.app.refine import make_judge
     from avatar.head import default_head
     from generators.expression import facs_weights, refined_weights
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     judge = make_judge("face-api", "cpu")
     emotions = ("fear", "disgust", "anger")

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar.appearance import drawn_faces, two_sided_faces
+from renderers.drawn_faces import drawn_faces, two_sided_faces
 from avatar.emotion import emotion_to_arkit
 from avatar.head import ICT_PARTS, ICT_PATH, _load_ict, default_head
-from renderers.gl import GLRenderer, RendererOptions
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
 
 pytestmark = [pytest.mark.gl]
 
@@ -78,7 +79,7 @@ def test_identity_modes_are_read_on_first_use_and_equal_the_file() -> None:
 
 @pytest.mark.slow
 def test_a_default_render_never_reads_the_identity_modes() -> None:
-    code = ("import numpy as np; from avatar.head import default_head; from renderers.gl import GLRenderer, RendererOptions\n"
+    code = ("import numpy as np; from avatar.head import default_head; from renderers.gl import GLRenderer; from renderers.options import RendererOptions\n"
             "r = GLRenderer(options=RendererOptions(width=32, height=32)); r.render(np.zeros(52, np.float32))\n"
             "print(callable(default_head().__dict__['_identity_basis']))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -8,7 +8,8 @@ import pytest
 from avatar.head import default_head
 from avatar.rig import index_of
 from renderers.cameras import Camera
-from renderers.gl import GLRenderer, RendererOptions
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
 
 pytestmark = [pytest.mark.gl]
 
@@ -72,11 +73,11 @@ def test_brow_raise_changes_mostly_the_upper_face(renderer: GLRenderer) -> None:
 
 
 def test_eyes_show_dark_pupils_on_white_sclera(renderer: GLRenderer) -> None:
-    from avatar.appearance import _eye_geometry
+    from avatar.appearance import eye_geometry
 
     img = renderer.render(weights()).astype(float)
     head = renderer.head
-    for eye in _eye_geometry(head.neutral):
+    for eye in eye_geometry(head.neutral):
         pupil_point = eye.centre + eye.axis * 1.2
         px, py = np.round(renderer.camera.project(pupil_point[None], 256, 256)[0]).astype(int)
         # The pupil is dark (a small catch-light from the key may sit on it, so take the darkest of a 5x5 patch).

@@ -17,7 +17,8 @@ from avatar.appearance import Appearance
 from avatar.emotion import emotion_to_arkit
 from avatar.head import default_head
 from renderers.differentiable import psnr
-from renderers.gl import GLRenderer, RendererOptions
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
 
 pytestmark = [pytest.mark.gl, pytest.mark.speech]
 

@@ -12,13 +12,16 @@ pytestmark = [pytest.mark.gl]
 
 torch = pytest.importorskip("torch")
 
-from avatar.appearance import Appearance, WRINKLE_REGIONS, gloss_weights, vertex_compression, wrinkle_field  # noqa: E402
+from avatar.appearance import Appearance  # noqa: E402
+from renderers.corneas import gloss_weights  # noqa: E402
+from renderers.wrinkles import WRINKLE_REGIONS, vertex_compression, wrinkle_field  # noqa: E402
 from avatar.emotion import emotion_to_arkit  # noqa: E402
 from avatar.head import BlendshapeHead, default_head  # noqa: E402
 from avatar.rig import index_of  # noqa: E402
 from renderers import shading  # noqa: E402
 from renderers.differentiable import DifferentiableRenderer, psnr  # noqa: E402
-from renderers.gl import GLRenderer, RendererOptions  # noqa: E402
+from renderers.gl import GLRenderer  # noqa: E402
+from renderers.options import RendererOptions  # noqa: E402
 
 SIZE = 256
 PLAIN = Appearance(wrinkles=False, catch_lights=False)

@@ -175,7 +175,8 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     from generators.expression import expression_weights
     from recognizers.scoring import EmotionScorer
     from avatar.appearance import Appearance
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     cfg = config or FidelityConfig()
     check_units(cfg.intensities, "intensity")

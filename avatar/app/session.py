@@ -67,7 +67,8 @@ class Session:
         from avatar.io.headfile import load_head
         from avatar.validation import check_size
         from renderers.cameras import resolve_camera
-        from renderers.gl import GLRenderer, RendererOptions
+        from renderers.gl import GLRenderer
+        from renderers.options import RendererOptions
 
         width, height = check_size(width, height)
         camera = resolve_camera(view)

@@ -158,9 +158,14 @@ def _fit_length(w: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([w, np.repeat(w[-1:], n - len(w), axis=0)])
 
 
+SPEECH_SHARE = 0.6
+"""Default of `animate(speech_share=)` / `compose(speech_share=)`: the share of an emotion's own articulator opening that
+speech takes over while the voice is active (scripts/select_speech_share.py passes each candidate)."""
+
+
 def compose(
     speech: np.ndarray, emotion: np.ndarray, shut: np.ndarray, activity: np.ndarray, *,
-    speech_share: float = 0.6, lip_model: LipModel | None = None, tuck: np.ndarray | None = None,
+    speech_share: float = SPEECH_SHARE, lip_model: LipModel | None = None, tuck: np.ndarray | None = None,
     fps: float | None = None, release_s: float = RELEASE_S, keep_opening: float = 1.0,
 ) -> np.ndarray:
     """Return (T, 52) float32 face weights from speech (T, 52) and emotion (T, 52) curves.

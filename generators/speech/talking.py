@@ -172,6 +172,7 @@ def animate(
     emotion_smoothing_s: float = 0.12,
     model: Any = None,
     head: BlendshapeHead | None = None,
+    speech_share: float | None = None,
 ) -> ExpressionSequence:
     """Return a talking-face `ExpressionSequence` (T = ceil(duration * fps) frames of ARKit 52) for speech audio.
 
@@ -205,6 +206,8 @@ def animate(
         model: a `SpeechToARKit` instance or a path to its checkpoint folder for method "neural".
         head: the head this animation is for; bilabial closure is solved on its own lips (default: the
             shipped head; a head without lip landmarks falls back to the shipped head's, with a warning).
+        speech_share: share (0..1) of the emotion's own articulator opening that speech takes over while the voice
+            is active (None: `generators.speech.emotion_layer.SPEECH_SHARE`, the tuned default).
     Returns:
         `ExpressionSequence` with weights (T, 52) float32, head_pose (T, 6), per-frame emotion labels,
         and `audio` set to the source path (None for raw arrays).
@@ -246,7 +249,8 @@ def animate(
         emo = emo * np.array([ArousalTracker.intensity(a) for a in arousal], np.float32)[:, None]
     else:
         emo, labels = emotion_curves(n_frames, fps, emotion, intensity, emotion_track, smoothing_s=emotion_smoothing_s)
-    weights = compose(speech, emo, shut, activity, lip_model=_lip_model(head), tuck=tuck, fps=fps)
+    share = {} if speech_share is None else {"speech_share": check_range(speech_share, "speech_share")}
+    weights = compose(speech, emo, shut, activity, lip_model=_lip_model(head), tuck=tuck, fps=fps, **share)
     head_pose = None
     if life:
         from generators.speech.life import add_life
