@@ -10,6 +10,9 @@ then reads it with the legibility protocol on two held-out identity sets (docs/l
 
     python scripts/refine_prototypes.py --emotions happy,sad,surprise,fear,disgust,anger    # ~11 min on 2 cores
     python scripts/refine_prototypes.py --space arkit --critics fer2013 --out /tmp/v1.json   # table v1's recipe
+
+Table v3 was made keeping each run's last step; `--no-keep-best` reproduces it (the default now keeps the best
+step by the critics' objective on the optimisation's own views, `RefinementOptions.keep_best`).
 """
 
 from __future__ import annotations
@@ -26,26 +29,31 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     import torch
 
-    from avatar.app.refine import build_prototype_table
+    from avatar.app.refine import JUDGE_SIZE, RENDER_SIZE, build_prototype_table
     from generators.refinement import RefinementOptions
 
+    recipe = RefinementOptions()  # the defaults are table v3's recipe
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--batch-size", type=int, default=6)
-    ap.add_argument("--size", type=int, default=112)
-    ap.add_argument("--judge-size", type=int, default=256)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=recipe.steps)
+    ap.add_argument("--lr", type=float, default=recipe.lr)
+    ap.add_argument("--batch-size", type=int, default=recipe.batch_size)
+    ap.add_argument("--size", type=int, default=RENDER_SIZE)
+    ap.add_argument("--judge-size", type=int, default=JUDGE_SIZE)
+    ap.add_argument("--seed", type=int, default=recipe.seed)
     ap.add_argument("--emotions", default=None, help="comma-separated (default: all eight)")
     ap.add_argument("--judges", default="fer2013,face-classification,face-api,expression-net")
     ap.add_argument("--critics", default="fer2013,face-classification", help="judges to optimise against (the rest of --judges stay held out)")
-    ap.add_argument("--space", choices=("arkit", "au"), default="au", help="optimise the prototypes' AU intensities (default) or the 52 ARKit weights")
+    ap.add_argument("--space", choices=("arkit", "au"), default=recipe.space, help="optimise the prototypes' AU intensities (default) or the 52 ARKit weights")
+    ap.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=True,
+                    help="return each run's best step (default) or its last (--no-keep-best: how table v3 was made)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "generators" / "data" / "arkit_prototypes_v3.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    opts = RefinementOptions(steps=args.steps, lr=args.lr, seed=args.seed, batch_size=args.batch_size, space=args.space)
+    opts = RefinementOptions(steps=args.steps, lr=args.lr, seed=args.seed, batch_size=args.batch_size, space=args.space,
+                             keep_best=args.keep_best)
     t0 = time.perf_counter()
     table = build_prototype_table(
         args.emotions.split(",") if args.emotions else None, critics=tuple(args.critics.split(",")), judges=tuple(args.judges.split(",")),

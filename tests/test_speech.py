@@ -219,3 +219,19 @@ def test_neural_path_if_weights_are_shipped(papa_wav: Path, head) -> None:  # no
 def test_import_avatar_does_not_load_speech_deps() -> None:
     code = "import sys, avatar, generators.speech; bad=[m for m in ('librosa','pocketsphinx','torch','soundfile') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     subprocess.run([__import__("sys").executable, "-c", code], check=True, capture_output=True)
+
+
+def test_speech_share_is_an_animate_option(papa_wav: Path) -> None:
+    """`speech_share` (what scripts/select_speech_share.py sweeps) is passed to animate, never patched into compose."""
+    from generators.speech import animate
+    from generators.speech.emotion_layer import SPEECH_SHARE
+
+    runs = {s: animate(papa_wav, text=PAPA, emotion="surprise", method="phonetic", life=False, speech_share=s)
+            for s in (0.0, 1.0)}
+    default = animate(papa_wav, text=PAPA, emotion="surprise", method="phonetic", life=False)
+    np.testing.assert_array_equal(default.weights, animate(papa_wav, text=PAPA, emotion="surprise", method="phonetic",
+                                                           life=False, speech_share=SPEECH_SHARE).weights)
+    # Speech taking none of surprise's dropped jaw leaves it more open than speech taking all of it.
+    assert runs[0.0].column("jawOpen").mean() > runs[1.0].column("jawOpen").mean() + 0.02
+    with pytest.raises(AvatarInputError, match="speech_share"):
+        animate(papa_wav, text=PAPA, speech_share=1.5)

@@ -376,7 +376,7 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
                    "photometric_jitter": opts.photometric_jitter, "batch_size": opts.batch_size, "confident": opts.confident,
                    "prototype_weight": opts.prototype_weight, "sparsity_weight": opts.sparsity_weight,
                    "lip_weight": opts.lip_weight, "symmetric": opts.symmetric, "space": opts.space,
-                   "gradient": opts.gradient_mode(), "fd_step": opts.fd_step,
+                   "gradient": opts.gradient_mode(), "fd_step": opts.fd_step, "keep_best": opts.keep_best,
                    "aus": list(opts.aus) if opts.aus is not None else None, "render_size": size,
                    "renderer": "renderers.differentiable (head yaw in front of the front camera)",
                    "seconds": round(time.perf_counter() - t_all, 1)},

@@ -69,7 +69,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         for e, entry in table["emotions"].items():
             print(f"  {e:9s} {'refined' if entry['refined'] else 'kept (' + entry['why'] + ')'}")
         text = json.dumps(table, indent=1)
-        worse, verdict, what = table["validation"]["worse"], table["validation"]["verdict"], "the refined table"
+        worse, verdict, what, start = table["validation"]["worse"], table["validation"]["verdict"], "the refined table", "the FACS table"
     else:
         out = refine(args.emotion, args.intensity, **common)
         _print_readings(out.readings, out.critics, out.emotion)
@@ -80,11 +80,11 @@ def cmd_refine(args: argparse.Namespace) -> int:
             print("  AUs: " + ", ".join(f"{k}={v:.2f}" for k, v in out.result.parameters.items()))
         print(f"  kept step {out.result.best_step} of {options.steps} (best by the critics' objective on the optimisation's views)")
         text = json.dumps(out.to_dict(), indent=1)
-        worse, verdict, what = out.worse, out.verdict, f"refined {out.emotion}"
+        worse, verdict, what, start = out.worse, out.verdict, f"refined {out.emotion}", "the FACS pose it started from"
     if worse:
         action = "writing it anyway (--force)" if args.force else "nothing written; --force writes it anyway"
-        print(f"emoavatar: {'warning' if args.force else 'error'}: {what} reads worse to the judges than the FACS pose "
-              f"it started from ({verdict}); {action}", file=sys.stderr)
+        print(f"emoavatar: {'warning' if args.force else 'error'}: {what} reads worse to the judges than {start} "
+              f"({verdict}); {action}", file=sys.stderr)
         if not args.force:
             return 1
     if args.output:
