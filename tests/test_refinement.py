@@ -406,7 +406,7 @@ def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
                  "--identities", "101", "--views", "0", "--judges", "", "--device", "cpu", "-o", str(out), "--no-progress"])
     assert code == 0
     second = capsys.readouterr()
-    assert "--judges is deprecated" in second.err  # the old spelling still works, with a line
+    assert "--judges is now --judge" in second.err  # the old spelling still works, with a line
     data = json.loads(out.read_text())
     from avatar.emotion import DEFAULT_PROTOTYPES
     from avatar.facs import au_to_arkit
