@@ -102,6 +102,9 @@ def test_the_exposure_power_is_an_option_field_not_a_module_global() -> None:
             return r.render(DEFAULT_PROTOTYPES["happy"].to_arkit()).astype(np.float64)
 
     assert np.array_equal(render(exposure_power=0.0), render(auto_exposure=False))
-    half, full = render(exposure_power=0.5), render()
+    from renderers.lighting import EXPOSURE_POWER
+
+    default, lower, higher = render(), render(exposure_power=EXPOSURE_POWER / 2), render(exposure_power=EXPOSURE_POWER * 2)
+    assert np.array_equal(default, render(exposure_power=EXPOSURE_POWER))
     face = render(auto_exposure=False).sum(-1) < 3 * 0.9 * 255
-    assert render(auto_exposure=False)[face].mean() < half[face].mean() < full[face].mean()
+    assert render(auto_exposure=False)[face].mean() < lower[face].mean() < default[face].mean() < higher[face].mean()

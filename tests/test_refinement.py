@@ -255,6 +255,9 @@ def test_cli_refuses_a_result_that_reads_worse_unless_forced(tmp_path: Path, mon
         return facade.RefineOutput(result.target, intensity, result.weights, result, readings, ("fer2013",), (95,), ("front",),
                                    [], worse, verdict)
 
+    shown = repr(fake_refine("sad", 1.0))
+    assert "\n" not in shown and "fer2013 0.36->0.24" in shown and "WORSE" in shown and "step " in shown  # print(out) is one line
+    calls.clear()
     monkeypatch.setattr(facade, "refine", fake_refine)
     out = tmp_path / "sad.json"
     args = ["refine", "--emotion", "sad", "--views=-40,-20,0,20,40", "--no-progress", "-o", str(out)]

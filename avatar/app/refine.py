@@ -216,6 +216,13 @@ class RefineOutput:
     worse: bool = False
     verdict: str = ""
 
+    def __repr__(self) -> str:
+        """Return one line: the emotion, the step kept and what the judges read before -> after."""
+        reads = ", ".join(f"{j} {r['before']['accuracy']:.2f}->{r['after']['accuracy']:.2f}" for j, r in self.readings.items())
+        step = f"step {self.result.best_step}/{self.result.options.steps}" if self.result is not None else "no result"
+        return (f"RefineOutput({self.emotion} @ {self.intensity:g}, {step}, {reads or 'no judge read it'}"
+                f"{', reads WORSE than the start' if self.worse else ''})")
+
     def to_dict(self) -> dict[str, Any]:
         """Return the output as plain JSON-able data."""
         from avatar.facs_inverse import arkit_to_au
