@@ -56,7 +56,7 @@ def main() -> None:
                              keep_best=args.keep_best)
     t0 = time.perf_counter()
     table = build_prototype_table(
-        args.emotions.split(",") if args.emotions else None, critics=tuple(args.critics.split(",")), judges=tuple(args.judges.split(",")),
+        args.emotions.split(",") if args.emotions else None, critics=tuple(args.critics.split(",")), judge=tuple(args.judges.split(",")),
         options=opts, size=args.size, judge_size=args.judge_size, device="cpu", log=lambda m: print(m, flush=True),
     )
     table["recipe"]["script"] = "scripts/refine_prototypes.py"

@@ -272,10 +272,11 @@ def judge_readings(poses: dict[str, Callable[[float], np.ndarray]], judges: Sequ
 
 def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequence[int] | None = None,
            views: Sequence[float] | None = None, critics: Sequence[Any] = DEFAULT_CRITICS,
-           judges: Sequence[str] = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
+           judge: Sequence[str] | str | None = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
            validation_views: Sequence[str] = VALIDATION_VIEWS, steps: int | None = None, size: int = RENDER_SIZE,
            judge_size: int = JUDGE_SIZE, seed: int | None = None, symmetric: bool | None = None, space: str | None = None,
-           device: Any = "auto", options: Any = None, progress: bool = True, render: Any = None) -> RefineOutput:
+           device: Any = "auto", options: Any = None, progress: bool = True, render: Any = None,
+           judges: Sequence[str] | str | None = None) -> RefineOutput:
     """Return a `RefineOutput`: `emotion`'s pose at `intensity` refined against `critics`, read by `judges` before/after.
 
     The pose returned is the best step's (by the critics' objective on the optimisation's own views, the
@@ -286,8 +287,9 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
             validation seeds).
         views: camera yaws in degrees optimised over (default `RefinementOptions.yaws`, -40, -20, 0, 20, 40).
         critics: judge names or critic objects to optimise against (default fer2013 and face-classification).
-        judges: judges that read the FACS pose and the refined pose on `validation_identities` x
-            `validation_views` (GL renders at `judge_size`); a critic among them is not held out.
+        judge: judges that read the FACS pose and the refined pose on `validation_identities` x
+            `validation_views` (GL renders at `judge_size`), a comma list or a sequence ("" or () for none); a critic
+            among them is not held out. `judges=` is its old spelling (accepted with a deprecation warning).
         steps, seed, symmetric, space: `RefinementOptions` fields (None: its default, the shipped recipe: 40 steps,
             seed 0, Left/Right tied, "au" = the prototype's action-unit intensities move by finite differences;
             "arkit" moves the 52 weights by autograd through the renderer).
@@ -296,10 +298,13 @@ def refine(emotion: str = "anger", intensity: float = 1.0, *, identities: Sequen
         progress: show a progress bar (steps, then the judges' renders).
         render: a `RefinementRenderer` to use instead of building a `DifferentiableRender` (the caller closes it).
     """
+    from avatar.app.judges import parse_judges
+    from avatar.notices import pick_renamed
     from generators.expression import facs_weights
     from generators.refinement import RefinementOptions, refine_expression
 
     label = normalize_emotion(str(emotion))
+    judges = parse_judges(pick_renamed("judge=", judge, {"judges=": judges}, DEFAULT_JUDGES), allow_empty=True)
     given = {"steps": steps, "seed": seed, "symmetric": symmetric, "space": space,
              "identities": None if identities is None else tuple(int(i) for i in identities),
              "yaws": None if views is None else tuple(float(v) for v in views)}
@@ -333,7 +338,7 @@ TABLE_FORMAT = "emoavatar.arkit_prototypes"
 
 
 def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Sequence[str] = DEFAULT_CRITICS,
-                          judges: Sequence[str] = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
+                          judge: Sequence[str] | str | None = DEFAULT_JUDGES, validation_identities: Sequence[int] = VALIDATION_IDENTITIES,
                           validation_views: Sequence[str] = VALIDATION_VIEWS, validation_intensities: Sequence[float] = (0.6, 1.0),
                           options: Any = None, size: int = RENDER_SIZE, judge_size: int = JUDGE_SIZE, device: Any = "auto",
                           progress: bool = False, log: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -346,12 +351,14 @@ def build_prototype_table(emotions: Sequence[str] | None = None, *, critics: Seq
     whether the refined table reads worse overall ("worse", "verdict": `judged_worse` over judges x emotions).
     Without `options` it runs the shipped recipe (`RefinementOptions()` at `RENDER_SIZE`).
     """
+    from avatar.app.judges import parse_judges
     from avatar.facs_inverse import arkit_to_au
     from avatar.rig import ARKIT_NAMES
     from generators.expression import facs_weights, refined_weights
     from generators.refinement import RefinementOptions, refine_expression
 
     opts = (options or RefinementOptions()).check()
+    judges = parse_judges(judge, allow_empty=True)
     labels = [normalize_emotion(e) for e in (emotions or EMOTIONS)]
     crit = {c: make_critic(c, device) for c in critics}
     readable = {e for e in EMOTIONS if any(bool(np.isfinite(_class_log_prob(c, e))) for c in crit.values())}

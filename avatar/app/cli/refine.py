@@ -61,7 +61,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     ).check()
     judges = parse_judges(args.judge, allow_empty=True)
     critics = _names(args.critics)
-    common = dict(critics=critics, judges=judges, validation_identities=_seeds(args.judge_identities, "--judge-identities"),
+    common = dict(critics=critics, judge=judges, validation_identities=_seeds(args.judge_identities, "--judge-identities"),
                   validation_views=tuple(view_label(v) for v in parse_views(args.judge_views)), options=options, size=args.size, judge_size=args.judge_size,
                   device=args.device, progress=args.progress)
     if args.all:
