@@ -139,6 +139,7 @@ def test_cavity_darkens_dark_skin_without_greying_it() -> None:
     assert np.percentile(sat[False][darker] - sat[True][darker], 99) < 0.05
 
 
+@pytest.mark.slow
 def test_the_tuned_values_are_appearance_fields_passed_to_both_renderers() -> None:
     """`Appearance.cavity_strength` / `_iterations` / `_depth_cm` and `lip_shade` are what the selection scripts sweep:
     strength 0 renders as cavity shading off, and a changed value reaches the GL and the differentiable renderer alike."""

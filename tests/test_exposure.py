@@ -94,6 +94,7 @@ def test_the_differentiable_renderer_lights_the_same() -> None:
         assert psnr(ours, gl.render(w) / 255.0) >= 45.0
 
 
+@pytest.mark.slow
 def test_the_exposure_power_is_an_option_field_not_a_module_global() -> None:
     """`RendererOptions.exposure_power` is what scripts/select_exposure.py sweeps: 0 lights every tone alike."""
     def render(**fields: object) -> np.ndarray:

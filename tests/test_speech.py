@@ -221,6 +221,7 @@ def test_import_avatar_does_not_load_speech_deps() -> None:
     subprocess.run([__import__("sys").executable, "-c", code], check=True, capture_output=True)
 
 
+@pytest.mark.slow
 def test_speech_share_is_an_animate_option(papa_wav: Path) -> None:
     """`speech_share` (what scripts/select_speech_share.py sweeps) is passed to animate, never patched into compose."""
     from generators.speech import animate
