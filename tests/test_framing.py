@@ -46,7 +46,8 @@ def test_the_far_eyes_lashes_stay_inside_the_face_outline(view: str | float) -> 
     """Pixels the eyelash cards add past the head's outline: 17 at 256 px when the whole ICT card was drawn opaque (a
     black wedge beside the far eye at three-quarter); the cards' root half only adds none or a stray pixel."""
     from avatar.head import ICT_PARTS
-    from renderers.gl import GLRenderer, RendererOptions
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
 
     opts = RendererOptions(width=SIZE, height=SIZE, camera=view, background=None, samples=0)
     with GLRenderer(options=opts) as r:
