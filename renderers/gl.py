@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from avatar.errors import AvatarInputError, SetupError, ShapeError
-from avatar.blend import vertex_normals
 from avatar.head import BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_size
@@ -91,6 +90,7 @@ class GLRenderer:
             from renderers.cavity import cavity_field
 
             self._cavity = cavity_field(self.head, appearance)
+        self._poser_cache: Any = None  # made on first numpy pose, from the fields above
 
     def _build_pipeline(self) -> None:
         from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER
@@ -104,15 +104,22 @@ class GLRenderer:
         self.vbo_gls = ctx.buffer(self._gloss.astype("f4").tobytes())
         self.vbo_eye = ctx.buffer(self._eye_normal.tobytes(), dynamic=True)
         self.vbo_cav = ctx.buffer(np.ones(n, np.float32).tobytes(), dynamic=True)  # 1: no cavity shading
-        # Triangles that may be culled first, the two-sided ones (the ICT lashes) after: two draws, one index buffer.
+        # One draw a frame: the triangles that may be culled first, then each two-sided one (the ICT lashes and
+        # eyeballs) followed by a copy with the opposite winding, all drawn with back faces culled, so exactly one of
+        # the pair is rasterised whichever side the camera sees (the shading flips normals by the view, not by the
+        # winding). A draw costs llvmpipe per-draw vertex work, which at preview sizes is most of a frame.
         # The order only matters for exactly equal depths; normals are still summed in `_faces`' order.
         if opts.backface_culling is None:
             two_sided = two_sided_faces(self.head, self._faces)
         else:
             two_sided = np.full(len(self._faces), not opts.backface_culling)
         self._culled = int(len(two_sided) - two_sided.sum())
-        order = np.concatenate([np.flatnonzero(~two_sided), np.flatnonzero(two_sided)])
-        self.ibo = ctx.buffer(self._faces[order].astype("i4").tobytes())
+        both = self._faces[two_sided]
+        if self._culled and len(both):
+            both = np.stack([both, both[:, [0, 2, 1]]], 1).reshape(-1, 3)
+        drawn = np.concatenate([self._faces[~two_sided], both])
+        self._draw_vertices = 3 * len(drawn)
+        self.ibo = ctx.buffer(drawn.astype("i4").tobytes())
         self._program_for: tuple[bool, bool] | None = None
         self._build_program()
         size = (opts.width, opts.height)
@@ -268,32 +275,45 @@ class GLRenderer:
         self._sync_gpu_cavity()
 
     # ------------------------------------------------------------- rendering
-    def _vertex_attributes(self, verts: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Return what the shaders read for (V, 3) float32 posed vertices: (positions, normals, wrinkle amplitude
-        (V,) or an empty array, cornea normals or an empty array, cavity factors (V,) or an empty array). numpy only
-        (no GL), so a worker thread may call it."""
-        from renderers.cavity import cavity_shade
-        from renderers.shading import cornea_normals, wrinkle_amplitude
+    @property
+    def _poser(self) -> Any:
+        """Return the numpy FramePoser of this head and appearance (built on first use)."""
+        if self._poser_cache is None or self._poser_cache.head is not self.head:
+            from renderers.posing import FramePoser
 
-        empty = np.zeros(0, np.float32)
-        wrinkle = wrinkle_amplitude(self._wrinkles, verts, self.head.neutral)[0] if self._wrinkles is not None else empty
-        eyes = cornea_normals(self._corneas, verts) if self._corneas else empty
-        normals = vertex_normals(verts, self._faces)
-        cavity = cavity_shade(self._cavity, verts, normals) if self._cavity is not None else empty
+            self._poser_cache = FramePoser(self.head, self._faces, self._wrinkles, self._corneas, self._cavity)
+        return self._poser_cache
+
+    def _vertex_attributes(self, verts: np.ndarray, weights: np.ndarray | None = None,
+                           head_pose: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """Return what the shaders read for (V, 3) float32 posed vertices: (positions, normals, wrinkle amplitude
+        (V,) or an empty array, cornea normals or an empty array, cavity factors (V,) or an empty array). With the
+        (K,) `weights` (and (6,) `head_pose`) the vertices were posed from, the cavity factors come from the
+        poser's per-shape tables instead of smoothing the posed skin. numpy only (no GL), so a worker thread may
+        call it; the arrays are the poser's ring buffers (`renderers.posing.RING`)."""
+        poser = self._poser
+        if weights is not None:
+            return poser.attributes(verts, weights, head_pose)
+        from renderers.cavity import cavity_shade
+
+        verts, normals, wrinkle, eyes, cavity = poser.attributes(verts, np.zeros(len(self.head.deltas), np.float32))
+        if self._cavity is not None:
+            cavity = cavity_shade(self._cavity, verts, normals)
         return verts, normals, wrinkle, eyes, cavity
 
     def _write_attributes(self, attributes: tuple[np.ndarray, ...]) -> None:
         """Write `_vertex_attributes`' arrays into the vertex buffers (GL: this renderer's thread)."""
         verts, normals, wrinkle, eyes, cavity = attributes
-        self.vbo_pos.write(verts.tobytes())
-        self.vbo_nrm.write(normals.tobytes())
+        # The arrays themselves (buffer protocol), not `tobytes()` copies of them.
+        self.vbo_pos.write(np.ascontiguousarray(verts, np.float32))
+        self.vbo_nrm.write(normals)
         if self._wrinkles is not None:
             self._wrinkle_attr[:, 1] = wrinkle
-            self.vbo_wrk.write(self._wrinkle_attr.tobytes())
+            self.vbo_wrk.write(self._wrinkle_attr)
         if self._corneas:
-            self.vbo_eye.write(eyes.tobytes())
+            self.vbo_eye.write(eyes)
         if self._cavity is not None:
-            self.vbo_cav.write(cavity.tobytes())
+            self.vbo_cav.write(cavity)
 
     def _run_gpu(self, weights: np.ndarray, head_pose: np.ndarray | None) -> None:
         """Pose one frame in compute shaders into the vertex buffers, cavity factors included."""
@@ -320,11 +340,8 @@ class GLRenderer:
         if self._culled:
             ctx.cull_face = "back"
             ctx.enable(moderngl.CULL_FACE)
-            self.vao.render(moderngl.TRIANGLES, vertices=3 * self._culled)
+        self.vao.render(moderngl.TRIANGLES, vertices=self._draw_vertices)
         ctx.disable(moderngl.CULL_FACE)
-        rest = len(self._faces) - self._culled
-        if rest:
-            self.vao.render(moderngl.TRIANGLES, vertices=3 * rest, first=3 * self._culled)
         if self.supersample > 1:
             self.fbo.use()
             ctx.disable(moderngl.DEPTH_TEST)
@@ -356,10 +373,12 @@ class GLRenderer:
         if w.shape[-1] != 52 or w.ndim not in (1, 2):
             raise ShapeError(f"weights must have shape (52,) or (T, 52), got {tuple(w.shape)}")
         if w.ndim == 1:
-            if self._gpu is None:
-                return self.render_vertices(self.head.pose(w, head_pose))
+            hp = None if head_pose is None else np.asarray(head_pose, np.float64).reshape(6)
             self._use()
-            self._run_gpu(w, None if head_pose is None else np.asarray(head_pose, np.float64).reshape(6))
+            if self._gpu is None:
+                self._write_attributes(self._vertex_attributes(self.head.pose(w, hp), w, hp))
+            else:
+                self._run_gpu(w, hp)
             return self._unpack(self._draw().read(components=self._comps, alignment=1))
         return np.stack(list(self.iter_frames(w, head_pose)))
 
@@ -388,8 +407,8 @@ class GLRenderer:
                 hp = None if hp_all is None else hp_all[i:i + chunk]
                 if self._gpu is None:
                     verts = self.head.pose(w[i:i + chunk], hp)
-                    for v, box in zip(verts, self.boxes_of_vertices(verts)):
-                        yield self._vertex_attributes(np.ascontiguousarray(v)), box
+                    for j, (v, box) in enumerate(zip(verts, self.boxes_of_vertices(verts))):
+                        yield self._vertex_attributes(v, w[i + j], None if hp is None else hp[j]), box
                 else:
                     marks = posed_face_points(self.head, w[i:i + chunk], hp)
                     boxes = face_boxes_of_points(marks, self.camera, self.options.width, self.options.height)

@@ -43,7 +43,8 @@ def test_backface_culling_leaves_the_images_unchanged(view: str) -> None:
 @pytest.mark.slow
 def test_only_the_ict_layouts_closed_parts_are_culled() -> None:
     """On the ICT head the lash cards and the eyeballs (seen from inside through the cornea cut) stay two-sided and
-    make up the second draw; a head whose winding is unknown is drawn two-sided unless the caller says otherwise."""
+    are drawn after the closed parts, each followed by a copy with the opposite winding (one draw, culled: exactly
+    one of the pair faces the camera); a head whose winding is unknown is drawn two-sided unless the caller says otherwise."""
     head = default_head()
     faces = drawn_faces(head)
     both = two_sided_faces(head, faces)
@@ -55,11 +56,12 @@ def test_only_the_ict_layouts_closed_parts_are_culled() -> None:
     with GLRenderer(options=RendererOptions(width=64, height=64)) as r:
         assert r._culled == len(faces) - both.sum()
         drawn = np.frombuffer(r.ibo.read(), np.int32).reshape(-1, 3)
-        assert np.array_equal(drawn[:r._culled], faces[~both]) and np.array_equal(drawn[r._culled:], faces[both])
+        assert np.array_equal(drawn[:r._culled], faces[~both])
+        assert np.array_equal(drawn[r._culled::2], faces[both]) and np.array_equal(drawn[r._culled + 1::2], faces[both][:, [0, 2, 1]])
     bare = replace(head, landmarks68=None, name="bare")  # not recognised as ICT: its winding is not known
     assert two_sided_faces(bare, drawn_faces(bare)).all()
     with GLRenderer(bare, RendererOptions(width=64, height=64)) as r:
-        assert r._culled == 0
+        assert r._culled == 0 and r._draw_vertices == 3 * len(drawn_faces(bare))  # drawn once, not culled
     with GLRenderer(bare, RendererOptions(width=64, height=64, backface_culling=True)) as r:
         assert r._culled == len(drawn_faces(bare))
 
