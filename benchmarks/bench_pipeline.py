@@ -1,17 +1,25 @@
-"""Prints `emoavatar animate` speed end to end (real-time factor), where its time goes, and time to first frame.
+"""Prints `emoavatar animate` speed end to end (real-time factor), the share of every stage, the images against a
+baseline checkout, and time to first frame.
 
-Speech comes from espeak-ng when it is installed (a ~6 s sentence), otherwise from a synthetic voiced signal of the
-same length. Measured, each in a fresh process (the user's experience):
+Speech is a human voice by default: benchmarks/data/realism/A_bbas1s.wav (GRID, 2.98 s) looped to 5.96 s
+(`--speech espeak`: an espeak-ng sentence; synthetic voiced noise where espeak-ng is missing). Measured, each in a
+fresh process (the user's experience), and, with `--baseline DIR`, the same for an earlier checkout interleaved
+run by run (this machine is shared: only figures from one run compare):
 
-- `python -m avatar animate speech.wav --emotion happy -o talk.mp4` (512x512): wall seconds, real-time factor
-  (audio seconds / wall seconds; 2.0 means twice as fast as real time), and the MP4 checked (frames, video and
-  audio length).
-- The same job in stages: imports, `avatar.animate` (audio -> sequence), render + encode (`write_sequence_video`).
-- Time to first frame: imports + head + GL context + shaders + one 512x512 frame in memory.
+- `python -m avatar animate speech.wav --emotion happy --method M --size N -o talk.mp4` at each `--sizes`: median
+  wall seconds and real-time factor (audio seconds / wall seconds; 1.5 means one and a half times real time).
+- The stage table, in one process per checkout: imports; audio analysis, lip motion (alignment or the model),
+  composition (emotion, lip closures), life, the rest of the speech stage; renderer set-up; posing per sub-stage
+  (blend + head pose, face boxes, normals, wrinkle amplitude, cornea normals, cavity factors), upload, draw,
+  read-back, each serially over every frame; encode (x264 + audio mux of the frames already drawn); and the
+  pipelined render + encode that `animate` really runs (posing on a worker thread, ffmpeg in its own process).
+- Images: a fixed 30-frame sequence with head motion rendered by both checkouts at each size; PSNR and the
+  share of pixels that differ (the issue asks for bit-identical or >= 50 dB).
+- Time to first frame: imports + head + GL context + shaders + one frame in memory.
 
-    python benchmarks/bench_pipeline.py [--size 512] [--repeats 2] [--baseline DIR] [--smoke]
+    python benchmarks/bench_pipeline.py [--sizes 128 512] [--repeats 3] [--method neural] [--baseline DIR] [--smoke]
 
---smoke: 1.5 s of audio at 128x128, once (tests/test_speed_paths.py runs it).
+DIR: e.g. `git worktree add /tmp/base <commit>`. --smoke: 1.5 s of audio at 96x96, once (tests/test_speed_paths.py).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,21 +41,118 @@ import numpy as np
 from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
+HUMAN = ROOT / "benchmarks" / "data" / "realism" / "A_bbas1s.wav"
 SENTENCE = "Hello there, it is lovely to see you again today. I brought news that will make everyone smile."
 
-STAGES_SNIPPET = """
-import json, sys, time
+# Run as a file by each checkout's interpreter (PYTHONPATH = that checkout); prints one JSON line of seconds.
+STAGES_SCRIPT = r'''
+import inspect, json, sys, time
+T = {}
+def lap(key, t0):
+    T[key] = T.get(key, 0.0) + time.perf_counter() - t0
+wav, size, method, out, frames_out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 t0 = time.perf_counter()
+import numpy as np
 import avatar.app.facade as P
 from avatar.app.cli.common import write_sequence_video
-t1 = time.perf_counter()
-seq = P.animate({wav!r}, emotion="happy")
-t2 = time.perf_counter()
-renderer = P.get_renderer(None, None, {size}, {size})
-write_sequence_video(renderer, seq, {out!r}, seq.audio, False)
-t3 = time.perf_counter()
-print(json.dumps({{"imports": t1 - t0, "animate": t2 - t1, "render_encode": t3 - t2, "frames": len(seq)}}))
-"""
+lap("imports", t0)
+import generators.speech.talking as talking
+import generators.speech.emotion_layer as emotion_layer
+import generators.speech.life as life
+SPEECH = {"analyse_audio": (talking, "speech: audio analysis"), "speech_curves": (talking, "speech: lip motion (alignment / model)"),
+          "compose": (emotion_layer, "speech: composition (emotion, lip closures)"), "add_life": (life, "speech: life (blinks, gaze, head)")}
+for name, (mod, key) in SPEECH.items():
+    def timed(*a, _f=getattr(mod, name), _k=key, **k):
+        t = time.perf_counter()
+        try:
+            return _f(*a, **k)
+        finally:
+            lap(_k, t)
+    setattr(mod, name, timed)
+t = time.perf_counter()
+seq = P.animate(wav, emotion="happy", method=method)
+T["speech: the rest"] = time.perf_counter() - t - sum(T.get(k, 0.0) for _, k in SPEECH.values())
+t = time.perf_counter()
+r = P.get_renderer(None, None, size, size)
+lap("renderer set-up", t)
+W, HP, n = seq.weights, seq.head_pose, len(seq)
+t = time.perf_counter()
+V = r.head.pose(W, HP)
+lap("pose: blend + head pose", t)
+t = time.perf_counter()
+r.boxes_of_vertices(V)
+lap("pose: face boxes", t)
+poser = getattr(r, "_poser", None)
+def old(*names):
+    for module in ("renderers.shading", "renderers.wrinkles", "renderers.corneas", "renderers.cavity", "avatar.blend"):
+        try:
+            m = __import__(module, fromlist=["x"])
+        except ImportError:
+            continue
+        for name in names:
+            if hasattr(m, name):
+                return getattr(m, name)
+normals_of = old("vertex_normals")
+wrinkle_of, cornea_of, cavity_of = old("wrinkle_amplitude"), old("cornea_normals"), old("cavity_shade")
+for i in range(n):
+    v, w, hp = V[i], W[i], None if HP is None else HP[i]
+    t = time.perf_counter()
+    if poser is not None:
+        nrm = poser.normals(v, np.empty_like(v), np.empty(len(v), np.float32))
+    else:
+        nrm = normals_of(v, r._faces)
+    lap("pose: normals", t)
+    t = time.perf_counter()
+    if r._wrinkles is not None:
+        wrinkle_of(r._wrinkles, v, r.head.neutral)
+    lap("pose: wrinkle amplitude", t)
+    t = time.perf_counter()
+    if r._corneas:
+        cornea_of(r._corneas, v)
+    lap("pose: cornea normals", t)
+    t = time.perf_counter()
+    if r._cavity is not None:
+        if poser is not None:
+            poser.cavity_factors(w, hp, nrm, np.ones(len(v), np.float32))
+        else:
+            cavity_of(r._cavity, v, nrm)
+    lap("pose: cavity factors", t)
+with_weights = len(inspect.signature(r._vertex_attributes).parameters) > 1
+frames = []
+for i in range(n):
+    attrs = r._vertex_attributes(V[i], W[i], None if HP is None else HP[i]) if with_weights else r._vertex_attributes(V[i])
+    r._use()
+    t = time.perf_counter()
+    r._write_attributes(attrs)
+    lap("upload", t)
+    t = time.perf_counter()
+    fbo = r._draw()
+    r.ctx.finish()
+    lap("draw (llvmpipe)", t)
+    t = time.perf_counter()
+    frames.append(r._unpack(fbo.read(components=r._comps, alignment=1)))
+    lap("read-back", t)
+from renderers.writers import save_frames
+t = time.perf_counter()
+save_frames(iter(frames), frames_out, fps=seq.fps, audio=seq.audio, total=n)
+lap("encode (x264 + mux)", t)
+t = time.perf_counter()
+write_sequence_video(r, seq, out, seq.audio, False)
+pipelined = time.perf_counter() - t
+print(json.dumps({"stages": T, "pipelined": pipelined, "frames": n}))
+'''
+
+IMAGES_SCRIPT = r'''
+import sys, numpy as np
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
+seq = np.load(sys.argv[1])
+out = {}
+for size in [int(s) for s in sys.argv[3].split(",")]:
+    with GLRenderer(options=RendererOptions(width=size, height=size, camera="three-quarter")) as r:
+        out[str(size)] = np.stack(list(r.iter_frames(seq["weights"], seq["head_pose"])))
+np.savez(sys.argv[2], **out)
+'''
 
 FIRST_FRAME_SNIPPET = """
 import time
@@ -60,10 +166,17 @@ print(time.perf_counter() - t0)
 """
 
 
-def make_speech(path: Path, seconds: float) -> float:
-    """Write a speech WAV to `path` (espeak-ng, or a synthetic voiced signal); return its duration in seconds."""
+def make_speech(path: Path, seconds: float, kind: str = "human") -> float:
+    """Write a speech WAV to `path`: the GRID clip looped (human), espeak-ng, or a synthetic voice; return its seconds."""
     espeak = shutil.which("espeak-ng")
-    if espeak is not None and seconds >= 3:
+    if kind == "human" and HUMAN.is_file():
+        with wave.open(str(HUMAN)) as f:
+            params, pcm = f.getparams(), f.readframes(f.getnframes())
+            once = f.getnframes() / f.getframerate()
+        with wave.open(str(path), "wb") as g:
+            g.setparams(params)
+            g.writeframes(pcm * max(1, round(seconds / once)))
+    elif espeak is not None and seconds >= 3:
         subprocess.run([espeak, "-v", "en-us", "-s", "165", "-w", str(path), SENTENCE], check=True, capture_output=True)
     else:
         sr = 16000
@@ -79,61 +192,141 @@ def make_speech(path: Path, seconds: float) -> float:
         return f.getnframes() / f.getframerate()
 
 
+def env_for(root: Path) -> dict[str, str]:
+    """Return the environment that makes `python` import the checkout `root`."""
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
 def run(cmd: list[str], root: Path = ROOT) -> float:
     """Return the wall seconds of a command run from the checkout `root` (this one or a baseline; fails loudly)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=root, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(root)})
+    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env_for(root))
+    if out.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed in {root}:\n{out.stderr[-2000:]}")
     return time.perf_counter() - t0
+
+
+def script(source: str, args: list[str], root: Path, tmp: Path) -> str:
+    """Return the stdout of `source` run as a file by a fresh interpreter importing the checkout `root`."""
+    path = tmp / f"snippet_{abs(hash(source))}.py"
+    path.write_text(source)
+    out = subprocess.run([sys.executable, str(path), *args], cwd=root, capture_output=True, text=True, env=env_for(root))
+    if out.returncode:
+        raise SystemExit(f"stage script failed in {root}:\n{out.stderr[-3000:]}")
+    return out.stdout
 
 
 def first_frame(size: int, root: Path = ROOT) -> float:
     """Return the seconds to the first frame in a fresh interpreter importing the checkout `root`."""
     out = subprocess.run([sys.executable, "-c", FIRST_FRAME_SNIPPET.format(size=size)], cwd=root, check=True,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+                         capture_output=True, text=True, env=env_for(root))
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def test_sequence(frames: int = 30) -> dict[str, np.ndarray]:
+    """Return a fixed (T, 52) talking-and-emoting sequence with head motion, for the image comparison."""
+    t = np.arange(frames) / 30.0
+    w = np.zeros((frames, 52), np.float32)
+    from avatar.rig import index_of
+
+    w[:, index_of("jawOpen")] = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    for name in ("mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft", "cheekSquintRight"):
+        w[:, index_of(name)] = 0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t)
+    w[:, index_of("browInnerUp")] = 0.5 + 0.5 * np.cos(2 * np.pi * 0.9 * t)
+    w[:, index_of("eyeBlinkLeft")] = w[:, index_of("eyeBlinkRight")] = (np.sin(2 * np.pi * 1.5 * t) > 0.9)
+    hp = np.zeros((frames, 6))
+    hp[:, 0], hp[:, 1], hp[:, 2] = 0.1 * np.sin(2 * np.pi * t), 0.3 * np.sin(2 * np.pi * 0.5 * t), 0.05 * np.cos(t)
+    return {"weights": np.clip(w, 0, 1), "head_pose": hp}
+
+
+def stage_table(results: dict[str, dict], audio_s: float) -> str:
+    """Return the markdown stage table of each checkout's stage seconds, with shares of the serial total."""
+    names = list(dict.fromkeys(k for r in results.values() for k in r["stages"]))
+    heads = list(results)
+    lines = ["| stage | " + " | ".join(f"{h}: s (share)" for h in heads) + " |", "|---|" + "---|" * len(heads)]
+    totals = {h: sum(results[h]["stages"].values()) for h in heads}
+    for name in names:
+        cells = []
+        for h in heads:
+            s = results[h]["stages"].get(name)
+            cells.append("-" if s is None else f"{s:.3f} ({100 * s / totals[h]:.0f}%)")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| **serial total** | " + " | ".join(f"**{totals[h]:.2f}**" for h in heads) + " |")
+    lines.append("| render + encode pipelined (what animate runs after the speech) | "
+                 + " | ".join(f"{results[h]['pipelined']:.2f}" for h in heads) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--smoke", action="store_true", help="1.5 s of audio at 128x128, once: checks that the script runs")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 512])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--method", default="neural", choices=("auto", "neural", "hybrid", "phonetic"))
+    ap.add_argument("--speech", default="human", choices=("human", "espeak"))
+    ap.add_argument("--smoke", action="store_true", help="1.5 s of audio at 96x96, once: checks that the script runs")
     ap.add_argument("--baseline", type=Path, default=None,
-                    help="an earlier checkout (e.g. `git archive <commit> | tar -x -C DIR`) timed interleaved with this one")
+                    help="an earlier checkout (e.g. `git worktree add DIR <commit>`) timed interleaved with this one")
     args = ap.parse_args()
     roots = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     if args.smoke:
-        args.size, args.repeats = 128, 1
+        args.sizes, args.repeats = [96], 1
     from renderers.writers import probe_video
 
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
-    with tempfile.TemporaryDirectory() as tmp:
-        wav, out = Path(tmp) / "speech.wav", Path(tmp) / "talk.mp4"
-        audio_s = make_speech(wav, 1.5 if args.smoke else 6.0)
-        cmd = [sys.executable, "-m", "avatar", "animate", str(wav), "--emotion", "happy", "--size", str(args.size),
-               "-o", str(out), "--no-progress"]
-        walls: dict[str, list[float]] = {k: [] for k in roots}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        wav, out = tmp / "speech.wav", tmp / "talk.mp4"
+        audio_s = make_speech(wav, 1.5 if args.smoke else 6.0, "espeak" if args.smoke else args.speech)
+        walls: dict[tuple[str, int], list[float]] = {(k, s): [] for k in roots for s in args.sizes}
         for _ in range(args.repeats):
-            for k, root in reversed(roots.items()):  # this checkout last, so `out` is its MP4
-                walls[k].append(run(cmd, root))
+            for size in args.sizes:
+                for k, root in reversed(roots.items()):  # this checkout last, so `out` is its MP4
+                    cmd = [sys.executable, "-m", "avatar", "animate", str(wav), "--emotion", "happy", "--method", args.method,
+                           "--size", str(size), "-o", str(out), "--no-progress"]
+                    walls[k, size].append(run(cmd, root))
         frames, video_s, audio_out = probe_video(out)
-        for k, v in walls.items():
-            best = min(v)
-            print(f"\nemoavatar animate, {k} ({audio_s:.2f} s of speech -> {args.size}x{args.size} MP4), whole process: best "
-                  f"{best:.2f} s of {args.repeats}; real-time factor {audio_s / best:.2f}x (target >= 2; load {os.getloadavg()[0]:.1f})")
-        print(f"  the MP4: {frames} frames, video {video_s:.2f} s, audio {audio_out if audio_out is None else round(audio_out, 3)} s")
-        stages = json.loads(subprocess.run([sys.executable, "-c", STAGES_SNIPPET.format(wav=str(wav), size=args.size, out=str(out))],
-                                           cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        print(f"  stages in one process: imports {stages['imports']:.2f} s, audio -> sequence (avatar.animate) "
-              f"{stages['animate']:.2f} s, render + encode {stages['render_encode']:.2f} s "
-              f"({stages['frames'] / stages['render_encode']:.1f} frames/s)")
+        print(f"\nemoavatar animate --method {args.method}, {audio_s:.2f} s of {args.speech} speech, whole process, "
+              f"median of {args.repeats} (interleaved; load {os.getloadavg()[0]:.1f}):")
+        for size in args.sizes:
+            for k in roots:
+                med = statistics.median(walls[k, size])
+                print(f"  {size}x{size}, {k}: {med:.2f} s, real-time factor {audio_s / med:.2f}x "
+                      f"(runs {', '.join(f'{x:.1f}' for x in walls[k, size])})")
+            if args.baseline:
+                ratio = statistics.median(walls["baseline", size]) / statistics.median(walls["this checkout", size])
+                print(f"  {size}x{size}: this checkout {ratio:.2f}x faster than the baseline")
+        print(f"  the MP4 (this checkout, {args.sizes[-1]} px): {frames} frames, video {video_s:.2f} s, audio "
+              f"{audio_out if audio_out is None else round(audio_out, 3)} s")
+        for size in args.sizes:
+            results = {}
+            for k, root in roots.items():
+                line = script(STAGES_SCRIPT, [str(wav), str(size), args.method, str(tmp / f"p_{size}.mp4"),
+                                              str(tmp / f"s_{size}.mp4")], root, tmp).strip().splitlines()[-1]
+                results[k] = json.loads(line)
+            print(f"\nstages at {size}x{size} ({results['this checkout']['frames']} frames; one process per checkout, "
+                  f"each stage serial; load {os.getloadavg()[0]:.1f}):\n")
+            print(stage_table(results, audio_s))
+        if args.baseline:
+            np.savez(tmp / "seq.npz", **test_sequence(8 if args.smoke else 30))
+            sizes = ",".join(str(s) for s in args.sizes)
+            for k, root in roots.items():
+                script(IMAGES_SCRIPT, [str(tmp / "seq.npz"), str(tmp / f"img_{k[:4]}.npz"), sizes], root, tmp)
+            a, b = np.load(tmp / "img_this.npz"), np.load(tmp / "img_base.npz")
+            for size in args.sizes:
+                x, y = a[str(size)].astype(np.float64), b[str(size)].astype(np.float64)
+                mse = float(np.mean((x - y) ** 2))
+                differ = float((np.abs(x - y).max(-1) > 0).mean())
+                psnr = "bit-identical" if mse == 0 else f"PSNR {10 * np.log10(255.0 ** 2 / mse):.1f} dB"
+                print(f"\nimages against the baseline, {size}x{size}, {len(x)} frames with head motion: {psnr}, "
+                      f"{100 * differ:.4f}% of pixels differ, by at most {int(np.abs(x - y).max())} levels (target: >= 50 dB)")
     firsts: dict[str, list[float]] = {k: [] for k in roots}
-    for _ in range(max(1, args.repeats) + 1):
+    for _ in range(max(1, args.repeats)):
         for k, root in roots.items():
-            firsts[k].append(first_frame(args.size, root))
+            firsts[k].append(first_frame(512, root))
     for k, v in firsts.items():
-        print(f"\ntime to first frame, {k} ({args.size}x{args.size}, fresh process, from the first import; best of {len(v)}): "
-              f"{min(v):.3f} s (target <= 0.3; load {os.getloadavg()[0]:.1f})")
+        print(f"\ntime to first frame, {k} (512x512, fresh process, from the first import; median of {len(v)}): "
+              f"{statistics.median(v):.3f} s (load {os.getloadavg()[0]:.1f})")
+    print("\nreal-time factor: see above")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ The per-frame work of the numpy path (a CPU rasterizer's) was, per frame at 512 
 - cavity depth: the smoothing `S^n` is linear and its rows sum to one, so `S^n v - v` of a posed head is the head
   pose's rotation of `(S^n - I)` applied to the unposed vertices `neutral + sum_k w_k delta_k`, i.e. of
   `C_0 + sum_k w_k C_k` with `C_0 = (S^n - I) neutral` and `C_k = (S^n - I) delta_k` on the skin. Each `C_k` is
-  computed once, in float64, the first time shape k is non-zero; a frame then costs one product of its weights with
+  computed once, the first time shape k is non-zero; a frame then costs one product of its weights with
   the (K, 3S) table. Equal to `renderers.cavity.cavity_shade` to float32 rounding of the depth (~1e-5 of a factor
   in 0.2..1, far below one 8-bit level).
 - no per-frame allocation of the (V, 3) outputs: results live in a ring of `RING` buffer sets, so a frame's
@@ -81,10 +81,11 @@ class FramePoser:
         self._cav_deltas = self.head.deltas
 
     def _smoothing_offset(self, values: np.ndarray) -> np.ndarray:
-        """Return (m, S, 3) float32 `(S^n - I) x` for (m, S, 3) skin values x, smoothed in float64."""
+        """Return (m, S, 3) float32 `(S^n - I) x` for (m, S, 3) skin values x (float32, as the posed skin was smoothed;
+        the m shapes' 3m columns share each pass over the sparse matrix)."""
         m, s = values.shape[0], values.shape[1]
-        x = np.ascontiguousarray(values.astype(np.float64).transpose(1, 0, 2).reshape(s, 3 * m))
-        matrix = self.cavity.matrix.astype(np.float64)
+        x = np.ascontiguousarray(np.asarray(values, np.float32).transpose(1, 0, 2).reshape(s, 3 * m))
+        matrix = self.cavity.matrix
         y = x
         for _ in range(self.cavity.settings()[1]):
             y = matrix @ y
