@@ -16,11 +16,12 @@ RNG = np.random.default_rng(3)
 WEIGHTS = np.stack([np.zeros(52, np.float32), emotion_to_arkit("happy", 1.0).astype(np.float32),
                     emotion_to_arkit("anger", 0.8).astype(np.float32),
                     np.where(RNG.random(52) < 0.4, RNG.random(52), 0).astype(np.float32)])
+pytestmark = [pytest.mark.gl]
 HEAD_POSES = np.array([[0, 0, 0, 0, 0, 0], [0.35, 0.3, 0.1, 0, 0, 0], [-0.4, -0.5, 0.2, 1, -2, 0.5],
                        [0.1, 0.9, -0.3, 0, 0, 0]])
 
 
-@pytest.mark.gl
+@pytest.mark.slow
 @pytest.mark.parametrize("identity", [0, 7])
 def test_poser_attributes_equal_the_plain_formulas(identity: int) -> None:
     """Normals from the precomputed incidence and cavity factors from the per-shape tables (rotated by the head pose)
@@ -40,7 +41,6 @@ def test_poser_attributes_equal_the_plain_formulas(identity: int) -> None:
         assert r._poser._cav_ready.sum() == np.count_nonzero(WEIGHTS.any(0))
 
 
-@pytest.mark.gl
 def test_poser_ring_keeps_a_frame_until_ring_minus_one_more_are_posed() -> None:
     """A frame's arrays stay as they were while RING - 1 later frames are posed (the worker runs ahead of the drawing)."""
     head = default_head()
@@ -54,7 +54,7 @@ def test_poser_ring_keeps_a_frame_until_ring_minus_one_more_are_posed() -> None:
             assert np.array_equal(a, b)
 
 
-@pytest.mark.gl
+@pytest.mark.slow
 def test_frames_posed_from_weights_equal_frames_of_posed_vertices() -> None:
     """A sequence through iter_frames (poser tables) draws what render_vertices draws for the same posed vertices
     (smoothing the posed skin): at most one level on 0.1% of pixels."""
