@@ -217,6 +217,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pyrender", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--smoke", action="store_true", help="a few frames at 128x128: checks that the script runs")
+    ap.add_argument("--video-only", action="store_true",
+                    help="skip the anti-aliasing quality and renderer modes: first frame and sequence -> MP4 vs pyrender only")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="an earlier checkout (e.g. `git archive <commit> | tar -x -C DIR`): its whole process and first "
                          "frame are timed interleaved with this one's")
@@ -231,17 +233,18 @@ def main() -> None:
     views = ("front",) if args.smoke else ("front", "three-quarter", "profile")
     if args.smoke:
         poses = dict(list(poses.items())[:2])
-    quality = aa_quality(args.size, poses, views)
-    print(f"\nanti-aliasing vs a 16x supersampled reference ({args.size}x{args.size}, {len(views)} views x {len(poses)} expressions):")
-    print("| mode | PSNR min | PSNR mean | SSIM mean |\n|---|---|---|---|")
-    for mode, q in quality.items():
-        print(f"| {mode} | {q['psnr_min']:.2f} dB | {q['psnr_mean']:.2f} dB | {q['ssim_mean']:.5f} |")
     w = sequence(args.frames)
-    fps, gl = bench_modes(w[:min(len(w), 60)], args.size, args.repeats)
-    print(f"\nGL renderer: {gl}")
-    print(f"GLRenderer.iter_frames at {args.size}x{args.size} (best of {args.repeats}, interleaved):")
-    for mode, f in fps.items():
-        print(f"  {mode}: {f:.1f} frames/s")
+    if not args.video_only:
+        quality = aa_quality(args.size, poses, views)
+        print(f"\nanti-aliasing vs a 16x supersampled reference ({args.size}x{args.size}, {len(views)} views x {len(poses)} expressions):")
+        print("| mode | PSNR min | PSNR mean | SSIM mean |\n|---|---|---|---|")
+        for mode, q in quality.items():
+            print(f"| {mode} | {q['psnr_min']:.2f} dB | {q['psnr_mean']:.2f} dB | {q['ssim_mean']:.5f} |")
+        fps, gl = bench_modes(w[:min(len(w), 60)], args.size, args.repeats)
+        print(f"\nGL renderer: {gl}")
+        print(f"GLRenderer.iter_frames at {args.size}x{args.size} (best of {args.repeats}, interleaved):")
+        for mode, f in fps.items():
+            print(f"  {mode}: {f:.1f} frames/s")
     roots = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     firsts: dict[str, list[float]] = {k: [] for k in roots}
     for _ in range(1 if args.smoke else 3):

@@ -1,5 +1,5 @@
-"""The speech model run in numpy equals the torch module; the numpy smoothing and filterbank equal scipy's and librosa's;
-`animate` imports none of torch, diffusers, librosa or scipy.ndimage."""
+"""The speech model run in numpy equals the torch module; the numpy smoothing, filterbank and bounded least squares
+equal scipy's and librosa's; `animate` imports none of torch, diffusers, librosa, scipy.ndimage or scipy.optimize."""
 
 from __future__ import annotations
 
@@ -91,16 +91,42 @@ def test_gaussian_smoothing_equals_scipy(mode: str) -> None:
             assert np.allclose(gaussian_filter1d(y, sigma, axis=0, mode=mode), scipy_filter(y, sigma, axis=0, mode=mode), atol=1e-12)
 
 
+def test_bounded_least_squares_equals_scipy() -> None:
+    """On 500 random box-bounded ridge problems shaped like the lip closures' (up to 14 unknowns, some lower bounds
+    above 0): the numpy solver's cost is never above lsq_linear's (run to a tight tolerance) and x agrees to 1e-6."""
+    from scipy.optimize import lsq_linear
+
+    from generators.speech.lsq import bounded_least_squares
+
+    rng = np.random.default_rng(0)
+    pinned = 0
+    for _ in range(500):
+        n, m = int(rng.integers(1, 15)), int(rng.integers(1, 30))
+        a = np.vstack([rng.normal(size=(m, n)), np.sqrt(rng.uniform(0.01, 0.2)) * np.eye(n)])
+        b = rng.normal(size=m + n) * rng.uniform(0.1, 5)
+        lo = np.where(rng.random(n) < 0.3, rng.uniform(0, 0.5, n), 0.0)
+        x = bounded_least_squares(a, b, lo, 1.0)
+        y = lsq_linear(a, b, bounds=(lo, 1.0), tol=1e-12).x
+        assert np.all(x >= lo) and np.all(x <= 1.0)
+        assert ((a @ x - b) ** 2).sum() <= ((a @ y - b) ** 2).sum() + 1e-9
+        assert np.abs(x - y).max() < 1e-6
+        pinned += int(np.any((x == lo) | (x == 1.0)))
+    assert pinned > 250  # most problems have active bounds: the active set is exercised, not just the plain solve
+    with pytest.raises(ValueError, match="lower bound exceeds"):
+        bounded_least_squares(np.eye(2), np.ones(2), [0.5, 0.0], [0.2, 1.0])
+
+
 @pytest.mark.slow
 def test_animate_imports_neither_torch_nor_librosa(speech: Audio, tmp_path: Path) -> None:
-    """The default speech path (the shipped model, via 'auto') runs without the 3-6 s of torch/diffusers/librosa imports."""
+    """The default speech path (the shipped model, via 'auto') runs without the 3-6 s of torch/diffusers/librosa imports,
+    nor scipy.optimize's 0.5-3 s (the lip closures' bounded least squares is numpy's)."""
     import soundfile
 
     wav = tmp_path / "s.wav"
     soundfile.write(wav, speech.samples, speech.sample_rate)
     code = ("import sys, avatar\n"
             f"seq = avatar.animate({str(wav)!r}, emotion='happy')\n"
-            "print(len(seq), sorted(m for m in ('torch', 'diffusers', 'librosa', 'scipy.ndimage') if m in sys.modules))")
+            "print(len(seq), sorted(m for m in ('torch', 'diffusers', 'librosa', 'scipy.ndimage', 'scipy.optimize') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     frames, loaded = out.stdout.strip().splitlines()[-1].split(" ", 1)
     assert int(frames) == int(np.ceil(speech.duration * 30)) and loaded == "[]"

@@ -432,7 +432,7 @@ def close_lips(
     mouth opening. A fractional `shut` (the release ramp of `closure_envelope`) blends the shut pose
     with the free one, so the lips part over a few frames instead of popping open.
     """
-    from scipy.optimize import lsq_linear
+    from generators.speech.lsq import bounded_least_squares
 
     out = weights.astype(np.float32).copy()
     amount = _amounts(shut, len(out))
@@ -457,8 +457,7 @@ def close_lips(
         x0 = np.where(parting, 0.0, np.clip(w[cols], lo, 1.0))
         w[cols] = 0.0
         fixed = lips.offset.reshape(-1) + w @ lips.per_shape.reshape(len(w), -1)
-        res = lsq_linear(np.vstack([a, ridge]), np.concatenate([rest - fixed, ridge @ x0]), bounds=(lo, 1.0))
-        w[cols] = res.x
+        w[cols] = bounded_least_squares(np.vstack([a, ridge]), np.concatenate([rest - fixed, ridge @ x0]), lo, 1.0)
         out[r] = (amount[r] * w + (1.0 - amount[r]) * free).astype(np.float32)
     return out
 
@@ -473,7 +472,7 @@ def tuck_lips(
     `TUCK_SHAPES` re-solved by bounded least squares so the posed lower inner lip sits just in front of and
     above the head's own upper incisal edge (`LipModel.teeth_edge`); fractional `tuck` blends as in `close_lips`.
     """
-    from scipy.optimize import lsq_linear
+    from generators.speech.lsq import bounded_least_squares
 
     out = weights.astype(np.float32).copy()
     amount = _amounts(tuck, len(out))
@@ -493,7 +492,6 @@ def tuck_lips(
         x0 = np.clip(w[cols], 0.0, 1.0)
         w[cols] = 0.0
         fixed = lips.lower_lip + w @ lips.lower_per_shape
-        res = lsq_linear(np.vstack([a, ridge]), np.concatenate([target - fixed, ridge @ x0]), bounds=(0.0, 1.0))
-        w[cols] = res.x
+        w[cols] = bounded_least_squares(np.vstack([a, ridge]), np.concatenate([target - fixed, ridge @ x0]), 0.0, 1.0)
         out[r] = (amount[r] * w + (1.0 - amount[r]) * free).astype(np.float32)
     return out
