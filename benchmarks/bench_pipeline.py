@@ -46,10 +46,21 @@ SENTENCE = "Hello there, it is lovely to see you again today. I brought news tha
 
 # Run as a file by each checkout's interpreter (PYTHONPATH = that checkout); prints one JSON line of seconds.
 STAGES_SCRIPT = r'''
-import inspect, json, sys, time
-T = {}
+import inspect, json, os, sys, time
+T, C = {}, {}  # wall and CPU seconds (this process's threads and its reaped children: ffmpeg) per stage
+_cpu = {}
+def cpu():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 def lap(key, t0):
     T[key] = T.get(key, 0.0) + time.perf_counter() - t0
+    C[key] = C.get(key, 0.0) + cpu() - _cpu.pop(t0)
+_perf = time.perf_counter
+def _start():
+    t = _perf()
+    _cpu[t] = cpu()
+    return t
+time.perf_counter = _start  # every `t = time.perf_counter()` below also notes the CPU clock for `lap`
 wav, size, method, out, frames_out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 t0 = time.perf_counter()
 import numpy as np
@@ -71,18 +82,23 @@ for name, (mod, key) in SPEECH.items():
     setattr(mod, name, timed)
 t = time.perf_counter()
 seq = P.animate(wav, emotion="happy", method=method)
-T["speech: the rest"] = time.perf_counter() - t - sum(T.get(k, 0.0) for _, k in SPEECH.values())
+speech_cpu = cpu() - _cpu.pop(t)
+T["speech: the rest"] = _perf() - t - sum(T.get(k, 0.0) for _, k in SPEECH.values())
+C["speech: the rest"] = speech_cpu - sum(C.get(k, 0.0) for _, k in SPEECH.values())
 t = time.perf_counter()
 r = P.get_renderer(None, None, size, size)
 lap("renderer set-up", t)
 W, HP, n = seq.weights, seq.head_pose, len(seq)
+poser = getattr(r, "_poser", None)
 t = time.perf_counter()
-V = r.head.pose(W, HP)
+if poser is not None and hasattr(poser, "pose"):
+    V = np.stack([poser.pose(W[i], None if HP is None else HP[i]).copy() for i in range(n)])
+else:
+    V = np.concatenate([r.head.pose(W[i:i + 32], None if HP is None else HP[i:i + 32]) for i in range(0, n, 32)])
 lap("pose: blend + head pose", t)
 t = time.perf_counter()
 r.boxes_of_vertices(V)
 lap("pose: face boxes", t)
-poser = getattr(r, "_poser", None)
 def old(*names):
     for module in ("renderers.shading", "renderers.wrinkles", "renderers.corneas", "renderers.cavity", "avatar.blend"):
         try:
@@ -138,8 +154,8 @@ save_frames(iter(frames), frames_out, fps=seq.fps, audio=seq.audio, total=n)
 lap("encode (x264 + mux)", t)
 t = time.perf_counter()
 write_sequence_video(r, seq, out, seq.audio, False)
-pipelined = time.perf_counter() - t
-print(json.dumps({"stages": T, "pipelined": pipelined, "frames": n}))
+pipelined, pipelined_cpu = _perf() - t, cpu() - _cpu.pop(t)
+print(json.dumps({"stages": T, "cpu": C, "pipelined": pipelined, "pipelined_cpu": pipelined_cpu, "frames": n}))
 '''
 
 IMAGES_SCRIPT = r'''
@@ -197,13 +213,17 @@ def env_for(root: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(root)}
 
 
-def run(cmd: list[str], root: Path = ROOT) -> float:
-    """Return the wall seconds of a command run from the checkout `root` (this one or a baseline; fails loudly)."""
+def run(cmd: list[str], root: Path = ROOT) -> tuple[float, float]:
+    """Return (wall seconds, CPU seconds of it and its children) of a command run from the checkout `root` (this one
+    or a baseline; fails loudly)."""
+    before = os.times()
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env_for(root))
+    wall = time.perf_counter() - t0
     if out.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed in {root}:\n{out.stderr[-2000:]}")
-    return time.perf_counter() - t0
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
 def script(source: str, args: list[str], root: Path, tmp: Path) -> str:
@@ -239,21 +259,24 @@ def test_sequence(frames: int = 30) -> dict[str, np.ndarray]:
     return {"weights": np.clip(w, 0, 1), "head_pose": hp}
 
 
-def stage_table(results: dict[str, dict], audio_s: float) -> str:
-    """Return the markdown stage table of each checkout's stage seconds, with shares of the serial total."""
+def stage_table(results: dict[str, dict]) -> str:
+    """Return the markdown stage table: each checkout's CPU seconds per stage with its share of the serial total,
+    and wall seconds (CPU is steadier on a shared machine; wall is what a user waits)."""
     names = list(dict.fromkeys(k for r in results.values() for k in r["stages"]))
     heads = list(results)
-    lines = ["| stage | " + " | ".join(f"{h}: s (share)" for h in heads) + " |", "|---|" + "---|" * len(heads)]
-    totals = {h: sum(results[h]["stages"].values()) for h in heads}
+    lines = ["| stage | " + " | ".join(f"{h}: CPU s (share) | wall s" for h in heads) + " |",
+             "|---|" + "---|---|" * len(heads)]
+    totals = {h: sum(results[h]["cpu"].values()) for h in heads}
     for name in names:
         cells = []
         for h in heads:
-            s = results[h]["stages"].get(name)
-            cells.append("-" if s is None else f"{s:.3f} ({100 * s / totals[h]:.0f}%)")
+            c, s = results[h]["cpu"].get(name), results[h]["stages"].get(name)
+            cells.append("- | -" if s is None else f"{c:.2f} ({100 * c / totals[h]:.0f}%) | {s:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("| **serial total** | " + " | ".join(f"**{totals[h]:.2f}**" for h in heads) + " |")
+    lines.append("| **serial total** | " + " | ".join(f"**{totals[h]:.2f}** | **{sum(results[h]['stages'].values()):.2f}**"
+                                                    for h in heads) + " |")
     lines.append("| render + encode pipelined (what animate runs after the speech) | "
-                 + " | ".join(f"{results[h]['pipelined']:.2f}" for h in heads) + " |")
+                 + " | ".join(f"{results[h]['pipelined_cpu']:.2f} | {results[h]['pipelined']:.2f}" for h in heads) + " |")
     return "\n".join(lines)
 
 
@@ -278,12 +301,15 @@ def main() -> None:
         wav, out = tmp / "speech.wav", tmp / "talk.mp4"
         audio_s = make_speech(wav, 1.5 if args.smoke else 6.0, "espeak" if args.smoke else args.speech)
         walls: dict[tuple[str, int], list[float]] = {(k, s): [] for k in roots for s in args.sizes}
+        cpus: dict[tuple[str, int], list[float]] = {(k, s): [] for k in roots for s in args.sizes}
         for _ in range(args.repeats):
             for size in args.sizes:
                 for k, root in reversed(roots.items()):  # this checkout last, so `out` is its MP4
                     cmd = [sys.executable, "-m", "avatar", "animate", str(wav), "--emotion", "happy", "--method", args.method,
                            "--size", str(size), "-o", str(out), "--no-progress"]
-                    walls[k, size].append(run(cmd, root))
+                    wall, cpu = run(cmd, root)
+                    walls[k, size].append(wall)
+                    cpus[k, size].append(cpu)
         frames, video_s, audio_out = probe_video(out)
         print(f"\nemoavatar animate --method {args.method}, {audio_s:.2f} s of {args.speech} speech, whole process, "
               f"median of {args.repeats} (interleaved; load {os.getloadavg()[0]:.1f}):")
@@ -291,10 +317,12 @@ def main() -> None:
             for k in roots:
                 med = statistics.median(walls[k, size])
                 print(f"  {size}x{size}, {k}: {med:.2f} s, real-time factor {audio_s / med:.2f}x "
-                      f"(runs {', '.join(f'{x:.1f}' for x in walls[k, size])})")
+                      f"(runs {', '.join(f'{x:.1f}' for x in walls[k, size])}); CPU {statistics.median(cpus[k, size]):.2f} s")
             if args.baseline:
                 ratio = statistics.median(walls["baseline", size]) / statistics.median(walls["this checkout", size])
-                print(f"  {size}x{size}: this checkout {ratio:.2f}x faster than the baseline")
+                cpu_ratio = statistics.median(cpus["baseline", size]) / statistics.median(cpus["this checkout", size])
+                print(f"  {size}x{size}: this checkout {ratio:.2f}x faster than the baseline (median wall), "
+                      f"{cpu_ratio:.2f}x less CPU")
         print(f"  the MP4 (this checkout, {args.sizes[-1]} px): {frames} frames, video {video_s:.2f} s, audio "
               f"{audio_out if audio_out is None else round(audio_out, 3)} s")
         for size in args.sizes:
@@ -305,7 +333,7 @@ def main() -> None:
                 results[k] = json.loads(line)
             print(f"\nstages at {size}x{size} ({results['this checkout']['frames']} frames; one process per checkout, "
                   f"each stage serial; load {os.getloadavg()[0]:.1f}):\n")
-            print(stage_table(results, audio_s))
+            print(stage_table(results))
         if args.baseline:
             np.savez(tmp / "seq.npz", **test_sequence(8 if args.smoke else 30))
             sizes = ",".join(str(s) for s in args.sizes)

@@ -376,7 +376,7 @@ class GLRenderer:
             hp = None if head_pose is None else np.asarray(head_pose, np.float64).reshape(6)
             self._use()
             if self._gpu is None:
-                self._write_attributes(self._vertex_attributes(self.head.pose(w, hp), w, hp))
+                self._write_attributes(self._vertex_attributes(self._poser.pose(w, hp), w, hp))
             else:
                 self._run_gpu(w, hp)
             return self._unpack(self._draw().read(components=self._comps, alignment=1))
@@ -406,9 +406,11 @@ class GLRenderer:
             for i in range(0, len(w), chunk):
                 hp = None if hp_all is None else hp_all[i:i + chunk]
                 if self._gpu is None:
-                    verts = self.head.pose(w[i:i + chunk], hp)
-                    for j, (v, box) in enumerate(zip(verts, self.boxes_of_vertices(verts))):
-                        yield self._vertex_attributes(v, w[i + j], None if hp is None else hp[j]), box
+                    poser = self._poser
+                    for j in range(len(w[i:i + chunk])):
+                        pose = None if hp is None else hp[j]
+                        verts = poser.pose(w[i + j], pose)
+                        yield self._vertex_attributes(verts, w[i + j], pose), self.boxes_of_vertices(verts[None])[0]
                 else:
                     marks = posed_face_points(self.head, w[i:i + chunk], hp)
                     boxes = face_boxes_of_points(marks, self.camera, self.options.width, self.options.height)
