@@ -138,8 +138,8 @@ def test_frames_posed_on_the_worker_equal_frames_posed_in_turn() -> None:
     weights = np.repeat(POSES, 3, axis=0)
     head_pose = np.tile(np.array([[0.0, 0.1, 0.0, 0.0, 0.0, 0.0], [0.2, -0.2, 0.1, 0.5, 0.0, 0.0]]), (6, 1))
     with GLRenderer(options=RendererOptions(width=96, height=96, gpu_pose=False)) as r:
-        # The same posed vertices drawn one at a time (a batch's head pose rounds a little differently from one frame's).
-        alone = np.stack([r.render_vertices(v) for v in r.head.pose(weights, head_pose)])
+        # The same frames drawn one at a time by `render` (the same FramePoser formulas, no worker thread).
+        alone = np.stack([r.render(w, hp) for w, hp in zip(weights, head_pose)])
         result = r.render_sequence(weights, head_pose)
         assert np.array_equal(result.images, alone)
         assert np.allclose(result.face_boxes, r.face_boxes(weights, head_pose), atol=1e-4)

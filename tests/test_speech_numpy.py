@@ -91,6 +91,7 @@ def test_gaussian_smoothing_equals_scipy(mode: str) -> None:
             assert np.allclose(gaussian_filter1d(y, sigma, axis=0, mode=mode), scipy_filter(y, sigma, axis=0, mode=mode), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_bounded_least_squares_equals_scipy() -> None:
     """On 500 random box-bounded ridge problems shaped like the lip closures' (up to 14 unknowns, some lower bounds
     above 0): the numpy solver's cost is never above lsq_linear's (run to a tight tolerance) and x agrees to 1e-6."""
