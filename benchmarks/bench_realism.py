@@ -1,6 +1,7 @@
 """Speech motion against real people: per clip and per speaker, our lip gap and jaw against a person's.
 
-    python benchmarks/bench_realism.py --audio AUDIO_DIR [--tracks T.npz ...] [--methods hybrid,phonetic+text]
+    python benchmarks/bench_realism.py [--audio AUDIO_DIR] [--tracks T.npz ...] [--methods hybrid,phonetic+text]
+        [--model CKPT] [--compare-model CKPT]
 
 For every clip of the tracks files (measured by `scripts/track_lips.py`; the shipped ones are in
 benchmarks/data/realism/, see its README for sources, licences and which speakers are held out) whose audio
@@ -9,7 +10,10 @@ pose both on the shipped head (`generators.speech.realism`) and print Pearson r 
 the jaw opening at the best lag within +-133 ms, our p50/p90 opening over the person's (speech frames), the
 share of frames on which both agree the lips are shut, the rest gap in pauses (ours / theirs) and the r of
 the audio's smoothed RMS envelope with the person's gap (the loudness-only baseline). Then the mean per
-speaker. --out writes the table as markdown.
+speaker. --out writes the table as markdown. The held-out speakers' audio is shipped with their tracks, so
+with no --audio the benchmark runs on them (and on any s1 clip whose audio is in benchmarks/data/realism/).
+--compare-model scores a second speech checkpoint's audio-only paths ("hybrid", "neural") on the same clips,
+in the same run, as rows "<method>@cmp".
 """
 
 from __future__ import annotations
@@ -39,13 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     from generators.speech.realism import load_clips, measure_clip
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--audio", action="append", required=True, help="folder of <clip id>.wav (repeatable)")
+    ap.add_argument("--audio", action="append", default=None,
+                    help=f"folder of <clip id>.wav (repeatable; default: {DATA.relative_to(ROOT)})")
     ap.add_argument("--tracks", action="append", default=None, help="tracks .npz (repeatable; default: the shipped set)")
     ap.add_argument("--methods", default="hybrid,phonetic+text")
     ap.add_argument("--speakers", default="", help="comma-separated speakers to score (default: all)")
     ap.add_argument("--limit", type=int, default=0, help="at most N clips per speaker")
     ap.add_argument("--out", default=None, help="write the table as markdown here")
+    ap.add_argument("--model", default=None, help="speech checkpoint folder for hybrid/neural (default: the shipped one)")
+    ap.add_argument("--compare-model", default=None, help="a second checkpoint: its hybrid/neural rows are <method>@cmp")
     args = ap.parse_args(argv)
+    args.audio = args.audio or [str(DATA)]
     tracks = args.tracks or sorted(str(p) for p in DATA.glob("*.npz"))
     if not tracks:
         print(f"error: no tracks files in {DATA}; pass --tracks", file=sys.stderr)
@@ -57,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     want = {s for s in args.speakers.split(",") if s}
     methods = [m for m in args.methods.split(",") if m]
+    if args.compare_model:
+        methods += [f"{m}@cmp" for m in methods if m in ("hybrid", "neural")]
     rows, per_speaker, counts = [], defaultdict(lambda: defaultdict(list)), defaultdict(int)
     header = ("| clip | speaker | method | gap r | lag ms | jaw r | RMS r | p50 ratio | p90 ratio | shut agree | "
               "rest gap ours/theirs cm |")
@@ -76,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = measure_clip(clip, wav, m)
+                base, _, cmp = m.partition("@")
+                res = measure_clip(clip, wav, base, model=args.compare_model if cmp else args.model)
             g, j = res["gap"], res["jaw"]
             row = (f"| {clip.name} | {spk} | {m} | {g.r:.2f} | {g.lag_s * 1000:+.0f} | {j.r:.2f} | {res['rms_r']:.2f} | "
                    f"{g.p50_ratio:.2f} | {g.p90_ratio:.2f} | {g.shut_agreement:.2f} | {g.rest_ours_cm:.2f}/{g.rest_ref_cm:.2f} |")

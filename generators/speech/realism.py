@@ -195,11 +195,12 @@ def load_clips(path: str | os.PathLike) -> list[RealClip]:
     return out
 
 
-def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float = 30.0) -> dict:
+def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float = 30.0, model=None) -> dict:  # noqa: ANN001
     """Return {"gap", "jaw": TrackComparison, "rms_r", "p90_ref_cm", "p90_ours_cm"}: `method` ("hybrid", "neural",
     "phonetic" or "phonetic+text") animating `wav` against the person's tracks, with the RMS baseline's r.
 
-    Both are posed on the shipped head; speech frames are those with voice activity > 0.5.
+    Both are posed on the shipped head; speech frames are those with voice activity > 0.5. `model` (a speech
+    checkpoint folder or `SpeechToARKit`; default the shipped one) drives the "neural" and "hybrid" methods.
     """
     from avatar.head import default_head
     from generators.speech.audio import load_audio
@@ -207,7 +208,7 @@ def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float
 
     audio = load_audio(str(wav))
     text = clip.text if method == "phonetic+text" else None
-    seq = animate(audio, text=text, method=method.split("+")[0], fps=fps, life=False)
+    seq = animate(audio, text=text, method=method.split("+")[0], fps=fps, life=False, model=model)
     n = seq.weights.shape[0]
     head = default_head()
     gap, jaw, eye_cm = head_tracks(seq.weights, head)

@@ -1,0 +1,349 @@
+"""Fine-tune the speech model on a real talker's lips: GRID s1's audio against its tracked lip gap and jaw (seeded, CPU).
+
+    python scripts/finetune_speech_real.py --tracks T.npz [--tracks ...] --audio WAVS [--audio ...] --out FOLDER
+
+Starts from the shipped `SpeechToARKit` (the teacher, frozen) and trains a copy (the student) on every clip of
+the tracks files whose audio <AUDIO>/<clip id>.wav exists (`scripts/track_lips.py` writes both). The loss:
+
+1. **lips**, per clip: 1 - Pearson r between the head's inner-lip gap implied by the student's 52 weights and
+   the person's gap mapped onto the head (cm, eye-corner normalised; `realism.RealClip.on_head`, resampled to the
+   model's 50 Hz), plus half that for the jaw opening (chin to nose base), plus a scale term (log of our p90
+   gap over the person's, over voiced frames, squared). The gap is computed in torch from the head's landmark
+   vertices (`avatar.head`, as `realism.head_tracks` does) after the same steps `talking.animate` applies to
+   the model's weights (voice-activity gate, loudness gain on jawOpen, the parted rest posture), so what is
+   trained is what the benchmark measures;
+2. **distillation**: every output column other than the few that open the lips (`FREE`: jawOpen,
+   mouthClose, mouthLowerDown*, mouthUpperUp*) and the bilabial-closure logit stay at the teacher's outputs
+   (squared error on the sigmoid weights and on the closure probability), on the real clips and on
+   synthetic clips of the training voices (espeak-ng and flite, never the held-out voices), where the free
+   columns are held near the teacher too (weaker), so closures at p/b/m, f/v tucks and smiles stay as they were.
+
+A tenth of the clips (every clip whose index in name order is 0 mod 10) is held out for early stopping: the
+epoch with the best mean gap r (best lag within +-133 ms, as the benchmark) on them is kept. Held-out
+speakers (bench_realism's A, B, C) are never read here. Writes FOLDER/speech_to_arkit/ (a checkpoint as
+`save_pretrained` writes it) and FOLDER/finetune_metrics.json; `benchmarks/bench_realism.py --compare-model`
+and `benchmarks/bench_lipsync.py --compare-model` then judge it against the shipped one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from avatar.rig import index_of  # noqa: E402
+
+FREE = ("jawOpen", "mouthClose", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight")
+"""The columns that open the lips: the only ones the lip loss may move away from the teacher."""
+FPS = 50.0  # the model's output rate
+SYNTH_VOICES = ("en-us", "en", "en-gb-x-rp", "en-us-nyc")  # espeak-ng training voices (train_speech_model.VOICES_TRAIN)
+SYNTH_FLITE = ("kal16", "slt", "awb")  # flite training voices (never rms, the held-out one)
+
+
+def _item(samples: np.ndarray, config: dict) -> dict:
+    """Return the model input and the animate() gates (activity, jaw gain) of one 16 kHz clip at FPS."""
+    from generators.speech.audio import Audio
+    from generators.speech.neural import log_mel
+    from generators.speech.talking import frame_activity, loudness_gain
+
+    audio = Audio(samples.astype(np.float32), 16000)
+    mel = log_mel(audio.samples, config)
+    n = mel.shape[1] // 2
+    return {"mel": mel, "n": n, "act": frame_activity(audio, n, FPS), "gain": loudness_gain(audio, n, FPS)}
+
+
+def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: float) -> list[dict]:
+    """Return one training item per tracked clip with audio: features, gates, the person's gap/jaw (cm) at FPS."""
+    from generators.speech.audio import load_audio
+    from generators.speech.realism import load_clips, resample_track
+
+    seen, out = set(), []
+    for t in tracks:
+        for clip in load_clips(t):
+            stem = clip.name.split("/")[-1]
+            if stem in seen:
+                continue
+            wav = next((Path(d) / f"{stem}.wav" for d in audio_dirs if (Path(d) / f"{stem}.wav").is_file()), None)
+            if wav is None:
+                continue
+            seen.add(stem)
+            it = _item(load_audio(str(wav)).samples, config)
+            gap, jaw = clip.on_head(eye_cm)
+            it.update(name=clip.name, gap=resample_track(gap, clip.fps, it["n"], FPS).astype(np.float32),
+                      jaw=resample_track(jaw, clip.fps, it["n"], FPS).astype(np.float32), real=True)
+            out.append(it)
+    return sorted(out, key=lambda d: d["name"])
+
+
+def synthetic_items(n: int, seed: int, config: dict) -> list[dict]:
+    """Return `n` synthetic clips (espeak-ng / flite training voices, random sentences) for distillation only."""
+    from generators.speech.audio import load_audio
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_speech_model import WORDS, make_sentence
+
+    rng = np.random.default_rng(seed)
+    words = list(WORDS)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(n):
+            text = make_sentence(rng, words)
+            path = Path(tmp) / f"s{k}.wav"
+            if k % 2 == 0:
+                cmd = ["espeak-ng", "-v", SYNTH_VOICES[k // 2 % len(SYNTH_VOICES)], "-s", str(int(rng.integers(130, 221))),
+                       "-w", str(path), text]
+            else:
+                cmd = ["flite", "-voice", SYNTH_FLITE[k // 2 % len(SYNTH_FLITE)], "-t", text, "-o", str(path)]
+            try:
+                subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+            except (OSError, subprocess.SubprocessError):
+                continue  # a missing synthesiser only thins the distillation set
+            it = _item(load_audio(str(path)).samples, config)
+            it.update(name=f"synth/{k}", real=False)
+            out.append(it)
+    return out
+
+
+class LipGeometry:
+    """The head's inner-lip gap and jaw opening (cm) as torch functions of (..., 52) weights (`realism.head_tracks`)."""
+
+    def __init__(self) -> None:
+        import torch
+
+        from avatar.head import default_head
+        from generators.speech.realism import CHIN, EYE_CORNERS, INNER_LIP_MID, NOSE_BASE
+
+        head = default_head()
+        lm = head.landmarks68
+        idx = [int(lm[i]) for i in (*INNER_LIP_MID, CHIN, NOSE_BASE)]
+        self.p0 = torch.tensor(np.asarray(head.neutral[idx], np.float32))  # (4, 3)
+        self.d = torch.tensor(np.asarray(head.deltas[:, idx], np.float32))  # (52, 4, 3)
+        self.jaw0 = float(np.linalg.norm(head.neutral[idx[2]] - head.neutral[idx[3]]))
+        self.eye_cm = float(np.linalg.norm(head.neutral[int(lm[EYE_CORNERS[0]])] - head.neutral[int(lm[EYE_CORNERS[1]])]))
+
+    def __call__(self, w):  # noqa: ANN001, ANN204 - torch tensors
+        import torch
+
+        p = self.p0 + torch.einsum("...k,kpc->...pc", w, self.d)
+        gap = torch.linalg.norm(p[..., 0, :] - p[..., 1, :] + 1e-9, dim=-1)
+        jaw = torch.linalg.norm(p[..., 2, :] - p[..., 3, :] + 1e-9, dim=-1) - self.jaw0
+        return gap, jaw
+
+
+def pipeline_weights(logits, act, gain):  # noqa: ANN001, ANN201 - torch tensors
+    """Return the (B, T, 52) weights `talking.animate` makes of the model's logits (gate, jaw gain, rest posture)."""
+    import torch
+
+    from generators.speech.visemes import REST_JAW_OPEN
+
+    w = torch.sigmoid(logits[..., :52]) * act[..., None]
+    j = index_of("jawOpen")
+    jaw = torch.clamp(w[..., j] * gain, min=REST_JAW_OPEN)
+    return torch.cat([w[..., :j], jaw[..., None], w[..., j + 1:]], dim=-1)
+
+
+def pearson(a, b, mask):  # noqa: ANN001, ANN201 - torch tensors (B, T)
+    """Return (B,) Pearson r of a and b over the masked frames of each row."""
+    import torch
+
+    n = mask.sum(-1).clamp(min=2)
+    ma = (a * mask).sum(-1, keepdim=True) / n[:, None]
+    mb = (b * mask).sum(-1, keepdim=True) / n[:, None]
+    da, db = (a - ma) * mask, (b - mb) * mask
+    return (da * db).sum(-1) / torch.sqrt((da ** 2).sum(-1) * (db ** 2).sum(-1) + 1e-8)
+
+
+def batch(items: list[dict], teacher_out: dict):  # noqa: ANN201
+    """Return padded torch tensors of a list of items (mel, mask, act, gain, teacher outputs, targets)."""
+    import torch
+
+    n = max(it["n"] for it in items)
+    B = len(items)
+    mel = np.zeros((B, items[0]["mel"].shape[0], 2 * n), np.float32)
+    mask, act, gain = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), np.ones((B, n), np.float32)
+    gap, jaw, voiced, teach = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), \
+        np.zeros((B, n, 53), np.float32)
+    for b, it in enumerate(items):
+        k = it["n"]
+        mel[b, :, : it["mel"].shape[1]] = it["mel"][:, : 2 * n]
+        mask[b, :k], act[b, :k], gain[b, :k] = 1, it["act"], it["gain"]
+        teach[b, :k] = teacher_out[it["name"]][:k]
+        if it["real"]:
+            gap[b, :k], jaw[b, :k], voiced[b, :k] = it["gap"], it["jaw"], it["act"] > 0.5
+    t = {k: torch.from_numpy(v) for k, v in dict(mel=mel, mask=mask, act=act, gain=gain, gap=gap, jaw=jaw,
+                                                  voiced=voiced, teach=teach).items()}
+    t["real"] = torch.tensor([float(it["real"]) for it in items])
+    return t
+
+
+def loss_terms(model, t: dict, geo: LipGeometry, free_mask, cfg: argparse.Namespace) -> dict:  # noqa: ANN001
+    """Return the loss terms of one batch (lip correlation, jaw correlation, p90 scale, distillation)."""
+    import torch
+
+    out = model(t["mel"])[:, : t["mask"].shape[1]]
+    n = out.shape[1]
+    mask = t["mask"][:, :n]
+    w = pipeline_weights(out, t["act"][:, :n], t["gain"][:, :n])
+    gap, jaw = geo(w)
+    real = t["real"]
+    terms = {}
+    if real.sum() > 0:
+        r_gap = pearson(gap, t["gap"][:, :n], mask)
+        r_jaw = pearson(jaw, t["jaw"][:, :n], mask)
+        terms["lip"] = ((1 - r_gap) * real).sum() / real.sum()
+        terms["jaw"] = ((1 - r_jaw) * real).sum() / real.sum()
+        scale = []
+        for b in torch.nonzero(real).flatten().tolist():
+            v = t["voiced"][b, :n] > 0
+            if v.sum() < 5:
+                continue
+            scale.append(torch.log(torch.quantile(gap[b, v], 0.9) / torch.quantile(t["gap"][b, :n][v], 0.9).clamp(min=1e-3)) ** 2)
+        terms["scale"] = torch.stack(scale).mean() if scale else out.sum() * 0
+    ws, wt = torch.sigmoid(out[..., :52]), torch.sigmoid(t["teach"][:, :n, :52])
+    cs, ct = torch.sigmoid(out[..., 52]), torch.sigmoid(t["teach"][:, :n, 52])
+    col = torch.where(free_mask, torch.where(real[:, None, None] > 0, 0.0, cfg.free_distill), 1.0)  # (B, 1, 52)
+    err = ((ws - wt) ** 2 * col).sum(-1) + cfg.closure_weight * (cs - ct) ** 2
+    terms["distill"] = (err * mask).sum() / mask.sum()
+    return terms
+
+
+def val_r(model, items: list[dict], geo: LipGeometry) -> float:  # noqa: ANN001
+    """Return the mean gap r (best lag within +-133 ms) of `model` on real `items`, at FPS, as the benchmark scores it."""
+    import torch
+
+    from generators.speech.realism import best_lag_r
+
+    rs = []
+    with torch.no_grad():
+        for it in items:
+            out = model(torch.from_numpy(it["mel"][None]))[:, : it["n"]]
+            w = pipeline_weights(out, torch.from_numpy(it["act"][None]), torch.from_numpy(it["gain"][None]))
+            gap, _ = geo(w)
+            rs.append(best_lag_r(gap[0].numpy(), it["gap"], FPS)[0])
+    return float(np.nanmean(rs))
+
+
+def save(model, args: argparse.Namespace, best: tuple, history: list, train: list, val: list, synth: list,  # noqa: ANN001
+         seconds: float) -> None:
+    """Write `model` to <out>/speech_to_arkit/ (teacher's metrics.json carried along) and <out>/finetune_metrics.json."""
+    import shutil
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "speech_to_arkit.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp))
+    if (Path(args.init) / "metrics.json").is_file():
+        shutil.copy(Path(args.init) / "metrics.json", tmp / "metrics.json")
+    final = out / "speech_to_arkit"
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.replace(final)
+    metrics = {"seed": args.seed, "best_epoch": best[2], "val_gap_r_best": best[0], "val_gap_r_start": history[0]["val_gap_r"],
+               "train_clips": [it["name"] for it in train], "val_clips": [it["name"] for it in val],
+               "synthetic_clips": len(synth), "train_minutes": sum(i["n"] for i in train) / FPS / 60,
+               "history": history, "args": dict(vars(args)), "seconds": seconds}
+    mtmp = out / "finetune_metrics.json.tmp"
+    mtmp.write_text(json.dumps(metrics, indent=1))
+    mtmp.replace(out / "finetune_metrics.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from generators.speech.neural import SpeechToARKit
+    from generators.speech.shipped import DEFAULT_WEIGHTS
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tracks", action="append", required=True, help="tracks .npz of the training speaker (repeatable)")
+    ap.add_argument("--audio", action="append", required=True, help="folder of <clip id>.wav (repeatable)")
+    ap.add_argument("--init", default=str(DEFAULT_WEIGHTS), help="teacher / starting checkpoint folder")
+    ap.add_argument("--out", required=True, help="folder to write speech_to_arkit/ and finetune_metrics.json into")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--synthetic", type=int, default=40, help="synthetic distillation clips")
+    ap.add_argument("--lip-weight", type=float, default=1.0)
+    ap.add_argument("--jaw-weight", type=float, default=0.5)
+    ap.add_argument("--scale-weight", type=float, default=0.5)
+    ap.add_argument("--distill-weight", type=float, default=20.0)
+    ap.add_argument("--closure-weight", type=float, default=2.0, help="closure probability vs the weights' columns")
+    ap.add_argument("--free-distill", type=float, default=0.3, help="free columns' distillation weight on synthetic clips")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.time()
+    teacher = SpeechToARKit.from_pretrained(args.init).eval()
+    student = SpeechToARKit.from_pretrained(args.init).train()
+    config = dict(teacher.config)
+    geo = LipGeometry()
+    real = real_items(args.tracks, args.audio, config, geo.eye_cm)
+    if len(real) < 10:
+        print(f"error: only {len(real)} tracked clips have audio; pass the --audio folder track_lips.py --wav-dir wrote",
+              file=sys.stderr)
+        return 2
+    val = [it for k, it in enumerate(real) if k % 10 == 0]
+    train = [it for k, it in enumerate(real) if k % 10 != 0]
+    synth = synthetic_items(args.synthetic, args.seed, config)
+    with torch.no_grad():
+        teacher_out = {it["name"]: teacher(torch.from_numpy(it["mel"][None]))[0, : it["n"]].numpy()
+                       for it in real + synth}
+    free = torch.zeros(52, dtype=torch.bool)
+    for name in FREE:
+        free[index_of(name)] = True
+    free_mask = free[None, None]
+    print(f"{len(train)} train, {len(val)} val real clips ({sum(i['n'] for i in real) / FPS / 60:.1f} min), "
+          f"{len(synth)} synthetic; data {time.time() - t0:.0f} s", flush=True)
+    opt = torch.optim.Adam(student.parameters(), lr=args.lr)
+    history = [{"epoch": 0, "val_gap_r": val_r(student.eval(), val, geo)}]
+    print(history[0], flush=True)
+    best = (history[0]["val_gap_r"], {k: v.clone() for k, v in student.state_dict().items()}, 0)
+    synth_per_batch = max(1, args.batch // 4) if synth else 0
+    for epoch in range(1, args.epochs + 1):
+        student.train()
+        order = rng.permutation(len(train))
+        sums: dict[str, float] = {}
+        steps = 0
+        for s in range(0, len(order), args.batch - synth_per_batch):
+            items = [train[j] for j in order[s: s + args.batch - synth_per_batch]]
+            if synth_per_batch:
+                items += [synth[j] for j in rng.choice(len(synth), synth_per_batch, replace=False)]
+            t = batch(items, teacher_out)
+            terms = loss_terms(student, t, geo, free_mask, args)
+            loss = (args.lip_weight * terms["lip"] + args.jaw_weight * terms["jaw"] + args.scale_weight * terms["scale"]
+                    + args.distill_weight * terms["distill"])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            opt.step()
+            steps += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+        student.eval()
+        rec = {"epoch": epoch, "val_gap_r": val_r(student, val, geo), **{k: v / steps for k, v in sums.items()}}
+        history.append(rec)
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in rec.items()}),
+              f"{time.time() - t0:.0f} s", flush=True)
+        if rec["val_gap_r"] > best[0]:
+            best = (rec["val_gap_r"], {k: v.clone() for k, v in student.state_dict().items()}, epoch)
+            save(student, args, best, history, train, val, synth, time.time() - t0)  # a stopped run keeps its best
+    student.load_state_dict(best[1])
+    save(student, args, best, history, train, val, synth, time.time() - t0)
+    print(f"best epoch {best[2]}: val gap r {best[0]:.3f} (start {history[0]['val_gap_r']:.3f}); wrote {args.out}/speech_to_arkit")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
