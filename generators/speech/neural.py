@@ -4,8 +4,9 @@ Architecture (`SpeechToARKit`): log-mel (n_mels x 100 Hz) -> conv front end that
 with a fixed, short look-ahead (`lookahead` feature frames: visible articulation leads the sound, so a
 few tens of ms of future audio help) -> unidirectional GRU (streams frame by frame) -> linear head:
 52 sigmoid weights and one bilabial-closure logit, which `talking.animate` turns into the same hard
-lip closure as the phonetic path. Trained by `scripts/train_speech_model.py` on espeak-ng speech
-labelled by the phonetic path; see `generators/speech/weights/README.md` for the recipe and metrics.
+lip closure as the phonetic path. Trained by `scripts/train_speech_model.py` on synthetic speech
+labelled by the phonetic path, then fine-tuned on a real talker's tracked lips (GRID s1,
+`scripts/finetune_speech_real.py`); see `generators/speech/weights/README.md` for the recipe and metrics.
 
 `SpeechToARKit` is a diffusers `ModelMixin` + `ConfigMixin`: the shipped checkpoint is the folder
 `generators/speech/weights/speech_to_arkit/` (config.json + diffusion_pytorch_model.safetensors, and
