@@ -166,3 +166,35 @@ def test_track_script_refuses_a_folder_without_clips_in_one_line(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "no GRID clips" in err and "\n" not in err
     assert not (tmp_path / "t.npz").exists()
+
+
+def _finetune_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "finetune_speech_real.py"
+    spec = importlib.util.spec_from_file_location("finetune_speech_real", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_finetune_lip_geometry_is_the_benchmarks_in_torch():
+    torch = pytest.importorskip("torch")
+    ft = _finetune_script()
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0, 0.6, (7, 52)).astype(np.float32)
+    gap, jaw = ft.LipGeometry()(torch.from_numpy(w))
+    ref_gap, ref_jaw, _ = head_tracks(w)
+    # The loss trains on exactly what bench_realism measures: the head's inner-lip gap and jaw opening in cm.
+    np.testing.assert_allclose(gap.numpy(), ref_gap, atol=1e-4)
+    np.testing.assert_allclose(jaw.numpy(), ref_jaw, atol=1e-4)
+    assert gap.std() > 0.05  # random mouths differ: the comparison is not between constants
+
+
+def test_finetune_refuses_too_few_tracked_clips_with_audio_in_one_line(tmp_path, capsys):
+    pytest.importorskip("torch")
+    ft = _finetune_script()
+    rc = ft.main(["--tracks", str(DATA / "grid_s1.npz"), "--audio", str(tmp_path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "--wav-dir" in err
+    assert not (tmp_path / "o").exists()
