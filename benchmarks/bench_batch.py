@@ -71,7 +71,7 @@ def compare(man: Path, baseline: Path, repeats: int) -> None:
     """Print clips per minute of the local configurations, this checkout against `baseline`, interleaved, medians."""
     roots = {"this checkout": Path(__file__).resolve().parents[1], "baseline": baseline.resolve()}
     print(f"{'backend':8s} {'workers':>7s} {'score':>5s} {'checkout':>14s} {'clips/min (median)':>19s} {'runs':>24s}")
-    for backend, workers, score in [("local", 2, False), ("local", 2, True), ("local", 1, False)]:
+    for backend, workers, score in [("local", 2, False), ("local", 2, True)]:
         cpm: dict[str, list[float]] = {k: [] for k in roots}
         for _ in range(repeats):
             for k, root in reversed(roots.items()):
