@@ -65,3 +65,32 @@ def test_frames_posed_from_weights_equal_frames_of_posed_vertices() -> None:
             ref = r.render_vertices(head.pose(w, hp))
             diff = np.abs(img.astype(np.int16) - ref).max(-1)
             assert diff.max() <= 1 and (diff > 0).mean() <= 1e-3
+
+
+@pytest.mark.parametrize("identity", [0, 7])
+def test_drawn_faces_leaves_out_the_lash_tips_as_brute_force_does(identity: int) -> None:
+    """The lash-tip cut (triangles wholly beyond LASH_LENGTH_CM of the skin) compares each lash vertex with nearby skin
+    only; the drawn triangles equal those of the distances to every skin vertex, and some tips are cut."""
+    from avatar.appearance import eye_geometry
+    from avatar.head import ICT_PARTS
+    from renderers.drawn_faces import LASH_LENGTH_CM, drawn_faces
+
+    head = default_head(identity)
+    drawn = drawn_faces(head)
+    v = head.generic_neutral
+    a, b = ICT_PARTS["eyelashes"]
+    skin = v[slice(*ICT_PARTS["face"])]
+    dist = np.array([np.sqrt(((skin - p) ** 2).sum(-1)).min() for p in v[a:b]])
+    tip = np.zeros(len(v), bool)
+    tip[a:b] = dist > LASH_LENGTH_CM
+    lash_faces = head.faces[(head.faces >= a).all(1) & (head.faces < b).all(1)]
+    cut = tip[lash_faces].all(1)
+    assert cut.sum() > 50
+    drawn_set = {tuple(f) for f in drawn.tolist()}
+    assert not any(tuple(f) in drawn_set for f in lash_faces[cut].tolist())
+    # every lash triangle that is not a tip and not a lower lash is still drawn
+    eye_y = np.mean([e.centre[1] for e in eye_geometry(v)])
+    lower = np.zeros(len(v), bool)
+    lower[a:b] = v[a:b, 1] < eye_y
+    kept = lash_faces[~cut & ~lower[lash_faces].any(1)]
+    assert len(kept) > 50 and all(tuple(f) in drawn_set for f in kept.tolist())
