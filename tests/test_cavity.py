@@ -97,6 +97,7 @@ def test_torch_matches_numpy_and_its_gradient_matches_finite_differences(head, f
     assert analytic > 0  # moving a fold's floor outwards, towards its smoothed surface, lightens it
 
 
+@pytest.mark.slow
 def test_render_switch_and_cli_flag_turn_cavity_shading_off(tmp_path) -> None:
     """Cavity shading only darkens (never brightens) and darkens a real part of the face; `appearance=` and
     `--no-cavity` switch it off."""
@@ -118,6 +119,7 @@ def test_render_switch_and_cli_flag_turn_cavity_shading_off(tmp_path) -> None:
     assert np.array_equal(np.asarray(Image.open(out).convert("RGB")).astype(int), plain)
 
 
+@pytest.mark.slow
 def test_cavity_darkens_dark_skin_without_greying_it() -> None:
     """A cavity dims the highlight with the albedo: where it darkens dark skin (beside the nose, yaw 30, a smile) the
     skin keeps its colour. With the highlight left lit, 1 % of those pixels lost >= 0.16 of their saturation, a grey

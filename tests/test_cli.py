@@ -43,6 +43,7 @@ def test_render_aus_va_identity(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert Image.open(a).size == (96, 96) and Image.open(b).size == (96, 96)
 
 
+@pytest.mark.slow
 def test_sheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sheet.png"
     code, _, _ = run(capsys, "sheet", "--emotions", "happy,sad", "--intensities", "0.5,1", "--cell", "64", "-o", str(out), "--no-progress")

@@ -184,6 +184,7 @@ def test_round_trip_through_our_reader(tmp_path: Path, seq: ExpressionSequence) 
         np.testing.assert_allclose(back.vertex_uv, head.vertex_uv, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_trimesh_opens_it(glb: Path) -> None:
     import trimesh
 

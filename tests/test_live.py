@@ -170,6 +170,7 @@ def test_no_microphone_is_one_line() -> None:
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_bad_target_on_the_cli_is_one_line(tmp_path: Path) -> None:
     r = subprocess.run([*CLI, "stream", "-", "--livelink", "127.0.0.1:notaport"], input=b"", capture_output=True,
                        timeout=120)

@@ -46,6 +46,7 @@ def test_happy_render_differs_mostly_in_the_lower_face() -> None:
     assert below > 0.5 * face and below > 2 * brows
 
 
+@pytest.mark.slow
 def test_render_sequence_and_torch_output() -> None:
     import torch
 

@@ -101,6 +101,7 @@ def test_loading_is_local_and_strict(tmp_path: Path) -> None:
     ({"emotion": "sad", "strength": 0.5}, "needs an init image"),
     ({"emotion": "sad", "strength": 0.0}, r"strength must be a number in \(0.0, 1.0\], got 0.0"),
 ])
+@pytest.mark.slow
 def test_bad_inputs_give_one_line_errors(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(AvatarInputError, match=message) as err:
         tiny_pipeline()(**{"num_inference_steps": 2, **kwargs})
@@ -297,6 +298,7 @@ def test_sd_adapter_forward_backward_step_save_load(tmp_path: Path) -> None:
     assert "p_target" in guided.scores[0]
 
 
+@pytest.mark.slow
 def test_sd_checkpoint_attaches_a_fresh_adapter_locally(tmp_path: Path) -> None:
     from diffusers import StableDiffusionPipeline
 

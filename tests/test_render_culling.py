@@ -66,6 +66,7 @@ def test_only_the_ict_layouts_closed_parts_are_culled() -> None:
         assert r._culled == len(drawn_faces(bare))
 
 
+@pytest.mark.slow
 def test_identity_modes_are_read_on_first_use_and_equal_the_file() -> None:
     """The shipped head holds a loader, not the 100 modes, until an identity asks for them; then they are the file's."""
     head = _load_ict.__wrapped__(str(ICT_PATH))  # a fresh load, not the cached head other tests may have used

@@ -26,6 +26,7 @@ def test_session_is_bounded_and_closes_what_it_drops() -> None:
     assert a.ctx is None and c.ctx is None  # closing the session releases the rest
 
 
+@pytest.mark.slow
 def test_a_held_renderer_is_never_re_aimed() -> None:
     with avatar.Session() as s:
         front = s.renderer(width=64, height=64, view="front")

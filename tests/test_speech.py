@@ -157,6 +157,7 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
     return msg
 
 
+@pytest.mark.slow
 def test_bad_audio_fails_with_one_line_errors(tmp_path: Path) -> None:
     import soundfile
 

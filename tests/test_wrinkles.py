@@ -333,6 +333,7 @@ def test_a_fold_never_brightens_the_skin_in_either_shader() -> None:
     assert (lined < plain - 1e-3).any()
 
 
+@pytest.mark.slow
 def test_crows_feet_on_brown_skin_are_darker_never_white() -> None:
     """The user's case: a full smile on brown skin at three-quarter. Wherever the lines change the image they darken it
     (GL), and the crow's feet are no brighter than the skin around the eye without lines."""
