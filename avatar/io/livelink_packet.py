@@ -33,24 +33,18 @@ from fractions import Fraction
 import numpy as np
 
 from avatar.errors import AvatarInputError, FileFormatError, ShapeError
+from avatar.io.livelink import LIVE_LINK_ORDER, ROTATION_COLUMNS
 from avatar.rig import ARKIT_NAMES
 
 PACKET_VERSION = 6
 """The version byte Unreal's Live Link Face source accepts (FQualifiedFrameTime timing)."""
 
-PACKET_ORDER: tuple[str, ...] = (
-    "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft", "EyeSquintLeft", "EyeWideLeft",
-    "EyeBlinkRight", "EyeLookDownRight", "EyeLookInRight", "EyeLookOutRight", "EyeLookUpRight", "EyeSquintRight", "EyeWideRight",
-    "JawForward", "JawLeft", "JawRight", "JawOpen",
-    "MouthClose", "MouthFunnel", "MouthPucker", "MouthLeft", "MouthRight", "MouthSmileLeft", "MouthSmileRight",
-    "MouthFrownLeft", "MouthFrownRight", "MouthDimpleLeft", "MouthDimpleRight", "MouthStretchLeft", "MouthStretchRight",
-    "MouthRollLower", "MouthRollUpper", "MouthShrugLower", "MouthShrugUpper", "MouthPressLeft", "MouthPressRight",
-    "MouthLowerDownLeft", "MouthLowerDownRight", "MouthUpperUpLeft", "MouthUpperUpRight",
-    "BrowDownLeft", "BrowDownRight", "BrowInnerUp", "BrowOuterUpLeft", "BrowOuterUpRight",
-    "CheekPuff", "CheekSquintLeft", "CheekSquintRight", "NoseSneerLeft", "NoseSneerRight", "TongueOut",
-)
-ROTATIONS: tuple[str, ...] = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
-                              "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+# Unreal's packet lists the shapes in its enum's order (ELiveLinkAppleARKitFaceBlendShape), which differs from the
+# app's CSV header (avatar.io.livelink.LIVE_LINK_ORDER) only in two pairs: JawLeft before JawRight, MouthLeft before
+# MouthRight. The rotations follow in the CSV's order.
+_ENUM_SWAPS = {"JawRight": "JawLeft", "JawLeft": "JawRight", "MouthRight": "MouthLeft", "MouthLeft": "MouthRight"}
+PACKET_ORDER: tuple[str, ...] = tuple(_ENUM_SWAPS.get(n, n) for n in LIVE_LINK_ORDER)
+ROTATIONS: tuple[str, ...] = ROTATION_COLUMNS
 VALUE_COUNT = len(PACKET_ORDER) + len(ROTATIONS)  # 61
 MAX_NAME_BYTES = 255
 """Longest subject name or device id, in UTF-8 bytes (the engine sizes its receive buffer for 256 characters each)."""
