@@ -130,6 +130,10 @@ def _pcm(audio: Audio) -> bytes:
 
 
 def _run(decoder, pcm: bytes) -> None:  # noqa: ANN001
+    # The decoders are cached, and pocketsphinx's feature stage keeps state from one utterance into the next (resetting
+    # the CMN estimate alone did not help): without this a clip decoded after another one got other phones (up to 0.36
+    # in a weight of `animate --method hybrid` on its second call in a process). Every utterance starts afresh.
+    decoder.reinit_feat()
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
