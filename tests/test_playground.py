@@ -10,11 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +20,7 @@ import numpy as np
 import pytest
 
 from avatar.errors import AvatarInputError
+from tests.serving import CLI, running_playground
 
 pytestmark = [pytest.mark.gl, pytest.mark.speech, pytest.mark.browser]
 
@@ -31,7 +28,6 @@ pytest.importorskip("gradio", reason='the playground needs gradio: pip install "
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CLI = [sys.executable, "-c", "import sys; from avatar.app.cli import main; sys.exit(main())"]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -191,40 +187,12 @@ def test_shading_switches_reach_the_renders(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ the browser walk
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict[str, Any]]:
     """Yield {"url", "log", "root"} of `emoavatar serve` on a free port; stop it with SIGTERM and check its temp folder went."""
-    emoavatar = shutil.which("emoavatar")
-    cmd = [emoavatar] if emoavatar else CLI
-    port = _free_port()
-    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            if not line:
-                pytest.fail(f"emoavatar serve exited ({proc.wait()}):\n{''.join(lines)}")
-            lines.append(line)
-            if "open http://" in line:
-                break
-        else:
-            pytest.fail("emoavatar serve did not start in 300 s:\n" + "".join(lines))
-        log = "".join(lines)
+    with running_playground() as (url, log):
         root = re.search(r"uploads and outputs in (\S+)", log)
-        yield {"url": f"http://127.0.0.1:{port}", "log": log, "root": Path(root.group(1)) if root else None}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        yield {"url": url, "log": log, "root": Path(root.group(1)) if root else None}
     if root:
         assert not Path(root.group(1)).exists(), "the playground left its temp folder behind"
 

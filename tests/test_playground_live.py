@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.serving import running_playground
+
 from avatar.errors import AvatarInputError
 
 pytestmark = [pytest.mark.gl, pytest.mark.speech, pytest.mark.browser]
@@ -30,7 +29,6 @@ pytestmark = [pytest.mark.gl, pytest.mark.speech, pytest.mark.browser]
 pytest.importorskip("gradio", reason='the playground needs gradio: pip install "emoavatar[playground]"')
 
 CHROMIUM = "/usr/bin/chromium"
-CLI = [sys.executable, "-c", "import sys; from avatar.app.cli import main; sys.exit(main())"]
 TEXT = "papa bob buys maps by the pond, and mama pam opens the big window wide"
 
 
@@ -80,38 +78,11 @@ def test_live_callback_follows_the_speech(speech_wav: Path) -> None:
     assert len(sent) == state.frames and all(len(f["w"]) == 52 and len(f["p"]) == 3 for f in sent)  # all go to the page
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server() -> Iterator[str]:
     """Yield the URL of `emoavatar serve` on a free port; stop it with SIGTERM afterwards."""
-    emoavatar = shutil.which("emoavatar")
-    cmd = [emoavatar] if emoavatar else CLI
-    port = _free_port()
-    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            if not line:
-                pytest.fail(f"emoavatar serve exited ({proc.wait()}):\n{''.join(lines)}")
-            lines.append(line)
-            if "open http://" in line:
-                break
-        else:
-            pytest.fail("emoavatar serve did not start in 300 s:\n" + "".join(lines))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with running_playground() as (url, _):
+        yield url
 
 
 @pytest.mark.browser
