@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jitter-ms", type=float, default=30.0)
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--rtf-clips", type=int, default=6, help="clips timed for the real-time factors")
-    ap.add_argument("--paths", nargs="+", default=["phonetic+text", "phonetic", "neural", "hybrid", "hybrid-before"],
-                    help="which of phonetic+text, phonetic, neural, hybrid, hybrid-before to measure")
+    ap.add_argument("--paths", nargs="+", default=["phonetic+text", "hybrid+text", "phonetic", "neural", "hybrid", "hybrid-before"],
+                    help="which of phonetic+text, hybrid+text (the default with a transcript), phonetic, neural, hybrid, "
+                         "hybrid-before to measure")
     ap.add_argument("--stream", action=argparse.BooleanOptionalAction, default=True,
                     help="also measure streaming against the offline neural path")
     ap.add_argument("--model", default=None, help="speech model checkpoint folder (default: the shipped one)")
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     lips = default_lip_model()
     paths = [("phonetic+text", "phonetic", True, None), ("phonetic audio-only", "phonetic", False, None)]
     if weights_available(args.model) if args.model else weights_available():
-        paths += [("neural audio-only", "neural", False, args.model), ("hybrid audio-only", "hybrid", False, args.model),
+        paths += [("hybrid+text", "hybrid", True, args.model),
+                  ("neural audio-only", "neural", False, args.model), ("hybrid audio-only", "hybrid", False, args.model),
                   ("hybrid-before audio-only", "hybrid-before", False, args.model)]
     paths = [p for p in paths if p[0].split()[0] in args.paths]
     if args.compare_model:
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         # Real-time factors first, uncached (warm: one call per path before timing), on the first clips.
         rtf: dict[str, float] = {}
         timed = judged[: args.rtf_clips]
-        for name, method, use_text, model in paths:
+        for name, method, use_text, model in paths if timed else []:  # --rtf-clips 0: no timing
             with _merge(method):
                 animate(timed[0][2], text=timed[0][3] if use_text else None, method=_method(method), model=model)
                 t0 = time.perf_counter()

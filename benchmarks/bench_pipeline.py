@@ -1,7 +1,7 @@
 """Prints `emoavatar animate` speed end to end (real-time factor), the share of every stage, the images against a
 baseline checkout, and time to first frame.
 
-Speech is a human voice by default: benchmarks/data/realism/A_bbas1s.wav (GRID, 2.98 s) looped to 5.96 s
+Speech is a human voice by default: benchmarks/data/realism/s1_bbas1s.wav (GRID, 2.98 s) looped to 5.96 s
 (`--speech espeak`: an espeak-ng sentence; synthetic voiced noise where espeak-ng is missing). Measured, each in a
 fresh process (the user's experience), and, with `--baseline DIR`, the same for an earlier checkout interleaved
 run by run (this machine is shared: only figures from one run compare):
@@ -41,7 +41,7 @@ import numpy as np
 from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
-HUMAN = ROOT / "benchmarks" / "data" / "realism" / "A_bbas1s.wav"
+HUMAN = ROOT / "benchmarks" / "data" / "realism" / "s1_bbas1s.wav"
 SENTENCE = "Hello there, it is lovely to see you again today. I brought news that will make everyone smile."
 
 # Run as a file by each checkout's interpreter (PYTHONPATH = that checkout); prints one JSON line of seconds.

@@ -1,11 +1,12 @@
 """Speech motion against real people: per clip and per speaker, our lip gap and jaw against a person's.
 
-    python benchmarks/bench_realism.py [--audio AUDIO_DIR] [--tracks T.npz ...] [--methods hybrid,phonetic+text]
+    python benchmarks/bench_realism.py [--audio AUDIO_DIR] [--tracks T.npz ...] [--methods hybrid+text,hybrid,neural]
         [--model CKPT] [--compare-model CKPT]
 
 For every clip of the tracks files (measured by `scripts/track_lips.py`; the shipped ones are in
 benchmarks/data/realism/, see its README for sources, licences and which speakers are held out) whose audio
-<AUDIO_DIR>/<clip id>.wav exists: animate the audio (audio only: `hybrid`; with the transcript: `phonetic`),
+<AUDIO_DIR>/<clip id>.wav exists: animate the audio (audio only: `hybrid`, `neural`; with the transcript:
+`hybrid+text`, what `animate` does with one, or the rules' `phonetic+text`),
 pose both on the shipped head (`generators.speech.realism`) and print Pearson r of the inner-lip gap and of
 the jaw opening at the best lag within +-133 ms, our p50/p90 opening over the person's (speech frames), the
 share of frames on which both agree the lips are shut, the rest gap in pauses (ours / theirs) and the r of
@@ -13,7 +14,7 @@ the audio's smoothed RMS envelope with the person's gap (the loudness-only basel
 speaker. --out writes the table as markdown. The held-out speakers' audio is shipped with their tracks, so
 with no --audio the benchmark runs on them (and on any s1 clip whose audio is in benchmarks/data/realism/).
 --compare-model scores a second speech checkpoint's audio-only paths ("hybrid", "neural") on the same clips,
-in the same run, as rows "<method>@cmp".
+in the same run, as rows "<method>@cmp" (`hybrid+text@cmp` too).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--audio", action="append", default=None,
                     help=f"folder of <clip id>.wav (repeatable; default: {DATA.relative_to(ROOT)})")
     ap.add_argument("--tracks", action="append", default=None, help="tracks .npz (repeatable; default: the shipped set)")
-    ap.add_argument("--methods", default="hybrid,phonetic+text")
+    ap.add_argument("--methods", default="hybrid+text,hybrid,phonetic+text",
+                    help="comma-separated: hybrid, neural, phonetic, and hybrid+text / phonetic+text (with the "
+                         "clip's transcript); hybrid+text is what animate does with a transcript")
     ap.add_argument("--speakers", default="", help="comma-separated speakers to score (default: all)")
     ap.add_argument("--limit", type=int, default=0, help="at most N clips per speaker")
     ap.add_argument("--out", default=None, help="write the table as markdown here")
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     want = {s for s in args.speakers.split(",") if s}
     methods = [m for m in args.methods.split(",") if m]
     if args.compare_model:
-        methods += [f"{m}@cmp" for m in methods if m in ("hybrid", "neural")]
+        methods += [f"{m}@cmp" for m in methods if m in ("hybrid", "neural", "hybrid+text")]
     rows, per_speaker, counts = [], defaultdict(lambda: defaultdict(list)), defaultdict(int)
     header = ("| clip | speaker | method | gap r | lag ms | jaw r | RMS r | p50 ratio | p90 ratio | shut agree | "
               "rest gap ours/theirs cm |")
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         counts[spk] += 1
         for m in methods:
-            if m == "phonetic+text" and not clip.text:
+            if m.endswith("+text") and not clip.text:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

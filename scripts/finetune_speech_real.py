@@ -61,10 +61,30 @@ def _item(samples: np.ndarray, config: dict) -> dict:
     return {"mel": mel, "n": n, "act": frame_activity(audio, n, FPS), "gain": loudness_gain(audio, n, FPS)}
 
 
-def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: float) -> list[dict]:
-    """Return one training item per tracked clip with audio: features, gates, the person's gap/jaw (cm) at FPS."""
+def pitch_shifted(samples: np.ndarray, cents: float) -> np.ndarray:
+    """Return 16 kHz `samples` with pitch and formants moved by `cents` at the same tempo (sox's `pitch`).
+
+    A voice an octave-third higher or lower with the same timing: the lips' track still fits it, and the model
+    hears more voices than the few real speakers it is trained on (speaker augmentation).
+    """
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "a.wav", Path(tmp) / "b.wav"
+        sf.write(src, samples.astype(np.float32), 16000, subtype="FLOAT")
+        subprocess.run(["sox", str(src), str(dst), "pitch", f"{cents:.0f}", "rate", "16000"], check=True, capture_output=True)
+        out, _ = sf.read(dst, dtype="float32")
+    return out[: len(samples)] if len(out) >= len(samples) else np.pad(out, (0, len(samples) - len(out)))
+
+
+def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: float, augment: int = 0,
+               max_cents: float = 0.0, seed: int = 0) -> list[dict]:
+    """Return one training item per tracked clip with audio (features, gates, the person's gap/jaw in cm at FPS),
+    plus `augment` pitch-shifted copies of each (up to +-`max_cents`, seeded; names end in "~k")."""
     from generators.speech.audio import load_audio
     from generators.speech.realism import load_clips, resample_track
+
+    rng = np.random.default_rng(seed + 17)
 
     seen, out = set(), []
     for t in tracks:
@@ -76,12 +96,32 @@ def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: f
             if wav is None:
                 continue
             seen.add(stem)
-            it = _item(load_audio(str(wav)).samples, config)
+            samples = load_audio(str(wav)).samples
             gap, jaw = clip.on_head(eye_cm)
-            it.update(name=clip.name, gap=resample_track(gap, clip.fps, it["n"], FPS).astype(np.float32),
-                      jaw=resample_track(jaw, clip.fps, it["n"], FPS).astype(np.float32), real=True)
-            out.append(it)
+            for k in range(1 + augment):
+                if k:
+                    cents = float(rng.uniform(0.25, 1.0) * max_cents * rng.choice([-1.0, 1.0]))
+                    it = _item(pitch_shifted(samples, cents), config)
+                else:
+                    it = _item(samples, config)
+                it.update(name=clip.name + (f"~{k}" if k else ""), speaker=clip.speaker,
+                          gap=resample_track(gap, clip.fps, it["n"], FPS).astype(np.float32),
+                          jaw=resample_track(jaw, clip.fps, it["n"], FPS).astype(np.float32), real=True)
+                out.append(it)
     return sorted(out, key=lambda d: d["name"])
+
+
+def speaker_repeats(items: list[dict]) -> np.ndarray:
+    """Return how many times each item is drawn per epoch: sqrt(largest speaker's count / its speaker's), rounded.
+
+    A speaker with 50 clips beside one with 400 is drawn ~3x per epoch: heard more, without the 8x that would
+    let the model learn that one speaker's 50 clips by heart.
+    """
+    from collections import Counter
+
+    count = Counter(it["speaker"] for it in items)
+    top = max(count.values())
+    return np.array([max(1, round(float(np.sqrt(top / count[it["speaker"]])))) for it in items])
 
 
 def synthetic_items(n: int, seed: int, config: dict) -> list[dict]:
@@ -279,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distill-weight", type=float, default=20.0)
     ap.add_argument("--closure-weight", type=float, default=2.0, help="closure probability vs the weights' columns")
     ap.add_argument("--free-distill", type=float, default=0.3, help="free columns' distillation weight on synthetic clips")
+    ap.add_argument("--val-tracks", action="append", default=[],
+                    help="tracks .npz of other speakers to early-stop on (repeatable; default: every tenth training clip)")
+    ap.add_argument("--augment", type=int, default=0, help="pitch-shifted copies of each training clip (sox)")
+    ap.add_argument("--augment-cents", type=float, default=300.0, help="largest pitch/formant shift of a copy, in cents")
+    ap.add_argument("--balance-speakers", action="store_true",
+                    help="draw a speaker with fewer clips more often (sqrt of the count ratio)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
@@ -289,13 +335,25 @@ def main(argv: list[str] | None = None) -> int:
     student = SpeechToARKit.from_pretrained(args.init).train()
     config = dict(teacher.config)
     geo = LipGeometry()
-    real = real_items(args.tracks, args.audio, config, geo.eye_cm)
-    if len(real) < 10:
-        print(f"error: only {len(real)} tracked clips have audio; pass the --audio folder track_lips.py --wav-dir wrote",
-              file=sys.stderr)
+    if args.val_tracks:
+        # Early stopping on speakers the training never hears: the epoch kept is the one that generalises.
+        train = real_items(args.tracks, args.audio, config, geo.eye_cm, args.augment, args.augment_cents, args.seed)
+        val = real_items(args.val_tracks, args.audio, config, geo.eye_cm)
+        real = train + val
+    else:
+        real = real_items(args.tracks, args.audio, config, geo.eye_cm)
+        val = [it for k, it in enumerate(real) if k % 10 == 0]
+        train = [it for k, it in enumerate(real) if k % 10 != 0]
+        if args.augment:
+            held = {it["name"] for it in val}
+            train = [it for it in real_items(args.tracks, args.audio, config, geo.eye_cm, args.augment, args.augment_cents,
+                                             args.seed) if it["name"].split("~")[0] not in held]
+            real = train + val
+    if len(train) < 10 or not val:
+        print(f"error: only {len(train)} training and {len(val)} validation clips have audio; pass the --audio folder "
+              "track_lips.py --wav-dir wrote", file=sys.stderr)
         return 2
-    val = [it for k, it in enumerate(real) if k % 10 == 0]
-    train = [it for k, it in enumerate(real) if k % 10 != 0]
+    repeats = speaker_repeats(train) if args.balance_speakers else np.ones(len(train), int)
     synth = synthetic_items(args.synthetic, args.seed, config)
     with torch.no_grad():
         teacher_out = {it["name"]: teacher(torch.from_numpy(it["mel"][None]))[0, : it["n"]].numpy()
@@ -313,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     synth_per_batch = max(1, args.batch // 4) if synth else 0
     for epoch in range(1, args.epochs + 1):
         student.train()
-        order = rng.permutation(len(train))
+        order = rng.permutation(np.repeat(np.arange(len(train)), repeats))
         sums: dict[str, float] = {}
         steps = 0
         for s in range(0, len(order), args.batch - synth_per_batch):

@@ -67,6 +67,54 @@ def test_hybrid_closure_unites_model_and_phones_and_tucks_only_where_open() -> N
     assert not no_peaks[25]
 
 
+
+def test_with_a_transcript_only_the_aligned_bilabials_close() -> None:
+    from generators.speech.closure import transcript_closure
+    from generators.speech.phonetic import Phone
+
+    fps, n = 30.0, 30
+    phones = [Phone("SIL", 0.0, 0.2), Phone("M", 0.2, 0.28), Phone("AA", 0.28, 0.5), Phone("F", 0.5, 0.6),
+              Phone("AA", 0.6, 0.8), Phone("SIL", 0.8, 1.0)]
+    shut, tuck = transcript_closure(phones, fps, n)
+    assert shut[int(0.24 * fps)] and tuck[int(0.55 * fps)] and not (tuck & shut).any()
+    # Nothing but the m (with the phonetic path's margins) is shut: no vowel, no pause.
+    assert not shut[: int(0.15 * fps)].any() and not shut[int(0.36 * fps):].any()
+
+
+def test_auto_with_a_transcript_takes_the_model_mouth_when_it_is_there() -> None:
+    pytest.importorskip("pocketsphinx")
+    from generators.speech.shipped import weights_available
+    from generators.speech.talking import resolve_method
+
+    if not weights_available():
+        pytest.skip("the speech model's weights are not shipped in this checkout")
+    assert resolve_method("auto", "bin blue at f two now") == "hybrid"
+    assert resolve_method("auto", None) == "hybrid"
+    assert resolve_method("phonetic", "bin blue") == "phonetic"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise a held-out voice")
+def test_with_a_transcript_the_default_path_closes_every_bilabial(tmp_path: Path) -> None:
+    """A voice the model never trained on, with its transcript and the default method: the lips are shut at
+    every p/b/m an independent, jittered alignment finds (the transcript path's 95 % bar), and a vowel is
+    never shut at its middle more often than on the rules' path."""
+    pytest.importorskip("pocketsphinx")
+    from generators.speech import animate
+    from generators.speech.audio import load_audio
+    from generators.speech.evaluation import closure_report, independent_alignment, jitter_phones
+
+    text = "maybe we should probably move the boat before the storm"
+    wav = tmp_path / "heldout.wav"
+    subprocess.run(["espeak-ng", "-v", "en-gb-x-gbcwmd+m7", "-s", "160", "-w", str(wav), text], check=True, capture_output=True)
+    judge = jitter_phones(independent_alignment(load_audio(wav), text), seed=3)
+    auto = animate(wav, text=text, emotion="happy", intensity=0.6, life=False)
+    rules = animate(wav, text=text, emotion="happy", intensity=0.6, method="phonetic", life=False)
+    rep, rep_rules = closure_report(auto.weights, auto.fps, judge), closure_report(rules.weights, rules.fps, judge)
+    assert rep.bilabials >= 6
+    assert rep.closed_rate >= 0.95, f"{rep.closed} of {rep.bilabials} bilabials closed"
+    assert rep.false_shut_rate <= rep_rules.false_shut_rate + 0.05
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng to synthesise a held-out voice")
 @pytest.mark.parametrize("emotion", ["happy", "fear"])

@@ -248,7 +248,7 @@ def test_decoding_a_clip_does_not_depend_on_the_clip_decoded_before(tmp_path: Pa
     import avatar
     from generators.speech import phonetic
 
-    src = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "realism" / "A_bbas1s.wav"
+    src = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "realism" / "s1_bbas1s.wav"
     with wave.open(str(src)) as f:
         params, frames = f.getparams(), f.readframes(f.getnframes())
     looped = tmp_path / "looped.wav"

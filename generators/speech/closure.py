@@ -134,3 +134,16 @@ def hybrid_closure(
     shut |= bilabial_frames(phones, fps, n)
     tuck = labiodental_frames(phones, fps, n) & ~shut
     return shut, tuck
+
+
+def transcript_closure(phones: list[Phone], fps: float, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (T,) bool closure mask and (T,) bool f/v tuck mask of `method="hybrid"` with a transcript.
+
+    The p/b/m and f/v of the force-aligned transcript with the phonetic path's margins, and nothing else: the
+    transcript says which bilabials there are, so the model's flag and peaks would only add closures where
+    a person's lips stay open (measured on held-out real speakers, docs/speech.md).
+    """
+    from generators.speech.visemes import bilabial_frames, labiodental_frames
+
+    shut = bilabial_frames(phones, fps, n_frames)
+    return shut, labiodental_frames(phones, fps, n_frames) & ~shut

@@ -197,7 +197,8 @@ def load_clips(path: str | os.PathLike) -> list[RealClip]:
 
 def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float = 30.0, model=None) -> dict:  # noqa: ANN001
     """Return {"gap", "jaw": TrackComparison, "rms_r", "p90_ref_cm", "p90_ours_cm"}: `method` ("hybrid", "neural",
-    "phonetic" or "phonetic+text") animating `wav` against the person's tracks, with the RMS baseline's r.
+    "phonetic", or "hybrid+text" / "phonetic+text" with the clip's transcript) animating `wav` against the
+    person's tracks, with the RMS baseline's r.
 
     Both are posed on the shipped head; speech frames are those with voice activity > 0.5. `model` (a speech
     checkpoint folder or `SpeechToARKit`; default the shipped one) drives the "neural" and "hybrid" methods.
@@ -207,7 +208,7 @@ def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float
     from generators.speech.talking import animate, frame_activity
 
     audio = load_audio(str(wav))
-    text = clip.text if method == "phonetic+text" else None
+    text = clip.text if method.endswith("+text") else None
     seq = animate(audio, text=text, method=method.split("+")[0], fps=fps, life=False, model=model)
     n = seq.weights.shape[0]
     head = default_head()
@@ -235,6 +236,39 @@ def read_grid_align(path: str | os.PathLike) -> tuple[str, list[tuple[float, flo
         if len(parts) == 3:
             words.append((int(parts[0]) / 25000.0, int(parts[1]) / 25000.0, parts[2]))
     return " ".join(w for _, _, w in words if w not in GRID_SILENCE), words
+
+
+_GRID_WORDS = (
+    {"b": "bin", "l": "lay", "p": "place", "s": "set"},
+    {"b": "blue", "g": "green", "r": "red", "w": "white"},
+    {"a": "at", "b": "by", "i": "in", "w": "with"},
+    None,  # the letter says itself
+    {"z": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven",
+     "8": "eight", "9": "nine"},
+    {"a": "again", "n": "now", "p": "please", "s": "soon"},
+)
+
+
+def grid_id_transcript(clip_id: str) -> str:
+    """Return the sentence a GRID clip id spells ("bbaf2n" -> "bin blue at f two now"), or "" if it is not one.
+
+    GRID names each clip by the first character of its six words (command, colour, preposition, letter,
+    digit, adverb), so a clip without its .align still has its transcript.
+    """
+    cid = clip_id.lower()
+    if len(cid) != 6:
+        return ""
+    words = []
+    for ch, table in zip(cid, _GRID_WORDS):
+        if table is None:
+            if not ch.isalpha():
+                return ""
+            words.append(ch)
+        elif ch in table:
+            words.append(table[ch])
+        else:
+            return ""
+    return " ".join(words)
 
 
 def grid_clip_files(folder: str | os.PathLike) -> list[Path]:

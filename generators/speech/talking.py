@@ -46,8 +46,9 @@ def _check_args(fps: float, seed: int, method: str, intensity: float | str, arti
 def resolve_method(method: str, text: str | None) -> str:
     """Return "phonetic", "neural" or "hybrid": the lip-sync path `animate(method=..., text=...)` takes.
 
-    "auto" prefers alignment when text is given; without text it takes "hybrid" when both pocketsphinx and
-    the model are there (the neural mouth with closures from both paths), else whichever is installed.
+    "auto" takes "hybrid" when both pocketsphinx and the model are there: the model's mouth (trained on real
+    people's lips) with closures from the aligned transcript when text is given, else from the model and the
+    decoded phones; else whichever of the two is installed ("phonetic" also when only pocketsphinx is).
     """
     if method != "auto":
         return method
@@ -59,10 +60,10 @@ def resolve_method(method: str, text: str | None) -> str:
         have_ps = True
     except ImportError:
         have_ps = False
-    if have_ps and (text or not weights_available()):
-        return "phonetic"
     if have_ps and weights_available():
         return "hybrid"
+    if have_ps:
+        return "phonetic"
     if weights_available():
         return "neural"
     return "phonetic"  # raises the install hint
@@ -116,14 +117,16 @@ def speech_curves(
 
     net = as_numpy_model(model)
     if method == "hybrid":
-        # The model's mouth; closures from its flag, its logit's peaks and the decoded phones, tucks from the
-        # phones (`closure.hybrid_closure`): each finds bilabials the others miss (the decoder on natural
-        # voices, the model on formant synthesis).
-        from generators.speech.closure import hybrid_closure
+        # The model's mouth. Without a transcript, closures from its flag, its logit's peaks and the decoded
+        # phones, tucks from the phones (`closure.hybrid_closure`): each finds bilabials the others miss (the
+        # decoder on natural voices, the model on formant synthesis). With one, the aligned p/b/m and f/v only
+        # (`closure.transcript_closure`): they are right, and every extra closure shuts lips a person keeps open.
+        from generators.speech.closure import hybrid_closure, transcript_closure
         from generators.speech.phonetic import phones_from_audio
 
         w, logit = net.predict_logits(audio, fps=fps, n_frames=n_frames)
-        shut, tuck = hybrid_closure(logit, phones_from_audio(audio, text), fps)
+        phones = phones_from_audio(audio, text)
+        shut, tuck = transcript_closure(phones, fps, n_frames) if text else hybrid_closure(logit, phones, fps)
         return np.clip(w * articulation, 0.0, 1.0), shut, tuck
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
     # The shipped model learned closure flags that already carry the margins (its labels come from
@@ -178,8 +181,8 @@ def animate(
 
     Args:
         audio: path to a WAV/FLAC/OGG/MP3 file, or a raw (N,) float array with `sample_rate`.
-        text: transcript; with it the phonetic path force-aligns phones (best lip sync), without it
-            phones are recognised from the audio.
+        text: transcript; with it the phones are force-aligned (closures and tucks exactly at the words'
+            p/b/m and f/v: best lip sync), without it they are recognised from the audio.
         emotion: emotion label ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger",
             "contempt") or anything `generators.expression.expression_weights` takes.
         intensity: 0..1 strength of `emotion`, or "auto": the strength follows vocal arousal (loudness, pitch
@@ -189,10 +192,9 @@ def animate(
         fps: output frame rate.
         seed: seeds blinks, gaze and head motion; equal inputs and seed give identical output.
         method: "phonetic" (pocketsphinx alignment + coarticulated visemes), "hybrid" (the neural mouth with
-            the bilabial closures and f/v tucks of both the model and the decoded phones), "neural" (the shipped
-            audio->ARKit model), or "auto" (phonetic when pocketsphinx is installed and a transcript is
-            given; without one hybrid when both pocketsphinx and the model's weights are present, else
-            whichever of the two is).
+            the bilabial closures and f/v tucks of the aligned transcript, or without one of both the model and
+            the decoded phones), "neural" (the shipped audio->ARKit model), or "auto" (hybrid when both
+            pocketsphinx and the model's weights are present, else whichever of the two is).
         sample_rate: rate of a raw array `audio` (required then).
         articulation: mouth amplitude scale (0.7 mumbled, 1.3 exaggerated).
         life: add blinks, gaze and prosody-driven head pose (livelier for surprise and happy, lowered for sad,
