@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--audio", action="append", default=None,
-                    help=f"folder of <clip id>.wav (repeatable; default: {DATA.relative_to(ROOT)})")
+                    help=f"folder of <clip id>.wav or .flac (repeatable; default: {DATA.relative_to(ROOT)} and its audio/)")
     ap.add_argument("--tracks", action="append", default=None, help="tracks .npz (repeatable; default: the shipped set)")
     ap.add_argument("--methods", default="hybrid+text,hybrid,phonetic+text",
                     help="comma-separated: hybrid, neural, phonetic, and hybrid+text / phonetic+text (with the "
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="speech checkpoint folder for hybrid/neural (default: the shipped one)")
     ap.add_argument("--compare-model", default=None, help="a second checkpoint: its hybrid/neural rows are <method>@cmp")
     args = ap.parse_args(argv)
-    args.audio = args.audio or [str(DATA)]
+    args.audio = args.audio or [str(DATA), str(DATA / "audio")]
     tracks = args.tracks or sorted(str(p) for p in DATA.glob("*.npz"))
     if not tracks:
         print(f"error: no tracks files in {DATA}; pass --tracks", file=sys.stderr)
@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         spk = speaker_of(clip)
         if want and spk not in want:
             continue
-        wav = next((Path(d) / f"{clip.name.split('/')[-1]}.wav" for d in args.audio
-                    if (Path(d) / f"{clip.name.split('/')[-1]}.wav").is_file()), None)
+        stem = clip.name.split("/")[-1]
+        wav = next((Path(d) / f"{stem}{ext}" for d in args.audio for ext in (".wav", ".flac")
+                    if (Path(d) / f"{stem}{ext}").is_file()), None)
         if wav is None or (args.limit and counts[spk] >= args.limit):
             continue
         counts[spk] += 1
@@ -106,6 +107,22 @@ def main(argv: list[str] | None = None) -> int:
         summary.append(f"| {spk} | {m} | {len(d['gap_r'])} | {mean['gap_r']:.2f} | {mean['jaw_r']:.2f} | {mean['rms_r']:.2f} | "
                        f"{mean['gap_r'] - mean['rms_r']:+.2f} | {mean['p50']:.2f} | {mean['p90']:.2f} | {mean['shut']:.2f} | "
                        f"{mean['rest_ours']:.2f}/{mean['rest_ref']:.2f} |")
+    # Every speaker counts once, however many clips it has: the speakers' mean, and how many meet the
+    # issue's bars (r >= 0.65 audio only / 0.70 with text, >= 0.20 above RMS, p90 within +-25 %).
+    overall = ["", "| method | speakers | mean gap r | speakers r >= bar | mean gap r - RMS r | speakers >= +0.20 | "
+               "p90 ratio (geometric mean) | speakers p90 within +-25 % |", "|" + "---|" * 8]
+    for m in methods:
+        spk = [d for (sp, mm), d in sorted(per_speaker.items()) if mm == m]
+        if not spk:
+            continue
+        r = np.array([np.nanmean(d["gap_r"]) for d in spk])
+        adv = r - np.array([np.nanmean(d["rms_r"]) for d in spk])
+        p90 = np.array([np.exp(np.nanmean(np.log(d["p90"]))) for d in spk])
+        bar = 0.70 if m.startswith(("hybrid+text", "phonetic+text")) else 0.65
+        overall.append(f"| {m} | {len(spk)} | {r.mean():.2f} | {(r >= bar).sum()} of {len(spk)} (>= {bar:.2f}) | "
+                       f"{adv.mean():+.2f} | {(adv >= 0.2).sum()} of {len(spk)} | {np.exp(np.log(p90).mean()):.2f} | "
+                       f"{((p90 >= 0.75) & (p90 <= 1.25)).sum()} of {len(spk)} |")
+    summary += overall
     print("\n".join(summary))
     if args.out:
         out = Path(args.out)

@@ -78,9 +78,9 @@ def test_animate_reports_a_transcript_that_does_not_match_and_the_method(tmp_pat
     assert code == 0
     warnings = [ln for ln in err.splitlines() if ln.startswith("emoavatar: warning:")]
     assert len(warnings) == 1 and "transcript" in warnings[0] and "Warning" not in err
-    assert "lip sync: phonetic (phones recognised from the audio)" in out
+    assert "lip sync: hybrid (the shipped model's mouth, closures from it and from decoded phones)" in out
     code, out, _ = run(capsys, "animate", str(wav), "--text", "papa bob buys maps", "--export", str(tmp_path / "u.csv"))
-    assert code == 0 and "lip sync: phonetic (pocketsphinx alignment to the transcript)" in out
+    assert code == 0 and "closures from the pocketsphinx alignment to the transcript)" in out
 
 
 def test_animate_says_which_method_neural(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

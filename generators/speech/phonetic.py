@@ -208,18 +208,26 @@ def phones_from_audio(audio: Audio, text: str | None = None) -> list[Phone]:
     A transcript that fails to align falls back to recognition with a warning, so one bad line of text
     does not stop a batch.
     """
+    return aligned_phones(audio, text)[0]
+
+
+def aligned_phones(audio: Audio, text: str | None = None) -> tuple[list[Phone], bool]:
+    """Return (timed phones covering the whole clip, whether they are the transcript's forced alignment).
+
+    False: no transcript, or one that failed to align (warned once; the phones are then recognised).
+    """
     if text is not None and not str(text).strip():
         text = None
     if text is None:
-        return recognize(audio)
+        return recognize(audio), False
     words = normalize_transcript(str(text))
     if not words:
         raise AvatarInputError(f"the transcript {text!r} has no words: pass the spoken text, or leave it out")
     try:
-        return align(audio, words)
+        return align(audio, words), True
     except AvatarInputError as exc:
-        warnings.warn(f"{exc}; falling back to recognition without the transcript", stacklevel=2)
-        return recognize(audio)
+        warnings.warn(f"{exc}; falling back to recognition without the transcript", stacklevel=3)
+        return recognize(audio), False
 
 
 def _fill_gaps(phones: list[Phone], duration: float) -> list[Phone]:

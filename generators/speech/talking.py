@@ -119,14 +119,15 @@ def speech_curves(
     if method == "hybrid":
         # The model's mouth. Without a transcript, closures from its flag, its logit's peaks and the decoded
         # phones, tucks from the phones (`closure.hybrid_closure`): each finds bilabials the others miss (the
-        # decoder on natural voices, the model on formant synthesis). With one, the aligned p/b/m and f/v only
-        # (`closure.transcript_closure`): they are right, and every extra closure shuts lips a person keeps open.
+        # decoder on natural voices, the model on formant synthesis). With one that aligns, the aligned p/b/m and
+        # f/v only (`closure.transcript_closure`): they are right, and every extra closure shuts lips a person
+        # keeps open. A transcript that does not align falls back to the audio-only merge.
         from generators.speech.closure import hybrid_closure, transcript_closure
-        from generators.speech.phonetic import phones_from_audio
+        from generators.speech.phonetic import aligned_phones
 
         w, logit = net.predict_logits(audio, fps=fps, n_frames=n_frames)
-        phones = phones_from_audio(audio, text)
-        shut, tuck = transcript_closure(phones, fps, n_frames) if text else hybrid_closure(logit, phones, fps)
+        phones, aligned = aligned_phones(audio, text)
+        shut, tuck = transcript_closure(phones, fps, n_frames) if aligned else hybrid_closure(logit, phones, fps)
         return np.clip(w * articulation, 0.0, 1.0), shut, tuck
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
     # The shipped model learned closure flags that already carry the margins (its labels come from

@@ -72,7 +72,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     from generators.speech.audio import NoSpeechWarning
 
     how = {"neural": "neural (the shipped audio-to-ARKit model)",
-           "hybrid": "hybrid (the shipped model's mouth, closures from it and from decoded phones)",
+           "hybrid": "hybrid (the shipped model's mouth, closures from it and from decoded phones)" if not text or aligned
+           else "hybrid (the shipped model's mouth, closures from the pocketsphinx alignment to the transcript)",
            "phonetic": "phonetic (phones recognised from the audio)" if not text or aligned
            else "phonetic (pocketsphinx alignment to the transcript)"}[method]
     if any(issubclass(w.category, NoSpeechWarning) for w in caught):
