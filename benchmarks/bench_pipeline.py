@@ -8,16 +8,19 @@ run by run (this machine is shared: only figures from one run compare):
 
 - `python -m avatar animate speech.wav --emotion happy --method M --size N -o talk.mp4` at each `--sizes`: median
   wall seconds and real-time factor (audio seconds / wall seconds; 1.5 means one and a half times real time).
+  This checkout runs it as a user would (`--workers auto`: frame ranges split across 2 processes on a 2+ core
+  machine) and with `--workers 1` (one process, serial), so split and serial compare in the same run.
 - The stage table, in one process per checkout: imports; audio analysis, lip motion (alignment or the model),
   composition (emotion, lip closures), life, the rest of the speech stage; renderer set-up; posing per sub-stage
   (blend + head pose, face boxes, normals, wrinkle amplitude, cornea normals, cavity factors), upload, draw,
   read-back, each serially over every frame; encode (x264 + audio mux of the frames already drawn); and the
   pipelined render + encode that `animate` really runs (posing on a worker thread, ffmpeg in its own process).
 - Images: a fixed 30-frame sequence with head motion rendered by both checkouts at each size; PSNR and the
-  share of pixels that differ (the issue asks for bit-identical or >= 50 dB).
+  share of pixels that differ (the issue asks for bit-identical or >= 50 dB). `--images DIR` compares against
+  another checkout instead of the baseline (one with the same look, when the baseline's look has changed since).
 - Time to first frame: imports + head + GL context + shaders + one frame in memory.
 
-    python benchmarks/bench_pipeline.py [--sizes 128 512] [--repeats 3] [--method neural] [--baseline DIR] [--smoke]
+    python benchmarks/bench_pipeline.py [--sizes 128 512] [--repeats 3] [--method neural] [--baseline DIR] [--images DIR] [--smoke]
 
 DIR: e.g. `git worktree add /tmp/base <commit>`. --smoke: 1.5 s of audio at 96x96, once (tests/test_speed_paths.py).
 """
@@ -289,8 +292,13 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="1.5 s of audio at 96x96, once: checks that the script runs")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="an earlier checkout (e.g. `git worktree add DIR <commit>`) timed interleaved with this one")
+    ap.add_argument("--images", type=Path, default=None,
+                    help="the checkout whose images this one's are compared with (default: the baseline)")
     args = ap.parse_args()
     roots = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    # This checkout twice: as `animate` runs by default (frame ranges split where there are 2+ cores) and serial.
+    runs = {"this checkout": (ROOT, []), "this checkout, --workers 1": (ROOT, ["--workers", "1"]),
+            **({"baseline": (args.baseline.resolve(), [])} if args.baseline else {})}
     if args.smoke:
         args.sizes, args.repeats = [96], 1
     from renderers.writers import probe_video
@@ -300,24 +308,29 @@ def main() -> None:
         tmp = Path(tmp_name)
         wav, out = tmp / "speech.wav", tmp / "talk.mp4"
         audio_s = make_speech(wav, 1.5 if args.smoke else 6.0, "espeak" if args.smoke else args.speech)
-        walls: dict[tuple[str, int], list[float]] = {(k, s): [] for k in roots for s in args.sizes}
-        cpus: dict[tuple[str, int], list[float]] = {(k, s): [] for k in roots for s in args.sizes}
+        walls: dict[tuple[str, int], list[float]] = {(k, s): [] for k in runs for s in args.sizes}
+        cpus: dict[tuple[str, int], list[float]] = {(k, s): [] for k in runs for s in args.sizes}
+        loads: list[float] = []
         for _ in range(args.repeats):
             for size in args.sizes:
-                for k, root in reversed(roots.items()):  # this checkout last, so `out` is its MP4
+                for k, (root, extra) in reversed(runs.items()):  # this checkout's default run last: `out` is its MP4
                     cmd = [sys.executable, "-m", "avatar", "animate", str(wav), "--emotion", "happy", "--method", args.method,
-                           "--size", str(size), "-o", str(out), "--no-progress"]
+                           "--size", str(size), "-o", str(out), "--no-progress", *extra]
+                    loads.append(os.getloadavg()[0])
                     wall, cpu = run(cmd, root)
                     walls[k, size].append(wall)
                     cpus[k, size].append(cpu)
         frames, video_s, audio_out = probe_video(out)
         print(f"\nemoavatar animate --method {args.method}, {audio_s:.2f} s of {args.speech} speech, whole process, "
-              f"median of {args.repeats} (interleaved; load {os.getloadavg()[0]:.1f}):")
+              f"median of {args.repeats} (interleaved; load average {min(loads):.1f}-{max(loads):.1f} during the runs):")
         for size in args.sizes:
-            for k in roots:
+            for k in runs:
                 med = statistics.median(walls[k, size])
                 print(f"  {size}x{size}, {k}: {med:.2f} s, real-time factor {audio_s / med:.2f}x "
                       f"(runs {', '.join(f'{x:.1f}' for x in walls[k, size])}); CPU {statistics.median(cpus[k, size]):.2f} s")
+            serial = statistics.median(walls["this checkout, --workers 1", size])
+            print(f"  {size}x{size}: split {serial / statistics.median(walls['this checkout', size]):.2f}x faster than serial "
+                  f"(median wall)")
             if args.baseline:
                 ratio = statistics.median(walls["baseline", size]) / statistics.median(walls["this checkout", size])
                 cpu_ratio = statistics.median(cpus["baseline", size]) / statistics.median(cpus["this checkout", size])
@@ -334,18 +347,19 @@ def main() -> None:
             print(f"\nstages at {size}x{size} ({results['this checkout']['frames']} frames; one process per checkout, "
                   f"each stage serial; load {os.getloadavg()[0]:.1f}):\n")
             print(stage_table(results))
-        if args.baseline:
+        against = args.images or args.baseline
+        if against:
             np.savez(tmp / "seq.npz", **test_sequence(8 if args.smoke else 30))
             sizes = ",".join(str(s) for s in args.sizes)
-            for k, root in roots.items():
-                script(IMAGES_SCRIPT, [str(tmp / "seq.npz"), str(tmp / f"img_{k[:4]}.npz"), sizes], root, tmp)
+            for k, root in {"this": ROOT, "base": against.resolve()}.items():
+                script(IMAGES_SCRIPT, [str(tmp / "seq.npz"), str(tmp / f"img_{k}.npz"), sizes], root, tmp)
             a, b = np.load(tmp / "img_this.npz"), np.load(tmp / "img_base.npz")
             for size in args.sizes:
                 x, y = a[str(size)].astype(np.float64), b[str(size)].astype(np.float64)
                 mse = float(np.mean((x - y) ** 2))
                 differ = float((np.abs(x - y).max(-1) > 0).mean())
                 psnr = "bit-identical" if mse == 0 else f"PSNR {10 * np.log10(255.0 ** 2 / mse):.1f} dB"
-                print(f"\nimages against the baseline, {size}x{size}, {len(x)} frames with head motion: {psnr}, "
+                print(f"\nimages against {against}, {size}x{size}, {len(x)} frames with head motion: {psnr}, "
                       f"{100 * differ:.4f}% of pixels differ, by at most {int(np.abs(x - y).max())} levels (target: >= 50 dB)")
     firsts: dict[str, list[float]] = {k: [] for k in roots}
     for _ in range(max(1, args.repeats)):

@@ -80,7 +80,11 @@ def cavity_field(head: BlendshapeHead, appearance: Appearance | None = None) -> 
     local[skin] = np.arange(len(skin))
     f = local[faces]
     edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    edges = np.unique(np.sort(edges, 1), axis=0)
+    edges = np.sort(edges, 1)
+    # Unique (a, b) pairs as one int64 key each: the same sorted pairs as np.unique(axis=0), ~10x less CPU (this runs
+    # at every renderer's set-up).
+    keys = np.unique(edges[:, 0] * len(skin) + edges[:, 1])
+    edges = np.stack([keys // len(skin), keys % len(skin)], 1)
     rows = np.concatenate([edges[:, 0], edges[:, 1]])
     cols = np.concatenate([edges[:, 1], edges[:, 0]])
     order = np.lexsort((cols, rows))

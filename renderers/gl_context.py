@@ -18,6 +18,9 @@ SOFTWARE_RASTERIZERS = ("llvmpipe", "softpipe", "swrast", "lavapipe")
 # contexts by itself, so a renderer used again after another renderer was created, or from another
 # thread, would draw into the wrong one unless it is made current first.
 _current = threading.local()
+# How many contexts this process has made: a process that made one has Mesa's state (and its rasteriser threads),
+# which a forked child must not inherit (renderers.workers forks only before the first).
+_made = 0
 
 
 def create_context(backend: str | None = "egl") -> Any:
@@ -27,6 +30,8 @@ def create_context(backend: str | None = "egl") -> Any:
     """
     import moderngl
 
+    global _made
+    _made += 1  # counted before the attempt: a failed one may have initialised EGL too
     try:
         ctx = moderngl.create_standalone_context(backend=backend) if backend else moderngl.create_standalone_context()
     except Exception as e:  # the GL stack is missing: say which packages provide it
@@ -37,6 +42,11 @@ def create_context(backend: str | None = "egl") -> Any:
     ctx.extra = {"thread": threading.get_ident()}
     _current.ctx = ctx  # a new standalone context is current on the thread that made it
     return ctx
+
+
+def contexts_made() -> int:
+    """Return how many GL contexts this process has made (0: a child may be forked without GL state)."""
+    return _made
 
 
 def make_current(ctx: Any) -> None:

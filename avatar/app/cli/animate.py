@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from avatar.app.cli.common import EMOTION_HELP, add_look_args, intensity_arg
+from avatar.app.cli.common import EMOTION_HELP, add_look_args, add_workers_arg, intensity_arg
 from avatar.errors import AvatarInputError
 from avatar.validation import check_unit
 
@@ -25,7 +26,7 @@ EXPORT_SUFFIXES = (".csv", ".npz", ".json", ".glb", ".gltf")
 def cmd_animate(args: argparse.Namespace) -> int:
     import avatar.app.facade as P
     from avatar.app.cli.common import (appearance_from_args, camera_from_args, check_video_background, load_cli_head,
-                                       parse_colour, write_sequence_video)
+                                       parse_colour)
     from avatar.io.atomic import check_output_path
 
     if args.output is None and not args.export:
@@ -52,7 +53,6 @@ def cmd_animate(args: argparse.Namespace) -> int:
         if not Path(args.text_file).is_file():
             raise AvatarInputError(f"transcript file {args.text_file!r} not found")
         text = Path(args.text_file).read_text()
-    from avatar.appearance import Appearance
     from avatar.io.headfile import load_head
     from generators.speech.talking import resolve_method
 
@@ -60,6 +60,40 @@ def cmd_animate(args: argparse.Namespace) -> int:
     # Lips are closed on, and exports carry, this head.
     head = load_head(None, identity=args.identity) if user_head is None else user_head.with_identity(args.identity)
     method = resolve_method(args.method, text)
+    make_renderer = partial(P.get_renderer, user_head, args.identity, args.size, args.size, parse_colour(args.background),
+                            args.skin, args.eyes, camera_from_args(args), appearance=appearance_from_args(args))
+    # Frame ranges in several processes: forked now, so their imports and renderer set-up overlap the speech work.
+    workers = None
+    if args.output is not None:
+        from renderers.workers import RenderWorkers, resolve_workers
+
+        count = resolve_workers(args.workers, _expected_frames(args.audio, args.fps))
+        workers = RenderWorkers(make_renderer, count) if count > 1 else None
+    try:
+        return _animate(args, P, text, head, method, make_renderer, workers)
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def _expected_frames(audio: str, fps: float) -> int | None:
+    """Return the frames a clip will have, from its header (None where it cannot be read cheaply: the speech stage
+    reads it properly and says what is wrong)."""
+    try:
+        import soundfile
+
+        info = soundfile.info(str(audio))
+        return int(info.frames / info.samplerate * fps)
+    except Exception:
+        return None
+
+
+def _animate(args: argparse.Namespace, P: Any, text: str | None, head: Any, method: str, make_renderer: Any,
+             workers: Any) -> int:
+    """Return 0 after the speech animation of `cmd_animate` is made, exported and rendered (by `workers` if any)."""
+    from avatar.app.cli.common import write_sequence_video
+    from avatar.appearance import Appearance
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         seq = P.animate(args.audio, text=text, emotion=args.emotion, intensity=args.intensity,
@@ -85,9 +119,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         seq.save(e, **({"head": head, "appearance": Appearance(skin=args.skin, eyes=args.eyes)} if glb else {}))
         print(f"wrote {e}")
     if args.output is not None:
-        renderer = P.get_renderer(user_head, args.identity, args.size, args.size, parse_colour(args.background),
-                                  args.skin, args.eyes, camera_from_args(args), appearance=appearance_from_args(args))
-        write_sequence_video(renderer, seq, args.output, seq.audio, args.progress)
+        write_sequence_video(workers if workers is not None else make_renderer(), seq, args.output, seq.audio, args.progress)
         print(f"wrote {args.output}")
     return 0
 
@@ -116,5 +148,6 @@ def register(sub: Any) -> None:
     p.add_argument("--export", action="append", default=[], help="also write the animation: .csv (Live Link Face), .glb, .npz, .json; repeatable")
     p.add_argument("--size", type=int, default=512, help="video size in pixels (default 512)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    add_workers_arg(p)
     add_look_args(p, transparent=False)
     p.set_defaults(func=cmd_animate)

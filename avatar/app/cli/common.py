@@ -147,14 +147,38 @@ def camera_from_args(args: argparse.Namespace) -> Any:
 
 
 def write_sequence_video(renderer: Any, seq: Any, out: str | Path, audio: str | None, progress: bool) -> None:
-    """Render every frame of `seq` and stream it to `out` (.mp4 with `audio` muxed, or .gif), with a progress bar."""
+    """Render every frame of `seq` and stream it to `out` (.mp4 with `audio` muxed, or .gif), with a progress bar.
+
+    `renderer` is a GLRenderer, or `renderers.workers.RenderWorkers` (frame ranges rendered in several processes,
+    handed to the one encoder in order: the same frames)."""
     from tqdm.auto import tqdm
 
     from renderers.writers import save_frames
 
-    frames = tqdm(renderer.iter_frames(seq.weights, seq.head_pose), total=len(seq), desc="render", unit="frame",
-                  disable=not progress)
+    split = getattr(renderer, "frames", None)
+    source = split(seq.weights, seq.head_pose) if split is not None else renderer.iter_frames(seq.weights, seq.head_pose)
+    frames = tqdm(source, total=len(seq), desc="render", unit="frame", disable=not progress)
     save_frames(frames, out, fps=seq.fps, audio=audio if Path(out).suffix.lower() == ".mp4" else None, total=len(seq))
+
+
+def workers_arg(text: str) -> int | str:
+    """Return 'auto' or a whole number >= 1 (an argparse type for --workers)."""
+    from renderers.workers import parse_workers
+
+    try:
+        return parse_workers(text)
+    except AvatarInputError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("workers must", "must")) from None
+
+
+def add_workers_arg(p: Any) -> None:
+    """Add --workers: how many processes render a video's frames (animate)."""
+    from renderers.workers import MIN_SPLIT_FRAMES
+
+    p.add_argument("--workers", type=workers_arg, default="auto", metavar="N",
+                   help="processes that render the video's frames, each with its own renderer, in order into one "
+                        f"encoder (the same frames as 1); 'auto' (default): 2 on a machine with 2+ cores for clips "
+                        f"of {MIN_SPLIT_FRAMES}+ frames, else 1")
 
 
 def intensity_arg(text: str) -> float | str:
