@@ -96,7 +96,7 @@ class RenderWorkers:
         self._window = mp.Semaphore(WINDOW)
         self._conns: list[Any] = []
         self._procs: list[Any] = []
-        self._used = False
+        self._used = self._finished = False
         for i in range(workers):
             ours, theirs = mp.Pipe(duplex=True)
             proc = mp.Process(target=_serve, args=(make_renderer, theirs, self._next, self._window),
@@ -124,7 +124,10 @@ class RenderWorkers:
         failure: list[BaseException] = []
         ready = threading.Condition()
         for conn in self._conns:
-            conn.send((w, hp, CHUNK))
+            try:
+                conn.send((w, hp, CHUNK))
+            except OSError:  # the worker already ended (its set-up failed): its reader reports why
+                pass
         readers = [threading.Thread(target=_read, args=(i, conn, got, failure, ready), daemon=True,
                                     name=f"emoavatar-render-reader-{i}") for i, conn in enumerate(self._conns)]
         for r in readers:
@@ -144,9 +147,14 @@ class RenderWorkers:
             self._window.release()  # one more chunk may be rendered ahead
         for r in readers:
             r.join()
+        self._finished = True
 
     def close(self) -> None:
-        """Stop the workers (those still waiting for a sequence are told there is none) and wait for them."""
+        """Stop the workers (those still waiting for a sequence are told there is none) and wait for them; workers
+        whose frames were not all taken (the consumer stopped early) are ended at once."""
+        if self._used and not self._finished:
+            for proc in self._procs:
+                proc.terminate()
         for conn in self._conns:
             try:
                 conn.send(None)

@@ -179,3 +179,14 @@ def test_animate_split_writes_the_serial_mp4(tmp_path: Path) -> None:
     assert outs["1"].read_bytes() == outs["2"].read_bytes()
     frames, video_s, audio_s = probe_video(outs["2"])
     assert frames == math.ceil(seconds * 30) and audio_s is not None and abs(audio_s - frames / 30) < 0.03
+
+
+def test_a_consumer_that_stops_early_ends_the_workers_at_once() -> None:
+    pool = RenderWorkers(lambda: _IndexRenderer(slow=0.01), 2)
+    frames = pool.frames(*_sequence(400))
+    assert int(next(frames)[0, 1, 0]) == 0
+    frames.close()
+    t = time.perf_counter()
+    procs = list(pool._procs)
+    pool.close()
+    assert time.perf_counter() - t < 2.0 and all(not p.is_alive() for p in procs)
