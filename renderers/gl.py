@@ -91,6 +91,7 @@ class GLRenderer:
 
             self._cavity = cavity_field(self.head, appearance)
         self._poser_cache: Any = None  # made on first numpy pose, from the fields above
+        self._staging: dict[str, Any] = {}  # laid-out per-frame arrays (`_laid_out`); their parts follow the fields above
 
     def _build_pipeline(self) -> None:
         from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER
@@ -123,7 +124,6 @@ class GLRenderer:
             drawn, self._source = cache_friendly_layout(drawn, self.head.generic_neutral,
                                                         np.concatenate([part[~two_sided], both_part]), self._culled)
         n = self.head.num_vertices if self._source is None else len(self._source)
-        self._staging: dict[str, np.ndarray] = {}
         self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_alb = ctx.buffer(self._laid_out(self._albedo.astype("f4")))
@@ -194,6 +194,27 @@ class GLRenderer:
         if out is None or out.shape[1:] != values.shape[1:]:
             out = self._staging[name] = np.empty((len(self._source), *values.shape[1:]), np.float32)
         return np.take(values, self._source, axis=0, out=out)
+
+    def _laid_out_part(self, values: np.ndarray, name: str) -> np.ndarray:
+        """Return `_laid_out(values)` for the per-frame attribute `name` ("wrk", "eye", "cav"), which changes on a part
+        of the head only (wrinkle regions, corneas, skin) and is constant elsewhere: only that part's slots are
+        gathered into an array laid out once per appearance."""
+        if self._source is None:
+            return np.ascontiguousarray(values, np.float32)
+        cached = self._staging.get(name)
+        if cached is None:
+            n = self.head.num_vertices
+            if name == "wrk":  # the line coordinate is static, the amplitude is 0 outside the regions
+                moving, rest = np.flatnonzero(self._wrinkles.depth), self._wrinkle_attr * np.array([1, 0], np.float32)
+            elif name == "eye":  # zero off the corneas
+                moving, rest = np.concatenate([g for g, _ in self._corneas]), np.zeros((n, 3), np.float32)
+            else:  # cavity factors: 1 off the skin
+                moving, rest = self._cavity.skin, np.ones(n, np.float32)
+            slots = np.flatnonzero(np.isin(self._source, moving))
+            self._staging[name] = cached = (slots, self._source[slots], self._laid_out(rest))
+        slots, src, out = cached
+        out[slots] = np.asarray(values, np.float32)[src]
+        return out
 
     def _sync_gpu_cavity(self) -> None:
         """Build (or drop) the compute-shader cavity pass to match the appearance, on the GPU-pose path."""
@@ -342,11 +363,11 @@ class GLRenderer:
         self.vbo_nrm.write(self._laid_out(normals, "nrm"))
         if self._wrinkles is not None:
             self._wrinkle_attr[:, 1] = wrinkle
-            self.vbo_wrk.write(self._laid_out(self._wrinkle_attr, "wrk"))
+            self.vbo_wrk.write(self._laid_out_part(self._wrinkle_attr, "wrk"))
         if self._corneas:
-            self.vbo_eye.write(self._laid_out(eyes, "eye"))
+            self.vbo_eye.write(self._laid_out_part(eyes, "eye"))
         if self._cavity is not None:
-            self.vbo_cav.write(self._laid_out(cavity, "cav"))
+            self.vbo_cav.write(self._laid_out_part(cavity, "cav"))
 
     def _run_gpu(self, weights: np.ndarray, head_pose: np.ndarray | None) -> None:
         """Pose one frame in compute shaders into the vertex buffers, cavity factors included."""
