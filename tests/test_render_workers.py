@@ -190,3 +190,26 @@ def test_a_consumer_that_stops_early_ends_the_workers_at_once() -> None:
     procs = list(pool._procs)
     pool.close()
     assert time.perf_counter() - t < 2.0 and all(not p.is_alive() for p in procs)
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_render_sequence_split_writes_the_serial_mp4(tmp_path: Path) -> None:
+    from avatar.sequence import ExpressionSequence
+    from renderers.writers import probe_video
+
+    rng = np.random.default_rng(3)
+    n = 70
+    w = np.clip(np.cumsum(rng.normal(0, 0.05, (n, 52)), 0), 0, 1).astype(np.float32)
+    hp = np.zeros((n, 6))
+    hp[:, 1] = 0.3 * np.sin(np.arange(n) / 10)
+    ExpressionSequence(w, fps=30.0, head_pose=hp).save(tmp_path / "anim.npz")
+    outs = {}
+    for workers in ("1", "2"):
+        outs[workers] = tmp_path / f"anim_{workers}.mp4"
+        done = subprocess.run([sys.executable, "-m", "avatar", "render", "--sequence", str(tmp_path / "anim.npz"), "--size", "64",
+                               "-o", str(outs[workers]), "--no-progress", "--workers", workers],
+                              cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert outs["1"].read_bytes() == outs["2"].read_bytes()
+    assert probe_video(outs["2"])[0] == n

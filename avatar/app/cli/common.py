@@ -172,7 +172,7 @@ def workers_arg(text: str) -> int | str:
 
 
 def add_workers_arg(p: Any) -> None:
-    """Add --workers: how many processes render a video's frames (animate)."""
+    """Add --workers: how many processes render a video's frames (animate, render --sequence)."""
     from renderers.workers import MIN_SPLIT_FRAMES
 
     p.add_argument("--workers", type=workers_arg, default="auto", metavar="N",

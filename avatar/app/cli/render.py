@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from avatar.app.cli.common import (
     EMOTION_HELP,
     add_look_args,
+    add_workers_arg,
     appearance_from_args,
     camera_from_args,
     check_video_background,
@@ -56,15 +59,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     from avatar.io.atomic import check_output_path
 
     check_output_path(out)  # fail before any work on an unwritable path
-    renderer = P.get_renderer(load_cli_head(args), args.identity, args.width or args.size, args.height or args.size, background,
-                              args.skin, args.eyes, camera_from_args(args), appearance=appearance_from_args(args))
+    make_renderer = partial(P.get_renderer, load_cli_head(args), args.identity, args.width or args.size,
+                            args.height or args.size, background, args.skin, args.eyes, camera_from_args(args),
+                            appearance=appearance_from_args(args))
     if args.sequence is not None:
         seq = ExpressionSequence.load(args.sequence, fps=args.fps)
         if suffix in (".png", ".jpg", ".jpeg"):
             raise AvatarInputError("a sequence needs a video output: use -o anim.mp4 or anim.gif")
-        write_sequence_video(renderer, seq, out, args.audio or seq.audio, args.progress)
+        from renderers.workers import RenderWorkers, resolve_workers
+
+        # Frame ranges in several processes (forked before this process makes a GL context), in order to one encoder.
+        count = resolve_workers(args.workers, len(seq))
+        with (RenderWorkers(make_renderer, count) if count > 1 else nullcontext()) as workers:
+            write_sequence_video(workers or make_renderer(), seq, out, args.audio or seq.audio, args.progress)
         print(f"wrote {out} ({len(seq)} frames at {seq.fps:g} fps, {seq.duration:.2f} s)")
         return 0
+    renderer = make_renderer()
     va = parse_va(args.va) if args.va is not None else None
     weights = P.pose(emotion=args.emotion, intensity=args.intensity, aus=args.aus, va=va)
     img = renderer.render(weights)
@@ -98,5 +108,6 @@ def register(sub: Any) -> None:
     p.add_argument("--fps", type=float, default=None, help="resample the sequence to this frame rate (default: its own)")
     p.add_argument("--audio", default=None, help="audio file to mux into an MP4")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    add_workers_arg(p)
     add_look_args(p)
     p.set_defaults(func=cmd_render)
