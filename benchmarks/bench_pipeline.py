@@ -123,7 +123,10 @@ for i in range(n):
     lap("pose: normals", t)
     t = time.perf_counter()
     if r._wrinkles is not None:
-        wrinkle_of(r._wrinkles, v, r.head.neutral)
+        if hasattr(poser, "_wrinkle"):
+            poser._wrinkle(v, np.zeros(len(v), np.float32))
+        else:
+            wrinkle_of(r._wrinkles, v, r.head.neutral)
     lap("pose: wrinkle amplitude", t)
     t = time.perf_counter()
     if r._corneas:

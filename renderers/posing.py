@@ -59,6 +59,7 @@ class FramePoser:
         self._ring = [self._buffers() for _ in range(RING)]
         self._slot = 0
         self._cavity_tables()
+        self._wrinkle_tables()
 
     def _buffers(self) -> dict[str, np.ndarray]:
         n = self.num_vertices
@@ -66,6 +67,33 @@ class FramePoser:
                "length": np.empty(n, np.float32), "scratch": np.empty((n, 3), np.float32)}
         if self.cavity is not None:
             out["cavity"] = np.ones(n, np.float32)
+        if self.wrinkles is not None:
+            out["wrinkle"] = np.zeros(n, np.float32)  # 0 off the wrinkle regions, which `_wrinkle` never writes
+        return out
+
+    # --------------------------------------------------------------- wrinkles
+    def _wrinkle_tables(self) -> None:
+        """Set what `wrinkle_amplitude` recomputed every frame: the rest edge lengths, and the region vertices
+        (the only ones with a non-zero amplitude) with each incidence's index among them."""
+        if self.wrinkles is None:
+            return
+        wf = self.wrinkles
+        rest = np.asarray(self.head.neutral, np.float32)
+        self._wr_rest = np.maximum(np.linalg.norm(rest[wf.edges[:, 1]] - rest[wf.edges[:, 0]], axis=-1), 1e-12)
+        self._wr_region, self._wr_local = np.unique(wf.incidence_vertex, return_inverse=True)
+        self._wr_depth = wf.depth[self._wr_region]
+
+    def _wrinkle(self, vertices: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Return `out` (V,) float32 holding `renderers.shading.wrinkle_amplitude` of (V, 3) float32 posed vertices
+        (bit for bit: the same float32 strain, float64 sums in the same order), computed on the region vertices only."""
+        from renderers.shading import _smoothstep_np
+
+        wf = self.wrinkles
+        strain = (np.linalg.norm(vertices[wf.edges[:, 1]] - vertices[wf.edges[:, 0]], axis=-1) / self._wr_rest - 1
+                  ).astype(np.float32)
+        sums = np.bincount(self._wr_local, strain[wf.incidence_edge] * wf.incidence_weight, len(self._wr_region))
+        compression = np.maximum(-sums, 0.0).astype(np.float32)
+        out[self._wr_region] = (self._wr_depth * _smoothstep_np(compression)).astype(np.float32)
         return out
 
     # ----------------------------------------------------------------- cavity
@@ -160,12 +188,12 @@ class FramePoser:
         (V,) or empty) of (V, 3) float32 `vertices` posed from (K,) `weights` and the optional (6,) `head_pose`.
 
         The arrays are this poser's ring buffers: valid until `RING - 1` more frames have been posed."""
-        from renderers.shading import cornea_normals, wrinkle_amplitude
+        from renderers.shading import cornea_normals
 
         buf = self._ring[self._slot]
         self._slot = (self._slot + 1) % RING
         empty = np.zeros(0, np.float32)
-        wrinkle = wrinkle_amplitude(self.wrinkles, vertices, self.head.neutral)[0] if self.wrinkles is not None else empty
+        wrinkle = self._wrinkle(vertices, buf["wrinkle"]) if self.wrinkles is not None else empty
         eyes = cornea_normals(self.corneas, vertices) if self.corneas else empty
         normals = self.normals(vertices, buf["normals"], buf["length"])
         cavity = self.cavity_factors(weights, head_pose, normals, buf["cavity"]) if self.cavity is not None else empty

@@ -41,6 +41,24 @@ def test_poser_attributes_equal_the_plain_formulas(identity: int) -> None:
         assert r._poser._cav_ready.sum() == np.count_nonzero(WEIGHTS.any(0))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("identity", [0, 7])
+def test_poser_wrinkle_amplitude_is_the_plain_formula_bit_for_bit(identity: int) -> None:
+    """The poser computes the fold darkness on the wrinkle regions only, with the rest lengths cached: the same
+    float32 numbers as `wrinkle_amplitude` on the whole head, frame after frame (the ring's zeros stay zeros)."""
+    from renderers.shading import wrinkle_amplitude
+
+    head = default_head(identity)
+    with GLRenderer(head, RendererOptions(width=32, height=32)) as r:
+        for _ in range(2):
+            for w, hp in zip(WEIGHTS, HEAD_POSES):
+                verts = head.pose(w, hp).astype(np.float32)
+                got = r._vertex_attributes(verts, w, hp)[2]
+                want = wrinkle_amplitude(r._wrinkles, verts, head.neutral)[0]
+                assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert want.max() > 0.05  # the poses compared do fold the skin
+
+
 def test_poser_ring_keeps_a_frame_until_ring_minus_one_more_are_posed() -> None:
     """A frame's arrays stay as they were while RING - 1 later frames are posed (the worker runs ahead of the drawing)."""
     head = default_head()
