@@ -92,7 +92,8 @@ def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: f
             stem = clip.name.split("/")[-1]
             if stem in seen:
                 continue
-            wav = next((Path(d) / f"{stem}.wav" for d in audio_dirs if (Path(d) / f"{stem}.wav").is_file()), None)
+            wav = next((Path(d) / f"{stem}{ext}" for d in audio_dirs for ext in (".wav", ".flac")
+                        if (Path(d) / f"{stem}{ext}").is_file()), None)
             if wav is None:
                 continue
             seen.add(stem)
