@@ -71,6 +71,27 @@ CAVITY_STRENGTH = 0.8
 """Default of `Appearance.cavity_strength`: how much of its sRGB albedo a fully occluded vertex loses. The three cavity
 values were chosen by scripts/select_cavity.py on the selection identities and judges and kept because the held-out
 judge read better (docs/legibility.md)."""
+SKIN_DETAIL_DEFAULT = True
+"""Default of `Appearance.skin_detail`: pores and fine lines tilt the skin's normal (renderers.shading, renderers.skin)."""
+SKIN_DETAIL_STRENGTH = 0.22
+"""Default of `Appearance.skin_detail_strength`: the surface slope of the pores' noise at its steepest, about 0.1 on
+average: the highlight breaks up on a close-up, the mean luminance of the face moves by under 1 %."""
+SKIN_REGIONS_DEFAULT = True
+"""Default of `Appearance.skin_regions`: an oilier, sharper highlight on the T-zone, a rougher one on the cheeks, glossy lips."""
+SUBSURFACE_DEFAULT = True
+"""Default of `Appearance.subsurface`: red-shifted wrap light on thin skin (ears, nose wings, eyelids)."""
+AMBIENT_OCCLUSION_DEFAULT = True
+"""Default of `Appearance.ambient_occlusion`: per-vertex occlusion baked once per identity dims the ambient, fill and rim light."""
+AMBIENT_OCCLUSION_STRENGTH = 0.7
+"""Default of `Appearance.ambient_occlusion_strength`: the share of the baked occlusion applied (under the chin, in the
+nostrils and behind the ears; the rest of the indirect light stands for light bounced off the surroundings)."""
+SHADOWS_DEFAULT = True
+"""Default of `Appearance.shadows`: the key light casts soft shadows (nose on cheek, brows on lids, chin on neck)."""
+SHADOW_STRENGTH = 0.8
+"""Default of `Appearance.shadow_strength`: the share of the key light a fully shadowed point loses."""
+SHADOW_SOFTNESS_CM = 0.3
+"""Default of `Appearance.shadow_softness_cm`: spacing of the shadow test's 3 x 3 taps, about half the penumbra's width
+(a key light the size of a softbox a metre or two away)."""
 MOUTH_SHADOW_DEPTH_CM = 2.0
 """Depth behind the front teeth over which the light falls to 1/e of the way to MOUTH_SHADOW_FLOOR."""
 MOUTH_SHADOW_FLOOR = 0.2
@@ -99,6 +120,15 @@ class Appearance:
     cavity_strength, cavity_iterations, cavity_depth_cm: how dark a fully occluded fold gets, the smoothing
         passes, and the depth (cm) at which the shading is full (defaults `CAVITY_STRENGTH`, `CAVITY_ITERATIONS`,
         `CAVITY_DEPTH_CM`, chosen by scripts/select_cavity.py); read only with `cavity` on.
+    skin_detail: pores and fine lines as a normal perturbation from noise on the neutral's positions (it moves with
+        the skin); `skin_detail_strength` its slope.
+    skin_regions: the skin's highlight by region: oilier and sharper on the T-zone, rougher on the cheeks, glossy lips.
+    subsurface: red-shifted wrap light on thin skin (ears, nose wings, eyelids), as light scattered under it.
+    ambient_occlusion: occlusion baked once per identity from its neutral mesh (64 directions) dims the ambient,
+        fill and rim light (`ambient_occlusion_strength` of it); the cavity term still follows the expression.
+    shadows: the key light casts soft shadows (a shadow map, `renderers.shadows`): `shadow_strength` of the key light
+        lost in full shadow, `shadow_softness_cm` the filter's tap spacing.
+    (docs/appearance.md, "A face that reads as a person".)
     """
 
     skin: str | tuple[float, float, float] = "medium"
@@ -113,6 +143,15 @@ class Appearance:
     cavity_strength: float = CAVITY_STRENGTH
     cavity_iterations: int = CAVITY_ITERATIONS
     cavity_depth_cm: float = CAVITY_DEPTH_CM
+    skin_detail: bool = SKIN_DETAIL_DEFAULT
+    skin_detail_strength: float = SKIN_DETAIL_STRENGTH
+    skin_regions: bool = SKIN_REGIONS_DEFAULT
+    subsurface: bool = SUBSURFACE_DEFAULT
+    ambient_occlusion: bool = AMBIENT_OCCLUSION_DEFAULT
+    ambient_occlusion_strength: float = AMBIENT_OCCLUSION_STRENGTH
+    shadows: bool = SHADOWS_DEFAULT
+    shadow_strength: float = SHADOW_STRENGTH
+    shadow_softness_cm: float = SHADOW_SOFTNESS_CM
 
 
 def skin_albedo(skin: str | tuple[float, float, float]) -> np.ndarray:

@@ -41,7 +41,10 @@ from renderers.fragments import (Fragments, VisibilityRasterizer, barycentric_fr
 from renderers.options import renderer_exposure
 from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import RendererOptions
-from renderers.shading import GAMMA, cornea_normals_torch, shade_torch, wrinkle_amplitude_torch
+from renderers.shading import (GAMMA, SHADOW_BIAS, SHADOW_MIN_COS, SHADOW_NORMAL_OFFSET_CM, SHADOW_SLOPE_BIAS, SkinInputs,
+                                cornea_normals_torch, shade_torch, wrinkle_amplitude_torch)
+from renderers.shadows import light_matrix, shadow_box, shadow_depth_torch, shadow_step, shadow_test_torch
+from renderers.skin import skin_attributes
 
 # The tensor functions and Fragments moved to renderers.fragments; they stay importable from here.
 __all__ = [
@@ -147,14 +150,15 @@ class HeadShader(nn.Module):
 
     def forward(self, normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor,
                 wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
-                eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None) -> torch.Tensor:
+                eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None,
+                skin: SkinInputs | None = None) -> torch.Tensor:
         """Return (N, 3) sRGB colours in [0, 1] from interpolated (N, 3) normals, world positions and linear albedo,
-        optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss, (N, 3) cornea normals and (N, 1)
-        cavity occlusion."""
+        optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss, (N, 3) cornea normals, (N, 1)
+        cavity occlusion and the skin terms' inputs."""
         return shade_torch(normals, world, albedo_linear, eye=self.eye, key_dir=self.key_dir, fill_dir=self.fill_dir,
                            rim_dir=self.rim_dir, key_rgb=self.key_rgb, fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb,
                            ambient=self.ambient, specular=light_specular(self.lighting, self.exposure), wrinkle=wrinkle, gloss=gloss,
-                           eye_normal=eye_normal, occlusion=occlusion)
+                           eye_normal=eye_normal, occlusion=occlusion, skin=skin)
 
 
 class DifferentiableRenderer(nn.Module):
@@ -216,6 +220,15 @@ class DifferentiableRenderer(nn.Module):
         self._cavity_settings = cavity.settings() if cavity is not None else None
         self.register_buffer("cavity_matrix", None if cavity is None else cavity_matrix_torch(cavity))
         self.register_buffer("cavity_skin", None if cavity is None else torch.from_numpy(cavity.skin))
+        # Skin (renderers.skin): rest positions for the pores' noise, the regional material, the baked occlusion.
+        app = opts.appearance
+        rest, material, ao = skin_attributes(self.head, app, faces)
+        self._skin_terms = bool(app.skin_detail or app.skin_regions or app.subsurface or app.ambient_occlusion or app.shadows)
+        self.register_buffer("skin_rest", torch.from_numpy(np.ascontiguousarray(rest, np.float32)) if self._skin_terms else None)
+        self.register_buffer("skin_material", torch.from_numpy(material) if self._skin_terms else None)
+        self.register_buffer("skin_ao", torch.from_numpy(ao[:, None]) if app.ambient_occlusion else None)
+        self.register_buffer("light_proj", torch.zeros(4, 4))
+        self._shadow_box = shadow_box(self.head) if app.shadows else None
         for i, (glossy, ball) in enumerate(self._corneas):
             self.register_buffer(f"cornea{i}_glossy", torch.from_numpy(glossy.astype(np.int64)))
             self.register_buffer(f"cornea{i}_ball", torch.from_numpy(ball.astype(np.int64)))
@@ -225,16 +238,26 @@ class DifferentiableRenderer(nn.Module):
         self.to(device=dev, dtype=dtype)
         self.rasterizer_name = _choose_rasterizer(rasterizer, dev)
         h, w = opts.height * self.supersample, opts.width * self.supersample
+        size = int(opts.shadow_map_size)
+        if app.shadows and not 16 <= size <= 8192:
+            raise AvatarInputError(f"shadow_map_size must be 16..8192 texels, got {size}")
+        self._shadow_gl = None
+        self._shadow_raster: Any = None
         if self.rasterizer_name == "gl":
             from renderers.visibility import GLVisibilityRasterizer
 
             self._gl = GLVisibilityRasterizer(faces, self.head.num_vertices, w, h, self.camera, backend=opts.backend)
             self.rasterizer: VisibilityRasterizer = self._rasterize_gl
+            if app.shadows:  # the key light's shadow map: the same visibility pass, from the light's box
+                self._shadow_gl = GLVisibilityRasterizer(faces, self.head.num_vertices, size, size, self.camera, backend=opts.backend)
         else:
             from renderers.pytorch3d_raster import Pytorch3DVisibilityRasterizer
 
             self._gl = None
             self.rasterizer = Pytorch3DVisibilityRasterizer(self.faces, h, w)
+            if app.shadows:
+                self._shadow_raster = Pytorch3DVisibilityRasterizer(self.faces, size, size)
+        self._set_light_proj()
 
     @classmethod
     def create_from_options(cls, options: RendererOptions, head: BlendshapeHead | None = None, device: Any = "cpu",
@@ -246,6 +269,27 @@ class DifferentiableRenderer(nn.Module):
         aspect = self.options.width / self.options.height
         vp = self.camera.projection_matrix(aspect).astype(np.float64) @ self.camera.view_matrix().astype(np.float64)
         self.view_proj.copy_(torch.from_numpy(vp))
+
+    def _set_light_proj(self) -> None:
+        """Aim the shadow map at the key light as this camera turns it (renderers.shadows)."""
+        if self._shadow_box is None:
+            return
+        centre, radius = self._shadow_box
+        matrix = light_matrix(light_directions(self.options.lighting, self.camera)["key_dir"], centre, radius)
+        self.light_proj.copy_(torch.from_numpy(matrix))
+        if self._shadow_gl is not None:
+            self._shadow_gl.set_view_proj(matrix)
+
+    def _shadow_maps(self, vertices: torch.Tensor) -> torch.Tensor:
+        """Return (B, S, S) key-light depth maps in 0..1 (rows top first) of (B, V, 3) vertices, without gradient."""
+        clip = project(vertices.detach(), self.light_proj)  # orthographic: w = 1
+        if self._shadow_gl is not None:
+            ids = self._shadow_gl.rasterize(vertices.detach().to("cpu", torch.float32).numpy())
+            pix_to_face = torch.from_numpy(ids).to(vertices.device, torch.int64)
+        else:  # pytorch3d tests clip w as the depth: give it a positive one that grows away from the light
+            w = clip[..., 2:3] + 2.0
+            pix_to_face = self._shadow_raster(vertices, torch.cat([clip[..., :3] * w, w], -1))
+        return shadow_depth_torch(pix_to_face, clip, self.faces)
 
     def _rasterize_gl(self, vertices: torch.Tensor, clip: torch.Tensor) -> torch.Tensor:
         # The one host round trip of the GL path: vertices down, triangle ids up.
@@ -259,6 +303,7 @@ class DifferentiableRenderer(nn.Module):
         self.shader.set_lights(self.shader.lighting, self.camera)
         if self._gl is not None:
             self._gl.set_camera(self.camera)
+        self._set_light_proj()
 
     # ------------------------------------------------------------- parts
     def rasterize(self, vertices: torch.Tensor, pix_to_face: torch.Tensor | None = None) -> Fragments:
@@ -300,12 +345,19 @@ class DifferentiableRenderer(nn.Module):
             parts += [self.gloss.expand(vertices.shape[0], -1, -1), cornea_normals_torch(groups, vertices)]
         if occlusion is not None:
             parts.append(occlusion)
+        skin_at = sum(p.shape[-1] for p in parts)
+        if self._skin_terms:
+            b = vertices.shape[0]
+            parts += [self.skin_rest.expand(b, -1, -1), self.skin_material.expand(b, -1, -1)]
+            if self.skin_ao is not None:
+                parts.append(self.skin_ao.expand(b, -1, -1))
         px = interpolate(torch.cat(parts, -1), self.faces, fragments)
         wrinkle = px[:, 9:11] if self.wrinkles is not None else None
-        end = px.shape[1] - (1 if occlusion is not None else 0)
+        end = skin_at - (1 if occlusion is not None else 0)
         gloss, eye_normal = (px[:, end - 4:end - 3], px[:, end - 3:end]) if self.gloss is not None else (None, None)
         colour = self.shader(px[:, :3], px[:, 3:6], px[:, 6:9], wrinkle, gloss, eye_normal,
-                             px[:, end:] if occlusion is not None else None)
+                             px[:, end:skin_at] if occlusion is not None else None,
+                             self._skin_inputs(vertices, fragments, px, skin_at) if self._skin_terms else None)
         b, h, w = mask.shape
         img = self.background.expand(b, h, w, 3).clone() if self.options.background is not None else vertices.new_zeros((b, h, w, 3))
         img = img.index_put(mask.nonzero(as_tuple=True), colour)
@@ -320,6 +372,32 @@ class DifferentiableRenderer(nn.Module):
         if self.supersample > 1:
             img = nn.functional.avg_pool2d(img, self.supersample)
         return img
+
+    def _skin_inputs(self, vertices: torch.Tensor, fragments: Fragments, px: torch.Tensor, at: int) -> SkinInputs:
+        """Return the skin terms' per-fragment inputs: columns `at`.. of the interpolated `px` (rest, material, ao)
+        and the shadow test of this batch's key-light maps."""
+        app = self.options.appearance
+        shadow = None
+        if self._shadow_box is not None:
+            depth = self._shadow_maps(vertices)
+            batch = fragments.mask.nonzero(as_tuple=True)[0]
+            world = px[:, 3:6].detach()
+            step = shadow_step(app.shadow_softness_cm, self._shadow_box[1])
+            proj = self.light_proj
+
+            def shadow(n_geo: torch.Tensor, n_l: torch.Tensor) -> torch.Tensor:
+                """The fragment shader's filtered lit fraction, offset along the normal, slope-biased."""
+                lc = (world + n_geo.detach() * SHADOW_NORMAL_OFFSET_CM) @ proj[:3, :3].T + proj[:3, 3]
+                s = lc * 0.5 + 0.5
+                c = n_l.detach().clamp(SHADOW_MIN_COS, 1.0)[:, 0]
+                z = s[:, 2] - (SHADOW_BIAS + SHADOW_SLOPE_BIAS * step * (1 - c * c).sqrt() / c)
+                return shadow_test_torch(depth, batch, torch.stack([s[:, 0], s[:, 1], z], -1), step, 1.0)
+
+        return SkinInputs(rest=px[:, at:at + 3], material=px[:, at + 3:at + 7],
+                          detail_strength=float(app.skin_detail_strength) if app.skin_detail else None,
+                          regions=bool(app.skin_regions), subsurface=bool(app.subsurface),
+                          ao=px[:, at + 7:at + 8] if self.skin_ao is not None else None,
+                          shadow=shadow, shadow_strength=float(app.shadow_strength))
 
     def render_vertices(self, vertices: torch.Tensor, rest: torch.Tensor | None = None) -> torch.Tensor:
         """Return (B, C, H, W) images in [0, 1] of (B, V, 3) or (V, 3) world vertices.
@@ -357,10 +435,13 @@ class DifferentiableRenderer(nn.Module):
         return self.render_vertices(verts, rest)
 
     def close(self) -> None:
-        """Release the GL context of the visibility pass (nothing to release with pytorch3d)."""
+        """Release the GL contexts of the visibility and shadow passes (nothing to release with pytorch3d)."""
         if self._gl is not None:
             self._gl.close()
             self._gl = None
+        if self._shadow_gl is not None:
+            self._shadow_gl.close()
+            self._shadow_gl = None
 
     def __enter__(self) -> DifferentiableRenderer:
         return self

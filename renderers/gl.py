@@ -90,6 +90,11 @@ class GLRenderer:
             from renderers.cavity import cavity_field
 
             self._cavity = cavity_field(self.head, appearance)
+        from renderers.skin import skin_attributes
+
+        # Static per identity: the noise's rest coordinates, the skin's material (switched-off parts neutral) and the
+        # ambient occlusion baked on this identity's neutral (renderers.skin).
+        self._rest, self._skin_attr, self._ao = skin_attributes(self.head, appearance, self._faces)
         self._poser_cache: Any = None  # made on first numpy pose, from the fields above
         self._staging: dict[str, Any] = {}  # laid-out per-frame arrays (`_laid_out`); their parts follow the fields above
 
@@ -131,8 +136,12 @@ class GLRenderer:
         self.vbo_gls = ctx.buffer(self._laid_out(self._gloss.astype("f4")))
         self.vbo_eye = ctx.buffer(self._laid_out(self._eye_normal), dynamic=True)
         self.vbo_cav = ctx.buffer(np.ones(n, np.float32).tobytes(), dynamic=True)  # 1: no cavity shading
+        self.vbo_rest = ctx.buffer(self._laid_out(np.asarray(self._rest, np.float32)))
+        self.vbo_skin = ctx.buffer(self._laid_out(self._skin_attr))
+        self.vbo_ao = ctx.buffer(self._laid_out(self._ao))
         self.ibo = ctx.buffer(drawn.astype("i4").tobytes())
-        self._program_for: tuple[bool, bool] | None = None
+        self._program_for: tuple[bool, ...] | None = None
+        self._shadow: Any = None
         self._build_program()
         size = (opts.width, opts.height)
         wanted = max(0, int(opts.samples or 0))
@@ -236,24 +245,52 @@ class GLRenderer:
         from renderers.shaders import VERTEX_SHADER
         from renderers.shading import fragment_shader
 
-        flags = (bool(self._appearance.wrinkles), bool(self._appearance.catch_lights))
+        app = self._appearance
+        flags = (bool(app.wrinkles), bool(app.catch_lights), bool(app.skin_detail), bool(app.skin_regions),
+                 bool(app.subsurface), bool(app.ambient_occlusion), bool(app.shadows))
         if flags == self._program_for:
             return
         if self._program_for is not None:
             self.vao.release()
             self.prog.release()
         self.prog = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=fragment_shader(*flags))
+        self._sync_shadow_pass(app.shadows)
         # A switched-off term's inputs are not in the program (fragment_shader leaves them out).
         self.vao = self.ctx.vertex_array(
             self.prog,
             [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
              (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal"),
-             (self.vbo_cav, "1f", "in_cavity")],
+             (self.vbo_cav, "1f", "in_cavity"), (self.vbo_rest, "3f", "in_rest"), (self.vbo_skin, "4f", "in_skin"),
+             (self.vbo_ao, "1f", "in_ao")],
             index_buffer=self.ibo, skip_errors=True,
         )
         if self._program_for is not None:
             self._set_uniforms()
         self._program_for = flags
+
+    def _sync_shadow_pass(self, on: bool) -> None:
+        """Build (or drop) the key light's depth-only pass and its shadow map (`renderers.shadows`)."""
+        if bool(on) == (self._shadow is not None):
+            return
+        if self._shadow is not None:
+            for obj in self._shadow.values():
+                obj.release()
+            self._shadow = None
+            return
+        from renderers.shaders import SHADOW_FRAGMENT_SHADER, SHADOW_VERTEX_SHADER
+
+        ctx, size = self.ctx, int(self.options.shadow_map_size)
+        if not 16 <= size <= 8192:
+            raise AvatarInputError(f"shadow_map_size must be 16..8192 texels, got {size}")
+        prog = ctx.program(vertex_shader=SHADOW_VERTEX_SHADER, fragment_shader=SHADOW_FRAGMENT_SHADER)
+        tex = ctx.depth_texture((size, size))
+        tex.compare_func = "<="  # sampler2DShadow: 1 where the fragment is no deeper than the map
+        tex.repeat_x = tex.repeat_y = False
+        import moderngl
+
+        tex.filter = (moderngl.LINEAR, moderngl.LINEAR)  # bilinear 2 x 2 compare per tap
+        self._shadow = {"prog": prog, "tex": tex, "fbo": ctx.framebuffer(depth_attachment=tex),
+                        "vao": ctx.vertex_array(prog, [(self.vbo_pos, "3f", "in_position")], index_buffer=self.ibo)}
 
     @property
     def software_rasterizer(self) -> bool:
@@ -282,6 +319,20 @@ class GLRenderer:
         for name, value in light_colours(light, exposure).items():
             p[f"u_{name}"].value = value
         p["u_specular"].value = light_specular(light, exposure)
+        app = self._appearance
+        if app.skin_detail:
+            p["u_detail"].value = float(app.skin_detail_strength)
+        if self._shadow is not None:
+            from renderers.shadows import light_matrix, shadow_box, shadow_step
+
+            centre, radius = shadow_box(self.head)
+            matrix = light_matrix(light_directions(light, cam)["key_dir"], centre, radius).astype(np.float32)
+            self._shadow["prog"]["u_light"].write(matrix.T.copy().tobytes())
+            p["u_light"].write(matrix.T.copy().tobytes())
+            p["u_shadow_map"].value = 1
+            step = shadow_step(app.shadow_softness_cm, radius)
+            p["u_shadow_step"].value = (step, step)
+            p["u_shadow_strength"].value = float(app.shadow_strength)
 
     def set_camera(self, camera: Camera | str) -> None:
         """Point the renderer at another camera (preset name or Camera) for the following frames."""
@@ -311,6 +362,9 @@ class GLRenderer:
         self._set_expression_appearance(appearance or self._appearance, self._wrinkles if same_layout else None)
         self.vbo_wrk.write(self._laid_out(self._wrinkle_attr))
         self.vbo_gls.write(self._laid_out(self._gloss))
+        self.vbo_rest.write(self._laid_out(np.asarray(self._rest, np.float32)))
+        self.vbo_skin.write(self._laid_out(self._skin_attr))
+        self.vbo_ao.write(self._laid_out(self._ao))
         if self._cavity is None:
             self.vbo_cav.write(np.ones(self.vbo_cav.size // 4, np.float32).tobytes())
         self._build_program()  # a switch turned on needs its term back in the fragment shader
@@ -384,6 +438,17 @@ class GLRenderer:
         import moderngl
 
         ctx, opts = self.ctx, self.options
+        if self._shadow is not None:
+            # The key light's depth map first (culled like the head: the faces towards the light are the nearest).
+            self._shadow["fbo"].use()
+            self._shadow["fbo"].clear(depth=1.0)
+            ctx.enable(moderngl.DEPTH_TEST)
+            if self._culled:
+                ctx.cull_face = "back"
+                ctx.enable(moderngl.CULL_FACE)
+            self._shadow["vao"].render(moderngl.TRIANGLES, vertices=self._draw_vertices)
+            ctx.disable(moderngl.CULL_FACE)
+            self._shadow["tex"].use(1)
         self.fbo_ms.use()
         bg = opts.background
         if bg is None:

@@ -26,6 +26,8 @@ class RendererOptions:
     default `renderers.lighting.EXPOSURE_POWER`, chosen by scripts/select_exposure.py.
     gpu_pose: blend the shapes, normals, wrinkle amplitude and cornea normals in compute shaders (a frame
     uploads its weights, not its mesh); None: where GL 4.3 compute exists and the rasterizer is a GPU.
+    shadow_map_size: texels a side of the key light's shadow map (`Appearance.shadows`): 1024 (default) gives ~0.4 mm
+        texels over the ICT head; 512 halves the extra depth pass's cost on a CPU rasterizer with a coarser edge.
     backface_culling: skip triangles facing away from the camera (half the head; on llvmpipe ~1.5-2x faster
     frames). None: on for the ICT layout, whose surfaces are consistently wound, except its eyelash cards (the
     images are unchanged, `renderers.drawn_faces.two_sided_faces`), off for other heads; True: cull every triangle
@@ -45,6 +47,7 @@ class RendererOptions:
     exposure_power: float = EXPOSURE_POWER
     gpu_pose: bool | None = None
     backface_culling: bool | None = None
+    shadow_map_size: int = 1024
 
 
 def renderer_exposure(options: RendererOptions, appearance: Appearance | None = None) -> float:

@@ -53,3 +53,19 @@ void main() {
     f_id = float(gl_PrimitiveID + 1);
 }
 """
+
+# The key light's shadow map (renderers.shadows): the head's positions through the light's orthographic matrix, depth only.
+SHADOW_VERTEX_SHADER = """
+#version 330
+uniform mat4 u_light;
+in vec3 in_position;
+void main() {
+    gl_Position = u_light * vec4(in_position, 1.0);
+}
+"""
+
+SHADOW_FRAGMENT_SHADER = """
+#version 330
+void main() {
+}
+"""

@@ -26,6 +26,8 @@ pixels allow and not limited by the mesh's resolution.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -56,11 +58,43 @@ CATCH_LIGHT_POWER = 150.0
 CATCH_LIGHT_STRENGTH = 1.6
 """Catch-light intensity in units of the key light (before the tone curve, which keeps it below white)."""
 
+# Skin (issue 19): micro-detail, regional highlight, subsurface warmth, cast shadows (renderers.skin, renderers.shadows).
+PORE_CELL_CM = 0.09
+"""Cell of the value noise whose gradient tilts the normal (pores): a pore field ~1 mm across, 2-3 supersamples at 512 px."""
+FINE_LINE_CM = 0.16
+"""Spacing of the two families of fine lines (the skin's cross-hatch), modulated by the pore noise."""
+FINE_LINE_SHARE = 0.5
+"""Slope of the fine lines against the pores' (1 = as strong)."""
+SPEC_POWER_ROUGH = 10.0
+"""Blinn power of the roughest skin (gloss -1: cheeks), at half the strength."""
+SPEC_POWER_GLOSSY = 160.0
+"""Blinn power of the glossiest skin (gloss +1: lips), at twice the strength (SPEC_POWER is the lobe at gloss 0)."""
+SUBSURFACE_WRAP = 1.0
+"""Wrap of the key light that scatters under thin skin: half-Lambert, reaching past the terminator."""
+SUBSURFACE_TINT = (0.85, 0.22, 0.10)
+"""Colour of that light (times the albedo): red-shifted, as blood under thin skin makes it."""
+SHADOW_NORMAL_OFFSET_CM = 0.12
+"""A fragment looks up its shadow this far off its surface along the normal (no self-shadowing 'acne')."""
+SHADOW_BIAS = 0.0015
+"""Depth bias of the shadow test in the map's 0..1 depth (about 0.06 cm over the ICT head's light box)."""
+SHADOW_SLOPE_BIAS = 2.0
+"""Extra bias in tap spacings times the tangent of the surface's tilt from the light (the PCF kernel's own slope)."""
+SHADOW_MIN_COS = 0.2
+"""Tilt cosine below which the slope bias stops growing (tangent at most ~4.9)."""
+SHADOW_FADE = (0.0, 0.3)
+"""n.l of the key over which cast shadows fade in: at the terminator the wrapped key is already fading."""
+
 
 def _glsl(x: float) -> str:
     """Return a GLSL float literal that parses to the same float32 as the Python constant."""
     text = repr(float(x))
     return text if ("." in text or "e" in text) else text + ".0"
+
+
+def _smoothstep_glsl(name: str, edge0: float, edge1: float) -> str:
+    """Return GLSL for smoothstep(edge0, edge1, name) written out (as the torch twin computes it)."""
+    t = f"clamp(({name} - {_glsl(edge0)}) / {_glsl(edge1 - edge0)}, 0.0, 1.0)"
+    return f"(sq({t}) * (3.0 - 2.0 * {t}))"
 
 
 def _glsl_power(name: str, p: float) -> str:
@@ -81,7 +115,8 @@ def _glsl_power(name: str, p: float) -> str:
 
 def vertex_shader() -> str:
     """Return the GLSL 330 vertex shader: positions through the camera; normal, world position, linear albedo,
-    wrinkle (u, a), gloss and the cornea normal on to the fragment shader."""
+    wrinkle (u, a), gloss, the cornea normal, the skin's rest position, material and ambient occlusion on to the
+    fragment shader."""
     return f"""
 #version 330
 uniform mat4 u_view;
@@ -93,6 +128,9 @@ in vec2 in_wrinkle;
 in float in_gloss;
 in vec3 in_eye_normal;
 in float in_cavity;
+in vec3 in_rest;
+in vec4 in_skin;
+in float in_ao;
 out vec3 v_normal;
 out vec3 v_world;
 out vec3 v_albedo;
@@ -100,8 +138,14 @@ out vec2 v_wrinkle;
 out float v_gloss;
 out vec3 v_eye_normal;
 out float v_occlusion;
+out vec3 v_rest;
+out vec4 v_skin;
+out float v_ao;
 void main() {{
     v_world = in_position;
+    v_rest = in_rest;  // the noise coordinates: the neutral's position, so pores stay on the skin as it moves
+    v_skin = in_skin;  // (detail, specular factor, gloss, thinness): renderers.skin
+    v_ao = in_ao;
     v_normal = in_normal;
     // Albedo arrives in sRGB; shade in linear light (per vertex, as the torch renderer does). The cavity factor
     // (renderers.cavity, 1 where off) darkens the sRGB albedo of skin in folds.
@@ -115,12 +159,49 @@ void main() {{
 """
 
 
-def fragment_shader(wrinkles: bool = True, catch_lights: bool = True) -> str:
+HASH_PRIMES = (0x8DA6B343, 0xD8163841, 0xCB1AB31F)
+"""Per-axis multipliers of the lattice hash (large odd constants); `HASH_MIX` scrambles their xor."""
+HASH_MIX = 0x2C1B3C6D
+FINE_LINE_DIRECTIONS = ((0.8, 0.6, 0.0), (-0.6, 0.8, 0.0))
+"""Directions (rest space) across which the two fine-line families run: a cross-hatch, as on the back of a hand."""
+
+NOISE_GLSL = f"""
+float lattice(ivec3 c) {{
+    uint h = (uint(c.x) * {HASH_PRIMES[0]}u) ^ (uint(c.y) * {HASH_PRIMES[1]}u) ^ (uint(c.z) * {HASH_PRIMES[2]}u);
+    h ^= h >> 15u;
+    h *= {HASH_MIX}u;
+    h ^= h >> 12u;
+    return float(h >> 8u) * {_glsl(1 / 16777216)};  // 24 bits: exact in float32, as in torch
+}}
+vec4 value_noise(vec3 p) {{  // (value in 0..1, its gradient per cell): trilinear with smoothstep weights
+    vec3 i = floor(p);
+    vec3 f = p - i;
+    vec3 u = f * f * (3.0 - 2.0 * f);
+    vec3 du = 6.0 * f * (1.0 - f);
+    ivec3 c = ivec3(i);
+    float a = lattice(c), b = lattice(c + ivec3(1, 0, 0)), cc = lattice(c + ivec3(0, 1, 0)), d = lattice(c + ivec3(1, 1, 0));
+    float e = lattice(c + ivec3(0, 0, 1)), ff = lattice(c + ivec3(1, 0, 1)), g = lattice(c + ivec3(0, 1, 1)), h = lattice(c + ivec3(1, 1, 1));
+    float k1 = b - a, k2 = cc - a, k3 = e - a, k4 = a - b - cc + d, k5 = a - cc - e + g, k6 = a - b - e + ff;
+    float k7 = -a + b + cc - d + e - ff - g + h;
+    float value = a + k1 * u.x + k2 * u.y + k3 * u.z + k4 * u.x * u.y + k5 * u.y * u.z + k6 * u.z * u.x + k7 * u.x * u.y * u.z;
+    vec3 grad = du * vec3(k1 + k4 * u.y + k6 * u.z + k7 * u.y * u.z,
+                          k2 + k5 * u.z + k4 * u.x + k7 * u.z * u.x,
+                          k3 + k6 * u.x + k5 * u.y + k7 * u.x * u.y);
+    return vec4(value, grad);
+}}
+"""
+
+
+def fragment_shader(wrinkles: bool = True, catch_lights: bool = True, detail: bool = False, regions: bool = False,
+                    subsurface: bool = False, ambient_occlusion: bool = False, shadows: bool = False) -> str:
     """Return the GLSL 330 fragment shader: the module's shading model (see the module docstring).
 
-    `wrinkles` / `catch_lights` False leave those terms out of the program. Their inputs are zero when
-    switched off, so the image is the same; leaving them out saves per-fragment work, which is most of
-    the frame on a CPU rasterizer (llvmpipe) once the head is supersampled.
+    Each flag False leaves that term out of the program. Their inputs are neutral when switched off (zero amplitude,
+    factor 1), so the image is the same; leaving them out saves per-fragment work, which is most of the frame on a
+    CPU rasterizer (llvmpipe) once the head is supersampled. `detail`: pores and fine lines tilt the normal;
+    `regions`: the highlight's strength and sharpness per vertex; `subsurface`: red-shifted wrap light on thin skin;
+    `ambient_occlusion`: the baked per-vertex occlusion dims the ambient, fill and rim light; `shadows`: the key light
+    (diffuse and highlight) is tested against a shadow map (`renderers.shadows`).
     """
     # Integer powers as products: exact, and far cheaper than pow() (exp2(log2)) on llvmpipe.
     fold = ""
@@ -129,6 +210,58 @@ def fragment_shader(wrinkles: bool = True, catch_lights: bool = True) -> str:
     float ridge = max(0.5 + 0.5 * cos({_glsl(2 * math.pi)} * v_wrinkle.x), 0.0);
     fold_shade = 1.0 - v_wrinkle.y * {_glsl_power("ridge", WRINKLE_SHARPNESS)};
     albedo *= fold_shade;"""
+    bump = ""
+    if detail:
+        (a1, b1, c1), (a2, b2, c2) = FINE_LINE_DIRECTIONS
+        w = 2 * math.pi / FINE_LINE_CM
+        bump = f"""
+    if (v_skin.x > 0.0) {{
+        // Pores: the gradient of value noise on the rest position; fine lines: two cross-hatched families of ridges,
+        // deeper where the pore noise is high, so they break up instead of tiling. The tilt is the surface slope.
+        vec4 pore = value_noise(v_rest * {_glsl(1 / PORE_CELL_CM)});
+        vec3 d1 = vec3({_glsl(a1)}, {_glsl(b1)}, {_glsl(c1)});
+        vec3 d2 = vec3({_glsl(a2)}, {_glsl(b2)}, {_glsl(c2)});
+        vec3 lines = (cos({_glsl(w)} * dot(v_rest, d1)) * d1 + cos({_glsl(w)} * dot(v_rest, d2)) * d2) * pore.x;
+        vec3 slope = u_detail * v_skin.x * (pore.yzw + {_glsl(FINE_LINE_SHARE)} * lines);
+        n = normalize(n - (slope - dot(slope, n) * n));
+    }}"""
+    lobe = f"float lobe = {_glsl_power('n_h', SPEC_POWER)};"
+    if regions:
+        lobe = f"""float p_rough = {_glsl_power('n_h', SPEC_POWER_ROUGH)};
+    float p_mid = {_glsl_power('n_h', SPEC_POWER)};
+    float p_glossy = {_glsl_power('n_h', SPEC_POWER_GLOSSY)};
+    // gloss -1..1 blends the rough lobe (half strength), today's (0) and the glossy one (twice): T-zone, cheeks, lips.
+    float lobe = v_skin.y * (p_mid + max(-v_skin.z, 0.0) * (0.5 * p_rough - p_mid) + max(v_skin.z, 0.0) * (2.0 * p_glossy - p_mid));"""
+    shadow = ""
+    if shadows:
+        taps = "\n".join(f"        lit += texture(u_shadow_map, vec3(s.xy + vec2({i}.0, {j}.0) * u_shadow_step, s.z));"
+                         for j in (-1, 0, 1) for i in (-1, 0, 1))
+        shadow = f"""
+    float shadow = 1.0;
+    float n_l = dot(n_geo, u_key_dir);
+    if (key > 0.0) {{
+        // Percentage-closer filtering: 3 x 3 taps, each a bilinear 2 x 2 compare, over the softness. The bias grows
+        // with the surface's tilt from the light (a tap beside the fragment sees the same surface nearer the light).
+        vec4 lc = u_light * vec4(v_world + n_geo * {_glsl(SHADOW_NORMAL_OFFSET_CM)}, 1.0);
+        vec3 s = lc.xyz * 0.5 + 0.5;
+        float c = clamp(n_l, {_glsl(SHADOW_MIN_COS)}, 1.0);
+        s.z -= {_glsl(SHADOW_BIAS)} + {_glsl(SHADOW_SLOPE_BIAS)} * u_shadow_step.x * sqrt(1.0 - c * c) / c;
+        float lit = 0.0;
+{taps}
+        // Near the terminator the wrapped key fades on its own; the map's self-test there only adds bands.
+        float casts = {_smoothstep_glsl("n_l", SHADOW_FADE[0], SHADOW_FADE[1])};
+        shadow = 1.0 - u_shadow_strength * casts * (1.0 - lit / 9.0);
+    }}"""
+    ao = "v_ao" if ambient_occlusion else "1.0"
+    key_light = "key * shadow" if shadows else "key"
+    spec_light = "spec * shadow" if shadows else "spec"
+    sss = ""
+    if subsurface:
+        tr, tg, tb = SUBSURFACE_TINT
+        sss = f"""
+    // Light scattered under thin skin (ears, nose wings, lids) comes out past the terminator, reddened.
+    float wide = max((dot(n, u_key_dir) + {_glsl(SUBSURFACE_WRAP)}) / {_glsl(1 + SUBSURFACE_WRAP)}, 0.0);
+    lin += albedo * v_skin.w * vec3({_glsl(tr)}, {_glsl(tg)}, {_glsl(tb)}) * max(wide - key, 0.0) * u_key_rgb{" * (0.5 + 0.5 * shadow)" if shadows else ""};"""
     catch = ""
     if catch_lights:
         catch = f"""
@@ -145,6 +278,11 @@ uniform vec3 u_fill_rgb;
 uniform vec3 u_rim_rgb;
 uniform vec3 u_ambient;
 uniform float u_specular;
+uniform float u_detail;
+uniform mat4 u_light;
+uniform sampler2DShadow u_shadow_map;
+uniform vec2 u_shadow_step;
+uniform float u_shadow_strength;
 in vec3 v_normal;
 in vec3 v_world;
 in vec3 v_albedo;
@@ -152,12 +290,17 @@ in vec2 v_wrinkle;
 in float v_gloss;
 in vec3 v_eye_normal;
 in float v_occlusion;
+in vec3 v_rest;
+in vec4 v_skin;
+in float v_ao;
 out vec4 f_colour;
 float sq(float x) {{ return x * x; }}
+{NOISE_GLSL if detail else ""}
 void main() {{
     vec3 n = normalize(v_normal);
     vec3 view = normalize(u_eye - v_world);
     if (dot(n, view) < 0.0) n = -n;  // back faces (inside of lips, mouth) lit like front faces
+    vec3 n_geo = n;{bump}
     vec3 albedo = v_albedo;
     float fold_shade = 1.0;  // a fold is in its own shadow: it darkens the albedo and the skin's highlight alike{fold}
     // Soft (wrapped) diffuse so the shadow side does not go black.
@@ -167,10 +310,11 @@ void main() {{
     float rim = {_glsl_power("edge", RIM_POWER)} * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
     vec3 h = normalize(u_key_dir + view);
     float n_h = max(dot(n, h), 0.0);
+    {lobe}{shadow}
     // Folds and cavities are in their own shadow: their highlight dims with their albedo (a lit highlight over a
     // darkened albedo read as a grey smudge beside the nose, and as white lines in crow's feet).
-    float spec = u_specular * fold_shade * v_occlusion * {_glsl_power("n_h", SPEC_POWER)};{catch}
-    vec3 lin = albedo * (u_ambient + key * u_key_rgb + fill * u_fill_rgb) + rim * u_rim_rgb * albedo + spec * u_key_rgb;
+    float spec = u_specular * fold_shade * v_occlusion * lobe;{catch}
+    vec3 lin = albedo * (u_ambient * {ao} + {key_light} * u_key_rgb + fill * u_fill_rgb * {ao}) + rim * u_rim_rgb * albedo * {ao} + {spec_light} * u_key_rgb;{sss}
     lin = lin / (1.0 + {_glsl(TONE)} * lin);
     f_colour = vec4(pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)})), 1.0);
 }}
@@ -353,12 +497,88 @@ def cornea_normals_torch(groups: list[tuple[torch.Tensor, torch.Tensor]], vertic
     return out
 
 
+# ---------------------------------------------------------------------------------- skin noise
+def _lattice_torch(c: torch.Tensor) -> torch.Tensor:
+    """Return (...,) float hashes in 0..1 of (..., 3) int64 lattice points: the GLSL `lattice` in int64, wrapped to 32 bits."""
+    import torch
+
+    mask = 0xFFFFFFFF
+    h = ((c[..., 0] & mask) * HASH_PRIMES[0] & mask) ^ ((c[..., 1] & mask) * HASH_PRIMES[1] & mask) \
+        ^ ((c[..., 2] & mask) * HASH_PRIMES[2] & mask)
+    h = h ^ (h >> 15)
+    h = (h * HASH_MIX) & mask
+    h = h ^ (h >> 12)
+    return (h >> 8).to(torch.float32) * (1.0 / 16777216)  # 24 bits: exact in float32, as in GLSL
+
+
+def value_noise_torch(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ((N,) value in 0..1, (N, 3) gradient per cell) of the value noise at (N, 3) points (the GLSL `value_noise`)."""
+    import torch
+
+    i = p.floor()
+    f = p - i
+    u = f * f * (3 - 2 * f)
+    du = 6 * f * (1 - f)
+    c = i.to(torch.int64)
+    corner = lambda dx, dy, dz: _lattice_torch(c + torch.tensor([dx, dy, dz], device=c.device)).to(p.dtype)  # noqa: E731
+    a, b, cc, d = corner(0, 0, 0), corner(1, 0, 0), corner(0, 1, 0), corner(1, 1, 0)
+    e, ff, g, h = corner(0, 0, 1), corner(1, 0, 1), corner(0, 1, 1), corner(1, 1, 1)
+    k1, k2, k3 = b - a, cc - a, e - a
+    k4, k5, k6 = a - b - cc + d, a - cc - e + g, a - b - e + ff
+    k7 = -a + b + cc - d + e - ff - g + h
+    ux, uy, uz = u.unbind(-1)
+    value = a + k1 * ux + k2 * uy + k3 * uz + k4 * ux * uy + k5 * uy * uz + k6 * uz * ux + k7 * ux * uy * uz
+    grad = du * torch.stack([k1 + k4 * uy + k6 * uz + k7 * uy * uz, k2 + k5 * uz + k4 * ux + k7 * uz * ux,
+                             k3 + k6 * ux + k5 * uy + k7 * ux * uy], -1)
+    return value, grad
+
+
+def detail_normals_torch(n: torch.Tensor, rest: torch.Tensor, detail: torch.Tensor, strength: float) -> torch.Tensor:
+    """Return (N, 3) unit normals tilted by the pores and fine lines (the fragment shader's `detail` term) for (N, 3) unit
+    normals, (N, 3) interpolated rest positions and (N, 1) detail amounts; `strength` is Appearance.skin_detail_strength."""
+    import torch
+
+    value, grad = value_noise_torch(rest / PORE_CELL_CM)
+    w = 2 * math.pi / FINE_LINE_CM
+    lines = 0
+    for direction in FINE_LINE_DIRECTIONS:
+        d = torch.tensor(direction, dtype=rest.dtype, device=rest.device)
+        lines = lines + (w * (rest @ d)).cos()[:, None] * d
+    slope = strength * detail * (grad + FINE_LINE_SHARE * lines * value[:, None])
+    tilted = n - (slope - (slope * n).sum(-1, keepdim=True) * n)
+    tilted = tilted / tilted.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return torch.where(detail > 0, tilted, n)
+
+
 # ---------------------------------------------------------------------------------- fragment shading
+@dataclass
+class SkinInputs:
+    """What `shade_torch` needs for the skin terms, per fragment (the GL fragment shader's v_rest, v_skin, v_ao and
+    shadow map).
+
+    rest: (N, 3) rest positions; material: (N, 4) (detail, specular factor, gloss, thinness), neutral where off.
+    detail_strength: Appearance.skin_detail_strength, None with skin_detail off. regions / subsurface: those switches.
+    ao: (N, 1) ambient-occlusion light factors or None. shadow: a function of the (N, 3) view-facing geometric normals
+    and (N, 1) n.l of the key returning (N, 1) the filtered lit fraction (`renderers.shadows.shadow_test_torch`), or
+    None; shadow_strength: Appearance.shadow_strength.
+    """
+
+    rest: torch.Tensor
+    material: torch.Tensor
+    detail_strength: float | None = None
+    regions: bool = False
+    subsurface: bool = False
+    ao: torch.Tensor | None = None
+    shadow: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    shadow_strength: float = 0.0
+
+
 def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor, *, eye: torch.Tensor,
                 key_dir: torch.Tensor, fill_dir: torch.Tensor, rim_dir: torch.Tensor, key_rgb: torch.Tensor,
                 fill_rgb: torch.Tensor, rim_rgb: torch.Tensor, ambient: torch.Tensor, specular: float,
                 wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
-                eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None) -> torch.Tensor:
+                eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None,
+                skin: SkinInputs | None = None) -> torch.Tensor:
     """Return (N, 3) sRGB colours in [0, 1]: `fragment_shader()`'s formulas in torch, differentiable.
 
     Args:
@@ -370,6 +590,8 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
         eye_normal: (N, 3) interpolated unnormalised cornea normals, needed with `gloss`.
         occlusion: optional (N, 1) interpolated cavity darkening in linear light (factor ** GAMMA); it dims the
             skin's highlight as it dims the albedo (already in `albedo_linear`). None: 1.
+        skin: the skin terms (`SkinInputs`: pores, regional highlight, subsurface, ambient occlusion, shadows);
+            None: none of them.
     """
     import torch
 
@@ -379,7 +601,11 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
     n_dot_v = (n * view).sum(-1, keepdim=True)
     # Back faces (inside of the lips and mouth) are lit like front faces.
     n = torch.where(n_dot_v < 0, -n, n)
-    n_dot_v = n_dot_v.abs()
+    n_geo = n
+    if skin is not None and skin.detail_strength is not None:
+        n = detail_normals_torch(n, skin.rest, skin.material[:, 0:1], skin.detail_strength)
+        n_dot_v = (n * view).sum(-1, keepdim=True)
+    n_dot_v = n_dot_v.abs() if skin is None or skin.detail_strength is None else n_dot_v.clamp_min(0)
     albedo = albedo_linear
     fold_shade: torch.Tensor | float = 1.0
     if wrinkle is not None:
@@ -392,13 +618,33 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
     half = key_dir + view
     half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     n_h = (n * half).sum(-1, keepdim=True).clamp_min(0)
-    spec = specular * fold_shade * n_h.pow(SPEC_POWER)  # a fold shades its highlight too: lines never turn white
+    lobe = n_h.pow(SPEC_POWER)
+    if skin is not None and skin.regions:
+        g = skin.material[:, 2:3]
+        lobe = skin.material[:, 1:2] * (lobe + (-g).clamp_min(0) * (0.5 * n_h.pow(SPEC_POWER_ROUGH) - lobe)
+                                         + g.clamp_min(0) * (2 * n_h.pow(SPEC_POWER_GLOSSY) - lobe))
+    spec = specular * fold_shade * lobe  # a fold shades its highlight too: lines never turn white
     if occlusion is not None:  # so does a cavity: no grey smudge of highlight over a darkened albedo
         spec = spec * occlusion
     if gloss is not None:
         nc = eye_normal / eye_normal.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         spec = spec + gloss * CATCH_LIGHT_STRENGTH * (nc * half).sum(-1, keepdim=True).clamp_min(0).pow(CATCH_LIGHT_POWER)
-    lin = albedo * (ambient + key * key_rgb + fill * fill_rgb) + rim * rim_rgb * albedo + spec * key_rgb
+    ao: torch.Tensor | float = 1.0
+    shadow: torch.Tensor | float = 1.0
+    if skin is not None:
+        if skin.ao is not None:
+            ao = skin.ao
+        if skin.shadow is not None:
+            n_l = (n_geo @ key_dir)[:, None]
+            t = (n_l - SHADOW_FADE[0]).div(SHADOW_FADE[1] - SHADOW_FADE[0]).clamp(0, 1)
+            shadow = 1 - skin.shadow_strength * (t * t * (3 - 2 * t)) * (1 - skin.shadow(n_geo, n_l))
+            shadow = torch.where(key > 0, shadow, torch.ones_like(shadow))
+    lin = albedo * (ambient * ao + key * shadow * key_rgb + fill * fill_rgb * ao) + rim * rim_rgb * albedo * ao + spec * shadow * key_rgb
+    if skin is not None and skin.subsurface:
+        wide = ((n @ key_dir)[:, None] + SUBSURFACE_WRAP).div(1 + SUBSURFACE_WRAP).clamp_min(0)
+        tint = torch.tensor(SUBSURFACE_TINT, dtype=lin.dtype, device=lin.device)
+        bleed = (wide - key).clamp_min(0) * (0.5 + 0.5 * shadow if skin.shadow is not None else 1.0)
+        lin = lin + albedo * skin.material[:, 3:4] * tint * bleed * key_rgb
     lin = lin / (1 + TONE * lin)
     # The floor keeps pow's gradient finite at black (GL's pow(0, 1/2.2) is 0; 1e-12 ** (1/2.2) ~ 4e-6).
     return lin.clamp(1e-12, 1.0).pow(1 / GAMMA)

@@ -61,6 +61,13 @@ class GLVisibilityRasterizer:
         self.prog["u_view"].write(camera.view_matrix().T.copy().tobytes())
         self.prog["u_proj"].write(camera.projection_matrix(self.width / self.height).T.copy().tobytes())
 
+    def set_view_proj(self, matrix: np.ndarray) -> None:
+        """Draw the following meshes through a (4, 4) world -> clip `matrix` instead of a camera (the key light's
+        orthographic box, `renderers.shadows.light_matrix`)."""
+        self._make_current(self.ctx)
+        self.prog["u_view"].write(np.eye(4, dtype=np.float32).tobytes())
+        self.prog["u_proj"].write(np.asarray(matrix, np.float32).T.copy().tobytes())
+
     def rasterize(self, vertices: np.ndarray) -> np.ndarray:
         """Return (H, W) int32 triangle indices (row 0 at the top; -1 where no triangle) for (V, 3) vertices,
         or (B, H, W) for (B, V, 3)."""
