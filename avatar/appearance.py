@@ -73,7 +73,7 @@ values were chosen by scripts/select_cavity.py on the selection identities and j
 judge read better (docs/legibility.md)."""
 SKIN_DETAIL_DEFAULT = True
 """Default of `Appearance.skin_detail`: pores and fine lines tilt the skin's normal (renderers.shading, renderers.skin)."""
-SKIN_DETAIL_STRENGTH = 0.22
+SKIN_DETAIL_STRENGTH = 0.16
 """Default of `Appearance.skin_detail_strength`: the surface slope of the pores' noise at its steepest, about 0.1 on
 average: the highlight breaks up on a close-up, the mean luminance of the face moves by under 1 %."""
 SKIN_REGIONS_DEFAULT = True

@@ -9,7 +9,7 @@ wings, eyelids); and what little light reaches under the chin, behind the ears a
 `skin_material` paints, per vertex, on the generic neutral (so it follows every expression and identity):
 
     detail    0..1   how much of the pore / fine-line normal perturbation a vertex gets (0 off the skin)
-    specular  x      factor on the skin's Blinn strength (T-zone 1.6, cheeks 0.6, lips 1.5, elsewhere 1)
+    specular  x      factor on the skin's Blinn strength (T-zone 1.4, cheeks 0.6, lips 1.5, elsewhere 1)
     gloss     -1..1  sharpness of the highlight: -1 rough (power 10, half strength), 0 today's lobe (power 40),
                      1 glossy (power 160, twice the strength), blended linearly between
     thin      0..1   how much red-shifted wrap light (subsurface-like warmth) a vertex gets
@@ -124,7 +124,7 @@ def skin_material(head: BlendshapeHead) -> SkinMaterial:
     lids *= v[:, 2] > lm[36:48, 2].min() - 1.0
 
     detail = skin * (1.0 - 0.65 * lips + 0.3 * nose) * (1.0 - 0.3 * ear_w)
-    specular = 1.0 + 0.6 * tzone - 0.4 * cheeks + 0.5 * lips
+    specular = 1.0 + 0.4 * tzone - 0.4 * cheeks + 0.5 * lips
     gloss = np.clip(0.5 * tzone - 0.8 * cheeks + 0.8 * lips, -1.0, 1.0)
     thin = np.clip(np.maximum.reduce([ear_w, 0.7 * wings, 0.6 * lids]), 0.0, 1.0)
     f32 = lambda x: np.where(skin, x, 0.0).astype(np.float32)  # noqa: E731 (off the skin: no detail, no warmth)
