@@ -61,9 +61,13 @@ CATCH_LIGHT_STRENGTH = 1.6
 # Skin (issue 19): micro-detail, regional highlight, subsurface warmth, cast shadows (renderers.skin, renderers.shadows).
 PORE_CELL_CM = 0.09
 """Cell of the value noise whose gradient tilts the normal (pores): a pore field ~1 mm across, 2-3 supersamples at 512 px."""
+PORE_LEVEL = 0.45
+"""Noise value below which the skin dips into a pore: the pores are the low ~third of the field, the skin between flat."""
+PORE_DEPTH = 4.0
+"""Gain of the pits' slope (their steepest is PORE_DEPTH x the noise's gradient x Appearance.skin_detail_strength)."""
 FINE_LINE_CM = 0.16
 """Spacing of the two families of fine lines (the skin's cross-hatch), modulated by the pore noise."""
-FINE_LINE_SHARE = 0.5
+FINE_LINE_SHARE = 0.3
 """Slope of the fine lines against the pores' (1 = as strong)."""
 SPEC_POWER_ROUGH = 10.0
 """Blinn power of the roughest skin (gloss -1: cheeks), at half the strength."""
@@ -222,7 +226,9 @@ def fragment_shader(wrinkles: bool = True, catch_lights: bool = True, detail: bo
         vec3 d1 = vec3({_glsl(a1)}, {_glsl(b1)}, {_glsl(c1)});
         vec3 d2 = vec3({_glsl(a2)}, {_glsl(b2)}, {_glsl(c2)});
         vec3 lines = (cos({_glsl(w)} * dot(v_rest, d1)) * d1 + cos({_glsl(w)} * dot(v_rest, d2)) * d2) * pore.x;
-        vec3 slope = u_detail * v_skin.x * (pore.yzw + {_glsl(FINE_LINE_SHARE)} * lines);
+        // A pore is a pit where the noise is low: the height falls as the value drops below PORE_LEVEL.
+        float pit = clamp({_glsl(1 / PORE_LEVEL)} * ({_glsl(PORE_LEVEL)} - pore.x), 0.0, 1.0) * {_glsl(PORE_DEPTH)};
+        vec3 slope = u_detail * v_skin.x * (pit * pore.yzw + {_glsl(FINE_LINE_SHARE)} * lines);
         n = normalize(n - (slope - dot(slope, n) * n));
     }}"""
     lobe = f"float lobe = {_glsl_power('n_h', SPEC_POWER)};"
@@ -544,7 +550,8 @@ def detail_normals_torch(n: torch.Tensor, rest: torch.Tensor, detail: torch.Tens
     for direction in FINE_LINE_DIRECTIONS:
         d = torch.tensor(direction, dtype=rest.dtype, device=rest.device)
         lines = lines + (w * (rest @ d)).cos()[:, None] * d
-    slope = strength * detail * (grad + FINE_LINE_SHARE * lines * value[:, None])
+    pit = ((PORE_LEVEL - value) * (1 / PORE_LEVEL)).clamp(0, 1)[:, None] * PORE_DEPTH
+    slope = strength * detail * (pit * grad + FINE_LINE_SHARE * lines * value[:, None])
     tilted = n - (slope - (slope * n).sum(-1, keepdim=True) * n)
     tilted = tilted / tilted.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return torch.where(detail > 0, tilted, n)

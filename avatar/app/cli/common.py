@@ -122,13 +122,20 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
 
 
 def add_shading_args(p: argparse.ArgumentParser) -> None:
-    """Add the renderer's shading switches (--no-cavity, --no-wrinkles, --mouth-shadow, --catch-lights); read them with `appearance_from_args`."""
+    """Add the renderer's shading switches (--no-cavity, --no-wrinkles, --mouth-shadow, --catch-lights and the skin's
+    --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --no-shadows); read them with
+    `appearance_from_args`."""
     s = p.add_argument_group("shading (the defaults read best to judges that never chose them: docs/legibility.md)")
     s.add_argument("--no-cavity", action="store_true",
                    help="do not darken the skin in folds and hollows (~17%% faster frames on a CPU rasterizer)")
     s.add_argument("--no-wrinkles", action="store_true", help="no expression lines (forehead, frown, crow's feet, folds)")
     s.add_argument("--mouth-shadow", action="store_true", help="darken the inside of an open mouth with depth")
     s.add_argument("--catch-lights", action="store_true", help="a highlight of the key light on each cornea")
+    s.add_argument("--no-skin-detail", action="store_true", help="smooth skin: no pores or fine lines")
+    s.add_argument("--no-skin-regions", action="store_true", help="one highlight everywhere (no oily T-zone, rough cheeks, glossy lips)")
+    s.add_argument("--no-subsurface", action="store_true", help="no red-shifted light in thin skin (ears, nose wings, eyelids)")
+    s.add_argument("--no-ambient-occlusion", action="store_true", help="no baked occlusion under the chin, in the nostrils, behind the ears")
+    s.add_argument("--no-shadows", action="store_true", help="no cast shadows from the key light (one depth pass less a frame)")
 
 
 def appearance_from_args(args: argparse.Namespace) -> Any:
@@ -136,7 +143,9 @@ def appearance_from_args(args: argparse.Namespace) -> Any:
     from avatar.appearance import Appearance
 
     return Appearance(cavity=not args.no_cavity, wrinkles=not args.no_wrinkles, mouth_shadow=args.mouth_shadow,
-                      catch_lights=args.catch_lights)
+                      catch_lights=args.catch_lights, skin_detail=not args.no_skin_detail, skin_regions=not args.no_skin_regions,
+                      subsurface=not args.no_subsurface, ambient_occlusion=not args.no_ambient_occlusion,
+                      shadows=not args.no_shadows)
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:

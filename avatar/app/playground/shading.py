@@ -1,7 +1,8 @@
 """Returns the Shading group: the renderer's appearance switches as checkboxes, and the Appearance a choice of them asks for.
 
 One group above the tabs applies to every render the Expression, Speech and Fidelity tabs make, as `--no-cavity
---no-wrinkles --mouth-shadow --catch-lights` do on the command line and `appearance=` does in Python. The boxes
+--no-wrinkles --mouth-shadow --catch-lights --no-skin-detail --no-skin-regions --no-subsurface --no-ambient-occlusion
+--no-shadows` do on the command line and `appearance=` does in Python. The boxes
 start at `avatar.appearance.Appearance`'s own defaults, so an untouched page renders what `avatar.render` does.
 """
 
@@ -20,6 +21,11 @@ SWITCHES: dict[str, str] = {
     "wrinkles": "expression lines",
     "mouth_shadow": "mouth shadow (an open mouth darkened with depth)",
     "catch_lights": "catch-lights on the corneas",
+    "skin_detail": "skin detail (pores and fine lines)",
+    "skin_regions": "skin highlight by region (oily T-zone, rough cheeks, glossy lips)",
+    "subsurface": "subsurface warmth (ears, nose wings, eyelids)",
+    "ambient_occlusion": "ambient occlusion (baked per identity)",
+    "shadows": "soft shadows from the key light",
 }
 """The `Appearance` switches the group shows, in its order, with their checkbox labels."""
 
