@@ -32,30 +32,40 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skin", default="medium", help="skin tone of the renders (default medium)")
     ap.add_argument("--ids", default="0,7,21,80,95", help="identity seeds (default: the held-out set 0,7,21,80,95)")
+    ap.add_argument("--settings", default="base,new",
+                    help="comma-separated: base (the five off), new (Appearance() defaults), or new-X (the defaults with switch X off)")
+    ap.add_argument("--judges", default=",".join(SELECT_JUDGES + HELD_OUT_JUDGES), help="judges to read with")
     ap.add_argument("-o", "--output", default=None, help="write the readings as JSON")
     args = ap.parse_args()
     ids = tuple(parse_identities(args.ids))
     t0 = time.time()
-    judges = make_judges()
+    wanted = [j.strip() for j in args.judges.split(",") if j.strip()]
+    judges = {j: r for j, r in make_judges().items() if j in wanted}
     poses = {e: (e, lambda i, e=e: np.asarray(avatar.pose(emotion=e, intensity=i), np.float32).reshape(52)) for e in EMOTIONS7}
     out: dict[str, dict] = {}
-    for setting, look in (("base", Appearance(skin=args.skin, **{s: False for s in SKIN_SWITCHES})),
-                          ("new", Appearance(skin=args.skin))):
+    names = [n.strip() for n in args.settings.split(",") if n.strip()]
+    for setting in names:
+        if setting == "base":
+            look = Appearance(skin=args.skin, **{s: False for s in SKIN_SWITCHES})
+        elif setting == "new":
+            look = Appearance(skin=args.skin)
+        elif setting.startswith("new-") and setting[4:] in SKIN_SWITCHES:
+            look = Appearance(skin=args.skin, **{setting[4:]: False})
+        else:
+            ap.error(f"unknown setting {setting!r}: use base, new or new-X with X one of {', '.join(SKIN_SWITCHES)}")
         grid = read_grid(poses, ids, NEAR, judges, (0.9, 1.0), look)
         out[setting] = {j: {e: float(np.mean([grid[e][j][v] for v in NEAR])) for e in EMOTIONS7} for j in judges}
-    print(f"skin {args.skin}, identities {ids}: accuracy over front + three-quarter, base -> new")
+    print(f"skin {args.skin}, identities {ids}: accuracy over front + three-quarter, {' / '.join(names)}")
     summary = {}
-    for j in SELECT_JUDGES + HELD_OUT_JUDGES:
-        b, n = out["base"][j], out["new"][j]
-        summary[j] = (float(np.mean(list(b.values()))), float(np.mean(list(n.values()))))
+    for j in judges:
+        summary[j] = {n: float(np.mean(list(out[n][j].values()))) for n in names}
         tag = "held out" if j in HELD_OUT_JUDGES else "reported"
-        print(f"  {j:20s} ({tag}) mean {summary[j][0]:.3f} -> {summary[j][1]:.3f}   "
-              + "  ".join(f"{e} {b[e]:.2f}->{n[e]:.2f}" for e in EMOTIONS7), flush=True)
+        print(f"  {j:20s} ({tag}) mean {' / '.join(f'{summary[j][n]:.3f}' for n in names)}   "
+              + "  ".join(f"{e} {'/'.join(f'{out[n][j][e]:.2f}' for n in names)}" for e in EMOTIONS7), flush=True)
     print(f"{time.time() - t0:.0f} s")
     if args.output:
         write_json(args.output, {"skin": args.skin, "identities": list(ids), "views": list(NEAR), "crops": [0.9, 1.0],
-                                 "held_out_judge": HELD_OUT_JUDGES[0], "readings": out,
-                                 "means": {j: {"base": m[0], "new": m[1]} for j, m in summary.items()},
+                                 "held_out_judge": HELD_OUT_JUDGES[0], "readings": out, "means": summary,
                                  "seconds": round(time.time() - t0, 1)})
         print(f"wrote {args.output}")
 
