@@ -163,7 +163,7 @@ def test_shading_switches_reach_the_renders(tmp_path: Path) -> None:
     assert shading.appearance_of(no_cavity) == Appearance(cavity=False)
     with pytest.raises(AvatarInputError, match="unknown shading switch 'sparkles'"):
         shading.appearance_of(["sparkles"])
-    assert shading.appearance_of([n for n in shading.default_switches() if n != "shadows"]) == Appearance(shadows=False)
+    assert shading.appearance_of([*shading.default_switches(), "shadows"]) == Appearance(shadows=True)
     args = ("emotion", "happy", 0.9, 0, 0, "front", 0, 0)
     with Playground(image_size=128, video_size=96) as pg:
         library = pg.run(lambda session: facade.render(facade.pose(emotion="happy", intensity=0.9)[None], width=128, height=128,

