@@ -15,8 +15,9 @@ run by run (this machine is shared: only figures from one run compare):
   (blend + head pose, face boxes, normals, wrinkle amplitude, cornea normals, cavity factors), upload, draw,
   read-back, each serially over every frame; encode (x264 + audio mux of the frames already drawn); and the
   pipelined render + encode that `animate` really runs (posing on a worker thread, ffmpeg in its own process).
-- Images: a fixed 30-frame sequence with head motion rendered by both checkouts at each size; PSNR and the
-  share of pixels that differ (the issue asks for bit-identical or >= 50 dB). `--images DIR` compares against
+- Images: a fixed 30-frame sequence with head motion rendered by both checkouts at each size, in the look both
+  share (issue 19's skin switches off where the checkout has them); PSNR and the share of pixels that differ (the
+  issue asks for bit-identical or >= 50 dB). `--images DIR` compares against
   another checkout instead of the baseline (one with the same look, when the baseline's look has changed since).
 - Time to first frame: imports + head + GL context + shaders + one frame in memory.
 
@@ -165,13 +166,18 @@ print(json.dumps({"stages": T, "cpu": C, "pipelined": pipelined, "pipelined_cpu"
 '''
 
 IMAGES_SCRIPT = r'''
-import sys, numpy as np
+import dataclasses, sys, numpy as np
 from renderers.gl import GLRenderer
 from renderers.options import RendererOptions
+from avatar.appearance import Appearance
 seq = np.load(sys.argv[1])
+# The look both checkouts share: issue 19's skin switches (where this checkout has them) off, so the comparison
+# measures the pipeline, not a change of look (with them off the images are 17c7cde's).
+fields = {f.name for f in dataclasses.fields(Appearance)}
+look = Appearance(**{k: False for k in ("skin_detail", "skin_regions", "subsurface", "ambient_occlusion", "shadows") if k in fields})
 out = {}
 for size in [int(s) for s in sys.argv[3].split(",")]:
-    with GLRenderer(options=RendererOptions(width=size, height=size, camera="three-quarter")) as r:
+    with GLRenderer(options=RendererOptions(width=size, height=size, camera="three-quarter", appearance=look)) as r:
         out[str(size)] = np.stack(list(r.iter_frames(seq["weights"], seq["head_pose"])))
 np.savez(sys.argv[2], **out)
 '''
