@@ -122,6 +122,52 @@ class WrinkleBuffers(nn.Module):
             self.register_buffer(name, torch.from_numpy(np.asarray(getattr(wf, name), np.float32)))
 
 
+class AttachmentBuffers(nn.Module):
+    """Holds a head's `renderers.attachments.Attachments` as buffers and poses them: A = B brow + R rigid vertices.
+
+    albedo_linear (A, 3), strand (A, 2), hairness (A, 1), faces (Fa, 3) int64 into the A vertices (brows first).
+    """
+
+    def __init__(self, att: Any) -> None:
+        from renderers.attachments import BROW_HAIRNESS
+
+        super().__init__()
+        f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))  # noqa: E731
+        self.register_buffer("rest", f32(att.rest))
+        self.register_buffer("rest_normals", f32(att.normals))
+        self.register_buffer("rest_tangents", f32(np.concatenate([att.brow_tangent, att.tangents])))
+        self.register_buffer("brow_base", torch.from_numpy(att.brow_base.astype(np.int64)))
+        self.register_buffer("brow_lift", f32(att.brow_lift[:, None]))
+        albedo = np.concatenate([att.brow_albedo, att.albedo]).astype(np.float64) ** GAMMA  # GL linearises per vertex
+        self.register_buffer("albedo_linear", f32(albedo))
+        self.register_buffer("strand", f32(np.concatenate([att.brow_strand, att.strand])))
+        self.register_buffer("hairness", f32(np.concatenate([np.full(att.num_brow, BROW_HAIRNESS), att.hairness])[:, None]))
+        faces = np.concatenate([att.brow_faces.astype(np.int64), att.faces.astype(np.int64) + att.num_brow])
+        self.register_buffer("faces", torch.from_numpy(faces))
+        self.register_buffer("anchors", torch.from_numpy(att.anchors.astype(np.int64)))
+        self.register_buffer("anchor_rest", torch.from_numpy(att.anchor_rest.astype(np.float32)))
+
+    @property
+    def num_vertices(self) -> int:
+        """Return A, the brow and rigid vertices together."""
+        return int(self.brow_base.shape[0] + self.rest.shape[0])
+
+    def forward(self, vertices: torch.Tensor, normals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return posed ((B, A, 3) positions, unit normals, strand directions) for (B, V, 3) posed head vertices and their
+        unit normals: hair and clothing by the skull's rigid motion (`rigid_fit_torch` of the anchors), brows lifted
+        off their base vertices along the normal; as `renderers.gl_attachments` draws them."""
+        from renderers.attachments import rigid_fit_torch
+
+        r, t = rigid_fit_torch(self.anchor_rest.to(vertices.dtype), vertices.index_select(1, self.anchors))
+        rt = r.transpose(1, 2)
+        brow_n = normals.index_select(1, self.brow_base)
+        brow_p = vertices.index_select(1, self.brow_base) + self.brow_lift.to(vertices.dtype) * brow_n
+        rigid_p = self.rest.to(vertices.dtype) @ rt + t[:, None]
+        rigid_n = self.rest_normals.to(vertices.dtype) @ rt
+        tangents = self.rest_tangents.to(vertices.dtype) @ rt
+        return torch.cat([brow_p, rigid_p], 1), torch.cat([brow_n, rigid_n], 1), tangents
+
+
 class HeadShader(nn.Module):
     """Returns linear-to-sRGB shaded colours (N, 3) with `renderers.shading`'s formulas (the GL fragment shader's):
     expression lines, wrapped diffuse key and fill, rim, Blinn specular on the key plus the corneas'
@@ -159,6 +205,16 @@ class HeadShader(nn.Module):
                            rim_dir=self.rim_dir, key_rgb=self.key_rgb, fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb,
                            ambient=self.ambient, specular=light_specular(self.lighting, self.exposure), wrinkle=wrinkle, gloss=gloss,
                            eye_normal=eye_normal, occlusion=occlusion, skin=skin)
+
+    def strands(self, px: torch.Tensor) -> torch.Tensor:
+        """Return (N, 3) sRGB colours of hair, brow and cloth fragments from their (N, 15) interpolated attributes
+        (normal, world, tangent, linear albedo, strand u v, hairness): `renderers.strand_shading.shade_strands_torch`."""
+        from renderers.strand_shading import shade_strands_torch
+
+        return shade_strands_torch(px[:, 0:3], px[:, 3:6], px[:, 6:9], px[:, 9:12], px[:, 12:14], px[:, 14:15], eye=self.eye,
+                                   key_dir=self.key_dir, fill_dir=self.fill_dir, rim_dir=self.rim_dir, key_rgb=self.key_rgb,
+                                   fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb, ambient=self.ambient,
+                                   spec_scale=1.0 / max(float(self.exposure), 1e-6))
 
 
 class DifferentiableRenderer(nn.Module):
@@ -205,10 +261,18 @@ class DifferentiableRenderer(nn.Module):
         self.antialias_edges = antialias_edges
         faces = drawn_faces(self.head)
         albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** GAMMA  # GL linearises per vertex
+        # Hair, clothing and raised brows (`renderers.attachments`): rasterized with the head, shaded by strand_shading.
+        from renderers.attachments import build_attachments
+
+        att = build_attachments(self.head, opts.appearance, faces)
+        self.attachments = AttachmentBuffers(att) if att is not None and (len(att.faces) or len(att.brow_faces)) else None
+        all_faces = faces if self.attachments is None else np.concatenate(
+            [faces, self.attachments.faces.numpy() + self.head.num_vertices])
         self.pose_head = DifferentiableHead(self.head)
         self.shader = HeadShader(opts.lighting, self.camera, renderer_exposure(opts))
         self.register_buffer("faces", torch.from_numpy(faces.astype(np.int64)))
-        self.register_buffer("edge_adjacency", torch.from_numpy(face_adjacency(faces)))
+        self.register_buffer("all_faces", torch.from_numpy(all_faces.astype(np.int64)))
+        self.register_buffer("edge_adjacency", torch.from_numpy(face_adjacency(all_faces)))
         self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
         # Expression appearance (Appearance.wrinkles / catch_lights): None when switched off, so a plain
         # render interpolates only what it shades.
@@ -246,7 +310,8 @@ class DifferentiableRenderer(nn.Module):
         if self.rasterizer_name == "gl":
             from renderers.visibility import GLVisibilityRasterizer
 
-            self._gl = GLVisibilityRasterizer(faces, self.head.num_vertices, w, h, self.camera, backend=opts.backend)
+            extra = 0 if self.attachments is None else self.attachments.num_vertices
+            self._gl = GLVisibilityRasterizer(all_faces, self.head.num_vertices + extra, w, h, self.camera, backend=opts.backend)
             self.rasterizer: VisibilityRasterizer = self._rasterize_gl
             if app.shadows:  # the key light's shadow map: the same visibility pass, from the light's box
                 self._shadow_gl = GLVisibilityRasterizer(faces, self.head.num_vertices, size, size, self.camera, backend=opts.backend)
@@ -254,7 +319,7 @@ class DifferentiableRenderer(nn.Module):
             from renderers.pytorch3d_raster import Pytorch3DVisibilityRasterizer
 
             self._gl = None
-            self.rasterizer = Pytorch3DVisibilityRasterizer(self.faces, h, w)
+            self.rasterizer = Pytorch3DVisibilityRasterizer(self.all_faces, h, w)
             if app.shadows:
                 self._shadow_raster = Pytorch3DVisibilityRasterizer(self.faces, size, size)
         self._set_light_proj()
@@ -315,12 +380,19 @@ class DifferentiableRenderer(nn.Module):
         """
         if vertices.ndim != 3 or vertices.shape[1:] != (self.head.num_vertices, 3):
             raise ShapeError(f"vertices must have shape (B, {self.head.num_vertices}, 3), got {tuple(vertices.shape)}")
+        vertices = self._with_attachments(vertices)
         clip = project(vertices, self.view_proj)
         if pix_to_face is None:
             pix_to_face = self.rasterizer(vertices, clip)
         elif pix_to_face.shape != (vertices.shape[0], self.options.height * self.supersample, self.options.width * self.supersample):
             raise ShapeError(f"pix_to_face must have shape (B, H, W) at the supersampled size, got {tuple(pix_to_face.shape)}")
-        return barycentric_fragments(clip, self.faces, pix_to_face, SLIVER_PX if self.antialias_edges != "off" else 0.0)
+        return barycentric_fragments(clip, self.all_faces, pix_to_face, SLIVER_PX if self.antialias_edges != "off" else 0.0)
+
+    def _with_attachments(self, vertices: torch.Tensor) -> torch.Tensor:
+        """Return (B, V + A, 3): the head's posed vertices followed by its attachments' (just the head's without any)."""
+        if self.attachments is None:
+            return vertices
+        return torch.cat([vertices, self.attachments(vertices, vertex_normals_torch(vertices, self.faces))[0]], 1)
 
     def shade(self, vertices: torch.Tensor, fragments: Fragments, rest: torch.Tensor | None = None) -> torch.Tensor:
         """Return (B, C, H, W) images in [0, 1] at the output size from (B, V, 3) vertices and their Fragments.
@@ -328,6 +400,10 @@ class DifferentiableRenderer(nn.Module):
         rest: the (1 or B, V, 3) neutral the wrinkles measure compression against (default: the head's own).
         """
         normals = vertex_normals_torch(vertices, self.faces)
+        everything = fragments
+        if self.attachments is not None:  # the head's pixels are shaded as before; the attachments' below
+            n_head = self.faces.shape[0]
+            fragments = Fragments(torch.where(everything.pix_to_face < n_head, everything.pix_to_face, -1), everything.bary)
         mask = fragments.mask
         # One gather for every attribute instead of one each: indexing dominates the CPU time.
         albedo = self.albedo_linear.expand_as(vertices)
@@ -361,12 +437,25 @@ class DifferentiableRenderer(nn.Module):
         b, h, w = mask.shape
         img = self.background.expand(b, h, w, 3).clone() if self.options.background is not None else vertices.new_zeros((b, h, w, 3))
         img = img.index_put(mask.nonzero(as_tuple=True), colour)
+        all_vertices = vertices
+        if self.attachments is not None:
+            n_head = self.faces.shape[0]
+            own = Fragments(torch.where(everything.pix_to_face >= n_head, everything.pix_to_face - n_head, -1), everything.bary)
+            pos, nrm, tan = self.attachments(vertices, normals)
+            all_vertices = torch.cat([vertices, pos], 1)
+            att = self.attachments
+            b = vertices.shape[0]
+            parts = [nrm, pos, tan, att.albedo_linear.expand(b, -1, -1).to(pos.dtype), att.strand.expand(b, -1, -1).to(pos.dtype),
+                     att.hairness.expand(b, -1, -1).to(pos.dtype)]
+            px = interpolate(torch.cat(parts, -1), att.faces, own)
+            img = img.index_put(own.mask.nonzero(as_tuple=True), self.shader.strands(px))
+            mask = everything.mask
         if self.options.background is None:
             img = torch.cat([img, mask[..., None].to(img.dtype)], -1)
         # Before the box filter: edges are found at the rasterized resolution. "gradient" changes no value, so
         # it is skipped when nothing will be differentiated (inference costs what it did).
         if self.antialias_edges == "blend" or (self.antialias_edges == "gradient" and img.requires_grad):
-            img = edge_antialias(img, fragments.pix_to_face, project(vertices, self.view_proj), self.faces,
+            img = edge_antialias(img, everything.pix_to_face, project(all_vertices, self.view_proj), self.all_faces,
                                  self.edge_adjacency, self.antialias_edges)
         img = img.permute(0, 3, 1, 2)
         if self.supersample > 1:

@@ -61,6 +61,7 @@ class GLRenderer:
         self._faces = drawn_faces(self.head)
         self._albedo = paint_head(self.head, opts.appearance)
         self._set_expression_appearance(opts.appearance)
+        self._gl_attachments: Any = None
         self._build_pipeline()
 
     @classmethod
@@ -181,6 +182,7 @@ class GLRenderer:
                                 outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
         self._gpu_cavity: Any = None
         self._sync_gpu_cavity()
+        self._sync_attachments()
         self._set_uniforms()
 
     def _face_parts(self) -> np.ndarray:
@@ -224,6 +226,28 @@ class GLRenderer:
         slots, src, out = cached
         out[slots] = np.asarray(values, np.float32)[src]
         return out
+
+    def _sync_attachments(self) -> None:
+        """(Re)build the hair, clothing and raised-brow draws for this head and appearance (`renderers.gl_attachments`)."""
+        from renderers.attachments import build_attachments
+
+        if self._gl_attachments is not None:
+            self._gl_attachments.release()
+            self._gl_attachments = None
+        attachments = build_attachments(self.head, self._appearance, self._faces)
+        if attachments is not None:
+            from renderers.gl_attachments import GLAttachments
+
+            self._gl_attachments = GLAttachments(self.ctx, attachments, self.vbo_pos, self.vbo_nrm, self._vertex_slots())
+
+    def _vertex_slots(self) -> np.ndarray:
+        """Return (V,) int: a slot of each head vertex in the vertex buffers (their layout, `_source`; -1: not there)."""
+        n = self.head.num_vertices
+        if self._source is None:
+            return np.arange(n)
+        slots = np.full(n, -1, np.int64)
+        slots[self._source[::-1]] = np.arange(len(self._source))[::-1]  # the first slot of each vertex
+        return slots
 
     def _sync_gpu_cavity(self) -> None:
         """Build (or drop) the compute-shader cavity pass to match the appearance, on the GPU-pose path."""
@@ -336,6 +360,12 @@ class GLRenderer:
             step = shadow_step(app.shadow_softness_cm, radius)
             p["u_shadow_step"].value = (step, step)
             p["u_shadow_strength"].value = float(app.shadow_strength)
+        if getattr(self, "_gl_attachments", None) is not None:
+            lights = dict(light_directions(light, cam))
+            lights.update(light_colours(light, exposure))
+            lights["spec_scale"] = 1.0 / max(float(exposure), 1e-6)
+            self._gl_attachments.set_uniforms(cam.view_matrix(), cam.projection_matrix(self.options.width / self.options.height),
+                                              tuple(float(x) for x in cam.eye), lights)
 
     def set_camera(self, camera: Camera | str) -> None:
         """Point the renderer at another camera (preset name or Camera) for the following frames."""
@@ -383,6 +413,8 @@ class GLRenderer:
                 self._gpu = GPUPose(self.ctx, head, self._faces, self._wrinkles, self._corneas,
                                     outputs=(self.vbo_pos, self.vbo_nrm, self.vbo_wrk, self.vbo_eye))
         self._sync_gpu_cavity()
+        self._sync_attachments()  # hair is fitted to this head's scalp
+        self._set_uniforms()
 
     # ------------------------------------------------------------- rendering
     @property
@@ -417,6 +449,8 @@ class GLRenderer:
         # The arrays themselves (buffer protocol), not `tobytes()` copies of them (or, laid out per draw segment,
         # gathered into staging arrays that are reused).
         self.vbo_pos.write(self._laid_out(verts, "pos"))
+        if self._gl_attachments is not None:
+            self._gl_attachments.set_model_from_vertices(verts)
         self.vbo_nrm.write(self._laid_out(normals, "nrm"))
         if self._wrinkles is not None:
             self._wrinkle_attr[:, 1] = wrinkle
@@ -429,6 +463,10 @@ class GLRenderer:
     def _run_gpu(self, weights: np.ndarray, head_pose: np.ndarray | None) -> None:
         """Pose one frame in compute shaders into the vertex buffers, cavity factors included."""
         self._gpu.run(weights, head_pose)
+        if self._gl_attachments is not None:  # no expression moves the skull: its motion is the head pose's
+            from renderers.attachments import pose_transform
+
+            self._gl_attachments.set_model(pose_transform(self.head, head_pose))
         if self._gpu_cavity is not None:
             self._gpu_cavity.run(self.vbo_pos, self.vbo_nrm, self.vbo_cav)
 
@@ -464,6 +502,8 @@ class GLRenderer:
             ctx.enable(moderngl.CULL_FACE)
         self.vao.render(moderngl.TRIANGLES, vertices=self._draw_vertices)
         ctx.disable(moderngl.CULL_FACE)
+        if self._gl_attachments is not None:
+            self._gl_attachments.draw()
         if self.supersample > 1:
             self.fbo.use()
             ctx.disable(moderngl.DEPTH_TEST)
@@ -610,7 +650,7 @@ class GLRenderer:
     def close(self) -> None:
         """Release the GL context and its buffers."""
         if getattr(self, "ctx", None) is not None:
-            self._gpu = self._gpu_cavity = None
+            self._gpu = self._gpu_cavity = self._gl_attachments = None
             release_context(self.ctx)
             self.ctx = None
 
