@@ -440,7 +440,7 @@ def hair_coverage(points: np.ndarray, frame: HeadFrame, style: HairStyle, inset:
     rel = np.asarray(points, np.float64) - frame.centre
     a = np.abs(np.degrees(np.arctan2(rel[:, 0], rel[:, 2])))
     front, side, back = frame.brow_top + style.front, frame.brow_top + style.side, frame.chin_y + style.back
-    line = front + (side - front) * smoothstep(30.0, 80.0, a) + (back - side) * smoothstep(100.0, 140.0, a) + inset
+    line = front + (side - front) * smoothstep(45.0, 90.0, a) + (back - side) * smoothstep(100.0, 140.0, a) + inset
     cover = smoothstep(line - 0.2, line + 0.8, points[:, 1])
     if drape and style.drape is not None:
         sides = smoothstep(style.open_deg, style.open_deg + 6.0, a) * smoothstep(frame.chin_y - style.drape - 0.5,

@@ -1,0 +1,212 @@
+"""Hair, raised brows and clothing (`renderers.attachments`): where they are drawn, what they leave alone, how they move."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avatar.appearance import HAIR_COLOURS, HAIR_STYLES, Appearance
+from avatar.errors import AvatarInputError
+from avatar.head import default_head
+
+SIZE = 192
+NONE = dict(hair=False, brow_shell=False, clothing=False)
+
+
+def _render(appearance: Appearance, view: str | float = "front", head_pose: np.ndarray | None = None,
+            weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (image (H, W, 3) uint8, (68, 2) landmark pixels) of the GL renderer at SIZE."""
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+
+    w = np.zeros(52, np.float32) if weights is None else weights
+    with GLRenderer(options=RendererOptions(width=SIZE, height=SIZE, camera=view, samples=0, appearance=appearance)) as r:
+        img = r.render(w, head_pose)
+        verts = r.head.pose(w[None], None if head_pose is None else head_pose[None])[0]
+        marks = r.camera.project(verts[r.head.landmarks68], SIZE, SIZE)
+    return img, marks
+
+
+def _forehead_pixels(low: float = 1.0, high: float = 4.0) -> np.ndarray:
+    """Return (N, 2) integer pixels (x, y) of the front view's forehead skin `low`-`high` cm above the brows (1-4: where its
+    lines are), inside the outer brow ends."""
+    from renderers.cameras import resolve_camera
+
+    head = default_head()
+    v = head.neutral
+    lm = v[head.landmarks68]
+    top = lm[17:27, 1].max()
+    skin = v[:11248]  # face, head and neck
+    sel = (skin[:, 1] > top + low) & (skin[:, 1] < top + high) & (np.abs(skin[:, 0]) < abs(lm[17, 0]))
+    sel &= skin[:, 2] > (lm[17:27, 2].min() - 3 if high <= 4 else 0.0)
+    px = resolve_camera("front").project(skin[sel], SIZE, SIZE)
+    return np.round(px).astype(int)
+
+
+def _box(marks: np.ndarray, pad: float) -> tuple[slice, slice]:
+    x0, y0 = np.floor(marks.min(0) - pad).astype(int)
+    x1, y1 = np.ceil(marks.max(0) + pad).astype(int)
+    return slice(max(y0, 0), y1), slice(max(x0, 0), x1)
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+@pytest.mark.parametrize("style", list(HAIR_STYLES))
+def test_hair_is_above_the_forehead_in_its_colour_and_never_over_brows_or_eyes(style: str) -> None:
+    look = Appearance(**{**NONE, "hair": True}, hair_style=style, hair_colour="black", skin="light")
+    haired, _ = _render(look)
+    bare_light, marks = _render(Appearance(**NONE, skin="light"))
+    changed = np.abs(haired.astype(int) - bare_light.astype(int)).max(-1) > 12
+    # Nothing over the brows, the eyes or the forehead's lines (1-4 cm above the brows: ~1.2 brow heights).
+    brows_eyes = _box(np.concatenate([marks[17:27], marks[36:48]]), pad=3)
+    assert not changed[brows_eyes].any(), f"{style}: hair over the brows or eyes"
+    forehead = _forehead_pixels()
+    assert not changed[forehead[:, 1], forehead[:, 0]].any(), f"{style}: hair over the forehead's lines"
+    # The top of the head is hair, dark as black hair is, far darker than the light skin it covers.
+    crown = _forehead_pixels(6.5, 8.5)
+    hair_px = changed[crown[:, 1], crown[:, 0]]
+    assert hair_px.mean() > 0.9, f"{style}: the crown is not covered"
+    if HAIR_STYLES[style].density == 1.0:
+        assert np.median(haired[crown[:, 1], crown[:, 0]].mean(-1)) < 90, f"{style}: black hair reads light"
+    assert np.median(bare_light[crown[:, 1], crown[:, 0]].mean(-1)) > 170
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_hair_turns_with_the_head() -> None:
+    """A head yawed and pitched keeps its hair on: points of the scalp under the hair, posed with the head, are hair
+    pixels in that pose, the eyes stay clear, and the hair's pixels moved."""
+    from renderers.cameras import resolve_camera
+
+    look = Appearance(**{**NONE, "hair": True}, skin="light", hair_colour="black")
+    head = default_head()
+    v = head.neutral
+    top = v[head.landmarks68][17:27, 1].max()
+    scalp = np.flatnonzero((v[:11248, 1] > top + 6.5) & (v[:11248, 1] < top + 8) & (np.abs(v[:11248, 0]) < 3) & (v[:11248, 2] > 3))
+    masks = []
+    for hp in (None, np.array([0.15, 0.5, 0.0, 0.0, 0.0, 0.0])):
+        haired, marks = _render(look, head_pose=hp)
+        bare, _ = _render(Appearance(**NONE, skin="light"), head_pose=hp)
+        changed = np.abs(haired.astype(int) - bare.astype(int)).max(-1) > 12
+        assert not changed[_box(marks[36:48], pad=2)].any()
+        posed = head.pose(np.zeros((1, 52), np.float32), None if hp is None else hp[None])[0][scalp]
+        px = np.round(resolve_camera("front").project(posed, SIZE, SIZE)).astype(int)
+        assert changed[px[:, 1], px[:, 0]].mean() > 0.9
+        masks.append(changed)
+    assert (masks[0] != masks[1]).mean() > 0.03
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_clothing_is_below_the_chin_in_its_colour() -> None:
+    bare, marks = _render(Appearance(**NONE))
+    dressed, _ = _render(Appearance(**{**NONE, "clothing": True}, clothing_colour="teal"))
+    changed = np.abs(dressed.astype(int) - bare.astype(int)).max(-1) > 12
+    rows = np.nonzero(changed.any(1))[0]
+    assert len(rows) and rows.min() > marks[8, 1], "clothing drawn above the chin"
+    cloth = dressed[changed].astype(int)
+    assert changed.sum() > 0.02 * SIZE * SIZE
+    assert np.median(cloth[:, 2] - cloth[:, 0]) > 20 and np.median(cloth.mean(1)) < 150  # dark teal, not skin or background
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_raised_brows_follow_a_brow_raise() -> None:
+    """The brow shell moves with browInnerUp/browOuterUp (it is posed from the head), so with a raise the pixels it
+    changes lie higher than at rest."""
+    from avatar.rig import ARKIT_NAMES
+
+    raise_ = np.zeros(52, np.float32)
+    for name in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"):
+        raise_[ARKIT_NAMES.index(name)] = 1.0
+    tops = []
+    for w in (np.zeros(52, np.float32), raise_):
+        shell, _ = _render(Appearance(**{**NONE, "brow_shell": True}, skin="light"), view=30, weights=w)
+        flat, _ = _render(Appearance(**NONE, skin="light"), view=30, weights=w)
+        changed = np.abs(shell.astype(int) - flat.astype(int)).max(-1) > 6
+        assert changed.sum() > 5
+        tops.append(np.nonzero(changed)[0].mean())
+    assert tops[1] < tops[0] - 1.0, tops
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_gl_and_differentiable_draw_the_same_hair_under_head_pose() -> None:
+    import torch
+
+    from renderers.differentiable import DifferentiableRenderer, psnr
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+
+    opts = RendererOptions(width=128, height=128, samples=0, camera="three-quarter",
+                           appearance=Appearance(hair_style="bob", hair_colour="red"))
+    w = np.zeros(52, np.float32)
+    pose = np.array([0.1, -0.3, 0.05, 0.5, 0.0, 0.0])
+    with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts) as diff:
+        ours = diff(torch.from_numpy(w), head_pose=torch.from_numpy(pose)).permute(0, 2, 3, 1)[0].detach().numpy()
+        theirs = gl.render(w, pose).astype(np.float64) / 255
+        plain = gl.render(w).astype(np.float64) / 255
+    assert psnr(ours, theirs) >= 40.0
+    assert psnr(plain, theirs) < 25.0  # the pose matters: hair and head moved
+
+
+def test_style_and_colours_from_a_seed_are_deterministic_and_keep_what_was_asked() -> None:
+    looks = [Appearance.from_seed(s) for s in range(30)]
+    assert looks == [Appearance.from_seed(s) for s in range(30)]
+    assert len({a.hair_style for a in looks}) >= 4 and len({a.hair_colour for a in looks}) >= 4
+    assert all(a.hair_style in HAIR_STYLES and a.hair_colour in HAIR_COLOURS for a in looks)
+    asked = Appearance.from_seed(3, hair_style="long", skin="dark", clothing=False)
+    assert (asked.hair_style, asked.skin, asked.clothing) == ("long", "dark", False)
+    assert asked.hair_colour == Appearance.from_seed(3).hair_colour
+
+
+def test_unknown_style_or_colour_is_a_one_line_error() -> None:
+    from renderers.attachments import build_attachments
+    from renderers.drawn_faces import drawn_faces
+
+    head = default_head()
+    for bad, word in ((dict(hair_style="mohawk"), "hair style"), (dict(hair_colour="purple"), "hair colour"),
+                      (dict(clothing_colour="plaid"), "clothing colour")):
+        with pytest.raises(AvatarInputError, match=word) as err:
+            build_attachments(head, Appearance(**bad), drawn_faces(head))
+        assert "\n" not in str(err.value)
+
+
+def test_anchors_are_rigid_and_the_fit_recovers_the_head_pose() -> None:
+    """The skull anchors move with no expression, so their rigid fit is the head pose's transform."""
+    from renderers.attachments import build_attachments, pose_transform, rigid_fit
+    from renderers.drawn_faces import drawn_faces
+
+    head = default_head()
+    att = build_attachments(head, Appearance(), drawn_faces(head))
+    assert len(att.anchors) >= 50 and not np.abs(head.deltas[:, att.anchors]).any()
+    pose = np.array([0.2, -0.6, 0.1, 1.0, -2.0, 0.5])
+    w = np.full((1, 52), 0.5, np.float32)
+    posed = head.pose(w, pose[None])[0]
+    np.testing.assert_allclose(rigid_fit(att.anchor_rest, posed[att.anchors]), pose_transform(head, pose), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_hair_rests_outside_the_scalp() -> None:
+    """No hair vertex the style draws lies inside the head: each is farther from the skull's centre than the head's
+    surface in its direction (within the grid's sampling). Checked down to 2 cm below the chin: a long style's ends
+    reach the neck's flare into the shoulders, which the clothing covers."""
+    from avatar.appearance import head_frame
+    from renderers.attachments import build_attachments
+    from renderers.drawn_faces import drawn_faces
+
+    head = default_head()
+    v = head.neutral
+    frame = head_frame(v, v[head.landmarks68])
+    for style in HAIR_STYLES:
+        att = build_attachments(head, Appearance(hair_style=style, clothing=False, brow_shell=False), drawn_faces(head))
+        used = np.unique(att.faces)
+        used = used[att.rest[used, 1] > frame.chin_y - 2.0]
+        hair = att.rest[used] - frame.centre
+        skin = v[9409:11248] - frame.centre  # head and neck: the scalp
+        dh = hair / np.linalg.norm(hair, axis=1, keepdims=True)
+        ds = skin / np.linalg.norm(skin, axis=1, keepdims=True)
+        nearest = np.argmax(dh @ ds.T, axis=1)
+        close = (dh * ds[nearest]).sum(1) > np.cos(np.radians(2.0))
+        inside = np.linalg.norm(hair, axis=1)[close] < np.linalg.norm(skin[nearest[close]], axis=1) - 0.05
+        assert inside.mean() < 0.01, f"{style}: {inside.mean():.3f} of the hair inside the scalp"
