@@ -123,8 +123,12 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
 
 def add_shading_args(p: argparse.ArgumentParser) -> None:
     """Add the renderer's shading switches (--no-cavity, --no-wrinkles, --mouth-shadow, --catch-lights and the skin's
-    --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --shadows); read them with
+    --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --shadows) and the hair, brow and clothing
+    options (--no-hair, --hair-style, --hair-colour, --no-brow-shell, --no-clothing, --clothing-colour); read them with
     `appearance_from_args`."""
+    from avatar.appearance import (CLOTHING_COLOUR_DEFAULT, CLOTHING_COLOURS, HAIR_COLOUR_DEFAULT, HAIR_COLOURS, HAIR_STYLE_DEFAULT,
+                                   HAIR_STYLES)
+
     s = p.add_argument_group("shading (the defaults read best to judges that never chose them: docs/legibility.md)")
     s.add_argument("--no-cavity", action="store_true",
                    help="do not darken the skin in folds and hollows (~17%% faster frames on a CPU rasterizer)")
@@ -137,6 +141,14 @@ def add_shading_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--no-ambient-occlusion", action="store_true", help="no baked occlusion under the chin, in the nostrils, behind the ears")
     s.add_argument("--shadows", action="store_true",
                    help="soft cast shadows from the key light (off by default: the held-out judge read worse with them)")
+    s.add_argument("--no-hair", action="store_true", help="a bald head (no hair geometry)")
+    s.add_argument("--hair-style", default=HAIR_STYLE_DEFAULT, help=f"hair style: {', '.join(HAIR_STYLES)} (default: {HAIR_STYLE_DEFAULT})")
+    s.add_argument("--hair-colour", default=HAIR_COLOUR_DEFAULT,
+                   help=f"hair colour: {', '.join(HAIR_COLOURS)} (default: {HAIR_COLOUR_DEFAULT})")
+    s.add_argument("--no-brow-shell", action="store_true", help="painted brows only (no raised brow shell)")
+    s.add_argument("--no-clothing", action="store_true", help="the neck's bare cut instead of a crew-neck top")
+    s.add_argument("--clothing-colour", default=CLOTHING_COLOUR_DEFAULT,
+                   help=f"clothing colour: {', '.join(CLOTHING_COLOURS)} (default: {CLOTHING_COLOUR_DEFAULT})")
 
 
 def appearance_from_args(args: argparse.Namespace) -> Any:
@@ -146,7 +158,9 @@ def appearance_from_args(args: argparse.Namespace) -> Any:
     return Appearance(cavity=not args.no_cavity, wrinkles=not args.no_wrinkles, mouth_shadow=args.mouth_shadow,
                       catch_lights=args.catch_lights, skin_detail=not args.no_skin_detail, skin_regions=not args.no_skin_regions,
                       subsurface=not args.no_subsurface, ambient_occlusion=not args.no_ambient_occlusion,
-                      shadows=args.shadows)
+                      shadows=args.shadows, hair=not args.no_hair, hair_style=args.hair_style,
+                      hair_colour=args.hair_colour, brow_shell=not args.no_brow_shell, clothing=not args.no_clothing,
+                      clothing_colour=args.clothing_colour)
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:

@@ -26,6 +26,9 @@ SWITCHES: dict[str, str] = {
     "subsurface": "subsurface warmth (ears, nose wings, eyelids)",
     "ambient_occlusion": "ambient occlusion (baked per identity)",
     "shadows": "soft shadows from the key light",
+    "hair": "hair (geometry, strand highlights)",
+    "brow_shell": "brows with depth (a raised shell)",
+    "clothing": "clothing at the neck and shoulders",
 }
 """The `Appearance` switches the group shows, in its order, with their checkbox labels."""
 
