@@ -12,8 +12,8 @@ towards the root). Per fragment (linear light; `t` the strand direction made per
     spec    = h * (PRIMARY kk(t + n (SHIFT_1 + JITTER (s - 0.5)))^POWER_1 + SECONDARY albedo' kk(t + n SHIFT_2)^POWER_2)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K   (the skin's wrapped diffuse and rim)
 
-and the skin's tone curve. The highlights are divided by the lights' exposure gain (`u_spec_scale`), as the skin's
-are (`renderers.lighting.light_specular`): lights lifted for dark skin leave the hair's sheen where it was. Cloth (hairness 0) takes the diffuse and rim terms only. `vertex_shader()` /
+and the skin's tone curve. The highlights are divided by the lights' exposure gain (`u_spec_scale`), as the
+skin's are (`renderers.lighting.light_specular`): lights lifted for dark skin leave the hair's sheen where it was. Cloth (hairness 0) takes the diffuse and rim terms only. `vertex_shader()` /
 `fragment_shader()` are what `renderers.gl.GLRenderer` compiles for its attachment draws; `shade_strands_torch` is
 the same in torch for `renderers.differentiable.DifferentiableRenderer`.
 """
@@ -48,7 +48,7 @@ JITTER = 0.3
 def vertex_shader() -> str:
     """Return the GLSL 330 vertex shader of the attachment draws: positions through `u_model` (the skull's rigid motion;
     identity for the brows, which arrive posed) plus `in_params.y` (a lift) along the normal, tangents turned by `u_rot`."""
-    return """
+    return f"""
 #version 330
 uniform mat4 u_view;
 uniform mat4 u_proj;
@@ -66,17 +66,17 @@ out vec3 v_tangent;
 out vec3 v_albedo;
 out vec2 v_strand;
 out float v_hair;
-void main() {
+void main() {{
     vec3 n = mat3(u_model) * in_normal;
     v_world = (u_model * vec4(in_position, 1.0)).xyz + n * in_params.y;
     v_normal = n;
     v_tangent = u_rot * in_tangent;
-    v_albedo = pow(in_albedo, vec3(%s));
+    v_albedo = pow(in_albedo, vec3({_glsl(GAMMA)}));
     v_strand = in_strand;
     v_hair = in_params.x;
     gl_Position = u_proj * u_view * vec4(v_world, 1.0);
-}
-""" % _glsl(GAMMA)
+}}
+"""
 
 
 def fragment_shader() -> str:
