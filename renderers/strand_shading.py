@@ -13,8 +13,8 @@ towards the root). Per fragment (linear light; `t` the strand direction made per
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K   (the skin's wrapped diffuse and rim)
 
 and the skin's tone curve. The highlights are divided by the lights' exposure gain (`u_spec_scale`), as the
-skin's are (`renderers.lighting.light_specular`): lights lifted for dark skin leave the hair's sheen where it was. Cloth (hairness 0) takes the diffuse and rim terms only. `vertex_shader()` /
-`fragment_shader()` are what `renderers.gl.GLRenderer` compiles for its attachment draws; `shade_strands_torch` is
+skin's are (`renderers.lighting.light_specular`): lights lifted for dark skin leave the hair's sheen where it was.
+Cloth (hairness 0) takes the diffuse and rim terms only. `vertex_shader()` / `fragment_shader()` are what `renderers.gl.GLRenderer` compiles for its attachment draws; `shade_strands_torch` is
 the same in torch for `renderers.differentiable.DifferentiableRenderer`.
 """
 
