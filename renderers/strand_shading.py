@@ -14,8 +14,9 @@ towards the root). Per fragment (linear light; `t` the strand direction made per
 
 and the skin's tone curve. The highlights are divided by the lights' exposure gain (`u_spec_scale`), as the
 skin's are (`renderers.lighting.light_specular`): lights lifted for dark skin leave the hair's sheen where it was.
-Cloth (hairness 0) takes the diffuse and rim terms only. `vertex_shader()` / `fragment_shader()` are what `renderers.gl.GLRenderer` compiles for its attachment draws; `shade_strands_torch` is
-the same in torch for `renderers.differentiable.DifferentiableRenderer`.
+Cloth (hairness 0) takes the diffuse and rim terms only. `vertex_shader()` / `fragment_shader()` are what
+`renderers.gl.GLRenderer` compiles for its attachment draws; `shade_strands_torch` is the same in torch for
+`renderers.differentiable.DifferentiableRenderer`.
 """
 
 from __future__ import annotations
