@@ -45,6 +45,8 @@ HAIR_MIN_CM = 0.06
 """Thickness of the hair at its edge (enough to stay in front of the scalp in the depth buffer)."""
 STRAND_RADIUS_CM = 9.0
 """Strand coordinate u is the azimuth times this, so strands are evenly spaced around the head and converge on the crown."""
+HAIRLINE_EDGE = 0.35
+"""At the hair's very edge its albedo is this much of the hair's colour over the skin's (full 0.7 cm inside)."""
 BROW_SHELL_MIN = 0.3
 """Brow paint weight above which a face vertex carries the raised brow shell."""
 BROW_HAIRNESS = 0.5
@@ -362,8 +364,12 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     jitter = 0.5 + 0.3 * np.sin(7.0 * phi + 1.3) + 0.2 * np.sin(19.0 * phi + 0.4)
     tri = _grid_triangles(rows, cols, cover, 0.25 + 0.4 * jitter)
     albedo = colour * style.density + skin * (1 - style.density)
+    # A soft hairline: the hair thins towards its edge, so there the skin shows through (a hard dark edge read as a
+    # cap); the edge keeps HAIRLINE_EDGE of the colour.
+    thick = (HAIRLINE_EDGE + (1 - HAIRLINE_EDGE) * smoothstep(0.3, 0.95, cover)).reshape(-1, 1)
     n = rows * (cols + 1)
-    return (p.reshape(-1, 3), normals.reshape(-1, 3), tangents.reshape(-1, 3), np.tile(albedo, (n, 1)),
+    albedo = skin + (albedo - skin) * thick
+    return (p.reshape(-1, 3), normals.reshape(-1, 3), tangents.reshape(-1, 3), albedo,
             strand.reshape(-1, 2), np.full(n, style.density), tri)
 
 

@@ -2,8 +2,8 @@
 clothing (issue 19); run once per setting (separate processes), or with PYTHONPATH at another tree for its own look.
 
 "look" renders `Appearance(skin=...)` of whichever tree is imported (this one: short dark-brown hair, raised brows,
-a navy crew neck; main before issue 19: the painted hair cap), "bald" the same with hair, brow shell and clothing off
-(this tree only). Nothing is selected here: the hair's placement was set by the look (hairline 5 cm above the brows,
+a navy crew neck; main before issue 19: the painted hair cap), "bald" the same with hair, brow shell and clothing off,
+"hair" / "brows" / "clothing" with only that one on (this tree only). Nothing is selected here: the hair's placement was set by the look (hairline 5 cm above the brows,
 docs/appearance.md); this checks that the faces do not become less legible to the held-out judge (face-api) on
 held-out identities, front + three-quarter, intensities 0.6 / 1.0, crops 0.9 / 1.0.
 
@@ -26,7 +26,7 @@ def main() -> None:
     from avatar.emotion import DEFAULT_PROTOTYPES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("setting", choices=("look", "bald"))
+    ap.add_argument("setting", choices=("look", "bald", "hair", "brows", "clothing"))
     ap.add_argument("skin", help="a skin tone name (avatar.appearance.SKIN_TONES)")
     ap.add_argument("identities", help="comma-separated identity seeds, e.g. 0,7,21,80,95")
     ap.add_argument("output")
@@ -35,8 +35,9 @@ def main() -> None:
     judges = make_judges()
     views = ("front", "three-quarter")
     look = Appearance(skin=args.skin)
-    if args.setting == "bald":
-        look = Appearance(skin=args.skin, hair=False, brow_shell=False, clothing=False)  # type: ignore[call-arg]
+    if args.setting != "look":  # bald: none of the three; otherwise that one alone
+        only = {"hair": "hair", "brows": "brow_shell", "clothing": "clothing"}.get(args.setting)
+        look = Appearance(skin=args.skin, **{k: k == only for k in ("hair", "brow_shell", "clothing")})  # type: ignore[arg-type]
     ids = tuple(int(x) for x in args.identities.split(","))
     poses = {e: (e, None if e == "neutral" else DEFAULT_PROTOTYPES[e]) for e in EMOTIONS7}
     grid = read_grid(poses, ids, views, judges, (0.9, 1.0), appearance=look)
