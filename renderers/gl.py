@@ -238,7 +238,8 @@ class GLRenderer:
         if attachments is not None:
             from renderers.gl_attachments import GLAttachments
 
-            self._gl_attachments = GLAttachments(self.ctx, attachments, self.vbo_pos, self.vbo_nrm, self._vertex_slots())
+            self._gl_attachments = GLAttachments(self.ctx, attachments, self.vbo_pos, self.vbo_nrm, self._vertex_slots(),
+                                                 fast_gamma=self.software_rasterizer)
 
     def _vertex_slots(self) -> np.ndarray:
         """Return (V,) int: a slot of each head vertex in the vertex buffers (their layout, `_source`; -1: not there)."""
@@ -502,7 +503,7 @@ class GLRenderer:
             ctx.enable(moderngl.CULL_FACE)
         self.vao.render(moderngl.TRIANGLES, vertices=self._draw_vertices)
         ctx.disable(moderngl.CULL_FACE)
-        if self._gl_attachments is not None:
+        if self._gl_attachments is not None:  # hair, clothing, raised brows (renderers.gl_attachments)
             self._gl_attachments.draw()
         if self.supersample > 1:
             self.fbo.use()

@@ -1,6 +1,7 @@
 """Returns the GL draws of a head's attachments (hair, clothing, raised brows; `renderers.attachments`) for GLRenderer.
 
-Two draws with one program (`renderers.strand_shading`), after the head's and into the same depth buffer:
+Two draws with one program (`renderers.strand_shading`), after the head's and into the same depth buffer (so the
+hair behind the skull fails the depth test):
 
 - the rigid part (hair and clothing) from static buffers of its rest-space vertices, moved by a uniform (the
   skull's rigid motion this frame), so a frame uploads 64 bytes for it whichever posing path runs;
@@ -9,7 +10,9 @@ Two draws with one program (`renderers.strand_shading`), after the head's and in
   it follows every expression with no per-frame work, on the numpy and compute-shader posing paths alike.
 
 Both draw without back-face culling: the shader turns each normal towards the viewer (the inside of a curtain of
-hair shows from below and from the side).
+hair shows from below and from the side). Drawing them before the head, with culling, would spare shading the scalp
+under the hair, but culling the hair shell by its winding dropped parts of it from some views (not understood in the
+time there was), so it is not done.
 """
 
 from __future__ import annotations
@@ -25,15 +28,17 @@ class GLAttachments:
     """The buffers, program and vertex arrays that draw `Attachments` in a moderngl context; `release()` frees them.
 
     `head_positions` / `head_normals` are the head's posed vertex buffers and `slots` (V,) where each head vertex lies
-    in them (GLRenderer may lay its buffers out in another order, `renderers.draw_order`).
+    in them (GLRenderer may lay its buffers out in another order, `renderers.draw_order`). `fast_gamma`: the output
+    gamma without pow() (`renderers.shading.gamma_encode_glsl`; GLRenderer's choice on a CPU rasterizer).
     """
 
-    def __init__(self, ctx: Any, attachments: Attachments, head_positions: Any, head_normals: Any, slots: np.ndarray) -> None:
+    def __init__(self, ctx: Any, attachments: Attachments, head_positions: Any, head_normals: Any, slots: np.ndarray,
+                 fast_gamma: bool = False) -> None:
         from renderers.strand_shading import fragment_shader, vertex_shader
 
         self.ctx, self.attachments = ctx, attachments
         self.model = np.eye(4, dtype=np.float32)
-        self.prog = ctx.program(vertex_shader=vertex_shader(), fragment_shader=fragment_shader())
+        self.prog = ctx.program(vertex_shader=vertex_shader(), fragment_shader=fragment_shader(fast_gamma))
         a = attachments
         self._buffers: list[Any] = []
 
@@ -45,14 +50,15 @@ class GLAttachments:
         self.rigid_vao = None
         if len(a.faces):
             params = np.stack([a.hairness, np.zeros(a.num_rigid)], 1)
-            ibo = ctx.buffer(np.ascontiguousarray(a.faces, np.int32).tobytes())
+            drawn = a.faces
+            ibo = ctx.buffer(np.ascontiguousarray(drawn, np.int32).tobytes())
             self._buffers.append(ibo)
             self.rigid_vao = ctx.vertex_array(
                 self.prog,
                 [(buf(a.rest), "3f", "in_position"), (buf(a.normals), "3f", "in_normal"), (buf(a.tangents), "3f", "in_tangent"),
                  (buf(a.albedo), "3f", "in_albedo"), (buf(a.strand), "2f", "in_strand"), (buf(params), "2f", "in_params")],
                 index_buffer=ibo, skip_errors=True)
-            self._rigid_vertices = 3 * len(a.faces)
+            self._rigid_vertices = 3 * len(drawn)
         self.brow_vao = None
         if len(a.brow_faces):
             n = head_positions.size // 12

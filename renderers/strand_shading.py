@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from renderers.shading import FILL_WRAP, GAMMA, KEY_WRAP, RIM_POWER, RIM_WRAP, TONE, _glsl
+from renderers.shading import FILL_WRAP, GAMMA, KEY_WRAP, RIM_POWER, RIM_WRAP, TONE, _glsl, _glsl_power, gamma_encode_glsl
 
 if TYPE_CHECKING:
     import torch
@@ -80,9 +80,14 @@ void main() {{
 """
 
 
-def fragment_shader() -> str:
-    """Return the GLSL 330 fragment shader of hair, brows and cloth (the module docstring's model)."""
+def fragment_shader(fast_gamma: bool = False) -> str:
+    """Return the GLSL 330 fragment shader of hair, brows and cloth (the module docstring's model).
+
+    Whole powers are products by repeated squaring (`renderers.shading._glsl_power`: pow() is exp2(log2()) per sample
+    on llvmpipe); `fast_gamma` encodes the output with `renderers.shading.gamma_encode_glsl`, as the head's shader does
+    on a CPU rasterizer."""
     two_pi = _glsl(2 * math.pi)
+    encode = "gamma_encode(clamp(lin, 0.0, 1.0))" if fast_gamma else f"pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)}))"
     return f"""
 #version 330
 uniform vec3 u_eye;
@@ -101,6 +106,7 @@ in vec3 v_albedo;
 in vec2 v_strand;
 in float v_hair;
 out vec4 f_colour;
+float sq(float x) {{ return x * x; }}{gamma_encode_glsl() if fast_gamma else ""}
 float kk(vec3 t, vec3 h) {{
     float th = dot(t, h);
     return sqrt(max(1.0 - th * th, 0.0));
@@ -116,17 +122,19 @@ void main() {{
     float key = max((dot(n, u_key_dir) + {_glsl(KEY_WRAP)}) / {_glsl(1 + KEY_WRAP)}, 0.0);
     float fill = max((dot(n, u_fill_dir) + {_glsl(FILL_WRAP)}) / {_glsl(1 + FILL_WRAP)}, 0.0);
     float edge = 1.0 - max(dot(n, view), 0.0);
-    float rim = pow(edge, {_glsl(RIM_POWER)}) * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
+    float rim = {_glsl_power("edge", RIM_POWER)} * max(dot(n, u_rim_dir) + {_glsl(RIM_WRAP)}, 0.0);
     vec3 h = normalize(u_key_dir + view);
     vec3 t = v_tangent - n * dot(v_tangent, n);
     t = t / max(length(t), {_glsl(1e-12)});
     vec3 t1 = normalize(t + n * ({_glsl(SHIFT_1)} + {_glsl(JITTER)} * (s - 0.5)));
     vec3 t2 = normalize(t + n * {_glsl(SHIFT_2)});
-    vec3 spec = v_hair * ({_glsl(PRIMARY)} * pow(kk(t1, h), {_glsl(PRIMARY_POWER)})
-                          + {_glsl(SECONDARY)} * albedo * pow(kk(t2, h), {_glsl(SECONDARY_POWER)})) * key * u_spec_scale;
+    float k1 = kk(t1, h);
+    float k2 = kk(t2, h);
+    vec3 spec = v_hair * ({_glsl(PRIMARY)} * {_glsl_power("k1", PRIMARY_POWER)}
+                          + {_glsl(SECONDARY)} * albedo * {_glsl_power("k2", SECONDARY_POWER)}) * key * u_spec_scale;
     vec3 lin = albedo * (u_ambient + key * u_key_rgb + fill * u_fill_rgb) + rim * u_rim_rgb * albedo + spec * u_key_rgb;
     lin = lin / (1.0 + {_glsl(TONE)} * lin);
-    f_colour = vec4(pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)})), 1.0);
+    f_colour = vec4({encode}, 1.0);
 }}
 """
 
