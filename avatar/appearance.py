@@ -401,7 +401,7 @@ def hair_albedo(appearance: Appearance) -> np.ndarray:
     """Return the (3,) sRGB albedo of the appearance's hair colour (one-line error for an unknown name or style)."""
     if appearance.hair_style not in HAIR_STYLES:
         raise AvatarInputError(f"unknown hair style {appearance.hair_style!r}: use one of {', '.join(HAIR_STYLES)} "
-                               "(or hair=False for none)")
+                               "(no hair: hair=False, --no-hair)")
     return _rgb(appearance.hair_colour, HAIR_COLOURS, "hair colour")
 
 

@@ -61,9 +61,7 @@ class Attachments:
 
     Rigid part (hair and clothing), R vertices: `rest` (R, 3), `normals` (R, 3) unit, `tangents` (R, 3) unit
     strand directions, `albedo` (R, 3) sRGB, `strand` (R, 2) strand coordinates (cm), `hairness` (R,) 1 for
-    hair (anisotropic highlights, strand texture), 0 for cloth; `faces` (Fr, 3) int32 into the rigid vertices, wound
-    so that culling back faces keeps their outside (`_outward`); `two_sided` (Fr,) bool: the faces whose inside can be seen (a curtain of hair,
-    the collar's inside), the rest lie on the head and may be culled from behind.
+    hair (anisotropic highlights, strand texture), 0 for cloth; `faces` (Fr, 3) int32 into the rigid vertices.
     Brow shell, B vertices: `brow_base` (B,) head vertex each one lifts off, `brow_lift` (B,) cm,
     `brow_tangent` (B, 3), `brow_albedo` (B, 3), `brow_strand` (B, 2); `brow_faces` (Fb, 3) int32 into them.
     `anchors` (K,) head vertices no expression moves and `anchor_rest` (K, 3) their rest positions: the rigid
@@ -77,7 +75,6 @@ class Attachments:
     strand: np.ndarray
     hairness: np.ndarray
     faces: np.ndarray
-    two_sided: np.ndarray
     brow_base: np.ndarray
     brow_lift: np.ndarray
     brow_tangent: np.ndarray
@@ -120,12 +117,11 @@ def build_attachments(head: BlendshapeHead, appearance: Appearance, faces: np.nd
                            else HAIR_STYLES[_checked_style(appearance)], hair_albedo(appearance), skin))
     if appearance.clothing:
         parts.append(_clothing(head, frame, clothing_albedo(appearance)))
-    rest, normals, tangents, albedo, strand, hairness, tri, two_sided = _concatenate(parts)
+    rest, normals, tangents, albedo, strand, hairness, tri = _concatenate(parts)
     brow = _brow_shell(head, faces, appearance) if appearance.brow_shell else None
     empty3 = np.zeros((0, 3), np.float32)
     return Attachments(
         rest=rest, normals=normals, tangents=tangents, albedo=albedo, strand=strand, hairness=hairness, faces=tri,
-        two_sided=two_sided,
         brow_base=brow[0] if brow else np.zeros(0, np.int64), brow_lift=brow[1] if brow else np.zeros(0, np.float32),
         brow_tangent=brow[2] if brow else empty3, brow_albedo=brow[3] if brow else empty3,
         brow_strand=brow[4] if brow else np.zeros((0, 2), np.float32),
@@ -141,8 +137,7 @@ def _checked_style(appearance: Appearance) -> str:
 def _concatenate(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     if not parts:
         z3 = np.zeros((0, 3), np.float32)
-        return (z3, z3, z3, z3, np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 3), np.int32),
-                np.zeros(0, bool))
+        return z3, z3, z3, z3, np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 3), np.int32)
     out, offset, tris = [], 0, []
     for p in parts:
         tris.append(p[6] + offset)
@@ -150,19 +145,7 @@ def _concatenate(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     for i in range(6):
         out.append(np.concatenate([p[i] for p in parts]).astype(np.float32))
     out.append(np.concatenate(tris).astype(np.int32))
-    out.append(np.concatenate([p[7] for p in parts]).astype(bool))
     return tuple(out)
-
-
-def _outward(tri: np.ndarray, p: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Return (F, 3) triangles wound so that GLRenderer's back-face culling keeps the side their vertices' normals point
-    to (the outside): the cross product of their edges points inwards (tests/test_hair.py: culled, the hair still covers
-    the crown from every view)."""
-    face_n = np.cross(p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]])
-    flip = (face_n * normals[tri].sum(1)).sum(1) > 0
-    out = tri.copy()
-    out[flip] = tri[flip][:, [0, 2, 1]]
-    return out
 
 
 def _anchors(head: BlendshapeHead) -> np.ndarray:
@@ -386,11 +369,8 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     thick = (HAIRLINE_EDGE + (1 - HAIRLINE_EDGE) * smoothstep(0.3, 0.95, cover)).reshape(-1, 1)
     n = rows * (cols + 1)
     albedo = skin + (albedo - skin) * thick
-    flat, flat_n = p.reshape(-1, 3), normals.reshape(-1, 3)
-    tri = _outward(tri, flat, flat_n)
-    # A curtain's inside shows (from below, beside the face); a shell lying on the skull is seen from outside only.
-    two_sided = np.zeros(len(tri), bool) if style.drape is None else flat[tri, 1].min(1) < centre[1]
-    return (flat, flat_n, tangents.reshape(-1, 3), albedo, strand.reshape(-1, 2), np.full(n, style.density), tri, two_sided)
+    return (p.reshape(-1, 3), normals.reshape(-1, 3), tangents.reshape(-1, 3), albedo, strand.reshape(-1, 2),
+            np.full(n, style.density), tri)
 
 
 # ------------------------------------------------------------------------------------------ clothing
@@ -446,10 +426,7 @@ def _clothing(head: BlendshapeHead, frame: object, colour: np.ndarray) -> tuple[
     n = rows * (cols + 1)
     albedo = np.tile(colour, (n, 1))
     albedo[: 2 * (cols + 1)] *= 0.82  # the collar's band, a shade darker
-    flat, flat_n = p.reshape(-1, 3), normals.reshape(-1, 3)
-    tri = _outward(tri, flat, flat_n)
-    two_sided = flat[tri, 1].max(1) > top - 2.5  # the collar: its inside shows from above
-    return (flat, flat_n, tangents.reshape(-1, 3), albedo, np.zeros((n, 2)), np.zeros(n), tri, two_sided)
+    return (p.reshape(-1, 3), normals.reshape(-1, 3), tangents.reshape(-1, 3), albedo, np.zeros((n, 2)), np.zeros(n), tri)
 
 
 # ------------------------------------------------------------------------------------------ brows
