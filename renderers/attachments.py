@@ -118,6 +118,10 @@ def build_attachments(head: BlendshapeHead, appearance: Appearance, faces: np.nd
     if appearance.clothing:
         parts.append(_clothing(head, frame, clothing_albedo(appearance)))
     rest, normals, tangents, albedo, strand, hairness, tri = _concatenate(parts)
+    # Only the grid vertices a drawn triangle uses (a short style uses about half of its grid): less to transform.
+    used, tri = np.unique(tri, return_inverse=True)
+    tri = tri.reshape(-1, 3).astype(np.int32)
+    rest, normals, tangents, albedo, strand, hairness = (a[used] for a in (rest, normals, tangents, albedo, strand, hairness))
     brow = _brow_shell(head, faces, appearance) if appearance.brow_shell else None
     empty3 = np.zeros((0, 3), np.float32)
     return Attachments(

@@ -160,6 +160,7 @@ def test_style_and_colours_from_a_seed_are_deterministic_and_keep_what_was_asked
     assert asked.hair_colour == Appearance.from_seed(3).hair_colour
 
 
+@pytest.mark.slow
 def test_unknown_style_or_colour_is_a_one_line_error() -> None:
     from renderers.attachments import build_attachments
     from renderers.drawn_faces import drawn_faces
