@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -101,7 +102,11 @@ class RenderWorkers:
             ours, theirs = mp.Pipe(duplex=True)
             proc = mp.Process(target=_serve, args=(make_renderer, theirs, self._next, self._window),
                               name=f"emoavatar-render-{i}", daemon=True)
-            proc.start()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns when forking a process with threads: in `emoavatar animate` / `render` those
+                # are OpenBLAS's, which it re-creates in the child (pthread_atfork); the child only builds a renderer.
+                warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+                proc.start()
             theirs.close()
             self._conns.append(ours)
             self._procs.append(proc)
