@@ -19,6 +19,8 @@ run by run (this machine is shared: only figures from one run compare):
   share (issue 19's skin switches off where the checkout has them); PSNR and the share of pixels that differ (the
   issue asks for bit-identical or >= 50 dB). `--images DIR` compares against
   another checkout instead of the baseline (one with the same look, when the baseline's look has changed since).
+- The same sequence in this checkout's default look with and without the CPU rasterizer's shortcuts (draw order
+  and vertex layout, polynomial output gamma): what this work does to the images in the look a user now gets.
 - Time to first frame: imports + head + GL context + shaders + one frame in memory.
 
     python benchmarks/bench_pipeline.py [--sizes 128 512] [--repeats 3] [--method neural] [--baseline DIR] [--images DIR] [--smoke]
@@ -182,6 +184,36 @@ out = {}
 for size in [int(s) for s in sys.argv[3].split(",")]:
     with GLRenderer(options=RendererOptions(width=size, height=size, camera="three-quarter", appearance=look)) as r:
         out[str(size)] = np.stack(list(r.iter_frames(seq["weights"], seq["head_pose"])))
+np.savez(sys.argv[2], **out)
+'''
+
+# This checkout's frames (default look: skin, hair, clothing as shipped) with its CPU-rasterizer shortcuts and without
+# them: the head's own triangle order and vertex layout, pow() for the output gamma. What the pipeline's changes do to
+# the images in the look a user gets, where no older checkout has that look.
+EXACT_SCRIPT = r'''
+import sys, numpy as np
+import renderers.draw_order as draw_order
+import renderers.shading as shading
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
+seq = np.load(sys.argv[1])
+def frames(size):
+    with GLRenderer(options=RendererOptions(width=size, height=size, camera="three-quarter")) as r:
+        return np.stack(list(r.iter_frames(seq["weights"], seq["head_pose"])))
+out = {}
+for size in [int(s) for s in sys.argv[3].split(",")]:
+    out[f"fast{size}"] = frames(size)
+exact_shader = shading.fragment_shader
+shading.fragment_shader = lambda *a, fast_gamma=False, **k: exact_shader(*a, **k)
+try:  # hair and clothing (issue 19) have their own shader with the same choice
+    import renderers.strand_shading as strands
+    exact_strands = strands.fragment_shader
+    strands.fragment_shader = lambda fast_gamma=False: exact_strands(False)
+except ImportError:
+    pass
+draw_order.cache_friendly_layout = lambda t, v, p, c: (np.asarray(t, np.int32), np.arange(len(v)))
+for size in [int(s) for s in sys.argv[3].split(",")]:
+    out[f"exact{size}"] = frames(size)
 np.savez(sys.argv[2], **out)
 '''
 
@@ -373,6 +405,17 @@ def main() -> None:
                 psnr = "bit-identical" if mse == 0 else f"PSNR {10 * np.log10(255.0 ** 2 / mse):.1f} dB"
                 print(f"\nimages against {against}, {size}x{size}, {len(x)} frames with head motion: {psnr}, "
                       f"{100 * differ:.4f}% of pixels differ, by at most {int(np.abs(x - y).max())} levels (target: >= 50 dB)")
+        np.savez(tmp / "seq.npz", **test_sequence(8 if args.smoke else 30))
+        script(EXACT_SCRIPT, [str(tmp / "seq.npz"), str(tmp / "exact.npz"), ",".join(str(s) for s in args.sizes)], ROOT, tmp)
+        e = np.load(tmp / "exact.npz")
+        for size in args.sizes:
+            x, y = e[f"fast{size}"].astype(np.float64), e[f"exact{size}"].astype(np.float64)
+            mse = float(np.mean((x - y) ** 2))
+            differ = float((np.abs(x - y).max(-1) > 0).mean())
+            psnr = "bit-identical" if mse == 0 else f"PSNR {10 * np.log10(255.0 ** 2 / mse):.1f} dB"
+            print(f"\nimages, this checkout's default look, {size}x{size}, {len(x)} frames: with the CPU rasterizer's "
+                  f"draw order and polynomial gamma against the head's own order and pow(): {psnr}, "
+                  f"{100 * differ:.4f}% of pixels differ, by at most {int(np.abs(x - y).max())} levels")
     firsts: dict[str, list[float]] = {k: [] for k in roots}
     for _ in range(max(1, args.repeats)):
         for k, root in roots.items():
