@@ -32,7 +32,7 @@ WINDOW = 8
 PRELOAD = ("moderngl", "scipy.sparse", "renderers.gl", "renderers.posing", "renderers.cavity", "renderers.draw_order")
 """Modules imported before forking, once, instead of in every worker (~0.25 CPU s each): what a GLRenderer needs."""
 MIN_SPLIT_FRAMES = 60
-"""Fewest frames that `workers="auto"` splits: below it a second renderer's set-up (~0.3-0.4 CPU s) gains little."""
+"""Fewest frames that `workers="auto"` splits: below it a second renderer's set-up (~0.3-0.5 CPU s) gains little."""
 
 
 def usable_cores() -> int:
