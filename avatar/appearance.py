@@ -141,6 +141,35 @@ MOUTH_SHADOW_FLOOR = 0.2
 """Fraction of its albedo the deepest part of the mouth keeps."""
 MOUTH_TONGUE_SHADE = 0.55
 """Extra factor for the tongue, gums and socket, which lie under the upper teeth and palate."""
+EYE_DETAIL_DEFAULT = False
+"""Default of `Appearance.eye_detail`, off: iris fibres and collarette, a defined limbal ring, a dark pupil, the whites
+shaded towards the corners, and the wet line of the lower lid (issue 19; docs/appearance.md, "Eyes"). Off by default
+because the held-out face-api judge read the emotions worse with it and the mouth interior on, on held-out identities
+(docs/legibility.md, "Issue 19"); the FER2013-trained judges read better."""
+LIMBAL_RING = 0.6
+"""Default of `Appearance.limbal_ring`: the fraction of the iris colour lost at the iris's outer rim (0: no ring)."""
+IRIS_FIBRES = 0.22
+"""Contrast of the iris's radial fibres (a fraction of its colour, either way), outside the collarette."""
+SCLERA_CORNER_SHADE = 0.72
+"""Fraction of its colour the white of the eye keeps where it meets the lids at the corners (the socket shades it)."""
+WET_LINE_CM = 0.10
+"""How near the eyeball a lower-lid vertex lies to be painted as the lid's wet margin (the waterline)."""
+MOUTH_INTERIOR_DEFAULT = False
+"""Default of `Appearance.mouth_interior`, off: teeth, gums, tongue and the mouth's lining lit only through the lips'
+opening (issue 19; docs/appearance.md, "The inside of the mouth"). Off by default for the same reason as
+`EYE_DETAIL_DEFAULT`: the held-out judge read worse (anger above all: a dark open mouth, as with `mouth_shadow`)."""
+TEETH_COLOUR = (0.90, 0.87, 0.80)
+"""Default of `Appearance.teeth_colour` (sRGB): off-white enamel, a little yellow."""
+MOUTH_INTERIOR_DEPTH_CM = 2.0
+"""Depth behind the front teeth at which the light inside the mouth has fallen 1/e of the way to MOUTH_INTERIOR_FLOOR
+(a Gaussian of the depth: the incisors and canines of a smile stay lit, the premolars darken, the molars are in shade)."""
+MOUTH_INTERIOR_FLOOR = 0.45
+"""Fraction of its sRGB albedo the deepest part of the mouth keeps: dark, never black."""
+MOUTH_INTERIOR_FRONT = 1.0
+"""Fraction the front teeth keep: they fill the lips' opening and are lit as the lips are (a darker value turned the
+incisors of a light-skinned smile grey)."""
+MOUTH_LINGUAL_SHADE = 0.6
+"""Extra factor on the teeth's inner (lingual) faces and the tongue, which face the mouth's dark inside, not the opening."""
 
 HAIR_DEFAULT = True
 """Default of `Appearance.hair`, on: without hair the head read as a mannequin (issue 19); the held-out judge's reading
@@ -182,6 +211,15 @@ class Appearance:
         the expression (`renderers.cavity`).
     mouth_shadow: the mouth's inside (teeth, tongue, gums, socket) darkened with depth behind the front teeth, as
         the lips and cheeks shade it in a photograph; off, an open mouth shows a fully lit pink cavity.
+    mouth_interior: teeth, gums, tongue and the mouth's lining lit only through the lips' opening: the front teeth
+        keep `MOUTH_INTERIOR_FRONT` of their colour, everything deeper falls towards `MOUTH_INTERIOR_FLOOR` (dark,
+        not black), and the faces turned into the mouth (the teeth's inner sides, the tongue) are darker still, so a
+        back tooth seen through the gap at three-quarter stays in the mouth's shade instead of floating, lit, in it.
+    teeth_colour: sRGB enamel colour (default `TEETH_COLOUR`, off-white).
+    eye_detail: iris fibres and a lighter collarette, the whites shaded towards the corners and the lower lid's wet line
+        (`IRIS_FIBRES`, `SCLERA_CORNER_SHADE`, `WET_LINE_CM`); off, the iris is a flat disc with the ring below.
+    limbal_ring: the fraction of the iris colour lost at its outer rim (default `LIMBAL_RING`), read with `eye_detail`
+        on (off, the flat iris keeps its old ring: 0.55 spread over the outer quarter).
     lip_shade: factor on the lips' painted colour (default `LIP_SHADE`, chosen by scripts/select_lip_shade.py).
     cavity_strength, cavity_iterations, cavity_depth_cm: how dark a fully occluded fold gets, the smoothing
         passes, and the depth (cm) at which the shading is full (defaults `CAVITY_STRENGTH`, `CAVITY_ITERATIONS`,
@@ -209,6 +247,10 @@ class Appearance:
     wrinkles: bool = WRINKLES_DEFAULT
     catch_lights: bool = CATCH_LIGHTS_DEFAULT
     mouth_shadow: bool = MOUTH_SHADOW_DEFAULT
+    mouth_interior: bool = MOUTH_INTERIOR_DEFAULT
+    teeth_colour: tuple[float, float, float] = TEETH_COLOUR
+    eye_detail: bool = EYE_DETAIL_DEFAULT
+    limbal_ring: float = LIMBAL_RING
     cavity: bool = CAVITY_DEFAULT
     lip_shade: float = LIP_SHADE
     cavity_strength: float = CAVITY_STRENGTH
@@ -358,21 +400,54 @@ def paint_head(head: BlendshapeHead, appearance: Appearance | None = None) -> np
 
     # Eyes: sclera off-white; the iris sphere painted by distance from the optical axis (pupil,
     # iris with a darker limbal ring). The sclera's cornea cap is not drawn (see drawn_faces).
-    for eye in eye_geometry(v):
-        colour[eye.sclera] = (0.93, 0.90, 0.87)
+    sclera_rgb = np.array([0.93, 0.90, 0.87])
+    for k, eye in enumerate(eye_geometry(v)):
         r = eye.radial(v[eye.iris])
         front = eye.axial(v[eye.iris]) > 0
-        pupil = 1 - smoothstep(IRIS_RADIUS * 0.36, IRIS_RADIUS * 0.44, r)
-        limbus = smoothstep(IRIS_RADIUS * 0.75, IRIS_RADIUS, r)
-        c = iris_rgb * (1 - 0.55 * limbus[:, None])
+        t = r / IRIS_RADIUS
+        pupil = 1 - smoothstep(0.36, 0.44, t)
+        if app.eye_detail:
+            # A defined limbal ring over the outer ~15 %, radial fibres (stripes around the axis) outside a lighter,
+            # wavy collarette, and a darker ruff at the pupil's edge: what makes an iris read as an eye at 512 px.
+            theta = _iris_angle(eye, v[eye.iris])
+            rng = np.random.default_rng(7 + k)
+            fibres = sum(np.cos(m * theta + rng.uniform(0, 2 * np.pi)) / len(IRIS_FIBRE_WAVES) for m in IRIS_FIBRE_WAVES)
+            collar = 0.58 + 0.04 * np.cos(7 * theta + rng.uniform(0, 2 * np.pi))
+            shade = 1 + IRIS_FIBRES * fibres * smoothstep(0.5, 0.7, t)
+            shade = shade * (1 + 0.22 * (1 - smoothstep(0.0, 0.06, np.abs(t - collar))))
+            shade = shade * (1 - 0.3 * (1 - smoothstep(0.44, 0.52, t)))
+            shade = shade * (1 - app.limbal_ring * smoothstep(0.80, 0.96, t))
+            c = np.clip(iris_rgb * shade[:, None], 0, 1)
+        else:
+            limbus = smoothstep(0.75, 1.0, t)  # the flat iris of before issue 19, ring and all
+            c = iris_rgb * (1 - 0.55 * limbus[:, None])
         c = c * (1 - pupil[:, None]) + np.array([0.02, 0.02, 0.02]) * pupil[:, None]
-        outside = (r > IRIS_RADIUS * 1.02) | ~front
-        c[outside] = (0.93, 0.90, 0.87)
+        outside = (r > IRIS_RADIUS * 1.02) & front
+        c[outside] = sclera_rgb
+        # The iris sphere's back half is seen only through the pupil's opening in its front: it is the eye's dark
+        # inside (painted white, it showed as a white patch in every pupil).
+        c[~front] = (0.02, 0.02, 0.02) if app.eye_detail else sclera_rgb
         colour[eye.iris] = c
+        colour[eye.sclera] = sclera_rgb
+        if app.eye_detail:
+            # The whites are shaded by the lids and socket towards the corners, so they do not glow as a flat disc.
+            for idx in (eye.sclera, eye.iris):
+                off_axis = eye.radial(v[idx])
+                corner = smoothstep(0.7, 1.35, off_axis)
+                is_white = np.ones(len(off_axis), bool) if idx is eye.sclera else (outside & front)
+                colour[idx][is_white] = colour[idx][is_white] * (1 - (1 - SCLERA_CORNER_SHADE) * corner[is_white, None])
+    if app.eye_detail:
+        # The lower lid's wet margin (waterline): the skin that touches the eyeball below it, moist mucosa lighter and
+        # pinker than the skin, catching the light as a thin line.
+        margin = _lower_lid_margin(head)
+        wet = np.clip(skin * np.array([0.90, 0.62, 0.60]) + np.array([0.22, 0.10, 0.10]), 0, 1)
+        colour[margin] = colour[margin] * 0.25 + wet * 0.75
 
-    colour[part("teeth")] = (0.90, 0.87, 0.80)
+    colour[part("teeth")] = _rgb(app.teeth_colour, {}, "teeth colour")
     colour[part("gums_tongue")] = (0.70, 0.33, 0.33)
     colour[part("mouth_socket")] = (0.35, 0.12, 0.12)
+    if app.mouth_interior:
+        colour = colour * mouth_interior_light(head)[:, None]
     if app.mouth_shadow:
         # No renderer here casts shadows, so the occlusion of the oral cavity is baked into its albedo: light
         # reaches the front teeth and falls off towards the molars; the tongue and gums also sit under the
@@ -466,6 +541,69 @@ def brow_weights(vertices: np.ndarray, landmarks: np.ndarray, face: np.ndarray) 
         half = 0.22 + 0.30 * t_inner
         out[near] = np.maximum(out[near], (1 - smoothstep(half * 0.55, half, d)) * 0.92)
     return out
+
+IRIS_FIBRE_WAVES = (5, 9, 13)
+"""Angular frequencies of the iris's fibre pattern: the ICT iris has ~36 vertices around its outer ring, so the painted
+pattern stays below that ring's Nyquist limit (18)."""
+
+
+def _iris_angle(eye: Eyeball, p: np.ndarray) -> np.ndarray:
+    """Return (N,) angles of points around the eye's gaze axis (0 towards the head's up)."""
+    up = np.array([0.0, 1.0, 0.0]) - eye.axis[1] * eye.axis
+    up /= np.linalg.norm(up)
+    side = np.cross(eye.axis, up)
+    rel = p - eye.centre
+    return np.arctan2(rel @ side, rel @ up)
+
+
+def _lower_lid_margin(head: BlendshapeHead) -> np.ndarray:
+    """Return indices of face vertices of the lower lids that lie within `WET_LINE_CM` of their eyeball (on the
+    generic neutral, so the line follows every expression and identity)."""
+    v = head.generic_neutral
+    a, b = ICT_PARTS["face"]
+    found = []
+    for eye in eye_geometry(v):
+        ball = v[eye.sclera.start:eye.iris.stop]
+        lo, hi = ball.min(0) - WET_LINE_CM, ball.max(0) + WET_LINE_CM
+        cand = a + np.flatnonzero(np.all((v[a:b] > lo) & (v[a:b] < hi), axis=1))
+        cand = cand[v[cand, 1] < eye.centre[1] - 0.1]
+        if not len(cand):
+            continue
+        d = np.sqrt(((v[cand][:, None, :] - ball[None]) ** 2).sum(-1).min(1))
+        found.append(cand[d < WET_LINE_CM])
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+def mouth_interior_light(head: BlendshapeHead) -> np.ndarray:
+    """Return (V,) float32 factors on the sRGB albedo: how much light reaches each vertex inside the mouth (1 elsewhere).
+
+    No renderer here casts shadows, and the inside of the mouth is lit only through the lips' opening: the front teeth
+    keep `MOUTH_INTERIOR_FRONT`, and the light falls with depth behind them (on the generic neutral, so it follows the
+    jaw) towards `MOUTH_INTERIOR_FLOOR` over `MOUTH_INTERIOR_DEPTH_CM`. Faces turned into the mouth rather than out
+    towards the lips (the teeth's lingual sides, the tongue's back and the gums behind the teeth) get
+    `MOUTH_LINGUAL_SHADE` more: at three-quarter such a face of a far-side tooth is what shows through the gap.
+    """
+    from avatar.blend import vertex_normals
+
+    v = head.generic_neutral
+    light = np.ones(len(v), np.float32)
+    ta, tb = ICT_PARTS["teeth"]
+    mouth = np.arange(ICT_PARTS["mouth_socket"][0], tb)  # socket, eye sockets (skipped below), gums and tongue, teeth
+    mouth = mouth[(mouth < ICT_PARTS["eye_sockets"][0]) | (mouth >= ICT_PARTS["eye_sockets"][1])]
+    front = v[ta:tb, 2].max()
+    depth = np.maximum(front - v[mouth, 2], 0.0)
+    lit = MOUTH_INTERIOR_FLOOR + (MOUTH_INTERIOR_FRONT - MOUTH_INTERIOR_FLOOR) * np.exp(-(depth / MOUTH_INTERIOR_DEPTH_CM) ** 2)
+    # Facing: the vertex normal against the horizontal direction out of the dental arch (from a point on the midline
+    # behind the molars), so a tooth's labial/buccal side counts as facing out, its lingual side as facing in.
+    normals = vertex_normals(v, head.faces)
+    centre_z = v[ta:tb, 2].min() - 2.0
+    out = v[mouth][:, [0, 2]] - np.array([0.0, centre_z])
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
+    facing = (normals[mouth][:, [0, 2]] * out).sum(1)
+    inward = smoothstep(0.1, -0.4, facing) * (mouth >= ICT_PARTS["gums_tongue"][0])  # the lining faces in by nature
+    lit = lit * (1 - (1 - MOUTH_LINGUAL_SHADE) * inward)
+    light[mouth] = lit
+    return light
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Returns differentiable torch renders of a blendshape head: (B, 52) weights -> (B, 3, H, W) images in [0, 1].
 
 Same cameras (`renderers.cameras.Camera`), lights (`renderers.lighting.Lighting`), appearance
-(`avatar.appearance.paint_head`, `renderers.drawn_faces`), settings (`renderers.options.RendererOptions`) and exposure
+(`avatar.appearance.paint_head` through `renderers.options.renderer_albedo`, `renderers.drawn_faces`), settings (`renderers.options.RendererOptions`) and exposure
 (`renderers.options.renderer_exposure`) as `renderers.gl.GLRenderer`, so the two agree to within quantisation
 (see docs/differentiable_renderer.md).
 
@@ -28,7 +28,6 @@ import torch
 from torch import nn
 
 from avatar.errors import AvatarInputError, ShapeError
-from avatar.appearance import paint_head
 from renderers.corneas import cornea_groups, gloss_weights
 from renderers.drawn_faces import drawn_faces
 from renderers.wrinkles import WrinkleField, wrinkle_field
@@ -38,7 +37,7 @@ from renderers.cavity import cavity_field, cavity_matrix_torch, cavity_shade_tor
 from renderers.edge_antialias import EDGE_MODES, edge_antialias, face_adjacency
 from renderers.fragments import (Fragments, VisibilityRasterizer, barycentric_fragments, interpolate, pixel_centres, project,
                                  vertex_normals_torch)
-from renderers.options import renderer_exposure
+from renderers.options import renderer_albedo, renderer_exposure
 from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import RendererOptions
 from renderers.shading import (GAMMA, SHADOW_BIAS, SHADOW_MIN_COS, SHADOW_NORMAL_OFFSET_CM, SHADOW_SLOPE_BIAS, SkinInputs,
@@ -260,7 +259,7 @@ class DifferentiableRenderer(nn.Module):
             raise AvatarInputError(f"antialias_edges must be one of {EDGE_MODES}, got {antialias_edges!r}")
         self.antialias_edges = antialias_edges
         faces = drawn_faces(self.head)
-        albedo = paint_head(self.head, opts.appearance).astype(np.float64) ** GAMMA  # GL linearises per vertex
+        albedo = renderer_albedo(self.head, opts).astype(np.float64) ** GAMMA  # GL linearises per vertex
         # Hair, clothing and raised brows (`renderers.attachments`): rasterized with the head, shaded by strand_shading.
         from renderers.attachments import build_attachments
 

@@ -21,14 +21,14 @@ from avatar.errors import AvatarInputError, SetupError, ShapeError
 from avatar.head import ICT_PARTS, BlendshapeHead, default_head
 from avatar.sequence import ExpressionSequence
 from avatar.validation import check_size
-from avatar.appearance import Appearance, paint_head
+from avatar.appearance import Appearance
 from renderers.cameras import Camera, resolve_camera
 from renderers.corneas import cornea_groups, gloss_weights
 from renderers.drawn_faces import drawn_faces, two_sided_faces
 from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_points
 from renderers.gl_context import create_context, is_software_rasterizer, make_current, release_context
 from renderers.lighting import Lighting, light_colours, light_directions, light_specular
-from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_exposure
+from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_albedo, renderer_exposure
 from renderers.wrinkles import WrinkleField, wrinkle_field
 
 __all__ = ["GLRenderer", "RenderResult"]
@@ -59,7 +59,7 @@ class GLRenderer:
         self.camera = resolve_camera(opts.camera)
         self.ctx = create_context(opts.backend)
         self._faces = drawn_faces(self.head)
-        self._albedo = paint_head(self.head, opts.appearance)
+        self._albedo = renderer_albedo(self.head, opts)
         self._set_expression_appearance(opts.appearance)
         self._gl_attachments: Any = None
         self._build_pipeline()
@@ -391,7 +391,7 @@ class GLRenderer:
         same_layout = same_layout and (old.landmarks68 is None) == (head.landmarks68 is None)
         self._use()
         if appearance is not None:
-            self._albedo = paint_head(head, appearance)
+            self._albedo = renderer_albedo(head, self.options, appearance)
             self.vbo_alb.write(self._laid_out(self._albedo))
         self._set_expression_appearance(appearance or self._appearance, self._wrinkles if same_layout else None)
         self.vbo_wrk.write(self._laid_out(self._wrinkle_attr))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from avatar.appearance import Appearance
 from avatar.constants import DEFAULT_BACKGROUND
@@ -54,3 +57,41 @@ def renderer_exposure(options: RendererOptions, appearance: Appearance | None = 
     """Return the gain on every light of a renderer with these options: auto-exposure for the skin of `appearance`
     (default: the options'), or 1 with `auto_exposure=False`. Both renderers use this."""
     return skin_exposure((appearance or options.appearance).skin, options.exposure_power) if options.auto_exposure else 1.0
+
+
+UNLIFTED_PARTS: dict[str, dict[str, float]] = {
+    "mouth_interior": {"teeth": 0.7, "gums_tongue": 1.0, "mouth_socket": 1.0},
+    "eye_detail": {"eyeball_left": 0.5, "eyeball_right": 0.5},
+}
+"""Per `Appearance` switch, the ICT parts it keeps out of the auto-exposure's lift and how much of the gain (as a power)
+each is kept out of (`renderer_albedo`): teeth get gain ** 0.3 (dark skin: x1.4 instead of x2.8), the eyeballs gain **
+0.5, the mouth's soft inside none of it. Set by the look: with the full lift (before issue 19) the teeth and the whites
+of the eyes clipped to flat, glowing white on dark skin and the tongue glowed salmon pink; with none, dark skin's teeth
+were as dim as a medium face's and the eyes lost their whites; a share of 0.5 still clipped 17 % of a smile's teeth."""
+
+
+def renderer_albedo(head: Any, options: RendererOptions, appearance: Appearance | None = None) -> np.ndarray:
+    """Return the (V, 3) float32 sRGB albedo a renderer with these options draws `head` with: `paint_head`, with the
+    inside of the mouth (`Appearance.mouth_interior`) and the eyeballs (`Appearance.eye_detail`) divided by
+    gain ** share (`UNLIFTED_PARTS`) in linear light, so they take only part of the exposure's lift. Both renderers
+    use this.
+
+    The gain lifts the lights for a dark face so its features stay out of the shadows (`renderer_exposure`); teeth and
+    the whites of the eyes have the same colour on every face, and lifted with the skin by x2.8 they clipped to flat,
+    glowing white on dark skin. With part of the lift they are brighter than on a medium face, as in a photograph
+    exposed for dark skin, but keep their shading; the mouth's soft inside stays in its shade.
+    """
+    from avatar.appearance import paint_head
+    from avatar.head import ICT_PARTS
+    from renderers.shading import GAMMA
+
+    look = appearance or options.appearance
+    albedo = paint_head(head, look)
+    gain = renderer_exposure(options, look)
+    if gain != 1.0 and head.is_ict:
+        for switch, parts in UNLIFTED_PARTS.items():
+            if getattr(look, switch):
+                for name, share in parts.items():
+                    a, b = ICT_PARTS[name]
+                    albedo[a:b] *= np.float32(gain ** (-share / GAMMA))
+    return albedo

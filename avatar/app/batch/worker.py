@@ -111,7 +111,8 @@ def _renderer(job: Job) -> Any:
     from avatar.appearance import Appearance
 
     view = job.yaw if job.yaw is not None else (job.view if job.view is not None else "front")
-    look = Appearance(cavity=job.cavity, wrinkles=job.wrinkles, mouth_shadow=job.mouth_shadow, catch_lights=job.catch_lights)
+    look = Appearance(cavity=job.cavity, wrinkles=job.wrinkles, mouth_shadow=job.mouth_shadow, catch_lights=job.catch_lights,
+                      mouth_interior=job.mouth_interior, eye_detail=job.eye_detail)
     return session().renderer(None, job.identity, job.size, job.size, job.background, job.skin, job.eyes, view,
                               appearance=look)
 

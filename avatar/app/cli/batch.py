@@ -16,7 +16,7 @@ one job per line, e.g.
   {"audio": "speech.wav", "text": "the words spoken", "emotion": "sad", "output": "talk.mp4", "export": ["talk.csv"]}
   {"aus": "AU1=0.6,AU4=0.8,AU15=0.7", "view": "three-quarter", "output": "stills/sad.png"}
 keys: id audio text emotion intensity emotion_track aus va identity view|yaw skin eyes background cavity wrinkles
-mouth_shadow catch_lights prototypes judge size fps duration seed output export
+mouth_shadow catch_lights mouth_interior eye_detail prototypes judge size fps duration seed output export
 (output/export suffix picks the format: .mp4 .gif .png .csv .glb .npz .json). A rerun skips finished jobs;
 batch_report.json and batch_report.csv in the output folder hold each job's status, seconds, outputs and score.
 """

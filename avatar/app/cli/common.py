@@ -123,7 +123,8 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
 
 def add_shading_args(p: argparse.ArgumentParser) -> None:
     """Add the renderer's shading switches (--no-cavity, --no-wrinkles, --mouth-shadow, --catch-lights and the skin's
-    --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --shadows) and the hair, brow and clothing
+    --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --shadows, the mouth's and eyes'
+    --mouth-interior, --eye-detail) and the hair, brow and clothing
     options (--no-hair, --hair-style, --hair-colour, --no-brow-shell, --no-clothing, --clothing-colour); read them with
     `appearance_from_args`."""
     from avatar.appearance import (CLOTHING_COLOUR_DEFAULT, CLOTHING_COLOURS, HAIR_COLOUR_DEFAULT, HAIR_COLOURS, HAIR_STYLE_DEFAULT,
@@ -149,6 +150,9 @@ def add_shading_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--no-clothing", action="store_true", help="the neck's bare cut instead of a crew-neck top")
     s.add_argument("--clothing-colour", default=CLOTHING_COLOUR_DEFAULT,
                    help=f"clothing colour: {', '.join(CLOTHING_COLOURS)} (default: {CLOTHING_COLOUR_DEFAULT})")
+    s.add_argument("--mouth-interior", action="store_true",
+                   help="light the inside of the mouth through the lips' opening: shaded teeth, a dark (not black) cavity")
+    s.add_argument("--eye-detail", action="store_true", help="iris fibres and limbal ring, a dark pupil, a wet line at the lower lids")
 
 
 def appearance_from_args(args: argparse.Namespace) -> Any:
@@ -160,7 +164,8 @@ def appearance_from_args(args: argparse.Namespace) -> Any:
                       subsurface=not args.no_subsurface, ambient_occlusion=not args.no_ambient_occlusion,
                       shadows=args.shadows, hair=not args.no_hair, hair_style=args.hair_style,
                       hair_colour=args.hair_colour, brow_shell=not args.no_brow_shell, clothing=not args.no_clothing,
-                      clothing_colour=args.clothing_colour)
+                      clothing_colour=args.clothing_colour, mouth_interior=args.mouth_interior,
+                      eye_detail=args.eye_detail)
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:

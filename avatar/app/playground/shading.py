@@ -29,6 +29,8 @@ SWITCHES: dict[str, str] = {
     "hair": "hair (geometry, strand highlights)",
     "brow_shell": "brows with depth (a raised shell)",
     "clothing": "clothing at the neck and shoulders",
+    "mouth_interior": "mouth interior (teeth, gums, tongue shaded inside the mouth)",
+    "eye_detail": "eye detail (iris fibres, limbal ring, wet line at the lid)",
 }
 """The `Appearance` switches the group shows, in its order, with their checkbox labels."""
 

@@ -1,0 +1,207 @@
+"""The mouth's inside and the eyes read as a person's (issue 19): teeth shaded inside the mouth and never glowing on dark
+skin, a mouth interior dark but not black, no lit back tooth floating in the gap at three-quarter, an iris with a limbal
+ring, a dark pupil, and the lower lid's wet line; both renderers draw the same albedo."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import avatar
+from avatar.appearance import (IRIS_RADIUS, MOUTH_INTERIOR_FLOOR, MOUTH_LINGUAL_SHADE, Appearance, _lower_lid_margin,
+                               eye_geometry, mouth_interior_light, paint_head)
+from avatar.head import ICT_PARTS, default_head
+from avatar.rig import ARKIT_NAMES
+
+ON = Appearance(mouth_interior=True, eye_detail=True)
+"""Both issue-19 switches on, whatever the defaults are (docs/appearance.md says which are)."""
+
+
+@pytest.fixture(scope="module")
+def head():
+    return default_head()
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 709 luma of sRGB uint8 or float-in-255 pixels, 0..255."""
+    return np.asarray(rgb, np.float64)[..., :3] @ np.array([0.2126, 0.7152, 0.0722])
+
+
+# ------------------------------------------------------------------------------- painting (no GL)
+def test_teeth_turned_into_the_mouth_are_in_its_shade(head) -> None:
+    """The faces of the lower teeth that look into the mouth (what a three-quarter view sees of the far side through the
+    gap: one lit tooth floating there before) get at most ~half the light of the front incisors' outer faces."""
+    from avatar.blend import vertex_normals
+
+    v = head.generic_neutral
+    light = mouth_interior_light(head)
+    a, b = ICT_PARTS["teeth"]
+    teeth = np.arange(a, b)
+    jaw = np.linalg.norm(head.deltas[ARKIT_NAMES.index("jawOpen")][teeth], axis=1) > 0.05
+    n = vertex_normals(v, head.faces)[teeth]
+    front = teeth[(np.abs(v[teeth, 0]) < 0.5) & (n[:, 2] > 0.6) & ~jaw]  # upper central incisors, labial side
+    far_lingual = teeth[jaw & (v[teeth, 0] < -1.5) & (n[:, 0] > 0.5)]  # left-side lower teeth facing +x: into the mouth
+    assert len(front) > 20 and len(far_lingual) > 20
+    assert light[front].mean() > 0.9
+    assert light[far_lingual].mean() < 0.55 * light[front].mean()
+    # Dark, never black; nothing outside the mouth changes.
+    inside = slice(ICT_PARTS["gums_tongue"][0], b)
+    assert light[inside].min() >= MOUTH_INTERIOR_FLOOR * MOUTH_LINGUAL_SHADE - 1e-6
+    assert np.all(light[: ICT_PARTS["mouth_socket"][0]] == 1.0) and np.all(light[b:] == 1.0)
+
+
+def test_switches_off_paint_the_old_mouth_and_eyes(head) -> None:
+    old = paint_head(head, Appearance(mouth_interior=False, eye_detail=False))
+    new = paint_head(head, ON)
+    a, b = ICT_PARTS["teeth"]
+    assert np.allclose(old[a:b], (0.90, 0.87, 0.80))
+    assert (new[a:b].sum(1) <= old[a:b].sum(1) + 1e-6).all() and (new[a:b].sum(1) < old[a:b].sum(1) - 0.3).any()
+    # The skin changes only on the lower lids' wet line.
+    face = slice(*ICT_PARTS["face"])
+    changed = np.flatnonzero(np.abs(old[face] - new[face]).sum(1) > 1e-6)
+    assert set(changed) == set(_lower_lid_margin(head))
+
+
+def test_iris_has_a_limbal_ring_darker_than_its_middle_and_a_textured_body(head) -> None:
+    colour = paint_head(head, replace(ON, eyes="blue"))
+    v = head.generic_neutral
+    for eye in eye_geometry(v):
+        p = v[eye.iris]
+        t = eye.radial(p) / IRIS_RADIUS
+        front = eye.axial(p) > 0
+        c = colour[eye.iris].sum(1)
+        ring = c[front & (t > 0.88) & (t < 1.0)].mean()
+        middle = c[front & (t > 0.6) & (t < 0.8)]
+        assert ring < 0.6 * middle.mean()
+        assert middle.std() > 0.05 * middle.mean()  # fibres: the iris body is not one flat colour
+        flat = paint_head(head, replace(ON, eyes="blue", eye_detail=False))[eye.iris].sum(1)
+        assert flat[front & (t > 0.6) & (t < 0.75)].std() < 1e-3
+        # The back of the iris sphere, seen only through the pupil, is the eye's dark inside (not a white patch).
+        assert c[~front].max() < 0.1
+
+
+def test_lower_lids_carry_a_wet_line_for_every_identity(head) -> None:
+    skin = np.array([0.36, 0.24, 0.17])
+    for ident in (0, 45):
+        h = head if ident == 0 else default_head(ident)
+        margin = _lower_lid_margin(h)
+        assert 40 < len(margin) < 400
+        v = h.generic_neutral
+        centres = [e.centre for e in eye_geometry(v)]
+        assert all(min(v[m, 1] - c[1] for c in centres) < 0 for m in margin)  # below the eyes
+        wet = paint_head(h, replace(ON, skin="dark"))[margin]
+        assert (wet.sum(1) > skin.sum() * 1.15).all()  # lighter than the dark skin around it
+        plain = paint_head(h, Appearance(skin="dark", eye_detail=False))[margin]
+        assert np.allclose(plain, skin, atol=1e-5)  # without eye detail the lid is plain skin
+
+
+# ------------------------------------------------------------------------------- rendered (GL)
+def _render(weights: np.ndarray, look: Appearance, view: float | str = "front", size: int = 256) -> np.ndarray:
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+
+    with GLRenderer(options=RendererOptions(width=size, height=size, camera=view, appearance=look)) as r:
+        return r.render(weights).astype(np.float64)
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a - b).sum(-1) > 6
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+@pytest.mark.parametrize("skin", ["medium", "dark"])
+def test_open_mouth_inside_is_dark_not_black_and_darker_than_the_lips(skin: str) -> None:
+    w = avatar.pose("surprise", 1.0)
+    look = replace(ON, skin=skin)
+    img = _render(w, look)
+    inside = _changed(img, _render(w, replace(look, mouth_interior=False)))  # every pixel the mouth's inside draws
+    inside &= ~_changed(img, _render(w, replace(look, teeth_colour=(0.5, 0.5, 0.5))))  # less the teeth: tongue, gums, lining
+    lips = _changed(img, _render(w, replace(look, lip_shade=1.0))) & ~inside
+    assert inside.sum() > 300 and lips.sum() > 300
+    y_in, y_lips = _luma(img[inside]), _luma(img[lips])
+    assert np.median(y_in) < 0.9 * np.median(y_lips), (np.median(y_in), np.median(y_lips))
+    assert np.percentile(y_in, 5) > 12  # dark red-brown, not black
+    assert img[inside][:, 0].mean() > img[inside][:, 2].mean() + 5  # still a warm, living red
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_teeth_are_shaded_and_never_glow_on_dark_skin() -> None:
+    w = avatar.pose("happy", 0.8)
+    teeth = {}
+    for skin in ("medium", "dark"):
+        look = replace(ON, skin=skin)
+        img = _render(w, look)
+        m = _changed(img, _render(w, replace(look, teeth_colour=(0.5, 0.5, 0.5))))
+        assert m.sum() > 150
+        teeth[skin] = img[m]
+    clipped = (teeth["dark"] >= 250).all(1).mean()
+    assert clipped < 0.01, f"{clipped:.0%} of the teeth are clipped white on dark skin"
+    y_med, y_dark = np.median(_luma(teeth["medium"])), np.median(_luma(teeth["dark"]))
+    assert y_dark < 1.4 * y_med  # part of the dark face's light, not all of it (x2.8)
+    y = _luma(teeth["dark"])
+    assert np.percentile(y, 10) < 0.75 * np.percentile(y, 90)  # the teeth further back are in the mouth's shade
+    # The old look, for the record of what this fixes: lifted with the skin, most of the teeth clipped to white.
+    old = Appearance(skin="dark", mouth_interior=False)
+    img = _render(w, old)
+    m = _changed(img, _render(w, replace(old, teeth_colour=(0.5, 0.5, 0.5))))
+    assert (img[m] >= 250).all(1).mean() > 0.3
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_three_quarter_teeth_in_the_gap_are_shaded_not_floating() -> None:
+    """At yaw 30 the lower teeth that show through the gap are the far side's, seen from inside the arch; they are in
+    the mouth's shade, as dark as or darker than the upper front teeth in the same frame, never a lone lit tooth."""
+    w = avatar.pose("happy", 0.8)
+    look = ON
+    img = _render(w, look, 30.0, 384)
+    m = _changed(img, _render(w, replace(look, teeth_colour=(0.5, 0.5, 0.5)), 30.0, 384))
+    ys, xs = np.nonzero(m)
+    y = _luma(img[m])
+    upper = ys < np.percentile(ys, 40)
+    lower = ys > np.percentile(ys, 85)
+    assert np.median(y[lower]) < 0.8 * np.median(y[upper]), (np.median(y[lower]), np.median(y[upper]))
+    img_off = _render(w, replace(look, mouth_interior=False), 30.0, 384)
+    y_off = _luma(img_off[m])
+    assert np.median(y_off[lower]) > 0.9 * np.median(y_off[upper])  # before: the far tooth was lit like the front ones
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_pupil_is_dark_at_its_centre() -> None:
+    """Each pupil's centre is dark: before, the white-painted back of the iris sphere showed through it as a white patch."""
+    from renderers.cameras import resolve_camera
+
+    head = default_head()
+    img = _render(np.zeros(52, np.float32), ON, "front", 512)
+    cam = resolve_camera("front")
+    v = head.generic_neutral
+    for eye in eye_geometry(v):
+        tip = eye.centre + eye.axis * eye.axial(v[eye.iris]).max()
+        x, y = np.round(cam.project(tip[None], 512, 512)[0]).astype(int)
+        patch = img[y - 1:y + 2, x - 1:x + 2]
+        assert _luma(patch).max() < 70, _luma(patch)  # the pupil's own dull highlight; the white patch was ~200
+
+
+@pytest.mark.slow
+def test_both_renderers_draw_the_same_albedo_with_the_lift_withheld() -> None:
+    """The differentiable renderer takes the same albedo as GL (`renderer_albedo`): with dark skin the teeth and eyeballs
+    get only part of the lift, the mouth's soft inside none of it."""
+    from renderers.lighting import skin_exposure
+    from renderers.options import RendererOptions, renderer_albedo
+
+    head = default_head()
+    look = replace(ON, skin="dark")
+    albedo = renderer_albedo(head, RendererOptions(appearance=look))
+    painted = paint_head(head, look)
+    a, b = ICT_PARTS["teeth"]
+    ratio = albedo[a:b] / painted[a:b]
+    assert np.allclose(ratio, skin_exposure("dark") ** (-0.7 / 2.2), rtol=1e-4)
+    g0, g1 = ICT_PARTS["gums_tongue"]
+    assert np.allclose(albedo[g0:g1] / np.maximum(painted[g0:g1], 1e-6), skin_exposure("dark") ** (-1 / 2.2), rtol=1e-4)
+    assert np.array_equal(albedo[:ICT_PARTS["mouth_socket"][0]], painted[:ICT_PARTS["mouth_socket"][0]])
+    assert np.array_equal(renderer_albedo(head, RendererOptions(appearance=ON)), paint_head(head, ON))  # medium: no lift
