@@ -25,9 +25,11 @@ from renderers.options import RendererOptions  # noqa: E402
 
 SIZE = 256
 # Smooth skin (no pores): the pores' own high-frequency texture would hide how much the lines add.
-PLAIN = Appearance(wrinkles=False, catch_lights=False, skin_detail=False)
-WRINKLES = Appearance(wrinkles=True, catch_lights=False, skin_detail=False)
-BOTH = Appearance(wrinkles=True, catch_lights=True, skin_detail=False)
+# The head alone (issue 19's hair, raised brows and clothing off): these tests read the skin's own lines and gradients.
+HEAD = dict(skin_detail=False, hair=False, brow_shell=False, clothing=False)
+PLAIN = Appearance(wrinkles=False, catch_lights=False, **HEAD)
+WRINKLES = Appearance(wrinkles=True, catch_lights=False, **HEAD)
+BOTH = Appearance(wrinkles=True, catch_lights=True, **HEAD)
 
 
 def _weights(**named: float) -> np.ndarray:
