@@ -28,7 +28,7 @@ JUDGES = ("fer2013", "face-classification", "face-api")
 VIEWS = ("front", "three-quarter")
 
 
-def boxed(identities: list[int], skin: str, judges: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: dict[str, bool] | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {judge: {view: {emotion: accuracy}}} over identities x intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px)."""
     import avatar
     from avatar.appearance import Appearance
@@ -42,7 +42,7 @@ def boxed(identities: list[int], skin: str, judges: dict[str, Any]) -> dict[str,
     hits: dict[str, dict[str, dict[str, list[bool]]]] = {j: {v: {e: [] for e in EMOTIONS7} for v in VIEWS} for j in judges}
     for ident in identities:
         for view in VIEWS:
-            opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin))
+            opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin, **(switches or {})))
             with GLRenderer(load_head(None, identity=ident), opts) as r:
                 res = r.render_sequence(w)
             for jn, judge in judges.items():
@@ -96,13 +96,16 @@ def main() -> None:
     ap.add_argument("--identities", default="30,45,60,70,90")
     ap.add_argument("--skin", default="medium")
     ap.add_argument("--skip-detected", action="store_true")
+    ap.add_argument("--on", default="", help="Appearance switches to turn on, comma-separated (e.g. mouth_interior,eye_detail)")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
     ids = list(parse_identities(args.identities))
     t0 = time.time()
     result: dict[str, Any] = {"identities": ids, "skin": args.skin}
     judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in JUDGES}
-    result["boxed"] = boxed(ids, args.skin, judges)
+    switches = {name: True for name in args.on.split(",") if name}
+    result["switches"] = switches
+    result["boxed"] = boxed(ids, args.skin, judges, switches)
     for j, by in result["boxed"].items():
         fq = {e: float(np.mean([by[v][e] for v in VIEWS])) for e in EMOTIONS7}
         print(f"boxed {j:20s} mean {np.mean(list(fq.values())):.3f}  " + " ".join(f"{e} {a:.2f}" for e, a in fq.items()))
