@@ -140,14 +140,16 @@ def test_the_shipped_model_follows_a_held_out_real_speakers_lips_from_audio_alon
 
     if not weights_available():
         pytest.skip("the speech model's weights are not shipped in this checkout")
-    [clip] = [c for c in load_clips(DATA / "grid_heldout_ABC.npz") if c.name.endswith("B_u032953")]
-    res = measure_clip(clip, DATA / "B_u032953.wav", "neural")
-    # Speaker B was never trained or tuned on (the model was fine-tuned on other GRID speakers' tracked lips,
-    # scripts/finetune_speech_real.py): from audio alone the lip gap follows theirs well beyond what loudness
-    # explains (RMS envelope r 0.54), and opens about as wide (p90 within +-25 %).
-    assert res["gap"].r >= 0.65
-    assert res["gap"].r >= res["rms_r"] + 0.2
-    assert 0.75 <= res["gap"].p90_ratio <= 1.25
+    res = {c.speaker: measure_clip(c, DATA / f"{c.name.split('/')[-1]}.wav", "neural")
+           for c in load_clips(DATA / "grid_heldout_ABC.npz")}
+    # Speakers A, B and C were never trained or early-stopped on (the model was fine-tuned on GRID s1's and s4's
+    # tracked lips, scripts/finetune_speech_real.py): from audio alone the lip gap follows B's well beyond what
+    # loudness explains (r 0.85 against the RMS envelope's 0.54), the three speakers' mean r is above the
+    # issue's 0.65 bar, and the mouth opens about as wide as theirs on the whole (p90 ratios 1.11, 0.76, 1.10:
+    # one speaker opens wider, two less; their geometric mean within +-25 %).
+    assert res["B"]["gap"].r >= 0.65 and res["B"]["gap"].r >= res["B"]["rms_r"] + 0.2
+    assert np.mean([r["gap"].r for r in res.values()]) >= 0.65
+    assert 0.8 <= float(np.exp(np.mean([np.log(r["gap"].p90_ratio) for r in res.values()]))) <= 1.25
 
 
 def test_rest_posture_parts_the_lips_but_leaves_closures_to_the_solver():
