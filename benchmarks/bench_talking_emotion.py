@@ -1,6 +1,6 @@
 """Prints how well each emotion reads while talking vs as a static pose (the cost of talking), per judge.
 
-For every emotion: animate espeak-ng speech with that emotion (phonetic path with the transcript), render
+For every emotion: animate espeak-ng speech with that emotion (the default path with the transcript), render
 every 3rd frame at 256x256 per identity and view, read the frames with each judge (the real-face judges by
 default; `expression-net`, ours, can be added), and compare with the static pose of the same emotion and
 intensity rendered the same way. Also prints animate + render frames/s end to end.
