@@ -103,6 +103,24 @@ def _horner(coefficients: tuple[float, ...], x: str) -> str:
     return text
 
 
+LIGHT_UNIFORMS_GLSL = """uniform vec3 u_eye;
+uniform vec3 u_key_dir;
+uniform vec3 u_fill_dir;
+uniform vec3 u_rim_dir;
+uniform vec3 u_key_rgb;
+uniform vec3 u_fill_rgb;
+uniform vec3 u_rim_rgb;
+uniform vec3 u_ambient;
+"""
+"""The camera and three-light rig's uniforms, one per line, that every fragment shader lit by `lighting` declares."""
+
+
+def output_encode_glsl(fast_gamma: bool) -> str:
+    """Return the GLSL expression that turns the linear colour `lin` into the display value every shader writes:
+    `gamma_encode` (see `gamma_encode_glsl`) on a CPU rasterizer, `pow` with 1 / GAMMA elsewhere."""
+    return "gamma_encode(clamp(lin, 0.0, 1.0))" if fast_gamma else f"pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)}))"
+
+
 def gamma_encode_glsl() -> str:
     """Return the GLSL function `vec3 gamma_encode(vec3 x)`: x ** (1 / GAMMA) for x in [0, 1] from the float's
     exponent and mantissa bits and two short polynomials (within 2e-5 of pow: under 0.006 of an 8-bit level).
@@ -325,18 +343,10 @@ def fragment_shader(wrinkles: bool = True, catch_lights: bool = True, detail: bo
         catch = f"""
     vec3 nc = v_eye_normal / max(length(v_eye_normal), {_glsl(1e-12)});  // the cornea's normal (eyeball sphere)
     spec += v_gloss * {_glsl(CATCH_LIGHT_STRENGTH)} * pow(max(dot(nc, h), 0.0), {_glsl(CATCH_LIGHT_POWER)});"""
-    encode = "gamma_encode(clamp(lin, 0.0, 1.0))" if fast_gamma else f"pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)}))"
+    encode = output_encode_glsl(fast_gamma)
     return f"""
 #version 330
-uniform vec3 u_eye;
-uniform vec3 u_key_dir;
-uniform vec3 u_fill_dir;
-uniform vec3 u_rim_dir;
-uniform vec3 u_key_rgb;
-uniform vec3 u_fill_rgb;
-uniform vec3 u_rim_rgb;
-uniform vec3 u_ambient;
-uniform float u_specular;
+{LIGHT_UNIFORMS_GLSL}uniform float u_specular;
 uniform float u_detail;
 uniform mat4 u_light;
 uniform sampler2DShadow u_shadow_map;

@@ -24,7 +24,19 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from renderers.shading import FILL_WRAP, GAMMA, KEY_WRAP, RIM_POWER, RIM_WRAP, TONE, _glsl, _glsl_power, gamma_encode_glsl
+from renderers.shading import (
+    FILL_WRAP,
+    GAMMA,
+    KEY_WRAP,
+    LIGHT_UNIFORMS_GLSL,
+    RIM_POWER,
+    RIM_WRAP,
+    TONE,
+    _glsl,
+    _glsl_power,
+    gamma_encode_glsl,
+    output_encode_glsl,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -87,18 +99,10 @@ def fragment_shader(fast_gamma: bool = False) -> str:
     on llvmpipe); `fast_gamma` encodes the output with `renderers.shading.gamma_encode_glsl`, as the head's shader does
     on a CPU rasterizer."""
     two_pi = _glsl(2 * math.pi)
-    encode = "gamma_encode(clamp(lin, 0.0, 1.0))" if fast_gamma else f"pow(clamp(lin, 0.0, 1.0), vec3({_glsl(1 / GAMMA)}))"
+    encode = output_encode_glsl(fast_gamma)
     return f"""
 #version 330
-uniform vec3 u_eye;
-uniform vec3 u_key_dir;
-uniform vec3 u_fill_dir;
-uniform vec3 u_rim_dir;
-uniform vec3 u_key_rgb;
-uniform vec3 u_fill_rgb;
-uniform vec3 u_rim_rgb;
-uniform vec3 u_ambient;
-uniform float u_spec_scale;
+{LIGHT_UNIFORMS_GLSL}uniform float u_spec_scale;
 in vec3 v_normal;
 in vec3 v_world;
 in vec3 v_tangent;
