@@ -79,8 +79,8 @@ def _pixel_regions(diff: DifferentiableRenderer, field, weights: np.ndarray) -> 
         verts = diff.pose_head(torch.from_numpy(weights))
         p2f = diff.rasterize(verts).pix_to_face[0].numpy()
     faces = diff.faces.numpy()
-    # pix_to_face also numbers the attachments' triangles (hair, raised brows, clothing) after the head's: they carry
-    # no wrinkles, so their pixels are in no region.
+    # pix_to_face numbers any attachments' triangles (hair, brow shell, clothing; off in these tests) after the head's:
+    # they carry no wrinkles, so their pixels are in no region.
     on_head = (p2f >= 0) & (p2f < len(faces))
     corner_regions = field.region[faces[np.where(on_head, p2f, 0)]]  # (H, W, 3)
     # A pixel belongs to a region when its whole triangle does (no mixed border triangles).
@@ -262,8 +262,9 @@ def test_brow_raise_gradient_flows_through_the_wrinkle_term() -> None:
     k = index_of("browInnerUp")
     grads = {}
     for name, appearance in (("wrinkles", WRINKLES), ("plain", PLAIN)):
-        # Edge pass off: coverage is held fixed below, and the raised brows' and hairline's outlines cross the crop;
-        # the edge pass's derivative describes those edges moving, which held coverage forbids.
+        # Edge pass off, as diff64 in test_differentiable_renderer: coverage is held fixed below, and the edge pass's
+        # derivative describes outlines in the crop moving (the brow shell's and hairline's, with them on: -0.0399
+        # against -0.0316 by central differences), which held coverage forbids.
         with DifferentiableRenderer(options=replace(opts, appearance=appearance), dtype=torch.float64,
                                     antialias_edges="off") as r:
             w0 = torch.zeros(1, 52, dtype=torch.float64)
