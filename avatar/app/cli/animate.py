@@ -140,8 +140,9 @@ def register(sub: Any) -> None:
                         "rate; a prosody heuristic, not emotion recognition)")
     p.add_argument("--emotion-track", default=None, help='timed emotions, e.g. "0:neutral,1.5:anger@0.9,4:neutral"')
     p.add_argument("--method", default="auto", choices=("auto", "phonetic", "neural", "hybrid"),
-                   help="lip-sync path: phonetic (pocketsphinx), neural (shipped model), hybrid (the model's mouth with "
-                        "closures from both), auto (default: phonetic with --text, else hybrid)")
+                   help="lip-sync path: phonetic (pocketsphinx visemes), neural (shipped model), hybrid (the model's mouth "
+                        "with closures at the aligned --text, or without it from the model and decoded phones), "
+                        "auto (default: hybrid when pocketsphinx and the model are installed, else whichever is)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed for blinks, gaze and head motion (default 0)")
     p.add_argument("-o", "--output", default=None, help="video: .mp4 (audio muxed in) or .gif")
