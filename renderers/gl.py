@@ -29,6 +29,7 @@ from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_p
 from renderers.gl_context import create_context, is_software_rasterizer, make_current, release_context
 from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_albedo, renderer_exposure
+from renderers.shading import linear_albedo
 from renderers.wrinkles import WrinkleField, wrinkle_field
 
 __all__ = ["GLRenderer", "RenderResult"]
@@ -132,7 +133,7 @@ class GLRenderer:
         n = self.head.num_vertices if self._source is None else len(self._source)
         self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
-        self.vbo_alb = ctx.buffer(self._laid_out(self._albedo.astype("f4")))
+        self.vbo_alb = ctx.buffer(self._laid_out(linear_albedo(self._albedo)))  # the vertex shader reads linear albedo
         self.vbo_wrk = ctx.buffer(self._laid_out(self._wrinkle_attr), dynamic=True)
         self.vbo_gls = ctx.buffer(self._laid_out(self._gloss.astype("f4")))
         self.vbo_eye = ctx.buffer(self._laid_out(self._eye_normal), dynamic=True)
@@ -239,7 +240,8 @@ class GLRenderer:
             from renderers.gl_attachments import GLAttachments
 
             self._gl_attachments = GLAttachments(self.ctx, attachments, self.vbo_pos, self.vbo_nrm, self._vertex_slots(),
-                                                 fast_gamma=self.software_rasterizer)
+                                                 fast_gamma=self.software_rasterizer,
+                                                 segment_layout=self._source is not None)
 
     def _vertex_slots(self) -> np.ndarray:
         """Return (V,) int: a slot of each head vertex in the vertex buffers (their layout, `_source`; -1: not there)."""
@@ -392,7 +394,7 @@ class GLRenderer:
         self._use()
         if appearance is not None:
             self._albedo = renderer_albedo(head, self.options, appearance)
-            self.vbo_alb.write(self._laid_out(self._albedo))
+            self.vbo_alb.write(self._laid_out(linear_albedo(self._albedo)))
         self._set_expression_appearance(appearance or self._appearance, self._wrinkles if same_layout else None)
         self.vbo_wrk.write(self._laid_out(self._wrinkle_attr))
         self.vbo_gls.write(self._laid_out(self._gloss))

@@ -140,6 +140,12 @@ vec3 gamma_encode(vec3 x) {{
 """
 
 
+def linear_albedo(albedo: np.ndarray) -> np.ndarray:
+    """Return (..., 3) float32 linear albedo, sRGB ** GAMMA: what the GL vertex shaders read as `in_albedo` (computed
+    once when the albedo is set, instead of per vertex shading in every frame)."""
+    return np.power(np.asarray(albedo, np.float32), np.float32(GAMMA))
+
+
 def gamma_encode_np(x: np.ndarray) -> np.ndarray:
     """Return float32 `gamma_encode` of float32 values in [0, 1]: the GLSL function's arithmetic in numpy."""
     x = np.maximum(np.asarray(x, np.float32), np.float32(1e-30))
@@ -170,10 +176,10 @@ def _smoothstep_glsl(name: str, edge0: float, edge1: float) -> str:
 
 
 def _glsl_power(name: str, p: float) -> str:
-    """Return GLSL for `name ** p`: for a whole power up to 64, products by repeated squaring (exact to a few
-    float32 ulps, and far cheaper than pow(), which is exp2(log2) per fragment on llvmpipe); pow() otherwise.
-    The constant is written into the text either way."""
-    if not (float(p).is_integer() and 1 <= p <= 64):
+    """Return GLSL for `name ** p`: for a whole power up to 256, products by repeated squaring (relative error at most
+    ~2 log2(p) float32 ulps, ~1e-6 for 160: far below an 8-bit level, and far cheaper than pow(), which is exp2(log2)
+    per fragment on llvmpipe); pow() otherwise. The constant is written into the text either way."""
+    if not (float(p).is_integer() and 1 <= p <= 256):
         return f"pow({name}, {_glsl(p)})"
     n, square, terms = int(p), name, []
     while n:
@@ -186,7 +192,8 @@ def _glsl_power(name: str, p: float) -> str:
 
 
 def vertex_shader() -> str:
-    """Return the GLSL 330 vertex shader: positions through the camera; normal, world position, linear albedo,
+    """Return the GLSL 330 vertex shader: positions through the camera; normal, world position, linear albedo (`in_albedo`
+    is linear: `linear_albedo` of the sRGB one, times the cavity factor's power per frame),
     wrinkle (u, a), gloss, the cornea normal, the skin's rest position, material and ambient occlusion on to the
     fragment shader."""
     return f"""
@@ -219,10 +226,11 @@ void main() {{
     v_skin = in_skin;  // (detail, specular factor, gloss, thinness): renderers.skin
     v_ao = in_ao;
     v_normal = in_normal;
-    // Albedo arrives in sRGB; shade in linear light (per vertex, as the torch renderer does). The cavity factor
-    // (renderers.cavity, 1 where off) darkens the sRGB albedo of skin in folds.
-    v_albedo = pow(in_albedo * in_cavity, vec3({_glsl(GAMMA)}));
+    // Shade in linear light (per vertex, as the torch renderer does): the albedo arrives linearised once (GLRenderer
+    // uploads sRGB ** GAMMA), so a vertex pays one pow, for the cavity factor (renderers.cavity, 1 where off), which
+    // darkens the sRGB albedo of skin in folds: (albedo c) ** GAMMA = albedo ** GAMMA c ** GAMMA.
     v_occlusion = pow(in_cavity, {_glsl(GAMMA)});  // the same darkening in linear light, for the highlight
+    v_albedo = in_albedo * v_occlusion;
     v_wrinkle = in_wrinkle;
     v_gloss = in_gloss;
     v_eye_normal = in_eye_normal;
@@ -238,8 +246,7 @@ FINE_LINE_DIRECTIONS = ((0.8, 0.6, 0.0), (-0.6, 0.8, 0.0))
 """Directions (rest space) across which the two fine-line families run: a cross-hatch, as on the back of a hand."""
 
 NOISE_GLSL = f"""
-float lattice(ivec3 c) {{
-    uint h = (uint(c.x) * {HASH_PRIMES[0]}u) ^ (uint(c.y) * {HASH_PRIMES[1]}u) ^ (uint(c.z) * {HASH_PRIMES[2]}u);
+float lattice_finish(uint h) {{  // the hash's last mixing steps, once its per-axis products are xor-ed
     h ^= h >> 15u;
     h *= {HASH_MIX}u;
     h ^= h >> 12u;
@@ -250,9 +257,14 @@ vec4 value_noise(vec3 p) {{  // (value in 0..1, its gradient per cell): trilinea
     vec3 f = p - i;
     vec3 u = f * f * (3.0 - 2.0 * f);
     vec3 du = 6.0 * f * (1.0 - f);
-    ivec3 c = ivec3(i);
-    float a = lattice(c), b = lattice(c + ivec3(1, 0, 0)), cc = lattice(c + ivec3(0, 1, 0)), d = lattice(c + ivec3(1, 1, 0));
-    float e = lattice(c + ivec3(0, 0, 1)), ff = lattice(c + ivec3(1, 0, 1)), g = lattice(c + ivec3(0, 1, 1)), h = lattice(c + ivec3(1, 1, 1));
+    // The lattice hash of corner c is (c.x P0) ^ (c.y P1) ^ (c.z P2) mixed: the 6 per-axis products of the cell's
+    // corners are shared by its 8 hashes ((c + 1) P = c P + P in 32-bit arithmetic, so the bits are the same).
+    uvec3 c0 = uvec3(ivec3(i)) * uvec3({HASH_PRIMES[0]}u, {HASH_PRIMES[1]}u, {HASH_PRIMES[2]}u);
+    uvec3 c1 = c0 + uvec3({HASH_PRIMES[0]}u, {HASH_PRIMES[1]}u, {HASH_PRIMES[2]}u);
+    float a = lattice_finish(c0.x ^ c0.y ^ c0.z), b = lattice_finish(c1.x ^ c0.y ^ c0.z);
+    float cc = lattice_finish(c0.x ^ c1.y ^ c0.z), d = lattice_finish(c1.x ^ c1.y ^ c0.z);
+    float e = lattice_finish(c0.x ^ c0.y ^ c1.z), ff = lattice_finish(c1.x ^ c0.y ^ c1.z);
+    float g = lattice_finish(c0.x ^ c1.y ^ c1.z), h = lattice_finish(c1.x ^ c1.y ^ c1.z);
     float k1 = b - a, k2 = cc - a, k3 = e - a, k4 = a - b - cc + d, k5 = a - cc - e + g, k6 = a - b - e + ff;
     float k7 = -a + b + cc - d + e - ff - g + h;
     float value = a + k1 * u.x + k2 * u.y + k3 * u.z + k4 * u.x * u.y + k5 * u.y * u.z + k6 * u.z * u.x + k7 * u.x * u.y * u.z;
@@ -342,7 +354,8 @@ def fragment_shader(wrinkles: bool = True, catch_lights: bool = True, detail: bo
     if catch_lights:
         catch = f"""
     vec3 nc = v_eye_normal / max(length(v_eye_normal), {_glsl(1e-12)});  // the cornea's normal (eyeball sphere)
-    spec += v_gloss * {_glsl(CATCH_LIGHT_STRENGTH)} * pow(max(dot(nc, h), 0.0), {_glsl(CATCH_LIGHT_POWER)});"""
+    float n_c = max(dot(nc, h), 0.0);
+    spec += v_gloss * {_glsl(CATCH_LIGHT_STRENGTH)} * {_glsl_power('n_c', CATCH_LIGHT_POWER)};"""
     encode = output_encode_glsl(fast_gamma)
     return f"""
 #version 330

@@ -60,7 +60,8 @@ JITTER = 0.3
 
 def vertex_shader() -> str:
     """Return the GLSL 330 vertex shader of the attachment draws: positions through `u_model` (the skull's rigid motion;
-    identity for the brows, which arrive posed) plus `in_params.y` (a lift) along the normal, tangents turned by `u_rot`."""
+    identity for the brows, which arrive posed) plus `in_params.y` (a lift) along the normal, tangents turned by `u_rot`;
+    `in_albedo` is linear (the sRGB albedo ** GAMMA, computed once by `renderers.gl_attachments`)."""
     return f"""
 #version 330
 uniform mat4 u_view;
@@ -84,7 +85,7 @@ void main() {{
     v_world = (u_model * vec4(in_position, 1.0)).xyz + n * in_params.y;
     v_normal = n;
     v_tangent = u_rot * in_tangent;
-    v_albedo = pow(in_albedo, vec3({_glsl(GAMMA)}));
+    v_albedo = in_albedo;
     v_strand = in_strand;
     v_hair = in_params.x;
     gl_Position = u_proj * u_view * vec4(v_world, 1.0);
