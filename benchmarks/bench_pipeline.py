@@ -21,9 +21,12 @@ run by run (this machine is shared: only figures from one run compare):
   another checkout instead of the baseline (one with the same look, when the baseline's look has changed since).
 - The same sequence in this checkout's default look with and without the CPU rasterizer's shortcuts (draw order
   and vertex layout, polynomial output gamma): what this work does to the images in the look a user now gets.
+- With `--look-against DIR`: this checkout's default look against DIR's (front and three-quarter), where DIR has the
+  same look (e.g. main before a change): what the change does to the images a user gets.
 - Time to first frame: imports + head + GL context + shaders + one frame in memory.
 
-    python benchmarks/bench_pipeline.py [--sizes 128 512] [--repeats 3] [--method neural] [--baseline DIR] [--images DIR] [--smoke]
+    python benchmarks/bench_pipeline.py [--sizes 128 512] [--repeats 3] [--method neural] [--baseline DIR] [--images DIR]
+        [--look-against DIR] [--smoke]
 
 DIR: e.g. `git worktree add /tmp/base <commit>`. --smoke: 1.5 s of audio at 96x96, once (tests/test_speed_paths.py).
 """
@@ -96,14 +99,22 @@ r = P.get_renderer(None, None, size, size)
 lap("renderer set-up", t)
 W, HP, n = seq.weights, seq.head_pose, len(seq)
 poser = getattr(r, "_poser", None)
+# Checkouts whose vertex shader applies the head pose (a model matrix) pose by the weights alone.
+in_shader = hasattr(r, "_box_of_unposed")
+HPP = None if in_shader else HP
 t = time.perf_counter()
 if poser is not None and hasattr(poser, "pose"):
-    V = np.stack([poser.pose(W[i], None if HP is None else HP[i]).copy() for i in range(n)])
+    V = np.stack([poser.pose(W[i], None if HPP is None else HPP[i]).copy() for i in range(n)])
 else:
     V = np.concatenate([r.head.pose(W[i:i + 32], None if HP is None else HP[i:i + 32]) for i in range(0, n, 32)])
 lap("pose: blend + head pose", t)
 t = time.perf_counter()
-r.boxes_of_vertices(V)
+if in_shader:
+    from renderers.attachments import pose_transform
+    for i in range(n):
+        r._box_of_unposed(V[i], pose_transform(r.head, None if HP is None else HP[i]))
+else:
+    r.boxes_of_vertices(V)
 lap("pose: face boxes", t)
 def old(*names):
     for module in ("renderers.shading", "renderers.wrinkles", "renderers.corneas", "renderers.cavity", "avatar.blend"):
@@ -117,7 +128,7 @@ def old(*names):
 normals_of = old("vertex_normals")
 wrinkle_of, cornea_of, cavity_of = old("wrinkle_amplitude"), old("cornea_normals"), old("cavity_shade")
 for i in range(n):
-    v, w, hp = V[i], W[i], None if HP is None else HP[i]
+    v, w, hp = V[i], W[i], None if HPP is None else HPP[i]
     t = time.perf_counter()
     if poser is not None:
         nrm = poser.normals(v, np.empty_like(v), np.empty(len(v), np.float32))
@@ -214,6 +225,21 @@ except ImportError:
 draw_order.cache_friendly_layout = lambda t, v, p, c: (np.asarray(t, np.int32), np.arange(len(v)))
 for size in [int(s) for s in sys.argv[3].split(",")]:
     out[f"exact{size}"] = frames(size)
+np.savez(sys.argv[2], **out)
+'''
+
+# Each checkout's own default look (whatever Appearance() is there): with --look-against, what this work does to the
+# images a user gets against an earlier checkout with the same look.
+DEFAULT_LOOK_SCRIPT = r'''
+import sys, numpy as np
+from renderers.gl import GLRenderer
+from renderers.options import RendererOptions
+seq = np.load(sys.argv[1])
+out = {}
+for size in [int(s) for s in sys.argv[3].split(",")]:
+    for camera in ("three-quarter", "front"):
+        with GLRenderer(options=RendererOptions(width=size, height=size, camera=camera)) as r:
+            out[f"{camera} {size}"] = np.stack(list(r.iter_frames(seq["weights"], seq["head_pose"])))
 np.savez(sys.argv[2], **out)
 '''
 
@@ -338,6 +364,9 @@ def main() -> None:
                     help="an earlier checkout (e.g. `git worktree add DIR <commit>`) timed interleaved with this one")
     ap.add_argument("--images", type=Path, default=None,
                     help="the checkout whose images this one's are compared with (default: the baseline)")
+    ap.add_argument("--look-against", type=Path, default=None,
+                    help="a checkout with this one's default look (e.g. main before a change): the default look's "
+                         "frames compared with its, front and three-quarter")
     args = ap.parse_args()
     roots = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     # This checkout twice: as `animate` runs by default (frame ranges split where there are 2+ cores) and serial.
@@ -405,6 +434,20 @@ def main() -> None:
                 psnr = "bit-identical" if mse == 0 else f"PSNR {10 * np.log10(255.0 ** 2 / mse):.1f} dB"
                 print(f"\nimages against {against}, {size}x{size}, {len(x)} frames with head motion: {psnr}, "
                       f"{100 * differ:.4f}% of pixels differ, by at most {int(np.abs(x - y).max())} levels (target: >= 50 dB)")
+        if args.look_against:
+            np.savez(tmp / "seq.npz", **test_sequence(8 if args.smoke else 30))
+            sizes = ",".join(str(s) for s in args.sizes)
+            for k, root in {"this": ROOT, "base": args.look_against.resolve()}.items():
+                script(DEFAULT_LOOK_SCRIPT, [str(tmp / "seq.npz"), str(tmp / f"look_{k}.npz"), sizes], root, tmp)
+            a, b = np.load(tmp / "look_this.npz"), np.load(tmp / "look_base.npz")
+            for key in a.files:
+                x, y = a[key].astype(np.float64), b[key].astype(np.float64)
+                mse = float(np.mean((x - y) ** 2))
+                differ = float((np.abs(x - y).max(-1) > 0).mean())
+                psnr = "bit-identical" if mse == 0 else f"PSNR {10 * np.log10(255.0 ** 2 / mse):.1f} dB"
+                print(f"\nimages in the default look against {args.look_against}, {key}, {len(x)} frames with head motion: "
+                      f"{psnr}, {100 * differ:.4f}% of pixels differ, by at most {int(np.abs(x - y).max())} levels "
+                      f"(target: >= 50 dB)")
         np.savez(tmp / "seq.npz", **test_sequence(8 if args.smoke else 30))
         script(EXACT_SCRIPT, [str(tmp / "seq.npz"), str(tmp / "exact.npz"), ",".join(str(s) for s in args.sizes)], ROOT, tmp)
         e = np.load(tmp / "exact.npz")

@@ -294,6 +294,7 @@ class GLRenderer:
              (self.vbo_ao, "1f", "in_ao")],
             index_buffer=self.ibo, skip_errors=True,
         )
+        self._write_model(self.prog, getattr(self, "_model", None))
         if self._program_for is not None:
             self._set_uniforms()
         self._program_for = flags
@@ -321,6 +322,7 @@ class GLRenderer:
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)  # bilinear 2 x 2 compare per tap
         self._shadow = {"prog": prog, "tex": tex, "fbo": ctx.framebuffer(depth_attachment=tex),
                         "vao": ctx.vertex_array(prog, [(self.vbo_pos, "3f", "in_position")], index_buffer=self.ibo)}
+        self._write_model(prog, getattr(self, "_model", None))
 
     @property
     def software_rasterizer(self) -> bool:
@@ -430,30 +432,53 @@ class GLRenderer:
         return self._poser_cache
 
     def _vertex_attributes(self, verts: np.ndarray, weights: np.ndarray | None = None,
-                           head_pose: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """Return what the shaders read for (V, 3) float32 posed vertices: (positions, normals, wrinkle amplitude
-        (V,) or an empty array, cornea normals or an empty array, cavity factors (V,) or an empty array). With the
-        (K,) `weights` (and (6,) `head_pose`) the vertices were posed from, the cavity factors come from the
-        poser's per-shape tables instead of smoothing the posed skin. numpy only (no GL), so a worker thread may
-        call it; the arrays are the poser's ring buffers (`renderers.posing.RING`)."""
+                           head_pose: np.ndarray | None = None) -> tuple[Any, ...]:
+        """Return what the shaders read for (V, 3) float32 vertices: (positions, normals, wrinkle amplitude (V,) or an
+        empty array, cornea normals or an empty array, cavity factors (V,) or an empty array, the (4, 4) float32 model
+        matrix or None).
+
+        With the (K,) `weights`, `verts` are the head posed by those weights alone (`FramePoser.pose(weights)`) and the
+        (6,) `head_pose` becomes the model matrix, which the vertex shader applies to positions, normals and cornea
+        normals: a rigid motion, so the normals turn with it and the wrinkle and cavity terms (edge lengths, smoothing
+        offsets along the normals) do not change; the cavity factors come from the poser's per-shape tables. Without
+        weights, `verts` are any posed vertices (model None: the identity; the cavity from smoothing the posed skin).
+        numpy only (no GL), so a worker thread may call it; the arrays are the poser's ring buffers
+        (`renderers.posing.RING`)."""
         poser = self._poser
         if weights is not None:
-            return poser.attributes(verts, weights, head_pose)
+            from renderers.attachments import pose_transform
+
+            return (*poser.attributes(verts, weights), pose_transform(self.head, head_pose))
         from renderers.cavity import cavity_shade
 
         verts, normals, wrinkle, eyes, cavity = poser.attributes(verts, np.zeros(len(self.head.deltas), np.float32))
         if self._cavity is not None:
             cavity = cavity_shade(self._cavity, verts, normals)
-        return verts, normals, wrinkle, eyes, cavity
+        return verts, normals, wrinkle, eyes, cavity, None
 
-    def _write_attributes(self, attributes: tuple[np.ndarray, ...]) -> None:
-        """Write `_vertex_attributes`' arrays into the vertex buffers (GL: this renderer's thread)."""
-        verts, normals, wrinkle, eyes, cavity = attributes
+    def _write_model(self, program: Any, model: np.ndarray | None) -> None:
+        """Set `program`'s u_model to the (4, 4) `model` (None: the identity)."""
+        m = np.eye(4, dtype=np.float32) if model is None else model
+        program["u_model"].write(np.ascontiguousarray(m.T, np.float32).tobytes())  # column-major for GLSL
+
+    def _write_attributes(self, attributes: tuple[Any, ...]) -> None:
+        """Write `_vertex_attributes`' arrays into the vertex buffers and its model matrix into the programs (GL: this
+        renderer's thread)."""
+        verts, normals, wrinkle, eyes, cavity, model = attributes
         # The arrays themselves (buffer protocol), not `tobytes()` copies of them (or, laid out per draw segment,
         # gathered into staging arrays that are reused).
         self.vbo_pos.write(self._laid_out(verts, "pos"))
+        self._model = model
+        self._write_model(self.prog, model)
+        if self._shadow is not None:
+            self._write_model(self._shadow["prog"], model)
         if self._gl_attachments is not None:
-            self._gl_attachments.set_model_from_vertices(verts)
+            if model is None:  # posed vertices of any origin: the skull's motion fitted to them, the brows as they are
+                self._gl_attachments.set_model_from_vertices(verts)
+                self._gl_attachments.set_head_model(None)
+            else:  # no expression moves the skull: its motion is the head pose's, which the brows' vertices await
+                self._gl_attachments.set_model(model)
+                self._gl_attachments.set_head_model(model)
         self.vbo_nrm.write(self._laid_out(normals, "nrm"))
         if self._wrinkles is not None:
             self._wrinkle_attr[:, 1] = wrinkle
@@ -541,7 +566,7 @@ class GLRenderer:
             hp = None if head_pose is None else np.asarray(head_pose, np.float64).reshape(6)
             self._use()
             if self._gpu is None:
-                self._write_attributes(self._vertex_attributes(self._poser.pose(w, hp), w, hp))
+                self._write_attributes(self._vertex_attributes(self._poser.pose(w), w, hp))
             else:
                 self._run_gpu(w, hp)
             return self._unpack(self._draw().read(components=self._comps, alignment=1))
@@ -574,8 +599,10 @@ class GLRenderer:
                     poser = self._poser
                     for j in range(len(w[i:i + chunk])):
                         pose = None if hp is None else hp[j]
-                        verts = poser.pose(w[i + j], pose)
-                        yield self._vertex_attributes(verts, w[i + j], pose), self.boxes_of_vertices(verts[None])[0]
+                        # Posed by the weights alone: the vertex shader applies the head pose (`_vertex_attributes`).
+                        verts = poser.pose(w[i + j])
+                        what = self._vertex_attributes(verts, w[i + j], pose)
+                        yield what, self._box_of_unposed(verts, what[-1])
                 else:
                     marks = posed_face_points(self.head, w[i:i + chunk], hp)
                     boxes = face_boxes_of_points(marks, self.camera, self.options.width, self.options.height)
@@ -630,6 +657,12 @@ class GLRenderer:
         """
         w = np.atleast_2d(np.asarray(weights, np.float32))
         return self.boxes_of_vertices(self.head.pose(w, head_pose), scale)
+
+    def _box_of_unposed(self, verts: np.ndarray, model: np.ndarray) -> np.ndarray:
+        """Return the (4,) face box of (V, 3) vertices posed by their weights alone, moved by the (4, 4) `model`."""
+        points = face_points(self.head, verts[None])[0]
+        points = points @ model[:3, :3].T + model[:3, 3]
+        return face_boxes_of_points(points[None], self.camera, self.options.width, self.options.height)[0]
 
     def boxes_of_vertices(self, verts: np.ndarray, scale: float = 1.3) -> np.ndarray:
         """Return (B, 4) float32 face boxes (see `face_boxes`) of already posed (B, V, 3) vertices.

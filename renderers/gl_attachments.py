@@ -42,6 +42,7 @@ class GLAttachments:
 
         self.ctx, self.attachments = ctx, attachments
         self.model = np.eye(4, dtype=np.float32)
+        self.head_model = np.eye(4, dtype=np.float32)
         self.prog = ctx.program(vertex_shader=vertex_shader(), fragment_shader=fragment_shader(fast_gamma))
         a = attachments
         self._buffers: list[Any] = []
@@ -107,6 +108,11 @@ class GLAttachments:
         """Use the (4, 4) rigid transform of the skull (rest -> posed) for the following frames."""
         self.model = np.asarray(model, np.float32)
 
+    def set_head_model(self, model: np.ndarray | None) -> None:
+        """Use the (4, 4) transform the head's vertex shader applies to its vertex buffers (None: the identity) for the
+        brows, which are drawn from those buffers."""
+        self.head_model = np.eye(4, dtype=np.float32) if model is None else np.asarray(model, np.float32)
+
     def set_model_from_vertices(self, vertices: np.ndarray) -> None:
         """Fit the skull's rigid motion from (V, 3) posed head vertices (`renderers.attachments.rigid_fit`)."""
         from renderers.attachments import rigid_fit
@@ -125,7 +131,7 @@ class GLAttachments:
             p["u_rot"].write(rot)
             self.rigid_vao.render(moderngl.TRIANGLES, vertices=self._rigid_vertices)
         if self.brow_vao is not None:
-            p["u_model"].write(np.eye(4, dtype=np.float32).tobytes())
+            p["u_model"].write(np.ascontiguousarray(self.head_model.T, np.float32).tobytes())
             p["u_rot"].write(rot)
             self.brow_vao.render(moderngl.TRIANGLES, vertices=self._brow_vertices)
 

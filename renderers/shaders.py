@@ -58,9 +58,10 @@ void main() {
 SHADOW_VERTEX_SHADER = """
 #version 330
 uniform mat4 u_light;
+uniform mat4 u_model;  // the head pose, as in the head's vertex shader
 in vec3 in_position;
 void main() {
-    gl_Position = u_light * vec4(in_position, 1.0);
+    gl_Position = u_light * (u_model * vec4(in_position, 1.0));
 }
 """
 

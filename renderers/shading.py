@@ -192,7 +192,8 @@ def _glsl_power(name: str, p: float) -> str:
 
 
 def vertex_shader() -> str:
-    """Return the GLSL 330 vertex shader: positions through the camera; normal, world position, linear albedo (`in_albedo`
+    """Return the GLSL 330 vertex shader: positions through `u_model` (a rigid motion: the head pose, when the numpy
+    posing leaves it to the shader) and the camera; normal, world position, linear albedo (`in_albedo`
     is linear: `linear_albedo` of the sRGB one, times the cavity factor's power per frame),
     wrinkle (u, a), gloss, the cornea normal, the skin's rest position, material and ambient occlusion on to the
     fragment shader."""
@@ -200,6 +201,7 @@ def vertex_shader() -> str:
 #version 330
 uniform mat4 u_view;
 uniform mat4 u_proj;
+uniform mat4 u_model;  // the head pose where the positions arrive without it (GLRenderer's numpy posing), else identity
 in vec3 in_position;
 in vec3 in_normal;
 in vec3 in_albedo;
@@ -221,11 +223,12 @@ out vec3 v_rest;
 out vec4 v_skin;
 out float v_ao;
 void main() {{
-    v_world = in_position;
+    vec4 world = u_model * vec4(in_position, 1.0);
+    v_world = world.xyz;
     v_rest = in_rest;  // the noise coordinates: the neutral's position, so pores stay on the skin as it moves
     v_skin = in_skin;  // (detail, specular factor, gloss, thinness): renderers.skin
     v_ao = in_ao;
-    v_normal = in_normal;
+    v_normal = mat3(u_model) * in_normal;  // a rigid motion: its rotation turns the normals
     // Shade in linear light (per vertex, as the torch renderer does): the albedo arrives linearised once (GLRenderer
     // uploads sRGB ** GAMMA), so a vertex pays one pow, for the cavity factor (renderers.cavity, 1 where off), which
     // darkens the sRGB albedo of skin in folds: (albedo c) ** GAMMA = albedo ** GAMMA c ** GAMMA.
@@ -233,8 +236,8 @@ void main() {{
     v_albedo = in_albedo * v_occlusion;
     v_wrinkle = in_wrinkle;
     v_gloss = in_gloss;
-    v_eye_normal = in_eye_normal;
-    gl_Position = u_proj * u_view * vec4(in_position, 1.0);
+    v_eye_normal = mat3(u_model) * in_eye_normal;
+    gl_Position = u_proj * u_view * world;
 }}
 """
 

@@ -24,20 +24,35 @@ HEAD_POSES = np.array([[0, 0, 0, 0, 0, 0], [0.35, 0.3, 0.1, 0, 0, 0], [-0.4, -0.
 @pytest.mark.slow
 @pytest.mark.parametrize("identity", [0, 7])
 def test_poser_attributes_equal_the_plain_formulas(identity: int) -> None:
-    """Normals from the precomputed incidence and cavity factors from the per-shape tables (rotated by the head pose)
-    equal `vertex_normals` and `cavity_shade` of the posed vertices: normals to 1e-6, factors to 5e-5 (one 8-bit
-    level is 4e-3); shapes first seen in a later frame are added to the tables then."""
+    """Normals from the precomputed incidence and cavity factors from the per-shape tables equal `vertex_normals` and
+    `cavity_shade` of the posed vertices: normals to 1e-6, factors to 5e-5 (one 8-bit level is 4e-3); shapes first
+    seen in a later frame are added to the tables then. The renderer's path poses by the weights alone and hands the
+    head pose to the vertex shader as the model matrix: turned by it, its normals are the posed head's; the poser
+    itself, given the head pose, rotates its cavity offsets to the same factors."""
+    from renderers.attachments import pose_transform
+
     head = default_head(identity)
     with GLRenderer(head, RendererOptions(width=32, height=32)) as r:
         assert r._cavity is not None
         for w, hp in zip(WEIGHTS, HEAD_POSES):
             verts = head.pose(w, hp)
-            _, normals, _, _, cavity = r._vertex_attributes(verts, w, hp)
             want_normals = vertex_normals(verts, r._faces)
-            assert np.abs(normals - want_normals).max() < 1e-6
             want = cavity_shade(r._cavity, verts, want_normals)
-            assert np.abs(cavity - want).max() < 5e-5
             assert (want < 0.9).sum() > 100  # the factors compared do shade something
+            by_weights = head.pose(w)
+            _, normals, _, _, cavity, model = r._vertex_attributes(by_weights, w, hp)
+            assert np.array_equal(model, pose_transform(head, hp))
+            assert np.abs(normals - vertex_normals(by_weights, r._faces)).max() < 1e-6
+            # Turned by the model: the posed head's normals but for the float32 rounding of its posed positions (a
+            # few 1e-5 on the smallest triangles).
+            assert np.abs(normals @ model[:3, :3].T - want_normals).max() < 1e-4
+            assert np.abs(cavity - want).max() < 5e-5
+            poser_verts = r._poser.pose(w, hp)
+            assert np.abs(poser_verts - verts).max() < 1e-4
+            _, normals, _, _, cavity = r._poser.attributes(poser_verts, w, hp)
+            poser_normals = vertex_normals(poser_verts, r._faces)
+            assert np.abs(normals - poser_normals).max() < 1e-6
+            assert np.abs(cavity - cavity_shade(r._cavity, poser_verts, poser_normals)).max() < 5e-5
         assert r._poser._cav_ready.sum() == np.count_nonzero(WEIGHTS.any(0))
 
 
