@@ -62,7 +62,7 @@ def vertex_shader() -> str:
     """Return the GLSL 330 vertex shader of the attachment draws: positions through `u_model` (the skull's rigid motion;
     identity for the brows, which arrive posed) plus `in_params.y` (a lift) along the normal, tangents turned by `u_rot`;
     `in_albedo` is linear (the sRGB albedo ** GAMMA, computed once by `renderers.gl_attachments`)."""
-    return f"""
+    return """
 #version 330
 uniform mat4 u_view;
 uniform mat4 u_proj;
@@ -80,7 +80,7 @@ out vec3 v_tangent;
 out vec3 v_albedo;
 out vec2 v_strand;
 out float v_hair;
-void main() {{
+void main() {
     vec3 n = mat3(u_model) * in_normal;
     v_world = (u_model * vec4(in_position, 1.0)).xyz + n * in_params.y;
     v_normal = n;
@@ -89,7 +89,7 @@ void main() {{
     v_strand = in_strand;
     v_hair = in_params.x;
     gl_Position = u_proj * u_view * vec4(v_world, 1.0);
-}}
+}
 """
 
 
