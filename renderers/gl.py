@@ -101,7 +101,7 @@ class GLRenderer:
         self._staging: dict[str, Any] = {}  # laid-out per-frame arrays (`_laid_out`); their parts follow the fields above
 
     def _build_pipeline(self) -> None:
-        from renderers.shaders import RESOLVE_FRAGMENT_SHADER, RESOLVE_VERTEX_SHADER
+        from renderers.shaders import RESOLVE_VERTEX_SHADER, resolve_fragment_shader
 
         ctx, opts = self.ctx, self.options
         # One draw a frame: the triangles that may be culled first, then each two-sided one (the ICT lashes and
@@ -165,8 +165,8 @@ class GLRenderer:
             )
         self.fbo = ctx.simple_framebuffer(size, components=4) if (samples or self.supersample > 1) else self.fbo_ms
         if self.supersample > 1:
-            self._resolve = ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER, fragment_shader=RESOLVE_FRAGMENT_SHADER)
-            self._resolve["u_factor"].value = self.supersample
+            self._resolve = ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER,
+                                        fragment_shader=resolve_fragment_shader(self.supersample))
             self._resolve["u_height"].value = opts.height
             self._resolve["u_scene"].value = 0
             self._resolve_vao = ctx.vertex_array(self._resolve, [])
@@ -525,6 +525,8 @@ class GLRenderer:
         else:
             self.fbo_ms.clear(*bg, 1.0)
         ctx.enable(moderngl.DEPTH_TEST)
+        if self._gl_attachments is not None:  # on a CPU rasterizer, the hair and clothing facing the camera first
+            self._gl_attachments.draw_front()
         if self._culled:
             ctx.cull_face = "back"
             ctx.enable(moderngl.CULL_FACE)

@@ -16,21 +16,28 @@ void main() {
 }
 """
 
-RESOLVE_FRAGMENT_SHADER = """
+
+def resolve_fragment_shader(factor: int) -> str:
+    """Return the resolve pass's GLSL 330 fragment shader for `factor` x `factor` supersampling: the block's texels
+    summed row by row and divided by their count.
+
+    The factor is a compile-time constant, not a uniform, so the loops unroll into `factor`**2 fetches: on llvmpipe a
+    loop with a uniform bound runs as a masked loop per 8 pixels (the same sums in the same order, so the same bits)."""
+    return f"""
 #version 330
+const int FACTOR = {int(factor)};
 uniform sampler2D u_scene;
-uniform int u_factor;
 uniform int u_height;
 out vec4 f_colour;
-void main() {
+void main() {{
     ivec2 o = ivec2(gl_FragCoord.xy);
-    ivec2 base = ivec2(o.x, u_height - 1 - o.y) * u_factor;
+    ivec2 base = ivec2(o.x, u_height - 1 - o.y) * FACTOR;
     vec4 sum = vec4(0.0);
-    for (int j = 0; j < u_factor; ++j)
-        for (int i = 0; i < u_factor; ++i)
+    for (int j = 0; j < FACTOR; ++j)
+        for (int i = 0; i < FACTOR; ++i)
             sum += texelFetch(u_scene, base + ivec2(i, j), 0);
-    f_colour = sum / float(u_factor * u_factor);
-}
+    f_colour = sum / float(FACTOR * FACTOR);
+}}
 """
 
 # Visibility pass of the differentiable renderer: the same clip-space position as VERTEX_SHADER (so
