@@ -50,15 +50,18 @@ SYNTH_FLITE = ("kal16", "slt", "awb")  # flite training voices (never rms, the h
 
 
 def _item(samples: np.ndarray, config: dict) -> dict:
-    """Return the model input and the animate() gates (activity, jaw gain) of one 16 kHz clip at FPS."""
+    """Return the model input and the animate() gates (activity, the speech gate with the config's
+    `anticipation_s`, jaw gain) of one 16 kHz clip at FPS."""
     from generators.speech.audio import Audio
     from generators.speech.neural import log_mel
-    from generators.speech.talking import frame_activity, loudness_gain
+    from generators.speech.talking import frame_activity, loudness_gain, speech_gate
 
     audio = Audio(samples.astype(np.float32), 16000)
     mel = log_mel(audio.samples, config)
     n = mel.shape[1] // 2
-    return {"mel": mel, "n": n, "act": frame_activity(audio, n, FPS), "gain": loudness_gain(audio, n, FPS)}
+    act = frame_activity(audio, n, FPS)
+    return {"mel": mel, "n": n, "act": act, "gate": speech_gate(act, FPS, float(config.get("anticipation_s", 0.0))),
+            "gain": loudness_gain(audio, n, FPS)}
 
 
 def pitch_shifted(samples: np.ndarray, cents: float) -> np.ndarray:
@@ -77,10 +80,29 @@ def pitch_shifted(samples: np.ndarray, cents: float) -> np.ndarray:
     return out[: len(samples)] if len(out) >= len(samples) else np.pad(out, (0, len(samples) - len(out)))
 
 
+def closure_labels(samples: np.ndarray, text: str, n: int) -> np.ndarray | None:
+    """Return the (n,) float32 bilabial-closure labels at FPS of a real clip from its transcript's forced
+    alignment (the phonetic path's p/b/m with their margins, as the synthetic labels were made), or None
+    when there is no transcript or it does not align."""
+    import warnings
+
+    from generators.speech.audio import Audio
+    from generators.speech.phonetic import aligned_phones
+    from generators.speech.visemes import bilabial_frames
+
+    if not text.strip():
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a failed alignment falls back to recognition: no labels then
+        phones, aligned = aligned_phones(Audio(samples.astype(np.float32), 16000), text)
+    return bilabial_frames(phones, FPS, n).astype(np.float32) if aligned else None
+
+
 def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: float, augment: int = 0,
-               max_cents: float = 0.0, seed: int = 0) -> list[dict]:
+               max_cents: float = 0.0, seed: int = 0, closures: bool = False) -> list[dict]:
     """Return one training item per tracked clip with audio (features, gates, the person's gap/jaw in cm at FPS),
-    plus `augment` pitch-shifted copies of each (up to +-`max_cents`, seeded; names end in "~k")."""
+    plus `augment` pitch-shifted copies of each (up to +-`max_cents`, seeded; names end in "~k"); with
+    `closures`, each carries its transcript's bilabial-closure labels ("closure", or None)."""
     from generators.speech.audio import load_audio
     from generators.speech.realism import load_clips, resample_track
 
@@ -99,6 +121,7 @@ def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: f
             seen.add(stem)
             samples = load_audio(str(wav)).samples
             gap, jaw = clip.on_head(eye_cm)
+            labels = closure_labels(samples, clip.text, _item(samples, config)["n"]) if closures else None
             for k in range(1 + augment):
                 if k:
                     cents = float(rng.uniform(0.25, 1.0) * max_cents * rng.choice([-1.0, 1.0]))
@@ -107,7 +130,8 @@ def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: f
                     it = _item(samples, config)
                 it.update(name=clip.name + (f"~{k}" if k else ""), speaker=clip.speaker,
                           gap=resample_track(gap, clip.fps, it["n"], FPS).astype(np.float32),
-                          jaw=resample_track(jaw, clip.fps, it["n"], FPS).astype(np.float32), real=True)
+                          jaw=resample_track(jaw, clip.fps, it["n"], FPS).astype(np.float32), real=True,
+                          closure=labels)  # a pitch-shifted copy keeps the timing, so the labels
                 out.append(it)
     return sorted(out, key=lambda d: d["name"])
 
@@ -180,13 +204,13 @@ class LipGeometry:
         return gap, jaw
 
 
-def pipeline_weights(logits, act, gain):  # noqa: ANN001, ANN201 - torch tensors
-    """Return the (B, T, 52) weights `talking.animate` makes of the model's logits (gate, jaw gain, rest posture)."""
+def pipeline_weights(logits, gate, gain):  # noqa: ANN001, ANN201 - torch tensors
+    """Return the (B, T, 52) weights `talking.animate` makes of the model's logits (speech gate, jaw gain, rest posture)."""
     import torch
 
     from generators.speech.visemes import REST_JAW_OPEN
 
-    w = torch.sigmoid(logits[..., :52]) * act[..., None]
+    w = torch.sigmoid(logits[..., :52]) * gate[..., None]
     j = index_of("jawOpen")
     jaw = torch.clamp(w[..., j] * gain, min=REST_JAW_OPEN)
     return torch.cat([w[..., :j], jaw[..., None], w[..., j + 1:]], dim=-1)
@@ -210,19 +234,24 @@ def batch(items: list[dict], teacher_out: dict):  # noqa: ANN201
     n = max(it["n"] for it in items)
     B = len(items)
     mel = np.zeros((B, items[0]["mel"].shape[0], 2 * n), np.float32)
-    mask, act, gain = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), np.ones((B, n), np.float32)
+    mask, gate, gain = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), np.ones((B, n), np.float32)
     gap, jaw, voiced, teach = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), \
         np.zeros((B, n, 53), np.float32)
     for b, it in enumerate(items):
         k = it["n"]
         mel[b, :, : it["mel"].shape[1]] = it["mel"][:, : 2 * n]
-        mask[b, :k], act[b, :k], gain[b, :k] = 1, it["act"], it["gain"]
+        mask[b, :k], gate[b, :k], gain[b, :k] = 1, it["gate"], it["gain"]
         teach[b, :k] = teacher_out[it["name"]][:k]
         if it["real"]:
             gap[b, :k], jaw[b, :k], voiced[b, :k] = it["gap"], it["jaw"], it["act"] > 0.5
-    t = {k: torch.from_numpy(v) for k, v in dict(mel=mel, mask=mask, act=act, gain=gain, gap=gap, jaw=jaw,
+    t = {k: torch.from_numpy(v) for k, v in dict(mel=mel, mask=mask, gate=gate, gain=gain, gap=gap, jaw=jaw,
                                                   voiced=voiced, teach=teach).items()}
     t["real"] = torch.tensor([float(it["real"]) for it in items])
+    clo, has = np.zeros((B, n), np.float32), np.zeros(B, np.float32)
+    for b, it in enumerate(items):
+        if it.get("closure") is not None:
+            clo[b, : it["n"]], has[b] = it["closure"][: it["n"]], 1.0
+    t["closure"], t["has_closure"] = torch.from_numpy(clo), torch.from_numpy(has)
     return t
 
 
@@ -233,7 +262,7 @@ def loss_terms(model, t: dict, geo: LipGeometry, free_mask, cfg: argparse.Namesp
     out = model(t["mel"])[:, : t["mask"].shape[1]]
     n = out.shape[1]
     mask = t["mask"][:, :n]
-    w = pipeline_weights(out, t["act"][:, :n], t["gain"][:, :n])
+    w = pipeline_weights(out, t["gate"][:, :n], t["gain"][:, :n])
     gap, jaw = geo(w)
     real = t["real"]
     terms = {}
@@ -252,8 +281,12 @@ def loss_terms(model, t: dict, geo: LipGeometry, free_mask, cfg: argparse.Namesp
     ws, wt = torch.sigmoid(out[..., :52]), torch.sigmoid(t["teach"][:, :n, :52])
     cs, ct = torch.sigmoid(out[..., 52]), torch.sigmoid(t["teach"][:, :n, 52])
     col = torch.where(free_mask, torch.where(real[:, None, None] > 0, 0.0, cfg.free_distill), 1.0)  # (B, 1, 52)
-    err = ((ws - wt) ** 2 * col).sum(-1) + cfg.closure_weight * (cs - ct) ** 2
+    has = t["has_closure"][:, None]  # a real clip with aligned p/b/m learns its closures, not the teacher's
+    err = ((ws - wt) ** 2 * col).sum(-1) + cfg.closure_weight * (cs - ct) ** 2 * (1.0 - has)
     terms["distill"] = (err * mask).sum() / mask.sum()
+    if float(has.sum()) > 0:
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(out[..., 52], t["closure"][:, :n], reduction="none")
+        terms["closure"] = (bce * mask * has).sum() / (mask * has).sum()
     return terms
 
 
@@ -267,7 +300,7 @@ def val_r(model, items: list[dict], geo: LipGeometry) -> float:  # noqa: ANN001
     with torch.no_grad():
         for it in items:
             out = model(torch.from_numpy(it["mel"][None]))[:, : it["n"]]
-            w = pipeline_weights(out, torch.from_numpy(it["act"][None]), torch.from_numpy(it["gain"][None]))
+            w = pipeline_weights(out, torch.from_numpy(it["gate"][None]), torch.from_numpy(it["gain"][None]))
             gap, _ = geo(w)
             rs.append(best_lag_r(gap[0].numpy(), it["gap"], FPS)[0])
     return float(np.nanmean(rs))
@@ -326,6 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment-cents", type=float, default=300.0, help="largest pitch/formant shift of a copy, in cents")
     ap.add_argument("--balance-speakers", action="store_true",
                     help="draw a speaker with fewer clips more often (sqrt of the count ratio)")
+    ap.add_argument("--anticipation-s", type=float, default=None,
+                    help="let the model's mouth through this long before each voice onset and learn when people part "
+                         "their lips before speaking (written to the checkpoint's config; default: the starting model's)")
+    ap.add_argument("--real-closures", action="store_true",
+                    help="learn the closure flag on the real clips from their transcripts' aligned p/b/m (else the "
+                         "flag is held at the teacher's)")
+    ap.add_argument("--real-closure-weight", type=float, default=0.5, help="weight of that closure loss (BCE)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
@@ -334,21 +374,24 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     teacher = SpeechToARKit.from_pretrained(args.init).eval()
     student = SpeechToARKit.from_pretrained(args.init).train()
-    config = dict(teacher.config)
+    if args.anticipation_s is not None:
+        student.register_to_config(anticipation_s=float(args.anticipation_s))
+    config = dict(student.config)
     geo = LipGeometry()
     if args.val_tracks:
         # Early stopping on speakers the training never hears: the epoch kept is the one that generalises.
-        train = real_items(args.tracks, args.audio, config, geo.eye_cm, args.augment, args.augment_cents, args.seed)
+        train = real_items(args.tracks, args.audio, config, geo.eye_cm, args.augment, args.augment_cents, args.seed,
+                           closures=args.real_closures)
         val = real_items(args.val_tracks, args.audio, config, geo.eye_cm)
         real = train + val
     else:
-        real = real_items(args.tracks, args.audio, config, geo.eye_cm)
+        real = real_items(args.tracks, args.audio, config, geo.eye_cm, closures=args.real_closures)
         val = [it for k, it in enumerate(real) if k % 10 == 0]
         train = [it for k, it in enumerate(real) if k % 10 != 0]
         if args.augment:
             held = {it["name"] for it in val}
             train = [it for it in real_items(args.tracks, args.audio, config, geo.eye_cm, args.augment, args.augment_cents,
-                                             args.seed) if it["name"].split("~")[0] not in held]
+                                             args.seed, closures=args.real_closures) if it["name"].split("~")[0] not in held]
             real = train + val
     if len(train) < 10 or not val:
         print(f"error: only {len(train)} training and {len(val)} validation clips have audio; pass the --audio folder "
@@ -382,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             t = batch(items, teacher_out)
             terms = loss_terms(student, t, geo, free_mask, args)
             loss = (args.lip_weight * terms["lip"] + args.jaw_weight * terms["jaw"] + args.scale_weight * terms["scale"]
-                    + args.distill_weight * terms["distill"])
+                    + args.distill_weight * terms["distill"] + args.real_closure_weight * terms.get("closure", 0.0))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)

@@ -220,3 +220,35 @@ def test_a_grid_clip_id_spells_its_sentence():
     assert grid_id_transcript("SWIZ3A") == "set white in z three again"
     # Not a GRID id: no transcript rather than a wrong one.
     assert grid_id_transcript("u03262") == "" and grid_id_transcript("bbaf2") == "" and grid_id_transcript("xbaf2n") == ""
+
+
+def test_speech_gate_opens_before_each_onset_and_only_there():
+    from generators.speech.talking import speech_gate
+
+    act = np.zeros(40, np.float32)
+    act[20:30] = 1.0
+    same = speech_gate(act, 30.0, 0.0)
+    np.testing.assert_array_equal(same, act)  # no lead: the activity itself
+    gate = speech_gate(act, 30.0, 0.2)  # six frames at 30 fps
+    np.testing.assert_array_equal(gate[20:30], act[20:30])  # speech itself is untouched
+    lead = gate[14:20]
+    assert np.all(np.diff(lead) > 0) and 0.0 < lead[0] < lead[-1] < 1.0  # a ramp up to the onset
+    assert np.all(gate[:14] == 0.0) and np.all(gate[30:] == 0.0)  # nothing earlier, nothing after the voice
+    assert act.max() == 1.0 and act[:20].max() == 0.0  # the input is not modified
+
+
+@pytest.mark.slow
+def test_the_model_anticipation_is_the_checkpoints_and_only_for_the_model_paths(tmp_path):
+    torch = pytest.importorskip("torch")
+    from generators.speech.neural import SpeechToARKit
+    from generators.speech.talking import model_anticipation
+
+    m = SpeechToARKit(channels=8, hidden=8, anticipation_s=0.3)
+    m.save_pretrained(str(tmp_path / "m"))
+    assert model_anticipation("neural", str(tmp_path / "m")) == pytest.approx(0.3)
+    assert model_anticipation("hybrid", str(tmp_path / "m")) == pytest.approx(0.3)
+    assert model_anticipation("phonetic", str(tmp_path / "m")) == 0.0  # the rules' labels are shut before the voice
+    assert SpeechToARKit.from_pretrained(str(tmp_path / "m")).config.anticipation_s == pytest.approx(0.3)
+    with pytest.raises(AvatarInputError, match="anticipation_s"):
+        SpeechToARKit(channels=8, hidden=8, anticipation_s=-0.1)
+    del torch

@@ -43,7 +43,10 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
     The first columns are the named blendshape weights (before the sigmoid), the last one the
     bilabial-closure logit. The config carries the feature settings (`sample_rate`, `n_fft`, `hop`,
     `n_mels`, `fmin`, `fmax`), so a checkpoint says which audio it expects, and the output column
-    names (`blendshape_names`, the ARKit 52 by default).
+    names (`blendshape_names`, the ARKit 52 by default). `anticipation_s` is how long before a voice onset the
+    model's mouth is let through the voice-activity gate (`talking.speech_gate`): a model fine-tuned on real
+    talkers with it learned when people part their lips before they speak; 0 (a model trained on synthetic
+    labels, which are shut before the voice) gates at the onset.
     """
 
     @register_to_config
@@ -60,12 +63,15 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
         lookahead: int = 6,
         outputs: int = len(ARKIT_NAMES) + 1,
         blendshape_names: tuple[str, ...] = ARKIT_NAMES,
+        anticipation_s: float = 0.0,
     ) -> None:
         super().__init__()
         if outputs != len(blendshape_names) + 1:
             raise AvatarInputError(
                 f"outputs must be len(blendshape_names) + 1 = {len(blendshape_names) + 1} (weights + closure), got {outputs}"
             )
+        if not 0.0 <= float(anticipation_s) <= 1.0:
+            raise AvatarInputError(f"anticipation_s must be between 0 and 1 s, got {anticipation_s}")
         if not 0 <= lookahead <= self.span:
             raise AvatarInputError(f"lookahead must be between 0 and {self.span} feature frames, got {lookahead}")
         self.conv1 = nn.Conv1d(n_mels, channels, kernel_size=5)
