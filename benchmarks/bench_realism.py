@@ -15,6 +15,12 @@ speaker. --out writes the table as markdown. The held-out speakers' audio is shi
 with no --audio the benchmark runs on them (and on any s1 clip whose audio is in benchmarks/data/realism/).
 --compare-model scores a second speech checkpoint's audio-only paths ("hybrid", "neural") on the same clips,
 in the same run, as rows "<method>@cmp" (`hybrid+text@cmp` too).
+
+Whether the reference itself can be trusted: `--second-tracker` (default: the shipped MediaPipe Face Mesh gaps of
+the held-out and validation clips, `scripts/track_lips_mediapipe.py`) gives each clip's agreement between two
+independent trackers ("trackers r"). A speaker whose clips agree under `realism.RELIABLE_AGREEMENT` (median) is
+still scored and printed, and the summary gives the speakers' means twice: over every speaker, and over the
+reliably measured ones.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DATA = ROOT / "benchmarks" / "data" / "realism"
+SECOND_TRACKER = DATA / "second_tracker" / "mediapipe_gaps.npz"
 
 
 def speaker_of(clip) -> str:  # noqa: ANN001 - RealClip
@@ -41,7 +48,7 @@ def speaker_of(clip) -> str:  # noqa: ANN001 - RealClip
 
 def main(argv: list[str] | None = None) -> int:
     from avatar.errors import AvatarInputError
-    from generators.speech.realism import load_clips, measure_clip
+    from generators.speech.realism import RELIABLE_AGREEMENT, load_clips, measure_clip, tracker_agreement
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--audio", action="append", default=None,
@@ -55,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the table as markdown here")
     ap.add_argument("--model", default=None, help="speech checkpoint folder for hybrid/neural (default: the shipped one)")
     ap.add_argument("--compare-model", default=None, help="a second checkpoint: its hybrid/neural rows are <method>@cmp")
+    ap.add_argument("--second-tracker", default=str(SECOND_TRACKER),
+                    help="a second tracker's gaps (.npz of one array per clip id, scripts/track_lips_mediapipe.py); "
+                         "'' to skip the agreement check")
     args = ap.parse_args(argv)
     args.audio = args.audio or [str(DATA), str(DATA / "audio")]
     tracks = args.tracks or sorted(str(p) for p in DATA.glob("*.npz"))
@@ -66,15 +76,25 @@ def main(argv: list[str] | None = None) -> int:
     except AvatarInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    second = {}
+    if args.second_tracker:
+        try:
+            with np.load(args.second_tracker) as z:
+                second = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read the second tracker's gaps {args.second_tracker} ({exc}); pass --second-tracker ''"
+                  " to skip the check", file=sys.stderr)
+            return 2
+    agreement: dict[str, list[float]] = defaultdict(list)
     want = {s for s in args.speakers.split(",") if s}
     methods = [m for m in args.methods.split(",") if m]
     if args.compare_model:
         methods += [f"{m}@cmp" for m in methods if m in ("hybrid", "neural", "hybrid+text")]
     rows, per_speaker, counts = [], defaultdict(lambda: defaultdict(list)), defaultdict(int)
     header = ("| clip | speaker | method | gap r | lag ms | jaw r | RMS r | p50 ratio | p90 ratio | shut agree | "
-              "rest gap ours/theirs cm |")
+              "rest gap ours/theirs cm | trackers r |")
     print(header)
-    print("|" + "---|" * 11)
+    print("|" + "---|" * 12)
     for clip in clips:
         spk = speaker_of(clip)
         if want and spk not in want:
@@ -85,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         if wav is None or (args.limit and counts[spk] >= args.limit):
             continue
         counts[spk] += 1
+        agree = tracker_agreement(clip.gap, second[stem]) if stem in second else float("nan")
+        agreement[spk].append(agree)
         for m in methods:
             if m.endswith("+text") and not clip.text:
                 continue
@@ -94,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 res = measure_clip(clip, wav, base, model=args.compare_model if cmp else args.model)
             g, j = res["gap"], res["jaw"]
             row = (f"| {clip.name} | {spk} | {m} | {g.r:.2f} | {g.lag_s * 1000:+.0f} | {j.r:.2f} | {res['rms_r']:.2f} | "
-                   f"{g.p50_ratio:.2f} | {g.p90_ratio:.2f} | {g.shut_agreement:.2f} | {g.rest_ours_cm:.2f}/{g.rest_ref_cm:.2f} |")
+                   f"{g.p50_ratio:.2f} | {g.p90_ratio:.2f} | {g.shut_agreement:.2f} | {g.rest_ours_cm:.2f}/{g.rest_ref_cm:.2f} | "
+                   f"{agree:.2f} |")
             print(row, flush=True)
             rows.append(row)
             for k, v in (("gap_r", g.r), ("jaw_r", j.r), ("rms_r", res["rms_r"]), ("p50", g.p50_ratio), ("p90", g.p90_ratio),
@@ -109,25 +132,33 @@ def main(argv: list[str] | None = None) -> int:
                        f"{mean['rest_ours']:.2f}/{mean['rest_ref']:.2f} |")
     # Every speaker counts once, however many clips it has: the speakers' mean, and how many meet the
     # issue's bars (r >= 0.65 audio only / 0.70 with text, >= 0.20 above RMS, p90 within +-25 %).
+    # A speaker counts as reliably measured unless the two trackers disagree on most of its clips (no second
+    # track: trusted, and the table's "trackers r" says nan).
+    unreliable = {sp for sp, v in agreement.items() if np.isfinite(v).any() and np.nanmedian(v) < RELIABLE_AGREEMENT}
     overall = ["", "| method | speakers | mean gap r | speakers r >= bar | mean gap r - RMS r | speakers >= +0.20 | "
                "p90 ratio (geometric mean) | speakers p90 within +-25 % |", "|" + "---|" * 8]
-    for m in methods:
-        spk = [d for (sp, mm), d in sorted(per_speaker.items()) if mm == m]
-        if not spk:
+    for m, subset in ((m, subset) for m in methods for subset in ("all", "reliable")):
+        spk = [d for (sp, mm), d in sorted(per_speaker.items()) if mm == m and (subset == "all" or sp not in unreliable)]
+        if not spk or (subset == "reliable" and not unreliable):
             continue
         r = np.array([np.nanmean(d["gap_r"]) for d in spk])
         adv = r - np.array([np.nanmean(d["rms_r"]) for d in spk])
         p90 = np.array([np.exp(np.nanmean(np.log(d["p90"]))) for d in spk])
         bar = 0.70 if m.startswith(("hybrid+text", "phonetic+text")) else 0.65
-        overall.append(f"| {m} | {len(spk)} | {r.mean():.2f} | {(r >= bar).sum()} of {len(spk)} (>= {bar:.2f}) | "
+        label = m if subset == "all" else f"{m} (reliably measured)"
+        overall.append(f"| {label} | {len(spk)} | {r.mean():.2f} | {(r >= bar).sum()} of {len(spk)} (>= {bar:.2f}) | "
                        f"{adv.mean():+.2f} | {(adv >= 0.2).sum()} of {len(spk)} | {np.exp(np.log(p90).mean()):.2f} | "
                        f"{((p90 >= 0.75) & (p90 <= 1.25)).sum()} of {len(spk)} |")
     summary += overall
+    if unreliable:
+        summary += ["", "Not reliably measured (two trackers' gaps agree under "
+                    f"r = {RELIABLE_AGREEMENT:.2f} on most clips): " + ", ".join(
+                        f"{sp} (median trackers r {np.nanmedian(agreement[sp]):.2f})" for sp in sorted(unreliable))]
     print("\n".join(summary))
     if args.out:
         out = Path(args.out)
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text("\n".join([header, "|" + "---|" * 11, *rows, *summary]) + "\n")
+        tmp.write_text("\n".join([header, "|" + "---|" * 12, *rows, *summary]) + "\n")
         tmp.replace(out)
     return 0
 
