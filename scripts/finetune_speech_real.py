@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from avatar.rig import index_of  # noqa: E402
+from avatar.rig import ARKIT_NAMES, index_of  # noqa: E402
 
 FREE = ("jawOpen", "mouthClose", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight")
 """The columns that open the lips: the only ones the lip loss may move away from the teacher."""
@@ -204,13 +204,25 @@ class LipGeometry:
         return gap, jaw
 
 
-def pipeline_weights(logits, gate, gain):  # noqa: ANN001, ANN201 - torch tensors
-    """Return the (B, T, 52) weights `talking.animate` makes of the model's logits (speech gate, jaw gain, rest posture)."""
+def opening_multiplier(config: dict):  # noqa: ANN201 - a torch tensor
+    """Return the (52,) factors of the checkpoint's `opening_gain` (`net_numpy.apply_opening_gain`): gain on the
+    lip-opening shapes, 1 elsewhere, so the loss sees the amplitude `animate` will show."""
+    import torch
+
+    from generators.speech.net_numpy import OPENING_SHAPES
+
+    gain = float(config.get("opening_gain", 1.0))
+    return torch.tensor([gain if n in OPENING_SHAPES else 1.0 for n in ARKIT_NAMES], dtype=torch.float32)
+
+
+def pipeline_weights(logits, gate, gain, opening):  # noqa: ANN001, ANN201 - torch tensors
+    """Return the (B, T, 52) weights `talking.animate` makes of the model's logits (opening gain, speech gate, jaw
+    gain, rest posture)."""
     import torch
 
     from generators.speech.visemes import REST_JAW_OPEN
 
-    w = torch.sigmoid(logits[..., :52]) * gate[..., None]
+    w = torch.clamp(torch.sigmoid(logits[..., :52]) * opening, max=1.0) * gate[..., None]
     j = index_of("jawOpen")
     jaw = torch.clamp(w[..., j] * gain, min=REST_JAW_OPEN)
     return torch.cat([w[..., :j], jaw[..., None], w[..., j + 1:]], dim=-1)
@@ -262,7 +274,7 @@ def loss_terms(model, t: dict, geo: LipGeometry, free_mask, cfg: argparse.Namesp
     out = model(t["mel"])[:, : t["mask"].shape[1]]
     n = out.shape[1]
     mask = t["mask"][:, :n]
-    w = pipeline_weights(out, t["gate"][:, :n], t["gain"][:, :n])
+    w = pipeline_weights(out, t["gate"][:, :n], t["gain"][:, :n], opening_multiplier(model.config))
     gap, jaw = geo(w)
     real = t["real"]
     terms = {}
@@ -300,7 +312,8 @@ def val_r(model, items: list[dict], geo: LipGeometry) -> float:  # noqa: ANN001
     with torch.no_grad():
         for it in items:
             out = model(torch.from_numpy(it["mel"][None]))[:, : it["n"]]
-            w = pipeline_weights(out, torch.from_numpy(it["gate"][None]), torch.from_numpy(it["gain"][None]))
+            w = pipeline_weights(out, torch.from_numpy(it["gate"][None]), torch.from_numpy(it["gain"][None]),
+                                 opening_multiplier(model.config))
             gap, _ = geo(w)
             rs.append(best_lag_r(gap[0].numpy(), it["gap"], FPS)[0])
     return float(np.nanmean(rs))

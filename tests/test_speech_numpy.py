@@ -144,3 +144,32 @@ def test_streaming_steps_equal_the_clip_forward() -> None:
         logits, h = net.step(padded[:, 2 * m : 2 * m + net.span + 1], h)
         got.append(logits)
     assert np.abs(np.stack(got) - want).max() < 1e-5
+
+
+def test_opening_gain_widens_only_the_lip_opening_shapes_offline_and_streamed(speech: Audio) -> None:
+    """A checkpoint's `opening_gain` multiplies jawOpen, mouthLowerDown* and mouthUpperUp* (clipped to 1) and leaves
+    every other column and the closure logit as they were, in `predict` and in streaming alike."""
+    from avatar.rig import ARKIT_NAMES, index_of
+    from generators.speech.net_numpy import OPENING_SHAPES, apply_opening_gain
+    from generators.speech.streaming import StreamingAnimator
+
+    shipped = load_numpy_model()
+    plain = SpeechModelNumpy({**shipped.config, "opening_gain": 1.0}, shipped.tensors)
+    wide = SpeechModelNumpy({**shipped.config, "opening_gain": 1.5}, shipped.tensors)
+    w1, c1 = plain.predict_logits(speech)
+    w2, c2 = wide.predict_logits(speech)
+    cols = [index_of(n) for n in OPENING_SHAPES]
+    rest = [i for i in range(len(ARKIT_NAMES)) if i not in cols]
+    assert np.array_equal(w2[:, rest], w1[:, rest]) and np.array_equal(c2, c1)
+    assert np.allclose(w2[:, cols], np.minimum(w1[:, cols] * 1.5, 1.0), atol=1e-6)
+    assert w1[:, index_of("jawOpen")].max() > 0.2  # the sentence opens the jaw, so the gain is seen
+    assert apply_opening_gain(w1, ARKIT_NAMES, 1.0) is w1
+
+    def streamed_jaw(model: SpeechModelNumpy) -> np.ndarray:
+        anim = StreamingAnimator(model, life=False)
+        frames = anim.push(speech.samples.astype(np.float32)) + anim.flush()
+        return np.array([f.weights[index_of("jawOpen")] for f in frames])
+
+    j1, j2 = streamed_jaw(plain), streamed_jaw(wide)
+    talking = j1 > 0.1
+    assert talking.sum() > 10 and np.median(j2[talking] / j1[talking]) > 1.3

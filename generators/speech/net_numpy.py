@@ -27,6 +27,23 @@ from generators.speech.audio import INSTALL_HINT, Audio
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 
+OPENING_SHAPES = ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight")
+"""The blendshapes that move the lips apart: a checkpoint's `opening_gain` scales these and only these."""
+
+
+def apply_opening_gain(weights: np.ndarray, names: tuple[str, ...] | list[str], gain: float) -> np.ndarray:
+    """Return (T, n) `weights` with the `OPENING_SHAPES` columns times `gain`, clipped to [0, 1] (the input itself for gain 1).
+
+    A checkpoint's `opening_gain` is its amplitude calibrated on real talkers (`scripts/calibrate_opening.py`): the
+    correlation with a person's lips is scale-free, so a model can follow them well and still open too little.
+    """
+    if gain == 1.0:
+        return weights
+    out = np.array(weights, dtype=np.float32, copy=True)
+    cols = [i for i, n in enumerate(names) if n in OPENING_SHAPES]
+    out[..., cols] = np.clip(out[..., cols] * np.float32(gain), 0.0, 1.0)
+    return out
+
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     """Return an (n_mels, n_fft // 2 + 1) float32 triangular mel filterbank (HTK mel scale, Slaney area norm).
@@ -240,12 +257,16 @@ class SpeechModelNumpy:
         return w, closure > 0.0
 
     def predict_logits(self, audio: Audio, fps: float = 30.0, n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Return ((T, n) float32 blendshape weights, (T,) float32 closure logit) at `fps` for one clip."""
+        """Return ((T, n) float32 blendshape weights, (T,) float32 closure logit) at `fps` for one clip.
+
+        The weights carry the checkpoint's `opening_gain` (`apply_opening_gain`), as streaming's do.
+        """
         cfg = self.config
         samples = resample(audio.samples, audio.sample_rate, int(cfg["sample_rate"]))
         out = self.forward(log_mel(samples, cfg))
         rate = int(cfg["sample_rate"]) / int(cfg["hop"]) / 2.0
-        return frame_logits(out, rate, audio.duration, fps, n_frames, len(cfg["blendshape_names"]))
+        w, closure = frame_logits(out, rate, audio.duration, fps, n_frames, len(cfg["blendshape_names"]))
+        return apply_opening_gain(w, cfg["blendshape_names"], float(cfg.get("opening_gain", 1.0))), closure
 
 
 def _check_tensors(config: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:

@@ -46,7 +46,9 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
     names (`blendshape_names`, the ARKit 52 by default). `anticipation_s` is how long before a voice onset the
     model's mouth is let through the voice-activity gate (`talking.speech_gate`): a model fine-tuned on real
     talkers with it learned when people part their lips before they speak; 0 (a model trained on synthetic
-    labels, which are shut before the voice) gates at the onset.
+    labels, which are shut before the voice) gates at the onset. `opening_gain` scales the lip-opening weights
+    (`net_numpy.OPENING_SHAPES`) after the sigmoid, on every path: the model's amplitude calibrated on talkers it
+    never trained on (`scripts/calibrate_opening.py`); 1 leaves the outputs as trained.
     """
 
     @register_to_config
@@ -64,6 +66,7 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
         outputs: int = len(ARKIT_NAMES) + 1,
         blendshape_names: tuple[str, ...] = ARKIT_NAMES,
         anticipation_s: float = 0.0,
+        opening_gain: float = 1.0,
     ) -> None:
         super().__init__()
         if outputs != len(blendshape_names) + 1:
@@ -72,6 +75,8 @@ class SpeechToARKit(ModelMixin, ConfigMixin):
             )
         if not 0.0 <= float(anticipation_s) <= 1.0:
             raise AvatarInputError(f"anticipation_s must be between 0 and 1 s, got {anticipation_s}")
+        if not 0.25 <= float(opening_gain) <= 4.0:
+            raise AvatarInputError(f"opening_gain must be between 0.25 and 4, got {opening_gain}")
         if not 0 <= lookahead <= self.span:
             raise AvatarInputError(f"lookahead must be between 0 and {self.span} feature frames, got {lookahead}")
         self.conv1 = nn.Conv1d(n_mels, channels, kernel_size=5)

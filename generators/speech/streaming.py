@@ -324,6 +324,7 @@ class StreamingAnimator:
 
     def _frame(self, i: int, t: float, step: float) -> StreamFrame:
         from generators.speech.emotion_layer import compose
+        from generators.speech.net_numpy import apply_opening_gain
         from generators.speech.visemes import rest_posture
 
         logits = np.asarray(self._logits)
@@ -334,6 +335,7 @@ class StreamingAnimator:
         z = (1 - a) * logits[j0] + a * logits[j1]
         k = len(self.cfg["blendshape_names"])
         speech = (1.0 / (1.0 + np.exp(-z[:k]))).astype(np.float32)[None]
+        speech = apply_opening_gain(speech, self.cfg["blendshape_names"], float(self.cfg.get("opening_gain", 1.0)))
         speech = np.clip(speech * self.articulation, 0.0, 1.0)
         shut_raw = bool(z[k] > 0.0)
         level_idx = min(len(self._levels) - 1, int(t / HOP_S)) if self._levels else 0
