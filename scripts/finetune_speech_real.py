@@ -215,17 +215,20 @@ def opening_multiplier(config: dict):  # noqa: ANN201 - a torch tensor
     return torch.tensor([gain if n in OPENING_SHAPES else 1.0 for n in ARKIT_NAMES], dtype=torch.float32)
 
 
-def pipeline_weights(logits, gate, gain, opening):  # noqa: ANN001, ANN201 - torch tensors
+def pipeline_weights(logits, gate, gain, opening, pause):  # noqa: ANN001, ANN201 - torch tensors
     """Return the (B, T, 52) weights `talking.animate` makes of the model's logits (opening gain, speech gate, jaw
-    gain, rest posture)."""
+    gain, rest posture with `pause` (B, T) frames' mouthClose capped as `visemes.rest_posture` does)."""
     import torch
 
     from generators.speech.visemes import REST_JAW_OPEN
 
     w = torch.clamp(torch.sigmoid(logits[..., :52]) * opening, max=1.0) * gate[..., None]
-    j = index_of("jawOpen")
+    j, c = index_of("jawOpen"), index_of("mouthClose")
     jaw = torch.clamp(w[..., j] * gain, min=REST_JAW_OPEN)
-    return torch.cat([w[..., :j], jaw[..., None], w[..., j + 1:]], dim=-1)
+    close = torch.where(pause > 0, torch.minimum(w[..., c], jaw - REST_JAW_OPEN), w[..., c])
+    cols = [w[..., k] for k in range(52)]
+    cols[j], cols[c] = jaw, close
+    return torch.stack(cols, dim=-1)
 
 
 def pearson(a, b, mask):  # noqa: ANN001, ANN201 - torch tensors (B, T)
@@ -247,17 +250,18 @@ def batch(items: list[dict], teacher_out: dict):  # noqa: ANN201
     B = len(items)
     mel = np.zeros((B, items[0]["mel"].shape[0], 2 * n), np.float32)
     mask, gate, gain = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), np.ones((B, n), np.float32)
+    pause = np.zeros((B, n), np.float32)
     gap, jaw, voiced, teach = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), np.zeros((B, n), np.float32), \
         np.zeros((B, n, 53), np.float32)
     for b, it in enumerate(items):
         k = it["n"]
         mel[b, :, : it["mel"].shape[1]] = it["mel"][:, : 2 * n]
-        mask[b, :k], gate[b, :k], gain[b, :k] = 1, it["gate"], it["gain"]
+        mask[b, :k], gate[b, :k], gain[b, :k], pause[b, :k] = 1, it["gate"], it["gain"], it["act"][:k] <= 0.5
         teach[b, :k] = teacher_out[it["name"]][:k]
         if it["real"]:
             gap[b, :k], jaw[b, :k], voiced[b, :k] = it["gap"], it["jaw"], it["act"] > 0.5
-    t = {k: torch.from_numpy(v) for k, v in dict(mel=mel, mask=mask, gate=gate, gain=gain, gap=gap, jaw=jaw,
-                                                  voiced=voiced, teach=teach).items()}
+    t = {k: torch.from_numpy(v) for k, v in dict(mel=mel, mask=mask, gate=gate, gain=gain, pause=pause,
+                                                  gap=gap, jaw=jaw, voiced=voiced, teach=teach).items()}
     t["real"] = torch.tensor([float(it["real"]) for it in items])
     clo, has = np.zeros((B, n), np.float32), np.zeros(B, np.float32)
     for b, it in enumerate(items):
@@ -274,7 +278,7 @@ def loss_terms(model, t: dict, geo: LipGeometry, free_mask, cfg: argparse.Namesp
     out = model(t["mel"])[:, : t["mask"].shape[1]]
     n = out.shape[1]
     mask = t["mask"][:, :n]
-    w = pipeline_weights(out, t["gate"][:, :n], t["gain"][:, :n], opening_multiplier(model.config))
+    w = pipeline_weights(out, t["gate"][:, :n], t["gain"][:, :n], opening_multiplier(model.config), t["pause"][:, :n])
     gap, jaw = geo(w)
     real = t["real"]
     terms = {}
@@ -313,7 +317,7 @@ def val_r(model, items: list[dict], geo: LipGeometry) -> float:  # noqa: ANN001
         for it in items:
             out = model(torch.from_numpy(it["mel"][None]))[:, : it["n"]]
             w = pipeline_weights(out, torch.from_numpy(it["gate"][None]), torch.from_numpy(it["gain"][None]),
-                                 opening_multiplier(model.config))
+                                 opening_multiplier(model.config), torch.from_numpy((it["act"] <= 0.5)[None].astype(np.float32)))
             gap, _ = geo(w)
             rs.append(best_lag_r(gap[0].numpy(), it["gap"], FPS)[0])
     return float(np.nanmean(rs))

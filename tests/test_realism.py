@@ -205,6 +205,45 @@ def test_finetune_lip_geometry_is_the_benchmarks_in_torch():
     assert gap.std() > 0.05  # random mouths differ: the comparison is not between constants
 
 
+def test_finetune_trains_through_the_weights_animate_makes():
+    torch = pytest.importorskip("torch")
+    from avatar.rig import ARKIT_NAMES, index_of
+    from generators.speech.net_numpy import apply_opening_gain
+    from generators.speech.visemes import rest_posture
+
+    ft = _finetune_script()
+    rng = np.random.default_rng(1)
+    logits = rng.normal(-1.5, 1.5, (40, 53)).astype(np.float32)
+    gate = np.clip(rng.uniform(-0.5, 1.5, 40), 0, 1).astype(np.float32)
+    gain = rng.uniform(0.8, 1.2, 40).astype(np.float32)
+    pause = gate < 0.5
+    got = ft.pipeline_weights(torch.from_numpy(logits), torch.from_numpy(gate), torch.from_numpy(gain),
+                              ft.opening_multiplier({"opening_gain": 1.4}), torch.from_numpy(pause.astype(np.float32)))
+    # animate's own chain: sigmoid, the checkpoint's opening gain, the speech gate, the loudness gain on the jaw,
+    # the rest posture (in pauses mouthClose may not cancel the rest opening).
+    want = apply_opening_gain(1 / (1 + np.exp(-logits[:, :52])), ARKIT_NAMES, 1.4) * gate[:, None]
+    want[:, index_of("jawOpen")] *= gain
+    want = rest_posture(want, pause=pause)
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+
+
+def test_rest_posture_keeps_the_lips_parted_in_pauses_only():
+    from avatar.rig import index_of
+    from generators.speech.visemes import REST_JAW_OPEN, rest_posture
+
+    w = np.zeros((4, 52), np.float32)
+    w[:, index_of("mouthClose")] = 0.06
+    w[:, index_of("jawOpen")] = [0.0, 0.0, 0.3, 0.3]
+    out = rest_posture(w, pause=np.array([True, False, True, False]))
+    jaw, close = out[:, index_of("jawOpen")], out[:, index_of("mouthClose")]
+    assert np.allclose(jaw, [REST_JAW_OPEN, REST_JAW_OPEN, 0.3, 0.3])
+    # A pause at rest: mouthClose may not press the parted rest shut; elsewhere (speech, or a jaw opened beyond
+    # the rest) it stays as the model said.
+    assert close[0] == pytest.approx(0.0) and np.allclose(close[1:], 0.06)
+    gap, _, _ = head_tracks(out)
+    assert gap[0] > gap[1]
+
+
 def test_finetune_refuses_too_few_tracked_clips_with_audio_in_one_line(tmp_path, capsys):
     pytest.importorskip("torch")
     ft = _finetune_script()

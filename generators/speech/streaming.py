@@ -342,7 +342,7 @@ class StreamingAnimator:
         act = self._gate.activity_at(level_idx, self.fps)
         speech *= act
         speech[0, index_of("jawOpen")] *= self._gains[level_idx] if self._gains else 1.0
-        speech = rest_posture(speech)
+        speech = rest_posture(speech, pause=np.array([act <= 0.5]))
         arousal = self._arousals[level_idx] if self._arousals else 0.5
         scale = self._arousal.intensity(arousal) if self.auto else self.intensity
         emo = (self.pose * scale)[None]

@@ -266,7 +266,7 @@ def animate(
     from generators.speech.visemes import rest_posture
 
     # People's lips rest parted (benchmarks/data/realism), in pauses and idle clips too; closures re-solve below.
-    speech = rest_posture(speech)
+    speech = rest_posture(speech, pause=activity <= 0.5)
 
     from generators.speech.emotion_layer import compose, emotion_curves
 

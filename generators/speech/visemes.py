@@ -200,11 +200,20 @@ the shipped head; `scripts/fit_realism.py`), not the ICT neutral's touch (0.08 c
 ~0.25 cm on the shipped head (the held-out speakers rest at 0.12-0.34 cm). Bilabial closures and f/v tucks are re-solved on the mesh afterwards, so they stay as strong."""
 
 
-def rest_posture(speech: np.ndarray) -> np.ndarray:
-    """Return (T, 52) speech weights with jawOpen at least `REST_JAW_OPEN` (lips slightly parted at rest)."""
+def rest_posture(speech: np.ndarray, pause: np.ndarray | None = None) -> np.ndarray:
+    """Return (T, 52) speech weights with jawOpen at least `REST_JAW_OPEN` (lips slightly parted at rest).
+
+    `pause` ((T,) bool, the frames without voice): there mouthClose may cancel only the jaw's opening beyond the
+    rest, so a model's leftover lip-pressing (a fine-tuned one presses ~0.04 in the pauses before speech) cannot
+    shut the lips a person keeps parted. Bilabial closures are solved on the mesh afterwards, unaffected.
+    """
     out = np.array(speech, np.float32, copy=True)
     jaw = index_of("jawOpen")
     out[..., jaw] = np.maximum(out[..., jaw], REST_JAW_OPEN)
+    if pause is not None:
+        close = index_of("mouthClose")
+        pause = np.asarray(pause, bool)
+        out[pause, close] = np.minimum(out[pause, close], out[pause, jaw] - REST_JAW_OPEN)
     return out
 
 
