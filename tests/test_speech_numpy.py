@@ -146,6 +146,7 @@ def test_streaming_steps_equal_the_clip_forward() -> None:
     assert np.abs(np.stack(got) - want).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_opening_gain_widens_only_the_lip_opening_shapes_offline_and_streamed(speech: Audio) -> None:
     """A checkpoint's `opening_gain` multiplies jawOpen, mouthLowerDown* and mouthUpperUp* (clipped to 1) and leaves
     every other column and the closure logit as they were, in `predict` and in streaming alike."""
