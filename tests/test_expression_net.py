@@ -13,6 +13,7 @@ from recognizers.faces import crop_faces, crop_matrices
 pytestmark = [pytest.mark.gl]
 
 
+@pytest.mark.slow
 def test_tiny_model_from_config_round_trips(tmp_path) -> None:
     torch.manual_seed(0)
     net = ExpressionNet(input_size=32, widths=(8, 16)).eval()

@@ -72,6 +72,7 @@ def test_port_matches_tfjs(model: FaceExpressionNet, reference: dict[str, np.nda
     assert np.array_equal(probs.argmax(1), reference["probs"].argmax(1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["tall", "wide"])
 def test_non_square_input_is_padded_like_face_api(model: FaceExpressionNet, reference: dict[str, np.ndarray], kind: str) -> None:
     probs = torch.softmax(torch.from_numpy(_logits(model, reference[f"x_{kind}"])), -1).numpy()

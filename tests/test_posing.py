@@ -100,6 +100,7 @@ def test_frames_posed_from_weights_equal_frames_of_posed_vertices() -> None:
             assert diff.max() <= 1 and (diff > 0).mean() <= 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("identity", [0, 7])
 def test_drawn_faces_leaves_out_the_lash_tips_as_brute_force_does(identity: int) -> None:
     """The lash-tip cut (triangles wholly beyond LASH_LENGTH_CM of the skin) compares each lash vertex with nearby skin

@@ -89,6 +89,7 @@ def test_gpu_pose_images_equal_numpy_images(cpu_gpu) -> None:
     assert np.array_equal(gpu.render(POSES[1]), gpu.iter_frames(POSES[1:2]).__next__())
 
 
+@pytest.mark.slow
 def test_gpu_pose_follows_set_head(cpu_gpu) -> None:
     cpu, gpu = cpu_gpu
     other = default_head(7)
