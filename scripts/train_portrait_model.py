@@ -46,9 +46,12 @@ if TYPE_CHECKING:
     import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "generators" / "portrait" / "weights" / "emoavatar-portrait-64"
+DEFAULT_OUT = ROOT / "generators" / "portrait" / "weights" / "emoavatar-portrait-128"
 IMAGE = 64
-RENDER = 128
+HIRES = 128
+"""The upsampler's targets (scripts/train_portrait_upsampler.py): the same crop at twice the base model's size."""
+RENDER = 192
+"""At 192 px the 1.0x face box is ~126 px wide, so the 128 px crop is (nearly) native resolution."""
 CROP_SCALE = 1.0
 GAZE_AUS = (61, 62, 63, 64)
 MODEL_CONFIG = {"block_out_channels": (16, 32, 64, 96), "time_embedding_dim": 256, "resnet_time_scale_shift": "scale_shift",
@@ -114,7 +117,8 @@ def plain_background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
-    """Return {"images": (n, 64, 64, 3) uint8, "conditions": (n, 2 * NUM_AU) float32, "meta": (n, 4)} of one worker's chunk."""
+    """Return {"images": (n, 64, 64, 3) uint8, "images_hr": (n, 128, 128, 3) uint8 (the same crops), "conditions": (n, 2 * NUM_AU)
+    float32, "meta": (n, 4)} of one worker's chunk."""
     sys.path.insert(0, str(ROOT / "scripts"))
     sys.path.insert(0, str(ROOT))
     from PIL import Image
@@ -129,6 +133,7 @@ def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
     base = default_head()
     renderer = GLRenderer(base, RendererOptions(width=RENDER, height=RENDER, background=None, samples=0))
     images = np.zeros((n, IMAGE, IMAGE, 3), np.uint8)
+    images_hr = np.zeros((n, HIRES, HIRES, 3), np.uint8)
     conds = np.zeros((n, 2 * 32), np.float32)
     meta = np.zeros((n, 4), np.float32)  # identity, skin index, yaw, pitch
     t0 = time.time()
@@ -138,7 +143,8 @@ def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
             tone = int(rng.integers(len(SKIN_TONES)))
             skin = np.clip(np.array(SKIN_TONES[list(SKIN_TONES)[tone]]) * rng.uniform(0.94, 1.06, 3), 0, 1)
             eyes = list(EYE_COLOURS)[rng.integers(len(EYE_COLOURS))]
-            renderer.set_head(base.with_identity(ident) if ident else base, Appearance(skin=tuple(skin), eyes=eyes))
+            # The default look (skin detail, shadows, clothing) with the hair style and colours drawn from the identity.
+            renderer.set_head(base.with_identity(ident) if ident else base, Appearance.from_seed(ident, skin=tuple(skin), eyes=eyes))
         aus = sample_condition(rng)
         w = aus.to_arkit()
         yaw, pitch = rng.uniform(-15, 15), rng.uniform(-6, 6)
@@ -150,13 +156,15 @@ def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
         box = crop_box(renderer.face_boxes(w[None], hp[None])[0], CROP_SCALE)
         pad = RENDER // 2
         padded = np.pad((rgb * 255).astype(np.uint8), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-        images[i] = np.asarray(Image.fromarray(padded).resize((IMAGE, IMAGE), Image.BILINEAR, box=tuple(box + pad)))
+        frame = Image.fromarray(padded)
+        images[i] = np.asarray(frame.resize((IMAGE, IMAGE), Image.BILINEAR, box=tuple(box + pad)))
+        images_hr[i] = np.asarray(frame.resize((HIRES, HIRES), Image.BILINEAR, box=tuple(box + pad)))
         conds[i] = aus.to_sides().reshape(-1)
         meta[i] = (ident, tone, yaw, pitch)
         if (i + 1) % 400 == 0:
             print(f"chunk {chunk}: rendered {i + 1}/{n} ({(time.time() - t0) / (i + 1) * 1000:.0f} ms each)", flush=True)
     renderer.close()
-    return {"images": images, "conditions": conds, "meta": meta}
+    return {"images": images, "images_hr": images_hr, "conditions": conds, "meta": meta}
 
 
 def crop_box(box: np.ndarray, scale: float) -> np.ndarray:
@@ -181,14 +189,16 @@ def render_dataset(n: int, seed: int, workers: int) -> dict[str, np.ndarray]:
 
 
 def sampler_config(cls: type, train_config: dict) -> object:
-    """Return the shipped sampler: DPM-Solver++ 2M on the training schedule, safe at the cosine schedule's ends.
+    """Return the shipped sampler: DPM-Solver++ 2M on the training schedule (v-prediction, zero terminal SNR).
 
-    The squared-cosine schedule's last timesteps have alpha_bar ~ 1e-9, where an x0 prediction divides by ~0:
-    `lambda_min_clipped` skips them, and dynamic thresholding keeps each step's x0 inside the image range. -3.0
-    (start at alpha_bar ~ 0.0025) was picked on judge-free criteria, ExpressionNet's accuracy and AU error and the
-    colour statistics of the training data, over -5.1, -3.0 and -2.5 at CFG 2 and 3 (the model's README).
+    "trailing" spacing makes the first step t = 999, the pure-noise end the model was trained at (with zero
+    terminal SNR the model's x0 there is its own estimate, not noise divided by ~0, which is what tinted whole
+    images under epsilon prediction); dynamic thresholding keeps each step's x0 inside the image range.
     """
-    return cls.from_config(train_config, algorithm_type="dpmsolver++", solver_order=2, lambda_min_clipped=-3.0,
+    if train_config.get("prediction_type") == "epsilon":  # the 64 px model's recipe: clip the schedule's noisy end
+        return cls.from_config(train_config, algorithm_type="dpmsolver++", solver_order=2, lambda_min_clipped=-3.0,
+                               thresholding=True, sample_max_value=1.0)
+    return cls.from_config(train_config, algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="trailing",
                            thresholding=True, sample_max_value=1.0)
 
 
@@ -266,7 +276,12 @@ def main() -> None:
     ap.add_argument("--render-workers", type=int, default=2, help="rendering processes (one GL context each)")
     ap.add_argument("--checkpoint-every", type=int, default=300, help="save the EMA pipeline every this many steps (0: never)")
     ap.add_argument("--checkpoints", default="/tmp/emoavatar_portrait_checkpoints", help="folder of the checkpoint-N pipelines")
-    ap.add_argument("--data", default="/tmp/emoavatar_portrait_data_v2.npz", help="render cache (rebuilt when absent)")
+    ap.add_argument("--data", default="/tmp/emoavatar_portrait_data_v3.npz", help="render cache (rebuilt when absent)")
+    ap.add_argument("--prediction", default="v_prediction", choices=("v_prediction", "epsilon"),
+                    help="what the UNet predicts (v: x0 is well posed at every noise level; no whole-image colour casts)")
+    ap.add_argument("--no-zero-snr", action="store_true", help="keep the cosine schedule's non-zero terminal SNR")
+    ap.add_argument("--init", default=None, help="a PortraitPipeline folder whose UNet (same config) starts the run")
+    ap.add_argument("--render-only", action="store_true", help="build the render cache and stop")
     ap.add_argument("-o", "--output", default=str(DEFAULT_OUT))
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # run as a file from anywhere: the toolkit's packages come from this checkout
@@ -290,28 +305,45 @@ def main() -> None:
     data_path = Path(args.data)
     cached = dict(np.load(data_path)) if data_path.is_file() else {}
     if cached and int(cached["seed"]) == args.seed and len(cached["images"]) == args.n_images \
-            and int(cached.get("workers", -1)) == args.render_workers and float(cached.get("crop", -1)) == CROP_SCALE:
+            and int(cached.get("workers", -1)) == args.render_workers and float(cached.get("crop", -1)) == CROP_SCALE \
+            and int(cached.get("render", -1)) == RENDER and "images_hr" in cached:
         data = cached
         log(f"loaded {args.n_images} renders from {data_path}")
     else:
         data = render_dataset(args.n_images, args.seed, args.render_workers)
-        np.savez(data_path, seed=args.seed, workers=args.render_workers, crop=CROP_SCALE, **data)
+        tmp = data_path.with_name(data_path.stem + ".tmp.npz")
+        np.savez(tmp, seed=args.seed, workers=args.render_workers, crop=CROP_SCALE, render=RENDER, **data)
+        tmp.replace(data_path)  # atomic: a reader never sees half a cache
     render_seconds = time.time() - t_start
     log(f"data ready in {render_seconds:.0f} s")
+    if args.render_only:
+        return
+    zero_snr = not args.no_zero_snr
+    if zero_snr and args.prediction == "epsilon":
+        sys.exit("--prediction epsilon cannot learn the zero-SNR end (the noise is all there is): add --no-zero-snr")
 
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     conds = torch.from_numpy(data["conditions"])
-    model = AUConditionedUNet(**MODEL_CONFIG)
-    with torch.no_grad():
-        model.condition_basis.copy_(regression_basis(images, conds))
+    if args.init:
+        # Warm start: the previous model already draws faces; the run teaches it the new look and the v target.
+        model = AUConditionedUNet.from_pretrained(Path(args.init) / "unet").float()
+        if any(model.config[k] != (list(v) if isinstance(v, tuple) else v) for k, v in MODEL_CONFIG.items()):
+            sys.exit(f"--init {args.init}: its UNet config differs from MODEL_CONFIG {MODEL_CONFIG}")
+        model.train()
+        log(f"warm start from {args.init}")
+    else:
+        model = AUConditionedUNet(**MODEL_CONFIG)
+        with torch.no_grad():
+            model.condition_basis.copy_(regression_basis(images, conds))
     ema = AUConditionedUNet.from_config(model.config)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f} M parameters")
-    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon")
+    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type=args.prediction,
+                          rescale_betas_zero_snr=zero_snr)
     alphas = sched.alphas_cumprod
     snr = alphas / (1 - alphas)
     rest = [p for n, p in model.named_parameters() if n != "condition_basis"]
@@ -341,9 +373,13 @@ def main() -> None:
         noise = torch.randn(x0.shape, generator=gen)
         xt = sched.add_noise(x0, noise, t)
         pred = model(xt, t, c, keep).sample
-        # min-SNR-5: the low-noise steps (easy, many) stop dominating the gradient.
-        weight = torch.clamp(snr[t], max=5.0) / snr[t]
-        loss = (weight * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        # min-SNR-5: the low-noise steps (easy, many) stop dominating the gradient. As an x0 loss, epsilon's MSE
+        # weighs snr and v's weighs snr + 1; both are capped at 5 (v keeps weight 1 at the pure-noise end).
+        if args.prediction == "epsilon":
+            target, weight = noise, torch.clamp(snr[t], max=5.0) / snr[t]
+        else:
+            target, weight = sched.get_velocity(x0, noise, t), torch.clamp(snr[t] + 1, max=5.0) / (snr[t] + 1)
+        loss = (weight * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -370,16 +406,19 @@ def main() -> None:
     save_pipeline(ema, sched.config, out)
     recipe = {"seed": args.seed, "n_images": args.n_images, "image_size": IMAGE, "render_size": RENDER, "crop_scale": CROP_SCALE,
               "steps_planned": args.steps, "steps_done": steps_done, "batch": args.batch, "lr": args.lr, "ema": 0.995,
-              "condition_dropout": 0.1, "min_snr_gamma": 5.0, "parameters": n_params, "threads": args.threads,
+              "condition_dropout": 0.1, "min_snr_gamma": 5.0, "prediction_type": args.prediction,
+              "zero_terminal_snr": zero_snr, "init": args.init, "parameters": n_params, "threads": args.threads,
               "render_seconds": round(render_seconds, 1), "train_seconds": round(train_seconds, 1),
-              "model": dict(MODEL_CONFIG), "basis_lr_scale": BASIS_LR_SCALE, "render_workers": args.render_workers,
+              "model": dict(MODEL_CONFIG), "command": " ".join(sys.argv), "basis_lr_scale": BASIS_LR_SCALE, "render_workers": args.render_workers,
               "conditions": "10% neutral / 60% emotion at 0.3 + 0.7 sqrt(U) / 10% mixture / 20% random AUs, 8% + blink; "
                             "hflip swaps L/R",
-              "domain": "identities 0-199, 5 skin tones +-6%, 5 eye colours, yaw +-15, pitch +-6, distance +-3%, head pose +-3 deg, "
+              "domain": "the default Appearance (skin detail, shadows, clothing; hair style and colours from Appearance.from_seed(identity)), "
+                        "identities 0-199, 5 skin tones +-6%, 5 eye colours, yaw +-15, pitch +-6, distance +-3%, head pose +-3 deg, "
                         "near-frontal key/fill/ambient + tint, muted flat/gradient backgrounds, crop 1.0x face box"}
     (out / "recipe.json").write_text(json.dumps(recipe, indent=1))
     (out / "training_log.json").write_text(json.dumps({"history": history, "log": log_lines}, indent=1))
-    plot_curve(history["step"], history["loss"], out / "loss.png", f"portrait UNet loss (min-SNR eps MSE, batch {args.batch})")
+    target_name = "eps" if args.prediction == "epsilon" else "v"
+    plot_curve(history["step"], history["loss"], out / "loss.png", f"portrait UNet loss (min-SNR {target_name} MSE, batch {args.batch})")
     log(f"saved {out} ({steps_done} steps, {train_seconds / 60:.1f} min training)")
 
 

@@ -1,9 +1,9 @@
 """Returns face portraits that show a requested expression: the AU-conditioned diffusion pipeline, critic-guided and scored.
 
     from generators.portrait import PortraitPipeline
-    pipe = PortraitPipeline.from_pretrained()                       # the shipped 64x64 model, offline
+    pipe = PortraitPipeline.from_pretrained()                       # the shipped 128x128 cascade, offline
     out = pipe(emotion="anger", intensity=0.8, num_images_per_prompt=4, generator=torch.Generator().manual_seed(0))
-    out.images                                                      # 4 PIL images, 64x64
+    out.images                                                      # 4 PIL images, 128x128 (pipe.output_size)
     out = pipe(aus="AU4=1,AU5=0.6,AU23=0.7", critic=my_critic, critic_guidance=3.0)   # steered by a recognizer
     out.scores[0]["p_target"]                                       # each image's reading by that critic
 
@@ -12,7 +12,11 @@ pipeline never imports a recognizer: `critic` is any `avatar.protocols.Critic` (
 passes a real-face judge). Sampling: DPM-Solver++ (or any diffusers scheduler with `add_noise`) for a few steps,
 classifier-free guidance on the AU condition (`guidance_scale`), recognizer guidance on each step's predicted
 clean image (`critic_guidance`, see `generators.portrait.guidance`), optional best-of-n reranking (`best_of`),
-and image-to-image from an init image (a render of the head at the same AUs) at a `strength`.
+and image-to-image from an init image (a render of the head at the same AUs) at a `strength`. A cascade, as
+Imagen and diffusers' upscalers do it: the UNet samples at its `sample_size` (64) and an optional `upsampler`
+(`generators.portrait.models.upsampler.PortraitUpsampler`) doubles the result (128); a folder without one (the
+64 px models) still loads and samples at the UNet's size. The UNet may predict epsilon or v (the scheduler's
+`prediction_type`); guidance converts either to x0 and back.
 """
 
 from __future__ import annotations
@@ -36,10 +40,13 @@ from avatar.errors import AvatarInputError
 from avatar.validation import check_int, check_number
 from generators.portrait.conditions import PortraitCondition, emotion_index, resolve_condition
 from generators.portrait.guidance import GuidanceTarget, check_critic, guide_x0, image_scores, rerank
-from generators.portrait.models import au_unet  # noqa: F401 - diffusers loads the UNet class by module name, once imported
+from generators.portrait.models import au_unet, upsampler as _upsampler  # noqa: F401 - diffusers loads the classes by module name
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "emoavatar-portrait-64"
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+DEFAULT_MODEL_PATH = WEIGHTS / "emoavatar-portrait-64"
 """The shipped pipeline folder (model_index.json, unet/, scheduler/), trained by scripts/train_portrait_model.py."""
+PREVIOUS_MODEL_PATH = WEIGHTS / "emoavatar-portrait-64"
+"""The 64 px epsilon-prediction model without an upsampler: the baseline a new model is measured against."""
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 MAX_IMAGES = 256
@@ -151,19 +158,42 @@ def quiet_loading() -> Iterator[None]:
                 lg.enable_progress_bar()
 
 
+def predicted_x0(model_output: torch.Tensor, x: torch.Tensor, alpha_bar: torch.Tensor, prediction_type: str) -> torch.Tensor:
+    """Return the clean image implied by a UNet output at x_t (epsilon or v prediction, cumulative alpha `alpha_bar`)."""
+    if prediction_type == "v_prediction":
+        return alpha_bar.sqrt() * x - (1 - alpha_bar).sqrt() * model_output
+    return (x - (1 - alpha_bar).sqrt() * model_output) / alpha_bar.sqrt()
+
+
+def output_from_x0(x0: torch.Tensor, x: torch.Tensor, alpha_bar: torch.Tensor, prediction_type: str) -> torch.Tensor:
+    """Return the UNet output (epsilon or v) that implies clean image `x0` at x_t: the inverse of `predicted_x0`."""
+    if prediction_type == "v_prediction":
+        return (alpha_bar.sqrt() * x - x0) / (1 - alpha_bar).sqrt()
+    return (x - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()
+
+
 class PortraitPipeline(DiffusionPipeline):
     """Return `PortraitPipelineOutput` portraits from an AU-conditioned pixel-space UNet (`AUConditionedUNet`) and a scheduler.
 
     Components: `unet` (`generators.portrait.models.au_unet.AUConditionedUNet`), `scheduler` (a diffusers
-    scheduler; the shipped one is DPM-Solver++ 2M). `save_pretrained(folder)` / `from_pretrained(folder)` use
-    diffusers' layout (model_index.json + one folder per component), read locally and strictly.
+    scheduler; the shipped one is DPM-Solver++ 2M, v-prediction, zero terminal SNR), and optionally `upsampler`
+    (`PortraitUpsampler`, the cascade's 2x super-resolution stage; None: images at the UNet's size).
+    `save_pretrained(folder)` / `from_pretrained(folder)` use diffusers' layout (model_index.json + one folder per
+    component), read locally and strictly.
     """
 
-    model_cpu_offload_seq = "unet"
+    model_cpu_offload_seq = "unet->upsampler"
+    _optional_components = ["upsampler"]
 
-    def __init__(self, unet: Any, scheduler: Any) -> None:
+    def __init__(self, unet: Any, scheduler: Any, upsampler: Any = None) -> None:
         super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
+        self.register_modules(unet=unet, scheduler=scheduler, upsampler=upsampler)
+
+    @property
+    def output_size(self) -> int:
+        """Return the side in pixels of the images this pipeline makes (the UNet's size, times the upsampler's scale)."""
+        size = int(self.unet.config.sample_size)
+        return size * int(self.upsampler.config.scale) if getattr(self, "upsampler", None) is not None else size
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None = None, **kwargs: Any) -> PortraitPipeline:
@@ -195,15 +225,15 @@ class PortraitPipeline(DiffusionPipeline):
             raise AvatarInputError(f"arkit_guidance={arkit_guidance!r} needs an arkit_critic with arkit(images) -> (B, 52)")
 
     # ------------------------------------------------------------------ sampling helpers
-    def _eps(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
-        """Return the (B, 3, H, W) noise prediction, classifier-free guided on the AU condition."""
+    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+        """Return the (B, 3, H, W) UNet output (epsilon or v), classifier-free guided on the AU condition."""
         b = x.shape[0]
         if guidance_scale == 1.0:
             return self.unet(x, t, cond).sample
         mask = torch.cat([torch.ones(b, dtype=torch.bool), torch.zeros(b, dtype=torch.bool)]).to(x.device)
         both = self.unet(torch.cat([x, x]), t, torch.cat([cond, cond]), mask).sample
-        cond_eps, null_eps = both.chunk(2)
-        return null_eps + guidance_scale * (cond_eps - null_eps)
+        cond_out, null_out = both.chunk(2)
+        return null_out + guidance_scale * (cond_out - null_out)
 
     @torch.no_grad()
     def __call__(self, emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: Any = None, *,
@@ -222,10 +252,11 @@ class PortraitPipeline(DiffusionPipeline):
             arkit_critic, arkit_guidance: an object with `arkit(images) -> (B, 52)` and the weight of the
                 mean |ARKit read-back - requested| in the objective (AU adherence).
             best_of: draw this many candidates per image and keep the one the critic objective likes best.
-            image, strength: init image (PIL / uint8 numpy / float torch in [0, 1]) and how much of the noise
-                schedule to re-run from it (1 = from pure noise, ignoring the image).
-            generator: a torch.Generator (or one per image) for reproducible noise; latents: the start noise itself.
-            output_type: "pil", "np" or "pt".
+            image, strength: init image (PIL / uint8 numpy / float torch in [0, 1], any size: resized to the
+                UNet's) and how much of the noise schedule to re-run from it (1 = from pure noise, ignoring the image).
+            generator: a torch.Generator (or one per image) for reproducible noise; latents: the start noise itself
+                (at the UNet's size).
+            output_type: "pil", "np" or "pt"; images are `output_size` square (128 for the shipped model).
         """
         condition = resolve_condition(emotion=emotion, intensity=intensity, aus=aus, va=va)
         self.check_inputs(num_images_per_prompt, num_inference_steps, guidance_scale, critic_guidance, arkit_guidance,
@@ -265,19 +296,22 @@ class PortraitPipeline(DiffusionPipeline):
             x = noise * getattr(self.scheduler, "init_noise_sigma", 1.0)
 
         alphas = self.scheduler.alphas_cumprod.to(device)
+        prediction_type = str(self.scheduler.config.get("prediction_type", "epsilon"))
         steer = (critic_guidance > 0 and critic is not None and target.emotion_index is not None) or \
                 (arkit_guidance > 0 and arkit_critic is not None)
         for t in self.progress_bar(timesteps):
             xin = self.scheduler.scale_model_input(x, t)
-            eps = self._eps(xin, t, cond, float(guidance_scale))
+            out = self._predict(xin, t, cond, float(guidance_scale))
             if steer:
                 a = alphas[int(t)]
-                x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+                x0 = predicted_x0(out, x, a, prediction_type)
                 x0 = guide_x0(x0.clamp(-1, 1), lambda z: (z + 1) / 2, target,
                               critic if critic_guidance > 0 else None, float(max(critic_guidance, arkit_guidance)), arkit_critic)
-                # Back to the noise the scheduler expects, so any epsilon-predicting scheduler can take the guided x0.
-                eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
-            x = self.scheduler.step(eps, t, x).prev_sample
+                # Back to the output the scheduler expects (epsilon or v), so any scheduler can take the guided x0.
+                out = output_from_x0(x0, x, a, prediction_type)
+            x = self.scheduler.step(out, t, x).prev_sample
+        if getattr(self, "upsampler", None) is not None:
+            x = self.upsampler(x.clamp(-1, 1).to(self.upsampler.dtype))  # the cascade's second stage: 2x, deterministic
         images = ((x.float() + 1) / 2).clamp(0, 1)
         if best_of > 1:
             keep = rerank(images, int(best_of), critic, target, arkit_critic)
