@@ -1,4 +1,7 @@
-"""Trains the embedded portrait model: an AU-conditioned 64x64 diffusion UNet on domain-randomised renders of our head.
+"""Trains the embedded portrait model's base: an AU-conditioned 64x64 diffusion UNet on domain-randomised renders of our head.
+
+The shipped model is a cascade: this base (64 px) and a 2x upsampler (scripts/train_portrait_upsampler.py, trained
+on the 128 px crops this script also writes to its render cache) in one `PortraitPipeline` folder.
 
 Recipe (one seed rebuilds the data and the run exactly, up to the wall-clock cap):
 - conditions: the AUs that pose each render (the same catalogue, `avatar.facs.ActionUnits`, that drives the head):
@@ -6,8 +9,9 @@ Recipe (one seed rebuilds the data and the run exactly, up to the wall-clock cap
   0.3 + 0.7 sqrt(U) (mean 0.77: the extremes weighted up); 10% a two-emotion mixture; 20% 1-4 random AUs (gaze
   excluded; 20% of them one-sided); 8% of all get a blink (AU45) added. Poses are `ActionUnits.to_arkit()` of
   exactly that condition, and the condition vector is `ActionUnits.to_sides()` flattened (left, right per AU).
-- renders (`renderers.gl`, 128 px, no anti-aliasing, cropped then downsampled), 2 worker processes with their own
-  seeds: identity seeds 0-199 (the head's PCA identities, a new one every 8 renders), 5 skin tones with +-6% RGB
+- renders (`renderers.gl`, 192 px, no anti-aliasing, cropped then resized to 64 and to 128 px), worker processes
+  with their own seeds, of the default `Appearance` (skin detail, soft shadows, clothing; hair style, hair, brow
+  and clothing colours drawn by `Appearance.from_seed(identity)`): identity seeds 0-199 (the head's PCA identities, a new one every 8 renders), 5 skin tones with +-6% RGB
   jitter, 5 eye colours, camera yaw U(-15, 15), pitch U(-6, 6), distance +-3%, rigid head pose +-3 deg per axis, a
   near-frontal key/fill/ambient light with a slight warm/cool tint (`calm_lighting`) and a muted flat (70%) or
   two-tone vertical gradient background (`plain_background`); a square crop of 1.0x the renderer's face box (a face
@@ -18,15 +22,20 @@ Recipe (one seed rebuilds the data and the run exactly, up to the wall-clock cap
   FiLMs every resnet (`resnet_time_scale_shift="scale_shift"`), and as a 3-channel spatial map concatenated to the
   noisy input: a learned linear map from the AUs, initialised by the ridge regression of the training images on
   their conditions (`regression_basis`: each AU's average pixel change, where on the face it acts), trained at a
-  tenth of the learning rate. Epsilon prediction on a 1000-step squared-cosine DDPM schedule, min-SNR-5 loss
-  weighting, the condition dropped (null embedding, zero map) 10% of the time (classifier-free guidance), AdamW
-  lr 2e-3 with 100 warm-up steps and cosine decay over the planned steps or the wall-clock cap, whichever ends
-  first, batch 16, EMA 0.995 of the weights is what ships (an EMA pipeline is saved every --checkpoint-every steps);
-- shipped as a `PortraitPipeline` folder (model_index.json, unet/ in float16, scheduler/ = DPM-Solver++ 2M), with
-  the loss log and curve (training_log.json, loss.png) and the recipe in recipe.json. The sampler clips the cosine
-  schedule's last timesteps (lambda_min_clipped) and thresholds x0 to the image range (`sampler_config`).
+  tenth of the learning rate. v-prediction (`--prediction`) on a 1000-step squared-cosine DDPM schedule rescaled
+  to zero terminal SNR (`rescale_betas_zero_snr`; `--no-zero-snr` keeps the old end), min-SNR-5 loss weighting
+  in v's form, the condition dropped (null embedding, zero map) 10% of the time (classifier-free guidance),
+  optionally warm-started from a previous model's UNet (`--init`, same config), AdamW lr 1e-3 with 100 warm-up
+  steps and cosine decay over the planned steps or the wall-clock cap, whichever ends first, batch 16, EMA 0.995
+  of the weights is what ships (an EMA pipeline is saved every --checkpoint-every steps);
+- saved as a `PortraitPipeline` folder (model_index.json, unet/ in float16, scheduler/ = DPM-Solver++ 2M), with
+  the loss log and curve (training_log.json, loss.png) and the recipe in recipe.json. The sampler starts at t = 999
+  ("trailing" spacing, where the zero-SNR model was trained on pure noise) and thresholds x0 to the image range
+  (`sampler_config`). The upsampler script then adds the 2x stage and writes the shipped folder.
 
-    nice -n 15 python scripts/train_portrait_model.py                 # ~5 min of renders + 70 min of training on 2 busy cores
+    # the shipped base (16 min of renders + 55 min of training on 2 busy cores), then its 2x stage:
+    python scripts/train_portrait_model.py --init generators/portrait/weights/emoavatar-portrait-64 -o /tmp/base
+    python scripts/train_portrait_upsampler.py --pipeline /tmp/base -o generators/portrait/weights/emoavatar-portrait-128
     python scripts/train_portrait_model.py --n-images 64 --steps 5 -o /tmp/p  # smoke run
 """
 
@@ -46,7 +55,8 @@ if TYPE_CHECKING:
     import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "generators" / "portrait" / "weights" / "emoavatar-portrait-128"
+DEFAULT_OUT = Path("/tmp/emoavatar_portrait_base")
+"""The base alone is not the shipped folder: scripts/train_portrait_upsampler.py writes that."""
 IMAGE = 64
 HIRES = 128
 """The upsampler's targets (scripts/train_portrait_upsampler.py): the same crop at twice the base model's size."""
@@ -266,14 +276,14 @@ def swap_sides(conditions: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-images", type=int, default=2400)
-    ap.add_argument("--steps", type=int, default=1600)
+    ap.add_argument("--n-images", type=int, default=3200)
+    ap.add_argument("--steps", type=int, default=4000, help="planned steps (the cosine decay ends here or at --max-minutes)")
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared, busy CPU)")
-    ap.add_argument("--max-minutes", type=float, default=70.0, help="stop training (and save) after this much wall time")
-    ap.add_argument("--render-workers", type=int, default=2, help="rendering processes (one GL context each)")
+    ap.add_argument("--max-minutes", type=float, default=55.0, help="stop training (and save) after this much wall time")
+    ap.add_argument("--render-workers", type=int, default=1, help="rendering processes (one GL context each)")
     ap.add_argument("--checkpoint-every", type=int, default=300, help="save the EMA pipeline every this many steps (0: never)")
     ap.add_argument("--checkpoints", default="/tmp/emoavatar_portrait_checkpoints", help="folder of the checkpoint-N pipelines")
     ap.add_argument("--data", default="/tmp/emoavatar_portrait_data_v3.npz", help="render cache (rebuilt when absent)")

@@ -16,6 +16,7 @@ Recipe (one seed rebuilds the run, up to the wall-clock cap):
 
     nice -n 10 python scripts/train_portrait_upsampler.py --pipeline /tmp/base -o generators/portrait/weights/emoavatar-portrait-128
     python scripts/train_portrait_upsampler.py --steps 5 --pipeline /tmp/base -o /tmp/p  # smoke run
+    python scripts/train_portrait_upsampler.py --pipeline /tmp/base2 --reuse /tmp/p -o /tmp/q  # a trained stage on another base
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--holdout", type=int, default=160, help="pairs at the end of the cache never trained on (the PSNR figures)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-minutes", type=float, default=20.0)
+    ap.add_argument("--reuse", default=None, help="a cascade folder whose trained upsampler (and logs) to put on --pipeline, no training")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -64,6 +66,20 @@ def main() -> None:
     from train_portrait_model import plot_curve
 
     torch.set_num_threads(args.threads)
+    if args.reuse:
+        import shutil
+
+        from generators.portrait.models.upsampler import PortraitUpsampler
+
+        out = Path(args.output)
+        base = PortraitPipeline.from_pretrained(args.pipeline)
+        stage = PortraitUpsampler.from_pretrained(Path(args.reuse) / "upsampler")
+        PortraitPipeline(unet=base.unet.to(torch.float16), scheduler=base.scheduler, upsampler=stage.to(torch.float16)).save_pretrained(out)
+        for name in ("upsampler_log.json", "upsampler_loss.png"):
+            if (Path(args.reuse) / name).is_file() and Path(args.reuse).resolve() != out.resolve():
+                shutil.copyfile(Path(args.reuse) / name, out / name)
+        print(f"saved {out}: the UNet and scheduler of {args.pipeline}, the upsampler of {args.reuse}", flush=True)
+        return
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     data = np.load(args.data)

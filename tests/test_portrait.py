@@ -160,7 +160,8 @@ def test_shipped_model_gives_requested_size_identically_per_seed() -> None:
     a = pipe(emotion="happy", num_images_per_prompt=2, generator=seeded(3), output_type="np")
     b = pipe(emotion="happy", num_images_per_prompt=2, generator=seeded(3), output_type="np")
     c = pipe(emotion="happy", num_images_per_prompt=2, generator=seeded(4), output_type="np")
-    assert a.images.shape == (2, 64, 64, 3) and a.images.dtype == np.float32
+    size = pipe.output_size  # the UNet's size, doubled by the cascade's upsampler when the folder has one
+    assert size in (64, 128) and a.images.shape == (2, size, size, 3) and a.images.dtype == np.float32
     assert np.array_equal(a.images, b.images) and not np.array_equal(a.images, c.images)
     assert a.images.std() > 0.05  # a picture, not a flat field
 
@@ -356,13 +357,15 @@ def test_cli_writes_grid_images_and_scores(tmp_path: Path, capsys: pytest.Captur
 def test_facade_and_playground_tab_on_the_shipped_model(tmp_path: Path) -> None:
     """`avatar.portrait` from a render of the head (GL), saved atomically; the Portrait tab's callback and its errors."""
     pytest.importorskip("gradio")
-    shipped()
+    pipe = shipped()
+    size, base = pipe.output_size, int(pipe.unet.config.sample_size)
     import avatar
     from avatar.app.playground import portrait as tab
     from avatar.app.playground.state import Playground
 
     out = avatar.portrait(emotion="sad", n=2, steps=6, from_render=True, identity=7, judge="expression-net", device="cpu")
-    assert out.images.shape == (2, 64, 64, 3) and out.init.shape == (64, 64, 3) and out.settings["strength"] == 0.6
+    # The start render is at the UNet's size (what img2img noises); the portraits at the cascade's.
+    assert out.images.shape == (2, size, size, 3) and out.init.shape == (base, base, 3) and out.settings["strength"] == 0.6
     folder = out.save(tmp_path / "out")
     assert {"init.png", "grid.png", "0000.png", "0001.png", "scores.json"} == {p.name for p in folder.iterdir()}
     with Playground(image_size=128) as pg:

@@ -73,6 +73,13 @@ class ExpressionNetCritic:
         return self._forward(images)[1]
 
 
+def default_model_name() -> str:
+    """Return the folder name of the shipped portrait model (what `settings["model"]` records when none was given)."""
+    from generators.portrait.pipeline import DEFAULT_MODEL_PATH
+
+    return DEFAULT_MODEL_PATH.name
+
+
 def make_portrait_critic(name_or_object: Any, device: Any = "auto", session: Any = None) -> Any:
     """Return a critic for portraits from a judge name ("expression-net" gives `ExpressionNetCritic`) or an object.
 
@@ -254,7 +261,7 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
     frames = (images.permute(0, 2, 3, 1).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
     settings = {"n": n, "seed": seed, "steps": steps, "guidance_scale": cfg, "critic_guidance": guidance, "au_guidance": au_guidance,
                 "best_of": best_of, "from_render": bool(from_render), "identity": identity,
-                "strength": strength if from_render else 1.0, "model": str(model) if model is not None else "emoavatar-portrait-64",
+                "strength": strength if from_render else 1.0, "model": str(model) if model is not None else default_model_name(),
                 "condition": condition.to_dict()}
     name = None if critic_obj is None else (critic if isinstance(critic, str) else getattr(critic_obj, "model_name", type(critic).__name__))
     return PortraitResult(frames, out.conditions, scores, settings, name, init, seconds, notes)
