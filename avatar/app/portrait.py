@@ -1,8 +1,8 @@
 """Returns scored diffusion portraits: the facade that wires a critic, the judges and the head's render into `generators.portrait`.
 
     import avatar
-    out = avatar.portrait(emotion="anger", intensity=0.8, n=4, seed=0)          # the shipped 64x64 model
-    out.images                                   # (4, 64, 64, 3) uint8
+    out = avatar.portrait(emotion="anger", intensity=0.8, n=4, seed=0)          # the shipped 128x128 cascade
+    out.images                                   # (4, 128, 128, 3) uint8
     out.scores[0]["fer2013"]["p_target"]         # each image read by each judge
     out = avatar.portrait(emotion="fear", critic_guidance=3)                   # steered by FER2013's gradient
     out = avatar.portrait(emotion="sad", from_render=True, identity=7)          # img2img from a render at the same AUs

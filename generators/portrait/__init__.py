@@ -1,4 +1,4 @@
-"""Diffusion portraits driven by the same AUs as the 3D head: `PortraitPipeline` (the embedded 64x64 model) and
+"""Diffusion portraits driven by the same AUs as the 3D head: `PortraitPipeline` (the embedded model: a 64 px diffusion base and a 2x upsampler, 128x128) and
 `AUAdapterSDPipeline` (a local Stable Diffusion checkpoint plus our AU-token adapter). Importing this package
 imports neither torch nor diffusers; the names below load on first use."""
 

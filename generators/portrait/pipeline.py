@@ -43,8 +43,9 @@ from generators.portrait.guidance import GuidanceTarget, check_critic, guide_x0,
 from generators.portrait.models import au_unet, upsampler as _upsampler  # noqa: F401 - diffusers loads the classes by module name
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL_PATH = WEIGHTS / "emoavatar-portrait-64"
-"""The shipped pipeline folder (model_index.json, unet/, scheduler/), trained by scripts/train_portrait_model.py."""
+DEFAULT_MODEL_PATH = WEIGHTS / "emoavatar-portrait-128"
+"""The shipped pipeline folder (model_index.json, unet/, upsampler/, scheduler/): the 64 px base trained by
+scripts/train_portrait_model.py, its 64 -> 128 stage by scripts/train_portrait_upsampler.py."""
 PREVIOUS_MODEL_PATH = WEIGHTS / "emoavatar-portrait-64"
 """The 64 px epsilon-prediction model without an upsampler: the baseline a new model is measured against."""
 

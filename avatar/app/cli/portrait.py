@@ -69,7 +69,7 @@ def register(sub: Any) -> None:
     from avatar.app.cli.common import EMOTION_HELP, add_judge_arg, add_renamed, identity_arg, positive_int
 
     p = sub.add_parser("portrait", help="diffusion portraits of an emotion / AUs / valence-arousal, scored by the judges",
-                       description="Generate face portraits with an AU-conditioned diffusion model (the shipped 64x64 model, "
+                       description="Generate face portraits with an AU-conditioned diffusion model (the shipped 128x128 cascade, "
                                    "or a local Stable Diffusion checkpoint with our AU adapter), optionally steered by a "
                                    "recognizer, and score each image with the judges.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,7 +1,7 @@
 """Returns the Portrait tab: diffusion portraits of an emotion, AUs or valence/arousal through `avatar.portrait`, each scored.
 
-The shipped model is 64x64 and trained on renders of our head (not photographs): the gallery shows its output
-scaled up, with each judge's reading. Generation runs on the playground's GL worker (the optional start render
+The shipped model is 128x128 (a 64 px diffusion base and a 2x upsampler) and trained on renders of our head (not
+photographs): the gallery shows its output scaled up, with each judge's reading. Generation runs on the playground's GL worker (the optional start render
 needs the GL context); the session's judges are reused.
 """
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MODES: tuple[str, ...] = ("emotion", "action units", "valence/arousal")
 MAX_IMAGES = 8
 SHOW_SIZE = 192
-"""Gallery size of each 64 px portrait (bicubic), so the faces are visible."""
+"""Gallery size of each portrait (128 px from the shipped model; bicubic), so the faces are visible."""
 
 
 def generate(pg: Playground, mode: str, emotion: str, intensity: float, aus: str, va: str, n: Any, seed: Any,
@@ -76,7 +76,7 @@ def build(pg: Playground) -> None:
             identity = gr.Number(value=0, precision=0, label="Identity of the start render", elem_id="portrait-identity")
             button = gr.Button("Generate", variant="primary", elem_id="portrait-run")
         with gr.Column(scale=6, min_width=360):
-            gallery = gr.Gallery(label="Portraits (64 px, shown larger)", columns=4, elem_id="portrait-gallery")
+            gallery = gr.Gallery(label="Portraits (128 px, shown larger)", columns=4, elem_id="portrait-gallery")
             summary = gr.Markdown(elem_id="portrait-summary")
 
     @user_errors(pg.root)

@@ -1,4 +1,4 @@
-"""Returns noise predictions of 64x64 face images conditioned on FACS action units: the embedded portrait model.
+"""Returns noise (epsilon or v) predictions of face images conditioned on FACS action units: the embedded portrait model's base (64x64).
 
 `AUConditionedUNet` is a diffusers `UNet2DModel` whose class embedding is fed by a small MLP over the
 AU condition (left and right intensities of every AU in `avatar.facs.AU_NUMBERS`, flattened to
