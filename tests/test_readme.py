@@ -52,5 +52,5 @@ def test_readme_python_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     talk, frames, score = scope["talk"], scope["frames"], scope["score"]
     assert score.n == len(talk) and 0.0 <= score.accuracy <= 1.0  # the talking clip, graded against its labels
     assert frames.shape == (512, 512, 3)  # the last render: one image in a session
-    assert scope["pics"].images.shape == (1, 64, 64, 3)
+    assert scope["pics"].images.shape == (1, 128, 128, 3)  # the shipped portrait cascade: 64 px base, 2x upsampler
     assert np.asarray(scope["out"].weights).shape == (52,)
