@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from avatar.emotion import EMOTIONS
+from tests.portrait_toys import BrightnessCritic, seeded
 from avatar.errors import AvatarInputError
 
 pytestmark = [pytest.mark.gl]
@@ -32,21 +33,6 @@ def tiny_pipeline(size: int = 16) -> Any:
     pipe = PortraitPipeline(unet=unet, scheduler=sched)
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-class BrightnessCritic:
-    """A differentiable toy critic: brighter images read as more 'contempt' (the last class)."""
-
-    device = torch.device("cpu")
-    model_name = "brightness"
-
-    def log_probs(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
-        m = images.mean(dim=(1, 2, 3))
-        return torch.log_softmax(torch.stack([m * k for k in range(len(EMOTIONS))], dim=1) * 4, dim=-1)
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ----------------------------------------------------------------------------- pipeline contract (tiny model)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.emotion import EMOTIONS
+from tests.portrait_toys import BrightnessCritic, seeded
 
 pytest.importorskip("diffusers")
 
@@ -37,21 +37,6 @@ def tiny_cascade(size: int = 16, upsample: bool = True, prediction_type: str = "
     pipe = PortraitPipeline(unet=unet, scheduler=sched, upsampler=up)
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-class BrightnessCritic:
-    """A differentiable toy critic: brighter images read as more 'contempt' (the last class)."""
-
-    device = torch.device("cpu")
-    model_name = "brightness"
-
-    def log_probs(self, images: torch.Tensor, boxes: Any = None) -> torch.Tensor:
-        m = images.mean(dim=(1, 2, 3))
-        return torch.log_softmax(torch.stack([m * k for k in range(len(EMOTIONS))], dim=1) * 4, dim=-1)
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
