@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from avatar.emotion import EMOTIONS
@@ -23,3 +24,13 @@ class BrightnessCritic:
 def seeded(seed: int = 0) -> torch.Generator:
     """Return a CPU generator seeded with `seed`."""
     return torch.Generator().manual_seed(seed)
+
+
+GUIDED = dict(emotion="contempt", num_images_per_prompt=3, num_inference_steps=6, critic=BrightnessCritic(), output_type="pt")
+"""Sampling arguments of the guidance checks: the toy critic's target, three images, a few steps."""
+
+
+def critic_scores(pipe: Any, **kwargs: Any) -> np.ndarray:
+    """Return the toy critic's target probability per image of `pipe` sampled with `GUIDED` (seed 0) and `kwargs`."""
+    out = pipe(generator=seeded(), **GUIDED, **kwargs)
+    return np.array([s["p_target"] for s in out.scores])

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from avatar.emotion import EMOTIONS
-from tests.portrait_toys import BrightnessCritic, seeded
+from tests.portrait_toys import GUIDED, BrightnessCritic, critic_scores, seeded
 from avatar.errors import AvatarInputError
 
 pytestmark = [pytest.mark.gl]
@@ -97,13 +97,9 @@ def test_bad_inputs_give_one_line_errors(kwargs: dict[str, Any], message: str) -
 @pytest.mark.slow
 def test_guidance_raises_the_critics_score_and_best_of_keeps_the_best() -> None:
     pipe = tiny_pipeline()
-    common = dict(emotion="contempt", num_images_per_prompt=3, num_inference_steps=6, critic=BrightnessCritic(), output_type="pt")
-    plain = pipe(generator=seeded(), **common)
-    guided = pipe(generator=seeded(), critic_guidance=5.0, **common)
-    p0 = np.array([s["p_target"] for s in plain.scores])
-    p1 = np.array([s["p_target"] for s in guided.scores])
+    p0, p1 = critic_scores(pipe), critic_scores(pipe, critic_guidance=5.0)
     assert (p1 > p0).all(), (p0, p1)
-    best = pipe(generator=seeded(), best_of=4, **common)
+    best = pipe(generator=seeded(), best_of=4, **GUIDED)
     assert best.images.shape[0] == 3 and np.mean([s["p_target"] for s in best.scores]) >= p0.mean()
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.portrait_toys import BrightnessCritic, seeded
+from tests.portrait_toys import critic_scores, seeded
 
 pytest.importorskip("diffusers")
 
@@ -112,11 +112,7 @@ def test_older_64px_folders_still_load_without_an_upsampler(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_guidance_and_img2img_work_with_v_prediction() -> None:
     pipe = tiny_cascade()
-    common = dict(emotion="contempt", num_images_per_prompt=3, num_inference_steps=6, critic=BrightnessCritic(), output_type="pt")
-    plain = pipe(generator=seeded(), **common)
-    guided = pipe(generator=seeded(), critic_guidance=5.0, **common)
-    p0 = np.array([s["p_target"] for s in plain.scores])
-    p1 = np.array([s["p_target"] for s in guided.scores])
+    p0, p1 = critic_scores(pipe), critic_scores(pipe, critic_guidance=5.0)
     assert (p1 > p0).all(), (p0, p1)
     init = torch.zeros(1, 3, 64, 64)
     init[:, 0] = 1.0  # a red image at the output's size or larger: resized to the UNet's 16 px
