@@ -48,7 +48,7 @@ def speaker_of(clip) -> str:  # noqa: ANN001 - RealClip
 
 def main(argv: list[str] | None = None) -> int:
     from avatar.errors import AvatarInputError
-    from generators.speech.realism import RELIABLE_AGREEMENT, load_clips, measure_clip, tracker_agreement
+    from generators.speech.realism import RELIABLE_AGREEMENT, clip_audio, load_clips, measure_clip, tracker_agreement
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--audio", action="append", default=None,
@@ -100,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if want and spk not in want:
             continue
         stem = clip.name.split("/")[-1]
-        wav = next((Path(d) / f"{stem}{ext}" for d in args.audio for ext in (".wav", ".flac")
-                    if (Path(d) / f"{stem}{ext}").is_file()), None)
+        wav = clip_audio(clip, args.audio)
         if wav is None or (args.limit and counts[spk] >= args.limit):
             continue
         counts[spk] += 1

@@ -70,7 +70,7 @@ def write_gain(folder: Path, gain: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     from avatar.errors import AvatarInputError
     from generators.speech.neural import SpeechToARKit
-    from generators.speech.realism import load_clips
+    from generators.speech.realism import clip_audio, load_clips
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="speech checkpoint folder (config.json + safetensors)")
@@ -91,12 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         clips = [c for t in tracks for c in load_clips(t)]
     except AvatarInputError as exc:
         raise SystemExit(str(exc)) from None
-    audio = {}
-    for c in clips:
-        found = [d / f"{c.name.split('/')[-1]}{ext}" for d in dirs for ext in (".wav", ".flac")]
-        found = [f for f in found if f.is_file()]
-        if found:
-            audio[c.name] = found[0]
+    audio = {c.name: path for c in clips if (path := clip_audio(c, dirs)) is not None}
     clips = [c for c in clips if c.name in audio]
     if not clips:
         raise SystemExit(f"no clip of {tracks} has audio in {[str(d) for d in dirs]}: pass --audio FOLDER")

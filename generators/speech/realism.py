@@ -179,6 +179,13 @@ def tracker_agreement(gap: np.ndarray, other: np.ndarray) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
+def clip_audio(clip: RealClip, folders: list[str | os.PathLike]) -> Path | None:
+    """Return the first <folder>/<clip id>.wav or .flac that exists for `clip` (its id: the name's last part), else None."""
+    stem = clip.name.split("/")[-1]
+    return next((Path(d) / f"{stem}{ext}" for d in folders for ext in (".wav", ".flac") if (Path(d) / f"{stem}{ext}").is_file()),
+                None)
+
+
 def save_clips(path: str | os.PathLike, clips: list[RealClip]) -> None:
     """Write `clips` to one .npz (atomically: a temp file, then rename)."""
     arrays: dict[str, np.ndarray] = {}

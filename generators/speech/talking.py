@@ -89,8 +89,8 @@ def speech_gate(activity: np.ndarray, fps: float, lead_s: float = 0.0) -> np.nda
 
     People part their lips before they speak (an in-breath, the first vowel's set-up: on GRID's talkers the
     lips start to open 0.2-0.5 s before the voice, in about two clips of three); a model fine-tuned on real
-    tracks with such a gate learned when (`SpeechToARKit.anticipation_s`). The lead ramps down linearly: a
-    frame `k` frames before an onset passes `1 - k / (lead_s * fps)` of the model's mouth.
+    tracks with such a gate learned when (`SpeechToARKit.anticipation_s`). The lead ramps down linearly: with
+    `K = round(lead_s * fps)`, a frame `k <= K` frames before an onset passes `1 - k / (K + 1)` of the model's mouth.
     """
     act = np.asarray(activity, np.float32)
     k_max = int(round(float(lead_s) * fps))
