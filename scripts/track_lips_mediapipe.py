@@ -32,8 +32,12 @@ EYE_CORNERS = (33, 263)  # outer eye corners
 
 def track(path: Path) -> np.ndarray:
     """Return the (T,) inner-lip gap in eye-corner units of every frame of `path` (NaN where no face is found)."""
-    import cv2
-    import mediapipe as mp
+    try:
+        import cv2
+        import mediapipe as mp
+    except ImportError as exc:
+        raise SystemExit(f"error: {exc.name} is not installed: pip install mediapipe==0.10.14 opencv-python-headless "
+                         "(in a separate venv, see this script's docstring)") from None
 
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
@@ -69,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent if str(out.parent) else ".")
     os.close(fd)
-    np.savez_compressed(tmp, **tracks)
-    os.replace(tmp, out)
+    try:
+        np.savez_compressed(tmp, **tracks)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return 0
 
 
