@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avatar.appearance import (BROW_LIFT_CM, HAIR_STYLES, Appearance, HairStyle, brow_weights, clothing_albedo, hair_albedo,
-                               hair_coverage, head_frame, skin_albedo, smoothstep)
+                               hair_coverage, hairline_height, head_frame, skin_albedo, smoothstep)
 from avatar.head import ICT_PARTS, BlendshapeHead
 
 if TYPE_CHECKING:
@@ -45,8 +45,15 @@ HAIR_MIN_CM = 0.06
 """Thickness of the hair at its edge (enough to stay in front of the scalp in the depth buffer)."""
 STRAND_RADIUS_CM = 9.0
 """Strand coordinate u is the azimuth times this, so strands are evenly spaced around the head and converge on the crown."""
-HAIRLINE_EDGE = 0.35
-"""At the hair's very edge its albedo is this much of the hair's colour over the skin's (full 0.7 cm inside)."""
+HAIR_TAPER_CM = 2.0
+"""Height above the hairline's cut over which the hair thickens from `HAIR_MIN_CM` to the style's thickness."""
+HAIRLINE_EDGE = 0.0
+"""At the hair's very edge (the cut contour) its albedo is this much of the hair's colour over the skin's: 0, the edge
+is the skin's colour, so the shell's outline does not show; the colour comes in over `HAIRLINE_FADE_CM`."""
+HAIRLINE_FADE_CM = 0.6
+"""How far above the hairline's cut the hair's colour and highlights take to come in full (~12 px at 512 px, front):
+a painted alpha over the skin beneath, which both renderers draw alike. A curtain's sides fade over 0.35 of their
+coverage instead."""
 BROW_SHELL_MIN = 0.3
 """Brow paint weight above which a face vertex carries the raised brow shell."""
 BROW_HAIRNESS = 0.5
@@ -309,6 +316,52 @@ def _grid_triangles(rows: int, cols: int, keep_vertex: np.ndarray, threshold: np
     return np.concatenate([q[:, [0, 1, 2]], q[:, [0, 2, 3]]]).astype(np.int32)
 
 
+def _draped(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairStyle, p: np.ndarray, cover: np.ndarray,
+            th: np.ndarray, ph: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the hair grid (rows', cols + 1, 3) and its coverage: the shell `p` over the skull as it is, or for a style
+    with a curtain (`drape`), hung from the widest part of the head and continued straight down to its length."""
+    if style.drape is None:
+        return p, cover
+    centre = frame.centre  # type: ignore[attr-defined]
+    theta = th[:, 0]
+    cols = th.shape[1] - 1
+    # A curtain: below the crown each column hangs no nearer the skull's axis than anywhere above it, then falls
+    # straight down to its length.
+    rel = p - centre
+    horiz = np.hypot(rel[..., 0], rel[..., 2])
+    start = int(np.searchsorted(theta, np.radians(55.0)))
+    hung = horiz.copy()
+    hung[start:] = np.maximum.accumulate(horiz[start:], axis=0)
+    # The running maximum steps out where a bump (an ear) begins; hair drapes over it, so the steps are smoothed
+    # into ramps (never inside the head: the result stays at or beyond the plain maximum).
+    hung[start:] = np.maximum.accumulate(horiz[start:], axis=0)
+    hung = _envelope(hung)
+    p = centre + np.stack([hung * np.sin(ph), rel[..., 1], hung * np.cos(ph)], -1)
+    bottom = frame.chin_y - style.drape  # type: ignore[attr-defined]
+    last_y = p[-1, :, 1]
+    # Below the last row the curtain falls straight, so it must clear whatever of the head lies there (the ears).
+    samples = _scalp_samples(head, faces)
+    low = samples[(samples[:, 1] < last_y.max()) & (samples[:, 1] > max(bottom, frame.chin_y - 2.0))] - centre  # type: ignore[attr-defined]
+    reach = np.zeros(cols + 1)
+    j = np.clip(np.round((np.arctan2(low[:, 0], low[:, 2]) + np.pi) / (2 * np.pi) * cols).astype(int), 0, cols)
+    np.maximum.at(reach, j, np.hypot(low[:, 0], low[:, 2]))
+    reach[0] = reach[-1] = max(reach[0], reach[-1])
+    reach = np.max([np.roll(reach[:-1], k) for k in range(-3, 4)], axis=0)
+    reach = np.append(reach, reach[0]) + style.sides
+    rel = p - centre
+    need = np.maximum(np.hypot(rel[..., 0], rel[..., 2]), reach[None])
+    grow = need / np.maximum(np.hypot(rel[..., 0], rel[..., 2]), 1e-9)
+    ramp = smoothstep(np.radians(60.0), np.radians(95.0), th)[..., None]  # swell out smoothly towards the last row
+    scale = 1 + (grow[..., None] - 1) * ramp
+    p = centre + rel * np.concatenate([scale[..., :1], np.ones_like(scale), scale[..., :1]], -1)
+    steps = max(2, int(np.ceil((last_y.max() - bottom) / 0.5)))
+    ys = last_y[None] + (bottom - last_y)[None] * np.linspace(0, 1, steps + 1)[1:, None]
+    curtain = np.stack([np.broadcast_to(p[-1:, :, 0], ys.shape), ys, np.broadcast_to(p[-1:, :, 2], ys.shape)], -1)
+    p = np.concatenate([p, curtain])
+    cover = np.concatenate([cover, hair_coverage(curtain.reshape(-1, 3), frame, style, drape=True).reshape(ys.shape)])  # type: ignore[arg-type]
+    return p, cover
+
+
 def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairStyle, colour: np.ndarray,
           skin: np.ndarray) -> tuple[np.ndarray, ...]:
     """Return the hair's (vertices, normals, tangents, albedo, strand, hairness, faces) in the head's rest space."""
@@ -322,59 +375,100 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     radius = _scalp_radius(_scalp_samples(head, faces), centre, th.reshape(-1), ph.reshape(-1)).reshape(th.shape)
     scalp = centre + radius[..., None] * direction
     cover = hair_coverage(scalp.reshape(-1, 3), frame, style, drape=True).reshape(th.shape)  # type: ignore[arg-type]
-    depth = style.sides + (style.top - style.sides) * (1 - smoothstep(np.radians(40), np.radians(95), th))
-    depth = np.maximum(depth * smoothstep(0.2, 1.0, cover), HAIR_MIN_CM)
-    p = scalp + depth[..., None] * direction
-    if style.drape is not None:
-        # A curtain: below the crown each column hangs no nearer the skull's axis than anywhere above it, then falls
-        # straight down to its length.
-        rel = p - centre
-        horiz = np.hypot(rel[..., 0], rel[..., 2])
-        start = int(np.searchsorted(theta, np.radians(55.0)))
-        hung = horiz.copy()
-        hung[start:] = np.maximum.accumulate(horiz[start:], axis=0)
-        # The running maximum steps out where a bump (an ear) begins; hair drapes over it, so the steps are smoothed
-        # into ramps (never inside the head: the result stays at or beyond the plain maximum).
-        hung[start:] = np.maximum.accumulate(horiz[start:], axis=0)
-        hung = _envelope(hung)
-        p = centre + np.stack([hung * np.sin(ph), rel[..., 1], hung * np.cos(ph)], -1)
-        bottom = frame.chin_y - style.drape  # type: ignore[attr-defined]
-        last_y = p[-1, :, 1]
-        # Below the last row the curtain falls straight, so it must clear whatever of the head lies there (the ears).
-        samples = _scalp_samples(head, faces)
-        low = samples[(samples[:, 1] < last_y.max()) & (samples[:, 1] > max(bottom, frame.chin_y - 2.0))] - centre  # type: ignore[attr-defined]
-        reach = np.zeros(cols + 1)
-        j = np.clip(np.round((np.arctan2(low[:, 0], low[:, 2]) + np.pi) / (2 * np.pi) * cols).astype(int), 0, cols)
-        np.maximum.at(reach, j, np.hypot(low[:, 0], low[:, 2]))
-        reach[0] = reach[-1] = max(reach[0], reach[-1])
-        reach = np.max([np.roll(reach[:-1], k) for k in range(-3, 4)], axis=0)
-        reach = np.append(reach, reach[0]) + style.sides
-        rel = p - centre
-        need = np.maximum(np.hypot(rel[..., 0], rel[..., 2]), reach[None])
-        grow = need / np.maximum(np.hypot(rel[..., 0], rel[..., 2]), 1e-9)
-        ramp = smoothstep(np.radians(60.0), np.radians(95.0), th)[..., None]  # swell out smoothly towards the last row
-        scale = 1 + (grow[..., None] - 1) * ramp
-        p = centre + rel * np.concatenate([scale[..., :1], np.ones_like(scale), scale[..., :1]], -1)
-        steps = max(2, int(np.ceil((last_y.max() - bottom) / 0.5)))
-        ys = last_y[None] + (bottom - last_y)[None] * np.linspace(0, 1, steps + 1)[1:, None]
-        curtain = np.stack([np.broadcast_to(p[-1:, :, 0], ys.shape), ys, np.broadcast_to(p[-1:, :, 2], ys.shape)], -1)
-        p = np.concatenate([p, curtain])
-        cover = np.concatenate([cover, hair_coverage(curtain.reshape(-1, 3), frame, style, drape=True).reshape(ys.shape)])  # type: ignore[arg-type]
-    rows = len(p)
-    normals, tangents = _grid_frames(p, centre)
-    arc = np.concatenate([np.zeros((1, cols + 1)), np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=-1), 0)])
-    strand = np.stack([np.broadcast_to(phi[None] * STRAND_RADIUS_CM, (rows, cols + 1)), arc], -1)
     # An uneven hairline: the cut-off wanders smoothly around the head (the same for every head).
     jitter = 0.5 + 0.3 * np.sin(7.0 * phi + 1.3) + 0.2 * np.sin(19.0 * phi + 0.4)
-    tri = _grid_triangles(rows, cols, cover, 0.25 + 0.4 * jitter)
+    threshold = 0.25 + 0.4 * jitter
+    depth = style.sides + (style.top - style.sides) * (1 - smoothstep(np.radians(40), np.radians(95), th))
+    # The shell thins to a hair's breadth at the cut and thickens over HAIR_TAPER_CM of height above it, so its edge lies
+    # on the scalp and no steep wall stands at the hairline: over the ~1 cm the coverage takes to rise, the wall at the
+    # temples (seen edge-on from the front) drew a row of dark spikes. A curtain's sides (drape) keep their own ramp.
+    height = hairline_height(scalp.reshape(-1, 3), frame, style).reshape(th.shape)  # type: ignore[arg-type]
+    cut = -0.2 + _smoothstep_inverse(threshold)  # the height at which the coverage reaches the cut's threshold
+    ramp = smoothstep(cut[None], cut[None] + HAIR_TAPER_CM, height)
+    line_cover = smoothstep(-0.2, 0.8, height)
+    ramp = np.where(cover > line_cover, np.maximum(ramp, smoothstep(threshold[None], 1.0, cover)), ramp)
+    taper = np.maximum(depth * ramp, HAIR_MIN_CM)
+    # Strands lie along the scalp, so they are shaded with the frame of the untapered shell (the style's thickness
+    # everywhere, parallel to the scalp): the taper moves the outline, not the highlights, and leaves no dark band of
+    # sideways-turned normals along the hairline.
+    shading = np.maximum(depth, HAIR_MIN_CM)
+    p, cover_all = _draped(head, faces, frame, style, scalp + taper[..., None] * direction, cover, th, ph)
+    p_shading, _ = _draped(head, faces, frame, style, scalp + shading[..., None] * direction, cover, th, ph)
+    cover = cover_all
+    rows = len(p)
+    normals, tangents = _grid_frames(p_shading, centre)
+    edge_normals, edge_tangents = _grid_frames(p, centre)  # the tapered shell's: on the scalp at the cut
+    arc = np.concatenate([np.zeros((1, cols + 1)), np.cumsum(np.linalg.norm(np.diff(p_shading, axis=0), axis=-1), 0)])
+    strand = np.stack([np.broadcast_to(phi[None] * STRAND_RADIUS_CM, (rows, cols + 1)), arc], -1)
+    # The cut follows the coverage's contour, not the grid: triangles with any corner inside are kept and the corners
+    # outside are moved onto the contour (cut along whole triangles, the edge was a saw at the temples, where the
+    # hairline runs diagonally across the grid).
+    inside = cover - threshold[None]
+    # How far above the cut each vertex lies (cm; the shell's own height, a hair's breadth off the scalp at the cut), and
+    # whether its coverage is a curtain's sides rather than the hairline's.
+    above = hairline_height(p.reshape(-1, 3), frame, style).reshape(p.shape[:2]) - cut[None]  # type: ignore[arg-type]
+    side = (cover > smoothstep(-0.2, 0.8, above + cut[None]) + 1e-6).astype(np.float64)
+    tri, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, side) = _cut_at_contour(
+        rows, cols, inside, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, side))
     albedo = colour * style.density + skin * (1 - style.density)
-    # A soft hairline: the hair thins towards its edge, so there the skin shows through (a hard dark edge read as a
-    # cap); the edge keeps HAIRLINE_EDGE of the colour.
-    thick = (HAIRLINE_EDGE + (1 - HAIRLINE_EDGE) * smoothstep(0.3, 0.95, cover)).reshape(-1, 1)
-    n = rows * (cols + 1)
-    albedo = skin + (albedo - skin) * thick
+    # A soft hairline: the hair's colour comes in over HAIRLINE_FADE_CM from the skin's at the cut (an alpha painted over
+    # the skin beneath, so the shell's outline does not draw a line), and its highlights with it; where it is skin, it is
+    # shaded with the scalp-hugging tapered shell's frame, so it is lit as the skin beside it is.
+    fade = np.where(side > 0.5, smoothstep(0.0, 0.35, inside), smoothstep(0.0, HAIRLINE_FADE_CM, above))
+    alpha = HAIRLINE_EDGE + (1 - HAIRLINE_EDGE) * fade[..., None]
+    normals = edge_normals + (normals - edge_normals) * alpha
+    tangents = edge_tangents + (tangents - edge_tangents) * alpha
+    normals /= np.linalg.norm(normals, axis=-1, keepdims=True).clip(1e-12)
+    tangents /= np.linalg.norm(tangents, axis=-1, keepdims=True).clip(1e-12)
+    alpha = alpha.reshape(-1, 1)
+    albedo = skin + (albedo - skin) * alpha
+    # Hairness stays above 0 at the edge: 0 marks cloth for the draws (renderers.gl_attachments).
+    hairness = style.density * np.maximum(alpha[:, 0], 0.02)
     return (p.reshape(-1, 3), normals.reshape(-1, 3), tangents.reshape(-1, 3), albedo, strand.reshape(-1, 2),
-            np.full(n, style.density), tri)
+            hairness, tri)
+
+
+def _smoothstep_inverse(y: np.ndarray) -> np.ndarray:
+    """Return x in [0, 1] with smoothstep(0, 1, x) = y (y in [0, 1]), by interpolation in a fine table."""
+    x = np.linspace(0.0, 1.0, 2049)
+    return np.interp(y, x * x * (3 - 2 * x), x)
+
+
+def _cut_at_contour(rows: int, cols: int, inside: np.ndarray, fields: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Return (triangles (F, 3) int32, `fields` with the outside corners moved onto the contour `inside` = 0) of a
+    (rows, cols + 1) grid whose last column repeats the first.
+
+    A triangle is kept when any corner has `inside` > 0; each kept corner with `inside` <= 0 moves to the mean of the
+    zero crossings along its edges to inside corners (every field, (rows, cols + 1[, k]), interpolated linearly; the
+    caller renormalises unit vectors), so the outline follows the contour within a fraction of a cell. The seam's two
+    copies of a vertex move together."""
+    n = rows * (cols + 1)
+    flat = [f.reshape(n, -1).astype(np.float64) for f in fields]
+    f = inside.reshape(-1)
+    idx = np.arange(n).reshape(rows, cols + 1)
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    quads = np.stack([a, c, d, b], -1).reshape(-1, 4)
+    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    tris = tris[(f[tris] > 0).any(1)]
+    canon = np.where(np.arange(n) % (cols + 1) == cols, np.arange(n) - cols, np.arange(n))  # the seam's copy -> column 0
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    edges = np.unique(np.sort(edges, 1), axis=0)
+    out_in = edges[(f[edges[:, 0]] > 0) != (f[edges[:, 1]] > 0)]
+    out_in = np.where((f[out_in[:, 0]] > 0)[:, None], out_in[:, ::-1], out_in)  # (outside, inside)
+    o, i = out_in[:, 0], out_in[:, 1]
+    t = (f[o] / (f[o] - f[i]))[:, None]  # f[o] <= 0 < f[i]: t in [0, 1)
+    count = np.bincount(canon[o], minlength=n).astype(np.float64)
+    moved = count > 0
+    result = []
+    for field in flat:
+        crossing = field[o] + (field[i] - field[o]) * t
+        total = np.zeros_like(field)
+        np.add.at(total, canon[o], crossing)
+        new = field.copy()
+        new[moved] = total[moved] / count[moved, None]
+        new = new[canon]  # the seam's copy takes column 0's value
+        result.append(new.reshape(fields[len(result)].shape).astype(fields[len(result)].dtype))
+    return tris.astype(np.int32), tuple(result)
 
 
 # ------------------------------------------------------------------------------------------ clothing

@@ -61,6 +61,7 @@ def renderer_exposure(options: RendererOptions, appearance: Appearance | None = 
 
 UNLIFTED_PARTS: dict[str, dict[str, float]] = {
     "mouth_interior": {"teeth": 0.7, "gums_tongue": 1.0, "mouth_socket": 1.0},
+    "teeth_shade": {"teeth": 0.7, "gums_tongue": 1.0, "mouth_socket": 1.0},
     "eye_detail": {"eyeball_left": 0.5, "eyeball_right": 0.5},
 }
 """Per `Appearance` switch, the ICT parts it keeps out of the auto-exposure's lift and how much of the gain (as a power)
@@ -89,9 +90,12 @@ def renderer_albedo(head: Any, options: RendererOptions, appearance: Appearance 
     albedo = paint_head(head, look)
     gain = renderer_exposure(options, look)
     if gain != 1.0 and head.is_ict:
+        shares: dict[str, float] = {}  # a part two switches keep out of the lift is kept out once, by the larger share
         for switch, parts in UNLIFTED_PARTS.items():
             if getattr(look, switch):
                 for name, share in parts.items():
-                    a, b = ICT_PARTS[name]
-                    albedo[a:b] *= np.float32(gain ** (-share / GAMMA))
+                    shares[name] = max(shares.get(name, 0.0), share)
+        for name, share in shares.items():
+            a, b = ICT_PARTS[name]
+            albedo[a:b] *= np.float32(gain ** (-share / GAMMA))
     return albedo

@@ -11,7 +11,7 @@ The model, per fragment (linear light):
     fold(u) = max(0.5 + 0.5 cos(2 pi u), 0) ** WRINKLE_SHARPNESS   dark where the line coordinate u is an integer
     key     = max((n.l_key + KEY_WRAP) / (1 + KEY_WRAP), 0)        wrapped diffuse (fill likewise)
     rim     = (1 - n.v) ** RIM_POWER * max(n.l_rim + RIM_WRAP, 0)
-    spec    = specular (1 - a fold(u)) occlusion max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
+    spec    = specular (1 - a fold(u)) (1 - WRINKLE_GLOSS_LOSS a) occlusion max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
               (c: the cornea normal, position minus the eyeball's centre, normalised per fragment)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K;  lin / (1 + TONE lin);  ** (1 / GAMMA)
 
@@ -53,6 +53,11 @@ WRINKLE_ONSET = 0.02
 """Compression (fraction of edge length lost) below which no line shows: small shrinkage is skin, not a fold."""
 WRINKLE_FULL = 0.12
 """Compression at which a region's lines reach their full depth (ICT's brow raise compresses the forehead ~0.19)."""
+WRINKLE_GLOSS_LOSS = 1.0
+"""Fraction of the skin's highlight a fold region loses per unit of amplitude a (a <= 0.45), between its lines as well as
+in them: compressed skin bunches into folds finer than the drawn lines, which break up its sheen. Without it the ridges
+between the crow's feet (and the squinting lower lid's bulge) kept the full highlight and, over dark albedo, read as
+light lines (issue 19)."""
 CATCH_LIGHT_POWER = 150.0
 """Blinn exponent of the cornea's highlight: a few pixels across on a 256 px face."""
 CATCH_LIGHT_STRENGTH = 1.6
@@ -298,7 +303,8 @@ def fragment_shader(wrinkles: bool = True, catch_lights: bool = True, detail: bo
         fold = f"""
     float ridge = max(0.5 + 0.5 * cos({_glsl(2 * math.pi)} * v_wrinkle.x), 0.0);
     fold_shade = 1.0 - v_wrinkle.y * {_glsl_power("ridge", WRINKLE_SHARPNESS)};
-    albedo *= fold_shade;"""
+    albedo *= fold_shade;
+    gloss_shade = fold_shade * (1.0 - {_glsl(WRINKLE_GLOSS_LOSS)} * v_wrinkle.y);"""
     bump = ""
     if detail:
         (a1, b1, c1), (a2, b2, c2) = FINE_LINE_DIRECTIONS
@@ -387,7 +393,8 @@ void main() {{
     if (dot(n, view) < 0.0) n = -n;  // back faces (inside of lips, mouth) lit like front faces
     vec3 n_geo = n;{bump}
     vec3 albedo = v_albedo;
-    float fold_shade = 1.0;  // a fold is in its own shadow: it darkens the albedo and the skin's highlight alike{fold}
+    float fold_shade = 1.0;  // a fold is in its own shadow: it darkens the albedo and the skin's highlight alike
+    float gloss_shade = 1.0;  // and a folding region's sheen is broken up between its lines too (WRINKLE_GLOSS_LOSS){fold}
     // Soft (wrapped) diffuse so the shadow side does not go black.
     float key = max((dot(n, u_key_dir) + {_glsl(KEY_WRAP)}) / {_glsl(1 + KEY_WRAP)}, 0.0);
     float fill = max((dot(n, u_fill_dir) + {_glsl(FILL_WRAP)}) / {_glsl(1 + FILL_WRAP)}, 0.0);
@@ -398,7 +405,7 @@ void main() {{
     {lobe}{shadow}
     // Folds and cavities are in their own shadow: their highlight dims with their albedo (a lit highlight over a
     // darkened albedo read as a grey smudge beside the nose, and as white lines in crow's feet).
-    float spec = u_specular * fold_shade * v_occlusion * lobe;{catch}
+    float spec = u_specular * gloss_shade * v_occlusion * lobe;{catch}
     vec3 lin = albedo * (u_ambient * {ao} + {key_light} * u_key_rgb + fill * u_fill_rgb * {ao}) + rim * u_rim_rgb * albedo * {ao} + {spec_light} * u_key_rgb;{sss}
     lin = lin / (1.0 + {_glsl(TONE)} * lin);
     f_colour = vec4({encode}, 1.0);
@@ -694,10 +701,12 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
     n_dot_v = n_dot_v.abs() if skin is None or skin.detail_strength is None else n_dot_v.clamp_min(0)
     albedo = albedo_linear
     fold_shade: torch.Tensor | float = 1.0
+    gloss_shade: torch.Tensor | float = 1.0
     if wrinkle is not None:
         fold = (0.5 + 0.5 * (2 * math.pi * wrinkle[:, :1]).cos()).clamp_min(0).pow(WRINKLE_SHARPNESS)
         fold_shade = 1 - wrinkle[:, 1:2] * fold
         albedo = albedo * fold_shade
+        gloss_shade = fold_shade * (1 - WRINKLE_GLOSS_LOSS * wrinkle[:, 1:2])
     key = ((n @ key_dir)[:, None] + KEY_WRAP).div(1 + KEY_WRAP).clamp_min(0)
     fill = ((n @ fill_dir)[:, None] + FILL_WRAP).div(1 + FILL_WRAP).clamp_min(0)
     rim = (1 - n_dot_v).pow(RIM_POWER) * ((n @ rim_dir)[:, None] + RIM_WRAP).clamp_min(0)
@@ -709,7 +718,7 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
         g = skin.material[:, 2:3]
         lobe = skin.material[:, 1:2] * (lobe + (-g).clamp_min(0) * (0.5 * n_h.pow(SPEC_POWER_ROUGH) - lobe)
                                          + g.clamp_min(0) * (2 * n_h.pow(SPEC_POWER_GLOSSY) - lobe))
-    spec = specular * fold_shade * lobe  # a fold shades its highlight too: lines never turn white
+    spec = specular * gloss_shade * lobe  # a fold shades its highlight too (lines never turn white), its region's sheen breaks up
     if occlusion is not None:  # so does a cavity: no grey smudge of highlight over a darkened albedo
         spec = spec * occlusion
     if gloss is not None:

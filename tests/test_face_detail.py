@@ -53,7 +53,7 @@ def test_teeth_turned_into_the_mouth_are_in_its_shade(head) -> None:
 
 
 def test_switches_off_paint_the_old_mouth_and_eyes(head) -> None:
-    old = paint_head(head, Appearance(mouth_interior=False, eye_detail=False))
+    old = paint_head(head, Appearance(mouth_interior=False, eye_detail=False, teeth_shade=False))
     new = paint_head(head, ON)
     a, b = ICT_PARTS["teeth"]
     assert np.allclose(old[a:b], (0.90, 0.87, 0.80))
@@ -145,7 +145,7 @@ def test_teeth_are_shaded_and_never_glow_on_dark_skin() -> None:
     y = _luma(teeth["dark"])
     assert np.percentile(y, 10) < 0.75 * np.percentile(y, 90)  # the teeth further back are in the mouth's shade
     # The old look, for the record of what this fixes: lifted with the skin, most of the teeth clipped to white.
-    old = Appearance(skin="dark", mouth_interior=False)
+    old = Appearance(skin="dark", mouth_interior=False, teeth_shade=False)
     img = _render(w, old)
     m = _changed(img, _render(w, replace(old, teeth_colour=(0.5, 0.5, 0.5))))
     assert (img[m] >= 250).all(1).mean() > 0.3
@@ -165,7 +165,7 @@ def test_three_quarter_teeth_in_the_gap_are_shaded_not_floating() -> None:
     upper = ys < np.percentile(ys, 40)
     lower = ys > np.percentile(ys, 85)
     assert np.median(y[lower]) < 0.8 * np.median(y[upper]), (np.median(y[lower]), np.median(y[upper]))
-    img_off = _render(w, replace(look, mouth_interior=False), 30.0, 384)
+    img_off = _render(w, replace(look, mouth_interior=False, teeth_shade=False), 30.0, 384)
     y_off = _luma(img_off[m])
     assert np.median(y_off[lower]) > 0.9 * np.median(y_off[upper])  # before: the far tooth was lit like the front ones
 
@@ -205,3 +205,85 @@ def test_both_renderers_draw_the_same_albedo_with_the_lift_withheld() -> None:
     assert np.allclose(albedo[g0:g1] / np.maximum(painted[g0:g1], 1e-6), skin_exposure("dark") ** (-1 / 2.2), rtol=1e-4)
     assert np.array_equal(albedo[:ICT_PARTS["mouth_socket"][0]], painted[:ICT_PARTS["mouth_socket"][0]])
     assert np.array_equal(renderer_albedo(head, RendererOptions(appearance=ON)), paint_head(head, ON))  # medium: no lift
+
+
+# ------------------------------------------------------------------------------- the default look (teeth_shade)
+def test_default_teeth_at_the_corners_and_turned_inwards_are_in_the_mouths_shade(head) -> None:
+    """`Appearance()` shades the teeth alone (teeth_shade, on by default): the lower teeth at an open mouth's corners (the
+    'fangs' of surprise) keep at most ~0.7 of their colour and the far teeth's inner faces (what a three-quarter view
+    sees through the gap) about half, while the front incisors keep theirs; gums, tongue, lining and skin are unchanged."""
+    from avatar.blend import vertex_normals
+
+    v = head.generic_neutral
+    shaded, lit = paint_head(head, Appearance()), paint_head(head, Appearance(teeth_shade=False))
+    a, b = ICT_PARTS["teeth"]
+    teeth = np.arange(a, b)
+    jaw = np.linalg.norm(head.deltas[ARKIT_NAMES.index("jawOpen")][teeth], axis=1) > 0.05
+    n = vertex_normals(v, head.faces)[teeth]
+    ratio = shaded[teeth].sum(1) / lit[teeth].sum(1)
+    front = (np.abs(v[teeth, 0]) < 0.5) & (n[:, 2] > 0.6)
+    corners = jaw & (np.abs(v[teeth, 0]) > 1.8) & (np.abs(v[teeth, 0]) < 2.4) & (n[:, 2] > 0.3)  # labial sides
+    far_inner = jaw & (v[teeth, 0] < -1.5) & (n[:, 0] > 0.5)
+    assert front.sum() > 20 and corners.sum() > 20 and far_inner.sum() > 20
+    assert ratio[front].mean() > 0.85, ratio[front].mean()
+    assert ratio[corners].mean() < 0.75, ratio[corners].mean()
+    assert ratio[far_inner].mean() < 0.55, ratio[far_inner].mean()
+    assert np.array_equal(shaded[:a], lit[:a]) and np.array_equal(shaded[b:], lit[b:])
+
+
+def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return (the GL frame, {part: pixel mask}) for the lower teeth ('lower', with their rest x in 'lower_x') and the
+    lower gums and tongue ('tongue'), from a visibility pass of the same posed head through the same camera."""
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+    from renderers.visibility import GLVisibilityRasterizer
+
+    head = default_head()
+    with GLRenderer(head, RendererOptions(width=size, height=size, camera=view, appearance=look)) as r:
+        img = r.render(weights).astype(np.float64)
+        verts = r._poser.pose(weights).copy()
+        faces = r._faces
+        with GLVisibilityRasterizer(faces, len(verts), size, size, r.camera) as vis:
+            tri = vis.rasterize(verts)
+    first = faces[np.maximum(tri, 0), 0]
+    moves = np.linalg.norm(head.deltas[ARKIT_NAMES.index("jawOpen")][first], axis=-1) > 0.05
+    in_part = lambda name: (tri >= 0) & (first >= ICT_PARTS[name][0]) & (first < ICT_PARTS[name][1])  # noqa: E731
+    lower = in_part("teeth") & moves
+    return img, {"lower": lower, "lower_x": head.generic_neutral[first, 0], "tongue": in_part("gums_tongue") & moves}
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+@pytest.mark.parametrize("skin", ["medium", "dark"])
+def test_surprise_shows_no_bright_fangs_at_the_mouths_corners(skin: str) -> None:
+    """Front, surprise 1.0, the default look: the lower teeth that show at the corners of the open mouth are about as dark
+    as the tongue beside them (before: near-white canines at ~1.9x the tongue's luma, like fangs; clipped white on dark
+    skin)."""
+    w = avatar.pose("surprise", 1.0)
+    for look, fangs in ((Appearance(skin=skin), False), (Appearance(skin=skin, teeth_shade=False), True)):
+        img, parts = _mouth_parts(w, look, "front", 384)
+        assert parts["lower"].sum() > 100 and parts["tongue"].sum() > 1000
+        teeth, tongue = np.median(_luma(img[parts["lower"]])), np.median(_luma(img[parts["tongue"]]))
+        if fangs:  # the old look, for the record of what this fixes
+            assert teeth > 1.5 * tongue, (teeth, tongue)
+        else:
+            # On dark skin the teeth keep a little of the exposure's lift (gain ** 0.3) and the tongue none: up to ~1.1.
+            assert teeth < 1.15 * tongue, (teeth, tongue)
+            assert (img[parts["lower"]] >= 250).all(1).mean() < 0.01
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_three_quarter_far_lower_tooth_does_not_float_in_the_gap() -> None:
+    """Yaw 30, happy 1.0, the default look: the far side's lower teeth seen through the gap (rest x < -1.2 cm) are no
+    brighter than the lower gums and tongue around them (before: one lit tooth as bright as the front teeth)."""
+    w = avatar.pose("happy", 1.0)
+    for look, floating in ((Appearance(), False), (Appearance(teeth_shade=False), True)):
+        img, parts = _mouth_parts(w, look, 30.0, 512)
+        far = parts["lower"] & (parts["lower_x"] < -1.2)
+        assert far.sum() > 40 and parts["tongue"].sum() > 100
+        tooth, gap = np.median(_luma(img[far])), np.median(_luma(img[parts["tongue"]]))
+        if floating:
+            assert tooth > 1.5 * gap, (tooth, gap)
+        else:
+            assert tooth < 1.05 * gap, (tooth, gap)

@@ -211,3 +211,91 @@ def test_hair_rests_outside_the_scalp() -> None:
         close = (dh * ds[nearest]).sum(1) > np.cos(np.radians(2.0))
         inside = np.linalg.norm(hair, axis=1)[close] < np.linalg.norm(skin[nearest[close]], axis=1) - 0.05
         assert inside.mean() < 0.01, f"{style}: {inside.mean():.3f} of the hair inside the scalp"
+
+
+def _front_hairline(style: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
+    """Return (boundary edges (E, 2), rest vertices, albedo, attachments) of the hair's outline in front of the ears and
+    above the brows' top less 0.5 cm: the hairline over the forehead and the temples."""
+    from avatar.appearance import head_frame
+    from renderers.attachments import build_attachments
+    from renderers.drawn_faces import drawn_faces
+
+    head = default_head()
+    att = build_attachments(head, Appearance(hair_style=style), drawn_faces(head))
+    hf = att.hair_faces()
+    edges, count = np.unique(np.sort(np.concatenate([hf[:, [0, 1]], hf[:, [1, 2]], hf[:, [2, 0]]]), 1), axis=0, return_counts=True)
+    p = att.rest
+    edges = edges[(count == 1) & (np.linalg.norm(p[edges[:, 0]] - p[edges[:, 1]], axis=1) > 1e-4)]  # snapping may collapse one
+    v = head.neutral.astype(np.float64)
+    frame = head_frame(v, v[head.landmarks68])
+    front = (p[:, 1] > frame.brow_top - 0.5) & (p[:, 2] > frame.centre[2])
+    return edges[front[edges].all(1)], p, att.albedo, att
+
+
+@pytest.mark.parametrize("style", ["short", "medium"])
+def test_hairline_follows_a_smooth_contour_on_the_scalp_in_the_skins_colour(style: str) -> None:
+    """The hair's outline over the forehead and temples is a smooth curve lying on the scalp, skin-coloured at the cut
+    (an alpha painted over the skin): cut along whole grid triangles with a 0.3-1 cm thick edge, it turned ~110 degrees
+    at every step (a saw at the temples) and stood off the scalp as a wall of dark spikes."""
+    from scipy.spatial import cKDTree
+
+    from avatar.appearance import skin_albedo
+    from renderers.attachments import _scalp_samples
+    from renderers.drawn_faces import drawn_faces
+
+    edges, p, albedo, _ = _front_hairline(style)
+    assert len(edges) > 60
+    neighbours: dict[int, list[int]] = {}
+    for a, b in edges:
+        neighbours.setdefault(int(a), []).append(int(b))
+        neighbours.setdefault(int(b), []).append(int(a))
+    turns = []
+    for v, (a, b) in ((v, ns) for v, ns in neighbours.items() if len(ns) == 2):
+        d1, d2 = p[v] - p[a], p[b] - p[v]
+        turns.append(np.degrees(np.arccos(np.clip(d1 @ d2 / np.linalg.norm(d1) / np.linalg.norm(d2), -1, 1))))
+    assert np.percentile(turns, 95) < 45, np.percentile(turns, 95)  # the saw: > 130
+    outline = np.unique(edges)
+    head = default_head()
+    gap = cKDTree(_scalp_samples(head, drawn_faces(head))).query(p[outline])[0]
+    assert np.median(gap) < 0.4, np.median(gap)  # the scalp's samples are ~0.25 cm apart; the thick edge: 0.8-1.2
+    assert np.abs(albedo[outline] - skin_albedo("medium")).max() < 0.05
+
+
+def test_hair_colour_comes_in_over_a_fade_not_a_step() -> None:
+    """From the cut inwards the hair's albedo goes from the skin's to the hair's over a few millimetres: within 0.15 cm of
+    the outline no vertex has more than half the hair's colour, and some vertices lie part-way (a ramp, not a step)."""
+    from scipy.spatial import cKDTree
+
+    from avatar.appearance import hair_albedo, skin_albedo
+
+    edges, p, albedo, att = _front_hairline("short")
+    skin, hair = skin_albedo("medium"), hair_albedo(Appearance())
+    alpha = ((albedo - skin) @ (hair - skin)) / ((hair - skin) @ (hair - skin))
+    hair_verts = np.unique(att.hair_faces())
+    d = cKDTree(p[np.unique(edges)]).query(p[hair_verts])[0]
+    a = alpha[hair_verts]
+    assert a[d < 0.15].max() < 0.5
+    assert ((a > 0.2) & (a < 0.8) & (d < 1.0)).sum() > 50
+    assert np.median(a[(d > 1.0) & (d < 3.0)]) > 0.95  # and the hair is its colour inside
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_front_hairline_fades_over_pixels_in_the_frame() -> None:
+    """Rendered (GL, 512 px, front): over the forehead's middle, the hair's share of a pixel (white hair minus black hair)
+    falls from full to nothing over several pixel rows, not in one step."""
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+
+    def luma(colour: tuple[float, float, float]) -> np.ndarray:
+        opts = RendererOptions(width=512, height=512, camera="front", appearance=Appearance(hair_colour=colour))
+        with GLRenderer(options=opts) as r:
+            return r.render(np.zeros(52, np.float32)).astype(np.float64)[..., :3] @ np.array([0.2126, 0.7152, 0.0722])
+
+    share = luma((1.0, 1.0, 1.0)) - luma((0.0, 0.0, 0.0))
+    for x in (236, 256, 276):
+        col = share[:200, x]
+        full = col[np.flatnonzero(col > 100)].max()
+        last = np.flatnonzero(col > 0.9 * full).max()  # the lowest fully haired row above the forehead
+        ramp = ((col > 0.1 * full) & (col < 0.9 * full))[last:].sum()
+        assert ramp >= 5, (x, ramp, col[last - 2:last + 14].round())

@@ -365,3 +365,53 @@ def test_crows_feet_on_brown_skin_are_darker_never_white() -> None:
 
     light = float(np.asarray(SKIN_TONES["light"]) ** 2.2 @ np.array([0.2126, 0.7152, 0.0722]))
     assert luminance[True][changed].max() < light
+
+
+def test_a_folding_region_loses_part_of_its_highlight_between_its_lines_too() -> None:
+    """Between the lines (fold(u) = 0) the albedo is untouched but the highlight loses WRINKLE_GLOSS_LOSS x a of itself
+    (torch; the GL shader evaluates the same formula, compared image to image elsewhere): compressed skin's sheen breaks
+    up, so the ridges between crow's feet do not keep a full highlight over dark albedo."""
+    n = 256
+    normals = torch.tensor([[0.0, 0.0, 1.0]]).repeat(n, 1)
+    world = torch.zeros(n, 3)
+    albedo = torch.full((n, 3), 0.02)  # dark skin: the highlight is most of the pixel
+    unit = lambda v: torch.tensor(v) / torch.tensor(v).norm()  # noqa: E731
+    lights = dict(eye=torch.tensor([0.0, 0.0, 60.0]), key_dir=unit([0.0, 0.0, 1.0]), fill_dir=unit([-0.7, 0.1, 0.6]),
+                  rim_dir=unit([0.0, 0.6, -0.8]), key_rgb=torch.full((3,), 1.0), fill_rgb=torch.full((3,), 0.0),
+                  rim_rgb=torch.full((3,), 0.0), ambient=torch.full((3,), 0.0), specular=0.5)
+    between = torch.stack([torch.full((n,), 0.5), torch.linspace(0.0, 0.45, n)], 1)  # u = 0.5: half-way between lines
+    flat = shading.shade_torch(normals, world, albedo, wrinkle=between * torch.tensor([1.0, 0.0]), **lights)
+    folded = shading.shade_torch(normals, world, albedo, wrinkle=between, **lights)
+    assert torch.all(folded[1:, 0] < flat[1:, 0]) and torch.allclose(folded[0], flat[0])
+    assert (folded[:, 0].diff() <= 1e-6).all()  # the more the skin folds, the less it shines
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+@pytest.mark.parametrize("skin", ["brown", "dark"])
+def test_crows_feet_region_is_not_lighter_than_the_cheek_on_dark_skin(skin: str) -> None:
+    """Happy 1.0 at yaw 30 (GL, 512 px), the near eye: the brightest crow's-feet pixels (98th percentile of luma, where
+    the region's depth > 0.2) are no lighter than the brightest of the cheek below it. Before, the ridges between the
+    lines and the squinting lower lid kept the full highlight and drew light lines over the dark albedo (dark 131.8 vs
+    the cheek's 126.5, brown 154.1 vs 152.2)."""
+    from avatar.head import ICT_PARTS
+    from renderers.visibility import GLVisibilityRasterizer
+
+    head = default_head()
+    wf = wrinkle_field(head)
+    v = head.generic_neutral
+    corner = v[head.landmarks68][45]  # the outer corner of the eye on +x, the near side at yaw 30
+    crow = wf.region_mask("crows_feet") & (wf.depth > 0.2) & (v[:, 0] > 0)
+    cheek = np.zeros(len(v), bool)
+    cheek[:ICT_PARTS["face"][1]] = True
+    cheek &= (np.abs(v[:, 0] - corner[0] + 0.25) < 0.75) & (v[:, 1] < corner[1] - 1.5) & (v[:, 1] > corner[1] - 3.0)
+    w = emotion_to_arkit("happy", 1.0)
+    with GLRenderer(head, RendererOptions(width=512, height=512, camera=30.0, appearance=Appearance(skin=skin))) as r:
+        img = r.render(w).astype(np.float64)[..., :3] @ np.array([0.2126, 0.7152, 0.0722])
+        verts = r._poser.pose(w).copy()
+        with GLVisibilityRasterizer(r._faces, len(verts), 512, 512, r.camera) as vis:
+            tri = vis.rasterize(verts)
+        first = r._faces[np.maximum(tri, 0), 0]
+    in_crow, in_cheek = (tri >= 0) & crow[first], (tri >= 0) & cheek[first]
+    assert in_crow.sum() > 500 and in_cheek.sum() > 300
+    assert np.percentile(img[in_crow], 98) <= np.percentile(img[in_cheek], 98) + 0.5

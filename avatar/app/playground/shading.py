@@ -2,7 +2,7 @@
 
 One group above the tabs applies to every render the Expression, Speech and Fidelity tabs make, as `--no-cavity
 --no-wrinkles --mouth-shadow --catch-lights --no-skin-detail --no-skin-regions --no-subsurface --no-ambient-occlusion
---shadows` do on the command line and `appearance=` does in Python. The boxes
+--shadows --no-teeth-shade` do on the command line and `appearance=` does in Python. The boxes
 start at `avatar.appearance.Appearance`'s own defaults, so an untouched page renders what `avatar.render` does.
 """
 
@@ -29,6 +29,7 @@ SWITCHES: dict[str, str] = {
     "hair": "hair (geometry, strand highlights)",
     "brow_shell": "brows with depth (a raised shell)",
     "clothing": "clothing at the neck and shoulders",
+    "teeth_shade": "teeth in the mouth's shade (side and far teeth darker)",
     "mouth_interior": "mouth interior (teeth, gums, tongue shaded inside the mouth)",
     "eye_detail": "eye detail (iris fibres, limbal ring, wet line at the lid)",
 }
