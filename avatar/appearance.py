@@ -170,11 +170,13 @@ MOUTH_INTERIOR_FRONT = 1.0
 incisors of a light-skinned smile grey)."""
 MOUTH_LINGUAL_SHADE = 0.6
 """Extra factor on the teeth's inner (lingual) faces and the tongue, which face the mouth's dark inside, not the opening."""
-TEETH_SHADE_DEFAULT = True
-"""Default of `Appearance.teeth_shade`, on: the teeth alone lit through the lips' opening (issue 19; docs/appearance.md,
-"Teeth in the mouth's shade"): without it the lower canines at the corners of an open mouth and a far-side lower tooth
-at three-quarter were as bright as the front incisors (fangs, a floating tooth). The held-out judge did not read worse
-(docs/legibility.md)."""
+TEETH_SHADE_DEFAULT = False
+"""Default of `Appearance.teeth_shade`, off: the teeth alone lit through the lips' opening (issue 19; docs/appearance.md,
+"Teeth in the mouth's shade"). It removes the lower canines lit like fangs at the corners of surprise's open mouth and
+the far-side lower tooth floating, lit, in the gap at three-quarter, but on the held-out identities the held-out judge
+read fear worse with it (0.60 -> 0.35 on identities 0, 7, 21, 80, 95; docs/legibility.md): the lateral teeth fear's
+stretched mouth shows are shaded as much as surprise's corner teeth, which only a shade that follows the mouth's
+corners frame by frame would tell apart."""
 TEETH_SHADE_DEPTH_CM = 1.5
 """Depth behind the front teeth at which a tooth's light has fallen 1/e of the way to MOUTH_INTERIOR_FLOOR (teeth_shade):
 the incisors keep their light, the teeth at an open mouth's corners (~1 cm back) about 0.8 of it, the molars the floor.
@@ -225,7 +227,7 @@ class Appearance:
         keep `MOUTH_INTERIOR_FRONT` of their colour, everything deeper falls towards `MOUTH_INTERIOR_FLOOR` (dark,
         not black), and the faces turned into the mouth (the teeth's inner sides, the tongue) are darker still, so a
         back tooth seen through the gap at three-quarter stays in the mouth's shade instead of floating, lit, in it.
-    teeth_shade: the teeth alone lit through the lips' opening (on by default): a tooth's light falls with its depth
+    teeth_shade: the teeth alone lit through the lips' opening (off by default): a tooth's light falls with its depth
         behind the front teeth (`TEETH_SHADE_DEPTH_CM`, to `MOUTH_INTERIOR_FLOOR`) and its faces turned into the mouth
         get `MOUTH_LINGUAL_SHADE`, so the teeth beside an open mouth's corners and a far-side tooth seen through the gap
         sit in the mouth's shade; on dark skin the teeth take only part of the exposure's lift. The gums, tongue and

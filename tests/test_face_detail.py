@@ -207,15 +207,15 @@ def test_both_renderers_draw_the_same_albedo_with_the_lift_withheld() -> None:
     assert np.array_equal(renderer_albedo(head, RendererOptions(appearance=ON)), paint_head(head, ON))  # medium: no lift
 
 
-# ------------------------------------------------------------------------------- the default look (teeth_shade)
-def test_default_teeth_at_the_corners_and_turned_inwards_are_in_the_mouths_shade(head) -> None:
-    """`Appearance()` shades the teeth alone (teeth_shade, on by default): the lower teeth at an open mouth's corners (the
+# ------------------------------------------------------------------------------- the teeth alone shaded (teeth_shade)
+def test_teeth_shade_puts_the_corner_and_inward_teeth_in_the_mouths_shade(head) -> None:
+    """`teeth_shade` shades the teeth alone (off by default): the lower teeth at an open mouth's corners (the
     'fangs' of surprise) keep at most ~0.7 of their colour and the far teeth's inner faces (what a three-quarter view
     sees through the gap) about half, while the front incisors keep theirs; gums, tongue, lining and skin are unchanged."""
     from avatar.blend import vertex_normals
 
     v = head.generic_neutral
-    shaded, lit = paint_head(head, Appearance()), paint_head(head, Appearance(teeth_shade=False))
+    shaded, lit = paint_head(head, Appearance(teeth_shade=True)), paint_head(head, Appearance())
     a, b = ICT_PARTS["teeth"]
     teeth = np.arange(a, b)
     jaw = np.linalg.norm(head.deltas[ARKIT_NAMES.index("jawOpen")][teeth], axis=1) > 0.05
@@ -255,16 +255,16 @@ def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size:
 @pytest.mark.gl
 @pytest.mark.slow
 @pytest.mark.parametrize("skin", ["medium", "dark"])
-def test_surprise_shows_no_bright_fangs_at_the_mouths_corners(skin: str) -> None:
-    """Front, surprise 1.0, the default look: the lower teeth that show at the corners of the open mouth are about as dark
-    as the tongue beside them (before: near-white canines at ~1.9x the tongue's luma, like fangs; clipped white on dark
-    skin)."""
+def test_teeth_shade_leaves_no_bright_fangs_at_surprises_corners(skin: str) -> None:
+    """Front, surprise 1.0, `teeth_shade`: the lower teeth that show at the corners of the open mouth are about as dark as
+    the tongue beside them (without it, the default: near-white canines at ~1.9x the tongue's luma, like fangs; clipped
+    white on dark skin)."""
     w = avatar.pose("surprise", 1.0)
-    for look, fangs in ((Appearance(skin=skin), False), (Appearance(skin=skin, teeth_shade=False), True)):
+    for look, fangs in ((Appearance(skin=skin, teeth_shade=True), False), (Appearance(skin=skin), True)):
         img, parts = _mouth_parts(w, look, "front", 384)
         assert parts["lower"].sum() > 100 and parts["tongue"].sum() > 1000
         teeth, tongue = np.median(_luma(img[parts["lower"]])), np.median(_luma(img[parts["tongue"]]))
-        if fangs:  # the old look, for the record of what this fixes
+        if fangs:  # the default look, for the record of what the switch fixes
             assert teeth > 1.5 * tongue, (teeth, tongue)
         else:
             # On dark skin the teeth keep a little of the exposure's lift (gain ** 0.3) and the tongue none: up to ~1.1.
@@ -274,11 +274,12 @@ def test_surprise_shows_no_bright_fangs_at_the_mouths_corners(skin: str) -> None
 
 @pytest.mark.gl
 @pytest.mark.slow
-def test_three_quarter_far_lower_tooth_does_not_float_in_the_gap() -> None:
-    """Yaw 30, happy 1.0, the default look: the far side's lower teeth seen through the gap (rest x < -1.2 cm) are no
-    brighter than the lower gums and tongue around them (before: one lit tooth as bright as the front teeth)."""
+def test_teeth_shade_keeps_the_far_lower_tooth_from_floating_at_three_quarter() -> None:
+    """Yaw 30, happy 1.0, `teeth_shade`: the far side's lower teeth seen through the gap (rest x < -1.2 cm) are no
+    brighter than the lower gums and tongue around them (without it, the default: one lit tooth as bright as the front
+    teeth)."""
     w = avatar.pose("happy", 1.0)
-    for look, floating in ((Appearance(), False), (Appearance(teeth_shade=False), True)):
+    for look, floating in ((Appearance(teeth_shade=True), False), (Appearance(), True)):
         img, parts = _mouth_parts(w, look, 30.0, 512)
         far = parts["lower"] & (parts["lower_x"] < -1.2)
         assert far.sum() > 40 and parts["tongue"].sum() > 100
