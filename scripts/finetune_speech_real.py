@@ -136,6 +136,46 @@ def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: f
     return sorted(out, key=lambda d: d["name"])
 
 
+def closure_speech_items(tsv: str, audio_dir: str, config: dict, limit: int = 0) -> list[dict]:
+    """Return one item per line of a transcripts `tsv` (file stem, speaker, text) whose <audio_dir>/<stem>.wav exists
+    and whose transcript aligns: real voices without lip tracks, which teach only the closure flag (their p/b/m
+    frames) while every other output stays near the teacher."""
+    from generators.speech.audio import load_audio
+
+    out = []
+    for line in Path(tsv).read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[0] == "stem":
+            continue
+        stem, speaker, text = parts[0], parts[1], parts[2]
+        wav = Path(audio_dir) / f"{stem}.wav"
+        if not wav.is_file():
+            continue
+        samples = load_audio(str(wav)).samples
+        it = _item(samples, config)
+        labels = closure_labels(samples, text, it["n"])
+        if labels is None:
+            continue
+        it.update(name=f"speech/{stem}", speaker=speaker, real=False, closure=labels)
+        out.append(it)
+        if limit and len(out) >= limit:
+            break
+    return out
+
+
+def flag_agreement(logit: np.ndarray, labels: np.ndarray) -> tuple[int, int, int, int]:
+    """Return (flag runs on a labelled closure, flag runs, labelled closures flagged, labelled closures) of a
+    (T,) closure `logit` (> 0 is the flag) against (T,) 0/1 `labels`: a run counts when it overlaps the other
+    within one frame."""
+    from generators.speech.closure import _runs
+
+    flag, lab = np.asarray(logit) > 0, np.asarray(labels) > 0.5
+    pred, true = _runs(flag), _runs(lab)
+    grow = lambda m: np.convolve(m.astype(float), np.ones(3), "same") > 0  # noqa: E731 - one frame either side
+    g_lab, g_flag = grow(lab), grow(flag)
+    return (sum(g_lab[a:b].any() for a, b in pred), len(pred), sum(g_flag[a:b].any() for a, b in true), len(true))
+
+
 def speaker_repeats(items: list[dict]) -> np.ndarray:
     """Return how many times each item is drawn per epoch: sqrt(largest speaker's count / its speaker's), rounded.
 
@@ -149,8 +189,10 @@ def speaker_repeats(items: list[dict]) -> np.ndarray:
     return np.array([max(1, round(float(np.sqrt(top / count[it["speaker"]])))) for it in items])
 
 
-def synthetic_items(n: int, seed: int, config: dict) -> list[dict]:
-    """Return `n` synthetic clips (espeak-ng / flite training voices, random sentences) for distillation only."""
+def synthetic_items(n: int, seed: int, config: dict, closures: bool = False) -> list[dict]:
+    """Return `n` synthetic clips (espeak-ng / flite training voices, random sentences) for distillation; with
+    `closures`, each carries its sentence's aligned p/b/m frames ("closure"), which the flag then learns instead of
+    the teacher's flag."""
     from generators.speech.audio import load_audio
 
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -172,8 +214,9 @@ def synthetic_items(n: int, seed: int, config: dict) -> list[dict]:
                 subprocess.run(cmd, check=True, capture_output=True, timeout=60)
             except (OSError, subprocess.SubprocessError):
                 continue  # a missing synthesiser only thins the distillation set
-            it = _item(load_audio(str(path)).samples, config)
-            it.update(name=f"synth/{k}", real=False)
+            samples = load_audio(str(path)).samples
+            it = _item(samples, config)
+            it.update(name=f"synth/{k}", real=False, closure=closure_labels(samples, text, it["n"]) if closures else None)
             out.append(it)
     return out
 
@@ -296,7 +339,10 @@ def loss_terms(model, t: dict, geo: LipGeometry, free_mask, cfg: argparse.Namesp
         terms["scale"] = torch.stack(scale).mean() if scale else out.sum() * 0
     ws, wt = torch.sigmoid(out[..., :52]), torch.sigmoid(t["teach"][:, :n, :52])
     cs, ct = torch.sigmoid(out[..., 52]), torch.sigmoid(t["teach"][:, :n, 52])
-    col = torch.where(free_mask, torch.where(real[:, None, None] > 0, 0.0, cfg.free_distill), 1.0)  # (B, 1, 52)
+    if cfg.closure_only:  # every weight column stays the teacher's: only the closure logit learns
+        col = torch.ones_like(free_mask, dtype=out.dtype)
+    else:
+        col = torch.where(free_mask, torch.where(real[:, None, None] > 0, 0.0, cfg.free_distill), 1.0)  # (B, 1, 52)
     has = t["has_closure"][:, None]  # a real clip with aligned p/b/m learns its closures, not the teacher's
     err = ((ws - wt) ** 2 * col).sum(-1) + cfg.closure_weight * (cs - ct) ** 2 * (1.0 - has)
     terms["distill"] = (err * mask).sum() / mask.sum()
@@ -306,21 +352,36 @@ def loss_terms(model, t: dict, geo: LipGeometry, free_mask, cfg: argparse.Namesp
     return terms
 
 
-def val_r(model, items: list[dict], geo: LipGeometry) -> float:  # noqa: ANN001
-    """Return the mean gap r (best lag within +-133 ms) of `model` on real `items`, at FPS, as the benchmark scores it."""
+def val_r(model, items: list[dict], geo: LipGeometry, counts: list | None = None) -> float:  # noqa: ANN001
+    """Return the mean gap r (best lag within +-133 ms) of `model` on real `items`, at FPS, as the benchmark scores it.
+
+    `counts`, when given, receives the closure flag's `flag_agreement` summed over the items with closure labels.
+    """
     import torch
 
     from generators.speech.realism import best_lag_r
 
     rs = []
+    tally = np.zeros(4, int)
     with torch.no_grad():
         for it in items:
             out = model(torch.from_numpy(it["mel"][None]))[:, : it["n"]]
+            if it.get("closure") is not None:
+                tally += np.array(flag_agreement(out[0, :, 52].numpy(), it["closure"][: it["n"]]))
             w = pipeline_weights(out, torch.from_numpy(it["gate"][None]), torch.from_numpy(it["gain"][None]),
                                  opening_multiplier(model.config), torch.from_numpy((it["act"] <= 0.5)[None].astype(np.float32)))
             gap, _ = geo(w)
             rs.append(best_lag_r(gap[0].numpy(), it["gap"], FPS)[0])
+    if counts is not None:
+        counts[:] = list(tally)
     return float(np.nanmean(rs))
+
+
+def closure_scores(counts: list) -> dict:
+    """Return the closure flag's precision, recall and F1 of `flag_agreement` counts."""
+    hit_p, n_p, hit_t, n_t = counts
+    p, r = hit_p / max(n_p, 1), hit_t / max(n_t, 1)
+    return {"val_flag_precision": p, "val_flag_recall": r, "val_flag_f1": 2 * p * r / max(p + r, 1e-9)}
 
 
 def save(model, args: argparse.Namespace, best: tuple, history: list, train: list, val: list, synth: list,  # noqa: ANN001
@@ -340,7 +401,9 @@ def save(model, args: argparse.Namespace, best: tuple, history: list, train: lis
     if final.exists():
         shutil.rmtree(final)
     tmp.replace(final)
-    metrics = {"seed": args.seed, "best_epoch": best[2], "val_gap_r_best": best[0], "val_gap_r_start": history[0]["val_gap_r"],
+    kept = history[best[2]] if best[2] < len(history) else history[-1]
+    metrics = {"seed": args.seed, "best_epoch": best[2], "selected_by": args.select, "val_gap_r_best": kept["val_gap_r"],
+               "val_flag_f1_best": kept.get("val_flag_f1"), "val_gap_r_start": history[0]["val_gap_r"],
                "train_clips": [it["name"] for it in train], "val_clips": [it["name"] for it in val],
                "synthetic_clips": len(synth), "train_minutes": sum(i["n"] for i in train) / FPS / 60,
                "history": history, "args": dict(vars(args)), "seconds": seconds}
@@ -383,8 +446,22 @@ def main(argv: list[str] | None = None) -> int:
                     help="learn the closure flag on the real clips from their transcripts' aligned p/b/m (else the "
                          "flag is held at the teacher's)")
     ap.add_argument("--real-closure-weight", type=float, default=0.5, help="weight of that closure loss (BCE)")
+    ap.add_argument("--closure-speech", default=None,
+                    help="transcripts .tsv (stem, speaker, text) of real voices without lip tracks: they teach the "
+                         "closure flag only (their aligned p/b/m), so it meets more voices than the tracked speakers'")
+    ap.add_argument("--closure-speech-audio", default=None, help="folder of <stem>.wav of --closure-speech")
+    ap.add_argument("--closure-speech-per-batch", type=int, default=4, help="such clips in each batch")
+    ap.add_argument("--synthetic-closures", action="store_true",
+                    help="the synthetic clips' closure flag learns their sentences' aligned p/b/m (else the teacher's)")
+    ap.add_argument("--closure-only", action="store_true",
+                    help="train the closure flag only: every weight column is distilled to the teacher on every clip "
+                         "and the lip, jaw and scale losses are off, so the mouth stays the starting model's")
+    ap.add_argument("--select", choices=("r", "r+f1"), default="r",
+                    help="epoch kept: the best validation gap r, or r + the validation speakers' closure-flag F1")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.closure_only:
+        args.lip_weight = args.jaw_weight = args.scale_weight = 0.0
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     rng = np.random.default_rng(args.seed)
@@ -399,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         # Early stopping on speakers the training never hears: the epoch kept is the one that generalises.
         train = real_items(args.tracks, args.audio, config, geo.eye_cm, args.augment, args.augment_cents, args.seed,
                            closures=args.real_closures)
-        val = real_items(args.val_tracks, args.audio, config, geo.eye_cm)
+        val = real_items(args.val_tracks, args.audio, config, geo.eye_cm, closures=True)
         real = train + val
     else:
         real = real_items(args.tracks, args.audio, config, geo.eye_cm, closures=args.real_closures)
@@ -415,30 +492,44 @@ def main(argv: list[str] | None = None) -> int:
               "track_lips.py --wav-dir wrote", file=sys.stderr)
         return 2
     repeats = speaker_repeats(train) if args.balance_speakers else np.ones(len(train), int)
-    synth = synthetic_items(args.synthetic, args.seed, config)
+    synth = synthetic_items(args.synthetic, args.seed, config, closures=args.synthetic_closures)
+    speech = (closure_speech_items(args.closure_speech, args.closure_speech_audio or str(Path(args.closure_speech).parent),
+                                   config) if args.closure_speech else [])
     with torch.no_grad():
         teacher_out = {it["name"]: teacher(torch.from_numpy(it["mel"][None]))[0, : it["n"]].numpy()
-                       for it in real + synth}
+                       for it in real + synth + speech}
     free = torch.zeros(52, dtype=torch.bool)
     for name in FREE:
         free[index_of(name)] = True
     free_mask = free[None, None]
     print(f"{len(train)} train, {len(val)} val real clips ({sum(i['n'] for i in real) / FPS / 60:.1f} min), "
-          f"{len(synth)} synthetic; data {time.time() - t0:.0f} s", flush=True)
+          f"{len(synth)} synthetic, {len(speech)} closure-only real ({len({i['speaker'] for i in speech})} voices); "
+          f"data {time.time() - t0:.0f} s", flush=True)
     opt = torch.optim.Adam(student.parameters(), lr=args.lr)
-    history = [{"epoch": 0, "val_gap_r": val_r(student.eval(), val, geo)}]
+
+    def evaluate(epoch: int) -> dict:
+        counts: list = [0, 0, 0, 0]
+        rec = {"epoch": epoch, "val_gap_r": val_r(student.eval(), val, geo, counts), **closure_scores(counts)}
+        rec["selected_by"] = rec["val_gap_r"] + (rec["val_flag_f1"] if args.select == "r+f1" else 0.0)
+        return rec
+
+    history = [evaluate(0)]
     print(history[0], flush=True)
-    best = (history[0]["val_gap_r"], {k: v.clone() for k, v in student.state_dict().items()}, 0)
+    best = (history[0]["selected_by"], {k: v.clone() for k, v in student.state_dict().items()}, 0)
     synth_per_batch = max(1, args.batch // 4) if synth else 0
+    speech_per_batch = min(args.closure_speech_per_batch, len(speech))
     for epoch in range(1, args.epochs + 1):
         student.train()
         order = rng.permutation(np.repeat(np.arange(len(train)), repeats))
         sums: dict[str, float] = {}
         steps = 0
-        for s in range(0, len(order), args.batch - synth_per_batch):
-            items = [train[j] for j in order[s: s + args.batch - synth_per_batch]]
+        real_per_batch = args.batch - synth_per_batch - speech_per_batch
+        for s in range(0, len(order), real_per_batch):
+            items = [train[j] for j in order[s: s + real_per_batch]]
             if synth_per_batch:
                 items += [synth[j] for j in rng.choice(len(synth), synth_per_batch, replace=False)]
+            if speech_per_batch:
+                items += [speech[j] for j in rng.choice(len(speech), speech_per_batch, replace=False)]
             t = batch(items, teacher_out)
             terms = loss_terms(student, t, geo, free_mask, args)
             loss = (args.lip_weight * terms["lip"] + args.jaw_weight * terms["jaw"] + args.scale_weight * terms["scale"]
@@ -450,17 +541,16 @@ def main(argv: list[str] | None = None) -> int:
             steps += 1
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
-        student.eval()
-        rec = {"epoch": epoch, "val_gap_r": val_r(student, val, geo), **{k: v / steps for k, v in sums.items()}}
+        rec = {**evaluate(epoch), **{k: v / steps for k, v in sums.items()}}
         history.append(rec)
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in rec.items()}),
               f"{time.time() - t0:.0f} s", flush=True)
-        if rec["val_gap_r"] > best[0]:
-            best = (rec["val_gap_r"], {k: v.clone() for k, v in student.state_dict().items()}, epoch)
+        if rec["selected_by"] > best[0]:
+            best = (rec["selected_by"], {k: v.clone() for k, v in student.state_dict().items()}, epoch)
             save(student, args, best, history, train, val, synth, time.time() - t0)  # a stopped run keeps its best
     student.load_state_dict(best[1])
     save(student, args, best, history, train, val, synth, time.time() - t0)
-    print(f"best epoch {best[2]}: val gap r {best[0]:.3f} (start {history[0]['val_gap_r']:.3f}); wrote {args.out}/speech_to_arkit")
+    print(f"best epoch {best[2]}: {args.select} {best[0]:.3f} (start {history[0]['selected_by']:.3f}); wrote {args.out}/speech_to_arkit")
     return 0
 
 

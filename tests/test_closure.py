@@ -61,10 +61,22 @@ def test_hybrid_closure_unites_model_and_phones_and_tucks_only_where_open() -> N
     z = _logit((25, -1.5), n=n)  # the model is unsure of a closure the decoder did not hear
     shut, tuck = hybrid_closure(z, phones, fps)
     assert shut[int(0.24 * fps)], "the decoded m closes the lips"
-    assert shut[25], "the model's sub-zero peak closes the lips"
+    assert not shut[20:].any(), "an unsure rise of the logit (below FLAG_LOGIT) does not shut a person's lips"
     assert tuck[int(0.55 * fps)] and not (tuck & shut).any()
-    no_peaks, _ = hybrid_closure(z, phones, fps, peaks=False)
-    assert not no_peaks[25]
+    with_peaks, _ = hybrid_closure(z, phones, fps, peaks=True)
+    assert with_peaks[25], "peaks=True merges the sub-threshold peak as before"
+
+
+def test_the_hybrid_flag_is_held_three_frames_about_its_most_confident_frame() -> None:
+    from generators.speech.closure import FLAG_LOGIT, FLAG_MIN_S, hybrid_closure
+
+    fps = 30.0
+    z = np.full(30, -5.0)
+    z[12] = FLAG_LOGIT + 0.3  # one frame over the flag's threshold
+    z[13] = FLAG_LOGIT - 0.2  # its more confident neighbour
+    shut, _ = hybrid_closure(z, [], fps)
+    assert shut.sum() == round(FLAG_MIN_S * fps) == 3 and shut[12] and shut[13]
+    assert not hybrid_closure(z - 0.4, [], fps)[0].any(), "below FLAG_LOGIT the flag is off"
 
 
 

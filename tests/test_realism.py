@@ -361,3 +361,18 @@ def test_the_shipped_models_opening_is_calibrated_on_the_validation_speakers():
     # The five validation speakers (never trained on, not the held-out ones): the shipped opening_gain makes their
     # typical p90 lip gap the same as ours (1.00 when calibrated), though each person differs (0.5x-1.8x).
     assert len(per) == 5 and 0.9 <= ratio <= 1.1
+
+
+def test_finetune_scores_the_closure_flag_against_aligned_bilabials():
+    ft = _finetune_script()
+    labels = np.zeros(40, np.float32)
+    labels[10:14] = 1.0  # an aligned "b"
+    labels[30:33] = 1.0  # an aligned "m" the flag misses
+    logit = np.full(40, -4.0)
+    logit[14:16] = 1.0  # flagged one frame after the b's labels end: the same closure
+    logit[22:24] = 2.0  # a flag on no bilabial
+    counts = ft.flag_agreement(logit, labels)
+    assert counts == (1, 2, 1, 2)
+    scores = ft.closure_scores(list(counts))
+    assert scores["val_flag_precision"] == 0.5 and scores["val_flag_recall"] == 0.5
+    assert abs(scores["val_flag_f1"] - 0.5) < 1e-9

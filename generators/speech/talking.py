@@ -144,9 +144,9 @@ def speech_curves(
 
     net = as_numpy_model(model)
     if method == "hybrid":
-        # The model's mouth. Without a transcript, closures from its flag, its logit's peaks and the decoded
-        # phones, tucks from the phones (`closure.hybrid_closure`): each finds bilabials the others miss (the
-        # decoder on natural voices, the model on formant synthesis). With one that aligns, the aligned p/b/m and
+        # The model's mouth. Without a transcript, closures from its flag and the decoded phones, tucks from the
+        # phones (`closure.hybrid_closure`): each finds bilabials the other misses (the decoder on natural
+        # voices, the model on formant synthesis). With one that aligns, the aligned p/b/m and
         # f/v only (`closure.transcript_closure`): they are right, and every extra closure shuts lips a person
         # keeps open. A transcript that does not align falls back to the audio-only merge.
         from generators.speech.closure import hybrid_closure, transcript_closure
