@@ -171,17 +171,26 @@ incisors of a light-skinned smile grey)."""
 MOUTH_LINGUAL_SHADE = 0.6
 """Extra factor on the teeth's inner (lingual) faces and the tongue, which face the mouth's dark inside, not the opening."""
 TEETH_SHADE_DEFAULT = False
-"""Default of `Appearance.teeth_shade`, off: the teeth alone lit through the lips' opening (issue 19; docs/appearance.md,
-"Teeth in the mouth's shade"). It removes the lower canines lit like fangs at the corners of surprise's open mouth and
-the far-side lower tooth floating, lit, in the gap at three-quarter, but on the held-out identities the held-out judge
-read fear worse with it (0.60 -> 0.35 on identities 0, 7, 21, 80, 95; docs/legibility.md): the lateral teeth fear's
-stretched mouth shows are shaded as much as surprise's corner teeth, which only a shade that follows the mouth's
-corners frame by frame would tell apart."""
-TEETH_SHADE_DEPTH_CM = 1.5
-"""Depth behind the front teeth at which a tooth's light has fallen 1/e of the way to MOUTH_INTERIOR_FLOOR (teeth_shade):
-the incisors keep their light, the teeth at an open mouth's corners (~1 cm back) about 0.8 of it, the molars the floor.
-Set by the look, as the mildest falloff (1.0, 1.25, 1.5, 2.0 cm compared) at which surprise's corner teeth (front) and
-the far lower tooth at yaw 30 are no brighter than the tongue beside them (2.0 left both brighter); no judge chose it."""
+"""Default of `Appearance.teeth_shade`, off: the teeth lit through the lips' opening as posed in each frame (issue 19;
+docs/appearance.md, "Teeth in the mouth's shade"; `renderers.teeth`). It removes the lower canines lit like fangs at the
+corners of surprise's open mouth and the far-side lower tooth floating, lit, in the gap at three-quarter, and leaves
+fear's side teeth, which its stretched mouth really shows, lit (the earlier fixed shade darkened them too: fear 0.60 ->
+0.35 to the held-out judge on identities 0, 7, 21, 80, 95; per frame fear reads as without it). Still off: on identities
+30, 45, 60, 70, 90 the held-out judge read anger 0.90 -> 0.80 with it (medium skin), and disgust on dark skin lost
+2-3 readings on both sets (docs/legibility.md)."""
+TEETH_OPENING_CM = 0.5
+"""How far outside the posed lips' opening (beyond an inner corner, past a lip's inner edge) a tooth lies for the light
+through it to be gone (a smooth ramp from the edge). Set by the look (renderers.teeth), not by a judge."""
+TEETH_DEPTH_START_CM = 1.0
+"""How far behind the posed inner lip corners a tooth may lie before the light through the opening falls with depth."""
+TEETH_DEPTH_CM = 1.0
+"""Depth beyond `TEETH_DEPTH_START_CM` at which a tooth's light has fallen 1/e of the way to MOUTH_INTERIOR_FLOOR (a
+Gaussian): the lower teeth that surprise's and anger's open jaw carries back (2.6 cm behind the corners) are in the
+mouth's shade, fear's side teeth (0.6 cm) are not. Set by the look, not by a judge (docs/appearance.md)."""
+TEETH_LINGUAL_SHADE = 0.45
+"""Factor on the teeth's faces turned into the mouth (`teeth_shade`): what a three-quarter view sees of the far side's
+teeth through the gap. Darker than `MOUTH_LINGUAL_SHADE` (0.6 left the far tooth of a smile at yaw 30 1.56x the gap's
+luma with the per-frame shade; 0.45 with the opening term: 0.95x)."""
 
 HAIR_DEFAULT = True
 """Default of `Appearance.hair`, on: without hair the head read as a mannequin (issue 19); the held-out judge's reading
@@ -227,10 +236,12 @@ class Appearance:
         keep `MOUTH_INTERIOR_FRONT` of their colour, everything deeper falls towards `MOUTH_INTERIOR_FLOOR` (dark,
         not black), and the faces turned into the mouth (the teeth's inner sides, the tongue) are darker still, so a
         back tooth seen through the gap at three-quarter stays in the mouth's shade instead of floating, lit, in it.
-    teeth_shade: the teeth alone lit through the lips' opening (off by default): a tooth's light falls with its depth
-        behind the front teeth (`TEETH_SHADE_DEPTH_CM`, to `MOUTH_INTERIOR_FLOOR`) and its faces turned into the mouth
-        get `MOUTH_LINGUAL_SHADE`, so the teeth beside an open mouth's corners and a far-side tooth seen through the gap
-        sit in the mouth's shade; on dark skin the teeth take only part of the exposure's lift. The gums, tongue and
+    teeth_shade: the teeth alone lit through the lips' opening as posed in each frame (off by default; `renderers.teeth`, both
+        renderers): a tooth's light falls to `MOUTH_INTERIOR_FLOOR` as it lies outside the inner lip edges (up to
+        `TEETH_OPENING_CM`) or deep behind the inner corners (`TEETH_DEPTH_START_CM`, `TEETH_DEPTH_CM`), and its faces
+        turned into the mouth get `TEETH_LINGUAL_SHADE`, so the teeth behind a rounded mouth's corners and a far-side
+        tooth seen through the gap sit in the mouth's shade while a stretched mouth's side teeth stay lit; on dark skin
+        the teeth take only part of the exposure's lift. The gums, tongue and
         lining keep their colour (`mouth_interior` shades them too, and supersedes this).
     teeth_colour: sRGB enamel colour (default `TEETH_COLOUR`, off-white).
     eye_detail: iris fibres and a lighter collarette, the whites shaded towards the corners and the lower lid's wet line
@@ -466,8 +477,6 @@ def paint_head(head: BlendshapeHead, appearance: Appearance | None = None) -> np
     colour[part("mouth_socket")] = (0.35, 0.12, 0.12)
     if app.mouth_interior:
         colour = colour * mouth_interior_light(head)[:, None]
-    elif app.teeth_shade:
-        colour[part("teeth")] = colour[part("teeth")] * teeth_shade_light(head)[:, None]
     if app.mouth_shadow:
         # No renderer here casts shadows, so the occlusion of the oral cavity is baked into its albedo: light
         # reaches the front teeth and falls off towards the molars; the tongue and gums also sit under the
@@ -619,13 +628,14 @@ def mouth_interior_light(head: BlendshapeHead) -> np.ndarray:
     return light
 
 
-def teeth_shade_light(head: BlendshapeHead) -> np.ndarray:
-    """Return (T,) float32 factors on the teeth's sRGB albedo (`Appearance.teeth_shade`): the light through the lips'
-    opening as `mouth_interior_light` reckons it, over the shorter `TEETH_SHADE_DEPTH_CM` (a tooth beside the lips'
-    corners is in the cheek's shade), for the ICT teeth part only."""
+def teeth_lingual_light(head: BlendshapeHead) -> np.ndarray:
+    """Return (T,) float32 static factors on the teeth's sRGB albedo for `Appearance.teeth_shade`: `TEETH_LINGUAL_SHADE`
+    on the faces turned into the mouth (the same facing rule as `mouth_interior_light`), 1 on those facing out. The
+    renderers multiply it by the light through the lips' opening as posed in each frame (`renderers.teeth`)."""
     ta, tb = ICT_PARTS["teeth"]
     teeth = np.arange(ta, tb)
-    return _light_through_lips(head, teeth, TEETH_SHADE_DEPTH_CM, turned=np.ones(len(teeth), bool)).astype(np.float32)
+    inward = _turned_into_mouth(head, teeth)
+    return (1 - (1 - TEETH_LINGUAL_SHADE) * inward).astype(np.float32)
 
 
 def _light_through_lips(head: BlendshapeHead, idx: np.ndarray, depth_cm: float, turned: np.ndarray) -> np.ndarray:
@@ -633,13 +643,21 @@ def _light_through_lips(head: BlendshapeHead, idx: np.ndarray, depth_cm: float, 
     `MOUTH_INTERIOR_FLOOR` with depth behind them (Gaussian over `depth_cm`, on the generic neutral so it follows the
     jaw), times `MOUTH_LINGUAL_SHADE` on faces turned into the mouth where `turned` (the lining, which faces in by
     nature, is left out)."""
-    from avatar.blend import vertex_normals
-
     v = head.generic_neutral
     ta, tb = ICT_PARTS["teeth"]
     front = v[ta:tb, 2].max()
     depth = np.maximum(front - v[idx, 2], 0.0)
     lit = MOUTH_INTERIOR_FLOOR + (MOUTH_INTERIOR_FRONT - MOUTH_INTERIOR_FLOOR) * np.exp(-(depth / depth_cm) ** 2)
+    inward = _turned_into_mouth(head, idx) * turned
+    return lit * (1 - (1 - MOUTH_LINGUAL_SHADE) * inward)
+
+
+def _turned_into_mouth(head: BlendshapeHead, idx: np.ndarray) -> np.ndarray:
+    """Return (len(idx),) 0..1: how far each vertex's normal is turned into the mouth, on the generic neutral."""
+    from avatar.blend import vertex_normals
+
+    v = head.generic_neutral
+    ta, tb = ICT_PARTS["teeth"]
     # Facing: the vertex normal against the horizontal direction out of the dental arch (from a point on the midline
     # behind the molars), so a tooth's labial/buccal side counts as facing out, its lingual side as facing in.
     normals = vertex_normals(v, head.faces)
@@ -647,8 +665,7 @@ def _light_through_lips(head: BlendshapeHead, idx: np.ndarray, depth_cm: float, 
     out = v[idx][:, [0, 2]] - np.array([0.0, centre_z])
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
     facing = (normals[idx][:, [0, 2]] * out).sum(1)
-    inward = smoothstep(0.1, -0.4, facing) * turned
-    return lit * (1 - (1 - MOUTH_LINGUAL_SHADE) * inward)
+    return smoothstep(0.1, -0.4, facing)
 
 
 @dataclass(frozen=True)

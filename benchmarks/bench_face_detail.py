@@ -1,7 +1,8 @@
-"""Prints what the mouth interior and eye detail (issue 19) cost: per frame at 512 px and at renderer set-up, on and off.
+"""Prints what the mouth interior, eye detail and teeth shade (issue 19) cost: per frame at 512 px and at renderer set-up.
 
-Both are painted into the albedo once (`avatar.appearance.paint_head`, `renderers.options.renderer_albedo`), so a
-frame should cost the same with them on or off; set-up pays for the painting. Settings are interleaved (off, on, off,
+The first two are painted into the albedo once (`avatar.appearance.paint_head`, `renderers.options.renderer_albedo`), so
+a frame should cost the same with them on or off; set-up pays for the painting. The teeth shade follows the lips per
+frame (`renderers.teeth`: ten lip vertices and three uniforms on the host, a few operations per tooth vertex). Settings are interleaved (off, on, off,
 on, ...) in one process because the machine may be shared; `--baseline DIR` also times another checkout (e.g. the
 commit before) in a subprocess, interleaved with this tree's.
 
@@ -61,8 +62,10 @@ def main() -> None:
     if args.one is not None:
         print(json.dumps(measure(args.size, args.frames, json.loads(args.one))))
         return
-    settings = {"off": {"mouth_interior": False, "eye_detail": False}, "mouth_interior": {"eye_detail": False},
-                "eye_detail": {"mouth_interior": False}, "both (defaults)": {}}
+    settings = {"off": {"mouth_interior": False, "eye_detail": False, "teeth_shade": False},
+                "mouth_interior": {"mouth_interior": True, "eye_detail": False},
+                "eye_detail": {"eye_detail": True, "mouth_interior": False},
+                "teeth_shade (per frame)": {"teeth_shade": True, "mouth_interior": False}, "defaults": {}}
     runs: dict[str, list[dict[str, float]]] = {}
 
     def one(tree: Path, switches: dict[str, bool]) -> dict[str, float]:

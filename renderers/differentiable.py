@@ -283,6 +283,14 @@ class DifferentiableRenderer(nn.Module):
         self._cavity_settings = cavity.settings() if cavity is not None else None
         self.register_buffer("cavity_matrix", None if cavity is None else cavity_matrix_torch(cavity))
         self.register_buffer("cavity_skin", None if cavity is None else torch.from_numpy(cavity.skin))
+        # The teeth in the mouth's shade, following the posed lips each frame (renderers.teeth, as GL's vertex shader).
+        from renderers.teeth import teeth_shade
+
+        ts = teeth_shade(self.head, opts.appearance)
+        for name, value in (("attribute", None if ts is None else ts.attribute[ts.teeth]),
+                            ("index", None if ts is None else ts.teeth), ("lips", None if ts is None else ts.lips),
+                            ("anchors", None if ts is None else ts.anchors), ("anchor_rest", None if ts is None else ts.anchor_rest)):
+            self.register_buffer(f"teeth_{name}", None if value is None else torch.from_numpy(np.ascontiguousarray(value)))
         # Skin (renderers.skin): rest positions for the pores' noise, the regional material, the baked occlusion.
         app = opts.appearance
         rest, material, ao = skin_attributes(self.head, app, faces)
@@ -408,8 +416,14 @@ class DifferentiableRenderer(nn.Module):
         albedo = self.albedo_linear.expand_as(vertices)
         occlusion = None
         if self.cavity_matrix is not None:  # GL darkens the sRGB albedo before linearising it: the factor ** GAMMA here
-            occlusion = cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals,
-                                           self._cavity_settings)[..., None] ** GAMMA
+            occlusion = cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals, self._cavity_settings)
+        if self.teeth_index is not None:  # the teeth's shade multiplies the cavity factor, as in GL's vertex shader
+            from renderers.teeth import teeth_factors_torch
+
+            teeth = teeth_factors_torch(self, vertices)
+            occlusion = teeth if occlusion is None else occlusion * teeth
+        if occlusion is not None:
+            occlusion = occlusion[..., None] ** GAMMA
             albedo = albedo * occlusion
         parts = [normals, vertices, albedo]
         if self.wrinkles is not None:

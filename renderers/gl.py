@@ -97,6 +97,11 @@ class GLRenderer:
         # Static per identity: the noise's rest coordinates, the skin's material (switched-off parts neutral) and the
         # ambient occlusion baked on this identity's neutral (renderers.skin).
         self._rest, self._skin_attr, self._ao = skin_attributes(self.head, appearance, self._faces)
+        from renderers.teeth import teeth_shade
+
+        # The teeth's static (lingual) factor; the light through the posed lips' opening is a per-frame uniform.
+        self._teeth = teeth_shade(self.head, appearance)
+        self._teeth_attr = self._teeth.attribute if self._teeth is not None else np.zeros(n, np.float32)
         self._poser_cache: Any = None  # made on first numpy pose, from the fields above
         self._staging: dict[str, Any] = {}  # laid-out per-frame arrays (`_laid_out`); their parts follow the fields above
 
@@ -141,6 +146,7 @@ class GLRenderer:
         self.vbo_rest = ctx.buffer(self._laid_out(np.asarray(self._rest, np.float32)))
         self.vbo_skin = ctx.buffer(self._laid_out(self._skin_attr))
         self.vbo_ao = ctx.buffer(self._laid_out(self._ao))
+        self.vbo_teeth = ctx.buffer(self._laid_out(self._teeth_attr))
         self.ibo = ctx.buffer(drawn.astype("i4").tobytes())
         self._program_for: tuple[bool, ...] | None = None
         self._shadow: Any = None
@@ -291,7 +297,7 @@ class GLRenderer:
             [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
              (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal"),
              (self.vbo_cav, "1f", "in_cavity"), (self.vbo_rest, "3f", "in_rest"), (self.vbo_skin, "4f", "in_skin"),
-             (self.vbo_ao, "1f", "in_ao")],
+             (self.vbo_ao, "1f", "in_ao"), (self.vbo_teeth, "1f", "in_teeth")],
             index_buffer=self.ibo, skip_errors=True,
         )
         self._write_model(self.prog, getattr(self, "_model", None))
@@ -403,6 +409,7 @@ class GLRenderer:
         self.vbo_rest.write(self._laid_out(np.asarray(self._rest, np.float32)))
         self.vbo_skin.write(self._laid_out(self._skin_attr))
         self.vbo_ao.write(self._laid_out(self._ao))
+        self.vbo_teeth.write(self._laid_out(self._teeth_attr))
         if self._cavity is None:
             self.vbo_cav.write(np.ones(self.vbo_cav.size // 4, np.float32).tobytes())
         self._build_program()  # a switch turned on needs its term back in the fragment shader
@@ -470,6 +477,8 @@ class GLRenderer:
         self.vbo_pos.write(self._laid_out(verts, "pos"))
         self._model = model
         self._write_model(self.prog, model)
+        if self._teeth is not None:
+            self._write_mouth(verts, model)
         if self._shadow is not None:
             self._write_model(self._shadow["prog"], model)
         if self._gl_attachments is not None:
@@ -488,9 +497,35 @@ class GLRenderer:
         if self._cavity is not None:
             self.vbo_cav.write(self._laid_out_part(cavity, "cav"))
 
+    def _write_mouth(self, verts: np.ndarray, model: np.ndarray | None) -> None:
+        """Set the teeth shade's per-frame uniforms (`renderers.teeth.mouth_frame`) from (V, 3) vertices posed by the
+        expression and the rigid `model` to world (None: `verts` are world positions; the skull's motion is fitted)."""
+        from renderers.teeth import model_of_vertices, mouth_frame
+
+        shade = self._teeth
+        if model is None:
+            model = model_of_vertices(shade, verts)
+            lips = (verts[shade.lips] - model[:3, 3]) @ model[:3, :3]
+        else:
+            lips = verts[shade.lips]
+        self._write_mouth_frame(*mouth_frame(shade, lips, model))
+
+    def _write_mouth_frame(self, mouth: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> None:
+        p = self.prog
+        p["u_mouth"].write(np.ascontiguousarray(mouth.T, np.float32).tobytes())  # column-major for GLSL
+        p["u_lip_upper"].write(np.ascontiguousarray(upper, np.float32).tobytes())
+        p["u_lip_lower"].write(np.ascontiguousarray(lower, np.float32).tobytes())
+
     def _run_gpu(self, weights: np.ndarray, head_pose: np.ndarray | None) -> None:
         """Pose one frame in compute shaders into the vertex buffers, cavity factors included."""
         self._gpu.run(weights, head_pose)
+        if self._teeth is not None:  # the ten inner-lip vertices, blended on the host: the mouth's frame this frame
+            from renderers.attachments import pose_transform
+            from renderers.teeth import mouth_frame
+
+            idx = self._teeth.lips
+            lips = self.head.neutral[idx] + np.einsum("k,kvc->vc", np.asarray(weights, np.float32), self.head.deltas[:, idx])
+            self._write_mouth_frame(*mouth_frame(self._teeth, lips, pose_transform(self.head, head_pose)))
         if self._gl_attachments is not None:  # no expression moves the skull: its motion is the head pose's
             from renderers.attachments import pose_transform
 

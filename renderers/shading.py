@@ -201,7 +201,10 @@ def vertex_shader() -> str:
     posing leaves it to the shader) and the camera; normal, world position, linear albedo (`in_albedo`
     is linear: `linear_albedo` of the sRGB one, times the cavity factor's power per frame),
     wrinkle (u, a), gloss, the cornea normal, the skin's rest position, material and ambient occlusion on to the
-    fragment shader."""
+    fragment shader. A tooth (`in_teeth` > 0: its static lingual factor) is shaded by the light through the lips'
+    opening as posed this frame (`renderers.teeth`), a factor folded into the cavity's."""
+    from renderers.teeth import teeth_glsl
+
     return f"""
 #version 330
 uniform mat4 u_view;
@@ -217,6 +220,7 @@ in float in_cavity;
 in vec3 in_rest;
 in vec4 in_skin;
 in float in_ao;
+in float in_teeth;  // a tooth's static (lingual) factor, 0 off the teeth (renderers.teeth)
 out vec3 v_normal;
 out vec3 v_world;
 out vec3 v_albedo;
@@ -227,6 +231,7 @@ out float v_occlusion;
 out vec3 v_rest;
 out vec4 v_skin;
 out float v_ao;
+{teeth_glsl()}
 void main() {{
     vec4 world = u_model * vec4(in_position, 1.0);
     v_world = world.xyz;
@@ -237,7 +242,9 @@ void main() {{
     // Shade in linear light (per vertex, as the torch renderer does): the albedo arrives linearised once (GLRenderer
     // uploads sRGB ** GAMMA), so a vertex pays one pow, for the cavity factor (renderers.cavity, 1 where off), which
     // darkens the sRGB albedo of skin in folds: (albedo c) ** GAMMA = albedo ** GAMMA c ** GAMMA.
-    v_occlusion = pow(in_cavity, {_glsl(GAMMA)});  // the same darkening in linear light, for the highlight
+    // A tooth in the mouth's shade (renderers.teeth) is darkened like skin in a fold, highlight and all.
+    float teeth = in_teeth > 0.0 ? in_teeth * teeth_light(world.xyz) : 1.0;
+    v_occlusion = pow(in_cavity * teeth, {_glsl(GAMMA)});  // the same darkening in linear light, for the highlight
     v_albedo = in_albedo * v_occlusion;
     v_wrinkle = in_wrinkle;
     v_gloss = in_gloss;

@@ -151,8 +151,9 @@ def add_shading_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--clothing-colour", default=CLOTHING_COLOUR_DEFAULT,
                    help=f"clothing colour: {', '.join(CLOTHING_COLOURS)} (default: {CLOTHING_COLOUR_DEFAULT})")
     s.add_argument("--teeth-shade", action="store_true",
-                   help="the teeth in the mouth's shade: no bright canines at an open mouth's corners, no lit far tooth at "
-                        "three-quarter (off by default: the held-out judge read fear worse)")
+                   help="the teeth in the mouth's shade, following the lips each frame: no bright canines at an open "
+                        "mouth's corners, no lit far tooth at three-quarter (off by default: the held-out judge read "
+                        "anger worse on one held-out set)")
     s.add_argument("--mouth-interior", action="store_true",
                    help="light the inside of the mouth through the lips' opening: shaded teeth, a dark (not black) cavity")
     s.add_argument("--eye-detail", action="store_true", help="iris fibres and limbal ring, a dark pupil, a wet line at the lower lids")

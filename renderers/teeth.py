@@ -1,0 +1,185 @@
+"""The teeth in the mouth's shade, following the lips frame by frame (`Appearance.teeth_shade`; docs/appearance.md).
+
+A tooth is lit through the lips' opening *as posed in this frame*: each frame the eight inner-lip landmarks (60-67) give
+the opening's outline in a frame of the head's own axes with its origin between the inner corners, and a tooth keeps
+`MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) open deep` of its colour, where `open` falls from 1 to 0 as the tooth
+lies up to `TEETH_OPENING_CM` outside that outline (beyond a corner, above the upper lip's inner edge, below the lower
+lip's) and `deep` is a Gaussian of how far it lies behind the corners (past `TEETH_DEPTH_START_CM`, over
+`TEETH_DEPTH_CM`); its faces turned into the mouth keep `TEETH_LINGUAL_SHADE` of that (`avatar.appearance.
+teeth_lingual_light`, static). So surprise's rounded mouth puts the lower teeth at and behind its corners into shade,
+and the far-side lower tooth that a smile shows over the near lower lip at three-quarter (it lies below the lower lip's
+inner edge), while fear's stretched mouth, whose corners lie beyond its side teeth, leaves them lit.
+
+What a frame costs: the outline from eight posed vertices on the host (or, when the compute shaders pose, eight rows of
+the blend), two small uniform arrays and a matrix; the shade itself is a few operations per tooth vertex in the vertex
+shader (GL) or on the teeth's vertices (torch). The factor multiplies the sRGB albedo as the cavity factor does (so the
+tooth's highlight dims with it), in both renderers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from avatar.appearance import (MOUTH_INTERIOR_FLOOR, TEETH_DEPTH_CM, TEETH_DEPTH_START_CM, TEETH_OPENING_CM, Appearance,
+                               teeth_lingual_light)
+from avatar.head import ICT_PARTS, BlendshapeHead
+
+if TYPE_CHECKING:
+    import torch
+
+INNER_LIP_UPPER = (60, 61, 62, 63, 64)
+"""68-point landmarks of the upper lip's inner edge, from the right inner corner (-x) to the left one."""
+INNER_LIP_LOWER = (60, 67, 66, 65, 64)
+"""68-point landmarks of the lower lip's inner edge, in the same order."""
+
+
+@dataclass(frozen=True)
+class TeethShade:
+    """What a renderer needs to shade the teeth per frame: `attribute` (V,) float32, the static factor of each tooth
+    vertex (its lingual shade, > 0) and 0 elsewhere; `lips` (10,) int64 head vertices of the inner lip edges (upper
+    then lower, `INNER_LIP_UPPER` / `INNER_LIP_LOWER`); `anchors` (K,) skull vertices and `anchor_rest` (K, 3) their
+    rest positions (the head's rigid motion when only posed vertices are known)."""
+
+    attribute: np.ndarray
+    teeth: np.ndarray
+    lips: np.ndarray
+    anchors: np.ndarray
+    anchor_rest: np.ndarray
+
+
+def teeth_shade(head: BlendshapeHead, appearance: Appearance) -> TeethShade | None:
+    """Return the head's `TeethShade`, or None where there is nothing to shade: the switch off, `mouth_interior` on
+    (its light already shades the teeth, baked), or a head without the ICT teeth or 68-point landmarks."""
+    if not appearance.teeth_shade or appearance.mouth_interior or not head.is_ict or head.landmarks68 is None:
+        return None
+    from renderers.attachments import _anchors
+
+    a, b = ICT_PARTS["teeth"]
+    attribute = np.zeros(head.num_vertices, np.float32)
+    attribute[a:b] = np.maximum(teeth_lingual_light(head), 1e-3)
+    lips = np.asarray(head.landmarks68, np.int64)[list(INNER_LIP_UPPER + INNER_LIP_LOWER)]
+    anchors = _anchors(head)
+    return TeethShade(attribute, np.arange(a, b), lips, anchors, head.neutral[anchors].astype(np.float32))
+
+
+def mouth_frame(shade: TeethShade, lips: np.ndarray, model: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (the (4, 4) float32 matrix from world space to the mouth's frame, the upper and the lower inner lip edges
+    as (5, 2) float32 (x, y) in it) for the (10, 3) inner-lip vertices `lips` posed by the expression alone and the
+    (4, 4) rigid `model` (the head pose; None: the identity) that takes them to world space.
+
+    The mouth's frame has the head's own axes (x across, y up, z forward) and its origin midway between the inner
+    corners, so the outline and a tooth's position in it do not change with the head pose."""
+    lips = np.asarray(lips, np.float64)
+    mid = (lips[0] + lips[4]) / 2
+    m = np.eye(4) if model is None else np.asarray(model, np.float64)
+    inv = np.eye(4)
+    inv[:3, :3] = m[:3, :3].T
+    inv[:3, 3] = -m[:3, :3].T @ m[:3, 3] - mid
+    rel = (lips - mid)[:, :2].astype(np.float32)
+    return inv.astype(np.float32), rel[:5], rel[5:]
+
+
+def model_of_vertices(shade: TeethShade, vertices: np.ndarray) -> np.ndarray:
+    """Return the (4, 4) rigid motion of the skull in (V, 3) posed vertices (their anchors fitted to the rest)."""
+    from renderers.attachments import rigid_fit
+
+    return rigid_fit(shade.anchor_rest, vertices[shade.anchors])
+
+
+def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Return (N,) float32 factors (before the lingual term) of teeth at (N, 3) positions in the mouth's frame, given
+    the (5, 2) inner lip edges in it (`mouth_frame`): the light through the posed opening (the GLSL and torch code
+    compute the same)."""
+    x, y, z = local[:, 0], local[:, 1], local[:, 2]
+    up, lo = np.interp(x, upper[:, 0], upper[:, 1]), np.interp(x, lower[:, 0], lower[:, 1])
+    outside = np.maximum(np.maximum(lo - y, y - up), np.maximum(upper[0, 0] - x, x - upper[-1, 0]))
+    t = np.clip(outside / TEETH_OPENING_CM, 0, 1)
+    opening = 1 - t * t * (3 - 2 * t)
+    deep = np.maximum(-z - TEETH_DEPTH_START_CM, 0) / TEETH_DEPTH_CM
+    return (MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * opening * np.exp(-deep * deep)).astype(np.float32)
+
+
+def teeth_factors(shade: TeethShade, vertices: np.ndarray, model: np.ndarray | None = None) -> np.ndarray:
+    """Return (V,) float32 factors on the sRGB albedo (1 off the teeth) for (V, 3) vertices posed by the expression
+    alone and the rigid `model` to world (None: fitted to the skull in `vertices`, which are then world positions).
+    numpy reference of what both renderers compute per frame."""
+    if model is None:
+        model = model_of_vertices(shade, vertices)
+        unposed = (vertices - model[:3, 3]) @ model[:3, :3]
+    else:
+        unposed = vertices
+    mouth, upper, lower = mouth_frame(shade, unposed[shade.lips], None)
+    local = unposed[shade.teeth] @ mouth[:3, :3].T + mouth[:3, 3]
+    out = np.ones(len(vertices), np.float32)
+    out[shade.teeth] = shade.attribute[shade.teeth] * teeth_light(local, upper, lower)
+    return out
+
+
+def teeth_glsl() -> str:
+    """Return GLSL (uniforms and a function `teeth_light(vec3 world)`) for the vertex shader: `teeth_light` of a
+    point, with `u_mouth` (world -> the mouth's frame) and the lip edges `u_lip_upper`, `u_lip_lower` set per frame."""
+    return f"""
+uniform mat4 u_mouth;  // world -> the mouth's frame (renderers.teeth.mouth_frame), set per frame
+uniform vec2 u_lip_upper[5];  // the inner lip edges in that frame, corner to corner
+uniform vec2 u_lip_lower[5];
+float lip_edge(vec2 p[5], float x) {{  // piecewise linear through the edge's points (np.interp: held past the ends)
+    float y = p[0].y;
+    for (int i = 0; i < 4; i++) {{
+        if (x > p[i].x) y = mix(p[i].y, p[i + 1].y, clamp((x - p[i].x) / max(p[i + 1].x - p[i].x, 1e-6), 0.0, 1.0));
+    }}
+    return y;
+}}
+float teeth_light(vec3 world) {{
+    vec3 m = (u_mouth * vec4(world, 1.0)).xyz;
+    float up = lip_edge(u_lip_upper, m.x);
+    float lo = lip_edge(u_lip_lower, m.x);
+    float outside = max(max(lo - m.y, m.y - up), max(u_lip_upper[0].x - m.x, m.x - u_lip_upper[4].x));
+    float t = clamp(outside * {_glsl(1 / TEETH_OPENING_CM)}, 0.0, 1.0);
+    float deep = max(-m.z - {_glsl(TEETH_DEPTH_START_CM)}, 0.0) * {_glsl(1 / TEETH_DEPTH_CM)};
+    return {_glsl(MOUTH_INTERIOR_FLOOR)} + {_glsl(1 - MOUTH_INTERIOR_FLOOR)} * (1.0 - t * t * (3.0 - 2.0 * t)) * exp(-deep * deep);
+}}
+"""
+
+
+def _glsl(x: float) -> str:
+    """Return a GLSL float literal of `x` (this module is imported by `renderers.shading`, so it keeps its own)."""
+    text = repr(float(x))
+    return text if "." in text or "e" in text else text + ".0"
+
+
+def teeth_factors_torch(buffers: Any, vertices: torch.Tensor) -> torch.Tensor:
+    """Return (B, V) factors on the sRGB albedo (1 off the teeth) for (B, V, 3) world vertices, as `teeth_factors`
+    with the model fitted to the skull: `buffers` holds `teeth_attribute` (T,), `teeth_index`, `teeth_lips`,
+    `teeth_anchors` and `teeth_anchor_rest` tensors (`renderers.differentiable`). Differentiable in the vertices."""
+    import torch
+
+    from renderers.attachments import rigid_fit_torch
+
+    dt = vertices.dtype
+    r, t = rigid_fit_torch(buffers.teeth_anchor_rest.to(dt), vertices.index_select(1, buffers.teeth_anchors))
+    lips = (vertices.index_select(1, buffers.teeth_lips) - t[:, None]) @ r  # (B, 10, 3) in the head's rest axes
+    teeth = (vertices.index_select(1, buffers.teeth_index) - t[:, None]) @ r
+    mid = (lips[:, 0] + lips[:, 4]) / 2
+    lips, local = lips - mid[:, None], teeth - mid[:, None]
+    upper, lower = lips[:, :5, :2], lips[:, 5:, :2]
+    x, y, z = local[..., 0], local[..., 1], local[..., 2]
+
+    def edge(p: torch.Tensor) -> torch.Tensor:
+        out = p[:, :1, 1].expand_as(x)
+        for i in range(4):
+            x0, x1 = p[:, i:i + 1, 0], p[:, i + 1:i + 2, 0]
+            y0, y1 = p[:, i:i + 1, 1], p[:, i + 1:i + 2, 1]
+            s = ((x - x0) / torch.clamp(x1 - x0, min=1e-6)).clamp(0, 1)
+            out = torch.where(x > x0, y0 + (y1 - y0) * s, out)
+        return out
+
+    up, lo = edge(upper), edge(lower)
+    outside = torch.maximum(torch.maximum(lo - y, y - up), torch.maximum(upper[:, :1, 0] - x, x - upper[:, 4:5, 0]))
+    s = (outside / TEETH_OPENING_CM).clamp(0, 1)
+    deep = (-z - TEETH_DEPTH_START_CM).clamp(min=0) / TEETH_DEPTH_CM
+    light = MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * (1 - s * s * (3 - 2 * s)) * torch.exp(-deep * deep)
+    out = vertices.new_ones(vertices.shape[:2])
+    return out.index_copy(1, buffers.teeth_index, light * buffers.teeth_attribute.to(dt))
