@@ -18,6 +18,10 @@ the tracks files whose audio <AUDIO>/<clip id>.wav exists (`scripts/track_lips.p
    synthetic clips of the training voices (espeak-ng and flite, never the held-out voices), where the free
    columns are held near the teacher too (weaker), so closures at p/b/m, f/v tucks and smiles stay as they were.
 
+`--closure-only` trains the closure logit alone: every weight column is distilled to the teacher on every clip and
+the lip, jaw and scale losses are off (the shipped flag was trained so on the real clips' aligned p/b/m, weights
+README); `--closure-speech` adds real voices without lip tracks that teach the flag only.
+
 A tenth of the clips (every clip whose index in name order is 0 mod 10) is held out for early stopping: the
 epoch with the best mean gap r (best lag within +-133 ms, as the benchmark) on them is kept. Held-out
 speakers (bench_realism's A, B, C) are never read here. Writes FOLDER/speech_to_arkit/ (a checkpoint as
@@ -136,7 +140,7 @@ def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: f
     return sorted(out, key=lambda d: d["name"])
 
 
-def closure_speech_items(tsv: str, audio_dir: str, config: dict, limit: int = 0) -> list[dict]:
+def closure_speech_items(tsv: str, audio_dir: str, config: dict) -> list[dict]:
     """Return one item per line of a transcripts `tsv` (file stem, speaker, text) whose <audio_dir>/<stem>.wav exists
     and whose transcript aligns: real voices without lip tracks, which teach only the closure flag (their p/b/m
     frames) while every other output stays near the teacher."""
@@ -158,8 +162,6 @@ def closure_speech_items(tsv: str, audio_dir: str, config: dict, limit: int = 0)
             continue
         it.update(name=f"speech/{stem}", speaker=speaker, real=False, closure=labels)
         out.append(it)
-        if limit and len(out) >= limit:
-            break
     return out
 
 
@@ -171,8 +173,7 @@ def flag_agreement(logit: np.ndarray, labels: np.ndarray) -> tuple[int, int, int
 
     flag, lab = np.asarray(logit) > 0, np.asarray(labels) > 0.5
     pred, true = _runs(flag), _runs(lab)
-    grow = lambda m: np.convolve(m.astype(float), np.ones(3), "same") > 0  # noqa: E731 - one frame either side
-    g_lab, g_flag = grow(lab), grow(flag)
+    g_lab, g_flag = (np.convolve(m.astype(float), np.ones(3), "same") > 0 for m in (lab, flag))  # one frame either side
     return (sum(g_lab[a:b].any() for a, b in pred), len(pred), sum(g_flag[a:b].any() for a, b in true), len(true))
 
 
@@ -401,7 +402,7 @@ def save(model, args: argparse.Namespace, best: tuple, history: list, train: lis
     if final.exists():
         shutil.rmtree(final)
     tmp.replace(final)
-    kept = history[best[2]] if best[2] < len(history) else history[-1]
+    kept = history[best[2]]  # history[k] is epoch k
     metrics = {"seed": args.seed, "best_epoch": best[2], "selected_by": args.select, "val_gap_r_best": kept["val_gap_r"],
                "val_flag_f1_best": kept.get("val_flag_f1"), "val_gap_r_start": history[0]["val_gap_r"],
                "train_clips": [it["name"] for it in train], "val_clips": [it["name"] for it in val],
