@@ -508,7 +508,7 @@ class GLRenderer:
             lips = (verts[shade.lips] - model[:3, 3]) @ model[:3, :3]
         else:
             lips = verts[shade.lips]
-        self._write_mouth_frame(*mouth_frame(shade, lips, model))
+        self._write_mouth_frame(*mouth_frame(lips, model))
 
     def _write_mouth_frame(self, mouth: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> None:
         p = self.prog
@@ -525,7 +525,7 @@ class GLRenderer:
 
             idx = self._teeth.lips
             lips = self.head.neutral[idx] + np.einsum("k,kvc->vc", np.asarray(weights, np.float32), self.head.deltas[:, idx])
-            self._write_mouth_frame(*mouth_frame(self._teeth, lips, pose_transform(self.head, head_pose)))
+            self._write_mouth_frame(*mouth_frame(lips, pose_transform(self.head, head_pose)))
         if self._gl_attachments is not None:  # no expression moves the skull: its motion is the head pose's
             from renderers.attachments import pose_transform
 

@@ -39,7 +39,7 @@ INNER_LIP_LOWER = (60, 67, 66, 65, 64)
 @dataclass(frozen=True)
 class TeethShade:
     """What a renderer needs to shade the teeth per frame: `attribute` (V,) float32, the static factor of each tooth
-    vertex (its lingual shade, > 0) and 0 elsewhere; `lips` (10,) int64 head vertices of the inner lip edges (upper
+    vertex (its lingual shade, > 0) and 0 elsewhere; `teeth` the (T,) int64 teeth part's vertices; `lips` (10,) int64 head vertices of the inner lip edges (upper
     then lower, `INNER_LIP_UPPER` / `INNER_LIP_LOWER`); `anchors` (K,) skull vertices and `anchor_rest` (K, 3) their
     rest positions (the head's rigid motion when only posed vertices are known)."""
 
@@ -65,7 +65,7 @@ def teeth_shade(head: BlendshapeHead, appearance: Appearance) -> TeethShade | No
     return TeethShade(attribute, np.arange(a, b), lips, anchors, head.neutral[anchors].astype(np.float32))
 
 
-def mouth_frame(shade: TeethShade, lips: np.ndarray, model: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mouth_frame(lips: np.ndarray, model: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (the (4, 4) float32 matrix from world space to the mouth's frame, the upper and the lower inner lip edges
     as (5, 2) float32 (x, y) in it) for the (10, 3) inner-lip vertices `lips` posed by the expression alone and the
     (4, 4) rigid `model` (the head pose; None: the identity) that takes them to world space.
@@ -111,7 +111,7 @@ def teeth_factors(shade: TeethShade, vertices: np.ndarray, model: np.ndarray | N
         unposed = (vertices - model[:3, 3]) @ model[:3, :3]
     else:
         unposed = vertices
-    mouth, upper, lower = mouth_frame(shade, unposed[shade.lips], None)
+    mouth, upper, lower = mouth_frame(unposed[shade.lips], None)
     local = unposed[shade.teeth] @ mouth[:3, :3].T + mouth[:3, 3]
     out = np.ones(len(vertices), np.float32)
     out[shade.teeth] = shade.attribute[shade.teeth] * teeth_light(local, upper, lower)
