@@ -1,7 +1,7 @@
 """Speech motion against real people: per clip and per speaker, our lip gap and jaw against a person's.
 
     python benchmarks/bench_realism.py [--audio AUDIO_DIR] [--tracks T.npz ...] [--methods hybrid+text,hybrid,neural]
-        [--model CKPT] [--compare-model CKPT]
+        [--model CKPT] [--compare-model CKPT] [--emotion-intensity 0.5]
 
 For every clip of the tracks files (measured by `scripts/track_lips.py`; the shipped ones are in
 benchmarks/data/realism/, see its README for sources, licences and which speakers are held out) whose audio
@@ -20,7 +20,19 @@ Whether the reference itself can be trusted: `--second-tracker` (default: the sh
 the held-out and validation clips, `scripts/track_lips_mediapipe.py`) gives each clip's agreement between two
 independent trackers ("trackers r"). A speaker whose clips agree under `realism.RELIABLE_AGREEMENT` (median) is
 still scored and printed, and the summary gives the speakers' means twice: over every speaker, and over the
-reliably measured ones.
+reliably measured ones, and once more without the speakers of acted-emotion corpora (the GRID rows as before
+those were added).
+
+Emotion (issue 22 part 4: emotion must not shrink speech's opening): a clip whose tracks carry the emotion the
+person spoke with (`RealClip.emotion`, CREMA-D's held-out actor 1001 saying one sentence in six emotions) is
+animated twice per method: neutral (its rows in the tables above, like every other clip) and with that emotion,
+as `animate --emotion E --intensity I` would, I the clip's own level or, where the corpus leaves it unspecified
+(CREMA-D's "XX"), --emotion-intensity (default 0.5: CREMA-D's own "medium", 50 of 100; the crowd rated these
+clips' audio-visual emotion level 42-58 of 100 where it recognised the emotion). The per-emotion table gives the
+person's p50/p90 lip gap over speech frames relative to their neutral take (both trackers), ours with the emotion
+relative to ours neutral on the same audio (the emotion layer alone), ours with the emotion relative to ours on
+the neutral take (the whole chain, like for like with the person's), the gap r with and without the emotion, and
+the rest gap in the pauses (ours with the emotion / the person's).
 """
 
 from __future__ import annotations
@@ -40,10 +52,70 @@ DATA = ROOT / "benchmarks" / "data" / "realism"
 SECOND_TRACKER = DATA / "second_tracker" / "mediapipe_gaps.npz"
 
 
-def speaker_of(clip) -> str:  # noqa: ANN001 - RealClip
-    """Return the clip's speaker: its own field, or the stem's prefix before "_" for a folder of mixed speakers."""
-    stem = clip.name.split("/")[-1]
-    return stem.split("_")[0] if "_" in stem else clip.speaker
+DEFAULT_EMOTION_INTENSITY = 0.5
+"""Intensity for clips whose corpus gives an emotion but no level (CREMA-D "XX"): CREMA-D's "medium" (50 of 100)."""
+
+
+def emotion_table(data: dict, speakers_methods: list[tuple[str, str]] | None = None) -> list[str]:
+    """Return the per-emotion table's markdown lines from `data[(speaker, method)][emotion]` (dicts of the person's
+    and our p50/p90 cm, r, "intensity"), one row per emotion a speaker has, neutral first; [] with no such data.
+
+    Ratios are to the same speaker's neutral take: the person's ("ref", and "ref2" from the second tracker), ours
+    with the emotion over ours neutral on the same audio ("emo" / "neu"), and ours with the emotion over ours on
+    the neutral take. A speaker without a neutral take gets one line saying so.
+    """
+    if not data:
+        return []
+    lines = ["", "Opening per emotion (p50 / p90 lip gap over speech frames, each relative to the same speaker's neutral; "
+             "ours: animated with the take's emotion):", "",
+             "| speaker | method | emotion @ intensity | person p50, p90 / neutral take | person (2nd tracker) | "
+             "ours: emotion layer p50, p90 (same audio, / ours neutral) | ours: this take with its emotion / neutral take | "
+             "gap r with the emotion | gap r animated neutral | RMS r | rest gap in pauses ours with the emotion/theirs cm |",
+             "|" + "---|" * 11]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if np.isfinite(a) and np.isfinite(b) and b > 1e-9 else "nan"
+
+    for key in speakers_methods or sorted(data):
+        spk, m = key
+        per = data.get(key, {})
+        neu = per.get("neutral")
+        if neu is None:
+            lines.append(f"| {spk} | {m} | (no neutral take: ratios need one) | | | | | | | | |")
+            continue
+        for e in ["neutral"] + sorted(x for x in per if x != "neutral"):
+            d = per[e]
+            lines.append(
+                f"| {spk} | {m} | {e} @ {d['intensity']} | {ratio(d['ref50'], neu['ref50'])}, {ratio(d['ref90'], neu['ref90'])} | "
+                f"{ratio(d['ref2_50'], neu['ref2_50'])}, {ratio(d['ref2_90'], neu['ref2_90'])} | "
+                f"{ratio(d['emo50'], d['neu50'])}, {ratio(d['emo90'], d['neu90'])} | "
+                f"{ratio(d['emo50'], neu['neu50'])}, {ratio(d['emo90'], neu['neu90'])} | {d['r_emo']:.2f} | {d['r_neu']:.2f} | "
+                f"{d['rms_r']:.2f} | {d['rest_emo']:.2f}/{d['rest_ref']:.2f} |")
+    return lines
+
+
+def _second_tracker_opening(gap2: np.ndarray, wav: Path, fps: float) -> tuple[float, float]:
+    """Return the second tracker's p50 and p90 gap over the clip's speech frames (its own frame rate; NaN-safe)."""
+    from generators.speech.audio import load_audio
+    from generators.speech.talking import frame_activity
+
+    voiced = (frame_activity(load_audio(str(wav)), len(gap2), fps) > 0.5) & np.isfinite(gap2)
+    if voiced.sum() < 3:
+        return float("nan"), float("nan")
+    return float(np.percentile(gap2[voiced], 50)), float(np.percentile(gap2[voiced], 90))
+
+
+def _intensity_arg(value: str) -> float | str:
+    """Return 'auto' or the intensity in 0..1 (argparse type)."""
+    if value == "auto":
+        return value
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"intensity must be a number in 0..1 or 'auto', got {value!r}")
+    return x
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the table as markdown here")
     ap.add_argument("--model", default=None, help="speech checkpoint folder for hybrid/neural (default: the shipped one)")
     ap.add_argument("--compare-model", default=None, help="a second checkpoint: its hybrid/neural rows are <method>@cmp")
+    ap.add_argument("--emotion-intensity", type=_intensity_arg, default=DEFAULT_EMOTION_INTENSITY,
+                    help="intensity for clips with an emotion but no level (CREMA-D XX), a number in 0..1 or 'auto' "
+                         f"(default {DEFAULT_EMOTION_INTENSITY}: CREMA-D's medium)")
     ap.add_argument("--second-tracker", default=str(SECOND_TRACKER),
                     help="a second tracker's gaps (.npz of one array per clip id, scripts/track_lips_mediapipe.py); "
                          "'' to skip the agreement check")
@@ -91,12 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare_model:
         methods += [f"{m}@cmp" for m in methods if m in ("hybrid", "neural", "hybrid+text")]
     rows, per_speaker, counts = [], defaultdict(lambda: defaultdict(list)), defaultdict(int)
+    emotional: dict = defaultdict(dict)  # (speaker, method) -> emotion -> openings and r (clips with an emotion)
+    acted = set()  # speakers from acted-emotion corpora
     header = ("| clip | speaker | method | gap r | lag ms | jaw r | RMS r | p50 ratio | p90 ratio | shut agree | "
               "rest gap ours/theirs cm | trackers r |")
     print(header)
     print("|" + "---|" * 12)
     for clip in clips:
-        spk = speaker_of(clip)
+        spk = clip.speaker
         if want and spk not in want:
             continue
         stem = clip.name.split("/")[-1]
@@ -106,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         counts[spk] += 1
         agree = tracker_agreement(clip.gap, second[stem]) if stem in second else float("nan")
         agreement[spk].append(agree)
+        if clip.emotion:
+            acted.add(spk)
+            ref2 = _second_tracker_opening(second[stem], wav, clip.fps) if stem in second else (float("nan"),) * 2
+            level = clip.intensity if np.isfinite(clip.intensity) else args.emotion_intensity
         for m in methods:
             if m.endswith("+text") and not clip.text:
                 continue
@@ -113,6 +194,16 @@ def main(argv: list[str] | None = None) -> int:
                 warnings.simplefilter("ignore")
                 base, _, cmp = m.partition("@")
                 res = measure_clip(clip, wav, base, model=args.compare_model if cmp else args.model)
+                if clip.emotion:
+                    emo = res if clip.emotion == "neutral" else measure_clip(
+                        clip, wav, base, model=args.compare_model if cmp else args.model, emotion=clip.emotion,
+                        intensity=level)
+                    emotional[(spk, m)][clip.emotion] = {
+                        "intensity": "-" if clip.emotion == "neutral" else level, "ref50": res["p50_ref_cm"],
+                        "ref90": res["p90_ref_cm"], "ref2_50": ref2[0], "ref2_90": ref2[1], "neu50": res["p50_ours_cm"],
+                        "neu90": res["p90_ours_cm"], "emo50": emo["p50_ours_cm"], "emo90": emo["p90_ours_cm"],
+                        "r_emo": emo["gap"].r, "r_neu": res["gap"].r, "rms_r": res["rms_r"],
+                        "rest_emo": emo["gap"].rest_ours_cm, "rest_ref": res["gap"].rest_ref_cm}
             g, j = res["gap"], res["jaw"]
             row = (f"| {clip.name} | {spk} | {m} | {g.r:.2f} | {g.lag_s * 1000:+.0f} | {j.r:.2f} | {res['rms_r']:.2f} | "
                    f"{g.p50_ratio:.2f} | {g.p90_ratio:.2f} | {g.shut_agreement:.2f} | {g.rest_ours_cm:.2f}/{g.rest_ref_cm:.2f} | "
@@ -136,15 +227,20 @@ def main(argv: list[str] | None = None) -> int:
     unreliable = {sp for sp, v in agreement.items() if np.isfinite(v).any() and np.nanmedian(v) < RELIABLE_AGREEMENT}
     overall = ["", "| method | speakers | mean gap r | speakers r >= bar | mean gap r - RMS r | speakers >= +0.20 | "
                "p90 ratio (geometric mean) | speakers p90 within +-25 % |", "|" + "---|" * 8]
-    for m, subset in ((m, subset) for m in methods for subset in ("all", "reliable")):
-        spk = [d for (sp, mm), d in sorted(per_speaker.items()) if mm == m and (subset == "all" or sp not in unreliable)]
-        if not spk or (subset == "reliable" and not unreliable):
+    subsets = {"all": lambda sp: True, "reliable": lambda sp: sp not in unreliable,
+               "read": lambda sp: sp not in acted, "read+reliable": lambda sp: sp not in acted and sp not in unreliable}
+    labels = {"all": "", "reliable": " (reliably measured)", "read": " (without acted-emotion speakers)",
+              "read+reliable": " (without acted-emotion speakers, reliably measured)"}
+    for m, subset in ((m, subset) for m in methods for subset in subsets):
+        spk = [d for (sp, mm), d in sorted(per_speaker.items()) if mm == m and subsets[subset](sp)]
+        if (not spk or ("reliable" in subset and not unreliable) or ("read" in subset and not acted)
+                or (subset == "read+reliable" and not (unreliable - acted))):
             continue
         r = np.array([np.nanmean(d["gap_r"]) for d in spk])
         adv = r - np.array([np.nanmean(d["rms_r"]) for d in spk])
         p90 = np.array([np.exp(np.nanmean(np.log(d["p90"]))) for d in spk])
         bar = 0.70 if m.startswith(("hybrid+text", "phonetic+text")) else 0.65
-        label = m if subset == "all" else f"{m} (reliably measured)"
+        label = m + labels[subset]
         overall.append(f"| {label} | {len(spk)} | {r.mean():.2f} | {(r >= bar).sum()} of {len(spk)} (>= {bar:.2f}) | "
                        f"{adv.mean():+.2f} | {(adv >= 0.2).sum()} of {len(spk)} | {np.exp(np.log(p90).mean()):.2f} | "
                        f"{((p90 >= 0.75) & (p90 <= 1.25)).sum()} of {len(spk)} |")
@@ -153,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         summary += ["", "Not reliably measured (two trackers' gaps agree under "
                     f"r = {RELIABLE_AGREEMENT:.2f} on most clips): " + ", ".join(
                         f"{sp} (median trackers r {np.nanmedian(agreement[sp]):.2f})" for sp in sorted(unreliable))]
+    summary += emotion_table(emotional, [(sp, m) for m in methods for sp in sorted({k[0] for k in emotional})
+                                         if (sp, m) in emotional])
     print("\n".join(summary))
     if args.out:
         out = Path(args.out)

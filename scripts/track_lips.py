@@ -1,12 +1,17 @@
 """Track a person's lips and jaw in talking-face videos (GRID-style <id>.mpg + <id>.align) into a tracks .npz.
 
-    python scripts/track_lips.py FOLDER --speaker s1 --out tracks.npz [--limit 200] [--wav-dir WAVS]
+    python scripts/track_lips.py FOLDER --speaker s1 --out tracks.npz [--limit 200] [--wav-dir WAVS [--flac]]
+        [--transcript "don't forget a jacket"]
 
-Reads every <id>.mpg of FOLDER (a GRID speaker's clips: 25 fps video with its audio, and the word alignment
-<id>.align, whose words become the transcript), finds the face with dlib's HOG detector, places dlib's 68
-landmarks (the predictor shipped by the PyPI package face-recognition-models) on every frame and writes the
+Reads every video of FOLDER (*.mpg, *.flv, *.mp4: one speaker's clips with their audio; for GRID the word
+alignment <id>.align, whose words become the transcript), finds the face with dlib's HOG detector, places dlib's
+68 landmarks (the predictor shipped by the PyPI package face-recognition-models) on every frame and writes the
 inner-lip gap and chin-to-nose distance in eye-corner units (`generators.speech.realism.landmark_tracks`).
-With --wav-dir it also writes each clip's audio as 16 kHz mono WAV (what `benchmarks/bench_realism.py` reads).
+The transcript is --transcript if given, else the clip's .align, else the sentence its id spells (GRID ids,
+CREMA-D's <actor>_<sentence>_<emotion>_<level>); a CREMA-D id also gives the clip's emotion and level, stored
+with its tracks (`RealClip.emotion`, `.intensity`).
+With --wav-dir it also writes each clip's audio as 16 kHz mono WAV, or 16-bit FLAC with --flac (what
+`benchmarks/bench_realism.py` reads).
 
 Licences: dlib (Boost), face-recognition-models (MIT); the 68-point predictor was trained on iBUG 300-W,
 whose images are for research use: the tracks it measures are shipped for research/benchmarking, the
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from avatar.errors import AvatarInputError  # noqa: E402
 from generators.speech.realism import (  # noqa: E402
     RealClip,
+    cremad_id_info,
     grid_clip_files,
     grid_id_transcript,
     landmark_tracks,
@@ -88,14 +94,14 @@ def track_video(path: Path, detector, predictor, dlib, max_width: int = 360) -> 
 
 
 def write_wav(path: Path, out: Path, rate: int = 16000) -> None:
-    """Write the audio of video `path` as 16 kHz mono WAV at `out` (atomically)."""
+    """Write the audio of video `path` as 16 kHz mono 16-bit WAV, or FLAC if `out` ends in .flac (atomically)."""
     import imageio_ffmpeg
     import soundfile as sf
 
     pcm = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate),
                           "-f", "s16le", "-"], check=True, capture_output=True).stdout
     x = np.frombuffer(pcm, np.int16)
-    tmp = out.with_name(out.name + ".tmp.wav")
+    tmp = out.with_name(out.name + ".tmp" + out.suffix)
     sf.write(tmp, x, rate, subtype="PCM_16")
     tmp.replace(out)
 
@@ -108,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="track only the first N clips (name order); 0 = all")
     ap.add_argument("--stride", type=int, default=1, help="take every Nth clip (name order) before --limit")
     ap.add_argument("--exclude", default="", help="comma-separated clip ids to skip (e.g. another party's held-out clips)")
-    ap.add_argument("--wav-dir", default=None)
+    ap.add_argument("--wav-dir", default=None, help="also write each clip's audio here (16 kHz mono)")
+    ap.add_argument("--max-width", type=int, default=360,
+                    help="scale wider frames down to this width first (GRID's 720 px to 360: 4x faster, same ratios; "
+                         "dlib's landmarks are whole pixels, so a small face is measured in coarser steps)")
+    ap.add_argument("--flac", action="store_true", help="write the audio as FLAC instead of WAV")
+    ap.add_argument("--transcript", default="",
+                    help="the words every clip says (for clips without a .align whose id does not spell them)")
     args = ap.parse_args(argv)
     try:
         files = grid_clip_files(args.folder)
@@ -119,15 +131,20 @@ def main(argv: list[str] | None = None) -> int:
         detector, predictor, dlib = _predictor()
         clips = []
         for k, f in enumerate(files):
-            lm, fps = track_video(f, detector, predictor, dlib)
+            lm, fps = track_video(f, detector, predictor, dlib, max_width=args.max_width)
             tr = landmark_tracks(lm)
             align = f.with_suffix(".align")
-            # Without its .align a GRID clip's id still spells its sentence (`grid_id_transcript`).
-            text = read_grid_align(align)[0] if align.is_file() else grid_id_transcript(f.stem)
-            clips.append(RealClip(f"{args.speaker}/{f.stem}", args.speaker, fps, tr["gap"], tr["jaw"], text))
+            # Without its .align a GRID clip's id still spells its sentence (`grid_id_transcript`), and a CREMA-D
+            # id its sentence, emotion and level.
+            cremad = cremad_id_info(f.stem)
+            text = (args.transcript.strip() or (read_grid_align(align)[0] if align.is_file() else "")
+                    or (cremad[0] if cremad else grid_id_transcript(f.stem)))
+            emotion, intensity = cremad[1:] if cremad else ("", float("nan"))
+            clips.append(RealClip(f"{args.speaker}/{f.stem}", args.speaker, fps, tr["gap"], tr["jaw"], text, emotion,
+                                  intensity))
             if args.wav_dir:
                 Path(args.wav_dir).mkdir(parents=True, exist_ok=True)
-                write_wav(f, Path(args.wav_dir) / f"{f.stem}.wav")
+                write_wav(f, Path(args.wav_dir) / f"{f.stem}{'.flac' if args.flac else '.wav'}")
             print(f"{k + 1}/{len(files)} {f.stem} gap p90 {np.percentile(tr['gap'], 90):.3f}", file=sys.stderr)
         save_clips(args.out, clips)
     except AvatarInputError as exc:

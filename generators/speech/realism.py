@@ -49,6 +49,9 @@ class RealClip:
         gap: (T,) inner-lip gap in eye-corner units (landmarks 62-66 / 36-45).
         jaw: (T,) chin-to-nose-base distance in eye-corner units.
         text: transcript (words, silence removed) or "".
+        emotion: the emotion the person spoke with, in the toolkit's vocabulary ("anger", "happy", ...; "neutral"
+            for an acted neutral take), or "" when the corpus does not say (GRID's read speech).
+        intensity: how strongly (0..1) when the corpus says, else NaN (the benchmark picks one).
     """
 
     name: str
@@ -57,6 +60,8 @@ class RealClip:
     gap: np.ndarray
     jaw: np.ndarray
     text: str = ""
+    emotion: str = ""
+    intensity: float = float("nan")
 
     def on_head(self, head_eye_cm: float) -> tuple[np.ndarray, np.ndarray]:
         """Return the (T,) gap and (T,) jaw opening in cm on a head whose eye corners are `head_eye_cm` apart."""
@@ -192,7 +197,10 @@ def save_clips(path: str | os.PathLike, clips: list[RealClip]) -> None:
     for c in clips:
         arrays[f"{c.name}|gap"] = c.gap.astype(np.float32)
         arrays[f"{c.name}|jaw"] = c.jaw.astype(np.float32)
-        arrays[f"{c.name}|meta"] = np.array([c.speaker, str(c.fps), c.text])
+        meta = [c.speaker, str(c.fps), c.text]
+        if c.emotion:  # files of clips without an emotion keep the three fields older readers expect
+            meta += [c.emotion, str(c.intensity)]
+        arrays[f"{c.name}|meta"] = np.array(meta)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -209,21 +217,25 @@ def load_clips(path: str | os.PathLike) -> list[RealClip]:
         names = sorted({k.split("|")[0] for k in data.files})
         out = []
         for n in names:
-            speaker, fps, text = (str(v) for v in data[f"{n}|meta"])
+            speaker, fps, text, *emo = (str(v) for v in data[f"{n}|meta"])
+            emotion, intensity = emo if len(emo) == 2 else ("", "nan")
             out.append(RealClip(n, speaker, float(fps), data[f"{n}|gap"].astype(np.float64),
-                                data[f"{n}|jaw"].astype(np.float64), text))
+                                data[f"{n}|jaw"].astype(np.float64), text, emotion, float(intensity)))
     except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
         raise AvatarInputError(f"{path} is not a lip-tracks file ({exc}); write it with scripts/track_lips.py") from exc
     return out
 
 
-def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float = 30.0, model=None) -> dict:  # noqa: ANN001
-    """Return {"gap", "jaw": TrackComparison, "rms_r", "p90_ref_cm", "p90_ours_cm"}: `method` ("hybrid", "neural",
-    "phonetic", or "hybrid+text" / "phonetic+text" with the clip's transcript) animating `wav` against the
+def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float = 30.0, model=None,  # noqa: ANN001
+                 emotion: str = "neutral", intensity: float = 1.0) -> dict:
+    """Return {"gap", "jaw": TrackComparison, "rms_r", "p50_ref_cm", "p90_ref_cm", "p50_ours_cm", "p90_ours_cm"}:
+    `method` ("hybrid", "neural", "phonetic", or "hybrid+text" / "phonetic+text" with the clip's transcript)
+    animating `wav` with `emotion` at `intensity` (as `animate --emotion --intensity` would) against the
     person's tracks, with the RMS baseline's r.
 
-    Both are posed on the shipped head; speech frames are those with voice activity > 0.5. `model` (a speech
-    checkpoint folder or `SpeechToARKit`; default the shipped one) drives the "neural" and "hybrid" methods.
+    Both are posed on the shipped head; speech frames are those with voice activity > 0.5 (the p50/p90 are taken
+    over them). `model` (a speech checkpoint folder or `SpeechToARKit`; default the shipped one) drives the
+    "neural" and "hybrid" methods.
     """
     from avatar.head import default_head
     from generators.speech.audio import load_audio
@@ -231,7 +243,8 @@ def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float
 
     audio = load_audio(str(wav))
     text = clip.text if method.endswith("+text") else None
-    seq = animate(audio, text=text, method=method.split("+")[0], fps=fps, life=False, model=model)
+    seq = animate(audio, text=text, method=method.split("+")[0], fps=fps, life=False, model=model, emotion=emotion,
+                  intensity=intensity)
     n = seq.weights.shape[0]
     head = default_head()
     gap, jaw, eye_cm = head_tracks(seq.weights, head)
@@ -243,8 +256,11 @@ def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float
     j = compare_tracks(jaw, ref_jaw, fps, voiced, shut_cm=None)
     env = rms_envelope(audio.samples, audio.sample_rate, n, fps)
     e = compare_tracks(env, ref_gap, fps, voiced, shut_cm=None)
-    return {"gap": g, "jaw": j, "rms_r": e.r, "p90_ref_cm": float(np.percentile(ref_gap[voiced], 90)) if voiced.any() else float("nan"),
-            "p90_ours_cm": float(np.percentile(gap[voiced], 90)) if voiced.any() else float("nan")}
+    def pct(x: np.ndarray, q: float) -> float:
+        return float(np.percentile(x[voiced], q)) if voiced.any() else float("nan")
+
+    return {"gap": g, "jaw": j, "rms_r": e.r, "p50_ref_cm": pct(ref_gap, 50), "p90_ref_cm": pct(ref_gap, 90),
+            "p50_ours_cm": pct(gap, 50), "p90_ours_cm": pct(gap, 90)}
 
 
 GRID_SILENCE = frozenset({"sil", "sp"})
@@ -293,12 +309,46 @@ def grid_id_transcript(clip_id: str) -> str:
     return " ".join(words)
 
 
+VIDEO_SUFFIXES = (".mpg", ".flv", ".mp4")
+"""Talking-face videos the tracker reads: GRID's MPEG-1, CREMA-D's Flash video, and MP4."""
+
+
 def grid_clip_files(folder: str | os.PathLike) -> list[Path]:
-    """Return the GRID video files (*.mpg) of `folder`, sorted; one-line error naming the fix when there are none."""
+    """Return the talking-face videos (GRID *.mpg, CREMA-D *.flv, *.mp4) of `folder`, sorted by name; one-line error
+    naming the fix when there are none."""
     folder = Path(folder)
     if not folder.is_dir():
         raise AvatarInputError(f"{folder} is not a folder; name the folder that holds the GRID clips (<id>.mpg + <id>.align)")
-    clips = sorted(folder.glob("*.mpg"))
+    clips = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     if not clips:
-        raise AvatarInputError(f"{folder} holds no GRID clips (*.mpg with their *.align); name the folder of one speaker's clips")
+        raise AvatarInputError(f"{folder} holds no GRID clips or other talking-face videos (*.mpg with their *.align, "
+                               "*.flv, *.mp4); name the folder of one speaker's clips")
     return clips
+
+
+CREMAD_SENTENCES = {
+    "IEO": "it's eleven o'clock", "TIE": "that is exactly what happened", "IOM": "i'm on my way to the meeting",
+    "IWW": "i wonder what this is about", "TAI": "the airplane is almost full", "MTI": "maybe tomorrow it will be cold",
+    "IWL": "i would like a new alarm clock", "ITH": "i think i have a doctor's appointment", "DFA": "don't forget a jacket",
+    "ITS": "i think i've seen this before", "TSI": "the surface is slick", "WSI": "we'll stop in a couple of minutes",
+}
+"""CREMA-D's twelve sentences by the code in its file names (the corpus README)."""
+CREMAD_EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+"""CREMA-D's emotion codes in the toolkit's vocabulary."""
+CREMAD_LEVELS = {"LO": 0.2, "MD": 0.5, "HI": 0.8, "XX": float("nan")}
+"""CREMA-D's emotion levels as 0..1: its own numeric display values (20, 50, 80 of 100); XX is unspecified."""
+
+
+def cremad_id_info(clip_id: str) -> tuple[str, str, float] | None:
+    """Return (transcript, emotion, intensity) that a CREMA-D clip id spells ("1001_DFA_ANG_XX" -> ("don't forget
+    a jacket", "anger", nan)), or None if it is not one.
+
+    CREMA-D names each clip <actor>_<sentence>_<emotion>_<level>; an unspecified level (XX) is NaN.
+    """
+    parts = clip_id.split("_")
+    if len(parts) != 4 or not (parts[0].isdigit() and len(parts[0]) == 4):
+        return None
+    _, sent, emo, level = (p.upper() for p in parts)
+    if sent not in CREMAD_SENTENCES or emo not in CREMAD_EMOTIONS or level not in CREMAD_LEVELS:
+        return None
+    return CREMAD_SENTENCES[sent], CREMAD_EMOTIONS[emo], CREMAD_LEVELS[level]
