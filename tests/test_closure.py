@@ -80,6 +80,22 @@ def test_the_hybrid_flag_is_held_three_frames_about_its_most_confident_frame() -
 
 
 
+def test_a_decoded_bilabial_shuts_only_its_own_span_where_a_transcripts_gets_margins() -> None:
+    from generators.speech.closure import hybrid_closure, transcript_closure
+    from generators.speech.phonetic import Phone
+
+    fps, n = 30.0, 30
+    phones = [Phone("AA", 0.0, 0.4), Phone("B", 0.4, 0.5), Phone("AA", 0.5, 1.0)]
+    decoded, _ = hybrid_closure(np.full(n, -5.0), phones, fps)
+    aligned, _ = transcript_closure(phones, fps, n)
+    frames = np.flatnonzero(decoded)
+    assert decoded[int(0.45 * fps)], "the decoded b closes the lips"
+    assert frames.min() / fps >= 0.4 - 0.5 / fps and frames.max() / fps <= 0.5 + 0.5 / fps, \
+        "no closure reaches into the vowels beside a decoded b (a person's lips are open there)"
+    assert not (decoded & ~aligned).any() and aligned.sum() > decoded.sum(), \
+        "a transcript's b keeps its lead and tail margins against another aligner's boundaries"
+
+
 def test_with_a_transcript_only_the_aligned_bilabials_close() -> None:
     from generators.speech.closure import transcript_closure
     from generators.speech.phonetic import Phone
