@@ -65,7 +65,7 @@ def opening_table(clips: list[tuple[Path, str]], emotions: list[str], method: st
             gap = lips.gap(seq.weights)
             # The same frames with the speech taken out: the emotion's own mouth while the voice is active.
             emo, _ = emotion_curves(len(seq), fps, e, intensity)
-            rest = lips.gap(compose(np.zeros_like(emo), emo, np.zeros(len(seq), bool), act))
+            rest = lips.gap(compose(np.zeros_like(emo), emo, np.zeros(len(seq), bool), act, fps=fps))
             gaps.append(gap[open_mask])
             speech.append(gap[open_mask] - rest[open_mask])
             shut_ok.append(gap[shut] < TOUCH_CM)

@@ -1,6 +1,6 @@
 """Prints (and writes as JSON) how real-face judges read talking emotions as speech takes less of the emotion's mouth.
 
-While the voice is active `generators.speech.emotion_layer.compose` removes `speech_share` (`avatar.animate(speech_share=)`,
+While talking (`emotion_layer.talking_envelope`) `generators.speech.emotion_layer.compose` removes `speech_share` (`avatar.animate(speech_share=)`,
 default `emotion_layer.SPEECH_SHARE`) of an emotion's own
 articulator opening (jaw drop, chin raise, lip funnel) so that speech drives the mouth; surprise, anger, fear
 and disgust keep their open or raised mouth only partly, and they read worse talking than still

@@ -63,7 +63,7 @@ def _compose_gaps(curves: tuple, emotion: str, **compose_kwargs) -> tuple[np.nda
     emo, _ = emotion_curves(len(speech), 30.0, emotion, INTENSITY)
     lips = default_lip_model()
     gap = lips.gap(compose(speech, emo, shut, act, fps=30.0, **compose_kwargs))
-    rest = lips.gap(compose(np.zeros_like(speech), emo, np.zeros(len(speech), bool), act))
+    rest = lips.gap(compose(np.zeros_like(speech), emo, np.zeros(len(speech), bool), act, fps=30.0))
     return gap, gap - rest
 
 

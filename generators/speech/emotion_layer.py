@@ -8,8 +8,11 @@ Overlap rules, per ARKit column (see `compose`):
 
 * articulation columns (jawOpen, jawForward, mouthClose, mouthPucker, mouthFunnel, mouthRoll*, mouthShrug*,
   tongueOut): speech drives them; the emotion's value is added on top but scaled down by
-  `(1 - speech_share * activity)` while the voice is active, so surprise talks with a slightly dropped jaw
-  instead of a jaw that stays wide open;
+  `(1 - speech_share * talking)`, `talking` the `talking_envelope` (the voice, the pauses shorter than 0.5 s
+  between its words, 0.25 s before it and 0.1 s after it), so surprise talks with a slightly dropped jaw instead of a
+  jaw that stays wide open, and an angry talker's jaw does not drop open in every pause between words (a
+  person's lips rest together there whatever they feel); a long pause or a clip without speech gets the
+  emotion's full face back;
 * expression columns around the mouth (mouthSmile*, mouthFrown*, mouthDimple*, mouthStretch*, mouthPress*,
   mouthLeft/Right, and the teeth-baring mouthUpperUp* / mouthLowerDown*): the emotion keeps its value and
   speech only adds into the headroom (`e + s * (1 - e)`), so a smile, a frown or a snarl stays visible while
@@ -160,31 +163,93 @@ def _fit_length(w: np.ndarray, n: int) -> np.ndarray:
 
 SPEECH_SHARE = 0.6
 """Default of `animate(speech_share=)` / `compose(speech_share=)`: the share of an emotion's own articulator opening that
-speech takes over while the voice is active (scripts/select_speech_share.py passes each candidate)."""
+speech takes over while the person is talking (`talking_envelope`; scripts/select_speech_share.py passes each candidate)."""
+
+TALK_BRIDGE_S = 0.5
+"""The longest pause that stays inside an utterance (`talking_envelope`): pause durations in read and spontaneous
+speech cluster under ~0.2 s between words and at 0.5-1 s and beyond at phrase and sentence boundaries, where
+speakers breathe (Campione & Veronis, Speech Prosody 2002; Goldman-Eisler 1968). Between words a talker's lips
+rest as in speech whatever they feel; at a phrase break the face has time to show the emotion whole."""
+
+TALK_LEAD_S = 0.25
+"""How long before the voice starts the talker already holds the speaking posture (`talking_envelope`). People set up
+their lips for the first sound before they voice it: on the validation GRID talkers (benchmarks/data/realism/val,
+never the held-out ones) the lips leave their rest up to 0.24 s before the voice (p75 0.14 s), and the speech model,
+trained on real lips with the gate opened up to 0.4 s ahead, learned a ramp whose midpoint is 0.2 s ahead
+(`SpeechToARKit.anticipation_s`)."""
+
+TALK_TAIL_S = 0.1
+"""How long after the voice stops the talker still holds the speaking posture (`talking_envelope`): the last sound's
+release; the validation GRID talkers' lips are back at rest within 0.08 s of the voice's end at p75 (median 0)."""
+
+TALK_EASE_S = 0.12
+"""Standard deviation (s) of the Gaussian that eases the talking envelope in and out: the emotion layer's own
+low-pass (`emotion_curves(smoothing_s=)`), so the emotion's mouth returns at the speed an emotion changes, never
+with the syllables."""
+
+
+def talking_envelope(
+    activity: np.ndarray, fps: float, *, bridge_s: float = TALK_BRIDGE_S, lead_s: float = TALK_LEAD_S,
+    tail_s: float = TALK_TAIL_S, ease_s: float = TALK_EASE_S,
+) -> np.ndarray:
+    """Return the (T,) float32 talking envelope in [0, 1]: 1 wherever the person is inside an utterance.
+
+    The voice (`activity` > 0.5) with its pauses shorter than `bridge_s` filled (between words, not at a phrase or
+    breath break), widened by `lead_s` before each onset and `tail_s` after each offset, then eased by a Gaussian
+    of `ease_s`; never below `activity`. While it is 1 speech owns `speech_share` of the emotion's articulator
+    opening, in the words and in the short pauses between them, as a person's lips rest between words whatever they
+    feel; in a long pause, and in a clip with no voice, it falls to 0 and the emotion's full face returns (an idle
+    angry face may bare its teeth).
+    """
+    act = np.clip(np.asarray(activity, np.float32), 0.0, 1.0)
+    voice = act > 0.5
+    n = len(act)
+    if not voice.any() or fps <= 0:
+        return act.copy()
+    on = np.flatnonzero(voice)
+    held = voice.copy()
+    starts = on[1:][np.diff(on) > 1]  # first voiced frame after each interior pause
+    ends = on[:-1][np.diff(on) > 1]  # last voiced frame before it
+    for a, b in zip(ends, starts):
+        if (b - a - 1) < bridge_s * fps:
+            held[a + 1:b] = True
+    lead, tail = int(round(lead_s * fps)), int(round(tail_s * fps))
+    # Frame t is inside the utterance when a held frame lies in [t - tail, t + lead] (running count).
+    count = np.concatenate([[0], np.cumsum(held)])
+    t = np.arange(n)
+    held = (count[np.clip(t + lead + 1, 0, n)] - count[np.clip(t - tail, 0, n)]) > 0
+    env = lowpass(held.astype(np.float32)[:, None], fps, ease_s)[:, 0]
+    return np.clip(np.maximum(env, act), 0.0, 1.0).astype(np.float32)
 
 
 def compose(
     speech: np.ndarray, emotion: np.ndarray, shut: np.ndarray, activity: np.ndarray, *,
     speech_share: float = SPEECH_SHARE, lip_model: LipModel | None = None, tuck: np.ndarray | None = None,
     fps: float | None = None, release_s: float = RELEASE_S, keep_opening: float = 1.0,
+    talking: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return (T, 52) float32 face weights from speech (T, 52) and emotion (T, 52) curves.
 
     Args:
         shut: (T,) bool frames where the lips must be closed (bilabials), enforced last; or float closure
             strengths in [0, 1] (see `visemes.closure_envelope`).
-        activity: (T,) voice activity in [0, 1] (smoothed gate); scales how much speech owns the articulators.
-        speech_share: share of the emotion's articulator opening removed while speaking.
+        activity: (T,) voice activity in [0, 1] (smoothed gate); with `fps` its `talking_envelope` scales how much
+            speech owns the articulators (in the words and the short pauses around them).
+        speech_share: share of the emotion's articulator opening removed while talking.
         lip_model: the head's lips (default: the shipped head's).
         tuck: (T,) bool frames of an f/v lip tuck (lower lip to the upper teeth), or None.
         fps: frame rate; when given, a bool `shut`/`tuck` gets a `release_s` ramp after each run so the lips
             part into the next vowel over a few frames instead of popping open.
         keep_opening: share of speech's own lip opening (on a neutral face) that every emotion keeps
             (`keep_speech_opening`); 0 turns the correction off.
+        talking: (T,) talking envelope in [0, 1] where the caller has its own (the causal stream's); None:
+            `talking_envelope(activity, fps)` when `fps` is given, else `activity` itself.
     """
     if speech.shape != emotion.shape:
         raise AvatarInputError(f"speech and emotion curves differ in shape: {speech.shape} vs {emotion.shape}")
-    act = np.clip(activity.astype(np.float32), 0.0, 1.0)[:, None]
+    if talking is None:
+        talking = talking_envelope(activity, fps) if fps is not None else activity
+    act = np.clip(np.asarray(talking, np.float32), 0.0, 1.0)[:, None]
     out = emotion.astype(np.float32).copy()
     art = _idx(ARTICULATION_COLUMNS)
     out[:, art] = speech[:, art] + emotion[:, art] * (1.0 - speech_share * act)
@@ -196,7 +261,7 @@ def compose(
     out[:, exp] = emotion[:, exp] + s * (1.0 - emotion[:, exp])
     out = np.clip(out, 0.0, 1.0)
     if keep_opening > 0:
-        rest = emotion.astype(np.float32).copy()  # the emotion's own face while the voice is active, no speech
+        rest = emotion.astype(np.float32).copy()  # the emotion's own face while talking, no speech
         rest[:, art] = emotion[:, art] * (1.0 - speech_share * act)
         out = keep_speech_opening(out, np.clip(speech, 0.0, 1.0), rest, lip_model, keep=keep_opening)
     if fps is not None:

@@ -14,7 +14,10 @@
   causal one-pole filter; loudness gain from the running 95th-percentile level;
 * lip closure: the predicted flag (the model learned the closure margins) with the release ramp, solved on
   the head's own lips;
-* emotion: a constant pose, or `intensity="auto"` following the running vocal arousal;
+* emotion: a constant pose, or `intensity="auto"` following the running vocal arousal; speech takes over
+  `speech_share` of its articulator opening while talking, on a causal talking envelope (`_TalkState`): the
+  voice, held through a pause as long as the offline envelope bridges (`TALK_BRIDGE_S` = 0.5 s: a stream cannot
+  know whether a pause will end soon), then eased out; it cannot lead the voice onset;
 * life: seeded blinks and gaze identical to the offline path's (their random draws do not depend on the
   clip length) and a causal head motion with the same emotion/arousal style as `life.head_motion`; breathing
   where the voice rests, as offline.
@@ -182,6 +185,7 @@ class StreamingAnimator:
         self._resample_state = None
         self._samples_in = 0
         self._closure = _ClosureState(self.fps)
+        self._talk = _TalkState(self.fps)
         self._gate = _GateState()
         from generators.speech.prosody import ArousalTracker
 
@@ -347,8 +351,9 @@ class StreamingAnimator:
         scale = self._arousal.intensity(arousal) if self.auto else self.intensity
         emo = (self.pose * scale)[None]
         amount = self._closure.step(shut_raw)
+        talking = self._talk.step(act)
         w = compose(speech.astype(np.float32), emo.astype(np.float32), np.array([amount], np.float32),
-                    np.array([act], np.float32), lip_model=self.lips)[0]
+                    np.array([act], np.float32), lip_model=self.lips, talking=np.array([talking], np.float32))[0]
         pose = np.zeros(6, np.float32)
         if self.life:
             w, pose = self._add_life(i, w, level_idx, arousal, act)
@@ -380,6 +385,26 @@ class StreamingAnimator:
         if opts.breathing:  # where the voice rests, as offline (causally eased activity instead of a centred one)
             pose = pose + breathing_pose(breath[i : i + 1], np.array([1.0 - self._head_motion.act]), opts)[0]
         return out, pose
+
+
+class _TalkState:
+    """Causal `emotion_layer.talking_envelope`: 1 while the voice is active and for `TALK_BRIDGE_S` after it stops
+    (every pause the offline envelope bridges whole; the stream cannot see whether a pause will end), then eased out
+    by a one-pole filter of time constant `TALK_EASE_S`; it rises with the voice itself (no lead)."""
+
+    def __init__(self, fps: float) -> None:
+        from generators.speech.emotion_layer import TALK_BRIDGE_S, TALK_EASE_S
+
+        self.hold = int(round(TALK_BRIDGE_S * fps))
+        self.a = math.exp(-1.0 / max(TALK_EASE_S * fps, 1e-6))
+        self.since_voice = 10**9
+        self.env = 0.0
+
+    def step(self, activity: float) -> float:
+        self.since_voice = 0 if activity > 0.5 else self.since_voice + 1
+        target = 1.0 if self.since_voice <= self.hold else 0.0
+        self.env = max(self.a * self.env + (1.0 - self.a) * target, float(activity))
+        return float(min(self.env, 1.0))
 
 
 class _ClosureState:

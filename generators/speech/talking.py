@@ -236,8 +236,9 @@ def animate(
         model: a `SpeechToARKit` instance or a path to its checkpoint folder for method "neural".
         head: the head this animation is for; bilabial closure is solved on its own lips (default: the
             shipped head; a head without lip landmarks falls back to the shipped head's, with a warning).
-        speech_share: share (0..1) of the emotion's own articulator opening that speech takes over while the voice
-            is active (None: `generators.speech.emotion_layer.SPEECH_SHARE`, the tuned default).
+        speech_share: share (0..1) of the emotion's own articulator opening that speech takes over while talking: in
+            the words, the pauses under 0.5 s between them, 0.25 s before and 0.1 s after (`emotion_layer.talking_envelope`;
+            a longer pause gets the emotion's full face back) (None: `emotion_layer.SPEECH_SHARE`, the tuned default).
     Returns:
         `ExpressionSequence` with weights (T, 52) float32, head_pose (T, 6), per-frame emotion labels,
         and `audio` set to the source path (None for raw arrays).
