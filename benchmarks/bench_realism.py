@@ -6,7 +6,8 @@
 For every clip of the tracks files (measured by `scripts/track_lips.py`; the shipped ones are in
 benchmarks/data/realism/, see its README for sources, licences and which speakers are held out) whose audio
 <AUDIO_DIR>/<clip id>.wav exists: animate the audio (audio only: `hybrid`, `neural`; with the transcript:
-`hybrid+text`, what `animate` does with one, or the rules' `phonetic+text`),
+`hybrid+text`, what `animate` does with one, or the rules' `phonetic+text`; `stream`: the causal `StreamingAnimator`
+fed 20 ms chunks),
 pose both on the shipped head (`generators.speech.realism`) and print Pearson r of the inner-lip gap and of
 the jaw opening at the best lag within +-133 ms, our p50/p90 opening over the person's (speech frames), the
 share of frames on which both agree the lips are shut, the rest gap in pauses (ours / theirs) and the r of
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracks", action="append", default=None, help="tracks .npz (repeatable; default: the shipped set)")
     ap.add_argument("--methods", default="hybrid+text,hybrid,phonetic+text",
                     help="comma-separated: hybrid, neural, phonetic, and hybrid+text / phonetic+text (with the "
-                         "clip's transcript); hybrid+text is what animate does with a transcript")
+                         "clip's transcript); hybrid+text is what animate does with a transcript; stream: the causal "
+                         "StreamingAnimator in 20 ms chunks")
     ap.add_argument("--speakers", default="", help="comma-separated speakers to score (default: all)")
     ap.add_argument("--limit", type=int, default=0, help="at most N clips per speaker")
     ap.add_argument("--out", default=None, help="write the table as markdown here")

@@ -120,3 +120,27 @@ def test_the_benchmark_scores_the_held_out_actor_per_emotion_on_the_same_audio(t
     for e in ("disgust", "fear", "happy"):
         assert float(rows[e][3].split(",")[1]) > 1.3 and float(rows[e][4].split(",")[1]) > 1.3, e
     assert all(np.isfinite(float(rows[e][7])) for e in EMOTIONS)
+
+
+def test_the_benchmark_scores_the_stream_and_its_angry_lips_keep_the_speaking_posture_after_the_words(tmp_path):
+    """`--methods stream`: the causal path on the held-out actor; its talking envelope holds after the words, so the
+    angry rest gap over the takes' silences is well under the idle snarl's (which filled them before)."""
+    pytest.importorskip("soundfile")
+    from generators.speech.shipped import weights_available
+
+    if not weights_available():
+        pytest.skip("the speech model's weights are not shipped in this checkout")
+    from generators.expression import expression_weights
+    from generators.speech.emotion_layer import compose
+    from generators.speech.visemes import default_lip_model, rest_posture
+
+    out = tmp_path / "s.md"
+    assert _bench().main(["--speakers", "cremad1001", "--methods", "stream", "--out", str(out)]) == 0
+    rows = {ln.split(" | ")[2].split(" @ ")[0]: ln.split(" | ") for ln in out.read_text().splitlines()
+            if ln.startswith("| cremad1001 | stream | ") and " @ " in ln}
+    assert set(rows) == EMOTIONS and all(np.isfinite(float(rows[e][7])) for e in EMOTIONS)
+    pose = np.asarray(expression_weights(emotion="anger", intensity=0.5), np.float32)[None]
+    idle = float(default_lip_model().gap(compose(rest_posture(np.zeros_like(pose), pause=np.array([True])), pose,
+                                                 np.zeros(1, bool), np.zeros(1, np.float32)))[0])
+    rest_anger = float(rows["anger"][10].split("/")[0])
+    assert rest_anger < idle - 0.3, f"angry stream rests {rest_anger:.2f} cm around the words, the idle snarl {idle:.2f}"

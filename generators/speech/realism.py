@@ -229,9 +229,9 @@ def load_clips(path: str | os.PathLike) -> list[RealClip]:
 def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float = 30.0, model=None,  # noqa: ANN001
                  emotion: str = "neutral", intensity: float = 1.0) -> dict:
     """Return {"gap", "jaw": TrackComparison, "rms_r", "p50_ref_cm", "p90_ref_cm", "p50_ours_cm", "p90_ours_cm"}:
-    `method` ("hybrid", "neural", "phonetic", or "hybrid+text" / "phonetic+text" with the clip's transcript)
-    animating `wav` with `emotion` at `intensity` (as `animate --emotion --intensity` would) against the
-    person's tracks, with the RMS baseline's r.
+    `method` ("hybrid", "neural", "phonetic", or "hybrid+text" / "phonetic+text" with the clip's transcript, or
+    "stream": the causal `StreamingAnimator` fed 20 ms chunks) animating `wav` with `emotion` at `intensity` (as
+    `animate --emotion --intensity` would) against the person's tracks, with the RMS baseline's r.
 
     Both are posed on the shipped head; speech frames are those with voice activity > 0.5 (the p50/p90 are taken
     over them). `model` (a speech checkpoint folder or `SpeechToARKit`; default the shipped one) drives the
@@ -242,12 +242,15 @@ def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float
     from generators.speech.talking import animate, frame_activity
 
     audio = load_audio(str(wav))
-    text = clip.text if method.endswith("+text") else None
-    seq = animate(audio, text=text, method=method.split("+")[0], fps=fps, life=False, model=model, emotion=emotion,
-                  intensity=intensity)
-    n = seq.weights.shape[0]
+    if method == "stream":
+        weights = stream_weights(audio.samples, audio.sample_rate, fps, model=model, emotion=emotion, intensity=intensity)
+    else:
+        text = clip.text if method.endswith("+text") else None
+        weights = animate(audio, text=text, method=method.split("+")[0], fps=fps, life=False, model=model,
+                          emotion=emotion, intensity=intensity).weights
+    n = weights.shape[0]
     head = default_head()
-    gap, jaw, eye_cm = head_tracks(seq.weights, head)
+    gap, jaw, eye_cm = head_tracks(weights, head)
     ref_gap, ref_jaw = clip.on_head(eye_cm)
     ref_gap = resample_track(ref_gap, clip.fps, n, fps)
     ref_jaw = resample_track(ref_jaw, clip.fps, n, fps)
@@ -261,6 +264,20 @@ def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float
 
     return {"gap": g, "jaw": j, "rms_r": e.r, "p50_ref_cm": pct(ref_gap, 50), "p90_ref_cm": pct(ref_gap, 90),
             "p50_ours_cm": pct(gap, 50), "p90_ours_cm": pct(gap, 90)}
+
+
+def stream_weights(samples: np.ndarray, sample_rate: int, fps: float = 30.0, *, chunk_s: float = 0.02, model=None,  # noqa: ANN001
+                   emotion: str = "neutral", intensity: float | str = 1.0) -> np.ndarray:
+    """Return the (T, 52) weights the causal `StreamingAnimator` (life off) gives for `samples` pushed in `chunk_s` chunks."""
+    from generators.speech.streaming import StreamingAnimator
+
+    anim = StreamingAnimator(model, fps=fps, emotion=emotion, intensity=intensity, life=False, sample_rate=sample_rate)
+    step = max(1, int(round(chunk_s * sample_rate)))
+    frames = []
+    for i in range(0, len(samples), step):
+        frames += anim.push(samples[i:i + step])
+    frames += anim.flush()
+    return np.stack([f.weights for f in frames]).astype(np.float32)
 
 
 GRID_SILENCE = frozenset({"sil", "sp"})
