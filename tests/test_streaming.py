@@ -73,6 +73,25 @@ def test_streaming_matches_offline_within_tolerance(wav: Path) -> None:
     assert ((lips.gap(streamed) < 0.15) == (lips.gap(offline) < 0.15)).mean() >= CLOSED_AGREEMENT_TOL
 
 
+
+@pytest.mark.slow
+def test_room_noise_after_a_few_zero_samples_keeps_the_mouth_at_rest(wav: Path) -> None:
+    from generators.speech.audio import load_audio
+    from generators.speech.visemes import default_lip_model
+
+    speech = load_audio(wav).samples
+    rng = np.random.default_rng(0)
+    # A decoder's priming zeros (40 ms), then 0.6 s of a quiet room (-53 dBFS), then the words over that room.
+    zeros, room = np.zeros(640, np.float32), int(0.6 * 16000)
+    noise = (10 ** (-53 / 20) * rng.standard_normal(room + len(speech))).astype(np.float32)
+    x = np.concatenate([zeros, noise[:room], speech + noise[room:]])
+    gap = default_lip_model().gap(np.stack([f.weights for f in _stream(x, 320, life=False)]))
+    before = gap[: int((0.04 + 0.6 - 0.1) * 30)]  # up to 0.1 s before the first word (the model's look-ahead)
+    words = gap[int((0.04 + 0.6) * 30):]
+    assert before.max() < 0.4, f"the mouth opened {before.max():.2f} cm on room noise before anyone spoke"
+    assert np.percentile(words, 90) > 0.6, "the words still open the mouth"
+
+
 def test_frames_wait_only_for_the_stated_latency(wav: Path) -> None:
     from generators.speech.audio import load_audio
     from generators.speech.streaming import StreamingAnimator
