@@ -179,14 +179,27 @@ fear's side teeth, which its stretched mouth really shows, lit (the earlier fixe
 30, 45, 60, 70, 90 the held-out judge read anger 0.90 -> 0.80 with it (medium skin), and disgust on dark skin lost
 2-3 readings on both sets (docs/legibility.md)."""
 TEETH_OPENING_CM = 0.5
-"""How far outside the posed lips' opening (beyond an inner corner, past a lip's inner edge) a tooth lies for the light
-through it to be gone (a smooth ramp from the edge). Set by the look (renderers.teeth), not by a judge."""
+"""How far outside the posed lips' opening (beyond an inner corner, past the inner edge of a lip it lies behind) a tooth
+lies for the light through it to be gone (a smooth ramp from `TEETH_OPENING_MARGIN_CM`). Set by the look
+(renderers.teeth), not by a judge."""
+TEETH_OPENING_MARGIN_CM = 0.1
+"""How far outside the opening's outline the ramp starts: the outline is the eight inner-lip landmarks joined by chords,
+and the real edge bulges past them at a rounded mouth's corners (a tooth seen there lay up to ~0.15 cm outside), and a
+tooth is shaded per vertex, so a vertex just behind a lip would dim the visible part of its triangles."""
+TEETH_BEHIND_CM = 0.3
+"""How far behind a lip's inner edge a tooth lies for that lip to shade it fully (none when level with it or in front):
+the raised upper lip of disgust leaves its incisors in front of the lower lip, where nothing hides them from the light."""
 TEETH_DEPTH_START_CM = 1.0
 """How far behind the posed inner lip corners a tooth may lie before the light through the opening falls with depth."""
 TEETH_DEPTH_CM = 1.0
-"""Depth beyond `TEETH_DEPTH_START_CM` at which a tooth's light has fallen 1/e of the way to MOUTH_INTERIOR_FLOOR (a
-Gaussian): the lower teeth that surprise's and anger's open jaw carries back (2.6 cm behind the corners) are in the
-mouth's shade, fear's side teeth (0.6 cm) are not. Set by the look, not by a judge (docs/appearance.md)."""
+"""Depth beyond `TEETH_DEPTH_START_CM` at which the cheek's shade on a tooth's outer face has fallen 1/e of the way to
+MOUTH_INTERIOR_FLOOR (a Gaussian): the lower canines and premolars that surprise's open jaw carries back behind its
+rounded corners (2.8 cm behind them) face the cheek and are in its shade, fear's side teeth (0.6 cm) are not. Set by
+the look, not by a judge (docs/appearance.md)."""
+TEETH_DEPTH_INNER = 0.6
+"""Share of that depth shade taken by the faces that look into the mouth's open space rather than at the cheek (the
+biting surfaces, the inner sides): they face the opening, so the far lower teeth that a shout shows at three-quarter
+stay teeth, not a grey hollow (`avatar.appearance.teeth_buccal_facing` says which faces look at the cheek)."""
 TEETH_LINGUAL_SHADE = 0.45
 """Factor on the teeth's faces turned into the mouth (`teeth_shade`): what a three-quarter view sees of the far side's
 teeth through the gap. Darker than `MOUTH_LINGUAL_SHADE` (0.6 left the far tooth of a smile at yaw 30 1.56x the gap's
@@ -638,6 +651,14 @@ def teeth_lingual_light(head: BlendshapeHead) -> np.ndarray:
     return (1 - (1 - TEETH_LINGUAL_SHADE) * inward).astype(np.float32)
 
 
+def teeth_buccal_facing(head: BlendshapeHead) -> np.ndarray:
+    """Return (T,) float32 0..1: how far each tooth vertex's face looks out of the dental arch, at the lips and the cheek
+    (its labial/buccal side, 1) rather than up or into the mouth (its biting surface or inner side, 0), on the generic
+    neutral. `Appearance.teeth_shade` darkens the faces that look at the cheek with depth (the buccal corridor)."""
+    ta, tb = ICT_PARTS["teeth"]
+    return smoothstep(0.3, 0.8, _arch_facing(head, np.arange(ta, tb))).astype(np.float32)
+
+
 def _light_through_lips(head: BlendshapeHead, idx: np.ndarray, depth_cm: float, turned: np.ndarray) -> np.ndarray:
     """Return (len(idx),) light factors of mouth vertices `idx`: `MOUTH_INTERIOR_FRONT` at the front teeth falling to
     `MOUTH_INTERIOR_FLOOR` with depth behind them (Gaussian over `depth_cm`, on the generic neutral so it follows the
@@ -654,6 +675,12 @@ def _light_through_lips(head: BlendshapeHead, idx: np.ndarray, depth_cm: float, 
 
 def _turned_into_mouth(head: BlendshapeHead, idx: np.ndarray) -> np.ndarray:
     """Return (len(idx),) 0..1: how far each vertex's normal is turned into the mouth, on the generic neutral."""
+    return smoothstep(0.1, -0.4, _arch_facing(head, idx))
+
+
+def _arch_facing(head: BlendshapeHead, idx: np.ndarray) -> np.ndarray:
+    """Return (len(idx),) the horizontal part of each vertex's normal along the direction out of the dental arch, on
+    the generic neutral: ~1 on a tooth's labial/buccal side, ~-1 on its lingual side, ~0 on a biting surface."""
     from avatar.blend import vertex_normals
 
     v = head.generic_neutral
@@ -664,8 +691,7 @@ def _turned_into_mouth(head: BlendshapeHead, idx: np.ndarray) -> np.ndarray:
     centre_z = v[ta:tb, 2].min() - 2.0
     out = v[idx][:, [0, 2]] - np.array([0.0, centre_z])
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
-    facing = (normals[idx][:, [0, 2]] * out).sum(1)
-    return smoothstep(0.1, -0.4, facing)
+    return (normals[idx][:, [0, 2]] * out).sum(1)
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ def vertex_shader() -> str:
     posing leaves it to the shader) and the camera; normal, world position, linear albedo (`in_albedo`
     is linear: `linear_albedo` of the sRGB one, times the cavity factor's power per frame),
     wrinkle (u, a), gloss, the cornea normal, the skin's rest position, material and ambient occlusion on to the
-    fragment shader. A tooth (`in_teeth` > 0: its static lingual factor) is shaded by the light through the lips'
+    fragment shader. A tooth (`in_teeth.x` > 0: its static lingual factor) is shaded by the light through the lips'
     opening as posed this frame (`renderers.teeth`), a factor folded into the cavity's."""
     from renderers.teeth import teeth_glsl
 
@@ -220,7 +220,7 @@ in float in_cavity;
 in vec3 in_rest;
 in vec4 in_skin;
 in float in_ao;
-in float in_teeth;  // a tooth's static (lingual) factor, 0 off the teeth (renderers.teeth)
+in vec2 in_teeth;  // a tooth's static factors (lingual shade, share of the depth shade), 0 off the teeth (renderers.teeth)
 out vec3 v_normal;
 out vec3 v_world;
 out vec3 v_albedo;
@@ -243,7 +243,7 @@ void main() {{
     // uploads sRGB ** GAMMA), so a vertex pays one pow, for the cavity factor (renderers.cavity, 1 where off), which
     // darkens the sRGB albedo of skin in folds: (albedo c) ** GAMMA = albedo ** GAMMA c ** GAMMA.
     // A tooth in the mouth's shade (renderers.teeth) is darkened like skin in a fold, highlight and all.
-    float teeth = in_teeth > 0.0 ? in_teeth * teeth_light(world.xyz) : 1.0;
+    float teeth = in_teeth.x > 0.0 ? in_teeth.x * teeth_light(world.xyz, in_teeth.y) : 1.0;
     v_occlusion = pow(in_cavity * teeth, {_glsl(GAMMA)});  // the same darkening in linear light, for the highlight
     v_albedo = in_albedo * v_occlusion;
     v_wrinkle = in_wrinkle;

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avatar.appearance import (MOUTH_INTERIOR_FLOOR, TEETH_DEPTH_CM, TEETH_DEPTH_START_CM, TEETH_OPENING_CM, Appearance,
-                               teeth_lingual_light)
+from avatar.appearance import (MOUTH_INTERIOR_FLOOR, TEETH_BEHIND_CM, TEETH_DEPTH_CM, TEETH_DEPTH_INNER, TEETH_DEPTH_START_CM,
+                               TEETH_OPENING_CM, TEETH_OPENING_MARGIN_CM, Appearance, teeth_buccal_facing, teeth_lingual_light)
 from avatar.head import ICT_PARTS, BlendshapeHead
 
 if TYPE_CHECKING:
@@ -38,10 +38,11 @@ INNER_LIP_LOWER = (60, 67, 66, 65, 64)
 
 @dataclass(frozen=True)
 class TeethShade:
-    """What a renderer needs to shade the teeth per frame: `attribute` (V,) float32, the static factor of each tooth
-    vertex (its lingual shade, > 0) and 0 elsewhere; `teeth` the (T,) int64 teeth part's vertices; `lips` (10,) int64 head vertices of the inner lip edges (upper
-    then lower, `INNER_LIP_UPPER` / `INNER_LIP_LOWER`); `anchors` (K,) skull vertices and `anchor_rest` (K, 3) their
-    rest positions (the head's rigid motion when only posed vertices are known)."""
+    """What a renderer needs to shade the teeth per frame: `attribute` (V, 2) float32, the static factors of each tooth
+    vertex (its lingual shade, > 0, and the share of the depth shade its face takes) and 0 elsewhere; `teeth` the (T,)
+    int64 teeth part's vertices; `lips` (10,) int64 head vertices of the inner lip edges (upper then lower,
+    `INNER_LIP_UPPER` / `INNER_LIP_LOWER`); `anchors` (K,) skull vertices and `anchor_rest` (K, 3) their rest positions
+    (the head's rigid motion when only posed vertices are known)."""
 
     attribute: np.ndarray
     teeth: np.ndarray
@@ -58,8 +59,9 @@ def teeth_shade(head: BlendshapeHead, appearance: Appearance) -> TeethShade | No
     from renderers.attachments import _anchors
 
     a, b = ICT_PARTS["teeth"]
-    attribute = np.zeros(head.num_vertices, np.float32)
-    attribute[a:b] = np.maximum(teeth_lingual_light(head), 1e-3)
+    attribute = np.zeros((head.num_vertices, 2), np.float32)
+    attribute[a:b, 0] = np.maximum(teeth_lingual_light(head), 1e-3)
+    attribute[a:b, 1] = TEETH_DEPTH_INNER + (1 - TEETH_DEPTH_INNER) * teeth_buccal_facing(head)
     lips = np.asarray(head.landmarks68, np.int64)[list(INNER_LIP_UPPER + INNER_LIP_LOWER)]
     anchors = _anchors(head)
     return TeethShade(attribute, np.arange(a, b), lips, anchors, head.neutral[anchors].astype(np.float32))
@@ -67,7 +69,7 @@ def teeth_shade(head: BlendshapeHead, appearance: Appearance) -> TeethShade | No
 
 def mouth_frame(lips: np.ndarray, model: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (the (4, 4) float32 matrix from world space to the mouth's frame, the upper and the lower inner lip edges
-    as (5, 2) float32 (x, y) in it) for the (10, 3) inner-lip vertices `lips` posed by the expression alone and the
+    as (5, 3) float32 (x, y, z) in it) for the (10, 3) inner-lip vertices `lips` posed by the expression alone and the
     (4, 4) rigid `model` (the head pose; None: the identity) that takes them to world space.
 
     The mouth's frame has the head's own axes (x across, y up, z forward) and its origin midway between the inner
@@ -78,7 +80,7 @@ def mouth_frame(lips: np.ndarray, model: np.ndarray | None) -> tuple[np.ndarray,
     inv = np.eye(4)
     inv[:3, :3] = m[:3, :3].T
     inv[:3, 3] = -m[:3, :3].T @ m[:3, 3] - mid
-    rel = (lips - mid)[:, :2].astype(np.float32)
+    rel = (lips - mid).astype(np.float32)
     return inv.astype(np.float32), rel[:5], rel[5:]
 
 
@@ -89,17 +91,28 @@ def model_of_vertices(shade: TeethShade, vertices: np.ndarray) -> np.ndarray:
     return rigid_fit(shade.anchor_rest, vertices[shade.anchors])
 
 
-def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray, depth_share: np.ndarray | float = 1.0) -> np.ndarray:
     """Return (N,) float32 factors (before the lingual term) of teeth at (N, 3) positions in the mouth's frame, given
-    the (5, 2) inner lip edges in it (`mouth_frame`): the light through the posed opening (the GLSL and torch code
-    compute the same)."""
+    the (5, 3) inner lip edges in it (`mouth_frame`) and the share of the depth shade each tooth's face takes
+    (`TeethShade.attribute[:, 1]`): the light through the posed opening (the GLSL and torch code compute the same).
+
+    A tooth keeps `MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) open deep`. `open` falls from 1 to 0 as it lies
+    from `TEETH_OPENING_MARGIN_CM` to `TEETH_OPENING_CM` outside the opening: beyond an inner corner (inside the cheek),
+    or past a lip's inner edge while behind that lip (by `TEETH_BEHIND_CM` for the lip's full shade: a tooth in front of
+    a lip is not hidden by it). `deep` is 1 - share (1 - exp(-d^2)), d how far past `TEETH_DEPTH_START_CM` behind the
+    inner corners it lies, over `TEETH_DEPTH_CM`: the cheek's shade on a face that looks at it (share 1) and the
+    light the opening still gives a face that looks into the mouth (share `TEETH_DEPTH_INNER`)."""
     x, y, z = local[:, 0], local[:, 1], local[:, 2]
-    up, lo = np.interp(x, upper[:, 0], upper[:, 1]), np.interp(x, lower[:, 0], lower[:, 1])
-    outside = np.maximum(np.maximum(lo - y, y - up), np.maximum(upper[0, 0] - x, x - upper[-1, 0]))
-    t = np.clip(outside / TEETH_OPENING_CM, 0, 1)
+    up_y, up_z = np.interp(x, upper[:, 0], upper[:, 1]), np.interp(x, upper[:, 0], upper[:, 2])
+    lo_y, lo_z = np.interp(x, lower[:, 0], lower[:, 1]), np.interp(x, lower[:, 0], lower[:, 2])
+    below = (lo_y - y) * np.clip((lo_z - z) / TEETH_BEHIND_CM, 0, 1)
+    above = (y - up_y) * np.clip((up_z - z) / TEETH_BEHIND_CM, 0, 1)
+    outside = np.maximum(np.maximum(below, above), np.maximum(upper[0, 0] - x, x - upper[-1, 0]))
+    t = np.clip((outside - TEETH_OPENING_MARGIN_CM) / (TEETH_OPENING_CM - TEETH_OPENING_MARGIN_CM), 0, 1)
     opening = 1 - t * t * (3 - 2 * t)
-    deep = np.maximum(-z - TEETH_DEPTH_START_CM, 0) / TEETH_DEPTH_CM
-    return (MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * opening * np.exp(-deep * deep)).astype(np.float32)
+    d = np.maximum(-z - TEETH_DEPTH_START_CM, 0) / TEETH_DEPTH_CM
+    deep = 1 - np.asarray(depth_share) * (1 - np.exp(-d * d))
+    return (MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * opening * deep).astype(np.float32)
 
 
 def teeth_factors(shade: TeethShade, vertices: np.ndarray, model: np.ndarray | None = None) -> np.ndarray:
@@ -114,32 +127,38 @@ def teeth_factors(shade: TeethShade, vertices: np.ndarray, model: np.ndarray | N
     mouth, upper, lower = mouth_frame(unposed[shade.lips], None)
     local = unposed[shade.teeth] @ mouth[:3, :3].T + mouth[:3, 3]
     out = np.ones(len(vertices), np.float32)
-    out[shade.teeth] = shade.attribute[shade.teeth] * teeth_light(local, upper, lower)
+    static = shade.attribute[shade.teeth]
+    out[shade.teeth] = static[:, 0] * teeth_light(local, upper, lower, static[:, 1])
     return out
 
 
 def teeth_glsl() -> str:
-    """Return GLSL (uniforms and a function `teeth_light(vec3 world)`) for the vertex shader: `teeth_light` of a
-    point, with `u_mouth` (world -> the mouth's frame) and the lip edges `u_lip_upper`, `u_lip_lower` set per frame."""
+    """Return GLSL (uniforms and a function `teeth_light(vec3 world, float depth_share)`) for the vertex shader:
+    `teeth_light` of a point, with `u_mouth` (world -> the mouth's frame) and the lip edges `u_lip_upper`, `u_lip_lower`
+    set per frame."""
+    margin, ramp = TEETH_OPENING_MARGIN_CM, TEETH_OPENING_CM - TEETH_OPENING_MARGIN_CM
     return f"""
 uniform mat4 u_mouth;  // world -> the mouth's frame (renderers.teeth.mouth_frame), set per frame
-uniform vec2 u_lip_upper[5];  // the inner lip edges in that frame, corner to corner
-uniform vec2 u_lip_lower[5];
-float lip_edge(vec2 p[5], float x) {{  // piecewise linear through the edge's points (np.interp: held past the ends)
-    float y = p[0].y;
+uniform vec3 u_lip_upper[5];  // the inner lip edges in that frame (x, y, z), corner to corner
+uniform vec3 u_lip_lower[5];
+vec2 lip_edge(vec3 p[5], float x) {{  // (y, z) piecewise linear through the edge's points (np.interp: held past the ends)
+    vec2 e = p[0].yz;
     for (int i = 0; i < 4; i++) {{
-        if (x > p[i].x) y = mix(p[i].y, p[i + 1].y, clamp((x - p[i].x) / max(p[i + 1].x - p[i].x, 1e-6), 0.0, 1.0));
+        if (x > p[i].x) e = mix(p[i].yz, p[i + 1].yz, clamp((x - p[i].x) / max(p[i + 1].x - p[i].x, 1e-6), 0.0, 1.0));
     }}
-    return y;
+    return e;
 }}
-float teeth_light(vec3 world) {{
+float teeth_light(vec3 world, float depth_share) {{
     vec3 m = (u_mouth * vec4(world, 1.0)).xyz;
-    float up = lip_edge(u_lip_upper, m.x);
-    float lo = lip_edge(u_lip_lower, m.x);
-    float outside = max(max(lo - m.y, m.y - up), max(u_lip_upper[0].x - m.x, m.x - u_lip_upper[4].x));
-    float t = clamp(outside * {_glsl(1 / TEETH_OPENING_CM)}, 0.0, 1.0);
-    float deep = max(-m.z - {_glsl(TEETH_DEPTH_START_CM)}, 0.0) * {_glsl(1 / TEETH_DEPTH_CM)};
-    return {_glsl(MOUTH_INTERIOR_FLOOR)} + {_glsl(1 - MOUTH_INTERIOR_FLOOR)} * (1.0 - t * t * (3.0 - 2.0 * t)) * exp(-deep * deep);
+    vec2 up = lip_edge(u_lip_upper, m.x);
+    vec2 lo = lip_edge(u_lip_lower, m.x);
+    float below = (lo.x - m.y) * clamp((lo.y - m.z) * {_glsl(1 / TEETH_BEHIND_CM)}, 0.0, 1.0);
+    float above = (m.y - up.x) * clamp((up.y - m.z) * {_glsl(1 / TEETH_BEHIND_CM)}, 0.0, 1.0);
+    float outside = max(max(below, above), max(u_lip_upper[0].x - m.x, m.x - u_lip_upper[4].x));
+    float t = clamp((outside - {_glsl(margin)}) * {_glsl(1 / ramp)}, 0.0, 1.0);
+    float d = max(-m.z - {_glsl(TEETH_DEPTH_START_CM)}, 0.0) * {_glsl(1 / TEETH_DEPTH_CM)};
+    float deep = 1.0 - depth_share * (1.0 - exp(-d * d));
+    return {_glsl(MOUTH_INTERIOR_FLOOR)} + {_glsl(1 - MOUTH_INTERIOR_FLOOR)} * (1.0 - t * t * (3.0 - 2.0 * t)) * deep;
 }}
 """
 
@@ -152,7 +171,7 @@ def _glsl(x: float) -> str:
 
 def teeth_factors_torch(buffers: Any, vertices: torch.Tensor) -> torch.Tensor:
     """Return (B, V) factors on the sRGB albedo (1 off the teeth) for (B, V, 3) world vertices, as `teeth_factors`
-    with the model fitted to the skull: `buffers` holds `teeth_attribute` (T,), `teeth_index`, `teeth_lips`,
+    with the model fitted to the skull: `buffers` holds `teeth_attribute` (T, 2), `teeth_index`, `teeth_lips`,
     `teeth_anchors` and `teeth_anchor_rest` tensors (`renderers.differentiable`). Differentiable in the vertices."""
     import torch
 
@@ -164,22 +183,27 @@ def teeth_factors_torch(buffers: Any, vertices: torch.Tensor) -> torch.Tensor:
     teeth = (vertices.index_select(1, buffers.teeth_index) - t[:, None]) @ r
     mid = (lips[:, 0] + lips[:, 4]) / 2
     lips, local = lips - mid[:, None], teeth - mid[:, None]
-    upper, lower = lips[:, :5, :2], lips[:, 5:, :2]
+    upper, lower = lips[:, :5], lips[:, 5:]
     x, y, z = local[..., 0], local[..., 1], local[..., 2]
 
-    def edge(p: torch.Tensor) -> torch.Tensor:
-        out = p[:, :1, 1].expand_as(x)
+    def edge(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y, z) of the edge `p` (B, 5, 3) at the teeth's x, piecewise linear (np.interp: held past the ends)."""
+        ey, ez = p[:, :1, 1].expand_as(x), p[:, :1, 2].expand_as(x)
         for i in range(4):
             x0, x1 = p[:, i:i + 1, 0], p[:, i + 1:i + 2, 0]
-            y0, y1 = p[:, i:i + 1, 1], p[:, i + 1:i + 2, 1]
             s = ((x - x0) / torch.clamp(x1 - x0, min=1e-6)).clamp(0, 1)
-            out = torch.where(x > x0, y0 + (y1 - y0) * s, out)
-        return out
+            ey = torch.where(x > x0, p[:, i:i + 1, 1] + (p[:, i + 1:i + 2, 1] - p[:, i:i + 1, 1]) * s, ey)
+            ez = torch.where(x > x0, p[:, i:i + 1, 2] + (p[:, i + 1:i + 2, 2] - p[:, i:i + 1, 2]) * s, ez)
+        return ey, ez
 
-    up, lo = edge(upper), edge(lower)
-    outside = torch.maximum(torch.maximum(lo - y, y - up), torch.maximum(upper[:, :1, 0] - x, x - upper[:, 4:5, 0]))
-    s = (outside / TEETH_OPENING_CM).clamp(0, 1)
-    deep = (-z - TEETH_DEPTH_START_CM).clamp(min=0) / TEETH_DEPTH_CM
-    light = MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * (1 - s * s * (3 - 2 * s)) * torch.exp(-deep * deep)
+    (up_y, up_z), (lo_y, lo_z) = edge(upper), edge(lower)
+    below = (lo_y - y) * ((lo_z - z) / TEETH_BEHIND_CM).clamp(0, 1)
+    above = (y - up_y) * ((up_z - z) / TEETH_BEHIND_CM).clamp(0, 1)
+    outside = torch.maximum(torch.maximum(below, above), torch.maximum(upper[:, :1, 0] - x, x - upper[:, 4:5, 0]))
+    s = ((outside - TEETH_OPENING_MARGIN_CM) / (TEETH_OPENING_CM - TEETH_OPENING_MARGIN_CM)).clamp(0, 1)
+    d = (-z - TEETH_DEPTH_START_CM).clamp(min=0) / TEETH_DEPTH_CM
+    static = buffers.teeth_attribute.to(dt)
+    deep = 1 - static[:, 1] * (1 - torch.exp(-d * d))
+    light = MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * (1 - s * s * (3 - 2 * s)) * deep
     out = vertices.new_ones(vertices.shape[:2])
-    return out.index_copy(1, buffers.teeth_index, light * buffers.teeth_attribute.to(dt))
+    return out.index_copy(1, buffers.teeth_index, light * static[:, 0])

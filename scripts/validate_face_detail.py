@@ -28,8 +28,11 @@ JUDGES = ("fer2013", "face-classification", "face-api")
 VIEWS = ("front", "three-quarter")
 
 
-def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: dict[str, bool] | None = None) -> dict[str, dict[str, dict[str, float]]]:
-    """Return {judge: {view: {emotion: accuracy}}} over identities x intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px)."""
+def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: dict[str, bool] | None = None,
+          items: list[dict[str, Any]] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Return {judge: {view: {emotion: accuracy}}} over identities x intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px),
+    and append to `items` one row per image and judge (identity, view, emotion, intensity, crop, the judge's
+    probability of the posed emotion and its reading), for a paired before/after comparison of two runs."""
     import avatar
     from avatar.appearance import Appearance
     from avatar.emotion import EMOTIONS
@@ -51,6 +54,11 @@ def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: di
                     c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) / 2 * s
                     p = np.asarray(judge(res.images, boxes=np.concatenate([c - half, c + half], 1).astype(np.float32)).emotion_probs)
                     pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
+                    if items is not None:
+                        for k, e in enumerate(labels):
+                            items.append({"judge": jn, "identity": ident, "view": view, "emotion": str(e),
+                                          "intensity": (0.6, 1.0)[k % 2], "crop": s,
+                                          "p_true": float(p[k, EMOTIONS.index(e)]), "reading": str(pred[k])})
                     for e in EMOTIONS7:
                         hits[jn][view][e].extend((pred[labels == e] == e).tolist())
     return {j: {v: {e: float(np.mean(a)) for e, a in per.items()} for v, per in by.items()} for j, by in hits.items()}
@@ -105,7 +113,8 @@ def main() -> None:
     judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in JUDGES}
     switches = {name: True for name in args.on.split(",") if name}
     result["switches"] = switches
-    result["boxed"] = boxed(ids, args.skin, judges, switches)
+    result["boxed_items"] = []
+    result["boxed"] = boxed(ids, args.skin, judges, switches, result["boxed_items"])
     for j, by in result["boxed"].items():
         fq = {e: float(np.mean([by[v][e] for v in VIEWS])) for e in EMOTIONS7}
         print(f"boxed {j:20s} mean {np.mean(list(fq.values())):.3f}  " + " ".join(f"{e} {a:.2f}" for e, a in fq.items()))

@@ -246,6 +246,31 @@ def test_teeth_shade_follows_the_posed_lips(head) -> None:
     assert teeth_shade(head, Appearance(teeth_shade=True, mouth_interior=True)) is None  # its baked light shades them
 
 
+def test_a_lip_shades_only_the_teeth_behind_it_and_the_cheek_the_faces_that_look_at_it() -> None:
+    """`renderers.teeth.teeth_light` on a made-up opening (corners at x = +-2 cm, the lips' inner edges 1 cm above and
+    below, 1 cm in front of the corners): a point 0.6 cm below the lower lip's edge is lit when it lies level with or in
+    front of the lip (nothing hides it from the light) and in the mouth's shade 1 cm behind it; a point just past the
+    edge (within the margin the chords leave) keeps its light; deep behind the corners, a face that looks at the cheek
+    falls to the floor while one that looks into the mouth keeps part of the light through the opening."""
+    from avatar.appearance import MOUTH_INTERIOR_FLOOR, TEETH_DEPTH_INNER, TEETH_OPENING_MARGIN_CM
+    from renderers.teeth import teeth_light
+
+    xs = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    bulge = np.array([0.0, 0.8, 1.0, 0.8, 0.0])
+    upper = np.stack([xs, bulge, bulge], 1).astype(np.float32)
+    lower = np.stack([xs, -bulge, bulge], 1).astype(np.float32)
+    points = np.array([[0.0, -1.6, 1.2],  # below the lower lip's edge, in front of it
+                       [0.0, -1.6, 1.0],  # level with it
+                       [0.0, -1.6, 0.0],  # 1 cm behind it
+                       [0.0, -1.0 - TEETH_OPENING_MARGIN_CM / 2, 0.0],  # just past the edge, behind it
+                       [0.0, 0.0, -4.0]], np.float32)  # 4 cm behind the corners, inside the outline
+    lit = teeth_light(points, upper, lower, np.array([1.0, 1.0, 1.0, 1.0, 1.0], np.float32))
+    assert np.allclose(lit[[0, 1, 3]], 1.0), lit
+    assert lit[2] == pytest.approx(MOUTH_INTERIOR_FLOOR, abs=1e-6), lit
+    cheek, inside = lit[4], teeth_light(points[4:], upper, lower, np.float32(TEETH_DEPTH_INNER))[0]
+    assert cheek == pytest.approx(MOUTH_INTERIOR_FLOOR, abs=0.01) and inside > cheek + 0.1, (cheek, inside)
+
+
 def test_teeth_shade_is_the_same_under_a_head_pose_and_in_torch(head) -> None:
     """The mouth's frame has the head's own axes: a turned and shifted head shades its teeth exactly as the upright one
     (the model given, or fitted to the skull from world vertices), and the differentiable renderer's torch code computes
@@ -277,8 +302,9 @@ def test_teeth_shade_is_the_same_under_a_head_pose_and_in_torch(head) -> None:
 
 
 def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Return (the GL frame, {part: pixel mask}) for the lower teeth ('lower', with their rest x in 'lower_x') and the
-    lower gums and tongue ('tongue'), from a visibility pass of the same posed head through the same camera."""
+    """Return (the GL frame, {part: pixel mask}) for the teeth ('teeth'), the lower teeth ('lower', with their rest x in
+    'lower_x') and the lower gums and tongue ('tongue'), from a visibility pass of the same posed head through the same
+    camera."""
     from renderers.gl import GLRenderer
     from renderers.options import RendererOptions
     from renderers.visibility import GLVisibilityRasterizer
@@ -294,7 +320,8 @@ def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size:
     moves = np.linalg.norm(head.deltas[ARKIT_NAMES.index("jawOpen")][first], axis=-1) > 0.05
     in_part = lambda name: (tri >= 0) & (first >= ICT_PARTS[name][0]) & (first < ICT_PARTS[name][1])  # noqa: E731
     lower = in_part("teeth") & moves
-    return img, {"lower": lower, "lower_x": head.generic_neutral[first, 0], "tongue": in_part("gums_tongue") & moves}
+    return img, {"teeth": in_part("teeth"), "lower": lower, "lower_x": head.generic_neutral[first, 0],
+                 "tongue": in_part("gums_tongue") & moves}
 
 
 @pytest.mark.gl
@@ -302,19 +329,20 @@ def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size:
 @pytest.mark.parametrize("skin", ["medium", "dark"])
 def test_teeth_shade_leaves_no_bright_fangs_at_surprises_corners(skin: str) -> None:
     """Front, surprise 1.0, `teeth_shade` on: the lower teeth that show at the corners of the open
-    mouth are about as dark as the tongue beside them (without it: near-white canines at ~1.9x the tongue's luma, like
-    fangs; clipped white on dark skin)."""
+    mouth sit in the cheek's shade, at most 0.65 of their unshaded luma and at most 1.35x the tongue's beside them, none
+    clipped (unshaded: near-white canines at ~2x the tongue's luma, like fangs; clipped white on dark skin)."""
     w = avatar.pose("surprise", 1.0)
-    for look, fangs in ((Appearance(skin=skin, teeth_shade=True), False), (Appearance(skin=skin, teeth_shade=False), True)):
-        img, parts = _mouth_parts(w, look, "front", 384)
-        assert parts["lower"].sum() > 100 and parts["tongue"].sum() > 1000
-        teeth, tongue = np.median(_luma(img[parts["lower"]])), np.median(_luma(img[parts["tongue"]]))
-        if fangs:  # the default look, for the record of what the switch fixes
-            assert teeth > 1.5 * tongue, (teeth, tongue)
-        else:
-            # On dark skin the teeth keep a little of the exposure's lift (gain ** 0.3) and the tongue none: up to ~1.1.
-            assert teeth < 1.15 * tongue, (teeth, tongue)
-            assert (img[parts["lower"]] >= 250).all(1).mean() < 0.01
+    img, parts = _mouth_parts(w, Appearance(skin=skin, teeth_shade=True), "front", 384)
+    off, _ = _mouth_parts(w, Appearance(skin=skin, teeth_shade=False), "front", 384)
+    assert parts["lower"].sum() > 100 and parts["tongue"].sum() > 1000
+    teeth, tongue = np.median(_luma(img[parts["lower"]])), np.median(_luma(img[parts["tongue"]]))
+    teeth_off, tongue_off = np.median(_luma(off[parts["lower"]])), np.median(_luma(off[parts["tongue"]]))
+    assert teeth < 0.65 * teeth_off, (teeth, teeth_off)
+    # On dark skin the teeth keep a little of the exposure's lift (gain ** 0.3) and the tongue none: ~1.3.
+    assert teeth < 1.35 * tongue, (teeth, tongue)
+    assert (img[parts["lower"]] >= 250).all(1).mean() < 0.01
+    if skin == "medium":  # the look without the shade, for the record of what it fixes
+        assert teeth_off > 1.8 * tongue_off, (teeth_off, tongue_off)
 
 
 @pytest.mark.gl
@@ -353,6 +381,30 @@ def test_teeth_shade_leaves_fears_exposed_side_teeth_lit(view: float | str) -> N
         ratio[emotion] = np.median(_luma(img[side])) / np.median(_luma(img_off[side]))
     assert ratio["fear"] >= 0.8, ratio
     assert ratio["surprise"] < 0.6, ratio
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+@pytest.mark.parametrize("intensity", [0.6, 1.0])
+def test_teeth_shade_leaves_angers_bared_teeth_lit(intensity: float) -> None:
+    """Anger, `teeth_shade` on: the teeth its snarl bares between the lips keep their light. Its front teeth (upper,
+    and lower with rest |x| <= 1.2 cm) keep at least 0.95 of their luma without the shade at front and at yaw 30, its
+    lower side teeth at front at least 0.85 (0.82 at 0.6 before the lips' depth and the faces' facing were taken into
+    account). Its far lower teeth at yaw 30 lie beyond the far inner corner, behind the cheek, and are shaded as
+    surprise's corner teeth are."""
+    w = avatar.pose("anger", intensity)
+    kept = {}
+    for view in ("front", 30.0):
+        img, parts = _mouth_parts(w, Appearance(teeth_shade=True), view, 384)
+        off, _ = _mouth_parts(w, Appearance(teeth_shade=False), view, 384)
+        lower_front = parts["lower"] & (np.abs(parts["lower_x"]) <= 1.2)
+        groups = {"upper": parts["teeth"] & ~parts["lower"], "lower front": lower_front,
+                  "lower side": parts["lower"] & (np.abs(parts["lower_x"]) > 1.2)}
+        for name, m in groups.items():
+            assert m.sum() > 100, (view, name, m.sum())
+            kept[view, name] = np.median(_luma(img[m])) / np.median(_luma(off[m]))
+    assert min(kept[v, g] for v in ("front", 30.0) for g in ("upper", "lower front")) >= 0.95, kept
+    assert kept["front", "lower side"] >= 0.85, kept
 
 
 @pytest.mark.gl
