@@ -170,14 +170,14 @@ MOUTH_INTERIOR_FRONT = 1.0
 incisors of a light-skinned smile grey)."""
 MOUTH_LINGUAL_SHADE = 0.6
 """Extra factor on the teeth's inner (lingual) faces and the tongue, which face the mouth's dark inside, not the opening."""
-TEETH_SHADE_DEFAULT = False
-"""Default of `Appearance.teeth_shade`, off: the teeth lit through the lips' opening as posed in each frame (issue 19;
+TEETH_SHADE_DEFAULT = True
+"""Default of `Appearance.teeth_shade`, on: the teeth lit through the lips' opening as posed in each frame (issue 19;
 docs/appearance.md, "Teeth in the mouth's shade"; `renderers.teeth`). It removes the lower canines lit like fangs at the
-corners of surprise's open mouth and the far-side lower tooth floating, lit, in the gap at three-quarter, and leaves
-fear's side teeth, which its stretched mouth really shows, lit (the earlier fixed shade darkened them too: fear 0.60 ->
-0.35 to the held-out judge on identities 0, 7, 21, 80, 95; per frame fear reads as without it). Still off: on identities
-30, 45, 60, 70, 90 the held-out judge read anger 0.90 -> 0.80 with it (medium skin), and disgust on dark skin lost
-2-3 readings on both sets (docs/legibility.md)."""
+corners of surprise's open mouth and the far-side lower tooth floating, lit, in the gap at three-quarter, and leaves the
+teeth a mouth shows between its lips lit (fear's side teeth, anger's bared ones, disgust's). On since the lips' depth and
+the teeth's facing count (anger's side teeth no longer dimmed like surprise's fangs): on held-out identities the
+held-out judge reads the same with it as without (face-api 0.763 -> 0.763 over four cells, as a quarter-pixel camera
+shift does; docs/legibility.md)."""
 TEETH_OPENING_CM = 0.5
 """How far outside the posed lips' opening (beyond an inner corner, past the inner edge of a lip it lies behind) a tooth
 lies for the light through it to be gone (a smooth ramp from `TEETH_OPENING_MARGIN_CM`). Set by the look
@@ -249,13 +249,14 @@ class Appearance:
         keep `MOUTH_INTERIOR_FRONT` of their colour, everything deeper falls towards `MOUTH_INTERIOR_FLOOR` (dark,
         not black), and the faces turned into the mouth (the teeth's inner sides, the tongue) are darker still, so a
         back tooth seen through the gap at three-quarter stays in the mouth's shade instead of floating, lit, in it.
-    teeth_shade: the teeth alone lit through the lips' opening as posed in each frame (off by default; `renderers.teeth`, both
-        renderers): a tooth's light falls to `MOUTH_INTERIOR_FLOOR` as it lies outside the inner lip edges (up to
-        `TEETH_OPENING_CM`) or deep behind the inner corners (`TEETH_DEPTH_START_CM`, `TEETH_DEPTH_CM`), and its faces
-        turned into the mouth get `TEETH_LINGUAL_SHADE`, so the teeth behind a rounded mouth's corners and a far-side
-        tooth seen through the gap sit in the mouth's shade while a stretched mouth's side teeth stay lit; on dark skin
-        the teeth take only part of the exposure's lift. The gums, tongue and
-        lining keep their colour (`mouth_interior` shades them too, and supersedes this).
+    teeth_shade: the teeth alone lit through the lips' opening as posed in each frame (on by default; `renderers.teeth`,
+        both renderers): a tooth's light falls to `MOUTH_INTERIOR_FLOOR` as it lies outside the inner lip edges (beyond
+        a corner, or past the edge of a lip it lies behind; up to `TEETH_OPENING_CM`) or, on the faces that look at the
+        cheek, deep behind the inner corners (`TEETH_DEPTH_START_CM`, `TEETH_DEPTH_CM`; `TEETH_DEPTH_INNER` of that on
+        the faces that look into the mouth), and its faces turned into the mouth get `TEETH_LINGUAL_SHADE`, so the teeth
+        behind a rounded mouth's corners and a far-side tooth seen through the gap sit in the mouth's shade while the
+        teeth between the lips stay lit. The gums, tongue and lining keep their colour (`mouth_interior` shades them
+        too, and supersedes this).
     teeth_colour: sRGB enamel colour (default `TEETH_COLOUR`, off-white).
     eye_detail: iris fibres and a lighter collarette, the whites shaded towards the corners and the lower lid's wet line
         (`IRIS_FIBRES`, `SCLERA_CORNER_SHADE`, `WET_LINE_CM`); off, the iris is a flat disc with the ring below.

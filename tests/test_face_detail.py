@@ -271,6 +271,20 @@ def test_a_lip_shades_only_the_teeth_behind_it_and_the_cheek_the_faces_that_look
     assert cheek == pytest.approx(MOUTH_INTERIOR_FLOOR, abs=0.01) and inside > cheek + 0.1, (cheek, inside)
 
 
+def test_the_default_look_shades_the_teeth_and_keeps_the_dark_faces_lift_on_the_mouth(head) -> None:
+    """`teeth_shade` is on by default (`TEETH_SHADE_DEFAULT`), and on its own it withholds none of the exposure's lift
+    from the mouth: with the teeth, gums and tongue kept out of it on dark skin the held-out judge read disgust worse,
+    with the shade alone it did not (docs/legibility.md); `mouth_interior` still withholds it."""
+    from renderers.options import RendererOptions, renderer_albedo
+
+    look = Appearance(skin="dark")
+    assert look.teeth_shade and not look.mouth_interior
+    assert np.array_equal(renderer_albedo(head, RendererOptions(appearance=look)), paint_head(head, look))
+    inside = replace(look, mouth_interior=True)
+    a, b = ICT_PARTS["gums_tongue"]
+    assert (renderer_albedo(head, RendererOptions(appearance=inside))[a:b] < paint_head(head, inside)[a:b] - 1e-3).any()
+
+
 def test_teeth_shade_is_the_same_under_a_head_pose_and_in_torch(head) -> None:
     """The mouth's frame has the head's own axes: a turned and shifted head shades its teeth exactly as the upright one
     (the model given, or fitted to the skull from world vertices), and the differentiable renderer's torch code computes
@@ -328,21 +342,23 @@ def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size:
 @pytest.mark.slow
 @pytest.mark.parametrize("skin", ["medium", "dark"])
 def test_teeth_shade_leaves_no_bright_fangs_at_surprises_corners(skin: str) -> None:
-    """Front, surprise 1.0, `teeth_shade` on: the lower teeth that show at the corners of the open
-    mouth sit in the cheek's shade, at most 0.65 of their unshaded luma and at most 1.35x the tongue's beside them, none
-    clipped (unshaded: near-white canines at ~2x the tongue's luma, like fangs; clipped white on dark skin)."""
+    """Front, surprise 1.0, `teeth_shade` on: the lower teeth that show at the corners of the open mouth sit in the
+    cheek's shade, at most 1.35x the tongue's luma beside them; on medium skin at most 0.65 of their unshaded luma and
+    none clipped (unshaded: near-white canines at ~2x the tongue's luma, like fangs), on dark skin under a tenth clipped
+    white (unshaded: most of them)."""
     w = avatar.pose("surprise", 1.0)
     img, parts = _mouth_parts(w, Appearance(skin=skin, teeth_shade=True), "front", 384)
     off, _ = _mouth_parts(w, Appearance(skin=skin, teeth_shade=False), "front", 384)
     assert parts["lower"].sum() > 100 and parts["tongue"].sum() > 1000
     teeth, tongue = np.median(_luma(img[parts["lower"]])), np.median(_luma(img[parts["tongue"]]))
     teeth_off, tongue_off = np.median(_luma(off[parts["lower"]])), np.median(_luma(off[parts["tongue"]]))
-    assert teeth < 0.65 * teeth_off, (teeth, teeth_off)
-    # On dark skin the teeth keep a little of the exposure's lift (gain ** 0.3) and the tongue none: ~1.3.
+    clipped = {name: (im[parts["lower"]] >= 250).all(1).mean() for name, im in (("on", img), ("off", off))}
     assert teeth < 1.35 * tongue, (teeth, tongue)
-    assert (img[parts["lower"]] >= 250).all(1).mean() < 0.01
-    if skin == "medium":  # the look without the shade, for the record of what it fixes
-        assert teeth_off > 1.8 * tongue_off, (teeth_off, tongue_off)
+    if skin == "medium":
+        assert clipped["on"] < 0.01 and teeth < 0.65 * teeth_off, (clipped, teeth, teeth_off)
+        assert teeth_off > 1.8 * tongue_off, (teeth_off, tongue_off)  # the look without the shade: the fangs
+    else:  # the full exposure's lift (x2.8): a few highlights clip, without the shade most of the teeth did
+        assert clipped["on"] < 0.1 and clipped["off"] > 0.3, clipped
 
 
 @pytest.mark.gl

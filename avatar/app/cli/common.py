@@ -124,7 +124,7 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
 def add_shading_args(p: argparse.ArgumentParser) -> None:
     """Add the renderer's shading switches (--no-cavity, --no-wrinkles, --mouth-shadow, --catch-lights and the skin's
     --no-skin-detail, --no-skin-regions, --no-subsurface, --no-ambient-occlusion, --shadows, the mouth's and eyes'
-    --teeth-shade, --mouth-interior, --eye-detail) and the hair, brow and clothing
+    --no-teeth-shade, --mouth-interior, --eye-detail) and the hair, brow and clothing
     options (--no-hair, --hair-style, --hair-colour, --no-brow-shell, --no-clothing, --clothing-colour); read them with
     `appearance_from_args`."""
     from avatar.appearance import (CLOTHING_COLOUR_DEFAULT, CLOTHING_COLOURS, HAIR_COLOUR_DEFAULT, HAIR_COLOURS, HAIR_STYLE_DEFAULT,
@@ -150,10 +150,10 @@ def add_shading_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--no-clothing", action="store_true", help="the neck's bare cut instead of a crew-neck top")
     s.add_argument("--clothing-colour", default=CLOTHING_COLOUR_DEFAULT,
                    help=f"clothing colour: {', '.join(CLOTHING_COLOURS)} (default: {CLOTHING_COLOUR_DEFAULT})")
-    s.add_argument("--teeth-shade", action="store_true",
-                   help="the teeth in the mouth's shade, following the lips each frame: no bright canines at an open "
-                        "mouth's corners, no lit far tooth at three-quarter (off by default: the held-out judge read "
-                        "anger worse on one held-out set)")
+    s.add_argument("--no-teeth-shade", action="store_true",
+                   help="light every tooth as if in the open, instead of in the mouth's shade following the lips each "
+                        "frame (the default: no bright canines at an open mouth's corners, no lit far tooth at "
+                        "three-quarter)")
     s.add_argument("--mouth-interior", action="store_true",
                    help="light the inside of the mouth through the lips' opening: shaded teeth, a dark (not black) cavity")
     s.add_argument("--eye-detail", action="store_true", help="iris fibres and limbal ring, a dark pupil, a wet line at the lower lids")
@@ -169,7 +169,7 @@ def appearance_from_args(args: argparse.Namespace) -> Any:
                       shadows=args.shadows, hair=not args.no_hair, hair_style=args.hair_style,
                       hair_colour=args.hair_colour, brow_shell=not args.no_brow_shell, clothing=not args.no_clothing,
                       clothing_colour=args.clothing_colour, mouth_interior=args.mouth_interior,
-                      teeth_shade=args.teeth_shade, eye_detail=args.eye_detail)
+                      teeth_shade=not args.no_teeth_shade, eye_detail=args.eye_detail)
 
 
 def camera_from_args(args: argparse.Namespace) -> Any:

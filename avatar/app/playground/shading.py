@@ -2,7 +2,7 @@
 
 One group above the tabs applies to every render the Expression, Speech and Fidelity tabs make, as `--no-cavity
 --no-wrinkles --mouth-shadow --catch-lights --no-skin-detail --no-skin-regions --no-subsurface --no-ambient-occlusion
---shadows --teeth-shade` do on the command line and `appearance=` does in Python. The boxes
+--shadows --no-teeth-shade` do on the command line and `appearance=` does in Python. The boxes
 start at `avatar.appearance.Appearance`'s own defaults, so an untouched page renders what `avatar.render` does.
 """
 
