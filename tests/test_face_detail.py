@@ -315,6 +315,39 @@ def test_teeth_shade_is_the_same_under_a_head_pose_and_in_torch(head) -> None:
     assert np.allclose(got[0].numpy(), upright, atol=2e-3) and np.allclose(got[1].numpy(), upright, atol=2e-3)
 
 
+@pytest.mark.gl
+@pytest.mark.slow
+def test_differentiable_renderers_teeth_shade_has_the_gradient_of_central_differences() -> None:
+    """The torch renderer's teeth shade is differentiable in the pose: d(mean of the image)/d jawOpen for fear, with
+    the shade on and off, matches central differences at a step too small to change any pixel's coverage (the shade
+    darkens the teeth as the jaw opens: the gradient with it is larger, by its share)."""
+    import torch
+
+    from avatar.rig import index_of
+    from generators.expression import facs_weights
+    from renderers.differentiable import DifferentiableRenderer
+    from renderers.options import RendererOptions
+
+    w = torch.from_numpy(facs_weights("fear", 1.0).astype(np.float64))[None]  # AUs 1+2+4+5+20+26: the jaw open
+    j, eps = index_of("jawOpen"), 1e-4
+    got = {}
+    for shade in (True, False):
+        look = Appearance(hair=False, brow_shell=False, clothing=False, teeth_shade=shade)
+        opts = RendererOptions(width=128, height=128, samples=0, appearance=look)
+        with DifferentiableRenderer(options=opts, dtype=torch.float64, antialias_edges="off") as r:
+            leaf = w.clone().requires_grad_()
+            r(leaf)[0, :3].mean().backward()
+            plus, minus = w.clone(), w.clone()
+            plus[0, j] += eps
+            minus[0, j] -= eps
+            with torch.no_grad():
+                fd = float(r(plus)[0, :3].mean() - r(minus)[0, :3].mean()) / (2 * eps)
+            got[shade] = (float(leaf.grad[0, j]), fd)
+    for grad, fd in got.values():
+        assert abs(grad - fd) < 0.02 * abs(fd), got
+    assert got[True][0] < got[False][0] - 0.003, got  # measured -0.0155 against -0.0096
+
+
 def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Return (the GL frame, {part: pixel mask}) for the teeth ('teeth'), the lower teeth ('lower', with their rest x in
     'lower_x') and the lower gums and tongue ('tongue'), from a visibility pass of the same posed head through the same
