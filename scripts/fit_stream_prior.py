@@ -2,8 +2,8 @@
 
     python scripts/fit_stream_prior.py VOICES_DIR [--speakers-every 2 --speakers-offset 0] [--exclude PREFIX ...]
 
-Every <speaker>__<utterance>.wav (or .flac) of VOICES_DIR is cut into the speech model's 40-band log-mel (the
-features `net_numpy.log_mel` takes before its per-utterance normalisation); per clip the band means less their
+Every <speaker>__<utterance>.wav (or .flac) of VOICES_DIR is cut into the speech model's 40-band log-mel
+(`net_numpy.raw_log_mel`: the features before `log_mel`'s per-utterance normalisation); per clip the band means less their
 mean over bands (the gain-free shape) and the band standard deviations; averaged per speaker first and then over
 speakers, so that one speaker with many clips weighs as much as one with a single clip. `--speakers-every N
 --speakers-offset K` keeps every Nth speaker by sorted name from the Kth (the others are left for checking the
@@ -23,24 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def raw_log_mel(samples: np.ndarray, rate: int, config: dict) -> np.ndarray:
-    """Return the (n_mels, F) log-mel of `samples` as `net_numpy.log_mel` computes it, before its normalisation."""
-    from generators.speech.net_numpy import _filterbank, resample
-
-    x = resample(np.asarray(samples, np.float32), rate, int(config["sample_rate"]))
-    n_fft, hop = int(config["n_fft"]), int(config["hop"])
-    x = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect" if len(x) > n_fft // 2 else "constant")
-    n = 1 + (len(x) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    power = np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft + 1)[:-1].astype(np.float32)[None], n_fft, axis=1)) ** 2
-    fb = _filterbank(int(config["sample_rate"]), n_fft, int(config["n_mels"]), float(config["fmin"]), float(config["fmax"]))
-    return np.log(power @ fb.T + 1e-6).T
-
-
 def main(argv: list[str] | None = None) -> int:
     from avatar.errors import AvatarInputError
     from generators.speech.audio import load_audio
-    from generators.speech.net_numpy import as_numpy_model
+    from generators.speech.net_numpy import as_numpy_model, raw_log_mel, resample
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("voices", help="folder of <speaker>__<utterance>.wav/.flac clips")
@@ -67,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         except AvatarInputError as exc:
             print(f"skipping {p.name}: {exc}", file=sys.stderr)
             continue
-        mel = raw_log_mel(audio.samples, audio.sample_rate, config)
+        mel = raw_log_mel(resample(audio.samples, audio.sample_rate, int(config["sample_rate"])), config)
         mu = mel.mean(axis=1)
         shapes[spk].append(mu - mu.mean())
         stds[spk].append(mel.std(axis=1))

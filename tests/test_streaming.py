@@ -132,3 +132,26 @@ def test_stream_cli_reads_raw_pcm_from_stdin(wav: Path) -> None:
                          capture_output=True, check=True, timeout=120)
     n = len(out.stdout.decode().strip().splitlines())
     assert n == int(np.ceil(len(pcm) / 2 / 16000 * 30 - 1e-9))
+
+
+def test_stream_prior_script_measures_a_gain_free_shape_per_speaker(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("fit_stream_prior", Path(__file__).parents[1] / "scripts" / "fit_stream_prior.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(tmp_path)]) == 2
+    assert "holds no .wav or .flac clips" in capsys.readouterr().err
+    for voice, name in (("en-us", "a__1"), ("en-gb", "b__1"), ("en-gb", "b__2")):
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(tmp_path / f"{name}.wav"), TEXT], check=True, capture_output=True)
+    assert mod.main([str(tmp_path), "--exclude", "b"]) == 0
+    out = capsys.readouterr().out
+    assert "# 1 speakers, 1 clips" in out
+    assert mod.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "# 2 speakers, 3 clips" in out
+    shape, std = (np.array([float(v) for v in a.split(",")]) for a in re.findall(r"np\.array\(\[(.*?)\]\)", out, re.S))
+    assert len(shape) == len(std) == 40
+    assert abs(shape.mean()) < 1e-2, "the shape is gain-free: its mean over bands is zero"
+    assert (std > 0).all() and shape[:5].mean() > shape[-5:].mean(), "speech has more energy low than high"

@@ -75,6 +75,17 @@ def log_mel(samples: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
     `samples` must already be at `config["sample_rate"]` (`predict` resamples).
     Per-utterance mean/variance normalisation per band makes the model indifferent to recording gain.
     """
+    mel = raw_log_mel(samples, config)
+    mel = (mel - mel.mean(axis=1, keepdims=True)) / (mel.std(axis=1, keepdims=True) + 1e-3)
+    return mel.astype(np.float32)
+
+
+def raw_log_mel(samples: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
+    """Return the (n_mels, F) natural-log mel energies of `samples` (at `config["sample_rate"]`), not normalised.
+
+    `log_mel` normalises them per utterance; the stream normalises them with running statistics and a prior
+    measured on them (`streaming.PRIOR_SHAPE_40`, `scripts/fit_stream_prior.py`).
+    """
     n_fft, hop = int(config["n_fft"]), int(config["hop"])
     x = np.pad(samples.astype(np.float32), (n_fft // 2, n_fft // 2), mode="reflect" if len(samples) > n_fft // 2 else "constant")
     n = 1 + (len(x) - n_fft) // hop
@@ -82,9 +93,7 @@ def log_mel(samples: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
     frames = x[idx] * np.hanning(n_fft + 1)[:-1].astype(np.float32)[None]
     power = np.abs(np.fft.rfft(frames, n_fft, axis=1)) ** 2
     fb = _filterbank(int(config["sample_rate"]), n_fft, int(config["n_mels"]), float(config["fmin"]), float(config["fmax"]))
-    mel = np.log(power @ fb.T + 1e-6).T
-    mel = (mel - mel.mean(axis=1, keepdims=True)) / (mel.std(axis=1, keepdims=True) + 1e-3)
-    return mel.astype(np.float32)
+    return np.log(power @ fb.T + 1e-6).T
 
 
 def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
