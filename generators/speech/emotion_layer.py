@@ -19,6 +19,12 @@ Overlap rules, per ARKit column (see `compose`):
   talking; speech's own small smile (for "ee") is damped by a frown, so sad speech does not grin;
 * everything else (brows, eyes, cheeks, nose): the emotion alone.
 
+Before those rules, an emotion listed in `TALKING_VARIANTS` (anger) takes its talking form on the talking envelope
+(`talking_variant`): a snarl's bared teeth held the angry lips 1.4 cm apart between words where a person's rest
+nearly shut, so while talking anger keeps half its upper-lip raise and none of its lower-lip depressor, jaw drop and
+funnel, and shows itself with the brows, lids and a wrinkled nose instead (EMFACS's closed-mouth anger); still
+frames, long pauses and silent clips keep the whole prototype.
+
 Speech keeps its opening (`keep_speech_opening`): a smile, a frown or bared teeth turn the lips on the mesh, so
 the same speech weights would part them less (on the shipped head a frown cost sad 6-13 % of neutral's speech
 opening, disgust 7-18 %); where the posed inner-lip gap beyond the emotion's own mouth falls short of what the speech
@@ -30,6 +36,7 @@ shapes and solves mouthClose on the posed mesh, overriding whatever any emotion 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -222,11 +229,109 @@ def talking_envelope(
     return np.clip(np.maximum(env, act), 0.0, 1.0).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class TalkingVariant:
+    """How an emotion that bares its teeth shows itself while talking (`TALKING_VARIANTS`, `talking_variant`).
+
+    `kept`: (ARKit column, or a stem such as "mouthUpperUp" for both sides; the share of the emotion's own value of it
+    kept while talking); `cues`: (column or stem, weight added while talking per unit of the emotion's intensity).
+    The sum is clipped to [0, 1]. Unknown names are an error on construction.
+    """
+
+    kept: tuple[tuple[str, float], ...] = ()
+    cues: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, _ in self.kept + self.cues:
+            _columns(name)
+
+    def delta(self, prototype: np.ndarray) -> np.ndarray:
+        """Return the (52,) change this variant makes while talking to an emotion whose pose at intensity 1 is `prototype`."""
+        d = np.zeros(len(ARKIT_NAMES))
+        for name, share in self.kept:
+            cols = _columns(name)
+            d[cols] -= (1.0 - float(share)) * prototype[cols]
+        for name, amount in self.cues:
+            d[_columns(name)] += float(amount)
+        return d
+
+
+def _columns(name: str) -> list[int]:
+    """Return the ARKit column indices of `name`: the column itself, or the Left/Right pair of a stem."""
+    if name in ARKIT_NAMES:
+        return [index_of(name)]
+    sides = [name + side for side in ("Left", "Right")]
+    if all(s in ARKIT_NAMES for s in sides):
+        return [index_of(s) for s in sides]
+    raise AvatarInputError(f"talking variant names unknown ARKit column {name!r}: use a column such as 'jawOpen' "
+                           "or a two-sided stem such as 'mouthUpperUp'")
+
+
+TALKING_VARIANTS: dict[str, TalkingVariant] = {
+    # Closed-mouth anger while talking: half the upper-lip raise, no lower-lip depressor, no jaw drop or funnel of its
+    # own (speech opens the mouth), the brows and lids drawn (AU4/7) and the nose wrinkled (AU9). Chosen by the
+    # FER2013-trained judges on talking clips of ids 101-140 among 12 (scripts/select_talking_variant.py,
+    # benchmarks/results/talking_variant_select_anger.json), checked by face-api on ids 0-95 (docs/legibility.md).
+    "anger": TalkingVariant(
+        kept=(("mouthUpperUp", 0.5), ("mouthLowerDown", 0.0), ("jawOpen", 0.0), ("mouthFunnel", 0.0)),
+        cues=(("browDown", 0.25), ("eyeSquint", 0.4), ("noseSneer", 1.0)),
+    ),
+}
+"""Per emotion, its talking variant; an emotion not listed talks with its whole prototype (see `talking_variant`)."""
+
+_BASIS: tuple[tuple[str, ...], np.ndarray] | None = None
+_VARIANT_TOL = 0.05  # a frame further than this (max abs weight) from a mix of the shipped prototypes gets no variant
+
+
+def _prototype_basis() -> tuple[tuple[str, ...], np.ndarray]:
+    """Return the labels and (52, E) weights at intensity 1 of the default prototype table (neutral left out)."""
+    global _BASIS
+    if _BASIS is None:
+        from avatar.emotion import EMOTIONS
+        from generators.expression import expression_weights
+
+        labels = tuple(e for e in EMOTIONS if e != "neutral")
+        _BASIS = labels, np.stack([np.asarray(expression_weights(emotion=e, intensity=1.0), np.float64).reshape(-1)
+                                   for e in labels], axis=1)
+    return _BASIS
+
+
+
+def talking_variant(emotion: np.ndarray, talking: np.ndarray, variants: dict[str, TalkingVariant] | None = None) -> np.ndarray:
+    """Return (T, 52) float32 emotion weights with each emotion's talking variant applied on the talking envelope.
+
+    A snarl's bared teeth hold the lips a centimetre or more apart, which a person talking angrily does not do
+    between words; people who talk angrily show anger with the brows, the lids and a pressed or raised lip instead
+    (EMFACS's closed-mouth anger, AU 4+5+7+23/24, with AU9/10). So on the talking envelope (`talking`, (T,) in
+    [0, 1]) an emotion listed in `variants` (default `TALKING_VARIANTS`) keeps only part of its
+    teeth-baring shapes and adds its `cues`, both in proportion to how much of that emotion the frame holds: its
+    coefficient when the frame is written as a mix of the shipped prototypes at intensity 1 (exact for every label,
+    intensity, emotion track and `intensity="auto"`, which are all such mixes). Off the envelope (still frames,
+    long pauses, silent clips) nothing changes; a face that is no such mix (raw AUs, a user's table) is left as it is
+    (the variant fades out over `_VARIANT_TOL` of distance from the mixes).
+    """
+    variants = TALKING_VARIANTS if variants is None else variants
+    w = np.asarray(emotion, np.float32)
+    t = np.clip(np.asarray(talking, np.float32), 0.0, 1.0)
+    if not variants or not (t > 0).any():
+        return w.copy()
+    labels, basis = _prototype_basis()
+    coef, *_ = np.linalg.lstsq(basis, w.T.astype(np.float64), rcond=None)  # (E, T)
+    resid = np.abs(basis @ coef - w.T).max(axis=0)
+    trust = np.clip(1.0 - resid / _VARIANT_TOL, 0.0, 1.0)
+    delta = np.zeros((len(ARKIT_NAMES), w.shape[0]))
+    for k, label in enumerate(labels):
+        if label in variants:
+            delta += variants[label].delta(basis[:, k])[:, None] * np.clip(coef[k], 0.0, None)[None]
+    out = w + (delta * (trust * t)[None]).T.astype(np.float32)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 def compose(
     speech: np.ndarray, emotion: np.ndarray, shut: np.ndarray, activity: np.ndarray, *,
     speech_share: float = SPEECH_SHARE, lip_model: LipModel | None = None, tuck: np.ndarray | None = None,
     fps: float | None = None, release_s: float = RELEASE_S, keep_opening: float = 1.0,
-    talking: np.ndarray | None = None,
+    talking: np.ndarray | None = None, variants: dict[str, TalkingVariant] | None = None,
 ) -> np.ndarray:
     """Return (T, 52) float32 face weights from speech (T, 52) and emotion (T, 52) curves.
 
@@ -244,12 +349,15 @@ def compose(
             (`keep_speech_opening`); 0 turns the correction off.
         talking: (T,) talking envelope in [0, 1] where the caller has its own (the causal stream's); None:
             `talking_envelope(activity, fps)` when `fps` is given, else `activity` itself.
+        variants: the emotions' talking variants applied on `talking` (`talking_variant`); None: `TALKING_VARIANTS`,
+            {} none.
     """
     if speech.shape != emotion.shape:
         raise AvatarInputError(f"speech and emotion curves differ in shape: {speech.shape} vs {emotion.shape}")
     if talking is None:
         talking = talking_envelope(activity, fps) if fps is not None else activity
     act = np.clip(np.asarray(talking, np.float32), 0.0, 1.0)[:, None]
+    emotion = talking_variant(emotion, act[:, 0], variants)  # the emotion's talking form on the envelope (TALKING_VARIANTS)
     out = emotion.astype(np.float32).copy()
     art = _idx(ARTICULATION_COLUMNS)
     out[:, art] = speech[:, art] + emotion[:, art] * (1.0 - speech_share * act)
