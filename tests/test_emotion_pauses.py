@@ -15,7 +15,7 @@ pytestmark = pytest.mark.speech
 RATE = 16000
 FPS = 30.0
 WORDS = ("papa bob", "buys maps", "papa bob")
-SHORT_S, LONG_S, EDGE_S = 0.3, 1.6, 1.2  # a pause between words, a phrase break, the clip's silent edges
+SHORT_S, LONG_S, EDGE_S = 0.3, 2.0, 1.2  # a pause between words, a phrase break, the clip's silent edges
 TOUCH_CM = 0.15
 
 
@@ -140,7 +140,8 @@ def test_the_words_themselves_and_their_closures_are_unchanged(composed: dict) -
     act, bilabial = composed["act"], composed["bilabial"]
     voiced = act > 0.999
     assert voiced.sum() > 20
-    np.testing.assert_allclose(composed["anger"][voiced], composed["anger_before"][voiced], atol=1e-4)
+    # (1e-3: anger's talking form follows the held envelope, 1 there, where "before" passes the voice itself, > 0.999)
+    np.testing.assert_allclose(composed["anger"][voiced], composed["anger_before"][voiced], atol=1e-3)
     assert bilabial.sum() >= 8
     for name in ("neutral_gap", "anger_gap"):
         assert np.all(composed[name][bilabial] < TOUCH_CM), f"{name}: lips open at an aligned p/b/m"

@@ -103,3 +103,42 @@ def test_speech_keeps_its_opening_and_its_closures_under_the_variant() -> None:
     opening = {e: gaps[e][open_] - gaps[e + "_rest"][open_] for e in ("neutral", "anger")}
     assert np.percentile(opening["anger"], 90) >= 0.97 * np.percentile(opening["neutral"], 90)
     assert np.all(gaps["anger"][shut] < 0.15), "p/b/m still close over the angry talking face"
+
+
+def test_f_v_tucks_reach_the_teeth_as_closely_under_the_variant() -> None:
+    from generators.speech.emotion_layer import compose
+    from generators.speech.visemes import _TUCK_FROM_TEETH, default_lip_model
+
+    lips = default_lip_model()
+    t = 12
+    speech = np.zeros((t, 52), np.float32)
+    speech[:, _col("jawOpen")[0]] = 0.3
+    tuck = np.zeros(t, bool)
+    tuck[4:8] = True
+    act = np.ones(t, np.float32)
+    miss = {}
+    for emotion, variants in (("neutral", None), ("anger", {}), ("anger", None)):
+        emo = np.repeat(_pose(emotion, 0.8)[None], t, axis=0)
+        w = compose(speech, emo, np.zeros(t, bool), act, lip_model=lips, tuck=tuck, talking=act, variants=variants)
+        lower = lips.lower_lip + w[tuck].astype(np.float64) @ lips.lower_per_shape  # posed lower inner lip
+        miss[(emotion, variants is None)] = float(np.linalg.norm(lower - (lips.teeth_edge + _TUCK_FROM_TEETH), axis=-1).max())
+    assert miss[("anger", True)] < 0.05, f"the lower lip misses the upper teeth by up to {miss} cm"
+    assert miss[("anger", True)] <= max(miss[("anger", False)], miss[("neutral", True)]) + 0.02, miss
+
+
+def test_the_talking_form_holds_just_after_the_words_and_the_snarl_returns_in_a_long_silence() -> None:
+    """Offline, anger keeps its talking form within `TALK_HOLD_S` of the voice; well beyond, the idle face is back."""
+    from generators.speech.emotion_layer import TALK_HOLD_S, compose
+    from generators.speech.visemes import default_lip_model, rest_posture
+
+    lips = default_lip_model()
+    n = int(4.0 * FPS)
+    act = np.zeros(n, np.float32)
+    act[int(1.0 * FPS):int(2.0 * FPS)] = 1.0  # one second of voice, then two of silence
+    emo = np.repeat(_pose("anger", 0.5)[None], n, axis=0)
+    speech = rest_posture(np.zeros_like(emo), pause=act <= 0.5)
+    gap = lips.gap(compose(speech, emo, np.zeros(n, bool), act, lip_model=lips, fps=FPS))
+    idle = _rest_gap("anger", 0.5, 0.0)
+    after = gap[int((2.0 + 0.5 * TALK_HOLD_S) * FPS)]
+    assert after < idle - 0.8, f"{0.5 * TALK_HOLD_S:.2f} s after the last word the lips rest at {after:.2f} cm, idle {idle:.2f}"
+    assert abs(gap[-1] - idle) < 0.02 and abs(gap[0] - idle) < 0.05, "a long silence shows the whole prototype"

@@ -22,8 +22,9 @@ Overlap rules, per ARKit column (see `compose`):
 Before those rules, an emotion listed in `TALKING_VARIANTS` (anger) takes its talking form on the talking envelope
 (`talking_variant`): a snarl's bared teeth held the angry lips 1.4 cm apart between words where a person's rest
 nearly shut, so while talking anger keeps half its upper-lip raise and none of its lower-lip depressor, jaw drop and
-funnel, and shows itself with the brows, lids and a wrinkled nose instead (EMFACS's closed-mouth anger); still
-frames, long pauses and silent clips keep the whole prototype.
+funnel, and shows itself with the brows, lids and a wrinkled nose instead (EMFACS's closed-mouth anger). Offline the
+talking form holds `TALK_HOLD_S` before and after the voice (the stream: its own envelope); still frames, longer
+pauses and silent clips keep the whole prototype.
 
 Speech keeps its opening (`keep_speech_opening`): a smile, a frown or bared teeth turn the lips on the mesh, so
 the same speech weights would part them less (on the shipped head a frown cost sad 6-13 % of neutral's speech
@@ -189,6 +190,13 @@ TALK_TAIL_S = 0.1
 """How long after the voice stops the talker still holds the speaking posture (`talking_envelope`): the last sound's
 release; the validation GRID talkers' lips are back at rest within 0.08 s of the voice's end at p75 (median 0)."""
 
+TALK_HOLD_S = TALK_BRIDGE_S
+"""How long before and after an utterance an emotion keeps its talking form (`TALKING_VARIANTS`; offline `compose`):
+as long as a pause may still lie between words. A face changes its display at the pace of an emotion, not on the
+first silent frame: an angry talker does not bare the teeth 0.1 s after the last word. The stream holds its talking
+envelope this long after the voice anyway (`streaming._TalkState`); a longer pause, a still frame or a silent clip
+gets the whole prototype back."""
+
 TALK_EASE_S = 0.12
 """Standard deviation (s) of the Gaussian that eases the talking envelope in and out: the emotion layer's own
 low-pass (`emotion_curves(smoothing_s=)`), so the emotion's mouth returns at the speed an emotion changes, never
@@ -347,17 +355,20 @@ def compose(
             part into the next vowel over a few frames instead of popping open.
         keep_opening: share of speech's own lip opening (on a neutral face) that every emotion keeps
             (`keep_speech_opening`); 0 turns the correction off.
-        talking: (T,) talking envelope in [0, 1] where the caller has its own (the causal stream's); None:
-            `talking_envelope(activity, fps)` when `fps` is given, else `activity` itself.
+        talking: (T,) talking envelope in [0, 1] where the caller has its own (the causal stream's; the talking
+            variants then follow it too); None: `talking_envelope(activity, fps)` when `fps` is given, else `activity`
+            itself, and the variants follow the same envelope held `TALK_HOLD_S` before and after the voice.
         variants: the emotions' talking variants applied on `talking` (`talking_variant`); None: `TALKING_VARIANTS`,
             {} none.
     """
     if speech.shape != emotion.shape:
         raise AvatarInputError(f"speech and emotion curves differ in shape: {speech.shape} vs {emotion.shape}")
+    display = talking  # where the emotion shows its talking form (`talking_variant`)
     if talking is None:
         talking = talking_envelope(activity, fps) if fps is not None else activity
+        display = talking_envelope(activity, fps, lead_s=TALK_HOLD_S, tail_s=TALK_HOLD_S) if fps is not None else talking
     act = np.clip(np.asarray(talking, np.float32), 0.0, 1.0)[:, None]
-    emotion = talking_variant(emotion, act[:, 0], variants)  # the emotion's talking form on the envelope (TALKING_VARIANTS)
+    emotion = talking_variant(emotion, np.asarray(display, np.float32), variants)  # TALKING_VARIANTS
     out = emotion.astype(np.float32).copy()
     art = _idx(ARTICULATION_COLUMNS)
     out[:, art] = speech[:, art] + emotion[:, art] * (1.0 - speech_share * act)
