@@ -50,11 +50,18 @@ def candidates(emotion: str) -> dict[str, tuple[tuple[tuple[str, float], ...], t
     the lids and brows (AU4/7), the lip presser (AU24, 0.6) and the nose wrinkle (AU9, 0.4): the presser lost reading
     with every judge, the nose wrinkle gave back nearly all of it. This round crosses how much of the upper-lip raise
     stays (the lower lip's depressor goes), whether the emotion's own jaw drop and funnel (AU26/22) stay, and how
-    strong the nose wrinkle is.
+    strong the nose wrinkle is. Fear (its AU1/2/4/5/20 near 1 already at intensity 1) is tried with less of its bared
+    teeth and of its own jaw drop only.
     """
-    if emotion != "anger":
-        raise SystemExit(f"no talking variants to try for {emotion!r}: only anger has candidates (docs/legibility.md)")
     out = {}
+    if emotion == "fear":  # its brows, lids and lip stretch are near 1 at intensity 1: only less mouth is left to try
+        for teeth in (0.5, 0.0):
+            for mouth in (1.0, 0.0):
+                out[f"up{teeth:g}/low{teeth:g}/jaw{mouth:g}"] = (
+                    (("mouthUpperUp", teeth), ("mouthLowerDown", teeth), ("jawOpen", mouth), ("mouthFunnel", mouth)), ())
+        return out
+    if emotion != "anger":
+        raise SystemExit(f"no talking variants to try for {emotion!r}: anger and fear have candidates (docs/legibility.md)")
     for up in (0.5, 0.25):
         for mouth in (1.0, 0.0):
             for sneer in (0.4, 0.7, 1.0):
@@ -151,6 +158,8 @@ def main() -> None:
                     "(default: the selection's pick from the JSON)")
     ap.add_argument("--identities", default=None, help="override the stage's identities, e.g. 30,45,60,70,90")
     ap.add_argument("-o", "--output", default="benchmarks/results/talking_variant_{stage}_{emotion}.json")
+    ap.add_argument("--select-json", default=None, help="validate: the selection's JSON to take the pick from "
+                    "(default: the select stage's default output)")
     args = ap.parse_args()
     from generators.speech import emotion_layer
 
@@ -187,7 +196,8 @@ def main() -> None:
                 ids = VALIDATE_IDS if args.identities is None else tuple(int(i) for i in args.identities.split(","))
                 name = args.variant
                 if name is None:
-                    sel = json.loads(Path(args.output.format(stage="select", emotion=emotion)).read_text())
+                    sel_path = args.select_json or "benchmarks/results/talking_variant_select_{emotion}.json"
+                    sel = json.loads(Path(sel_path.format(emotion=emotion)).read_text())
                     name = sel["chosen"]
                 spec = cands[name]
                 print(f"{emotion}: none against {name}, talking clips of ids {ids}, {', '.join(VIEWS)}", flush=True)
