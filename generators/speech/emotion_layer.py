@@ -304,7 +304,6 @@ def _prototype_basis() -> tuple[tuple[str, ...], np.ndarray]:
     return _BASIS
 
 
-
 def talking_variant(emotion: np.ndarray, talking: np.ndarray, variants: dict[str, TalkingVariant] | None = None) -> np.ndarray:
     """Return (T, 52) float32 emotion weights with each emotion's talking variant applied on the talking envelope.
 
