@@ -279,13 +279,14 @@ def test_every_look_option_is_a_manifest_key_with_the_cli_meaning(tmp_path: Path
     from avatar.appearance import Appearance
 
     line = {"emotion": "sad", "size": 64, "skin": "dark", "eyes": "blue", "background": "#00b140", "wrinkles": False,
-            "mouth_shadow": True, "catch_lights": True, "view": "yaw=20", "identity": "7", "prototypes": "facs",
-            "judge": "face-api", "output": "a.png"}
+            "mouth_shadow": True, "catch_lights": True, "teeth_shade": False, "view": "yaw=20", "identity": "7",
+            "prototypes": "facs", "judge": "face-api", "output": "a.png"}
     jobs = write_jsonl(tmp_path / "jobs.jsonl", [line, {"emotion": "sad", "size": 64, "view": 20, "output": "b.png"}])
     a, b = read_manifest(jobs)
     assert (a.skin, a.eyes, a.wrinkles, a.mouth_shadow, a.catch_lights, a.cavity) == ("dark", "blue", False, True, True, True)
     assert a.background == pytest.approx((0.0, 0xB1 / 255, 0x40 / 255)) and a.view == 20.0 == b.view and a.identity == 7
     assert (a.prototypes, a.judge) == ("facs", "face-api")
+    assert (a.teeth_shade, b.teeth_shade) == (False, True), "a line turns the teeth shade off; it is on by default"
     bad = write_jsonl(tmp_path / "bad.jsonl", [
         {"emotion": "sad", "skin": "plaid", "output": "a.png"},
         {"emotion": "sad", "identity": "7.9", "output": "b.png"},
@@ -303,7 +304,7 @@ def test_every_look_option_is_a_manifest_key_with_the_cli_meaning(tmp_path: Path
         assert needle in problem, problem
     code, _, _ = run(capsys, "batch", str(jobs), "-o", str(tmp_path / "out"), "--no-score", "--no-progress")
     assert code == 0
-    look = Appearance(wrinkles=False, mouth_shadow=True, catch_lights=True)
+    look = Appearance(wrinkles=False, mouth_shadow=True, catch_lights=True, teeth_shade=False)
     want = avatar.render(avatar.pose(emotion="sad", prototypes="facs"), width=64, height=64, skin="dark", eyes="blue",
                          background=a.background, view="yaw=20", identity=7, appearance=look)
     got = np.asarray(Image.open(tmp_path / "out" / "a.png").convert("RGB"))

@@ -19,6 +19,7 @@ One job per line. Keys (all optional but `output`):
 | cavity, wrinkles | false: no cavity shading (~17 % faster frames on a CPU rasterizer) / no expression lines (default true) |
 | mouth_interior, eye_detail | true: the mouth's inside lit through the lips' opening / iris detail, a dark pupil, the lids' wet line (default false) |
 | mouth_shadow, catch_lights | true: darken an open mouth with depth / a highlight on each cornea (default false) |
+| teeth_shade | false: the teeth lit evenly instead of in the shade of the lips' opening, frame by frame (default true) |
 | prototypes | the emotion table posed: facs or refined (default: the toolkit's default) |
 | judge | the recognizer that grades this job's clip (default: the batch's --judge) |
 | size | square render size in pixels (default 512) |
@@ -47,12 +48,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from avatar.appearance import TEETH_SHADE_DEFAULT
 from avatar.constants import DEFAULT_BACKGROUND, DEFAULT_FPS
 from avatar.errors import AvatarInputError
 
 KEYS: tuple[str, ...] = ("id", "audio", "text", "emotion", "intensity", "emotion_track", "aus", "va", "identity",
                          "view", "yaw", "skin", "eyes", "background", "cavity", "wrinkles", "mouth_shadow", "catch_lights",
-                         "mouth_interior", "eye_detail", "prototypes", "judge", "size", "fps", "duration", "seed", "output", "export")
+                         "mouth_interior", "eye_detail", "teeth_shade", "prototypes", "judge", "size", "fps", "duration", "seed", "output", "export")
 """The keys a manifest line may carry; any other key is an error."""
 
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".gif")
@@ -109,6 +111,7 @@ class Job:
     catch_lights: bool = False
     mouth_interior: bool = False
     eye_detail: bool = False
+    teeth_shade: bool = TEETH_SHADE_DEFAULT
     prototypes: str | None = None
     judge: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -341,7 +344,7 @@ def _job(raw: Any, line: int, base: Path) -> Job:
         if kw["background"] is None and any(PurePosixPath(o).suffix.lower() != ".png" for o in (kw["output"], *kw["exports"])
                                             if PurePosixPath(o).suffix.lower() in VIDEO_SUFFIXES):
             raise AvatarInputError("a transparent background needs a .png output: videos have no alpha; use a colour")
-    for key in ("cavity", "wrinkles", "mouth_shadow", "catch_lights", "mouth_interior", "eye_detail"):
+    for key in ("cavity", "wrinkles", "mouth_shadow", "catch_lights", "mouth_interior", "eye_detail", "teeth_shade"):
         if key in raw:
             kw[key] = _flag(raw[key], key)
     if "prototypes" in raw:

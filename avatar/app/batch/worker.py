@@ -112,7 +112,7 @@ def _renderer(job: Job) -> Any:
 
     view = job.yaw if job.yaw is not None else (job.view if job.view is not None else "front")
     look = Appearance(cavity=job.cavity, wrinkles=job.wrinkles, mouth_shadow=job.mouth_shadow, catch_lights=job.catch_lights,
-                      mouth_interior=job.mouth_interior, eye_detail=job.eye_detail)
+                      mouth_interior=job.mouth_interior, eye_detail=job.eye_detail, teeth_shade=job.teeth_shade)
     return session().renderer(None, job.identity, job.size, job.size, job.background, job.skin, job.eyes, view,
                               appearance=look)
 
