@@ -3,7 +3,7 @@
     python scripts/track_lips.py FOLDER --speaker s1 --out tracks.npz [--limit 200] [--wav-dir WAVS [--flac]]
         [--transcript "don't forget a jacket"]
 
-Reads every video of FOLDER (*.mpg, *.flv, *.mp4: one speaker's clips with their audio; for GRID the word
+Reads every video of FOLDER (*.mpg, *.flv, *.mp4, *.webm: one speaker's clips with their audio; for GRID the word
 alignment <id>.align, whose words become the transcript), finds the face with dlib's HOG detector, places dlib's
 68 landmarks (the predictor shipped by the PyPI package face-recognition-models) on every frame and writes the
 inner-lip gap and chin-to-nose distance in eye-corner units (`generators.speech.realism.landmark_tracks`).

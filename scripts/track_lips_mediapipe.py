@@ -41,7 +41,7 @@ def track(path: Path) -> np.ndarray:
 
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise SystemExit(f"error: cannot read video {path}: pass a file OpenCV can decode (mpg, mp4)")
+        raise SystemExit(f"error: cannot read video {path}: pass a file OpenCV can decode (mpg, mp4, webm)")
     out = []
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
                                          min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:

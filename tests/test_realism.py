@@ -88,6 +88,13 @@ def test_clip_folder_without_grid_clips_is_refused_in_one_line(tmp_path):
         grid_clip_files(tmp_path / "nope")
 
 
+def test_clip_folder_lists_every_video_kind_the_tracker_reads_in_name_order(tmp_path):
+    # GRID's MPEG-1, CREMA-D's Flash video, MP4 and the WebM that demo pages re-encode GRID clips to; nothing else.
+    for name in ("pwiazn.webm", "bbaf2s.mp4", "bgal9n.mpg", "1001_DFA_ANG_XX.flv", "bgal9n.align", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in grid_clip_files(tmp_path)] == ["1001_DFA_ANG_XX.flv", "bbaf2s.mp4", "bgal9n.mpg", "pwiazn.webm"]
+
+
 def test_grid_align_gives_the_transcript_without_silences(tmp_path):
     p = tmp_path / "x.align"
     p.write_text("0 17750 sil\n17750 22500 bin\n22500 27000 blue\n46750 74500 sil\n")
@@ -115,6 +122,36 @@ def test_shipped_tracks_hold_out_whole_speakers_and_look_like_speech():
     for c in clips + train:
         # A talking mouth: closed (or nearly) at some point, open by >= 5 % of the eye distance at another.
         assert c.gap.min() < 0.05 and c.gap.max() > 0.05, c.name
+
+
+def test_every_shipped_tracks_file_keeps_whole_speakers_in_one_role():
+    # Roles by place: training = grid_s1.npz and train/, validation = val/, held out = every other top-level file
+    # (what bench_realism.py reads by default). A file added later cannot slip a speaker into two roles.
+    train_files = [DATA / "grid_s1.npz", *sorted((DATA / "train").glob("*.npz"))]
+    val_files = sorted((DATA / "val").glob("*.npz"))
+    held_files = [p for p in sorted(DATA.glob("*.npz")) if p.name != "grid_s1.npz"]
+    roles = {name: [c for f in files for c in load_clips(f)]
+             for name, files in (("train", train_files), ("val", val_files), ("held", held_files))}
+    speakers = {name: {c.speaker for c in clips} for name, clips in roles.items()}
+    assert speakers["train"] == {"s1", "s4"}
+    assert not speakers["train"] & speakers["val"] and not speakers["train"] & speakers["held"]
+    assert not speakers["val"] & speakers["held"]
+    # The held-out set spans 16 people (15 GRID talkers, one CREMA-D actor), s29 and s2 with 9-11 clips each.
+    assert {"s29", "s2", "s5", "s6", "s11", "s15", "gridW"} <= speakers["held"] and len(speakers["held"]) >= 16
+    per = {s: sum(c.speaker == s for c in roles["held"]) for s in ("s29", "s2")}
+    assert per["s29"] >= 9 and per["s2"] >= 10, per
+    everything = [c for clips in roles.values() for c in clips]
+    ids = [c.name.split("/")[-1] for c in everything]
+    maintainers = {"bbaf2n", "brbk7n", "lbax4n", "lbbc2a", "lrwp9a", "lwbsza", "pwij3p", "sbia1a", "sbwe5n", "swiz3n"}
+    assert not maintainers & set(ids)
+    # Audio and second-tracker gaps are keyed by clip id: an id must name one clip of the scored (held/val) sets.
+    scored = [c.name.split("/")[-1] for c in roles["held"] + roles["val"]]
+    assert len(scored) == len(set(scored))
+    with np.load(DATA / "second_tracker" / "mediapipe_gaps.npz") as z:
+        second = set(z.files)
+    for stem in scored:  # every scored clip runs on a fresh clone and has its reference cross-checked
+        assert (DATA / f"{stem}.wav").is_file() or (DATA / "audio" / f"{stem}.flac").is_file(), stem
+        assert stem in second, stem
 
 
 @pytest.mark.speech
@@ -334,9 +371,11 @@ def test_every_scored_clip_has_a_second_trackers_gap_and_it_agrees_where_the_fac
 
     with np.load(DATA / "second_tracker" / "mediapipe_gaps.npz") as z:
         second = {k: z[k] for k in z.files}
-    clips = [c for f in ("grid_heldout_ABC.npz", "grid_heldout_more.npz", "val/grid_val.npz") for c in load_clips(DATA / f)]
+    files = ("grid_heldout_ABC.npz", "grid_heldout_more.npz", "grid_heldout_extra.npz", "val/grid_val.npz",
+             "val/grid_val_extra.npz")
+    clips = [c for f in files for c in load_clips(DATA / f)]
     agree = {c.name: tracker_agreement(c.gap, second[c.name.split("/")[-1]]) for c in clips}
-    assert len(agree) == 37
+    assert len(agree) == 68
     # Two trackers trained on different data by different people see the same lips on every speaker but one
     # (s26, whose inner lips under a moustache neither finds: the benchmark reports him apart).
     bad = {n.split("/")[0] for n, r in agree.items() if r < RELIABLE_AGREEMENT}

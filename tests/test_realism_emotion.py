@@ -55,7 +55,8 @@ def test_the_held_out_actors_emotion_per_clip_is_read_from_the_data_file():
         assert cremad_id_info(c.name.split("/")[-1])[1] == c.emotion
         assert c.text == "don't forget a jacket" and np.isnan(c.intensity) and 29.0 < c.fps < 30.5
     # Held out: the actor is in no training or validation file, and every clip's audio ships with its tracks.
-    train_val = [c for f in ("grid_s1.npz", "train/grid_s1_more.npz", "train/grid_s4.npz", "val/grid_val.npz")
+    train_val = [c for f in ("grid_s1.npz", "train/grid_s1_more.npz", "train/grid_s4.npz", "train/grid_s4_extra.npz",
+                             "val/grid_val.npz", "val/grid_val_extra.npz")
                  for c in load_clips(DATA / f)]
     assert "cremad1001" not in {c.speaker for c in train_val}
     assert all((DATA / "audio" / f"{c.name.split('/')[-1]}.flac").is_file() for c in clips)

@@ -326,12 +326,13 @@ def grid_id_transcript(clip_id: str) -> str:
     return " ".join(words)
 
 
-VIDEO_SUFFIXES = (".mpg", ".flv", ".mp4")
-"""Talking-face videos the tracker reads: GRID's MPEG-1, CREMA-D's Flash video, and MP4."""
+VIDEO_SUFFIXES = (".mpg", ".flv", ".mp4", ".webm")
+"""Talking-face videos the tracker reads: GRID's MPEG-1, CREMA-D's Flash video, MP4 and WebM (GRID clips as demo pages
+re-encode them)."""
 
 
 def grid_clip_files(folder: str | os.PathLike) -> list[Path]:
-    """Return the talking-face videos (GRID *.mpg, CREMA-D *.flv, *.mp4) of `folder`, sorted by name; one-line error
+    """Return the talking-face videos (GRID *.mpg, CREMA-D *.flv, *.mp4, *.webm) of `folder`, sorted by name; one-line error
     naming the fix when there are none."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -339,7 +340,7 @@ def grid_clip_files(folder: str | os.PathLike) -> list[Path]:
     clips = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     if not clips:
         raise AvatarInputError(f"{folder} holds no GRID clips or other talking-face videos (*.mpg with their *.align, "
-                               "*.flv, *.mp4); name the folder of one speaker's clips")
+                               "*.flv, *.mp4, *.webm); name the folder of one speaker's clips")
     return clips
 
 
