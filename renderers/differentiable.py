@@ -41,7 +41,7 @@ from renderers.options import renderer_albedo, renderer_exposure
 from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import RendererOptions
 from renderers.shading import (GAMMA, SHADOW_BIAS, SHADOW_MIN_COS, SHADOW_NORMAL_OFFSET_CM, SHADOW_SLOPE_BIAS, SkinInputs,
-                                cornea_normals_torch, shade_torch, wrinkle_amplitude_torch)
+                                cornea_normals_torch, mouth_white, shade_torch, wrinkle_amplitude_torch)
 from renderers.shadows import light_matrix, shadow_box, shadow_depth_torch, shadow_step, shadow_test_torch
 from renderers.skin import skin_attributes
 
@@ -196,14 +196,14 @@ class HeadShader(nn.Module):
     def forward(self, normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch.Tensor,
                 wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
                 eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None,
-                skin: SkinInputs | None = None) -> torch.Tensor:
+                skin: SkinInputs | None = None, white: torch.Tensor | None = None) -> torch.Tensor:
         """Return (N, 3) sRGB colours in [0, 1] from interpolated (N, 3) normals, world positions and linear albedo,
         optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss, (N, 3) cornea normals, (N, 1)
-        cavity occlusion and the skin terms' inputs."""
+        cavity occlusion, the skin terms' inputs and (N, 1) the mouth's linear white (`shading.mouth_white`)."""
         return shade_torch(normals, world, albedo_linear, eye=self.eye, key_dir=self.key_dir, fill_dir=self.fill_dir,
                            rim_dir=self.rim_dir, key_rgb=self.key_rgb, fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb,
                            ambient=self.ambient, specular=light_specular(self.lighting, self.exposure), wrinkle=wrinkle, gloss=gloss,
-                           eye_normal=eye_normal, occlusion=occlusion, skin=skin)
+                           eye_normal=eye_normal, occlusion=occlusion, skin=skin, white=white)
 
     def strands(self, px: torch.Tensor) -> torch.Tensor:
         """Return (N, 3) sRGB colours of hair, brow and cloth fragments from their (N, 15) interpolated attributes
@@ -273,6 +273,9 @@ class DifferentiableRenderer(nn.Module):
         self.register_buffer("all_faces", torch.from_numpy(all_faces.astype(np.int64)))
         self.register_buffer("edge_adjacency", torch.from_numpy(face_adjacency(all_faces)))
         self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
+        # The mouth's highlight shoulder (renderers.shading.mouth_white): one part per face, so read per face, not interpolated.
+        white = mouth_white(self.head)[faces[:, 0]]
+        self.register_buffer("face_white", torch.from_numpy(white[:, None]) if white.any() else None)
         # Expression appearance (Appearance.wrinkles / catch_lights): None when switched off, so a plain
         # render interpolates only what it shades.
         self.wrinkles = WrinkleBuffers(wrinkle_field(self.head)) if opts.appearance.wrinkles else None
@@ -446,7 +449,8 @@ class DifferentiableRenderer(nn.Module):
         gloss, eye_normal = (px[:, end - 4:end - 3], px[:, end - 3:end]) if self.gloss is not None else (None, None)
         colour = self.shader(px[:, :3], px[:, 3:6], px[:, 6:9], wrinkle, gloss, eye_normal,
                              px[:, end:skin_at] if occlusion is not None else None,
-                             self._skin_inputs(vertices, fragments, px, skin_at) if self._skin_terms else None)
+                             self._skin_inputs(vertices, fragments, px, skin_at) if self._skin_terms else None,
+                             self.face_white[fragments.pix_to_face[mask]] if self.face_white is not None else None)
         b, h, w = mask.shape
         img = self.background.expand(b, h, w, 3).clone() if self.options.background is not None else vertices.new_zeros((b, h, w, 3))
         img = img.index_put(mask.nonzero(as_tuple=True), colour)

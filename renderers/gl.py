@@ -147,6 +147,9 @@ class GLRenderer:
         self.vbo_skin = ctx.buffer(self._laid_out(self._skin_attr))
         self.vbo_ao = ctx.buffer(self._laid_out(self._ao))
         self.vbo_teeth = ctx.buffer(self._laid_out(self._teeth_attr))
+        from renderers.shading import mouth_white
+
+        self.vbo_white = ctx.buffer(self._laid_out(mouth_white(self.head)))  # the mouth's shoulder; static per topology
         self.ibo = ctx.buffer(drawn.astype("i4").tobytes())
         self._program_for: tuple[bool, ...] | None = None
         self._shadow: Any = None
@@ -297,7 +300,8 @@ class GLRenderer:
             [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
              (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal"),
              (self.vbo_cav, "1f", "in_cavity"), (self.vbo_rest, "3f", "in_rest"), (self.vbo_skin, "4f", "in_skin"),
-             (self.vbo_ao, "1f", "in_ao"), (self.vbo_teeth, "2f", "in_teeth")],
+             (self.vbo_ao, "1f", "in_ao"), (self.vbo_teeth, "2f", "in_teeth"),
+             (self.vbo_white, "1f", "in_white")],
             index_buffer=self.ibo, skip_errors=True,
         )
         self._write_model(self.prog, getattr(self, "_model", None))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -46,6 +46,20 @@ RIM_WRAP = 0.3
 SPEC_POWER = 40.0
 TONE = 0.15
 """Soft filmic-ish shoulder: lin / (1 + TONE * lin)."""
+MOUTH_WHITE = 0.95
+"""The sRGB level the highlights of the teeth, gums, tongue and the mouth's lining roll off towards and never reach
+(`mouth_tone_np`, issue 19): a film's shoulder for the brightest things in a face exposed for dark skin. Per channel,
+`TONE`'s curve reaches white at 1.18 in linear light, so under a dark face's exposure lift (x2.8) the teeth clipped to
+flat white (63 % of their pixels on dark skin over happy 0.8, surprise, anger and fear 1.0, front and yaw 30; 43 % on
+brown) and the tongue's red channel clipped while its green did not, paling it to salmon (docs/appearance.md). Set by
+the look (0.92 and 0.95 compared in renders); no judge chose it."""
+MOUTH_KNEE = 0.6
+"""Where the mouth's shoulder begins, as a share of MOUTH_WHITE in linear light (sRGB ~0.79 of it, level 190): below,
+the mouth's parts take `TONE`'s curve (on their brightest channel), so a medium or light face's teeth and tongue look
+as before (teeth 1.09x the cheek's median luma on medium skin, 1.11x before; 0.3 and 0.45 greyed them to 0.99x and
+1.04x); above, the curve bends smoothly (slope continuous) towards MOUTH_WHITE."""
+MOUTH_TONE_PARTS = ("teeth", "gums_tongue", "mouth_socket")
+"""The ICT parts `mouth_tone` gives the shoulder: everything inside the lips (not the lips, the skin or the eyes)."""
 
 WRINKLE_SHARPNESS = 3.0
 """Power of the raised cosine: 3 makes a fold ~0.3 of the line spacing wide (3 px at 256 px on the forehead)."""
@@ -174,6 +188,36 @@ def _glsl(x: float) -> str:
     return text if ("." in text or "e" in text) else text + ".0"
 
 
+def mouth_white(head: Any) -> np.ndarray:
+    """Return (V,) float32: the linear white each vertex's highlights roll off towards, MOUTH_WHITE ** GAMMA on the
+    `MOUTH_TONE_PARTS` of an ICT head and 0 elsewhere (0: the skin's `TONE` curve, per channel). Both renderers draw
+    with it: GL as a vertex attribute, the differentiable renderer per face."""
+    from avatar.head import ICT_PARTS
+
+    white = np.zeros(head.num_vertices, np.float32)
+    if head.is_ict:
+        for name in MOUTH_TONE_PARTS:
+            a, b = ICT_PARTS[name]
+            white[a:b] = MOUTH_WHITE ** GAMMA
+    return white
+
+
+def mouth_tone_np(lin: np.ndarray, white: float) -> np.ndarray:
+    """Return the (..., 3) linear colours `lin` (before any tone curve) through the mouth's shoulder towards `white`
+    (linear): the brightest channel m takes `TONE`'s curve t = m / (1 + TONE m) up to the knee k = MOUTH_KNEE white,
+    then k + (t - k) / (1 + (t - k) / (white - k)), which leaves the knee with slope 1 and never reaches `white`; every
+    channel is scaled by the brightest one's ratio, so the hue stays (a tongue does not pale as its red channel
+    saturates first, an off-white tooth stays off-white). The GLSL (`fragment_shader`) and torch (`shade_torch`) twins
+    compute the same."""
+    lin = np.asarray(lin, np.float64)
+    m = lin.max(-1, keepdims=True)
+    t = m / (1 + TONE * m)
+    k = MOUTH_KNEE * white
+    over = np.maximum(t - k, 0)
+    s = np.minimum(t, k) + over / (1 + over / (white - k))
+    return lin * s / np.maximum(m, 1e-12)
+
+
 def _smoothstep_glsl(name: str, edge0: float, edge1: float) -> str:
     """Return GLSL for smoothstep(edge0, edge1, name) written out (as the torch twin computes it)."""
     t = f"clamp(({name} - {_glsl(edge0)}) / {_glsl(edge1 - edge0)}, 0.0, 1.0)"
@@ -221,6 +265,7 @@ in vec3 in_rest;
 in vec4 in_skin;
 in float in_ao;
 in vec2 in_teeth;  // a tooth's static factors (lingual shade, share of the depth shade), 0 off the teeth (renderers.teeth)
+in float in_white;  // the mouth's linear white (mouth_white), 0 off the mouth
 out vec3 v_normal;
 out vec3 v_world;
 out vec3 v_albedo;
@@ -231,6 +276,7 @@ out float v_occlusion;
 out vec3 v_rest;
 out vec4 v_skin;
 out float v_ao;
+out float v_white;
 {teeth_glsl()}
 void main() {{
     vec4 world = u_model * vec4(in_position, 1.0);
@@ -238,6 +284,7 @@ void main() {{
     v_rest = in_rest;  // the noise coordinates: the neutral's position, so pores stay on the skin as it moves
     v_skin = in_skin;  // (detail, specular factor, gloss, thinness): renderers.skin
     v_ao = in_ao;
+    v_white = in_white;
     v_normal = mat3(u_model) * in_normal;  // a rigid motion: its rotation turns the normals
     // Shade in linear light (per vertex, as the torch renderer does): the albedo arrives linearised once (GLRenderer
     // uploads sRGB ** GAMMA), so a vertex pays one pow, for the cavity factor (renderers.cavity, 1 where off), which
@@ -391,6 +438,7 @@ in float v_occlusion;
 in vec3 v_rest;
 in vec4 v_skin;
 in float v_ao;
+in float v_white;
 out vec4 f_colour;
 float sq(float x) {{ return x * x; }}{gamma_encode_glsl() if fast_gamma else ""}
 {NOISE_GLSL if detail else ""}
@@ -414,7 +462,17 @@ void main() {{
     // darkened albedo read as a grey smudge beside the nose, and as white lines in crow's feet).
     float spec = u_specular * gloss_shade * v_occlusion * lobe;{catch}
     vec3 lin = albedo * (u_ambient * {ao} + {key_light} * u_key_rgb + fill * u_fill_rgb * {ao}) + rim * u_rim_rgb * albedo * {ao} + {spec_light} * u_key_rgb;{sss}
-    lin = lin / (1.0 + {_glsl(TONE)} * lin);
+    if (v_white > 0.0) {{
+        // Inside the lips: a shoulder on the brightest channel towards v_white, every channel scaled alike
+        // (mouth_tone_np), so the teeth roll off below white and the tongue keeps its hue under a dark face's lift.
+        float m = max(max(lin.r, lin.g), lin.b);
+        float t = m / (1.0 + {_glsl(TONE)} * m);
+        float k = {_glsl(MOUTH_KNEE)} * v_white;
+        float over = max(t - k, 0.0);
+        lin *= (min(t, k) + over / (1.0 + over / (v_white - k))) / max(m, {_glsl(1e-12)});
+    }} else {{
+        lin = lin / (1.0 + {_glsl(TONE)} * lin);
+    }}
     f_colour = vec4({encode}, 1.0);
 }}
 """
@@ -678,7 +736,7 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
                 fill_rgb: torch.Tensor, rim_rgb: torch.Tensor, ambient: torch.Tensor, specular: float,
                 wrinkle: torch.Tensor | None = None, gloss: torch.Tensor | None = None,
                 eye_normal: torch.Tensor | None = None, occlusion: torch.Tensor | None = None,
-                skin: SkinInputs | None = None) -> torch.Tensor:
+                skin: SkinInputs | None = None, white: torch.Tensor | None = None) -> torch.Tensor:
     """Return (N, 3) sRGB colours in [0, 1]: `fragment_shader()`'s formulas in torch, differentiable.
 
     Args:
@@ -692,6 +750,7 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
             skin's highlight as it dims the albedo (already in `albedo_linear`). None: 1.
         skin: the skin terms (`SkinInputs`: pores, regional highlight, subsurface, ambient occlusion, shadows);
             None: none of them.
+        white: optional (N, 1) linear white of the mouth's shoulder (`mouth_white`; 0: the skin's curve); None: 0.
     """
     import torch
 
@@ -747,7 +806,16 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
         tint = torch.tensor(SUBSURFACE_TINT, dtype=lin.dtype, device=lin.device)
         bleed = (wide - key).clamp_min(0) * (0.5 + 0.5 * shadow if skin.shadow is not None else 1.0)
         lin = lin + albedo * skin.material[:, 3:4] * tint * bleed * key_rgb
-    lin = lin / (1 + TONE * lin)
+    toned = lin / (1 + TONE * lin)
+    if white is not None and bool((white > 0).any()):  # inside the lips: mouth_tone_np's shoulder
+        m = lin.amax(-1, keepdim=True)
+        t = m / (1 + TONE * m)
+        k = MOUTH_KNEE * white
+        over = (t - k).clamp_min(0)
+        room = (white - k).clamp_min(1e-12)
+        mouth = lin * (torch.minimum(t, k) + over / (1 + over / room)) / m.clamp_min(1e-12)
+        toned = torch.where(white > 0, mouth, toned)
+    lin = toned
     # The floor keeps pow's gradient finite at black (GL's pow(0, 1/2.2) is 0; 1e-12 ** (1/2.2) ~ 4e-6).
     return lin.clamp(1e-12, 1.0).pow(1 / GAMMA)
 

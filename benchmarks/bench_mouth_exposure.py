@@ -1,0 +1,176 @@
+"""Prints (and writes as JSON) how the teeth and the tongue are exposed on each skin tone, with image grids to look at.
+
+Issue 19: on dark skin the exposure's lift (x2.8) clipped the default's front teeth to flat white and paled the tongue
+to salmon. For each skin tone, view (front, yaw 30) and pose (happy 0.8, surprise 1.0, anger 1.0, fear 1.0), GL 256 px,
+default `Appearance` otherwise, it reads per pixel (a visibility pass of the same posed head through the same camera,
+each pixel's ICT part): the share of the teeth's pixels with any channel >= 254, the teeth's median luma over the
+cheek's median luma, the gums' and tongue's mean sRGB colour, and the cheek's median luma. It also saves a grid of the
+renders (rows: tone x view, columns: pose) and one of the mouths enlarged, and an .npz of the frames, so a before and
+an after can be compared pixel for pixel.
+
+Nothing is selected here. The code under test is whatever `PYTHONPATH` puts first, so the same script reads the base
+commit and the change in one session (`git archive BASE | tar -x -C /tmp/base`):
+
+    PYTHONPATH=/tmp/base python benchmarks/bench_mouth_exposure.py -o /tmp/before   # -> /tmp/before.json, .png, .npz
+    PYTHONPATH=. python benchmarks/bench_mouth_exposure.py -o /tmp/after --compare /tmp/before.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+POSES = (("happy", 0.8), ("surprise", 1.0), ("anger", 1.0), ("fear", 1.0))
+SKINS = ("dark", "brown", "medium", "light")
+VIEWS: tuple[str | float, ...] = ("front", 30.0)
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+
+def _cheek_vertices(head: Any) -> np.ndarray:
+    """Return a (V,) bool mask of the face vertices within 1.5 cm of either cheek's middle (halfway from the nose wing,
+    landmarks 31/35, to the jaw's contour, 2/14), on the generic neutral."""
+    from avatar.head import ICT_PARTS
+
+    rest = head.generic_neutral
+    lm = rest[np.asarray(head.landmarks68)]
+    centres = [(lm[2] + lm[31]) / 2, (lm[14] + lm[35]) / 2]
+    a, b = ICT_PARTS["face"]
+    near = np.zeros(len(rest), bool)
+    for c in centres:
+        near[a:b] |= np.linalg.norm(rest[a:b] - c, axis=1) < 1.5
+    return near
+
+
+def render_parts(skin: str, view: str | float, weights: np.ndarray, size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (the (P, H, W, 3) uint8 GL frames, (P, H, W) int64 the first vertex of each pixel's triangle, -1 off the head)
+    for the poses `weights` (P, 52) of the default head and look on `skin` seen from `view`."""
+    from avatar.appearance import Appearance
+    from avatar.head import default_head
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+    from renderers.visibility import GLVisibilityRasterizer
+
+    head = default_head()
+    frames, firsts = [], []
+    with GLRenderer(head, RendererOptions(width=size, height=size, camera=view, appearance=Appearance(skin=skin))) as r:
+        for w in weights:
+            frames.append(r.render(w))
+            verts = r._poser.pose(w).copy()
+            with GLVisibilityRasterizer(r._faces, len(verts), size, size, r.camera) as vis:
+                tri = vis.rasterize(verts)
+            firsts.append(np.where(tri >= 0, r._faces[np.maximum(tri, 0), 0], -1))
+    return np.stack(frames), np.stack(firsts), _cheek_vertices(head)
+
+
+def measure(frame: np.ndarray, first: np.ndarray, cheek: np.ndarray) -> dict[str, Any]:
+    """Return the teeth's clipped share and median luma over the cheek's, the gums' and tongue's mean colour, for one frame."""
+    from avatar.head import ICT_PARTS
+
+    def part(name: str) -> np.ndarray:
+        a, b = ICT_PARTS[name]
+        return (first >= a) & (first < b)
+
+    img = frame.astype(np.float64)
+    teeth, tongue = part("teeth"), part("gums_tongue")
+    cheeks = (first >= 0) & cheek[np.maximum(first, 0)]
+    y_cheek = float(np.median(img[cheeks] @ LUMA))
+    y_teeth = float(np.median(img[teeth] @ LUMA)) if teeth.any() else float("nan")
+    return {"teeth_px": int(teeth.sum()), "clipped": float((frame[teeth] >= 254).any(1).mean()) if teeth.any() else 0.0,
+            "teeth_luma": y_teeth, "cheek_luma": y_cheek, "teeth_over_cheek": y_teeth / y_cheek,
+            "teeth_spread": float(np.subtract(*np.percentile(img[teeth] @ LUMA, [90, 10]))) if teeth.any() else float("nan"),
+            "tongue_px": int(tongue.sum()), "tongue_rgb": [float(x) for x in img[tongue].mean(0)] if tongue.any() else None,
+            "tongue_spread": float(np.subtract(*np.percentile(img[tongue] @ LUMA, [90, 10]))) if tongue.any() else float("nan")}
+
+
+def mouth_crop(frame: np.ndarray, first: np.ndarray, out: int = 128) -> np.ndarray:
+    """Return the mouth (the teeth, gums, tongue and socket, with a margin of lip) enlarged to out x out (nearest)."""
+    from avatar.head import ICT_PARTS
+
+    inside = (first >= ICT_PARTS["mouth_socket"][0]) & (first < ICT_PARTS["teeth"][1]) & ~(
+        (first >= ICT_PARTS["eye_sockets"][0]) & (first < ICT_PARTS["eye_sockets"][1]))
+    ys, xs = np.nonzero(inside)
+    if len(ys) == 0:
+        return np.zeros((out, out, 3), np.uint8)
+    cy, cx = (ys.min() + ys.max()) / 2, (xs.min() + xs.max()) / 2
+    half = max(ys.max() - ys.min(), xs.max() - xs.min()) / 2 + 8
+    idx = np.linspace(-half, half, out)
+    yy = np.clip(np.round(cy + idx), 0, frame.shape[0] - 1).astype(int)
+    xx = np.clip(np.round(cx + idx), 0, frame.shape[1] - 1).astype(int)
+    return frame[yy][:, xx]
+
+
+def _save_png(img: np.ndarray, path: str) -> None:
+    from PIL import Image
+
+    tmp = path + ".tmp.png"
+    Image.fromarray(img).save(tmp)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    """Render the grid, print the per-tone figures and write the JSON, the two PNG grids and the frames."""
+    import avatar
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-o", "--output", required=True, help="path prefix: writes PREFIX.json, PREFIX.png, PREFIX_mouths.png, PREFIX.npz")
+    ap.add_argument("--compare", help="an earlier run's .npz: report how many pixels changed, off the mouth and on it")
+    args = ap.parse_args()
+    weights = np.stack([avatar.pose(e, i) for e, i in POSES]).astype(np.float32)
+    rows, mouths, frames, firsts, result = [], [], [], [], {}
+    for skin in SKINS:
+        for view in VIEWS:
+            f, first, cheek = render_parts(skin, view, weights)
+            frames.append(f)
+            firsts.append(first)
+            rows.append(np.concatenate(list(f), 1))
+            mouths.append(np.concatenate([mouth_crop(a, b) for a, b in zip(f, first)], 1))
+            for (e, i), a, b in zip(POSES, f, first):
+                result[f"{skin}/{view}/{e}@{i}"] = measure(a, b, cheek)
+    summary = {}
+    for skin in SKINS:
+        cells = [v for k, v in result.items() if k.startswith(skin + "/")]
+        px = np.array([c["teeth_px"] for c in cells], float)
+        tongue = np.array([c["tongue_rgb"] for c in cells if c["tongue_rgb"] is not None])
+        tw = np.array([c["tongue_px"] for c in cells if c["tongue_rgb"] is not None], float)
+        summary[skin] = {"clipped": float(np.sum(px * [c["clipped"] for c in cells]) / px.sum()),
+                         "teeth_over_cheek": float(np.median([c["teeth_over_cheek"] for c in cells])),
+                         "cheek_luma": float(np.median([c["cheek_luma"] for c in cells])),
+                         "tongue_rgb": [float(x) for x in (tongue * tw[:, None]).sum(0) / tw.sum()],
+                         "happy_front_clipped": result[f"{skin}/front/happy@0.8"]["clipped"],
+                         "teeth_spread": float(np.nanmedian([c["teeth_spread"] for c in cells])),
+                         "tongue_spread": float(np.nanmedian([c["tongue_spread"] for c in cells]))}
+        s = summary[skin]
+        print(f"{skin:7s} teeth clipped {s['clipped']:6.1%} (happy front {s['happy_front_clipped']:6.1%})  "
+              f"teeth/cheek luma {s['teeth_over_cheek']:.2f}  cheek luma {s['cheek_luma']:.1f}  "
+              f"tongue rgb ({', '.join(f'{x:.0f}' for x in s['tongue_rgb'])})  "
+              f"luma p90-p10 teeth {s['teeth_spread']:.0f} tongue {s['tongue_spread']:.0f}")
+    out: dict[str, Any] = {"poses": POSES, "views": VIEWS, "summary": summary, "cells": result}
+    stack, first = np.stack(frames), np.stack(firsts)
+    if args.compare:
+        from avatar.head import ICT_PARTS
+
+        old = np.load(args.compare)["frames"]
+        mouth = (first >= ICT_PARTS["mouth_socket"][0]) & (first < ICT_PARTS["teeth"][1])
+        near = mouth.copy()  # the mouth and the pixels next to it (the supersampled edge mixes them)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                near |= np.roll(mouth, (dy, dx), axis=(-2, -1))
+        diff = np.abs(stack.astype(int) - old.astype(int)).max(-1)
+        out["compare"] = {"changed_off_mouth": int((diff[~near] > 0).sum()), "max_diff_off_mouth": int(diff[~near].max()),
+                          "changed_on_mouth": int((diff[mouth] > 0).sum()), "mouth_px": int(mouth.sum())}
+        print("compare:", out["compare"])
+    _save_png(np.concatenate(rows, 0), args.output + ".png")
+    _save_png(np.concatenate(mouths, 0), args.output + "_mouths.png")
+    np.savez_compressed(args.output + ".tmp.npz", frames=stack, first=first)
+    os.replace(args.output + ".tmp.npz", args.output + ".npz")
+    with open(args.output + ".json.tmp", "w") as fh:
+        json.dump(out, fh, indent=1)
+    os.replace(args.output + ".json.tmp", args.output + ".json")
+
+
+if __name__ == "__main__":
+    main()
