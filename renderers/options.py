@@ -69,7 +69,9 @@ each is kept out of (`renderer_albedo`): teeth get gain ** 0.3 (dark skin: x1.4 
 of the eyes clipped to flat, glowing white on dark skin and the tongue glowed salmon pink; with none, dark skin's teeth
 were as dim as a medium face's and the eyes lost their whites; a share of 0.5 still clipped 17 % of a smile's teeth.
 `teeth_shade` (on by default) keeps the full lift: with the mouth's inside withheld from it the held-out judge read
-disgust on dark skin worse (0.50 -> 0.40 and 0.45 on two identity sets, docs/legibility.md), the shade alone did not."""
+disgust on dark skin worse (0.50 -> 0.40 and 0.45 on two identity sets, docs/legibility.md), the shade alone did not;
+withholding it from the gums, tongue and lining alone, with the mouth's highlight shoulder, cost disgust on dark skin
+again (0.50 -> 0.45). The shoulder (`renderers.shading.MOUTH_WHITE`) is what keeps the lifted teeth off white."""
 
 
 def renderer_albedo(head: Any, options: RendererOptions, appearance: Appearance | None = None) -> np.ndarray:

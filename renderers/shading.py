@@ -14,6 +14,7 @@ The model, per fragment (linear light):
     spec    = specular (1 - a fold(u)) (1 - WRINKLE_GLOSS_LOSS a) occlusion max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
               (c: the cornea normal, position minus the eyeball's centre, normalised per fragment)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K;  lin / (1 + TONE lin);  ** (1 / GAMMA)
+              (inside the lips, `mouth_white` > 0: `mouth_tone_np`'s shoulder on the brightest channel instead)
 
 u (the line coordinate) and gloss are static per vertex (`renderers.wrinkles.wrinkle_field`, `renderers.corneas.gloss_weights`);
 the wrinkle amplitude a is per vertex per frame: `depth * smoothstep(WRINKLE_ONSET, WRINKLE_FULL, compression)`,
