@@ -41,7 +41,7 @@ from renderers.options import renderer_albedo, renderer_exposure
 from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import RendererOptions
 from renderers.shading import (GAMMA, SHADOW_BIAS, SHADOW_MIN_COS, SHADOW_NORMAL_OFFSET_CM, SHADOW_SLOPE_BIAS, SkinInputs,
-                                cornea_normals_torch, mouth_white, shade_torch, wrinkle_amplitude_torch)
+                                cornea_normals_torch, highlight_white, shade_torch, wrinkle_amplitude_torch)
 from renderers.shadows import light_matrix, shadow_box, shadow_depth_torch, shadow_step, shadow_test_torch
 from renderers.skin import skin_attributes
 
@@ -199,7 +199,7 @@ class HeadShader(nn.Module):
                 skin: SkinInputs | None = None, white: torch.Tensor | None = None) -> torch.Tensor:
         """Return (N, 3) sRGB colours in [0, 1] from interpolated (N, 3) normals, world positions and linear albedo,
         optional (N, 2) wrinkle (line coordinate, amplitude), (N, 1) cornea gloss, (N, 3) cornea normals, (N, 1)
-        cavity occlusion, the skin terms' inputs and (N, 1) the mouth's linear white (`shading.mouth_white`)."""
+        cavity occlusion, the skin terms' inputs and (N, 1) the shoulder's linear white (`shading.highlight_white`)."""
         return shade_torch(normals, world, albedo_linear, eye=self.eye, key_dir=self.key_dir, fill_dir=self.fill_dir,
                            rim_dir=self.rim_dir, key_rgb=self.key_rgb, fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb,
                            ambient=self.ambient, specular=light_specular(self.lighting, self.exposure), wrinkle=wrinkle, gloss=gloss,
@@ -273,8 +273,8 @@ class DifferentiableRenderer(nn.Module):
         self.register_buffer("all_faces", torch.from_numpy(all_faces.astype(np.int64)))
         self.register_buffer("edge_adjacency", torch.from_numpy(face_adjacency(all_faces)))
         self.register_buffer("albedo_linear", torch.from_numpy(albedo.astype(np.float32)))
-        # The mouth's highlight shoulder (renderers.shading.mouth_white): one part per face, so read per face, not interpolated.
-        white = mouth_white(self.head)[faces[:, 0]]
+        # The highlight shoulder of the mouth and the sclera (renderers.shading.highlight_white): one part per face, read per face.
+        white = highlight_white(self.head)[faces[:, 0]]
         self.register_buffer("face_white", torch.from_numpy(white[:, None]) if white.any() else None)
         # Expression appearance (Appearance.wrinkles / catch_lights): None when switched off, so a plain
         # render interpolates only what it shades.

@@ -147,9 +147,9 @@ class GLRenderer:
         self.vbo_skin = ctx.buffer(self._laid_out(self._skin_attr))
         self.vbo_ao = ctx.buffer(self._laid_out(self._ao))
         self.vbo_teeth = ctx.buffer(self._laid_out(self._teeth_attr))
-        from renderers.shading import mouth_white
+        from renderers.shading import highlight_white
 
-        self.vbo_white = ctx.buffer(self._laid_out(mouth_white(self.head)))  # the mouth's shoulder; static per topology
+        self.vbo_white = ctx.buffer(self._laid_out(highlight_white(self.head)))  # the mouth's and the sclera's shoulder; static
         self.ibo = ctx.buffer(drawn.astype("i4").tobytes())
         self._program_for: tuple[bool, ...] | None = None
         self._shadow: Any = None

@@ -14,7 +14,7 @@ The model, per fragment (linear light):
     spec    = specular (1 - a fold(u)) (1 - WRINKLE_GLOSS_LOSS a) occlusion max(n.h, 0) ** SPEC_POWER + gloss * CATCH_LIGHT_STRENGTH * max(c.h, 0) ** CATCH_LIGHT_POWER
               (c: the cornea normal, position minus the eyeball's centre, normalised per fragment)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K;  lin / (1 + TONE lin);  ** (1 / GAMMA)
-              (inside the lips, `mouth_white` > 0: `mouth_tone_np`'s shoulder on the brightest channel instead)
+              (inside the lips and on the sclera, `highlight_white` > 0: `mouth_tone_np`'s shoulder on the brightest channel)
 
 u (the line coordinate) and gloss are static per vertex (`renderers.wrinkles.wrinkle_field`, `renderers.corneas.gloss_weights`);
 the wrinkle amplitude a is per vertex per frame: `depth * smoothstep(WRINKLE_ONSET, WRINKLE_FULL, compression)`,
@@ -61,6 +61,14 @@ as before (teeth 1.09x the cheek's median luma on medium skin, 1.11x before; 0.3
 1.04x); above, the curve bends smoothly (slope continuous) towards MOUTH_WHITE."""
 MOUTH_TONE_PARTS = ("teeth", "gums_tongue", "mouth_socket")
 """The ICT parts `mouth_tone` gives the shoulder: everything inside the lips (not the lips, the skin or the eyes)."""
+EYE_WHITE = 1.0
+"""The sRGB level the whites of the eyes (ICT's sclera spheres, `highlight_white`) roll off towards through the mouth's
+shoulder (`mouth_tone_np`, the same `MOUTH_KNEE`; issue 19). Under a dark face's exposure lift (x2.8) the skin's
+per-channel curve clipped the sclera to flat white (72 % of its pixels on dark skin over happy 0.8, surprise, anger and
+fear 1.0, front and yaw 30; 52 % on brown); the shoulder never reaches this white (with `TONE`'s curve the brightest it
+gives is level 252), so dark skin's whites are a warm off-white (median sRGB (241, 230, 220) at surprise) and keep their
+shading. 1.0 rather than MOUTH_WHITE's 0.95 because a medium face's whites sit at levels 200-225, round the knee: 0.95
+dimmed their brightest by 16 levels, 1.0 by 10 (median 2); 0.90, 0.92, 0.95 and 1.0 compared in renders, no judge chose it."""
 
 WRINKLE_SHARPNESS = 3.0
 """Power of the raised cosine: 3 makes a fold ~0.3 of the line spacing wide (3 px at 256 px on the forehead)."""
@@ -189,10 +197,16 @@ def _glsl(x: float) -> str:
     return text if ("." in text or "e" in text) else text + ".0"
 
 
-def mouth_white(head: Any) -> np.ndarray:
-    """Return (V,) float32: the linear white each vertex's highlights roll off towards, MOUTH_WHITE ** GAMMA on the
-    `MOUTH_TONE_PARTS` of an ICT head and 0 elsewhere (0: the skin's `TONE` curve, per channel). Both renderers draw
-    with it: GL as a vertex attribute, the differentiable renderer per face."""
+def highlight_white(head: Any) -> np.ndarray:
+    """Return (V,) float32: the linear white each vertex's highlights roll off towards (`mouth_tone_np`'s shoulder):
+    MOUTH_WHITE ** GAMMA on the `MOUTH_TONE_PARTS` of an ICT head, EYE_WHITE ** GAMMA on its sclera spheres, and 0
+    elsewhere (0: the skin's `TONE` curve, per channel). Both renderers draw with it: GL as a vertex attribute, the
+    differentiable renderer per face.
+
+    The iris spheres (iris, pupil, and the cornea's catch light) keep the skin's curve: a catch light is the key light's
+    own reflection, meant to be the brightest point of the eye, and a dark iris never nears the knee. The sclera and
+    iris spheres are separate meshes, so no triangle mixes a white with a 0 (GL interpolates the attribute)."""
+    from avatar.appearance import ICT_SCLERA_IRIS
     from avatar.head import ICT_PARTS
 
     white = np.zeros(head.num_vertices, np.float32)
@@ -200,6 +214,8 @@ def mouth_white(head: Any) -> np.ndarray:
         for name in MOUTH_TONE_PARTS:
             a, b = ICT_PARTS[name]
             white[a:b] = MOUTH_WHITE ** GAMMA
+        for (a, b), _iris in ICT_SCLERA_IRIS:
+            white[a:b] = EYE_WHITE ** GAMMA
     return white
 
 
@@ -266,7 +282,7 @@ in vec3 in_rest;
 in vec4 in_skin;
 in float in_ao;
 in vec2 in_teeth;  // a tooth's static factors (lingual shade, share of the depth shade), 0 off the teeth (renderers.teeth)
-in float in_white;  // the mouth's linear white (mouth_white), 0 off the mouth
+in float in_white;  // the shoulder's linear white (highlight_white): the mouth's and the sclera's, 0 elsewhere
 out vec3 v_normal;
 out vec3 v_world;
 out vec3 v_albedo;
@@ -464,7 +480,7 @@ void main() {{
     float spec = u_specular * gloss_shade * v_occlusion * lobe;{catch}
     vec3 lin = albedo * (u_ambient * {ao} + {key_light} * u_key_rgb + fill * u_fill_rgb * {ao}) + rim * u_rim_rgb * albedo * {ao} + {spec_light} * u_key_rgb;{sss}
     if (v_white > 0.0) {{
-        // Inside the lips: a shoulder on the brightest channel towards v_white, every channel scaled alike
+        // Inside the lips and on the sclera: a shoulder on the brightest channel towards v_white, every channel scaled alike
         // (mouth_tone_np), so the teeth roll off below white and the tongue keeps its hue under a dark face's lift.
         float m = max(max(lin.r, lin.g), lin.b);
         float t = m / (1.0 + {_glsl(TONE)} * m);
@@ -751,7 +767,7 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
             skin's highlight as it dims the albedo (already in `albedo_linear`). None: 1.
         skin: the skin terms (`SkinInputs`: pores, regional highlight, subsurface, ambient occlusion, shadows);
             None: none of them.
-        white: optional (N, 1) linear white of the mouth's shoulder (`mouth_white`; 0: the skin's curve); None: 0.
+        white: optional (N, 1) linear white of the shoulder (`highlight_white`; 0: the skin's curve); None: 0.
     """
     import torch
 
@@ -808,7 +824,7 @@ def shade_torch(normals: torch.Tensor, world: torch.Tensor, albedo_linear: torch
         bleed = (wide - key).clamp_min(0) * (0.5 + 0.5 * shadow if skin.shadow is not None else 1.0)
         lin = lin + albedo * skin.material[:, 3:4] * tint * bleed * key_rgb
     toned = lin / (1 + TONE * lin)
-    if white is not None and bool((white > 0).any()):  # inside the lips: mouth_tone_np's shoulder
+    if white is not None and bool((white > 0).any()):  # the mouth and the sclera: mouth_tone_np's shoulder
         m = lin.amax(-1, keepdim=True)
         t = m / (1 + TONE * m)
         k = MOUTH_KNEE * white

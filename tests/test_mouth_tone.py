@@ -1,5 +1,6 @@
-"""The mouth's highlight shoulder (issue 19): teeth roll off below white and the tongue keeps its hue on every skin tone,
-in both renderers, and nothing outside the lips changes (`renderers.shading.mouth_tone_np`, docs/appearance.md)."""
+"""The highlight shoulder of the mouth and the whites of the eyes (issue 19): teeth and sclera roll off below white and
+the tongue keeps its hue on every skin tone, in both renderers, and nothing else changes (`renderers.shading.mouth_tone_np`,
+`highlight_white`; docs/appearance.md)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import numpy as np
 import pytest
 
 import avatar
-from avatar.appearance import Appearance
+from avatar.appearance import ICT_SCLERA_IRIS, Appearance
 from avatar.head import ICT_PARTS, default_head
-from renderers.shading import GAMMA, MOUTH_KNEE, MOUTH_TONE_PARTS, MOUTH_WHITE, TONE, mouth_tone_np, mouth_white
+from renderers.shading import (EYE_WHITE, GAMMA, MOUTH_KNEE, MOUTH_TONE_PARTS, MOUTH_WHITE, TONE, highlight_white,
+                               mouth_tone_np)
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 
@@ -37,15 +39,26 @@ def test_the_shoulder_keeps_a_lifted_tongues_hue_where_the_skin_curve_paled_it()
     assert new[0] < MOUTH_WHITE and new[0] / new[1] == pytest.approx(0.70 / 0.33, rel=1e-6)
 
 
-def test_only_the_inside_of_the_mouth_gets_the_shoulder() -> None:
+def test_only_the_inside_of_the_mouth_and_the_whites_of_the_eyes_get_the_shoulder() -> None:
+    """The mouth's parts and the sclera spheres; not the skin, the lips, the lids, nor the iris spheres (whose catch
+    light keeps the skin's curve, the brightest point of the eye). No triangle mixes a sclera vertex with another part's,
+    so GL's interpolated attribute and torch's per-face one agree."""
     head = default_head()
-    white = mouth_white(head)
+    white = highlight_white(head)
     inside = np.zeros(head.num_vertices, bool)
     for name in MOUTH_TONE_PARTS:
         a, b = ICT_PARTS[name]
         inside[a:b] = True
-    assert np.all(white[inside] == np.float32(MOUTH_WHITE ** GAMMA)) and not white[~inside].any()
-    assert not inside[slice(*ICT_PARTS["face"])].any() and not inside[slice(*ICT_PARTS["eyeball_left"])].any()
+    sclera = np.zeros(head.num_vertices, bool)
+    for (a, b), _ in ICT_SCLERA_IRIS:
+        sclera[a:b] = True
+    assert np.all(white[inside] == np.float32(MOUTH_WHITE ** GAMMA)) and np.all(white[sclera] == np.float32(EYE_WHITE ** GAMMA))
+    assert not white[~(inside | sclera)].any()
+    for (_, _), (a, b) in ICT_SCLERA_IRIS:
+        assert not white[a:b].any()  # the iris spheres: iris, pupil, catch light
+    assert not (inside | sclera)[slice(*ICT_PARTS["face"])].any()
+    in_sclera = sclera[head.faces]
+    assert not (in_sclera.any(1) & ~in_sclera.all(1)).any()
 
 
 # ------------------------------------------------------------------------------- rendered (GL, torch)
@@ -60,16 +73,30 @@ def _cheek_vertices(head) -> np.ndarray:
     return near
 
 
-def _render_with_parts(skin: str, weights: np.ndarray, shoulder: bool = True, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def _sclera_vertices(head) -> np.ndarray:
+    out = np.zeros(head.num_vertices, bool)
+    for (a, b), _ in ICT_SCLERA_IRIS:
+        out[a:b] = True
+    return out
+
+
+def _render_with_parts(skin: str, weights: np.ndarray, shoulder: bool = True, size: int = 256,
+                       eye_shoulder: bool = True, look: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (the GL frame, (H, W) each pixel's triangle's first vertex or -1) of the default look on `skin`, front;
-    `shoulder` False draws the mouth with the skin's curve (its white attribute zeroed), as before the shoulder."""
+    `shoulder` False draws the mouth with the skin's curve (its white attribute zeroed), as before the shoulder;
+    `eye_shoulder` False the same for the whites of the eyes."""
     from renderers.gl import GLRenderer
     from renderers.options import RendererOptions
     from renderers.visibility import GLVisibilityRasterizer
 
-    with GLRenderer(default_head(), RendererOptions(width=size, height=size, appearance=Appearance(skin=skin))) as r:
+    head = default_head()
+    with GLRenderer(head, RendererOptions(width=size, height=size, appearance=Appearance(skin=skin, **(look or {})))) as r:
+        white = highlight_white(head)
         if not shoulder:
-            r.vbo_white.write(np.zeros(r.vbo_white.size // 4, np.float32).tobytes())
+            white[~_sclera_vertices(head)] = 0
+        if not eye_shoulder:
+            white[_sclera_vertices(head)] = 0
+        r.vbo_white.write(r._laid_out(white).tobytes())
         img = r.render(weights)
         verts = r._poser.pose(weights).copy()
         with GLVisibilityRasterizer(r._faces, len(verts), size, size, r.camera) as vis:
@@ -110,12 +137,67 @@ def test_dark_skins_smile_has_off_white_teeth_and_a_red_tongue_and_the_skin_is_u
     assert _saturation(old[tongue]) < 0.9 * _saturation(medium[_part(first_medium, "gums_tongue")])  # the salmon before
     # Nothing outside the lips moves: the changed pixels are the mouth's (and at most its supersampled edge).
     mouth = _part(first, *MOUTH_TONE_PARTS)
-    near = mouth.copy()
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            near |= np.roll(mouth, (dy, dx), axis=(0, 1))
+    near = _near(mouth)
     changed = np.abs(img.astype(int) - old.astype(int)).max(-1) > 0
     assert changed[mouth].mean() > 0.5 and not changed[~near].any()
+
+
+def _near(mask: np.ndarray) -> np.ndarray:
+    """The mask and its 8-neighbours (the supersampled edge mixes a part with what is next to it)."""
+    out = mask.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            out |= np.roll(mask, (dy, dx), axis=(0, 1))
+    return out
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_dark_skins_surprised_eyes_have_shaded_off_white_whites_and_the_skin_is_untouched() -> None:
+    """Dark skin, surprise 1.0 (the widest whites), front, 256 px: the exposure's lift (x2.8) clipped most of the
+    sclera to flat white with the skin's curve; with the shoulder under 2 % of the eyeballs' pixels have a channel at
+    254 or more (the catch lights, which keep the skin's curve and stay the brightest point), none of the sclera's; the
+    whites stay clearly brighter than the cheek, off-white (blue below red) and shaded (a spread of levels, not one),
+    and no pixel changes off the eyes."""
+    head = default_head()
+    w = avatar.pose("surprise", 1.0)
+    img, first = _render_with_parts("dark", w)
+    old, _ = _render_with_parts("dark", w, eye_shoulder=False)
+    ball = _part(first, "eyeball_left", "eyeball_right")
+    sclera = (first >= 0) & _sclera_vertices(head)[np.maximum(first, 0)]
+    iris = ball & ~sclera
+    cheek = (first >= 0) & _cheek_vertices(head)[np.maximum(first, 0)]
+    assert sclera.sum() > 200 and iris.sum() > 100
+    clipped = (img[ball] >= 254).any(1).mean()
+    assert clipped < 0.02, f"{clipped:.1%} of the eyeballs clipped"
+    assert not (img[sclera] >= 254).any()
+    assert (old[sclera] >= 254).any(1).mean() > 0.3  # the skin's curve: flat white
+    y = img.astype(np.float64) @ LUMA
+    assert np.median(y[sclera]) > 1.6 * np.median(y[cheek])  # still the whites of the eyes on a dark face
+    rgb = img[sclera].astype(np.float64)
+    assert np.median(rgb[:, 2]) < np.median(rgb[:, 0]) - 5  # off-white, as painted
+    assert np.subtract(*np.percentile(y[sclera], [90, 10])) > 20  # shaded, not a flat disc
+    assert img[iris].min(1).max() >= 250  # a catch light is still the key light's white reflection
+    changed = np.abs(img.astype(int) - old.astype(int)).max(-1) > 0
+    assert changed[sclera].mean() > 0.5 and not changed[~_near(ball)].any()
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+@pytest.mark.parametrize("skin", ["medium", "light"])
+def test_medium_and_light_eyes_are_nearly_as_before(skin: str) -> None:
+    """On the tones the exposure does not lift, the whites sit mostly below the shoulder's knee: at surprise (the widest,
+    brightest whites) the sclera's median luma moves by under 3 levels and its mean by under 5 (measured 1.6-2.1 and
+    3.7; the brightest, over the knee, roll off by up to ~12), and their shading stays (the same pattern of levels)."""
+    head = default_head()
+    w = avatar.pose("surprise", 1.0)
+    img, first = _render_with_parts(skin, w)
+    old, _ = _render_with_parts(skin, w, eye_shoulder=False)
+    sclera = (first >= 0) & _sclera_vertices(head)[np.maximum(first, 0)]
+    y, y_old = img.astype(np.float64) @ LUMA, old.astype(np.float64) @ LUMA
+    assert abs(np.median(y[sclera]) - np.median(y_old[sclera])) < 3
+    assert np.abs(y[sclera] - y_old[sclera]).mean() < 5
+    assert np.corrcoef(y[sclera], y_old[sclera])[0, 1] > 0.95
 
 
 @pytest.mark.gl
@@ -142,9 +224,9 @@ def test_skin_tones_keep_their_order_with_the_mouth_open() -> None:
 
 @pytest.mark.gl
 @pytest.mark.slow
-def test_both_renderers_draw_the_mouths_shoulder_alike() -> None:
-    """Dark skin, surprise 1.0 (the widest tongue) and happy 0.8, no anti-aliasing: the differentiable renderer's torch
-    shoulder matches GL's GLSL to 8-bit rounding, inside the mouth as everywhere."""
+def test_both_renderers_draw_the_shoulder_alike() -> None:
+    """Dark skin, surprise 1.0 (the widest tongue and whites) and happy 0.8, no anti-aliasing: the differentiable
+    renderer's torch shoulder matches GL's GLSL to 8-bit rounding, inside the mouth and on the eyes as everywhere."""
     torch = pytest.importorskip("torch")
     from renderers.differentiable import DifferentiableRenderer, psnr
     from renderers.gl import GLRenderer
@@ -165,3 +247,7 @@ def test_both_renderers_draw_the_mouths_shoulder_alike() -> None:
         assert mouth.sum() > 100 and (ours[i][mouth].max(1) > 0.75).mean() > 0.1  # bright teeth: the shoulder at work
         assert psnr(ours[i], theirs[i]) >= 50.0
         assert np.abs(ours[i][mouth] - theirs[i][mouth]).max() <= 2.5 / 255
+        first = np.where(tri[i] >= 0, gl._faces[np.maximum(tri[i], 0), 0], -1)
+        sclera = (first >= 0) & _sclera_vertices(gl.head)[np.maximum(first, 0)]
+        assert sclera.sum() > 40 and (ours[i][sclera].max(1) > 0.8).mean() > 0.3  # over the knee: the shoulder at work
+        assert np.abs(ours[i][sclera] - theirs[i][sclera]).max() <= 2.5 / 255
