@@ -1,7 +1,7 @@
 """Speech motion against real people: per clip and per speaker, our lip gap and jaw against a person's.
 
     python benchmarks/bench_realism.py [--audio AUDIO_DIR] [--tracks T.npz ...] [--methods hybrid+text,hybrid,neural]
-        [--model CKPT] [--compare-model CKPT] [--emotion-intensity 0.5]
+        [--model CKPT] [--compare-model CKPT] [--emotion-intensity 0.5] [--noise pink10]
 
 For every clip of the tracks files (measured by `scripts/track_lips.py`; the shipped ones are in
 benchmarks/data/realism/, see its README for sources, licences and which speakers are held out) whose audio
@@ -16,6 +16,11 @@ speaker. --out writes the table as markdown. The held-out speakers' audio is shi
 with no --audio the benchmark runs on them (and on any s1 clip whose audio is in benchmarks/data/realism/).
 --compare-model scores a second speech checkpoint's audio-only paths ("hybrid", "neural") on the same clips,
 in the same run, as rows "<method>@cmp" (`hybrid+text@cmp` too).
+
+A camera or phone take is not a studio recording: `--noise` gives every method and the RMS baseline the clip with
+noise at a set SNR (white20, pink10, brown15, babble10: the other speakers' clips mixed) or through a room
+(reverb50), seeded per clip (`generators.speech.noise`); the person's lips and the frames scored stay the clean
+recording's.
 
 Whether the reference itself can be trusted: `--second-tracker` (default: the shipped MediaPipe Face Mesh gaps of
 the held-out and validation clips, `scripts/track_lips_mediapipe.py`) gives each clip's agreement between two
@@ -142,8 +147,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--second-tracker", default=str(SECOND_TRACKER),
                     help="a second tracker's gaps (.npz of one array per clip id, scripts/track_lips_mediapipe.py); "
                          "'' to skip the agreement check")
+    ap.add_argument("--noise", default="clean",
+                    help="what both we and the RMS baseline hear instead of the clean recording, as a camera or phone "
+                         "take would give it: white20, pink10, brown15, babble10 (noise at that SNR in dB; babble mixes "
+                         "the other speakers' clips), reverb50 (a room, reverberance 0-100); default clean")
     args = ap.parse_args(argv)
     args.audio = args.audio or [str(DATA), str(DATA / "audio")]
+    try:
+        from generators.speech.noise import parse_condition
+
+        noise_kind, _ = parse_condition(args.noise)
+    except AvatarInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     tracks = args.tracks or sorted(str(p) for p in DATA.glob("*.npz"))
     if not tracks:
         print(f"error: no tracks files in {DATA}; pass --tracks", file=sys.stderr)
@@ -162,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: cannot read the second tracker's gaps {args.second_tracker} ({exc}); pass --second-tracker ''"
                   " to skip the check", file=sys.stderr)
             return 2
+    voices: dict[str, list[np.ndarray]] = defaultdict(list)  # speaker -> clips' samples, the babble of the others
+    if noise_kind == "babble":
+        from generators.speech.audio import load_audio
+
+        for c in clips:
+            w = clip_audio(c, args.audio)
+            if w is not None:
+                voices[c.speaker].append(load_audio(str(w)).samples)
     agreement: dict[str, list[float]] = defaultdict(list)
     want = {s for s in args.speakers.split(",") if s}
     methods = [m for m in args.methods.split(",") if m]
@@ -195,11 +219,12 @@ def main(argv: list[str] | None = None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 base, _, cmp = m.partition("@")
-                res = measure_clip(clip, wav, base, model=args.compare_model if cmp else args.model)
+                heard = {"condition": args.noise, "voices": [v for sp, vs in voices.items() if sp != spk for v in vs]}
+                res = measure_clip(clip, wav, base, model=args.compare_model if cmp else args.model, **heard)
                 if clip.emotion:
                     emo = res if clip.emotion == "neutral" else measure_clip(
                         clip, wav, base, model=args.compare_model if cmp else args.model, emotion=clip.emotion,
-                        intensity=level)
+                        intensity=level, **heard)
                     emotional[(spk, m)][clip.emotion] = {
                         "intensity": "-" if clip.emotion == "neutral" else level, "ref50": res["p50_ref_cm"],
                         "ref90": res["p90_ref_cm"], "ref2_50": ref2[0], "ref2_90": ref2[1], "neu50": res["p50_ours_cm"],

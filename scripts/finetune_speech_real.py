@@ -102,17 +102,34 @@ def closure_labels(samples: np.ndarray, text: str, n: int) -> np.ndarray | None:
     return bilabial_frames(phones, FPS, n).astype(np.float32) if aligned else None
 
 
+def noisy_copy(samples: np.ndarray, rng: np.random.Generator, snr: tuple[float, float], reverb_p: float,
+               voices: list[np.ndarray]) -> np.ndarray:
+    """Return a 16 kHz copy of `samples` as a camera or phone might record it (seeded by `rng`): with probability
+    `reverb_p` through a room (sox reverb, reverberance 20-80), then white, pink, brown or babble noise (`voices`:
+    other talkers) at an SNR drawn uniformly from `snr` (dB). The timing is unchanged, so the lips' track still fits."""
+    from generators.speech.noise import add_noise, reverberate
+
+    out = samples
+    if rng.random() < reverb_p:
+        out = reverberate(out, 16000, float(rng.uniform(20.0, 80.0)))
+    kinds = ("white", "pink", "brown", "babble") if voices else ("white", "pink", "brown")
+    return add_noise(out, 16000, str(rng.choice(kinds)), float(rng.uniform(*snr)), rng, voices)
+
+
 def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: float, augment: int = 0,
-               max_cents: float = 0.0, seed: int = 0, closures: bool = False) -> list[dict]:
+               max_cents: float = 0.0, seed: int = 0, closures: bool = False, noise: int = 0,
+               snr: tuple[float, float] = (5.0, 35.0), reverb_p: float = 0.5) -> list[dict]:
     """Return one training item per tracked clip with audio (features, gates, the person's gap/jaw in cm at FPS),
-    plus `augment` pitch-shifted copies of each (up to +-`max_cents`, seeded; names end in "~k"); with
-    `closures`, each carries its transcript's bilabial-closure labels ("closure", or None)."""
+    plus `augment` pitch-shifted copies of each (up to +-`max_cents`, seeded; names end in "~k") and `noise`
+    noisy copies (`noisy_copy`, babble from other speakers' clips; names end in "~nk"); with `closures`, each
+    carries its transcript's bilabial-closure labels ("closure", or None)."""
     from generators.speech.audio import load_audio
     from generators.speech.realism import load_clips, resample_track
 
     rng = np.random.default_rng(seed + 17)
+    noise_rng = np.random.default_rng(seed + 29)  # its own stream: adding noisy copies leaves the pitch copies as they were
 
-    seen, out = set(), []
+    seen, clips = set(), []
     for t in tracks:
         for clip in load_clips(t):
             stem = clip.name.split("/")[-1]
@@ -123,20 +140,29 @@ def real_items(tracks: list[str], audio_dirs: list[str], config: dict, eye_cm: f
             if wav is None:
                 continue
             seen.add(stem)
-            samples = load_audio(str(wav)).samples
-            gap, jaw = clip.on_head(eye_cm)
-            labels = closure_labels(samples, clip.text, _item(samples, config)["n"]) if closures else None
-            for k in range(1 + augment):
-                if k:
-                    cents = float(rng.uniform(0.25, 1.0) * max_cents * rng.choice([-1.0, 1.0]))
-                    it = _item(pitch_shifted(samples, cents), config)
-                else:
-                    it = _item(samples, config)
-                it.update(name=clip.name + (f"~{k}" if k else ""), speaker=clip.speaker,
-                          gap=resample_track(gap, clip.fps, it["n"], FPS).astype(np.float32),
-                          jaw=resample_track(jaw, clip.fps, it["n"], FPS).astype(np.float32), real=True,
-                          closure=labels)  # a pitch-shifted copy keeps the timing, so the labels
-                out.append(it)
+            clips.append((clip, load_audio(str(wav)).samples))
+    out = []
+    for clip, samples in clips:
+        gap, jaw = clip.on_head(eye_cm)
+        labels = closure_labels(samples, clip.text, _item(samples, config)["n"]) if closures else None
+        copies = []
+        for k in range(1 + augment):
+            if k:
+                cents = float(rng.uniform(0.25, 1.0) * max_cents * rng.choice([-1.0, 1.0]))
+                copies.append((f"~{k}", pitch_shifted(samples, cents)))
+            else:
+                copies.append(("", samples))
+        if noise:
+            others = [s for c, s in clips if c.speaker != clip.speaker] or [s for c, s in clips if c is not clip]
+            for k in range(1, noise + 1):
+                copies.append((f"~n{k}", noisy_copy(samples, noise_rng, snr, reverb_p, others)))
+        for suffix, audio in copies:
+            it = _item(audio, config)
+            it.update(name=clip.name + suffix, speaker=clip.speaker,
+                      gap=resample_track(gap, clip.fps, it["n"], FPS).astype(np.float32),
+                      jaw=resample_track(jaw, clip.fps, it["n"], FPS).astype(np.float32), real=True,
+                      closure=labels)  # a pitch-shifted or noisy copy keeps the timing, so the labels
+            out.append(it)
     return sorted(out, key=lambda d: d["name"])
 
 
@@ -413,6 +439,17 @@ def save(model, args: argparse.Namespace, best: tuple, history: list, train: lis
     mtmp.replace(out / "finetune_metrics.json")
 
 
+def _snr_range(text: str) -> tuple[float, float]:
+    """Return (lo, hi) dB from "LO,HI" (argparse type)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"SNR range must be LO,HI in dB (e.g. 5,35), got {text!r}") from None
+    if lo > hi:
+        raise argparse.ArgumentTypeError(f"SNR range {text!r}: LO must not exceed HI")
+    return lo, hi
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -438,6 +475,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="tracks .npz of other speakers to early-stop on (repeatable; default: every tenth training clip)")
     ap.add_argument("--augment", type=int, default=0, help="pitch-shifted copies of each training clip (sox)")
     ap.add_argument("--augment-cents", type=float, default=300.0, help="largest pitch/formant shift of a copy, in cents")
+    ap.add_argument("--noise", type=int, default=0,
+                    help="noisy copies of each training clip: room reverb (sox) and white/pink/brown/babble noise, so the "
+                         "model hears takes recorded as a camera or phone records them (generators/speech/noise.py)")
+    ap.add_argument("--noise-snr", type=_snr_range, default=(5.0, 35.0), help="SNR range of those copies in dB, LO,HI")
+    ap.add_argument("--noise-reverb", type=float, default=0.5, help="share of the noisy copies also put through a room")
+    ap.add_argument("--val-noise", type=int, default=0,
+                    help="noisy copies of each validation clip (another seed), scored with the clean ones for the epoch "
+                         "kept: the model chosen must follow people in noisy takes too")
     ap.add_argument("--balance-speakers", action="store_true",
                     help="draw a speaker with fewer clips more often (sqrt of the count ratio)")
     ap.add_argument("--anticipation-s", type=float, default=None,
@@ -476,8 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.val_tracks:
         # Early stopping on speakers the training never hears: the epoch kept is the one that generalises.
         train = real_items(args.tracks, args.audio, config, geo.eye_cm, args.augment, args.augment_cents, args.seed,
-                           closures=args.real_closures)
-        val = real_items(args.val_tracks, args.audio, config, geo.eye_cm, closures=True)
+                           closures=args.real_closures, noise=args.noise, snr=args.noise_snr, reverb_p=args.noise_reverb)
+        val = real_items(args.val_tracks, args.audio, config, geo.eye_cm, closures=True, seed=args.seed + 1000,
+                         noise=args.val_noise, snr=args.noise_snr, reverb_p=args.noise_reverb)
         real = train + val
     else:
         real = real_items(args.tracks, args.audio, config, geo.eye_cm, closures=args.real_closures)

@@ -227,21 +227,31 @@ def load_clips(path: str | os.PathLike) -> list[RealClip]:
 
 
 def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float = 30.0, model=None,  # noqa: ANN001
-                 emotion: str = "neutral", intensity: float = 1.0) -> dict:
+                 emotion: str = "neutral", intensity: float = 1.0, condition: str = "clean",
+                 voices: list[np.ndarray] | None = None) -> dict:
     """Return {"gap", "jaw": TrackComparison, "rms_r", "p50_ref_cm", "p90_ref_cm", "p50_ours_cm", "p90_ours_cm"}:
     `method` ("hybrid", "neural", "phonetic", or "hybrid+text" / "phonetic+text" with the clip's transcript, or
     "stream": the causal `StreamingAnimator` fed 20 ms chunks) animating `wav` with `emotion` at `intensity` (as
     `animate --emotion --intensity` would) against the person's tracks, with the RMS baseline's r.
 
-    Both are posed on the shipped head; speech frames are those with voice activity > 0.5 (the p50/p90 are taken
-    over them). `model` (a speech checkpoint folder or `SpeechToARKit`; default the shipped one) drives the
-    "neural" and "hybrid" methods.
+    Both are posed on the shipped head; speech frames are those with voice activity > 0.5 in the clean recording
+    (the p50/p90 are taken over them). `model` (a speech checkpoint folder or `SpeechToARKit`; default the shipped
+    one) drives the "neural" and "hybrid" methods. `condition` ("pink10", "reverb50", ...: `noise.degrade`, seeded by
+    the clip's name; "babble" mixes `voices`) is what both our animation and the RMS baseline hear instead of the clean
+    recording, as a camera take would give it.
     """
+    import zlib
+
     from avatar.head import default_head
-    from generators.speech.audio import load_audio
+    from generators.speech.audio import Audio, load_audio
+    from generators.speech.noise import degrade
     from generators.speech.talking import animate, frame_activity
 
-    audio = load_audio(str(wav))
+    clean = load_audio(str(wav))
+    audio = clean
+    if condition != "clean":
+        rng = np.random.default_rng(zlib.crc32(clip.name.encode()))
+        audio = Audio(degrade(clean.samples, clean.sample_rate, condition, rng, voices), clean.sample_rate)
     if method == "stream":
         weights = stream_weights(audio.samples, audio.sample_rate, fps, model=model, emotion=emotion, intensity=intensity)
     else:
@@ -254,7 +264,7 @@ def measure_clip(clip: RealClip, wav: str | os.PathLike, method: str, fps: float
     ref_gap, ref_jaw = clip.on_head(eye_cm)
     ref_gap = resample_track(ref_gap, clip.fps, n, fps)
     ref_jaw = resample_track(ref_jaw, clip.fps, n, fps)
-    voiced = frame_activity(audio, n, fps) > 0.5
+    voiced = frame_activity(clean, n, fps) > 0.5
     g = compare_tracks(gap, ref_gap, fps, voiced)
     j = compare_tracks(jaw, ref_jaw, fps, voiced, shut_cm=None)
     env = rms_envelope(audio.samples, audio.sample_rate, n, fps)
