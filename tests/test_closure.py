@@ -80,6 +80,36 @@ def test_the_hybrid_flag_is_held_three_frames_about_its_most_confident_frame() -
 
 
 
+def test_a_noisy_take_closes_only_on_a_confident_flag() -> None:
+    from generators.speech.closure import NOISY_FLAG_LOGIT, NOISY_SNR_DB, hybrid_closure
+    from generators.speech.phonetic import Phone
+
+    fps, n = 30.0, 30
+    phones = [Phone("AA", 0.0, 0.4), Phone("B", 0.4, 0.5), Phone("AA", 0.5, 1.0)]
+    z = _logit((5, 0.5), (20, NOISY_FLAG_LOGIT + 1.0), n=n)
+    clean, _ = hybrid_closure(z, phones, fps, snr_db=NOISY_SNR_DB + 10)
+    noisy, _ = hybrid_closure(z, phones, fps, snr_db=NOISY_SNR_DB - 5)
+    assert clean[5] and clean[int(0.45 * fps)] and clean[20], "a clean take: the flag and the decoded b both close"
+    assert noisy[20], "a confident flag still closes the lips in noise"
+    assert not noisy[5] and not noisy[int(0.45 * fps)], "in noise an unsure flag and a decoded b do not"
+    assert np.array_equal(hybrid_closure(z, phones, fps)[0], clean), "no SNR given: treated as clean"
+
+
+def test_the_snr_estimate_tells_a_noisy_take_from_a_clean_one() -> None:
+    from generators.speech.audio import analyse_audio
+    from generators.speech.closure import NOISY_SNR_DB
+    from generators.speech.noise import add_noise
+
+    rate = 16000
+    t = np.arange(rate * 2) / rate
+    # Syllables at 4 Hz with gaps, as speech has, and a quiet room under them.
+    voice = (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 4 * t) > 0.2)).astype(np.float32)
+    room = add_noise(voice, rate, "pink", 45.0, np.random.default_rng(0))
+    noisy = add_noise(voice, rate, "pink", 15.0, np.random.default_rng(0))
+    assert analyse_audio(room, rate).snr_db > NOISY_SNR_DB + 5
+    assert analyse_audio(noisy, rate).snr_db < NOISY_SNR_DB - 5
+
+
 def test_a_decoded_bilabial_shuts_only_its_own_span_where_a_transcripts_gets_margins() -> None:
     from generators.speech.closure import hybrid_closure, transcript_closure
     from generators.speech.phonetic import Phone

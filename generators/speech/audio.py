@@ -19,7 +19,7 @@ from avatar.errors import AvatarInputError
 from avatar.notices import AvatarWarning
 from avatar.validation import check_sample_rate
 
-__all__ = ["HOP_S", "SAMPLE_RATE", "Audio", "AudioFeatures", "NoSpeechWarning", "SilenceWarning", "analyse_audio", "check_audio", "frame_rms_dbfs",
+__all__ = ["HOP_S", "SAMPLE_RATE", "Audio", "AudioFeatures", "NoSpeechWarning", "SilenceWarning", "analyse_audio", "check_audio", "frame_rms_dbfs", "level_snr_db",
            "frames_pitch", "load_audio", "pitch_track", "voice_activity"]
 
 MAX_SECONDS = 600.0
@@ -121,6 +121,25 @@ def frame_rms_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = 0.025
     starts = np.arange(n) * hop
     energy = (csum[starts + win] - csum[starts]) / win
     return (10.0 * np.log10(np.maximum(energy, 1e-12))).astype(np.float32)
+
+
+SNR_PERCENTILES = (5.0, 95.0)
+"""`level_snr_db`'s quiet and loud frames: the 5th percentile of the 25 ms frames' level stands for the noise (the
+pauses, the stops' silences), the 95th for the speech's loud syllables."""
+
+
+def level_snr_db(rms_db: np.ndarray) -> float:
+    """Return the recording's estimated signal-to-noise ratio in dB from its (F,) frame levels (`frame_rms_dbfs`).
+
+    The loud frames' level over the quiet frames' (`SNR_PERCENTILES`): GRID's studio clips measure 31-42 dB, the
+    same clips with white noise 20 dB under the speech 22-27 dB, a voice with digital silence far more. A take
+    without any pause reads low (its quietest frames are speech), so this only decides what to trust less.
+    """
+    level = np.asarray(rms_db, np.float64).reshape(-1)
+    if level.size == 0:
+        return float("inf")
+    quiet, loud = np.percentile(level, SNR_PERCENTILES)
+    return float(loud - quiet)
 
 
 def check_audio(
@@ -236,6 +255,11 @@ class AudioFeatures:
     def activity(self) -> np.ndarray:
         """Return the (F,) bool voice-activity mask (energy gate with hysteresis) from `rms_db`."""
         return voice_activity(self.audio, level=self.rms_db)
+
+    @cached_property
+    def snr_db(self) -> float:
+        """Return the clip's estimated signal-to-noise ratio in dB (`level_snr_db` of `rms_db`)."""
+        return level_snr_db(self.rms_db)
 
     @cached_property
     def pitch(self) -> np.ndarray:

@@ -123,14 +123,17 @@ def loudness_gain(audio: Audio | AudioFeatures, n_frames: int, fps: float, depth
 
 
 def speech_curves(
-    audio: Audio, n_frames: int, fps: float, method: str, text: str | None, articulation: float = 1.0,
+    audio: Audio | AudioFeatures, n_frames: int, fps: float, method: str, text: str | None, articulation: float = 1.0,
     model: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return speech mouth weights (T, 52), the (T,) bool bilabial-closure mask and the (T,) bool f/v tuck mask for one method.
 
     The masks already carry the closure margins (`visemes.closure_intervals`): shut from before the
-    acoustic closure to after its aligned end, at least two 30 fps frames long.
+    acoustic closure to after its aligned end, at least two 30 fps frames long. `audio` may be the clip's
+    `AudioFeatures` (what `animate` has), whose SNR estimate tells `hybrid` how far to trust its closures.
     """
+    feats = audio if isinstance(audio, AudioFeatures) else None
+    audio = feats.audio if feats is not None else audio
     if method == "phonetic":
         from generators.speech.phonetic import phones_from_audio
         from generators.speech.visemes import bilabial_frames, labiodental_frames, speech_weights
@@ -154,7 +157,10 @@ def speech_curves(
 
         w, logit = net.predict_logits(audio, fps=fps, n_frames=n_frames)
         phones, aligned = aligned_phones(audio, text)
-        shut, tuck = transcript_closure(phones, fps, n_frames) if aligned else hybrid_closure(logit, phones, fps)
+        if aligned:
+            shut, tuck = transcript_closure(phones, fps, n_frames)
+        else:
+            shut, tuck = hybrid_closure(logit, phones, fps, snr_db=_features(feats or audio).snr_db)
         return np.clip(w * articulation, 0.0, 1.0), shut, tuck
     w, shut = net.predict(audio, fps=fps, n_frames=n_frames)
     # The shipped model learned closure flags that already carry the margins (its labels come from
@@ -252,7 +258,7 @@ def animate(
     n_frames = max(1, int(math.ceil(clip.duration * fps - 1e-9)))
     if _has_speech(feats, silence_dbfs):
         chosen = resolve_method(method, text)
-        speech, shut, tuck = speech_curves(clip, n_frames, fps, chosen, text, articulation, model)
+        speech, shut, tuck = speech_curves(feats, n_frames, fps, chosen, text, articulation, model)
         activity = frame_activity(feats, n_frames, fps)
         # Silence keeps the mouth closed even where an alignment runs phones into a pause (a model that learned
         # when people part their lips before speaking is let through a little earlier).
