@@ -71,7 +71,8 @@ were as dim as a medium face's and the eyes lost their whites; a share of 0.5 st
 `teeth_shade` (on by default) keeps the full lift: with the mouth's inside withheld from it the held-out judge read
 disgust on dark skin worse (0.50 -> 0.40 and 0.45 on two identity sets, docs/legibility.md), the shade alone did not;
 withholding it from the gums, tongue and lining alone, with the mouth's highlight shoulder, cost disgust on dark skin
-again (0.50 -> 0.45). The shoulder (`renderers.shading.MOUTH_WHITE`) is what keeps the lifted teeth off white."""
+again (0.50 -> 0.45). The shoulder (`renderers.shading.MOUTH_WHITE`) is what keeps the lifted teeth off white, and the
+same shoulder (`EYE_WHITE`) the whites of the eyes, lifted in full in the default look (`eye_detail` off)."""
 
 
 def renderer_albedo(head: Any, options: RendererOptions, appearance: Appearance | None = None) -> np.ndarray:
