@@ -50,9 +50,9 @@ DECODED_TAIL_S = 0.0
 NOISY_SNR_DB = 28.0
 """A recording whose estimated SNR (`audio.level_snr_db`) is under this is a noisy take: there the decoded phones
 are not used for closures and the model's flag must pass `NOISY_FLAG_LOGIT`. Noise turns both detectors' errors
-into closures where a person's lips stay open: on the validation speakers with pink noise 20 dB under the speech,
-audio-only r 0.675 -> 0.740 with this rule, white 20 dB 0.617 -> 0.680, clean clips (31-42 dB) unchanged
-(docs/speech.md, "Noisy takes"). Synthetic voices with digital silence measure far above it."""
+into closures where a person's lips stay open: on the validation speakers with white noise 20 dB under the speech,
+audio-only r 0.617 -> 0.680 with this rule, pink 20 dB 0.675 -> 0.703, pink 10 dB 0.552 -> 0.574; clean clips
+(33-47 dB) unchanged (docs/speech.md, "Noisy takes"). Synthetic voices with digital silence measure far above it."""
 NOISY_FLAG_LOGIT = 1.5
 """The model's closure flag in a noisy take: logit above this (probability 0.82)."""
 PEAK_LOGIT = -2.5
