@@ -191,15 +191,24 @@ def test_the_shipped_model_follows_a_held_out_real_speakers_lips_from_audio_alon
 
 
 
-@pytest.mark.speech
-def test_the_live_stream_follows_a_held_out_real_speakers_lips():
+@pytest.fixture
+def speaker_b() -> RealClip:
+    """Held-out GRID speaker B's tracked clip (its audio is DATA / "B_u032953.wav"); skips where the speech model or
+    soundfile is missing."""
     pytest.importorskip("soundfile")
-    from generators.speech.realism import measure_clip, stream_weights
     from generators.speech.shipped import weights_available
 
     if not weights_available():
         pytest.skip("the speech model's weights are not shipped in this checkout")
     [clip] = [c for c in load_clips(DATA / "grid_heldout_ABC.npz") if c.name.endswith("B_u032953")]
+    return clip
+
+
+@pytest.mark.speech
+def test_the_live_stream_follows_a_held_out_real_speakers_lips(speaker_b):
+    from generators.speech.realism import measure_clip, stream_weights
+
+    clip = speaker_b
     res = measure_clip(clip, DATA / "B_u032953.wav", "stream")
     # The StreamingAnimator fed 20 ms chunks, as a live client feeds it (92.5 ms latency, no look at the clip's
     # end): speaker B's lips (never trained on) are followed far beyond loudness (r 0.86 against 0.54 measured).
@@ -438,14 +447,10 @@ def test_finetune_scores_the_closure_flag_against_aligned_bilabials():
 
 
 @pytest.mark.speech
-def test_a_noisy_take_is_scored_on_the_clean_takes_frames_and_costs_our_lips_more_than_loudness():
-    pytest.importorskip("soundfile")
+def test_a_noisy_take_is_scored_on_the_clean_takes_frames_and_costs_our_lips_more_than_loudness(speaker_b):
     from generators.speech.realism import measure_clip
-    from generators.speech.shipped import weights_available
 
-    if not weights_available():
-        pytest.skip("the speech model's weights are not shipped in this checkout")
-    [clip] = [c for c in load_clips(DATA / "grid_heldout_ABC.npz") if c.name.endswith("B_u032953")]
+    clip = speaker_b
     clean = measure_clip(clip, DATA / "B_u032953.wav", "neural")
     noisy = measure_clip(clip, DATA / "B_u032953.wav", "neural", condition="white10")
     again = measure_clip(clip, DATA / "B_u032953.wav", "neural", condition="white10")
