@@ -156,11 +156,10 @@ def hybrid_closure(
     n = len(z)
     noisy = snr_db < NOISY_SNR_DB
     shut = hold_min_frames(z > (NOISY_FLAG_LOGIT if noisy else FLAG_LOGIT), z, fps, FLAG_MIN_S)
-    if noisy:
-        return shut, labiodental_frames(phones, fps, n) & ~shut
-    if peaks:
-        shut |= closure_peaks(z)
-    shut |= bilabial_frames(phones, fps, n, lead_s=DECODED_LEAD_S, tail_s=DECODED_TAIL_S)
+    if not noisy:
+        if peaks:
+            shut |= closure_peaks(z)
+        shut |= bilabial_frames(phones, fps, n, lead_s=DECODED_LEAD_S, tail_s=DECODED_TAIL_S)
     tuck = labiodental_frames(phones, fps, n) & ~shut
     return shut, tuck
 
