@@ -139,6 +139,36 @@ def _check_side(shape: tuple[int, ...], h: int, w: int, min_side: int) -> None:
         )
 
 
+def distinct_frames(images: Any, boxes: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (first, inverse): the index of each distinct frame's first occurrence, and per frame which one it is.
+
+    Frames are the same when their pixels (and their face box, where boxes are given) are equal byte for byte, so
+    `images[first][inverse]` is `images`. Only a numpy batch is compared; any other input is taken as all distinct.
+    """
+    n = len(images)
+    if not isinstance(images, np.ndarray) or images.ndim != 4:
+        return np.arange(n), np.arange(n)
+    import hashlib
+
+    b = None if boxes is None else np.asarray(boxes)
+    seen: dict[bytes, list[int]] = {}  # digest -> the distinct frames with it (a collision stays two frames)
+    first: list[int] = []
+    inverse = np.empty(n, np.int64)
+    for i in range(n):
+        h = hashlib.blake2b(np.ascontiguousarray(images[i]).data, digest_size=16)
+        if b is not None:
+            h.update(np.ascontiguousarray(b[i]).data)
+        same = seen.setdefault(h.digest(), [])
+        j = next((k for k in same if np.array_equal(images[first[k]], images[i])
+                  and (b is None or np.array_equal(b[first[k]], b[i], equal_nan=True))), None)
+        if j is None:
+            j = len(first)
+            first.append(i)
+            same.append(j)
+        inverse[i] = j
+    return np.asarray(first, np.int64), inverse
+
+
 def images_to_tensor(images: Any, device: Any = "auto", min_side: int = MIN_SIDE) -> torch.Tensor:
     """Return checked images as float32 (B, 3, H, W) in [0, 1] on `device` (torch input is not copied when it can be).
 

@@ -87,6 +87,21 @@ class Recognition:
         idx = idx.cpu().numpy() if is_torch(idx) else idx
         return [self.emotion_names[i] if i >= 0 else None for i in idx.tolist()]
 
+    def take(self, index: Any) -> Recognition:
+        """Return the Recognition of the images at `index` ((N,) ints into this batch; repeats allowed)."""
+        batch_first = ("emotion_probs", "aus", "arkit", "valence", "arousal", "boxes", "face_found")
+        changes = {}
+        for name in batch_first:
+            v = getattr(self, name)
+            if v is not None:
+                idx = np.asarray(index)
+                if is_torch(v):
+                    import torch
+
+                    idx = torch.as_tensor(idx, device=v.device)
+                changes[name] = v[idx]
+        return replace(self, **changes)
+
     def to_numpy(self) -> Recognition:
         """Return a copy whose arrays are numpy (torch tensors are detached and moved to the host)."""
         changes = {}

@@ -29,6 +29,7 @@ from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_p
 from renderers.gl_context import create_context, is_software_rasterizer, make_current, release_context
 from renderers.lighting import Lighting, light_colours, light_directions, light_specular
 from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_albedo, renderer_exposure
+from renderers.posing import held_frames
 from renderers.shading import linear_albedo
 from renderers.wrinkles import WrinkleField, wrinkle_field
 
@@ -620,7 +621,34 @@ class GLRenderer:
 
     def _frames_and_boxes(self, weights: np.ndarray, head_pose: np.ndarray | None = None,
                           chunk: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (frame, (4,) face box) per row of weights; each chunk is posed once for both.
+        """Yield (frame, (4,) face box) per row of weights; a row equal to the one before is not drawn again.
+
+        A held pose (an emotion clip, a hold between keyframes, a still face in a pause) repeats its frame: what a
+        frame shows is a function of its weights and head pose alone, so the repeat is the earlier frame, bit for bit,
+        copied (the consumer may keep or change each frame it gets).
+        """
+        w = np.atleast_2d(np.asarray(weights, np.float32))
+        hp_all = None if head_pose is None else np.asarray(head_pose, np.float64).reshape(len(w), 6)
+        repeat = held_frames(w, hp_all)
+        if not repeat.any():
+            yield from self._drawn_frames_and_boxes(w, hp_all, chunk)
+            return
+        keep = ~repeat
+        drawn = self._drawn_frames_and_boxes(w[keep], None if hp_all is None else hp_all[keep], chunk)
+        try:
+            last: tuple[np.ndarray, np.ndarray] | None = None
+            for again in repeat:
+                if again and last is not None:
+                    yield last[0].copy(), last[1].copy()
+                else:
+                    last = next(drawn)
+                    yield last
+        finally:
+            drawn.close()
+
+    def _drawn_frames_and_boxes(self, w: np.ndarray, hp_all: np.ndarray | None,
+                                chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (frame, (4,) face box) per row of (T, 52) float32 weights, each drawn; each chunk is posed once for both.
 
         Pipelined twice. With numpy posing, frames are posed on a worker thread two frames ahead
         (`renderers.prefetch`), so on a CPU rasterizer posing frame t + 1 overlaps drawing frame t. And frame t is
@@ -628,9 +656,6 @@ class GLRenderer:
         GPU draws t + 1 while t travels back to the host.
         """
         from renderers.prefetch import prefetch
-
-        w = np.atleast_2d(np.asarray(weights, np.float32))
-        hp_all = None if head_pose is None else np.asarray(head_pose, np.float64).reshape(len(w), 6)
 
         def posed() -> Iterator[tuple[Any, np.ndarray]]:
             """(what to draw, face box) per frame: numpy vertex attributes, or what the compute shaders pose from."""

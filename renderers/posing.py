@@ -213,3 +213,19 @@ class FramePoser:
         depth = np.einsum("ij,ij->i", offset, normals[self._cav_skin])
         out[self._cav_skin] = 1.0 - strength * np.clip(depth / depth_cm, 0.0, 1.0)
         return out
+
+
+def held_frames(weights: np.ndarray, head_pose: np.ndarray | None = None) -> np.ndarray:
+    """Return a (T,) bool mask: True where a frame's weights (and head pose) equal the frame before's exactly.
+
+    Such a frame shows what the one before showed (a renderer's image is a function of these alone), so a renderer
+    copies it instead of posing and drawing it again: a held emotion costs one frame, however long it is held.
+    """
+    w = np.asarray(weights)
+    same = np.zeros(len(w), bool)
+    if len(w) > 1:
+        same[1:] = (w[1:] == w[:-1]).all(axis=1)
+        if head_pose is not None:
+            hp = np.asarray(head_pose)
+            same[1:] &= (hp[1:] == hp[:-1]).all(axis=1)
+    return same

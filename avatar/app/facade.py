@@ -186,7 +186,9 @@ def score(frames: np.ndarray | torch.Tensor | Sequence[np.ndarray], expected: st
     """
     from avatar.app.judges import DEFAULT_RECOGNIZER, judge_name
     from avatar.arrays import is_torch
+    from avatar.frames import distinct_frames
     from avatar.notices import pick_renamed
+    from recognizers.base import BaseRecognizer
     from recognizers.scoring import EmotionScorer
 
     judge = pick_renamed("judge=", judge, {"recognizer=": recognizer})
@@ -221,7 +223,14 @@ def score(frames: np.ndarray | torch.Tensor | Sequence[np.ndarray], expected: st
     if boxes is not None and len(boxes) != n:
         raise AvatarInputError(f"boxes has {len(boxes)} rows for {n} frame{'s' * (n != 1)}: give one (x0, y0, x1, y1) per frame")
     scorer = EmotionScorer(device=device, judge=rec)
+    # A held pose repeats its frame: our judges (whose Recognition can be re-indexed) read each distinct one once.
+    first, inverse = distinct_frames(images, boxes) if isinstance(rec, BaseRecognizer) else (np.arange(n), None)
+    if len(first) < n:
+        images = images[first]
+        boxes = None if boxes is None else np.asarray(boxes)[first]
     result = rec(images) if boxes is None else rec(images, boxes=boxes)
+    if len(first) < n:
+        result = result.take(inverse)
     scorer.update(result, labels)
     return scorer.compute()
 
