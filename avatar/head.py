@@ -305,7 +305,21 @@ def _load_ict(path: str) -> BlendshapeHead:
     )
 
 
-def default_head(identity: int | Any | None = None) -> BlendshapeHead:
-    """Return the shipped ICT-FaceKit head (cached), optionally with an identity seed or coefficients."""
-    head = _load_ict(str(ICT_PATH))
+@lru_cache(maxsize=4)
+def _ict_with_brow_lowerer(strength: float) -> BlendshapeHead:
+    from avatar.brow_lowerer import with_brow_lowerer
+
+    return with_brow_lowerer(_load_ict(str(ICT_PATH)), strength)
+
+
+def default_head(identity: int | Any | None = None, brow_lowerer: float | None = None) -> BlendshapeHead:
+    """Return the shipped ICT-FaceKit head (cached), optionally with an identity seed or coefficients.
+
+    `brow_lowerer`: the strength of the corrective brow lowerer layered on ICT's browDown shapes
+    (`avatar.brow_lowerer`); None = the shipped default `avatar.brow_lowerer.BROW_LOWERER`, 0 = ICT's own shapes.
+    """
+    from avatar.brow_lowerer import BROW_LOWERER
+
+    strength = BROW_LOWERER if brow_lowerer is None else float(brow_lowerer)
+    head = _ict_with_brow_lowerer(strength) if strength != 0 else _load_ict(str(ICT_PATH))
     return head.with_identity(identity) if identity not in (None, 0) else head

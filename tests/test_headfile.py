@@ -78,6 +78,23 @@ def test_gltf_head_with_every_shape(tmp_path: Path, ball: tuple[np.ndarray, np.n
     assert np.ptp(fitted.neutral[:, 1]) == pytest.approx(np.ptp(load_head().neutral[:, 1]), rel=1e-5)
 
 
+def test_user_head_keeps_its_own_brow_shapes(tmp_path: Path, ball: tuple[np.ndarray, np.ndarray], monkeypatch: Any) -> None:
+    """The corrective brow lowerer is the shipped head's: a user's head keeps its own browDown unless asked."""
+    import avatar.brow_lowerer as bl
+
+    monkeypatch.setattr(bl, "BROW_LOWERER", 1.0)  # whatever the shipped default is
+    verts, faces = ball
+    b = _Buffer()
+    path = _write(tmp_path / "ball.glb", b, [_mesh(b, verts, faces, _full_targets(verts))])
+    assert np.array_equal(load_head(path).deltas, read_head_file(path).deltas)
+    with pytest.raises(AvatarInputError, match="landmarks"):  # asked for, on a head without the 68 landmarks
+        load_head(path, brow_lowerer=1.0)
+    down = ARKIT_NAMES.index("browDownLeft")
+    shipped, plain = load_head(), load_head(brow_lowerer=0)
+    assert not np.array_equal(shipped.deltas[down], plain.deltas[down])
+    assert np.array_equal(np.delete(shipped.deltas, [down, down + 1], 0), np.delete(plain.deltas, [down, down + 1], 0))
+
+
 def test_name_spellings_and_split_sides(tmp_path: Path, ball: tuple[np.ndarray, np.ndarray]) -> None:
     verts, faces = ball
     rng = np.random.default_rng(0)

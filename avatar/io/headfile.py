@@ -326,14 +326,23 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
     )
 
 
-def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None, allow_missing: bool = False) -> BlendshapeHead:
+def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None, allow_missing: bool = False,
+              brow_lowerer: float | None = None) -> BlendshapeHead:
     """Return a head: the default (path None), or a user's glTF/GLB/OBJ whose morph targets carry ARKit names.
 
-    Raises `AvatarInputError` listing the missing ARKit shapes when the file lacks some.
+    `brow_lowerer` is the strength of the corrective brow lowerer (`avatar.brow_lowerer`): None keeps each head's
+    default (the shipped head's `BROW_LOWERER`; a user's head keeps its own shapes), a number applies that strength
+    (to a user's head too, when it has 68 landmarks). Raises `AvatarInputError` listing the missing ARKit shapes
+    when the file lacks some.
     """
     if path is None or str(path) in ("", "default", "ict", "ict-facekit"):
-        return default_head(identity)
-    return read_head_file(path, allow_missing=allow_missing).with_identity(identity)
+        return default_head(identity, brow_lowerer=brow_lowerer)
+    head = read_head_file(path, allow_missing=allow_missing)
+    if brow_lowerer:
+        from avatar.brow_lowerer import with_brow_lowerer
+
+        head = with_brow_lowerer(head, brow_lowerer)
+    return head.with_identity(identity)
 
 
 def _check_shapes(p: Path, present: np.ndarray, unknown: list[str], allow_missing: bool, suffix: str) -> None:

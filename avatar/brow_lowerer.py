@@ -1,0 +1,155 @@
+"""A corrective brow lowerer (AU4) layered on a head's own `browDownLeft` / `browDownRight` shapes.
+
+ICT-FaceKit's `browDown` at 1 moves the inner brow head only 1.8 mm down and 1.7 mm inwards; its largest motion is at
+the middle of the brow. In photographs AU4 (corrugator, depressor supercilii, procerus) draws the inner brow heads
+down and together by several millimetres, bunches the skin between them into vertical furrows with a slight
+forward bulge, pulls the skin at the root of the nose down a little and lowers the upper lid's fold, while the outer
+brow moves much less. Scaling ICT's own shape does not give that (it moves the middle of the brow most, and the
+judges read sad, fear and disgust worse with it; docs/legibility.md).
+
+`brow_lowerer_field(head)` builds that motion procedurally from the neutral mesh and its 68 landmarks, as two (V, 3)
+displacement fields (left and right halves, summing to the symmetric motion), in the head's units (cm):
+
+- **down and inwards**: each vertex moves by `(-medial, -down)` scaled by a profile across the face (full at the inner
+  brow head, `OUTER_SHARE` of it at the outer end, the medial part falling to zero at the midline where the two halves
+  cancel, so the skin between the brows is compressed) and a profile up the face (full over the brow, fading 3 cm up
+  the forehead and, below the brow, to nothing at the upper lid's margin beside the eye and at the root of the nose
+  between the eyes, so the lid's fold comes down a little and the lid margin, the lashes and the eyes stay put);
+- **along the skin**: that motion is projected onto the neutral surface's tangent plane, so skin slides over the
+  brow ridge and into the socket's slope instead of sinking into it;
+- **bulge**: the compressed skin between the brows comes forward along its normal (`BULGE_CM` at the midline).
+
+At strength 1 the inner brow head moves `DOWN_CM` down and `MEDIAL_CM` inwards more than ICT's own shape (before the
+tangent projection). `with_brow_lowerer(head, strength)` returns a copy of the head whose browDown deltas carry
+`strength x` the field; the 52 ARKit weights stay the interface, and every renderer and posing path gets the motion
+through the deltas (no per-frame cost). `avatar.head.default_head(brow_lowerer=...)` and
+`avatar.io.headfile.load_head(..., brow_lowerer=...)` apply it; `BROW_LOWERER` is the shipped head's default strength.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from avatar.errors import AvatarInputError
+from avatar.rig import ARKIT_NAMES
+
+if TYPE_CHECKING:
+    from avatar.head import BlendshapeHead
+
+# The shipped head's default strength (0 = ICT's own browDown). Chosen in scripts/select_brow_lowerer.py.
+BROW_LOWERER = 0.0
+# At strength 1, at the inner brow head (cm), before the projection onto the skin.
+DOWN_CM = 0.35
+MEDIAL_CM = 0.30
+BULGE_CM = 0.10
+# The outer brow end's share of the inner head's motion.
+OUTER_SHARE = 0.2
+
+# Parts of the ICT mesh the field never moves (eyeballs, teeth, gums, tongue, mouth socket).
+_ICT_STILL = ("eyeball_left", "eyeball_right", "teeth", "gums_tongue", "mouth_socket")
+
+
+def _smoothstep(e0: float | np.ndarray, e1: float | np.ndarray, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    v = vertices.astype(np.float64)
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, faces[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int) -> np.ndarray:
+    """Return the (V, 3) field of one half: side +1 = the head's left (+x; landmarks 22-26), -1 = right (17-21)."""
+    x = v[:, 0] * side  # distance towards this side from the midline (the head is centred on x = 0)
+    y, z = v[:, 1], v[:, 2]
+    brow = lm[[22, 23, 24, 25, 26]] if side > 0 else lm[[21, 20, 19, 18, 17]]
+    eye_top = lm[[43, 44]] if side > 0 else lm[[38, 37]]
+    x_in = float(abs(brow[0, 0]))
+    x_out = float(abs(brow[-1, 0]))
+    # The brow's line: its height interpolated along x between the landmarks (flat beyond them).
+    bx = np.abs(brow[:, 0])
+    y_brow = np.interp(np.abs(x), bx, brow[:, 1])
+    y_brow = np.where(np.abs(x) < x_in, brow[0, 1], y_brow)
+    y_root = float(lm[27, 1])  # the root of the nose
+    y_lid = float(eye_top[:, 1].max())
+    # Across the face: this half owns x > 0 (a smooth hand-over at the midline, the halves sum to one there).
+    own = _smoothstep(-0.8, 0.8, x)
+    lateral = 1.0 - (1.0 - OUTER_SHARE) * _smoothstep(x_in, x_out + 0.3, x)
+    beyond = 1.0 - _smoothstep(x_out + 0.3, x_out + 1.6, x)  # nothing past the temple
+    # Medial pull: zero at the midline (the mirrored half cancels it), full from the inner brow head out.
+    medial = _smoothstep(-0.5, x_in, x) * lateral * beyond
+    # Down: the procerus brings the skin between the brows down too, a little less than the brow heads.
+    down = own * (0.6 + 0.4 * _smoothstep(0.0, x_in, x)) * lateral * beyond
+    # Up the face: full over the brow, fading up the forehead; below, to nothing at the lid margin beside the eye
+    # and at the root of the nose between the eyes.
+    rel = y - y_brow
+    floor = y_root - 0.3 + (y_lid + 0.35 - (y_root - 0.3)) * _smoothstep(0.4 * x_in, x_in + 0.6, np.abs(x))
+    above = 1.0 - _smoothstep(0.8, 3.0, rel)
+    below = _smoothstep(floor, y_brow - 0.25, y)
+    vertical = np.where(rel >= 0, above, below)
+    # Front of the face only (the back of the head shares x and y).
+    front = _smoothstep(float(brow[-1, 2]) - 3.0, float(brow[-1, 2]) - 1.5, z)
+    reach = vertical * front
+    d = np.zeros_like(v)
+    d[:, 0] = -side * MEDIAL_CM * medial * reach
+    d[:, 1] = -DOWN_CM * down * reach
+    # Slide along the skin: drop the component along the neutral normal.
+    d -= (d * normals).sum(1, keepdims=True) * normals
+    # The compressed skin between the brows comes forward (half per side at the midline).
+    glabella_y = 0.5 * (float(brow[0, 1]) + y_root)
+    bump = np.exp(-((v[:, 0] / (0.9 * x_in)) ** 2) - ((y - glabella_y - 0.4) / 0.9) ** 2) * own * front
+    d += BULGE_CM * bump[:, None] * normals
+    return d
+
+
+def brow_lowerer_field(head: BlendshapeHead) -> np.ndarray:
+    """Return the (2, V, 3) float32 corrective fields (left, right) at strength 1, built on the head's generic neutral.
+
+    Needs the head's 68 landmarks; raises AvatarInputError without them.
+    """
+    if head.landmarks68 is None:
+        raise AvatarInputError(f"head {head.name!r} has no 68 landmarks: the brow lowerer is placed by them")
+    v = np.asarray(head.generic_neutral, np.float64)
+    lm = v[np.asarray(head.landmarks68)]
+    normals = _vertex_normals(v, head.faces)
+    # Normals face away from the head's centre on the face (flip a head wound the other way).
+    if (normals[head.landmarks68[[27, 30]], 2]).mean() < 0:
+        normals = -normals
+    field = np.stack([_half_field(v, normals, lm, +1), _half_field(v, normals, lm, -1)])
+    if head.is_ict:
+        from avatar.head import ICT_PARTS
+
+        for part in _ICT_STILL:
+            a, b = ICT_PARTS[part]
+            field[:, a:b] = 0.0
+    return field.astype(np.float32)
+
+
+def with_brow_lowerer(head: BlendshapeHead, strength: float = 1.0) -> BlendshapeHead:
+    """Return a copy of `head` whose browDownLeft / browDownRight deltas carry `strength` x the corrective field.
+
+    Strength 0 returns the head itself (its deltas untouched). The field is built on the generic neutral, so every
+    identity of the head (`with_identity`) keeps it.
+    """
+    strength = float(strength)
+    if not np.isfinite(strength) or strength < 0:
+        raise AvatarInputError(f"brow_lowerer must be a strength >= 0, got {strength}")
+    if strength == 0.0:
+        return head
+    field = brow_lowerer_field(head)
+    deltas = head.deltas.copy()
+    deltas[ARKIT_NAMES.index("browDownLeft")] += strength * field[0]
+    deltas[ARKIT_NAMES.index("browDownRight")] += strength * field[1]
+    out = copy.copy(head)  # not dataclasses.replace: that would read a lazily loaded identity basis now
+    out.deltas = deltas
+    out.name = f"{head.name}+brow{strength:g}"
+    out._device_cache = {}
+    return out
