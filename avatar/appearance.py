@@ -204,6 +204,24 @@ TEETH_LINGUAL_SHADE = 0.45
 """Factor on the teeth's faces turned into the mouth (`teeth_shade`): what a three-quarter view sees of the far side's
 teeth through the gap. Darker than `MOUTH_LINGUAL_SHADE` (0.6 left the far tooth of a smile at yaw 30 1.56x the gap's
 luma with the per-frame shade; 0.45 with the opening term: 0.95x)."""
+TEETH_FACING_SMOOTHING = 45
+"""Times the side teeth's static facing factors (`teeth_lingual_light`, `teeth_buccal_facing`) are averaged over each
+vertex's neighbours on its tooth. Read per vertex from the normal, the facing flips between in and out from cusp to
+fissure of a premolar or molar (17 % of the teeth's edges joined a lit and a lingual-shaded vertex), and at
+three-quarter the far side's teeth came out speckled, adjacent faces alternating light and dark (issue 19 part 0). 45
+averages (a diffusion over about seven edges, ~1.2 cm, a molar's width) leave each tooth a smooth blend from its outer
+to its inner side (10 still speckled; 30 and 60 looked alike). Set by the look and a speckle measure
+(docs/appearance.md), not by a judge."""
+TEETH_SAMPLE_SMOOTHING = 3
+"""Times a side tooth's position is averaged over its neighbours before the per-frame light through the lips is read
+there (`teeth_sample_offset`): the lip's edge ramps the light over 0.4 cm, a cusp stands 0.1-0.2 cm over its
+fissure, so per vertex the cusps of a tooth behind a lip lit and its fissures shaded. Three averages take out the
+cusps and move the sample by 0.12 cm (median; 0.19 at the 90th percentile); 6 and 10 pulled anger's lower side
+crowns into the lower lip's shade (0.98 -> 0.95 and 0.83 of their light at front)."""
+TEETH_SIDE_FROM_CM = (0.8, 1.4)
+"""Distance of a tooth's middle from the midline (generic neutral) over which those averages blend in: the incisors are
+thin, and a few averages carry one side's facing over the biting edge onto the other (their labial faces lost a
+quarter of their light); their faces are smooth and seen head on, so they keep their own per-vertex facing."""
 
 HAIR_DEFAULT = True
 """Default of `Appearance.hair`, on: without hair the head read as a mannequin (issue 19); the held-out judge's reading
@@ -644,20 +662,75 @@ def mouth_interior_light(head: BlendshapeHead) -> np.ndarray:
 
 def teeth_lingual_light(head: BlendshapeHead) -> np.ndarray:
     """Return (T,) float32 static factors on the teeth's sRGB albedo for `Appearance.teeth_shade`: `TEETH_LINGUAL_SHADE`
-    on the faces turned into the mouth (the same facing rule as `mouth_interior_light`), 1 on those facing out. The
+    on the faces turned into the mouth (the same facing rule as `mouth_interior_light`, on the side teeth of the
+    tooth's form: `_smooth_facing`), 1 on those facing out. The
     renderers multiply it by the light through the lips' opening as posed in each frame (`renderers.teeth`)."""
-    ta, tb = ICT_PARTS["teeth"]
-    teeth = np.arange(ta, tb)
-    inward = _turned_into_mouth(head, teeth)
+    inward = smoothstep(0.1, -0.4, _smooth_facing(head))
     return (1 - (1 - TEETH_LINGUAL_SHADE) * inward).astype(np.float32)
+
+
+def tooth_of_vertex(head: BlendshapeHead) -> np.ndarray:
+    """Return (T,) int64: which tooth (a connected piece of ICT's teeth part; 32 on ICT) each tooth vertex belongs to."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ta, tb = ICT_PARTS["teeth"]
+    f = head.faces[((head.faces >= ta) & (head.faces < tb)).all(1)] - ta
+    n = tb - ta
+    graph = coo_matrix((np.ones(2 * len(f)), (f[:, [0, 1]].ravel(), f[:, [1, 2]].ravel())), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _smoothed_over_side_teeth(head: BlendshapeHead, values: np.ndarray, times: int) -> np.ndarray:
+    """Return (T, ...) per-tooth-vertex `values` averaged `times` times over each vertex's neighbours on its tooth
+    (uniform weights), on the side teeth: blended in by the tooth's distance from the midline over
+    `TEETH_SIDE_FROM_CM` on the generic neutral, so the incisors (thin: a few averages carry one side's value over the
+    biting edge onto the other) keep theirs."""
+    from scipy.sparse import coo_matrix, diags
+
+    ta, tb = ICT_PARTS["teeth"]
+    f = head.faces[((head.faces >= ta) & (head.faces < tb)).all(1)] - ta
+    n = tb - ta
+    adj = coo_matrix((np.ones(6 * len(f)), (f[:, [0, 1, 2, 1, 2, 0]].ravel(), f[:, [1, 2, 0, 0, 1, 2]].ravel())),
+                     shape=(n, n)).tocsr()
+    adj.data[:] = 1.0  # an edge shared by two triangles counts once
+    average = diags(1 / np.maximum(np.asarray(adj.sum(1)).ravel(), 1)) @ adj
+    raw = np.asarray(values, np.float64)
+    out = raw
+    for _ in range(times):
+        out = average @ out
+    tooth = tooth_of_vertex(head)
+    x = np.abs(np.bincount(tooth, head.generic_neutral[ta:tb, 0]) / np.bincount(tooth))[tooth]
+    w = smoothstep(TEETH_SIDE_FROM_CM[0], TEETH_SIDE_FROM_CM[1], x).reshape((-1,) + (1,) * (raw.ndim - 1))
+    return (1 - w) * raw + w * out
+
+
+def _smooth_facing(head: BlendshapeHead) -> np.ndarray:
+    """Return (T,) the teeth's `_arch_facing` (the vertex normal out of the dental arch), averaged over the side teeth's
+    surface `TEETH_FACING_SMOOTHING` times: the facing of the tooth's form rather than of its cusps. The value is
+    averaged before it is thresholded, so a broad outer or inner face keeps its side (averaging the thresholded shade
+    instead carried the inner side's onto the outer faces of fear's corner teeth, 0.98 -> 0.81 of their light)."""
+    ta, tb = ICT_PARTS["teeth"]
+    facing = _arch_facing(head, np.arange(ta, tb))
+    return _smoothed_over_side_teeth(head, facing, TEETH_FACING_SMOOTHING)
+
+
+def teeth_sample_offset(head: BlendshapeHead) -> np.ndarray:
+    """Return (T, 3) float32: from where each tooth vertex's per-frame light through the lips is sampled to the vertex,
+    in the head's rest axes (the renderers subtract it from the vertex's position in the mouth's frame): on the side
+    teeth the vertex's position averaged `TEETH_SAMPLE_SMOOTHING` times over its neighbours, which takes out the
+    cusps and fissures (the light's ramp at a lip's edge, 0.4 cm, is only twice their height), 0 on the incisors."""
+    ta, tb = ICT_PARTS["teeth"]
+    v = np.asarray(head.neutral[ta:tb], np.float64)
+    return (v - _smoothed_over_side_teeth(head, v, TEETH_SAMPLE_SMOOTHING)).astype(np.float32)
 
 
 def teeth_buccal_facing(head: BlendshapeHead) -> np.ndarray:
     """Return (T,) float32 0..1: how far each tooth vertex's face looks out of the dental arch, at the lips and the cheek
     (its labial/buccal side, 1) rather than up or into the mouth (its biting surface or inner side, 0), on the generic
-    neutral. `Appearance.teeth_shade` darkens the faces that look at the cheek with depth (the buccal corridor)."""
-    ta, tb = ICT_PARTS["teeth"]
-    return smoothstep(0.3, 0.8, _arch_facing(head, np.arange(ta, tb))).astype(np.float32)
+    neutral (on the side teeth, of the tooth's form: `_smooth_facing`). `Appearance.teeth_shade` darkens the faces that
+    look at the cheek with depth (the buccal corridor)."""
+    return smoothstep(0.3, 0.8, _smooth_facing(head)).astype(np.float32)
 
 
 def _light_through_lips(head: BlendshapeHead, idx: np.ndarray, depth_cm: float, turned: np.ndarray) -> np.ndarray:

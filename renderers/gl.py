@@ -98,11 +98,11 @@ class GLRenderer:
         # Static per identity: the noise's rest coordinates, the skin's material (switched-off parts neutral) and the
         # ambient occlusion baked on this identity's neutral (renderers.skin).
         self._rest, self._skin_attr, self._ao = skin_attributes(self.head, appearance, self._faces)
-        from renderers.teeth import teeth_shade
+        from renderers.teeth import TEETH_ATTRIBUTE_WIDTH, teeth_shade
 
         # The teeth's static factors (lingual shade, depth share); the light through the posed lips' opening is a per-frame uniform.
         self._teeth = teeth_shade(self.head, appearance)
-        self._teeth_attr = self._teeth.attribute if self._teeth is not None else np.zeros((n, 2), np.float32)
+        self._teeth_attr = self._teeth.attribute if self._teeth is not None else np.zeros((n, TEETH_ATTRIBUTE_WIDTH), np.float32)
         self._poser_cache: Any = None  # made on first numpy pose, from the fields above
         self._staging: dict[str, Any] = {}  # laid-out per-frame arrays (`_laid_out`); their parts follow the fields above
 
@@ -301,7 +301,7 @@ class GLRenderer:
             [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
              (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal"),
              (self.vbo_cav, "1f", "in_cavity"), (self.vbo_rest, "3f", "in_rest"), (self.vbo_skin, "4f", "in_skin"),
-             (self.vbo_ao, "1f", "in_ao"), (self.vbo_teeth, "2f", "in_teeth"),
+             (self.vbo_ao, "1f", "in_ao"), (self.vbo_teeth, "2f 3f", "in_teeth", "in_teeth_offset"),
              (self.vbo_white, "1f", "in_white")],
             index_buffer=self.ibo, skip_errors=True,
         )

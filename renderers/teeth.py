@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avatar.appearance import (MOUTH_INTERIOR_FLOOR, TEETH_BEHIND_CM, TEETH_DEPTH_CM, TEETH_DEPTH_INNER, TEETH_DEPTH_START_CM,
+from avatar.appearance import (MOUTH_INTERIOR_FLOOR, TEETH_BEHIND_CM, teeth_sample_offset, TEETH_DEPTH_CM, TEETH_DEPTH_INNER, TEETH_DEPTH_START_CM,
                                TEETH_OPENING_CM, TEETH_OPENING_MARGIN_CM, Appearance, teeth_buccal_facing, teeth_lingual_light)
 from avatar.head import ICT_PARTS, BlendshapeHead
 
 if TYPE_CHECKING:
     import torch
 
+TEETH_ATTRIBUTE_WIDTH = 5
+"""Floats per vertex of `TeethShade.attribute`: the lingual shade, the depth share and the (x, y, z) sample offset."""
 INNER_LIP_UPPER = (60, 61, 62, 63, 64)
 """68-point landmarks of the upper lip's inner edge, from the right inner corner (-x) to the left one."""
 INNER_LIP_LOWER = (60, 67, 66, 65, 64)
@@ -59,9 +61,10 @@ def teeth_shade(head: BlendshapeHead, appearance: Appearance) -> TeethShade | No
     from renderers.attachments import _anchors
 
     a, b = ICT_PARTS["teeth"]
-    attribute = np.zeros((head.num_vertices, 2), np.float32)
+    attribute = np.zeros((head.num_vertices, TEETH_ATTRIBUTE_WIDTH), np.float32)
     attribute[a:b, 0] = np.maximum(teeth_lingual_light(head), 1e-3)
     attribute[a:b, 1] = TEETH_DEPTH_INNER + (1 - TEETH_DEPTH_INNER) * teeth_buccal_facing(head)
+    attribute[a:b, 2:5] = teeth_sample_offset(head)
     lips = np.asarray(head.landmarks68, np.int64)[list(INNER_LIP_UPPER + INNER_LIP_LOWER)]
     anchors = _anchors(head)
     return TeethShade(attribute, np.arange(a, b), lips, anchors, head.neutral[anchors].astype(np.float32))
@@ -128,7 +131,7 @@ def teeth_factors(shade: TeethShade, vertices: np.ndarray, model: np.ndarray | N
     local = unposed[shade.teeth] @ mouth[:3, :3].T + mouth[:3, 3]
     out = np.ones(len(vertices), np.float32)
     static = shade.attribute[shade.teeth]
-    out[shade.teeth] = static[:, 0] * teeth_light(local, upper, lower, static[:, 1])
+    out[shade.teeth] = static[:, 0] * teeth_light(local - static[:, 2:5], upper, lower, static[:, 1])
     return out
 
 
@@ -148,8 +151,8 @@ vec2 lip_edge(vec3 p[5], float x) {{  // (y, z) piecewise linear through the edg
     }}
     return e;
 }}
-float teeth_light(vec3 world, float depth_share) {{
-    vec3 m = (u_mouth * vec4(world, 1.0)).xyz;
+float teeth_light(vec3 world, float depth_share, vec3 offset) {{
+    vec3 m = (u_mouth * vec4(world, 1.0)).xyz - offset;  // sampled where the cusps are averaged out (teeth_sample_offset)
     vec2 up = lip_edge(u_lip_upper, m.x);
     vec2 lo = lip_edge(u_lip_lower, m.x);
     float below = (lo.x - m.y) * clamp((lo.y - m.z) * {_glsl(1 / TEETH_BEHIND_CM)}, 0.0, 1.0);
@@ -181,8 +184,9 @@ def teeth_factors_torch(buffers: Any, vertices: torch.Tensor) -> torch.Tensor:
     r, t = rigid_fit_torch(buffers.teeth_anchor_rest.to(dt), vertices.index_select(1, buffers.teeth_anchors))
     lips = (vertices.index_select(1, buffers.teeth_lips) - t[:, None]) @ r  # (B, 10, 3) in the head's rest axes
     teeth = (vertices.index_select(1, buffers.teeth_index) - t[:, None]) @ r
+    static = buffers.teeth_attribute.to(dt)
     mid = (lips[:, 0] + lips[:, 4]) / 2
-    lips, local = lips - mid[:, None], teeth - mid[:, None]
+    lips, local = lips - mid[:, None], teeth - mid[:, None] - static[:, 2:5]
     upper, lower = lips[:, :5], lips[:, 5:]
     x, y, z = local[..., 0], local[..., 1], local[..., 2]
 
@@ -202,7 +206,6 @@ def teeth_factors_torch(buffers: Any, vertices: torch.Tensor) -> torch.Tensor:
     outside = torch.maximum(torch.maximum(below, above), torch.maximum(upper[:, :1, 0] - x, x - upper[:, 4:5, 0]))
     s = ((outside - TEETH_OPENING_MARGIN_CM) / (TEETH_OPENING_CM - TEETH_OPENING_MARGIN_CM)).clamp(0, 1)
     d = (-z - TEETH_DEPTH_START_CM).clamp(min=0) / TEETH_DEPTH_CM
-    static = buffers.teeth_attribute.to(dt)
     deep = 1 - static[:, 1] * (1 - torch.exp(-d * d))
     light = MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * (1 - s * s * (3 - 2 * s)) * deep
     out = vertices.new_ones(vertices.shape[:2])

@@ -239,9 +239,11 @@ def test_teeth_shade_follows_the_posed_lips(head) -> None:
     f = {e: teeth_factors(shade, head.pose(avatar.pose(e, 1.0)), np.eye(4))[teeth] for e in ("surprise", "fear")}
     lit = {e: {g: np.percentile(x[m], 90) for g, m in (("front", front), ("corners", corners))} for e, x in f.items()}
     assert lit["surprise"]["front"] > 0.9 and lit["fear"]["front"] > 0.9, lit
-    assert lit["surprise"]["corners"] < 0.6, lit
+    assert lit["surprise"]["corners"] < 0.65, lit  # 0.59 read per vertex, 0.62 with the side teeth's facing averaged
     assert lit["fear"]["corners"] > 0.9, lit
-    assert f["surprise"][far_inner].mean() < 0.45 and f["fear"][far_inner].mean() < 0.5
+    # The far teeth's inner faces: each vertex's facing is its side tooth's surface averaged over its cusps
+    # (TEETH_FACING_SMOOTHING), so an inner cusp facet takes its neighbourhood's light (0.35 / 0.45 read per vertex).
+    assert f["surprise"][far_inner].mean() < 0.55 and f["fear"][far_inner].mean() < 0.7
     assert np.array_equal(paint_head(head, Appearance(teeth_shade=True)), paint_head(head, Appearance(teeth_shade=False)))
     assert teeth_shade(head, Appearance(teeth_shade=False)) is None
     assert teeth_shade(head, Appearance(teeth_shade=True, mouth_interior=True)) is None  # its baked light shades them
@@ -346,7 +348,8 @@ def test_differentiable_renderers_teeth_shade_has_the_gradient_of_central_differ
             got[shade] = (float(leaf.grad[0, j]), fd)
     for grad, fd in got.values():
         assert abs(grad - fd) < 0.02 * abs(fd), got
-    assert got[True][0] < got[False][0] - 0.003, got  # measured -0.0155 against -0.0096
+    # measured -0.0091 against -0.0070 (-0.0123 with the per-vertex facing, whose speckle moved more with the jaw)
+    assert got[True][0] < got[False][0] - 0.0012, got
 
 
 def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -369,6 +372,7 @@ def _mouth_parts(weights: np.ndarray, look: Appearance, view: float | str, size:
     in_part = lambda name: (tri >= 0) & (first >= ICT_PARTS[name][0]) & (first < ICT_PARTS[name][1])  # noqa: E731
     lower = in_part("teeth") & moves
     return img, {"teeth": in_part("teeth"), "lower": lower, "lower_x": head.generic_neutral[first, 0],
+                 "teeth_x": head.generic_neutral[first, 0],
                  "tongue": in_part("gums_tongue") & moves}
 
 
@@ -397,6 +401,36 @@ def test_teeth_shade_leaves_no_bright_fangs_at_surprises_corners(skin: str) -> N
     else:  # the full exposure's lift (x2.8), rolled off by the mouth's shoulder
         assert teeth < 1.45 * tongue and teeth < 0.88 * teeth_off, (teeth, tongue, teeth_off)
         assert clipped["on"] < 0.01 and clipped["off"] < 0.01, clipped
+
+
+def side_teeth_speckle(img: np.ndarray, side: np.ndarray) -> float:
+    """Return the mean |luma - its 3 x 3 mean over the mask| (sRGB levels) inside the mask `side` eroded by a pixel:
+    the high-frequency energy of the teeth's shade, adjacent faces alternating light and dark."""
+    from scipy import ndimage
+
+    y = _luma(img)
+    m = side.astype(np.float64)
+    k = np.ones((3, 3))
+    local = ndimage.convolve(y * m, k, mode="constant") / np.maximum(ndimage.convolve(m, k, mode="constant"), 1)
+    inner = ndimage.binary_erosion(side, np.ones((3, 3), bool))
+    assert inner.sum() > 60, inner.sum()
+    return float(np.abs(y - local)[inner].mean())
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_the_side_teeth_shade_smoothly_at_three_quarter() -> None:
+    """Yaw 30, 384 px, medium skin: the side teeth (rest |x| > 1 cm) that happy 0.8, surprise, anger and fear 1.0 show
+    were speckled, adjacent faces alternating light and dark (the facing read per vertex from a cusped tooth's normal
+    flipped between the lit and the lingual shade). Their high-pass luma energy is now near the unshaded teeth's
+    (measured 3.7, 6.8, 4.2, 5.4 against 8.3, 10.5, 5.2, 14.1 before; unshaded surprise 3.4, anger 3.8), while the
+    shade itself stays (checked by the tests above)."""
+    got = {}
+    for pose in (("happy", 0.8), ("surprise", 1.0), ("anger", 1.0), ("fear", 1.0)):
+        img, parts = _mouth_parts(avatar.pose(*pose), Appearance(), 30.0, 384)
+        first_x = np.abs(parts["teeth_x"])
+        got[pose[0]] = side_teeth_speckle(img, parts["teeth"] & (first_x > 1.0))
+    assert max(got.values()) < 8.0 and np.mean(list(got.values())) < 6.5, got
 
 
 @pytest.mark.gl
