@@ -2,7 +2,7 @@
 
 Each model draws one portrait per seed (`--seeds`, default 0-15; image i starts from seed i's noise, the same
 noise for every 64 px base) for each of the 7 basic emotions, from pure noise, unguided, at the pipeline's
-defaults (12 steps, CFG 2). Every judge that loads reads every portrait: face-api and face-classification (real-face
+defaults (12 steps, CFG 2; `--guidance-scales` draws each model at several). Every judge that loads reads every portrait: face-api and face-classification (real-face
 judges that never trained or steered these models) and FER2013 (the facade's default critic; unguided here, so it
 did not steer either). Colour: `generators.portrait.colour` (background chroma of the edge strips, the face
 centre's hue; a cast is either out of the bound the training renders keep), with the renders' own figures from the
@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--names", default=None, help="comma-separated labels for --models")
     ap.add_argument("--seeds", default="0-15")
     ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--guidance-scales", default=None,
+                    help="comma-separated classifier-free guidance scales, each model drawn at each (default: the pipeline's)")
     ap.add_argument("--judges", default="face-api,face-classification,fer2013")
     ap.add_argument("--data", default="/tmp/emoavatar_portrait_data_v3.npz", help="the training render cache (renders' colour figures)")
     ap.add_argument("--threads", type=int, default=1)
@@ -80,16 +82,21 @@ def main() -> None:
                              "casts": int(colour_casts(hr).sum())}
         print(f"training renders ({len(hr)}): background chroma mean {ch.mean():.3f} p99 {np.percentile(ch, 99):.3f} "
               f"max {ch.max():.3f}; face hue {hu.min():.0f}..{hu.max():.0f} deg; casts {report['renders']['casts']}")
+    scales = [float(g) for g in args.guidance_scales.split(",")] if args.guidance_scales else [None]
+    runs = [(folder, name if len(scales) == 1 else f"{name}@cfg{g:g}", g) for folder, name in zip(folders, names) for g in scales]
+    report["guidance_scales"] = scales
     sheets = []
-    for folder, label in zip(folders, names):
+    for folder, label, cfg in runs:
         pipe = load_portrait_pipeline(folder)
+        extra = {} if cfg is None else {"guidance_scale": cfg}
         reads = {j: {} for j in judges}
         chroma, hue, casts, size = {}, {}, {}, None
         t0 = time.perf_counter()
         rows = []
         for e in EMOTIONS7:
             gens = [torch.Generator().manual_seed(s) for s in seeds]
-            x = pipe(emotion=e, num_images_per_prompt=len(seeds), num_inference_steps=args.steps, generator=gens, output_type="pt").images
+            x = pipe(emotion=e, num_images_per_prompt=len(seeds), num_inference_steps=args.steps, generator=gens, output_type="pt",
+                     **extra).images
             size = int(x.shape[-1])
             col = EMOTIONS.index(e)
             with torch.no_grad():
@@ -105,7 +112,7 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         all_chroma = np.concatenate([chroma[e] for e in EMOTIONS7])
         cast_seeds = sorted({s for e in EMOTIONS7 for s in casts[e]})
-        report["models"][label] = {"folder": str(folder), "size": size, "reads": reads, "chroma": chroma, "hue": hue, "casts": casts,
+        report["models"][label] = {"folder": str(folder), "guidance_scale": cfg, "size": size, "reads": reads, "chroma": chroma, "hue": hue, "casts": casts,
                                    "cast_images": int(sum(len(v) for v in casts.values())), "cast_seeds": cast_seeds,
                                    "chroma_mean": float(all_chroma.mean()), "chroma_max": float(all_chroma.max()),
                                    "seconds": round(seconds, 1)}
