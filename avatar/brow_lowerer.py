@@ -12,8 +12,8 @@ displacement fields (left and right halves, summing to the symmetric motion), in
 
 - **down and inwards**: each vertex moves by `(-medial, -down)` scaled by a profile across the face (full at the inner
   brow head, `OUTER_SHARE` of it at the outer end, the medial part falling to zero at the midline where the two halves
-  cancel, so the skin between the brows is compressed) and a profile up the face (full over the brow, fading 3 cm up
-  the forehead and, below the brow, to nothing at the upper lid's margin beside the eye and at the root of the nose
+  cancel, so the skin between the brows is compressed) and a profile up the face (full over the brow, fading out by
+  `FOREHEAD_CM` up the forehead, below the forehead's lines, and, below the brow, to nothing at the upper lid's margin beside the eye and at the root of the nose
   between the eyes, so the lid's fold comes down a little and the lid margin, the lashes and the eyes stay put);
 - **along the skin**: that motion is projected onto the neutral surface's tangent plane, so skin slides over the
   brow ridge and into the socket's slope instead of sinking into it;
@@ -47,6 +47,9 @@ MEDIAL_CM = 0.30
 BULGE_CM = 0.10
 # The outer brow end's share of the inner head's motion.
 OUTER_SHARE = 0.2
+# How far up the forehead the skin follows the brow (cm above it): below the forehead's lines (1-4 cm), so a
+# brow lowered under a raised inner brow (sad, fear: AU1+4) keeps AU1's lines instead of stretching them out.
+FOREHEAD_CM = 1.5
 
 # Parts of the ICT mesh the field never moves (eyeballs, teeth, gums, tongue, mouth socket).
 _ICT_STILL = ("eyeball_left", "eyeball_right", "teeth", "gums_tongue", "mouth_socket")
@@ -66,7 +69,8 @@ def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
-def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int) -> np.ndarray:
+def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, down_cm: float, medial_cm: float,
+                bulge_cm: float) -> np.ndarray:
     """Return the (V, 3) field of one half: side +1 = the head's left (+x; landmarks 22-26), -1 = right (17-21)."""
     x = v[:, 0] * side  # distance towards this side from the midline (the head is centred on x = 0)
     y, z = v[:, 1], v[:, 2]
@@ -92,26 +96,30 @@ def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int) -
     # and at the root of the nose between the eyes.
     rel = y - y_brow
     floor = y_root - 0.3 + (y_lid + 0.35 - (y_root - 0.3)) * _smoothstep(0.4 * x_in, x_in + 0.6, np.abs(x))
-    above = 1.0 - _smoothstep(0.8, 3.0, rel)
+    above = 1.0 - _smoothstep(0.3, FOREHEAD_CM, rel)
     below = _smoothstep(floor, y_brow - 0.25, y)
     vertical = np.where(rel >= 0, above, below)
     # Front of the face only (the back of the head shares x and y).
     front = _smoothstep(float(brow[-1, 2]) - 3.0, float(brow[-1, 2]) - 1.5, z)
     reach = vertical * front
     d = np.zeros_like(v)
-    d[:, 0] = -side * MEDIAL_CM * medial * reach
-    d[:, 1] = -DOWN_CM * down * reach
+    d[:, 0] = -side * medial_cm * medial * reach
+    d[:, 1] = -down_cm * down * reach
     # Slide along the skin: drop the component along the neutral normal.
     d -= (d * normals).sum(1, keepdims=True) * normals
     # The compressed skin between the brows comes forward (half per side at the midline).
     glabella_y = 0.5 * (float(brow[0, 1]) + y_root)
     bump = np.exp(-((v[:, 0] / (0.9 * x_in)) ** 2) - ((y - glabella_y - 0.4) / 0.9) ** 2) * own * front
-    d += BULGE_CM * bump[:, None] * normals
+    d += bulge_cm * bump[:, None] * normals
     return d
 
 
-def brow_lowerer_field(head: BlendshapeHead) -> np.ndarray:
+def brow_lowerer_field(head: BlendshapeHead, down_cm: float = DOWN_CM, medial_cm: float = MEDIAL_CM,
+                       bulge_cm: float = BULGE_CM) -> np.ndarray:
     """Return the (2, V, 3) float32 corrective fields (left, right) at strength 1, built on the head's generic neutral.
+
+    `down_cm`, `medial_cm`, `bulge_cm`: the motion at the inner brow head and the glabella's bulge (the defaults are
+    the shipped shape; scripts/select_brow_lowerer.py varies them).
 
     Needs the head's 68 landmarks; raises AvatarInputError without them.
     """
@@ -123,7 +131,8 @@ def brow_lowerer_field(head: BlendshapeHead) -> np.ndarray:
     # Normals face away from the head's centre on the face (flip a head wound the other way).
     if (normals[head.landmarks68[[27, 30]], 2]).mean() < 0:
         normals = -normals
-    field = np.stack([_half_field(v, normals, lm, +1), _half_field(v, normals, lm, -1)])
+    shape = (float(down_cm), float(medial_cm), float(bulge_cm))
+    field = np.stack([_half_field(v, normals, lm, +1, *shape), _half_field(v, normals, lm, -1, *shape)])
     if head.is_ict:
         from avatar.head import ICT_PARTS
 
@@ -133,18 +142,18 @@ def brow_lowerer_field(head: BlendshapeHead) -> np.ndarray:
     return field.astype(np.float32)
 
 
-def with_brow_lowerer(head: BlendshapeHead, strength: float = 1.0) -> BlendshapeHead:
+def with_brow_lowerer(head: BlendshapeHead, strength: float = 1.0, **shape: float) -> BlendshapeHead:
     """Return a copy of `head` whose browDownLeft / browDownRight deltas carry `strength` x the corrective field.
 
     Strength 0 returns the head itself (its deltas untouched). The field is built on the generic neutral, so every
-    identity of the head (`with_identity`) keeps it.
+    identity of the head (`with_identity`) keeps it. `shape`: `brow_lowerer_field`'s keywords.
     """
     strength = float(strength)
     if not np.isfinite(strength) or strength < 0:
         raise AvatarInputError(f"brow_lowerer must be a strength >= 0, got {strength}")
     if strength == 0.0:
         return head
-    field = brow_lowerer_field(head)
+    field = brow_lowerer_field(head, **shape)
     deltas = head.deltas.copy()
     deltas[ARKIT_NAMES.index("browDownLeft")] += strength * field[0]
     deltas[ARKIT_NAMES.index("browDownRight")] += strength * field[1]

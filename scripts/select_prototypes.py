@@ -116,15 +116,17 @@ def pick(scores: Mapping[Any, float]) -> Any:
 
 def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], views: tuple[str, ...],
               judges: tuple[str, ...] | dict[str, Any], crops: tuple[float, ...],
-              appearance: Any = None, exposure_power: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
+              appearance: Any = None, exposure_power: float | None = None,
+              make_head: Any = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {pose name: {judge: {view: accuracy}}} over identities x views x intensities x crops.
 
     `poses` maps a name to (emotion label, AUs: a string or ActionUnits, or a function intensity -> (52,) ARKit
     weights for poses that are not AU sets, such as a refined table's). `judges` are names or {name: recognizer}.
     Every image is rendered once at 256 px by the GL renderer (the toolkit's defaults, or `appearance`, an
     `avatar.appearance.Appearance` whose tuned fields the lip-shade and cavity selections set, and
-    `exposure_power`, `RendererOptions.exposure_power`, which the exposure selection sets) and read by each judge
-    at each crop. What is swept is passed in the options, never patched into module globals.
+    `exposure_power`, `RendererOptions.exposure_power`, which the exposure selection sets; `make_head`, identity
+    seed -> head, the shipped head when None) and read by each judge at each crop. What is swept is passed in the
+    options, never patched into module globals.
     """
     from dataclasses import replace
 
@@ -151,7 +153,8 @@ def read_grid(poses: dict[str, tuple[str, Any]], identities: tuple[int, ...], vi
     for ident in identities:
         for view in views:
             opts = RendererOptions(width=256, height=256, background=DEFAULT_BACKGROUND, camera=view, appearance=look, **power)
-            with GLRenderer(load_head(None, identity=ident), opts) as renderer:
+            head = load_head(None, identity=ident) if make_head is None else make_head(ident)
+            with GLRenderer(head, opts) as renderer:
                 res = renderer.render_sequence(w)
             for jn, judge in made.items():
                 for s in crops:
