@@ -20,7 +20,7 @@ displacement fields (left and right halves, summing to the symmetric motion), in
 - **bulge**: the compressed skin between the brows comes forward along its normal (`BULGE_CM` at the midline).
 
 At strength 1 the inner brow head moves `DOWN_CM` down and `MEDIAL_CM` inwards more than ICT's own shape (before the
-tangent projection). `with_brow_lowerer(head, strength)` returns a copy of the head whose browDown deltas carry
+tangent projection; the shipped shape has no extra down, below). `with_brow_lowerer(head, strength)` returns a copy of the head whose browDown deltas carry
 `strength x` the field; the 52 ARKit weights stay the interface, and every renderer and posing path gets the motion
 through the deltas (no per-frame cost). `avatar.head.default_head(brow_lowerer=...)` and
 `avatar.io.headfile.load_head(..., brow_lowerer=...)` apply it; `BROW_LOWERER` is the shipped head's default strength.
@@ -40,9 +40,13 @@ if TYPE_CHECKING:
     from avatar.head import BlendshapeHead
 
 # The shipped head's default strength (0 = ICT's own browDown). Chosen in scripts/select_brow_lowerer.py.
-BROW_LOWERER = 0.0
-# At strength 1, at the inner brow head (cm), before the projection onto the skin.
-DOWN_CM = 0.35
+BROW_LOWERER = 1.0
+# At strength 1, at the inner brow head (cm), before the projection onto the skin. The shape was chosen with the
+# FER2013 judges on identities 101-140 (docs/appearance.md): any extra downward pull (0.1-0.5 cm) cost sad and fear
+# more than it gave anger (ICT's browDown is always posed with browInnerUp in them, AU1+4, and the pull flattens
+# their raised inner brows), so the shipped shape draws the brows together and bunches the glabella, and leaves the
+# lowering to ICT's shape; `down_cm` is there for a head or a caller that wants it.
+DOWN_CM = 0.0
 MEDIAL_CM = 0.30
 BULGE_CM = 0.10
 # The outer brow end's share of the inner head's motion.
