@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avatar.constants import ICT_PARTS
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
 
@@ -138,8 +139,6 @@ def brow_lowerer_field(head: BlendshapeHead, down_cm: float = DOWN_CM, medial_cm
     shape = (float(down_cm), float(medial_cm), float(bulge_cm))
     field = np.stack([_half_field(v, normals, lm, +1, *shape), _half_field(v, normals, lm, -1, *shape)])
     if head.is_ict:
-        from avatar.head import ICT_PARTS
-
         for part in _ICT_STILL:
             a, b = ICT_PARTS[part]
             field[:, a:b] = 0.0

@@ -33,3 +33,12 @@ MAX_IMAGE_SIDE: int = 8192
 DEFAULT_BACKGROUND: tuple[float, float, float] = (0.92, 0.92, 0.94)
 """Background colour (RGB in 0..1, a light blue-grey) of every render when the caller does not choose one:
 the facade, the session, `RendererOptions` and the CLI's `--background` all read it from here."""
+
+ICT_PARTS: dict[str, tuple[int, int]] = {
+    "face": (0, 9409), "head_neck": (9409, 11248), "mouth_socket": (11248, 13294),
+    "eye_sockets": (13294, 14062), "gums_tongue": (14062, 17039), "teeth": (17039, 21451),
+    "eyeball_left": (21451, 23021), "eyeball_right": (23021, 24591), "lacrimal": (24591, 24999),
+    "eye_blend": (24999, 25047), "eye_occlusion": (25047, 25351), "eyelashes": (25351, 26719),
+}
+"""Vertex ranges (end exclusive) of ICT-FaceKit's parts, from its README: the shipped head's layout, which any head
+with ICT's vertex count shares."""

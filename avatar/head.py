@@ -17,6 +17,7 @@ import numpy as np
 
 from avatar.arrays import is_torch
 from avatar.blend import blend
+from avatar.constants import ICT_PARTS  # noqa: F401 - re-exported: renderers and tests import it from here
 from avatar.errors import AvatarInputError, ShapeError
 from avatar.rig import ARKIT_NAMES, try_normalize_name
 from avatar.rotations import apply_head_pose_torch, rotation_matrix
@@ -27,13 +28,6 @@ if TYPE_CHECKING:
 ASSET_DIR = Path(__file__).parent / "assets" / "ict_facekit"
 ICT_PATH = ASSET_DIR / "ict_facekit.npz"
 
-# Vertex ranges of ICT-FaceKit's parts (from its README), end exclusive.
-ICT_PARTS: dict[str, tuple[int, int]] = {
-    "face": (0, 9409), "head_neck": (9409, 11248), "mouth_socket": (11248, 13294),
-    "eye_sockets": (13294, 14062), "gums_tongue": (14062, 17039), "teeth": (17039, 21451),
-    "eyeball_left": (21451, 23021), "eyeball_right": (23021, 24591), "lacrimal": (24591, 24999),
-    "eye_blend": (24999, 25047), "eye_occlusion": (25047, 25351), "eyelashes": (25351, 26719),
-}
 
 # The generic ICT head's bounding box (cm). A user's head is scaled and centred onto it on import, since
 # cameras and head-pose translations are in these units (a constant, so reading a head never loads ICT).
