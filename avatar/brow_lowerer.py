@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avatar.blend import vertex_normals
 from avatar.constants import ICT_PARTS
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
@@ -63,15 +64,6 @@ _ICT_STILL = ("eyeball_left", "eyeball_right", "teeth", "gums_tongue", "mouth_so
 def _smoothstep(e0: float | np.ndarray, e1: float | np.ndarray, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
-
-
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    v = vertices.astype(np.float64)
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
 def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, down_cm: float, medial_cm: float,
@@ -132,7 +124,7 @@ def brow_lowerer_field(head: BlendshapeHead, down_cm: float = DOWN_CM, medial_cm
         raise AvatarInputError(f"head {head.name!r} has no 68 landmarks: the brow lowerer is placed by them")
     v = np.asarray(head.generic_neutral, np.float64)
     lm = v[np.asarray(head.landmarks68)]
-    normals = _vertex_normals(v, head.faces)
+    normals = vertex_normals(v, head.faces).astype(np.float64)
     # Normals face away from the head's centre on the face (flip a head wound the other way).
     if (normals[head.landmarks68[[27, 30]], 2]).mean() < 0:
         normals = -normals
