@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
 # The shipped head's default strength (0 = ICT's own browDown). Chosen in scripts/select_brow_lowerer.py.
 BROW_LOWERER = 1.0
+# The largest strength an interface accepts (CLI --brow-lowerer, the manifest's brow_lowerer, the playground, the
+# facade): the selection looked at 0..2 (docs/appearance.md), and at 2 anger's inner brow heads are still about 0.7 cm
+# apart (2.34 cm at rest); near 3 they would meet at the midline.
+BROW_LOWERER_MAX = 2.0
 # At strength 1, at the inner brow head (cm), before the projection onto the skin. The shape was chosen with the
 # FER2013 judges on identities 101-140 (docs/appearance.md): any extra downward pull (0.1-0.5 cm) cost sad and fear
 # more than it gave anger (ICT's browDown is always posed with browInnerUp in them, AU1+4, and the pull flattens
@@ -135,6 +139,13 @@ def brow_lowerer_field(head: BlendshapeHead, down_cm: float = DOWN_CM, medial_cm
             a, b = ICT_PARTS[part]
             field[:, a:b] = 0.0
     return field.astype(np.float32)
+
+
+def check_brow_lowerer(value: object, what: str = "brow_lowerer") -> float | None:
+    """Return a strength in 0..`BROW_LOWERER_MAX` as a float (None stays None: each head's own default), or raise one line."""
+    from avatar.validation import check_range
+
+    return None if value is None else check_range(value, what, 0.0, BROW_LOWERER_MAX)
 
 
 def with_brow_lowerer(head: BlendshapeHead, strength: float = 1.0, **shape: float) -> BlendshapeHead:

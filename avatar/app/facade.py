@@ -57,12 +57,14 @@ def pose(emotion: str | Emotion | None = None, intensity: float = 1.0, aus: str 
 def get_renderer(head: str | os.PathLike | BlendshapeHead | None = None, identity: int | None = None, width: int = 512,
                  height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: str | RGB = "medium",
                  eyes: str | RGB = "brown", view: str | float | Camera = "front", session: Session | None = None,
-                 appearance: Appearance | None = None) -> GLRenderer:
+                 appearance: Appearance | None = None, brow_lowerer: float | None = None) -> GLRenderer:
     """Return the (default) session's GLRenderer for these settings; the session owns and closes it.
 
     `appearance` (`avatar.appearance.Appearance`) sets the shading switches; `skin` and `eyes` override its colours.
+    `brow_lowerer`: the corrective brow lowerer's strength 0..2 (None: the shipped 1.0; 0 = ICT's own browDown).
     """
-    return (session or default_session()).renderer(head, identity, width, height, background, skin, eyes, view, appearance)
+    return (session or default_session()).renderer(head, identity, width, height, background, skin, eyes, view, appearance,
+                                                    brow_lowerer=brow_lowerer)
 
 
 def render(x: np.ndarray | ExpressionSequence | torch.Tensor | None = None, *, view: str | float | Camera = "front",
@@ -70,7 +72,7 @@ def render(x: np.ndarray | ExpressionSequence | torch.Tensor | None = None, *, v
            height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: str | RGB = "medium",
            eyes: str | RGB = "brown", output: str = "numpy", device: str | torch.device = "auto", progress: bool = False,
            session: Session | None = None, appearance: Appearance | None = None,
-           yaw: float | None = None) -> RenderedFrames | torch.Tensor:
+           yaw: float | None = None, brow_lowerer: float | None = None) -> RenderedFrames | torch.Tensor:
     """Return `RenderedFrames`: weights (52,) -> one (H, W, 3) image; (T, 52) or an ExpressionSequence -> (T, H, W, 3) uint8.
 
     `x` None renders the neutral face. The frames carry `face_boxes` and a sequence's `labels`, which `score`
@@ -78,12 +80,15 @@ def render(x: np.ndarray | ExpressionSequence | torch.Tensor | None = None, *, v
     `view` is a preset ("front", "three-quarter", "profile"), a yaw in degrees (20, "yaw=20"; `yaw=` is
     shorthand) or a `Camera`. `output="torch"` returns float (B, 3, H, W) in [0, 1] on `device`. A transparent
     background (`background=None`) gives RGBA frames. `appearance=Appearance(cavity=False, ...)` changes the
-    shading switches (`avatar.appearance.Appearance`).
+    shading switches (`avatar.appearance.Appearance`). `brow_lowerer` is the strength 0..2 of the corrective AU4
+    brow lowerer on the shipped head's browDown (None: the shipped 1.0, `avatar.brow_lowerer.BROW_LOWERER`; 0 =
+    ICT's own shapes; with a head file, a strength adds it to that head, None keeps its shapes).
     """
     check_choice(output, ("numpy", "torch"), "output")
     if yaw is not None:
         view = yaw
-    renderer = get_renderer(head, identity, width, height, background, skin, eyes, view, session, appearance)
+    renderer = get_renderer(head, identity, width, height, background, skin, eyes, view, session, appearance,
+                            brow_lowerer=brow_lowerer)
     if x is None:
         x = np.zeros(52, np.float32)
     frames: RenderedFrames
@@ -121,11 +126,13 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
                   head: str | os.PathLike | BlendshapeHead | None = None, progress: bool = False,
                   session: Session | None = None, judge: str | Recognizer | None = None, prototypes: str | None = None,
                   device: str | torch.device = "auto", appearance: Appearance | None = None, eyes: str | RGB = "brown",
-                  background: tuple[float, float, float] | None = DEFAULT_BACKGROUND) -> np.ndarray:
+                  background: tuple[float, float, float] | None = DEFAULT_BACKGROUND,
+                  brow_lowerer: float | None = None) -> np.ndarray:
     """Return a labelled grid image: one row per emotion, one column per intensity, (H, W, 3) uint8.
 
     `judge` (a recognizer name or object) writes its top label and probability under each face, read
     at the renderer's face box; `prototypes` picks the emotion table ("facs", "refined"; None: default).
+    `brow_lowerer`: the corrective brow lowerer's strength 0..2, as in `render`.
     """
     from PIL import Image, ImageDraw
     from tqdm.auto import tqdm
@@ -137,7 +144,8 @@ def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[fl
     emotions = tuple(emotions or EMOTIONS)
     intensities = check_units(intensities, "intensity")
     weights = np.stack([expression_weights(emotion=e, intensity=i, prototypes=prototypes) for e in emotions for i in intensities])
-    renderer = get_renderer(head, identity, cell, cell, background, skin, eyes, view, session, appearance)
+    renderer = get_renderer(head, identity, cell, cell, background, skin, eyes, view, session, appearance,
+                            brow_lowerer=brow_lowerer)
     imgs = [renderer.render(w) for w in tqdm(weights, desc="sheet", unit="face", disable=not progress)]
     captions: list[str] = []
     if judge is not None:

@@ -54,16 +54,21 @@ class Session:
 
     def renderer(self, head: str | os.PathLike | BlendshapeHead | None = None, identity: int | None = None, width: int = 512,
                  height: int = 512, background: tuple[float, float, float] | None = DEFAULT_BACKGROUND, skin: str | RGB = "medium",
-                 eyes: str | RGB = "brown", view: str | float | Camera = "front", appearance: Appearance | None = None) -> GLRenderer:
-        """Return this session's GLRenderer for these settings (built once, reused; the view is part of the key).
+                 eyes: str | RGB = "brown", view: str | float | Camera = "front", appearance: Appearance | None = None,
+                 brow_lowerer: float | None = None) -> GLRenderer:
+        """Return this session's GLRenderer for these settings (built once, reused; the view and the brow lowerer are part of the key).
 
         `head` is a head file, None for the shipped head, or a `BlendshapeHead` already loaded. `appearance` (an
         `avatar.appearance.Appearance`) sets the shading switches (wrinkles, cavity, catch-lights, mouth shadow);
-        `skin` and `eyes` override its colours.
+        `skin` and `eyes` override its colours. `brow_lowerer` is the corrective brow lowerer's strength 0..2
+        (`avatar.brow_lowerer`; None: the shipped head's `BROW_LOWERER`, a head file's own shapes); a head object
+        already carries its shapes, so it takes no strength (build it with `default_head(brow_lowerer=...)`).
         """
         from dataclasses import replace
 
         from avatar.appearance import Appearance
+        from avatar.brow_lowerer import BROW_LOWERER, check_brow_lowerer
+        from avatar.errors import AvatarInputError
         from avatar.io.headfile import load_head
         from avatar.validation import check_size
         from renderers.cameras import resolve_camera
@@ -73,14 +78,21 @@ class Session:
         width, height = check_size(width, height)
         camera = resolve_camera(view)
         look = replace(appearance or Appearance(), skin=skin, eyes=eyes)
-        key = tuple(_key_part(x) for x in (head, identity, width, height, background, look, camera))
+        brow_lowerer = check_brow_lowerer(brow_lowerer)
+        if brow_lowerer is not None and hasattr(head, "pose"):
+            raise AvatarInputError("brow_lowerer= applies to a head the session loads (None or a head file): a loaded head "
+                                   "carries its own shapes; build it with default_head(brow_lowerer=...) or load_head(..., brow_lowerer=...)")
+        if brow_lowerer is None and head is None:
+            brow_lowerer = BROW_LOWERER  # the shipped head's default: one renderer for None and the same strength spelled out
+        key = tuple(_key_part(x) for x in (head, identity, width, height, background, look, camera, brow_lowerer))
         with self._lock:
             renderer = self._renderers.get(key)
             if renderer is not None:
                 self._renderers.move_to_end(key)
                 return renderer
             opts = RendererOptions(width=width, height=height, background=background, camera=camera, appearance=look)
-            mesh = head.with_identity(identity) if hasattr(head, "pose") else load_head(head, identity=identity)
+            mesh = (head.with_identity(identity) if hasattr(head, "pose")
+                    else load_head(head, identity=identity, brow_lowerer=brow_lowerer))
             renderer = GLRenderer(mesh, opts)
             self._renderers[key] = renderer
             while len(self._renderers) > self.max_renderers:

@@ -12,6 +12,7 @@ One job per line. Keys (all optional but `output`):
 | aus | FACS action units, "AU1=0.6,AU4=0.8" or {"AU1": 0.6} (without audio) |
 | va | valence, arousal in -1..1: [0.8, 0.5] or "0.8,0.5" |
 | identity | face identity seed (0 = generic head) |
+| brow_lowerer | strength 0..2 of the corrective AU4 brow lowerer on the head's browDown (0 = ICT's own shapes; default 1, `avatar.brow_lowerer.BROW_LOWERER`) |
 | view or yaw | camera view: a preset (front, three-quarter, profile) or a yaw in degrees (20, "yaw=20"); yaw: degrees |
 | skin | skin tone: light, medium, tan, brown, dark (default medium) |
 | eyes | eye colour: brown, blue, green, hazel, grey (default brown) |
@@ -53,7 +54,7 @@ from avatar.constants import DEFAULT_BACKGROUND, DEFAULT_FPS
 from avatar.errors import AvatarInputError
 
 KEYS: tuple[str, ...] = ("id", "audio", "text", "emotion", "intensity", "emotion_track", "aus", "va", "identity",
-                         "view", "yaw", "skin", "eyes", "background", "cavity", "wrinkles", "mouth_shadow", "catch_lights",
+                         "brow_lowerer", "view", "yaw", "skin", "eyes", "background", "cavity", "wrinkles", "mouth_shadow", "catch_lights",
                          "mouth_interior", "eye_detail", "teeth_shade", "prototypes", "judge", "size", "fps", "duration", "seed", "output", "export")
 """The keys a manifest line may carry; any other key is an error."""
 
@@ -96,6 +97,7 @@ class Job:
     aus: dict[str, float] | None = None
     va: tuple[float, float] | None = None
     identity: int | None = None
+    brow_lowerer: float | None = None
     view: str | float | None = None
     yaw: float | None = None
     size: int = DEFAULT_SIZE
@@ -131,6 +133,8 @@ class Job:
         """Return a hash of everything that shapes the outputs (a finished record for another spec is stale)."""
         d = self.spec()
         d.pop("line")
+        if d["brow_lowerer"] is None:
+            d.pop("brow_lowerer")  # a line without the key keeps the digest it had before the key existed
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
@@ -321,6 +325,10 @@ def _job(raw: Any, line: int, base: Path) -> Job:
         if len(seeds) != 1:
             raise AvatarInputError(f"identity {raw['identity']!r} names {len(seeds)} seeds: give one seed per job")
         kw["identity"] = seeds[0]
+    if "brow_lowerer" in raw:
+        from avatar.brow_lowerer import check_brow_lowerer
+
+        kw["brow_lowerer"] = check_brow_lowerer(_number(raw["brow_lowerer"], "brow_lowerer"))
     if "view" in raw and "yaw" in raw:
         raise AvatarInputError("give view or yaw, not both")
     if "view" in raw:

@@ -114,7 +114,7 @@ def _renderer(job: Job) -> Any:
     look = Appearance(cavity=job.cavity, wrinkles=job.wrinkles, mouth_shadow=job.mouth_shadow, catch_lights=job.catch_lights,
                       mouth_interior=job.mouth_interior, eye_detail=job.eye_detail, teeth_shade=job.teeth_shade)
     return session().renderer(None, job.identity, job.size, job.size, job.background, job.skin, job.eyes, view,
-                              appearance=look)
+                              appearance=look, brow_lowerer=job.brow_lowerer)
 
 
 def _score(job: Job, renderer: Any, seq: Any, idx: np.ndarray, frames: list[np.ndarray], judge: str, device: Any) -> dict[str, Any] | None:

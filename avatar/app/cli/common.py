@@ -54,16 +54,18 @@ def parse_emotions(text: str) -> tuple[str, ...]:
 
 
 def load_cli_head(args: argparse.Namespace) -> Any:
-    """Return the head --head names, loaded once (None: the shipped head); errors name --allow-missing.
+    """Return the head --head names, loaded once, with --brow-lowerer's strength (None: the shipped head at its
+    default); errors name --allow-missing.
 
     --identity is applied where the head is used (the session's renderer, `with_identity`), not here.
     """
-    if args.head is None:
+    strength = getattr(args, "brow_lowerer", None)
+    if args.head is None and strength is None:
         return None
     from avatar.io.headfile import load_head
 
     try:
-        return load_head(args.head, allow_missing=args.allow_missing)
+        return load_head(args.head, allow_missing=args.allow_missing, brow_lowerer=strength)
     except AvatarInputError as e:
         # The loader speaks Python (allow_missing=True); on the command line the fix is a flag.
         raise type(e)(str(e).replace("pass allow_missing=True", "pass --allow-missing")) from None
@@ -113,12 +115,32 @@ def add_look_args(p: argparse.ArgumentParser, transparent: bool = True) -> None:
     g.add_argument("--identity", type=identity_arg, default=None, help="face identity seed from the 100 PCA modes (0 = generic head)")
     g.add_argument("--head", default=None, help="your own glTF/GLB/OBJ head with ARKit-named morph targets")
     g.add_argument("--allow-missing", action="store_true", help="accept a --head that lacks some ARKit shapes (they stay still)")
+    add_brow_lowerer_arg(g)
     g.add_argument("--skin", default="medium", help="skin tone: light, medium, tan, brown, dark (default: medium)")
     g.add_argument("--eyes", default="brown", help="eye colour: brown, blue, green, hazel, grey")
     g.add_argument("--background", default=None,
                    help=("#rrggbb, r,g,b in 0..1, a name (white, black, grey, green), or 'transparent' (PNG only)" if transparent
                          else "#rrggbb, r,g,b in 0..1, or a name (white, black, grey, green)") + "; default: light grey")
     add_shading_args(p)
+
+
+def brow_lowerer_arg(text: str) -> float:
+    """Return a brow lowerer strength in 0..2 (an argparse type: a bad value is a one-line usage error)."""
+    from avatar.brow_lowerer import check_brow_lowerer
+
+    try:
+        return float(check_brow_lowerer(text, "strength"))  # type: ignore[arg-type]
+    except AvatarInputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_brow_lowerer_arg(p: Any) -> None:
+    """Add --brow-lowerer STRENGTH: the corrective AU4 brow lowerer on the head's browDown (`avatar.brow_lowerer`)."""
+    from avatar.brow_lowerer import BROW_LOWERER, BROW_LOWERER_MAX
+
+    p.add_argument("--brow-lowerer", type=brow_lowerer_arg, default=None, metavar="STRENGTH",
+                   help=f"strength 0..{BROW_LOWERER_MAX:g} of the corrective AU4 brow lowerer that draws the inner brows "
+                        f"together (0 = ICT's own browDown; default {BROW_LOWERER:g} on the shipped head, none on a --head)")
 
 
 def add_shading_args(p: argparse.ArgumentParser) -> None:

@@ -47,10 +47,12 @@ def build_app(pg: Playground) -> Any:
     # Gradio deletes its cached copies of results older than an hour, every ten minutes; all under pg.root.
     with gr.Blocks(title="emoavatar playground", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
-        switches = shading.build()  # above the tabs: one choice for every render the Expression, Speech and Fidelity tabs make
+        with gr.Row():
+            switches = shading.build()  # above the tabs: one choice for every render the Expression, Speech and Fidelity tabs make
+            brow = shading.build_brow_lowerer()  # the head's shapes: the Expression tab's renders
         with gr.Tabs():
             with gr.Tab("Expression", id="expression"):
-                load_fn, load_inputs, load_outputs = expression.build(pg, switches)
+                load_fn, load_inputs, load_outputs = expression.build(pg, switches, brow)
             with gr.Tab("Speech", id="speech"):
                 speech.build(pg, switches)
             with gr.Tab("Live", id="live"):

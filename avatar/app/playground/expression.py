@@ -91,12 +91,13 @@ def check_identity(identity: Any) -> int | None:
 
 def _render_and_judge(session: Session, weights: np.ndarray, camera: Any, identity: int | None, size: int,
                       judges: tuple[str, ...], device: str,
-                      appearance: Appearance | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                      appearance: Appearance | None = None,
+                      brow_lowerer: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Return the (H, W, 3) render and each judge's (8,) probabilities (NaN where a judge lacks a class); runs on the GL worker."""
     import avatar.app.facade as facade
 
     frames = facade.render(weights[None], view=camera, identity=identity, width=size, height=size, session=session,
-                           appearance=appearance)
+                           appearance=appearance, brow_lowerer=brow_lowerer)
     probs: dict[str, np.ndarray] = {}
     for name in judges:
         result = session.recognizer(name, device, detect_faces=False)(np.asarray(frames), boxes=frames.face_boxes)
@@ -141,28 +142,35 @@ def summary_markdown(description: str, view: str, yaw: float, identity: int | No
 
 
 def readout(pg: Playground, mode: str, emotion: str, intensity: float, valence: float, arousal: float, view: str,
-            yaw: float, identity: Any, *au_values: float, appearance: Appearance | None = None) -> tuple[Any, ...]:
+            yaw: float, identity: Any, *au_values: float, appearance: Appearance | None = None,
+            brow_lowerer: float | None = None) -> tuple[Any, ...]:
     """Return (mode, view, image, summary, one chart frame per judge) for the Expression tab's controls.
 
-    `appearance` sets the shading switches (None: the library's; see `avatar.app.playground.shading`).
+    `appearance` sets the shading switches (None: the library's; see `avatar.app.playground.shading`);
+    `brow_lowerer` the head's brow lowerer strength 0..2 (None: the shipped one).
     """
-    from avatar.app.playground.shading import describe
+    from avatar.app.playground.shading import brow_lowerer_of, describe
+    from avatar.brow_lowerer import BROW_LOWERER
 
     judges = judge_order()
     ident = check_identity(identity)
     weights, commanded, description = condition_weights(mode, emotion, intensity, valence, arousal, tuple(au_values))
     camera = camera_for(view, yaw)
-    image, probs = pg.run(_render_and_judge, weights, camera, ident, pg.image_size, judges, pg.device, appearance)
+    strength = brow_lowerer_of(brow_lowerer)
+    image, probs = pg.run(_render_and_judge, weights, camera, ident, pg.image_size, judges, pg.device, appearance, strength)
     if describe(appearance):
         description += f" · shading: {describe(appearance)}"
+    if strength is not None and strength != BROW_LOWERER:
+        description += f" · brow lowerer {strength:g}"
     summary = summary_markdown(description, view, yaw, ident, commanded, probs)
     return (mode, view, image, summary, *(chart_frame(probs[n]) for n in judges))
 
 
-def build(pg: Playground, shading: Any) -> tuple[Any, list[Any], list[Any]]:
+def build(pg: Playground, shading: Any, brow: Any) -> tuple[Any, list[Any], list[Any]]:
     """Return (the page-load callback, its inputs, its outputs) after laying out the tab in the current Blocks and wiring its events.
 
-    `shading` is the Shading checkbox group (`avatar.app.playground.shading.build`): its choice applies to this tab's render.
+    `shading` is the Shading checkbox group (`avatar.app.playground.shading.build`): its choice applies to this tab's render;
+    `brow` the Brow lowerer slider beside it (`shading.build_brow_lowerer`): the strength of this tab's head.
     """
     import functools
 
@@ -199,15 +207,16 @@ def build(pg: Playground, shading: Any) -> tuple[Any, list[Any], list[Any]]:
                                 label=judge_caption(name), show_label=False, height=210, x_label_angle=-40, x_title=" ",
                                 color_title=" ",
                                 elem_id=f"judge-{name}") for name in judges]
-    inputs = [mode, emotion, intensity, valence, arousal, view, yaw, identity, shading, *aus]
+    inputs = [mode, emotion, intensity, valence, arousal, view, yaw, identity, shading, brow, *aus]
     outputs = [mode, view, image, summary, *plots]
 
     def handler(force_mode: str | None = None, force_view: str | None = None) -> Any:
         @user_errors(pg.root)
         def on_change(mode_v: str, emotion_v: str, intensity_v: float, valence_v: float, arousal_v: float, view_v: str,
-                      yaw_v: float, identity_v: Any, shading_v: list[str] | None, *au_v: float) -> tuple[Any, ...]:
+                      yaw_v: float, identity_v: Any, shading_v: list[str] | None, brow_v: float | None,
+                      *au_v: float) -> tuple[Any, ...]:
             return readout(pg, force_mode or mode_v, emotion_v, intensity_v, valence_v, arousal_v, force_view or view_v,
-                           yaw_v, identity_v, *au_v, appearance=appearance_of(shading_v))
+                           yaw_v, identity_v, *au_v, appearance=appearance_of(shading_v), brow_lowerer=brow_v)
 
         return on_change
 
@@ -216,5 +225,5 @@ def build(pg: Playground, shading: Any) -> tuple[Any, list[Any], list[Any]]:
     on([valence.input, arousal.input], handler("valence / arousal"), api_visibility="private")
     on([a.input for a in aus], handler("action units"), api_visibility="private")
     on([yaw.input], handler(None, "yaw slider"), api_visibility="private")
-    on([mode.input, view.input, identity.submit, identity.blur, shading.input], handler(), api_visibility="private")
+    on([mode.input, view.input, identity.submit, identity.blur, shading.input, brow.release], handler(), api_visibility="private")
     return handler(), inputs, outputs

@@ -4,6 +4,8 @@ One group above the tabs applies to every render the Expression, Speech and Fide
 --no-wrinkles --mouth-shadow --catch-lights --no-skin-detail --no-skin-regions --no-subsurface --no-ambient-occlusion
 --shadows --no-teeth-shade` do on the command line and `appearance=` does in Python. The boxes
 start at `avatar.appearance.Appearance`'s own defaults, so an untouched page renders what `avatar.render` does.
+Beside it, the head's one switch of its shapes: the `Brow lowerer` slider (`--brow-lowerer`, `brow_lowerer=`; the
+Expression tab's renders), starting at the shipped `avatar.brow_lowerer.BROW_LOWERER`.
 """
 
 from __future__ import annotations
@@ -70,6 +72,27 @@ def describe(appearance: Appearance | None) -> str:
     library = Appearance()
     changed = [name for name in SWITCHES if getattr(appearance, name) != getattr(library, name)]
     return ", ".join(f"{name.replace('_', '-')} {'on' if getattr(appearance, name) else 'off'}" for name in changed)
+
+
+BROW_LOWERER_LABEL = "Brow lowerer"
+"""The label of the brow lowerer's slider (docs/options.md)."""
+
+
+def brow_lowerer_of(value: Any) -> float | None:
+    """Return the slider's strength checked as every interface checks it (0..2; None: the shipped default)."""
+    from avatar.brow_lowerer import check_brow_lowerer
+
+    return check_brow_lowerer(value, "brow lowerer")
+
+
+def build_brow_lowerer() -> Any:
+    """Return the Brow lowerer slider (0..2, at the shipped strength) after laying it out in the current Blocks."""
+    import gradio as gr
+
+    from avatar.brow_lowerer import BROW_LOWERER, BROW_LOWERER_MAX
+
+    return gr.Slider(0, BROW_LOWERER_MAX, value=BROW_LOWERER, step=0.1, label=BROW_LOWERER_LABEL, elem_id="brow-lowerer",
+                     info="AU4 correction on the head's browDown: the inner brows drawn together (0 = ICT's own shapes)")
 
 
 def build() -> Any:
