@@ -174,7 +174,9 @@ TEETH_SHADE_DEFAULT = True
 """Default of `Appearance.teeth_shade`, on: the teeth lit through the lips' opening as posed in each frame (issue 19;
 docs/appearance.md, "Teeth in the mouth's shade"; `renderers.teeth`). It removes the lower canines lit like fangs at the
 corners of surprise's open mouth and the far-side lower tooth floating, lit, in the gap at three-quarter, and leaves the
-teeth a mouth shows between its lips lit (fear's side teeth, anger's bared ones, disgust's). On since the lips' depth and
+teeth a mouth shows between its lips lit (fear's side teeth, anger's bared ones, disgust's). It shades the gums and
+tongue too (issue 19 part 0: darker under the upper teeth and towards the throat, `MOUTH_KEY_SHADOW`) and withholds
+most of the exposure's lift from them (`renderers.options.UNLIFTED_PARTS`). On since the lips' depth and
 the teeth's facing count (anger's side teeth no longer dimmed like surprise's fangs): on held-out identities the
 held-out judge reads the same with it as without (face-api 0.763 -> 0.763 over four cells, as a quarter-pixel camera
 shift does; docs/legibility.md)."""
@@ -222,6 +224,22 @@ TEETH_SIDE_FROM_CM = (0.8, 1.4)
 """Distance of a tooth's middle from the midline (generic neutral) over which those averages blend in: the incisors are
 thin, and a few averages carry one side's facing over the biting edge onto the other (their labial faces lost a
 quarter of their light); their faces are smooth and seen head on, so they keep their own per-vertex facing."""
+MOUTH_KEY_SHADOW = 0.3
+"""Share of the light the gums and tongue lose in the upper teeth's shadow (`teeth_shade`, issue 19 part 0): the key
+light comes from above the camera, so under the upper teeth and towards the back of an open mouth the tongue is in
+their shadow, and a tongue lit evenly read as a flat pink disc. 0.5 darkened a medium face's open mouth to a maroon
+hollow (the held-out judge read dark open mouths as surprise before); set by the look, not by a judge."""
+MOUTH_KEY_SLOPE = 0.5
+"""How far the upper teeth's shadow line drops per cm behind the upper lip's inner edge: the default key light's
+elevation (`renderers.lighting.Lighting.key_dir`, 27 degrees over the horizontal; tan 0.51)."""
+MOUTH_KEY_SHADOW_CM = 0.3
+"""How far below the upper lip's inner edge the shadow's line starts: the upper incisors' show below the lip."""
+MOUTH_KEY_SOFT_CM = 0.4
+"""Half the width of the shadow's soft edge (a smoothstep over twice this, centred on the line)."""
+MOUTH_SOFT_DEPTH_SHARE = 0.6
+"""Share of the teeth's depth shade (`TEETH_DEPTH_START_CM`, `TEETH_DEPTH_CM`) the gums and tongue take: darker towards
+the throat. 1 (the cheek's full shade, as a tooth's outer face takes) left the back of surprise's tongue at the floor,
+a maroon hollow on a medium face."""
 
 HAIR_DEFAULT = True
 """Default of `Appearance.hair`, on: without hair the head read as a mannequin (issue 19); the held-out judge's reading

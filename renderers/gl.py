@@ -301,7 +301,7 @@ class GLRenderer:
             [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal"), (self.vbo_alb, "3f", "in_albedo"),
              (self.vbo_wrk, "2f", "in_wrinkle"), (self.vbo_gls, "1f", "in_gloss"), (self.vbo_eye, "3f", "in_eye_normal"),
              (self.vbo_cav, "1f", "in_cavity"), (self.vbo_rest, "3f", "in_rest"), (self.vbo_skin, "4f", "in_skin"),
-             (self.vbo_ao, "1f", "in_ao"), (self.vbo_teeth, "2f 3f", "in_teeth", "in_teeth_offset"),
+             (self.vbo_ao, "1f", "in_ao"), (self.vbo_teeth, "3f 3f", "in_teeth", "in_teeth_offset"),
              (self.vbo_white, "1f", "in_white")],
             index_buffer=self.ibo, skip_errors=True,
         )

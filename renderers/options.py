@@ -62,17 +62,22 @@ def renderer_exposure(options: RendererOptions, appearance: Appearance | None = 
 UNLIFTED_PARTS: dict[str, dict[str, float]] = {
     "mouth_interior": {"teeth": 0.7, "gums_tongue": 1.0, "mouth_socket": 1.0},
     "eye_detail": {"eyeball_left": 0.5, "eyeball_right": 0.5},
+    "teeth_shade": {"gums_tongue": 0.8},
 }
 """Per `Appearance` switch, the ICT parts it keeps out of the auto-exposure's lift and how much of the gain (as a power)
 each is kept out of (`renderer_albedo`): teeth get gain ** 0.3 (dark skin: x1.4 instead of x2.8), the eyeballs gain **
 0.5, the mouth's soft inside none of it. Set by the look: with the full lift (before issue 19) the teeth and the whites
 of the eyes clipped to flat, glowing white on dark skin and the tongue glowed salmon pink; with none, dark skin's teeth
 were as dim as a medium face's and the eyes lost their whites; a share of 0.5 still clipped 17 % of a smile's teeth.
-`teeth_shade` (on by default) keeps the full lift: with the mouth's inside withheld from it the held-out judge read
-disgust on dark skin worse (0.50 -> 0.40 and 0.45 on two identity sets, docs/legibility.md), the shade alone did not;
-withholding it from the gums, tongue and lining alone, with the mouth's highlight shoulder, cost disgust on dark skin
-again (0.50 -> 0.45). The shoulder (`renderers.shading.MOUTH_WHITE`) is what keeps the lifted teeth off white, and the
-same shoulder (`EYE_WHITE`) the whites of the eyes, lifted in full in the default look (`eye_detail` off)."""
+`teeth_shade` (on by default) keeps the teeth's full lift: with the mouth's inside withheld from it the held-out judge
+read disgust on dark skin worse (0.50 -> 0.40 and 0.45 on two identity sets, docs/legibility.md), the shade alone did
+not; withholding it from the gums, tongue and lining alone, with the mouth's highlight shoulder, cost disgust on dark
+skin again (0.50 -> 0.45). It withholds gain ** 0.8 from the gums and tongue (issue 19 part 0: dark x1.23 instead of
+x2.8; their albedo is no darker on a dark face, and lifted in full the tongue rendered brighter than the cheek, 1.25x
+its luma on average), with the tongue's shading form (`renderers.teeth`, `MOUTH_KEY_SHADOW`); the held-out judge's
+reading of it is in docs/legibility.md. The shoulder (`renderers.shading.MOUTH_WHITE`) is what keeps the lifted teeth
+off white, and the same shoulder (`EYE_WHITE`) the whites of the eyes, lifted in full in the default look (`eye_detail`
+off)."""
 
 
 def renderer_albedo(head: Any, options: RendererOptions, appearance: Appearance | None = None) -> np.ndarray:

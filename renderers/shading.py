@@ -281,7 +281,7 @@ in float in_cavity;
 in vec3 in_rest;
 in vec4 in_skin;
 in float in_ao;
-in vec2 in_teeth;  // a tooth's static factors (lingual shade, share of the depth shade), 0 off the teeth (renderers.teeth)
+in vec3 in_teeth;  // static factors (lingual shade, depth share, key-shadow share) on the teeth, gums and tongue, else 0 (renderers.teeth)
 in vec3 in_teeth_offset;  // where its light is sampled, from the vertex towards its tooth's middle (rest axes)
 in float in_white;  // the shoulder's linear white (highlight_white): the mouth's and the sclera's, 0 elsewhere
 out vec3 v_normal;
@@ -308,7 +308,7 @@ void main() {{
     // uploads sRGB ** GAMMA), so a vertex pays one pow, for the cavity factor (renderers.cavity, 1 where off), which
     // darkens the sRGB albedo of skin in folds: (albedo c) ** GAMMA = albedo ** GAMMA c ** GAMMA.
     // A tooth in the mouth's shade (renderers.teeth) is darkened like skin in a fold, highlight and all.
-    float teeth = in_teeth.x > 0.0 ? in_teeth.x * teeth_light(world.xyz, in_teeth.y, in_teeth_offset) : 1.0;
+    float teeth = in_teeth.x > 0.0 ? in_teeth.x * teeth_light(world.xyz, in_teeth.y, in_teeth.z, in_teeth_offset) : 1.0;
     v_occlusion = pow(in_cavity * teeth, {_glsl(GAMMA)});  // the same darkening in linear light, for the highlight
     v_albedo = in_albedo * v_occlusion;
     v_wrinkle = in_wrinkle;

@@ -35,6 +35,12 @@ AO_PARTS = ("face", "head_neck", "eye_sockets", "eyeball_left", "eyeball_right",
 """ICT parts ambient occlusion darkens. The mouth's inside is left out: baked on the closed neutral mouth it would be
 black, and it opens with expressions (cavity shading and the mouth's own albedo deal with it)."""
 
+TONGUE_SHEEN = (3.0, -0.6)
+"""(specular factor, gloss) of the gums and tongue (issue 19 part 0): wet, a soft broad sheen on the tongue's top
+where the key light meets it (gloss -0.6 mixes the rough lobe in; the skin's default lobe, (1, 0), left no highlight
+on it; 1.6 was barely seen). Only with `skin_regions` (on), as every regional highlight, and with the teeth shade in
+use (`Appearance.teeth_shade` on, `mouth_interior` off), which dims it in the mouth's shade like the albedo (the
+baked `mouth_interior` light dims the albedo only). Set by the look."""
 AO_DIRECTIONS = 64
 """Directions (a Fibonacci sphere) the occlusion is sampled from."""
 AO_CELL_CM = 0.25
@@ -230,6 +236,10 @@ def skin_attributes(head: BlendshapeHead, appearance: object, faces: np.ndarray)
         attr[:, 1], attr[:, 2] = 1.0, 0.0
     if not appearance.subsurface:
         attr[:, 3] = 0.0
+    if appearance.skin_regions and head.is_ict and getattr(appearance, "teeth_shade", False) \
+            and not getattr(appearance, "mouth_interior", False):  # the tongue's sheen, dimmed by its shade (renderers.teeth)
+        a, b = ICT_PARTS["gums_tongue"]
+        attr[a:b, 1], attr[a:b, 2] = TONGUE_SHEEN
     ao = np.ones(head.num_vertices, np.float32)
     if appearance.ambient_occlusion:
         ao = (1.0 - float(appearance.ambient_occlusion_strength) * (1.0 - bake_ambient_occlusion(head, faces=faces))).astype(np.float32)

@@ -10,6 +10,11 @@ teeth_lingual_light`, static). So surprise's rounded mouth puts the lower teeth 
 and the far-side lower tooth that a smile shows over the near lower lip at three-quarter (it lies below the lower lip's
 inner edge), while fear's stretched mouth, whose corners lie beyond its side teeth, leaves them lit.
 
+The gums and tongue take the same light (issue 19 part 0), with `MOUTH_SOFT_DEPTH_SHARE` of the depth shade, and
+the upper teeth's shadow (`MOUTH_KEY_SHADOW`): above a line falling `MOUTH_KEY_SLOPE` per cm behind the upper lip's
+inner edge (the key light's elevation), from `MOUTH_KEY_SHADOW_CM` below it, they keep 1 - `MOUTH_KEY_SHADOW` of it,
+so the tongue is a shaded form, darker under the upper teeth and towards the throat, not a flat lit disc.
+
 What a frame costs: the outline from eight posed vertices on the host (or, when the compute shaders pose, eight rows of
 the blend), two small uniform arrays and a matrix; the shade itself is a few operations per tooth vertex in the vertex
 shader (GL) or on the teeth's vertices (torch). The factor multiplies the sRGB albedo as the cavity factor does (so the
@@ -23,15 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avatar.appearance import (MOUTH_INTERIOR_FLOOR, TEETH_BEHIND_CM, teeth_sample_offset, TEETH_DEPTH_CM, TEETH_DEPTH_INNER, TEETH_DEPTH_START_CM,
+from avatar.appearance import (MOUTH_INTERIOR_FLOOR, MOUTH_KEY_SHADOW, MOUTH_SOFT_DEPTH_SHARE, MOUTH_KEY_SHADOW_CM, MOUTH_KEY_SLOPE,
+                               MOUTH_KEY_SOFT_CM, TEETH_BEHIND_CM, teeth_sample_offset, TEETH_DEPTH_CM, TEETH_DEPTH_INNER, TEETH_DEPTH_START_CM,
                                TEETH_OPENING_CM, TEETH_OPENING_MARGIN_CM, Appearance, teeth_buccal_facing, teeth_lingual_light)
 from avatar.head import ICT_PARTS, BlendshapeHead
 
 if TYPE_CHECKING:
     import torch
 
-TEETH_ATTRIBUTE_WIDTH = 5
-"""Floats per vertex of `TeethShade.attribute`: the lingual shade, the depth share and the (x, y, z) sample offset."""
+TEETH_ATTRIBUTE_WIDTH = 6
+"""Floats per vertex of `TeethShade.attribute`: the static factor (a tooth's lingual shade; 1 on the gums and tongue),
+the depth share, the share of the upper teeth's shadow (`MOUTH_KEY_SHADOW`; 1 on the gums and tongue, 0 on the teeth)
+and the (x, y, z) sample offset."""
 INNER_LIP_UPPER = (60, 61, 62, 63, 64)
 """68-point landmarks of the upper lip's inner edge, from the right inner corner (-x) to the left one."""
 INNER_LIP_LOWER = (60, 67, 66, 65, 64)
@@ -40,9 +48,10 @@ INNER_LIP_LOWER = (60, 67, 66, 65, 64)
 
 @dataclass(frozen=True)
 class TeethShade:
-    """What a renderer needs to shade the teeth per frame: `attribute` (V, 2) float32, the static factors of each tooth
-    vertex (its lingual shade, > 0, and the share of the depth shade its face takes) and 0 elsewhere; `teeth` the (T,)
-    int64 teeth part's vertices; `lips` (10,) int64 head vertices of the inner lip edges (upper then lower,
+    """What a renderer needs to shade the teeth, gums and tongue per frame: `attribute` (V, TEETH_ATTRIBUTE_WIDTH)
+    float32, the static factors of each of their vertices (a tooth's lingual shade, > 0, or 1; the share of the depth
+    shade its face takes; the share of the upper teeth's shadow; the sample offset) and 0 elsewhere; `teeth` the (T,)
+    int64 gums' and tongue's and teeth's vertices (the shaded ones); `lips` (10,) int64 head vertices of the inner lip edges (upper then lower,
     `INNER_LIP_UPPER` / `INNER_LIP_LOWER`); `anchors` (K,) skull vertices and `anchor_rest` (K, 3) their rest positions
     (the head's rigid motion when only posed vertices are known)."""
 
@@ -64,10 +73,15 @@ def teeth_shade(head: BlendshapeHead, appearance: Appearance) -> TeethShade | No
     attribute = np.zeros((head.num_vertices, TEETH_ATTRIBUTE_WIDTH), np.float32)
     attribute[a:b, 0] = np.maximum(teeth_lingual_light(head), 1e-3)
     attribute[a:b, 1] = TEETH_DEPTH_INNER + (1 - TEETH_DEPTH_INNER) * teeth_buccal_facing(head)
-    attribute[a:b, 2:5] = teeth_sample_offset(head)
+    attribute[a:b, 3:6] = teeth_sample_offset(head)
+    g0, g1 = ICT_PARTS["gums_tongue"]
+    attribute[g0:g1, 0] = 1.0
+    attribute[g0:g1, 1] = MOUTH_SOFT_DEPTH_SHARE
+    attribute[g0:g1, 2] = 1.0
     lips = np.asarray(head.landmarks68, np.int64)[list(INNER_LIP_UPPER + INNER_LIP_LOWER)]
     anchors = _anchors(head)
-    return TeethShade(attribute, np.arange(a, b), lips, anchors, head.neutral[anchors].astype(np.float32))
+    return TeethShade(attribute, np.concatenate([np.arange(g0, g1), np.arange(a, b)]), lips, anchors,
+                      head.neutral[anchors].astype(np.float32))
 
 
 def mouth_frame(lips: np.ndarray, model: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,7 +108,8 @@ def model_of_vertices(shade: TeethShade, vertices: np.ndarray) -> np.ndarray:
     return rigid_fit(shade.anchor_rest, vertices[shade.anchors])
 
 
-def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray, depth_share: np.ndarray | float = 1.0) -> np.ndarray:
+def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray, depth_share: np.ndarray | float = 1.0,
+                key_share: np.ndarray | float = 0.0) -> np.ndarray:
     """Return (N,) float32 factors (before the lingual term) of teeth at (N, 3) positions in the mouth's frame, given
     the (5, 3) inner lip edges in it (`mouth_frame`) and the share of the depth shade each tooth's face takes
     (`TeethShade.attribute[:, 1]`): the light through the posed opening (the GLSL and torch code compute the same).
@@ -104,7 +119,9 @@ def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray, depth_s
     or past a lip's inner edge while behind that lip (by `TEETH_BEHIND_CM` for the lip's full shade: a tooth in front of
     a lip is not hidden by it). `deep` is 1 - share (1 - exp(-d^2)), d how far past `TEETH_DEPTH_START_CM` behind the
     inner corners it lies, over `TEETH_DEPTH_CM`: the cheek's shade on a face that looks at it (share 1) and the
-    light the opening still gives a face that looks into the mouth (share `TEETH_DEPTH_INNER`)."""
+    light the opening still gives a face that looks into the mouth (share `TEETH_DEPTH_INNER`). With `key_share` (the
+    gums and tongue: 1) it is also multiplied by 1 - share `MOUTH_KEY_SHADOW` s, s a smoothstep of how far it lies above
+    the upper teeth's shadow line (`MOUTH_KEY_SLOPE`, `MOUTH_KEY_SHADOW_CM`, over 2 `MOUTH_KEY_SOFT_CM`)."""
     x, y, z = local[:, 0], local[:, 1], local[:, 2]
     up_y, up_z = np.interp(x, upper[:, 0], upper[:, 1]), np.interp(x, upper[:, 0], upper[:, 2])
     lo_y, lo_z = np.interp(x, lower[:, 0], lower[:, 1]), np.interp(x, lower[:, 0], lower[:, 2])
@@ -115,7 +132,10 @@ def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray, depth_s
     opening = 1 - t * t * (3 - 2 * t)
     d = np.maximum(-z - TEETH_DEPTH_START_CM, 0) / TEETH_DEPTH_CM
     deep = 1 - np.asarray(depth_share) * (1 - np.exp(-d * d))
-    return (MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * opening * deep).astype(np.float32)
+    over = (y - up_y + MOUTH_KEY_SLOPE * np.maximum(up_z - z, 0) + MOUTH_KEY_SHADOW_CM) / MOUTH_KEY_SOFT_CM
+    k = np.clip(0.5 + 0.5 * over, 0, 1)
+    key = 1 - np.asarray(key_share) * MOUTH_KEY_SHADOW * k * k * (3 - 2 * k)
+    return (MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * opening * deep * key).astype(np.float32)
 
 
 def teeth_factors(shade: TeethShade, vertices: np.ndarray, model: np.ndarray | None = None) -> np.ndarray:
@@ -131,7 +151,7 @@ def teeth_factors(shade: TeethShade, vertices: np.ndarray, model: np.ndarray | N
     local = unposed[shade.teeth] @ mouth[:3, :3].T + mouth[:3, 3]
     out = np.ones(len(vertices), np.float32)
     static = shade.attribute[shade.teeth]
-    out[shade.teeth] = static[:, 0] * teeth_light(local - static[:, 2:5], upper, lower, static[:, 1])
+    out[shade.teeth] = static[:, 0] * teeth_light(local - static[:, 3:6], upper, lower, static[:, 1], static[:, 2])
     return out
 
 
@@ -151,7 +171,7 @@ vec2 lip_edge(vec3 p[5], float x) {{  // (y, z) piecewise linear through the edg
     }}
     return e;
 }}
-float teeth_light(vec3 world, float depth_share, vec3 offset) {{
+float teeth_light(vec3 world, float depth_share, float key_share, vec3 offset) {{
     vec3 m = (u_mouth * vec4(world, 1.0)).xyz - offset;  // sampled where the cusps are averaged out (teeth_sample_offset)
     vec2 up = lip_edge(u_lip_upper, m.x);
     vec2 lo = lip_edge(u_lip_lower, m.x);
@@ -161,7 +181,10 @@ float teeth_light(vec3 world, float depth_share, vec3 offset) {{
     float t = clamp((outside - {_glsl(margin)}) * {_glsl(1 / ramp)}, 0.0, 1.0);
     float d = max(-m.z - {_glsl(TEETH_DEPTH_START_CM)}, 0.0) * {_glsl(1 / TEETH_DEPTH_CM)};
     float deep = 1.0 - depth_share * (1.0 - exp(-d * d));
-    return {_glsl(MOUTH_INTERIOR_FLOOR)} + {_glsl(1 - MOUTH_INTERIOR_FLOOR)} * (1.0 - t * t * (3.0 - 2.0 * t)) * deep;
+    float over = (m.y - up.x + {_glsl(MOUTH_KEY_SLOPE)} * max(up.y - m.z, 0.0) + {_glsl(MOUTH_KEY_SHADOW_CM)}) * {_glsl(1 / MOUTH_KEY_SOFT_CM)};
+    float k = clamp(0.5 + 0.5 * over, 0.0, 1.0);
+    float key = 1.0 - key_share * {_glsl(MOUTH_KEY_SHADOW)} * k * k * (3.0 - 2.0 * k);
+    return {_glsl(MOUTH_INTERIOR_FLOOR)} + {_glsl(1 - MOUTH_INTERIOR_FLOOR)} * (1.0 - t * t * (3.0 - 2.0 * t)) * deep * key;
 }}
 """
 
@@ -186,7 +209,7 @@ def teeth_factors_torch(buffers: Any, vertices: torch.Tensor) -> torch.Tensor:
     teeth = (vertices.index_select(1, buffers.teeth_index) - t[:, None]) @ r
     static = buffers.teeth_attribute.to(dt)
     mid = (lips[:, 0] + lips[:, 4]) / 2
-    lips, local = lips - mid[:, None], teeth - mid[:, None] - static[:, 2:5]
+    lips, local = lips - mid[:, None], teeth - mid[:, None] - static[:, 3:6]
     upper, lower = lips[:, :5], lips[:, 5:]
     x, y, z = local[..., 0], local[..., 1], local[..., 2]
 
@@ -207,6 +230,9 @@ def teeth_factors_torch(buffers: Any, vertices: torch.Tensor) -> torch.Tensor:
     s = ((outside - TEETH_OPENING_MARGIN_CM) / (TEETH_OPENING_CM - TEETH_OPENING_MARGIN_CM)).clamp(0, 1)
     d = (-z - TEETH_DEPTH_START_CM).clamp(min=0) / TEETH_DEPTH_CM
     deep = 1 - static[:, 1] * (1 - torch.exp(-d * d))
-    light = MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * (1 - s * s * (3 - 2 * s)) * deep
+    over = (y - up_y + MOUTH_KEY_SLOPE * (up_z - z).clamp(min=0) + MOUTH_KEY_SHADOW_CM) / MOUTH_KEY_SOFT_CM
+    k = (0.5 + 0.5 * over).clamp(0, 1)
+    key = 1 - static[:, 2] * MOUTH_KEY_SHADOW * k * k * (3 - 2 * k)
+    light = MOUTH_INTERIOR_FLOOR + (1 - MOUTH_INTERIOR_FLOOR) * (1 - s * s * (3 - 2 * s)) * deep * key
     out = vertices.new_ones(vertices.shape[:2])
     return out.index_copy(1, buffers.teeth_index, light * static[:, 0])
