@@ -225,33 +225,41 @@ def test_skin_tones_keep_their_order_with_the_mouth_open() -> None:
     assert (cheeks["dark"] / 255) ** GAMMA <= 0.5 * (cheeks["light"] / 255) ** GAMMA, cheeks
 
 
+def _both_renderers(look: Appearance, view: str | float, poses: list[tuple[str, float]], size: int = 192):  # noqa: ANN202
+    """Return (torch renderer's frames, GL's frames, per pixel the first vertex of the GL triangle seen (-1: none), the
+    head): both renderers at `view`, no anti-aliasing, float RGB in [0, 1]."""
+    torch = pytest.importorskip("torch")
+    from renderers.differentiable import DifferentiableRenderer
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+    from renderers.visibility import GLVisibilityRasterizer
+
+    opts = RendererOptions(width=size, height=size, samples=0, camera=view, appearance=look)
+    batch = np.stack([avatar.pose(e, i) for e, i in poses]).astype(np.float32)
+    with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts, device="cpu") as diff:
+        with torch.no_grad():
+            ours = diff(torch.from_numpy(batch)).permute(0, 2, 3, 1).numpy()
+        theirs = [gl.render(w).astype(np.float64) / 255 for w in batch]
+        with GLVisibilityRasterizer(gl._faces, gl.head.num_vertices, size, size, gl.camera) as vis:
+            tri = [vis.rasterize(gl._poser.pose(w).copy()) for w in batch]
+        firsts = [np.where(t >= 0, gl._faces[np.maximum(t, 0), 0], -1) for t in tri]
+        return ours, theirs, firsts, gl.head
+
+
 @pytest.mark.gl
 @pytest.mark.slow
 def test_both_renderers_draw_the_shoulder_alike() -> None:
     """Dark skin, surprise 1.0 (the widest tongue and whites) and happy 0.8, no anti-aliasing: the differentiable
     renderer's torch shoulder matches GL's GLSL to 8-bit rounding, inside the mouth and on the eyes as everywhere."""
-    torch = pytest.importorskip("torch")
-    from renderers.differentiable import DifferentiableRenderer, psnr
-    from renderers.gl import GLRenderer
-    from renderers.options import RendererOptions
+    from renderers.differentiable import psnr
 
-    opts = RendererOptions(width=192, height=192, samples=0, appearance=Appearance(skin="dark"))
-    batch = np.stack([avatar.pose("surprise", 1.0), avatar.pose("happy", 0.8)]).astype(np.float32)
-    from renderers.visibility import GLVisibilityRasterizer
-
-    with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts, device="cpu") as diff:
-        with torch.no_grad():
-            ours = diff(torch.from_numpy(batch)).permute(0, 2, 3, 1).numpy()
-        theirs = [gl.render(w).astype(np.float64) / 255 for w in batch]
-        with GLVisibilityRasterizer(gl._faces, gl.head.num_vertices, 192, 192, gl.camera) as vis:
-            tri = [vis.rasterize(gl._poser.pose(w).copy()) for w in batch]
-    for i in range(len(batch)):
-        mouth = _part(np.where(tri[i] >= 0, gl._faces[np.maximum(tri[i], 0), 0], -1), *MOUTH_TONE_PARTS)
+    ours, theirs, firsts, head = _both_renderers(Appearance(skin="dark"), "front", [("surprise", 1.0), ("happy", 0.8)])
+    for i, first in enumerate(firsts):
+        mouth = _part(first, *MOUTH_TONE_PARTS)
         assert mouth.sum() > 100 and (ours[i][mouth].max(1) > 0.75).mean() > 0.1  # bright teeth: the shoulder at work
         assert psnr(ours[i], theirs[i]) >= 50.0
         assert np.abs(ours[i][mouth] - theirs[i][mouth]).max() <= 2.5 / 255
-        first = np.where(tri[i] >= 0, gl._faces[np.maximum(tri[i], 0), 0], -1)
-        sclera = (first >= 0) & _sclera_vertices(gl.head)[np.maximum(first, 0)]
+        sclera = (first >= 0) & _sclera_vertices(head)[np.maximum(first, 0)]
         assert sclera.sum() > 40 and (ours[i][sclera].max(1) > 0.8).mean() > 0.3  # over the knee: the shoulder at work
         assert np.abs(ours[i][sclera] - theirs[i][sclera]).max() <= 2.5 / 255
 
@@ -336,22 +344,10 @@ def test_both_renderers_shade_the_tongue_alike_at_three_quarter() -> None:
     withheld lift and sheen match GL's to 8-bit rounding (measured 0.6 levels at most; the same formula in torch,
     `renderers.teeth`). One pixel of the lining at surprise differs by 16 levels in both trees, before this change too
     (a depth tie deep in the mouth), so the lining is left out of the bound."""
-    torch = pytest.importorskip("torch")
-    from renderers.differentiable import DifferentiableRenderer, psnr
-    from renderers.gl import GLRenderer
-    from renderers.options import RendererOptions
-    from renderers.visibility import GLVisibilityRasterizer
+    from renderers.differentiable import psnr
 
-    opts = RendererOptions(width=192, height=192, samples=0, camera=30.0, appearance=Appearance(skin="dark"))
-    batch = np.stack([avatar.pose("anger", 1.0), avatar.pose("surprise", 1.0)]).astype(np.float32)
-    with GLRenderer(options=opts) as gl, DifferentiableRenderer(options=opts, device="cpu") as diff:
-        with torch.no_grad():
-            ours = diff(torch.from_numpy(batch)).permute(0, 2, 3, 1).numpy()
-        theirs = [gl.render(w).astype(np.float64) / 255 for w in batch]
-        with GLVisibilityRasterizer(gl._faces, gl.head.num_vertices, 192, 192, gl.camera) as vis:
-            tri = [vis.rasterize(gl._poser.pose(w).copy()) for w in batch]
-    for i in range(len(batch)):
-        first = np.where(tri[i] >= 0, gl._faces[np.maximum(tri[i], 0), 0], -1)
+    ours, theirs, firsts, _ = _both_renderers(Appearance(skin="dark"), 30.0, [("anger", 1.0), ("surprise", 1.0)])
+    for i, first in enumerate(firsts):
         tongue = _part(first, "gums_tongue")
         assert tongue.sum() > 100 and np.ptp(ours[i][tongue].mean(1)) > 0.1  # shaded, not flat
         assert psnr(ours[i], theirs[i]) >= 50.0
