@@ -183,6 +183,7 @@ def test_playground_slider_starts_at_the_shipped_strength() -> None:
 
 
 @pytest.mark.gl
+@pytest.mark.slow  # 2-3.5 s on 2 shared cores; the fast tier has the same meaning without GL (above)
 def test_cli_render_at_0_draws_the_brows_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`emoavatar render --emotion anger --brow-lowerer 0` renders ICT's head: the head the CLI's renderer posed has the
     inner brows further apart than the default's, and the brow region of the picture differs."""
@@ -242,3 +243,44 @@ def test_playground_expression_render_follows_the_slider() -> None:
     assert np.array_equal(off, np.asarray(avatar.render(w, width=96, height=96, brow_lowerer=0)))
     assert np.array_equal(shipped, np.asarray(avatar.render(w, width=96, height=96)))
     assert "brow lowerer 0" in note_off and "brow lowerer" not in note_shipped
+
+
+def test_fidelity_scores_at_the_strength_asked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`emoavatar fidelity --brow-lowerer 0` hands the strength to the sweep's config; a bad one fails before any work."""
+    import avatar.app.fidelity as fidelity
+    from avatar.app.cli import main
+
+    seen = []
+
+    class _Report:
+        def table(self) -> str:
+            return "table"
+
+    monkeypatch.setattr(fidelity, "run_fidelity", lambda cfg, progress=True: seen.append(cfg) or _Report())
+    assert main(["fidelity", "--brow-lowerer", "0", "--no-progress"]) == 0
+    assert main(["fidelity", "--no-progress"]) == 0
+    assert [c.brow_lowerer for c in seen] == [0.0, None]
+    monkeypatch.undo()
+    with pytest.raises(AvatarInputError, match="brow_lowerer is 3"):
+        fidelity.run_fidelity(fidelity.FidelityConfig(brow_lowerer=3))
+    capsys.readouterr()
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_batch_flag_sets_the_jobs_without_their_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`emoavatar batch --brow-lowerer 0`: a line without the key renders at 0, a line with its own keeps it."""
+    from PIL import Image
+
+    import avatar
+    from avatar.app.cli import main
+
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(json.dumps({"emotion": "anger", "size": 64, "output": "a.png"}) + "\n"
+                    + json.dumps({"emotion": "anger", "size": 64, "brow_lowerer": 1, "output": "b.png"}) + "\n")
+    assert main(["batch", str(path), "-o", str(tmp_path / "out"), "--no-score", "--no-progress", "--brow-lowerer", "0"]) == 0
+    a, b = (np.asarray(Image.open(tmp_path / "out" / n).convert("RGB")) for n in ("a.png", "b.png"))
+    w = _anger()
+    assert np.array_equal(a, avatar.render(w, width=64, height=64, brow_lowerer=0))
+    assert np.array_equal(b, avatar.render(w, width=64, height=64))
+    capsys.readouterr()

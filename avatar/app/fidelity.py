@@ -30,6 +30,8 @@ class FidelityConfig:
     prototypes: the emotion table posed ("facs", "refined"; None: `generators.expression.DEFAULT_PROTOTYPE_TABLE`).
     appearance: the renderer's `avatar.appearance.Appearance` (shading switches, eye colour; None: the defaults);
         the skin tone is always `skin`.
+    brow_lowerer: the strength 0..2 of the corrective brow lowerer on the shipped head (None: the shipped
+        `avatar.brow_lowerer.BROW_LOWERER`; 0 = ICT's own browDown).
     """
 
     identities: tuple[int, ...] = (0, 7, 21)
@@ -42,6 +44,7 @@ class FidelityConfig:
     skin: str = "medium"
     prototypes: str | None = None
     appearance: Appearance | None = None
+    brow_lowerer: float | None = None
 
 
 def view_camera(view: str | float) -> Any:
@@ -178,8 +181,11 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     from renderers.gl import GLRenderer
     from renderers.options import RendererOptions
 
+    from avatar.brow_lowerer import check_brow_lowerer
+
     cfg = config or FidelityConfig()
     check_units(cfg.intensities, "intensity")
+    strength = check_brow_lowerer(cfg.brow_lowerer)
     recs = recognizers or {name: make_recognizer(name, cfg.device, detect_faces=False) for name in cfg.recognizers}
     scorers = {name: EmotionScorer(device=cfg.device) for name in recs}
     view_scorers = {(name, v): EmotionScorer(device=cfg.device) for name in recs for v in cfg.views}
@@ -196,7 +202,7 @@ def run_fidelity(config: FidelityConfig | None = None, progress: bool = False, r
     weights = np.stack(poses)
     expected_idx = np.array([EMOTIONS.index(e) for e in labels])
     p_sums = {(name, v): np.zeros(len(labels)) for name in recs for v in cfg.views}
-    base = default_head()
+    base = default_head(brow_lowerer=strength)
     appearance = replace(cfg.appearance or Appearance(), skin=cfg.skin)
     renderer = GLRenderer(base, RendererOptions(width=cfg.size, height=cfg.size, appearance=appearance))
     n_frames, t_render, t0 = 0, 0.0, time.perf_counter()

@@ -114,10 +114,13 @@ def run_local(jobs: list[Job], out_root: Path, workers: int, judge: str | None, 
 
 def run_batch(manifest: str | os.PathLike, out_root: str | os.PathLike, workers: int = 1, backend: str = "local",
               ray_address: str | None = None, judge: str | None = DEFAULT_RECOGNIZER, device: str = "auto",
-              progress: bool = True, log: Callable[[str], None] | None = None, cavity: bool | None = None) -> BatchResult:
+              progress: bool = True, log: Callable[[str], None] | None = None, cavity: bool | None = None,
+              brow_lowerer: float | None = None) -> BatchResult:
     """Return the BatchResult of running every job of `manifest` into `out_root` (resuming a killed run).
 
     `cavity` False renders every job without cavity shading (faster), whatever its line says; None keeps each line's.
+    `brow_lowerer` (0..2) is the strength of the jobs whose line gives none (a line's own `brow_lowerer` wins); None
+    leaves them at the shipped head's default.
 
     Raises `ManifestError` (every problem, with line numbers) before anything is written when the
     manifest is bad, and `AvatarInputError` for bad settings. Jobs that fail are in the result.
@@ -136,7 +139,14 @@ def run_batch(manifest: str | os.PathLike, out_root: str | os.PathLike, workers:
             judge = judge_name(judge)
         except AvatarInputError as e:
             raise AvatarInputError(f"{e}, or --no-score") from None
+    from avatar.brow_lowerer import check_brow_lowerer
+
+    brow_lowerer = check_brow_lowerer(brow_lowerer)
     jobs = read_manifest(manifest)
+    if brow_lowerer is not None:
+        from dataclasses import replace
+
+        jobs = [j if j.brow_lowerer is not None else replace(j, brow_lowerer=brow_lowerer) for j in jobs]
     if cavity is False:
         from dataclasses import replace
 

@@ -29,7 +29,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         result = run_batch(args.manifest, args.output, workers=args.workers, backend=args.backend, ray_address=args.ray_address,
                            judge=None if not args.score else args.judge, device=args.device, progress=args.progress,
-                           cavity=False if args.no_cavity else None)
+                           cavity=False if args.no_cavity else None, brow_lowerer=args.brow_lowerer)
     except ManifestError as e:
         # Every problem on its own line, so a long manifest is fixed in one pass.
         for p in e.problems:
@@ -44,7 +44,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the batch subcommand to the CLI's subparsers."""
-    from avatar.app.cli.common import add_judge_arg
+    from avatar.app.cli.common import add_brow_lowerer_arg, add_judge_arg
     from avatar.app.judges import DEFAULT_RECOGNIZER, RECOGNIZERS
 
     p = sub.add_parser("batch", help="render a manifest of jobs (JSON Lines or CSV) into a folder; resumable",
@@ -63,5 +63,6 @@ def register(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="device of the judge: cpu, cuda or auto (default)")
     p.add_argument("--no-cavity", action="store_true",
                    help="render every job without cavity shading (~17%% faster frames on a CPU rasterizer)")
+    add_brow_lowerer_arg(p, batch=True)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     p.set_defaults(func=cmd_batch)

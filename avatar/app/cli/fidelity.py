@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from avatar.app.cli.common import VIEW_HELP, add_judge_arg, add_shading_args
+from avatar.app.cli.common import VIEW_HELP, add_brow_lowerer_arg, add_judge_arg, add_shading_args
 from avatar.app.judges import RECOGNIZERS
 
 EPILOG = """examples:
@@ -38,7 +38,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
             identities=parse_identities(args.identities, "--identities"), views=tuple(view_label(v) for v in parse_views(args.views)),
             intensities=floats(args.intensities, "--intensities"), recognizers=parse_judges(args.judge),
             size=args.size, device=args.device, prototypes=None if table == "default" else table, skin=args.skin,
-            appearance=appearance_from_args(args),
+            appearance=appearance_from_args(args), brow_lowerer=args.brow_lowerer,
         )
         report = reports[table] = run_fidelity(cfg, progress=args.progress)
         if len(tables) > 1:
@@ -78,6 +78,7 @@ def register(sub: Any) -> None:
     add_judge_arg(p, ",".join(RECOGNIZERS), several=True, old=("--recognizers", "--judges"))
     p.add_argument("--size", type=int, default=256, help="render size in pixels (default 256)")
     p.add_argument("--skin", default="medium", help="skin tone: light, medium, tan, brown, dark (default: medium)")
+    add_brow_lowerer_arg(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("-o", "--output", default=None, help="write the full report as JSON")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")

@@ -49,12 +49,12 @@ def build_app(pg: Playground) -> Any:
         gr.Markdown(INTRO)
         with gr.Row():
             switches = shading.build()  # above the tabs: one choice for every render the Expression, Speech and Fidelity tabs make
-            brow = shading.build_brow_lowerer()  # the head's shapes: the Expression tab's renders
+            brow = shading.build_brow_lowerer()  # the head's shapes: the Expression and Speech renders
         with gr.Tabs():
             with gr.Tab("Expression", id="expression"):
                 load_fn, load_inputs, load_outputs = expression.build(pg, switches, brow)
             with gr.Tab("Speech", id="speech"):
-                speech.build(pg, switches)
+                speech.build(pg, switches, brow)
             with gr.Tab("Live", id="live"):
                 live.build(pg)
             with gr.Tab("Portrait", id="portrait"):

@@ -24,14 +24,15 @@ SPEECH_VIEWS: tuple[str, ...] = ("front", "three-quarter", "profile")
 
 
 def _write_video(session: Session, seq: ExpressionSequence, identity: int | None, camera: Any, size: int, path: Path,
-                 report: Callable[[int, int], None], appearance: Appearance | None = None) -> Path:
+                 report: Callable[[int, int], None], appearance: Appearance | None = None,
+                 brow_lowerer: float | None = None) -> Path:
     """Return `path` after rendering every frame of `seq` into an MP4 with its audio; runs on the GL worker."""
     import avatar.app.facade as facade
     from avatar.constants import DEFAULT_BACKGROUND
     from renderers.writers import save_frames
 
     renderer = facade.get_renderer(None, identity, size, size, DEFAULT_BACKGROUND, view=camera, session=session,
-                                   appearance=appearance)
+                                   appearance=appearance, brow_lowerer=brow_lowerer)
     total = len(seq)
 
     def frames() -> Any:
@@ -56,16 +57,19 @@ def check_seed(seed: Any) -> int:
 
 def animate_speech(pg: Playground, audio: str | None, transcript: str | None, emotion: str, intensity: float,
                    emotion_track: str | None, identity: Any, view: str, seed: Any,
-                   progress: Callable[..., Any] | None = None, appearance: Appearance | None = None) -> tuple[str, str, str, str]:
+                   progress: Callable[..., Any] | None = None, appearance: Appearance | None = None,
+                   brow_lowerer: float | None = None) -> tuple[str, str, str, str]:
     """Return (MP4 path, CSV path, GLB path, a one-paragraph description) of a talking head for the uploaded speech.
 
-    `appearance` sets the video's shading switches (None: the library's; see `avatar.app.playground.shading`).
+    `appearance` sets the video's shading switches (None: the library's; see `avatar.app.playground.shading`);
+    `brow_lowerer` the head's brow lowerer strength 0..2 (None: the shipped one), in the video and the GLB.
     """
     import avatar.app.facade as facade
     from avatar.app.playground.expression import camera_for, check_identity
     from avatar.app.playground.limits import MAX_AUDIO_SECONDS, check_audio_upload, check_transcript
-    from avatar.app.playground.shading import describe
+    from avatar.app.playground.shading import brow_lowerer_of, describe
     from avatar.appearance import Appearance
+    from avatar.brow_lowerer import BROW_LOWERER
     from avatar.io.headfile import load_head
 
     def report(done: float, desc: str) -> None:
@@ -76,12 +80,13 @@ def animate_speech(pg: Playground, audio: str | None, transcript: str | None, em
     text = check_transcript(transcript)
     ident = check_identity(identity)
     seed_v = check_seed(seed)
+    strength = brow_lowerer_of(brow_lowerer)
     if view not in SPEECH_VIEWS:
         raise AvatarInputError(f"unknown view {view!r}: use one of {', '.join(SPEECH_VIEWS)}")
     track = (emotion_track or "").strip() or None
     facade.pose(emotion=emotion, intensity=float(intensity))  # a bad emotion fails before the audio work
     report(0.05, "animating")
-    head = load_head(None, identity=ident)  # lips are closed on, and the GLB carries, this identity's head
+    head = load_head(None, identity=ident, brow_lowerer=strength)  # lips are closed on, and the GLB carries, this identity's head
     seq = facade.animate(audio, text=text, emotion=emotion, intensity=float(intensity), emotion_track=track, seed=seed_v,
                          head=head, max_seconds=MAX_AUDIO_SECONDS)
     out = pg.new_output_dir()
@@ -89,17 +94,20 @@ def animate_speech(pg: Playground, audio: str | None, transcript: str | None, em
     seq.save(csv)
     seq.save(glb, head=head, appearance=Appearance())
     pg.run(_write_video, seq, ident, camera_for(view, 0.0), pg.video_size, mp4,
-           lambda i, n: report(0.2 + 0.8 * i / max(n, 1), f"rendering frame {i}/{n}"), appearance)
+           lambda i, n: report(0.2 + 0.8 * i / max(n, 1), f"rendering frame {i}/{n}"), appearance, strength)
     what = f"emotion track `{track}`" if track else f"{emotion} at intensity {float(intensity):.2f}"
     look = f", shading: {describe(appearance)}" if describe(appearance) else ""
+    if strength is not None and strength != BROW_LOWERER:
+        look += f", brow lowerer {strength:g}"
     info = (f"**{len(seq)} frames** at {seq.fps:g} fps ({seq.duration:.2f} s), {what}, "
             f"{'transcript-aligned' if text else 'no transcript'}, identity {ident or 0}, seed {seed_v}{look}. "
             "Downloads: Live Link Face CSV (ARKit 52 per frame) and GLB (the head with morph-target animation).")
     return str(mp4), str(csv), str(glb), info
 
 
-def build(pg: Playground, shading: Any) -> None:
-    """Lay out the Speech tab in the current Blocks and wire its Animate button; the `shading` group's choice applies to the video."""
+def build(pg: Playground, shading: Any, brow: Any) -> None:
+    """Lay out the Speech tab in the current Blocks and wire its Animate button; the `shading` group's choice and the
+    `brow` slider's strength apply to the video."""
     import gradio as gr
 
     from avatar.app.playground.errors import user_errors
@@ -132,10 +140,10 @@ def build(pg: Playground, shading: Any) -> None:
 
     @user_errors(pg.root)
     def on_animate(audio_v: str | None, text_v: str, emotion_v: str, intensity_v: float, track_v: str, identity_v: Any,
-                   view_v: str, seed_v: Any, shading_v: list[str] | None,
+                   view_v: str, seed_v: Any, shading_v: list[str] | None, brow_v: float | None,
                    progress: gr.Progress = gr.Progress()) -> tuple[str, str, str, str]:  # noqa: B008 - gradio's idiom
         return animate_speech(pg, audio_v, text_v, emotion_v, intensity_v, track_v, identity_v, view_v, seed_v, progress,
-                              appearance=appearance_of(shading_v))
+                              appearance=appearance_of(shading_v), brow_lowerer=brow_v)
 
-    button.click(on_animate, [audio, transcript, emotion, intensity, track, identity, view, seed, shading], [video, csv, glb, info],
+    button.click(on_animate, [audio, transcript, emotion, intensity, track, identity, view, seed, shading, brow], [video, csv, glb, info],
                  api_name="animate")
