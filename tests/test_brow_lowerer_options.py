@@ -284,3 +284,30 @@ def test_batch_flag_sets_the_jobs_without_their_own(tmp_path: Path, capsys: pyte
     assert np.array_equal(a, avatar.render(w, width=64, height=64, brow_lowerer=0))
     assert np.array_equal(b, avatar.render(w, width=64, height=64))
     capsys.readouterr()
+
+
+def test_portrait_takes_it_only_with_from_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import inspect
+
+    import avatar
+    from avatar.app.cli import main
+
+    assert inspect.signature(avatar.portrait).parameters["brow_lowerer"].default is None
+    assert main(["portrait", "--emotion", "anger", "--brow-lowerer", "0", "-o", str(tmp_path / "p")]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert lines == ["emoavatar: error: --brow-lowerer shapes the head of the start render: add --from-render"]
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.gl
+def test_portrait_start_render_follows_the_strength() -> None:
+    """`--from-render --brow-lowerer 0` starts the portrait from ICT's own brows: the start render differs from the
+    default's (everywhere a little: the crop follows the face box, which the brows move)."""
+    from avatar.app.portrait import render_start
+    from generators.portrait.conditions import resolve_condition
+
+    aus = resolve_condition(emotion="anger", intensity=1.0).aus
+    shipped, again, off = (render_start(aus, None, 64, 128, brow_lowerer=s) for s in (None, BROW_LOWERER, 0))
+    assert np.array_equal(shipped, again) and shipped.shape == off.shape == (64, 64, 3)
+    diff = np.abs(shipped.astype(int) - off.astype(int)).sum(-1)
+    assert diff.max() > 20

@@ -114,13 +114,17 @@ def load_pipeline(model: str | os.PathLike | None = None, device: Any = "auto") 
         return pipe
 
 
-def render_start(aus: Any, identity: int | None = None, size: int = 64, render_size: int = 128, session: Any = None) -> np.ndarray:
-    """Return a (size, size, 3) uint8 render of the head posed by `aus`, cropped as the portrait model's training renders."""
+def render_start(aus: Any, identity: int | None = None, size: int = 64, render_size: int = 128, session: Any = None,
+                 brow_lowerer: float | None = None) -> np.ndarray:
+    """Return a (size, size, 3) uint8 render of the head posed by `aus`, cropped as the portrait model's training renders.
+
+    `brow_lowerer`: the head's brow lowerer strength 0..2 (None: the shipped one; `avatar.brow_lowerer`)."""
     from PIL import Image
 
     from avatar.app.facade import get_renderer
 
-    renderer = get_renderer(identity=identity, width=render_size, height=render_size, session=session)
+    renderer = get_renderer(identity=identity, width=render_size, height=render_size, session=session,
+                            brow_lowerer=brow_lowerer)
     w = np.asarray(aus.to_arkit(), np.float32)
     frame = renderer.render(w)
     x0, y0, x1, y1 = (float(v) for v in renderer.face_boxes(w[None])[0])
@@ -200,7 +204,7 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
              model: str | os.PathLike | None = None, critic: Any = DEFAULT_CRITIC,
              judge: str | Sequence[str] = DEFAULT_JUDGES, device: Any = "auto", progress: bool = True,
              session: Any = None, guidance: float | None = None, cfg: float | None = None,
-             judges: Sequence[str] | None = None) -> PortraitResult:
+             judges: Sequence[str] | None = None, brow_lowerer: float | None = None) -> PortraitResult:
     """Return a `PortraitResult`: `n` portraits of one condition (emotion + intensity, aus or va), each scored by `judge`.
 
     Args:
@@ -210,6 +214,8 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
         steps, guidance_scale: sampler steps and classifier-free guidance on the AU condition (diffusers' name; 1 = off).
         from_render, identity, strength: start from a GL render of the head (PCA identity seed) at the same
             AUs and re-run `strength` of the noise schedule, so the portrait and the 3D frame agree.
+        brow_lowerer: with from_render, the start render's brow lowerer strength 0..2 (None: the shipped 1.0;
+            0 = ICT's own browDown; `avatar.brow_lowerer`).
         model: a pipeline folder (ours, or a Stable Diffusion + AU adapter folder); None: the shipped model.
         critic: judge name or `avatar.protocols.Critic` that steers (used when guidance > 0 or best_of > 1).
         judge: the judges that score every image: a name, a comma list or a sequence (those not installed are
@@ -231,6 +237,9 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
     condition = resolve_condition(emotion=emotion, intensity=intensity, aus=aus, va=va)
     n = check_int(n, "n", 1, 256)
     seed = check_seed(seed)
+    from avatar.brow_lowerer import check_brow_lowerer
+
+    brow_lowerer = check_brow_lowerer(brow_lowerer)
     guidance = check_number(guidance, "critic_guidance", 0.0, 1000.0)
     au_guidance = check_number(au_guidance, "au_guidance", 0.0, 1000.0)
     if guidance > 0 and condition.emotion is None and au_guidance == 0:
@@ -241,9 +250,11 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
     critic_obj = make_portrait_critic(steer, device, session) if steer is not None else None
     arkit_critic = make_portrait_critic("expression-net", device, session) if au_guidance > 0 else None
     init = render_start(condition.aus, identity, int(pipe.unet.config.sample_size) * getattr(pipe, "vae_scale_factor", 1),
-                        session=session) if from_render else None
+                        session=session, brow_lowerer=brow_lowerer) if from_render else None
     if identity is not None and not from_render:
         notes.append("identity only applies with from_render (the start render's face)")
+    if brow_lowerer is not None and not from_render:
+        notes.append("brow_lowerer only applies with from_render (the start render's head)")
     kwargs: dict[str, Any] = {"critic": critic_obj, "critic_guidance": guidance, "best_of": best_of}
     if arkit_critic is not None:
         kwargs.update(arkit_critic=arkit_critic, arkit_guidance=au_guidance)
@@ -261,6 +272,7 @@ def portrait(emotion: Any = None, intensity: float = 1.0, aus: Any = None, va: A
     frames = (images.permute(0, 2, 3, 1).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
     settings = {"n": n, "seed": seed, "steps": steps, "guidance_scale": cfg, "critic_guidance": guidance, "au_guidance": au_guidance,
                 "best_of": best_of, "from_render": bool(from_render), "identity": identity,
+                "brow_lowerer": brow_lowerer if from_render else None,
                 "strength": strength if from_render else 1.0, "model": str(model) if model is not None else default_model_name(),
                 "condition": condition.to_dict()}
     name = None if critic_obj is None else (critic if isinstance(critic, str) else getattr(critic_obj, "model_name", type(critic).__name__))

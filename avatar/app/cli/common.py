@@ -134,16 +134,17 @@ def brow_lowerer_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def add_brow_lowerer_arg(p: Any, batch: bool = False) -> None:
+def add_brow_lowerer_arg(p: Any, batch: bool = False, from_render: bool = False) -> None:
     """Add --brow-lowerer STRENGTH: the corrective AU4 brow lowerer on the head's browDown (`avatar.brow_lowerer`);
-    `batch`: the strength of the jobs whose line gives none."""
+    `batch`: the strength of the jobs whose line gives none; `from_render`: portrait's start render."""
     from avatar.brow_lowerer import BROW_LOWERER, BROW_LOWERER_MAX
 
-    where = "for jobs whose line has no brow_lowerer; default" if batch else "default"
+    where = ("for jobs whose line has no brow_lowerer; default" if batch
+             else "with --from-render, the start render's head; default" if from_render else "default")
     p.add_argument("--brow-lowerer", type=brow_lowerer_arg, default=None, metavar="STRENGTH",
                    help=f"strength 0..{BROW_LOWERER_MAX:g} of the corrective AU4 brow lowerer that draws the inner brows "
                         f"together (0 = ICT's own browDown; {where} {BROW_LOWERER:g} on the shipped head"
-                        + ("" if batch else ", none on a --head") + ")")
+                        + ("" if batch or from_render else ", none on a --head") + ")")
 
 
 def add_shading_args(p: argparse.ArgumentParser) -> None:

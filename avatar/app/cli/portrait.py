@@ -36,6 +36,8 @@ def cmd_portrait(args: argparse.Namespace) -> int:
     resolve_condition(emotion=args.emotion, intensity=args.intensity, aus=args.aus, va=va)
     if args.identity is not None and not args.from_render:
         raise AvatarInputError("--identity picks the face of the start render: add --from-render")
+    if args.brow_lowerer is not None and not args.from_render:
+        raise AvatarInputError("--brow-lowerer shapes the head of the start render: add --from-render")
     if args.model is not None:
         check_pipeline_folder(args.model)
     check_output_path(args.output.rstrip("/") + "/grid.png")
@@ -45,7 +47,7 @@ def cmd_portrait(args: argparse.Namespace) -> int:
     out = portrait(emotion=args.emotion, intensity=args.intensity, aus=args.aus, va=va, n=args.n, seed=args.seed,
                    critic_guidance=args.critic_guidance, au_guidance=args.au_guidance, best_of=args.best_of, steps=args.steps,
                    guidance_scale=args.guidance_scale, from_render=args.from_render, identity=args.identity,
-                   strength=args.strength, model=args.model, critic=args.critic, judge=judges, device=args.device,
+                   strength=args.strength, brow_lowerer=args.brow_lowerer, model=args.model, critic=args.critic, judge=judges, device=args.device,
                    progress=args.progress)
     folder = out.save(args.output)
     summary = out.to_dict()["summary"]
@@ -66,7 +68,7 @@ def cmd_portrait(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the portrait subcommand to the CLI's subparsers."""
-    from avatar.app.cli.common import EMOTION_HELP, add_judge_arg, add_renamed, identity_arg, positive_int
+    from avatar.app.cli.common import EMOTION_HELP, add_brow_lowerer_arg, add_judge_arg, add_renamed, identity_arg, positive_int
 
     p = sub.add_parser("portrait", help="diffusion portraits of an emotion / AUs / valence-arousal, scored by the judges",
                        description="Generate face portraits with an AU-conditioned diffusion model (the shipped 128x128 cascade, "
@@ -96,6 +98,7 @@ def register(sub: Any) -> None:
     p.add_argument("--from-render", action="store_true", help="start from a render of the head at the same AUs (image-to-image)")
     p.add_argument("--identity", type=identity_arg, default=None, help="with --from-render: the head's identity seed")
     p.add_argument("--strength", type=float, default=0.6, help="with --from-render: share of the noise schedule re-run (default 0.6)")
+    add_brow_lowerer_arg(p, from_render=True)
     p.add_argument("--model", default=None, help="a pipeline folder (ours, or SD + AU adapter); default: the shipped model")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("-o", "--output", required=True, help="output folder (grid.png, 0000.png ..., scores.json)")
