@@ -636,13 +636,14 @@ class GLRenderer:
         keep = ~repeat
         drawn = self._drawn_frames_and_boxes(w[keep], None if hp_all is None else hp_all[keep], chunk)
         try:
-            last: tuple[np.ndarray, np.ndarray] | None = None
-            for again in repeat:
-                if again and last is not None:
-                    yield last[0].copy(), last[1].copy()
-                else:
-                    last = next(drawn)
-                    yield last
+            kept: tuple[np.ndarray, np.ndarray] | None = None  # our own copy of a frame the next ones repeat
+            for t, again in enumerate(repeat):
+                if again and kept is not None:
+                    yield kept[0].copy(), kept[1].copy()
+                    continue
+                frame, box = next(drawn)
+                kept = (frame.copy(), box.copy()) if t + 1 < len(repeat) and repeat[t + 1] else None
+                yield frame, box
         finally:
             drawn.close()
 

@@ -53,6 +53,10 @@ def test_a_held_pose_renders_the_frames_it_would_have_drawn():
     hp[7:, 1] = 0.2                 # the head turns on frame 7 with the weights held
     with GLRenderer(options=RendererOptions(width=96, height=96)) as r:
         frames = list(r.iter_frames(w, hp))
+        scribbled = []
+        for f in r.iter_frames(w, hp):  # a consumer that draws on each frame as it streams
+            scribbled.append(f.copy())
+            f[:8] = 255
         each = [r.render(w[i], hp[i]) for i in range(len(w))]
         boxes = [b for _, b in r._frames_and_boxes(w, hp)]
     for i, (a, b) in enumerate(zip(frames, each)):
@@ -60,7 +64,9 @@ def test_a_held_pose_renders_the_frames_it_would_have_drawn():
     assert np.array_equal(frames[1], frames[0]) and not np.array_equal(frames[3], frames[2])
     assert not np.array_equal(frames[7], frames[6]), "a head turn with the weights held is a new frame"
     assert np.allclose(boxes[1], boxes[0]) and not np.allclose(boxes[7], boxes[6])
-    frames[0][:] = 0                # each repeat is its own copy: a consumer may change a frame it got
+    for i, (a, b) in enumerate(zip(scribbled, frames)):
+        assert np.array_equal(a, b), f"frame {i} carries what the consumer drew on an earlier one"
+    frames[0][:] = 0                # each repeat is its own copy: a consumer may keep and change a frame it got
     assert frames[1].any() and frames[2].any()
 
 
