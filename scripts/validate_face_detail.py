@@ -29,8 +29,10 @@ VIEWS = ("front", "three-quarter")
 
 
 def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: dict[str, bool] | None = None,
-          items: list[dict[str, Any]] | None = None) -> dict[str, dict[str, dict[str, float]]]:
-    """Return {judge: {view: {emotion: accuracy}}} over identities x intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px),
+          items: list[dict[str, Any]] | None = None,
+          views: tuple[str, ...] = VIEWS) -> dict[str, dict[str, dict[str, float]]]:
+    """Return {judge: {view: {emotion: accuracy}}} over identities x `views` (front + three-quarter unless told) x
+    intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px),
     and append to `items` one row per image and judge (identity, view, emotion, intensity, crop, the judge's
     probability of the posed emotion and its reading), for a paired before/after comparison of two runs."""
     import avatar
@@ -42,9 +44,9 @@ def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: di
 
     w = np.stack([avatar.pose(e, i) for e in EMOTIONS7 for i in (0.6, 1.0)]).astype(np.float32)
     labels = np.array([e for e in EMOTIONS7 for _ in (0.6, 1.0)])
-    hits: dict[str, dict[str, dict[str, list[bool]]]] = {j: {v: {e: [] for e in EMOTIONS7} for v in VIEWS} for j in judges}
+    hits: dict[str, dict[str, dict[str, list[bool]]]] = {j: {v: {e: [] for e in EMOTIONS7} for v in views} for j in judges}
     for ident in identities:
-        for view in VIEWS:
+        for view in views:
             opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin, **(switches or {})))
             with GLRenderer(load_head(None, identity=ident), opts) as r:
                 res = r.render_sequence(w)
@@ -103,20 +105,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--identities", default="30,45,60,70,90")
     ap.add_argument("--skin", default="medium")
+    ap.add_argument("--views", default=",".join(VIEWS),
+                    help="boxed grid's cameras, comma-separated (front, three-quarter, profile); default front,three-quarter")
     ap.add_argument("--skip-detected", action="store_true")
     ap.add_argument("--on", default="", help="Appearance switches to turn on, comma-separated (e.g. mouth_interior,eye_detail)")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
     ids = list(parse_identities(args.identities))
     t0 = time.time()
-    result: dict[str, Any] = {"identities": ids, "skin": args.skin}
+    views = tuple(v for v in args.views.split(",") if v)
+    result: dict[str, Any] = {"identities": ids, "skin": args.skin, "views": list(views)}
     judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in JUDGES}
     switches = {name: True for name in args.on.split(",") if name}
     result["switches"] = switches
     result["boxed_items"] = []
-    result["boxed"] = boxed(ids, args.skin, judges, switches, result["boxed_items"])
+    result["boxed"] = boxed(ids, args.skin, judges, switches, result["boxed_items"], views)
     for j, by in result["boxed"].items():
-        fq = {e: float(np.mean([by[v][e] for v in VIEWS])) for e in EMOTIONS7}
+        fq = {e: float(np.mean([by[v][e] for v in views])) for e in EMOTIONS7}
         print(f"boxed {j:20s} mean {np.mean(list(fq.values())):.3f}  " + " ".join(f"{e} {a:.2f}" for e, a in fq.items()))
     if not args.skip_detected:
         result["detected"] = detected(ids, args.skin, {j: make_recognizer(j, "cpu", detect_faces=True) for j in JUDGES})
