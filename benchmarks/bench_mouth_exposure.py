@@ -154,6 +154,15 @@ def _save_png(img: np.ndarray, path: str) -> None:
     os.replace(tmp, path)
 
 
+def save_results(prefix: str, frames: np.ndarray, first: np.ndarray, figures: dict[str, Any]) -> None:
+    """Write PREFIX.npz (the frames and each pixel's first vertex, for a later --compare) and PREFIX.json, each atomically."""
+    np.savez_compressed(prefix + ".tmp.npz", frames=frames, first=first)
+    os.replace(prefix + ".tmp.npz", prefix + ".npz")
+    with open(prefix + ".json.tmp", "w") as fh:
+        json.dump(figures, fh, indent=1)
+    os.replace(prefix + ".json.tmp", prefix + ".json")
+
+
 def _pooled(cells: list[dict[str, Any]], count: str, share: str) -> float:
     """Return the share `share` pooled over the cells, each weighted by its pixel count `count`."""
     px = np.array([c[count] for c in cells], float)
@@ -233,11 +242,7 @@ def main() -> None:
     _save_png(np.concatenate(rows, 0), args.output + ".png")
     _save_png(np.concatenate(mouths, 0), args.output + "_mouths.png")
     _save_png(np.concatenate(eyes, 0), args.output + "_eyes.png")
-    np.savez_compressed(args.output + ".tmp.npz", frames=stack, first=first)
-    os.replace(args.output + ".tmp.npz", args.output + ".npz")
-    with open(args.output + ".json.tmp", "w") as fh:
-        json.dump(out, fh, indent=1)
-    os.replace(args.output + ".json.tmp", args.output + ".json")
+    save_results(args.output, stack, first, out)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ test is whatever `PYTHONPATH` puts first:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from typing import Any
 
 import numpy as np
@@ -82,7 +80,7 @@ def main() -> None:
     """Render the grid, print the per-tone figures and write the JSON, the PNG grid and the frames."""
     import avatar
     from avatar.head import ICT_PARTS, default_head
-    from benchmarks.bench_mouth_exposure import _save_png, mouth_crop, render_parts
+    from benchmarks.bench_mouth_exposure import _save_png, mouth_crop, render_parts, save_results
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", required=True, help="path prefix: writes PREFIX.json, PREFIX_mouths.png, PREFIX.npz")
@@ -133,11 +131,7 @@ def main() -> None:
                           "changed_on_cheeks": int((diff[cheeks] > 0).sum()), "cheek_pixels": int(cheeks.sum())}
         print("compare:", out["compare"])
     _save_png(np.concatenate(rows, 0), args.output + "_mouths.png")
-    np.savez_compressed(args.output + ".tmp.npz", frames=stack, first=first)
-    os.replace(args.output + ".tmp.npz", args.output + ".npz")
-    with open(args.output + ".json.tmp", "w") as fh:
-        json.dump(out, fh, indent=1)
-    os.replace(args.output + ".json.tmp", args.output + ".json")
+    save_results(args.output, stack, first, out)
 
 
 if __name__ == "__main__":
