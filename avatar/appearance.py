@@ -687,14 +687,18 @@ def teeth_lingual_light(head: BlendshapeHead) -> np.ndarray:
     return (1 - (1 - TEETH_LINGUAL_SHADE) * inward).astype(np.float32)
 
 
+def _teeth_faces(head: BlendshapeHead) -> tuple[np.ndarray, int]:
+    """Return (the triangles of ICT's teeth part, indexed from its first vertex; the part's vertex count)."""
+    ta, tb = ICT_PARTS["teeth"]
+    return head.faces[((head.faces >= ta) & (head.faces < tb)).all(1)] - ta, tb - ta
+
+
 def tooth_of_vertex(head: BlendshapeHead) -> np.ndarray:
     """Return (T,) int64: which tooth (a connected piece of ICT's teeth part; 32 on ICT) each tooth vertex belongs to."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    ta, tb = ICT_PARTS["teeth"]
-    f = head.faces[((head.faces >= ta) & (head.faces < tb)).all(1)] - ta
-    n = tb - ta
+    f, n = _teeth_faces(head)
     graph = coo_matrix((np.ones(2 * len(f)), (f[:, [0, 1]].ravel(), f[:, [1, 2]].ravel())), shape=(n, n))
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
@@ -707,8 +711,7 @@ def _smoothed_over_side_teeth(head: BlendshapeHead, values: np.ndarray, times: i
     from scipy.sparse import coo_matrix, diags
 
     ta, tb = ICT_PARTS["teeth"]
-    f = head.faces[((head.faces >= ta) & (head.faces < tb)).all(1)] - ta
-    n = tb - ta
+    f, n = _teeth_faces(head)
     adj = coo_matrix((np.ones(6 * len(f)), (f[:, [0, 1, 2, 1, 2, 0]].ravel(), f[:, [1, 2, 0, 0, 1, 2]].ravel())),
                      shape=(n, n)).tocsr()
     adj.data[:] = 1.0  # an edge shared by two triangles counts once

@@ -154,9 +154,7 @@ def with_brow_lowerer(head: BlendshapeHead, strength: float = 1.0, **shape: floa
     Strength 0 returns the head itself (its deltas untouched). The field is built on the generic neutral, so every
     identity of the head (`with_identity`) keeps it. `shape`: `brow_lowerer_field`'s keywords.
     """
-    strength = float(strength)
-    if not np.isfinite(strength) or strength < 0:
-        raise AvatarInputError(f"brow_lowerer must be a strength >= 0, got {strength}")
+    strength = float(check_brow_lowerer(strength, "brow_lowerer strength"))
     if strength == 0.0:
         return head
     field = brow_lowerer_field(head, **shape)

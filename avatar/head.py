@@ -312,8 +312,8 @@ def default_head(identity: int | Any | None = None, brow_lowerer: float | None =
     `brow_lowerer`: the strength of the corrective brow lowerer layered on ICT's browDown shapes
     (`avatar.brow_lowerer`); None = the shipped default `avatar.brow_lowerer.BROW_LOWERER`, 0 = ICT's own shapes.
     """
-    from avatar.brow_lowerer import BROW_LOWERER
+    from avatar.brow_lowerer import BROW_LOWERER, check_brow_lowerer
 
-    strength = BROW_LOWERER if brow_lowerer is None else float(brow_lowerer)
+    strength = BROW_LOWERER if brow_lowerer is None else float(check_brow_lowerer(brow_lowerer))
     head = _ict_with_brow_lowerer(strength) if strength != 0 else _load_ict(str(ICT_PATH))
     return head.with_identity(identity) if identity not in (None, 0) else head

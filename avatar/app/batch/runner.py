@@ -143,13 +143,11 @@ def run_batch(manifest: str | os.PathLike, out_root: str | os.PathLike, workers:
 
     brow_lowerer = check_brow_lowerer(brow_lowerer)
     jobs = read_manifest(manifest)
-    if brow_lowerer is not None:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if brow_lowerer is not None:
         jobs = [j if j.brow_lowerer is not None else replace(j, brow_lowerer=brow_lowerer) for j in jobs]
     if cavity is False:
-        from dataclasses import replace
-
         jobs = [replace(j, cavity=False) for j in jobs]
     root = Path(out_root).expanduser()
     if root.exists() and not root.is_dir():
