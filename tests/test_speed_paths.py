@@ -289,6 +289,7 @@ def test_sequence_video_through_the_cli_keeps_every_frame(tmp_path: Path) -> Non
     ("bench_render.py", "anti-aliasing vs a 16x supersampled reference"),
     ("bench_pipeline.py", "real-time factor"),
     ("bench_gpu.py", "| loop |"),
+    ("bench_frame_parts.py", "| head |"),
 ])
 def test_benchmark_runs_in_smoke_mode(script: str, expect: str) -> None:
     # The repository on the path too, so the scripts import this checkout whether or not it is pip-installed.
