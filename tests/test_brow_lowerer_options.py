@@ -228,6 +228,25 @@ def test_manifest_field_changes_the_output(tmp_path: Path) -> None:
 
 @pytest.mark.gl
 @pytest.mark.slow
+def test_playground_fidelity_sweep_follows_the_slider() -> None:
+    """The Fidelity tab scores renders at the slider's strength: at 0 the judge reads other pixels than at the shipped
+    strength (its probability of anger moves), the summary names the strength, and 3 fails before any render."""
+    from avatar.app.playground import fidelity
+    from avatar.app.playground.state import Playground
+
+    with Playground(image_size=96) as pg:
+        choice = (["anger"], ["1.0"], "0", ["front"], ["fer2013"], 128)
+        _, shipped, note_shipped = fidelity.run_sweep(pg, *choice, brow_lowerer=BROW_LOWERER)
+        _, off, note_off = fidelity.run_sweep(pg, *choice, brow_lowerer=0)
+        assert fidelity.sweep_config(*choice[:-1], 128, "cpu", brow_lowerer=0).brow_lowerer == 0.0
+        with pytest.raises(AvatarInputError, match="0..2"):
+            fidelity.sweep_config(*choice[:-1], 128, "cpu", brow_lowerer=3)
+    assert "Brow lowerer 0 (shipped 1)" in note_off and "Brow lowerer" not in note_shipped
+    assert shipped["fer2013"][0] != off["fer2013"][0]  # "accuracy (p anger)" of one frame each: the renders differ
+
+
+@pytest.mark.gl
+@pytest.mark.slow
 def test_playground_expression_render_follows_the_slider() -> None:
     """The Expression tab at brow lowerer 0 renders what `avatar.render(..., brow_lowerer=0)` does and says so; the
     slider's start value renders the shipped head without a note."""

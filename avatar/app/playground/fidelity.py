@@ -41,11 +41,16 @@ def parse_identities(text: str | None) -> tuple[int, ...]:
 
 
 def sweep_config(emotions: Sequence[str], intensities: Sequence[str], identities: str, views: Sequence[str],
-                 judges: Sequence[str], size: Any, device: str, appearance: Any = None) -> FidelityConfig:
-    """Return the FidelityConfig of the tab's choices; raise AvatarInputError for empty choices or a sweep over the cap.
+                 judges: Sequence[str], size: Any, device: str, appearance: Any = None,
+                 brow_lowerer: Any = None) -> FidelityConfig:
+    """Return the FidelityConfig of the tab's choices; raise AvatarInputError for empty choices, a sweep over the cap or a
+    brow lowerer strength outside 0..2.
 
-    `appearance` carries the Shading group's switches (None: the library's defaults).
+    `appearance` carries the Shading group's switches (None: the library's defaults); `brow_lowerer` the Brow lowerer
+    slider's strength (None: the shipped one).
     """
+    from avatar.app.playground.shading import brow_lowerer_of
+
     from avatar.app.fidelity import FidelityConfig
 
     for what, chosen in (("emotion", emotions), ("intensity", intensities), ("view", views), ("judge", judges)):
@@ -66,7 +71,8 @@ def sweep_config(emotions: Sequence[str], intensities: Sequence[str], identities
         raise AvatarInputError(f"this sweep renders {frames} frames, over the playground's {MAX_SWEEP_FRAMES}: "
                                "choose fewer identities, views or intensities, or run `emoavatar fidelity`")
     return FidelityConfig(identities=ids, views=tuple(v for v in SWEEP_VIEWS if v in views), intensities=ints,
-                          emotions=emos, recognizers=tuple(judges), size=size_v, device=device, appearance=appearance)
+                          emotions=emos, recognizers=tuple(judges), size=size_v, device=device, appearance=appearance,
+                          brow_lowerer=brow_lowerer_of(brow_lowerer))
 
 
 def _sweep(session: Session, config: FidelityConfig) -> FidelityReport:
@@ -97,15 +103,17 @@ def table_frame(report: FidelityReport) -> pd.DataFrame:
 
 def run_sweep(pg: Playground, emotions: Sequence[str], intensities: Sequence[str], identities: str, views: Sequence[str],
               judges: Sequence[str], size: Any, progress: Callable[..., Any] | None = None,
-              appearance: Any = None) -> tuple[dict[str, tuple[str, str]], Any, str]:
+              appearance: Any = None, brow_lowerer: Any = None) -> tuple[dict[str, tuple[str, str]], Any, str]:
     """Return ({judge: (confusion-matrix PNG path, caption)}, the per-emotion table, a summary line) of a small fidelity sweep.
 
-    `appearance` sets the renders' shading switches (None: the library's; see `avatar.app.playground.shading`).
+    `appearance` sets the renders' shading switches (None: the library's; see `avatar.app.playground.shading`);
+    `brow_lowerer` the heads' brow lowerer strength 0..2 (None: the shipped one).
     """
     from avatar.app.playground.expression import judge_caption
     from avatar.app.playground.shading import describe
+    from avatar.brow_lowerer import BROW_LOWERER
 
-    config = sweep_config(emotions, intensities, identities, views, judges, size, pg.device, appearance)
+    config = sweep_config(emotions, intensities, identities, views, judges, size, pg.device, appearance, brow_lowerer)
     if progress is not None:
         progress(0.1, desc="rendering and judging")
     report = pg.run(_sweep, config)
@@ -120,11 +128,14 @@ def run_sweep(pg: Playground, emotions: Sequence[str], intensities: Sequence[str
                f"({report.frames_per_second:.1f} frames/s). Rows of each matrix: commanded emotion; columns: what the judge read.")
     if describe(appearance):
         summary += f" Shading: {describe(appearance)}."
+    if c.brow_lowerer is not None and c.brow_lowerer != BROW_LOWERER:
+        summary += f" Brow lowerer {c.brow_lowerer:g} (shipped {BROW_LOWERER:g})."
     return matrices, table_frame(report), summary
 
 
-def build(pg: Playground, shading: Any) -> None:
-    """Lay out the Fidelity tab in the current Blocks and wire its Run button; the `shading` group's choice applies to the sweep."""
+def build(pg: Playground, shading: Any, brow: Any) -> None:
+    """Lay out the Fidelity tab in the current Blocks and wire its Run button; the `shading` group's choice and the `brow`
+    slider's strength (`shading.build_brow_lowerer`) apply to the sweep's renders."""
     import gradio as gr
 
     from avatar.app.playground.errors import user_errors
@@ -154,11 +165,13 @@ def build(pg: Playground, shading: Any) -> None:
 
     @user_errors(pg.root)
     def on_run(emotions_v: list[str], intensities_v: list[str], identities_v: str, views_v: list[str], judges_v: list[str],
-               size_v: Any, shading_v: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio's idiom
+               size_v: Any, shading_v: list[str] | None, brow_v: Any,
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio's idiom
         matrices, frame, text = run_sweep(pg, emotions_v, intensities_v, identities_v, views_v, judges_v, size_v, progress,
-                                          appearance=appearance_of(shading_v))
+                                          appearance=appearance_of(shading_v), brow_lowerer=brow_v)
         shown = [gr.Image(value=matrices[n][0], label=matrices[n][1], visible=True) if n in matrices else gr.Image(value=None, visible=False)
                  for n in judges]
         return (frame, text, *shown)
 
-    button.click(on_run, [emotions, intensities, identities, views, chosen, size, shading], [table, summary, *images], api_name="fidelity")
+    button.click(on_run, [emotions, intensities, identities, views, chosen, size, shading, brow], [table, summary, *images],
+                 api_name="fidelity")

@@ -5,7 +5,7 @@ One group above the tabs applies to every render the Expression, Speech and Fide
 --shadows --no-teeth-shade` do on the command line and `appearance=` does in Python. The boxes
 start at `avatar.appearance.Appearance`'s own defaults, so an untouched page renders what `avatar.render` does.
 Beside it, the head's one switch of its shapes: the `Brow lowerer` slider (`--brow-lowerer`, `brow_lowerer=`; the
-Expression and Speech tabs' renders), starting at the shipped `avatar.brow_lowerer.BROW_LOWERER`.
+Expression, Speech and Fidelity tabs' renders), starting at the shipped `avatar.brow_lowerer.BROW_LOWERER`.
 """
 
 from __future__ import annotations
