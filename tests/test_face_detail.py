@@ -52,6 +52,26 @@ def test_teeth_turned_into_the_mouth_are_in_its_shade(head) -> None:
     assert np.all(light[: ICT_PARTS["mouth_socket"][0]] == 1.0) and np.all(light[b:] == 1.0)
 
 
+def test_teeth_are_the_32_connected_pieces_of_icts_teeth_numbered_by_lowest_vertex(head) -> None:
+    """`tooth_of_vertex` (numpy, no scipy.sparse.csgraph import at set-up) finds ICT's 32 teeth, each a connected piece
+    (no triangle spans two), numbered as scipy's `connected_components` numbers them; also on graphs with isolated
+    vertices and chains, where pointer jumping needs several rounds."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from avatar.appearance import _teeth_faces, connected_pieces, tooth_of_vertex
+
+    tooth = tooth_of_vertex(head)
+    f, n = _teeth_faces(head)
+    assert tooth.max() + 1 == 32 and (tooth[f] == tooth[f[:, :1]]).all()
+    assert (np.diff(np.array([np.flatnonzero(tooth == t)[0] for t in range(32)])) > 0).all()
+    rng = np.random.default_rng(0)
+    chain = np.array([[i, i + 1, i + 1] for i in range(40)][::-1])  # a path whose labels travel 40 steps
+    for faces, count in [(chain, 45), *((rng.integers(0, 30, (k, 3)), 30) for k in (0, 5, 12, 30))]:
+        g = coo_matrix((np.ones(3 * len(faces)), (faces.ravel(), faces[:, [1, 2, 0]].ravel())), shape=(count, count))
+        assert np.array_equal(connected_pieces(faces, count), connected_components(g, directed=False)[1])
+
+
 def test_switches_off_paint_the_old_mouth_and_eyes(head) -> None:
     old = paint_head(head, Appearance(mouth_interior=False, eye_detail=False, teeth_shade=False))
     new = paint_head(head, ON)
