@@ -69,6 +69,11 @@ class BlendshapeHead:
         name: where the head came from.
         generic_neutral: (V, 3) float32 neutral before the identity was applied.
         vertex_colors: (V, 3) float32 sRGB albedo per vertex from the file (COLOR_0 or material colours), or None.
+        combos: combination (corrective) shapes, as tuples of two or more ARKit indices: combo c moves the mesh by
+            `min(weights[i] for i in combos[c]) * combo_deltas[c]`, so it acts only when all its shapes are posed,
+            and a pose scaled by an intensity scales it alike (the shipped head's brow raisers + brow lowerer,
+            `avatar.brow_combo`). The 52 ARKit weights stay the interface.
+        combo_deltas: (C, V, 3) float32 offsets of the combos (None: no combos).
     """
 
     neutral: np.ndarray
@@ -85,6 +90,8 @@ class BlendshapeHead:
     name: str = "custom"
     generic_neutral: np.ndarray | None = None
     vertex_colors: np.ndarray | None = None
+    combos: tuple[tuple[int, ...], ...] = ()
+    combo_deltas: np.ndarray | None = None
     _device_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +112,13 @@ class BlendshapeHead:
             self.pivot = np.array([(lo[0] + hi[0]) / 2, lo[1] + 0.25 * (hi[1] - lo[1]), (lo[2] + hi[2]) / 2], np.float32)
         if self.generic_neutral is None:
             self.generic_neutral = self.neutral
+        self.combos = tuple(tuple(int(k) for k in c) for c in self.combos)
+        if any(len(c) < 2 or not all(0 <= k < len(ARKIT_NAMES) for k in c) for c in self.combos):
+            raise ShapeError(f"combos are tuples of two or more ARKit indices 0..{len(ARKIT_NAMES) - 1}, got {self.combos}")
+        if self.combos or self.combo_deltas is not None:
+            self.combo_deltas = np.ascontiguousarray(self.combo_deltas, dtype=np.float32)
+            if self.combo_deltas.shape != (len(self.combos), v, 3):
+                raise ShapeError(f"combo_deltas must have shape ({len(self.combos)}, {v}, 3), got {tuple(self.combo_deltas.shape)}")
         if self.vertex_colors is not None:
             self.vertex_colors = np.ascontiguousarray(self.vertex_colors, dtype=np.float32)
             if self.vertex_colors.shape != (v, 3):
@@ -130,6 +144,30 @@ class BlendshapeHead:
         """Return the ARKit names this head has no shape for (ICT: tongueOut)."""
         return [n for n, p in zip(ARKIT_NAMES, self.present) if not p]
 
+    @property
+    def shape_deltas(self) -> np.ndarray:
+        """Return the (52 + C, V, 3) float32 offsets every posing path blends: the ARKit deltas, then the combos'
+        (the deltas themselves when the head has no combos). Blended with `shape_weights`."""
+        if not self.combos:
+            return self.deltas
+        cached = self.__dict__.get("_shape_deltas")
+        if cached is None or cached[0] is not self.deltas or cached[1] is not self.combo_deltas:
+            cached = (self.deltas, self.combo_deltas, np.concatenate([self.deltas, self.combo_deltas]))
+            self.__dict__["_shape_deltas"] = cached
+        return cached[2]
+
+    def shape_weights(self, weights: Any) -> Any:
+        """Return (..., 52 + C) weights for `shape_deltas` from (..., 52) ARKit weights (numpy or torch): the ARKit
+        weights, then each combo's smallest weight (the weights themselves when the head has no combos)."""
+        if not self.combos:
+            return weights
+        if is_torch(weights):
+            import torch
+
+            return torch.cat([weights, *(weights[..., list(c)].amin(-1, keepdim=True) for c in self.combos)], -1)
+        w = np.asarray(weights, np.float32)
+        return np.concatenate([w, *(w[..., list(c)].min(-1, keepdims=True) for c in self.combos)], -1)
+
     # ------------------------------------------------------------------ posing
     def pose(self, weights: Any, head_pose: Any = None) -> Any:
         """Return posed vertices for ARKit weights: (52,) -> (V, 3); (B, 52) -> (B, V, 3).
@@ -143,7 +181,7 @@ class BlendshapeHead:
         w = np.asarray(weights, dtype=np.float32)
         if w.shape[-1] != len(ARKIT_NAMES):
             raise ShapeError(f"weights must have 52 ARKit columns, got shape {tuple(w.shape)}")
-        verts = blend(self.neutral, self.deltas, w)
+        verts = blend(self.neutral, self.shape_deltas, self.shape_weights(w))
         if head_pose is not None:
             verts = self.apply_head_pose(verts, head_pose)
         return verts
@@ -165,10 +203,10 @@ class BlendshapeHead:
         if key not in self._device_cache:
             self._device_cache[key] = (
                 torch.from_numpy(self.neutral).to(weights.device, weights.dtype),
-                torch.from_numpy(self.deltas).to(weights.device, weights.dtype),
+                torch.from_numpy(self.shape_deltas).to(weights.device, weights.dtype),
             )
         neutral, deltas = self._device_cache[key]
-        verts = blend(neutral, deltas, weights)
+        verts = blend(neutral, deltas, self.shape_weights(weights))
         if head_pose is not None:
             # Differentiable in the pose too (refinement and the differentiable renderer optimise it).
             hp = torch.as_tensor(head_pose).to(weights.device, weights.dtype)
@@ -220,7 +258,7 @@ class BlendshapeHead:
             face_material=self.face_material, materials=self.materials, vertex_uv=self.vertex_uv,
             landmarks68=self.landmarks68, rigid_vertices=self.rigid_vertices, identity_basis=self.identity_basis,
             pivot=self.pivot, name=f"{self.name}#identity", generic_neutral=self.generic_neutral,
-            vertex_colors=self.vertex_colors,
+            vertex_colors=self.vertex_colors, combos=self.combos, combo_deltas=self.combo_deltas,
         )
 
 
@@ -300,20 +338,28 @@ def _load_ict(path: str) -> BlendshapeHead:
 
 
 @lru_cache(maxsize=4)
-def _ict_with_brow_lowerer(strength: float) -> BlendshapeHead:
+def _ict_with_correctives(strength: float, combo: float) -> BlendshapeHead:
+    from avatar.brow_combo import with_brow_combo
     from avatar.brow_lowerer import with_brow_lowerer
 
-    return with_brow_lowerer(_load_ict(str(ICT_PATH)), strength)
+    head = _load_ict(str(ICT_PATH))
+    head = with_brow_lowerer(head, strength) if strength != 0 else head
+    return with_brow_combo(head, combo) if combo != 0 else head
 
 
-def default_head(identity: int | Any | None = None, brow_lowerer: float | None = None) -> BlendshapeHead:
+def default_head(identity: int | Any | None = None, brow_lowerer: float | None = None,
+                 brow_combo: float | None = None) -> BlendshapeHead:
     """Return the shipped ICT-FaceKit head (cached), optionally with an identity seed or coefficients.
 
     `brow_lowerer`: the strength of the corrective brow lowerer layered on ICT's browDown shapes
     (`avatar.brow_lowerer`); None = the shipped default `avatar.brow_lowerer.BROW_LOWERER`, 0 = ICT's own shapes.
+    `brow_combo`: the strength of the inner-brow-raiser + brow-lowerer combination shape (`avatar.brow_combo`);
+    None = the shipped default `avatar.brow_combo.BROW_COMBO`, 0 = none.
     """
+    from avatar.brow_combo import BROW_COMBO, check_brow_combo
     from avatar.brow_lowerer import BROW_LOWERER, check_brow_lowerer
 
     strength = BROW_LOWERER if brow_lowerer is None else float(check_brow_lowerer(brow_lowerer))
-    head = _ict_with_brow_lowerer(strength) if strength != 0 else _load_ict(str(ICT_PATH))
+    combo = BROW_COMBO if brow_combo is None else float(check_brow_combo(brow_combo))
+    head = _ict_with_correctives(strength, combo) if (strength, combo) != (0, 0) else _load_ict(str(ICT_PATH))
     return head.with_identity(identity) if identity not in (None, 0) else head

@@ -71,6 +71,11 @@ class DifferentiableHead(nn.Module):
         self.register_buffer("neutral", torch.from_numpy(head.neutral.copy()))
         self.register_buffer("generic_neutral", torch.from_numpy(np.asarray(head.generic_neutral, np.float32).copy()))
         self.register_buffer("deltas", torch.from_numpy(head.deltas.copy()))
+        # Combination shapes (`BlendshapeHead.combos`): each moves by the smallest of its ARKit weights.
+        c = len(head.combos)
+        self.register_buffer("combo_deltas", torch.from_numpy(
+            np.asarray(head.combo_deltas if c else np.zeros((0,) + head.neutral.shape), np.float32).copy()))
+        self.combos = [list(k) for k in head.combos]
         basis = head.identity_basis if head.identity_basis is not None else np.zeros((0,) + head.neutral.shape, np.float32)
         self.register_buffer("identity_basis", torch.from_numpy(np.asarray(basis, np.float32).copy()))
         self.register_buffer("pivot", torch.from_numpy(np.asarray(head.pivot, np.float32).copy()))
@@ -88,6 +93,9 @@ class DifferentiableHead(nn.Module):
         w = weights.reshape(-1, k).to(self.deltas.dtype)
         neutral = self.rest(identity)
         verts = neutral + (w @ self.deltas.reshape(k, -1)).reshape(w.shape[0], -1, 3)
+        if self.combos:
+            cw = torch.cat([w[:, k].amin(-1, keepdim=True) for k in self.combos], -1)
+            verts = verts + (cw @ self.combo_deltas.reshape(cw.shape[1], -1)).reshape(w.shape[0], -1, 3)
         if head_pose is not None:
             verts = apply_head_pose_torch(verts, head_pose.to(verts.dtype), self.pivot)
         return verts

@@ -36,5 +36,5 @@ def posed_face_points(head: BlendshapeHead, weights: np.ndarray, head_pose: np.n
     if head.landmarks68 is None:
         return head.pose(weights, head_pose)
     idx = head.landmarks68
-    pts = head.neutral[idx] + np.einsum("bk,kvc->bvc", weights, head.deltas[:, idx]).astype(np.float32)
+    pts = head.neutral[idx] + np.einsum("bk,kvc->bvc", head.shape_weights(weights), head.shape_deltas[:, idx]).astype(np.float32)
     return pts if head_pose is None else head.apply_head_pose(pts, head_pose)

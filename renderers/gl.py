@@ -529,7 +529,8 @@ class GLRenderer:
             from renderers.teeth import mouth_frame
 
             idx = self._teeth.lips
-            lips = self.head.neutral[idx] + np.einsum("k,kvc->vc", np.asarray(weights, np.float32), self.head.deltas[:, idx])
+            lips = self.head.neutral[idx] + np.einsum("k,kvc->vc", self.head.shape_weights(np.asarray(weights, np.float32)),
+                                                      self.head.shape_deltas[:, idx])
             self._write_mouth_frame(*mouth_frame(lips, pose_transform(self.head, head_pose)))
         if self._gl_attachments is not None:  # no expression moves the skull: its motion is the head pose's
             from renderers.attachments import pose_transform

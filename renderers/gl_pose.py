@@ -29,8 +29,8 @@ class GPUPose:
                  corneas: list[tuple[np.ndarray, np.ndarray]], outputs: tuple[Any, Any, Any, Any]) -> None:
         from renderers.shading import MAX_SHAPES, POSE_GROUP, attributes_compute_shader, pose_compute_shader
 
-        if len(head.deltas) > MAX_SHAPES:
-            raise ShapeError(f"gpu_pose takes at most {MAX_SHAPES} shapes, the head has {len(head.deltas)}")
+        if len(head.shape_deltas) > MAX_SHAPES:
+            raise ShapeError(f"gpu_pose takes at most {MAX_SHAPES} shapes, the head has {len(head.shape_deltas)}")
         self.ctx, self.head, self.group, self.max_shapes = ctx, head, POSE_GROUP, MAX_SHAPES
         self.pose_prog = ctx.compute_shader(pose_compute_shader())
         self.attr_prog = ctx.compute_shader(attributes_compute_shader())
@@ -73,8 +73,8 @@ class GPUPose:
         self.ints = ctx.buffer(np.concatenate(ints).astype(np.int32).tobytes())
         self.floats = ctx.buffer(np.concatenate(floats or [np.zeros(1, np.float32)]).astype(np.float32).tobytes())
         self.neutral = ctx.buffer(head.neutral.astype(np.float32).tobytes())
-        self.deltas = ctx.buffer(head.deltas.astype(np.float32).tobytes())
-        self._deltas_of = head.deltas
+        self.deltas = ctx.buffer(head.shape_deltas.astype(np.float32).tobytes())
+        self._deltas_of = head.shape_deltas
         self._eye_means = self._eye_shape_means(head)
         self._set_static_uniforms()
 
@@ -85,7 +85,7 @@ class GPUPose:
 
     def _eye_shape_means(self, head: BlendshapeHead) -> list[tuple[np.ndarray, np.ndarray]]:
         """Return per eye (neutral eyeball centre (3,), per-shape centre shift (K, 3)), float64."""
-        return [(head.neutral[ball].astype(np.float64).mean(0), head.deltas[:, ball].astype(np.float64).mean(1))
+        return [(head.neutral[ball].astype(np.float64).mean(0), head.shape_deltas[:, ball].astype(np.float64).mean(1))
                 for _, ball in self.corneas]
 
     def _set_static_uniforms(self) -> None:
@@ -103,9 +103,13 @@ class GPUPose:
         """Use another head of the same topology: its neutral (and deltas, when they differ) and its rest lengths."""
         self.head = head
         self.neutral.write(head.neutral.astype(np.float32).tobytes())
-        if head.deltas is not self._deltas_of:
-            self.deltas.write(head.deltas.astype(np.float32).tobytes())
-            self._deltas_of = head.deltas
+        if head.shape_deltas is not self._deltas_of:
+            if len(head.shape_deltas) != len(self._deltas_of):  # another number of combos: another buffer size
+                self.deltas.release()
+                self.deltas = self.ctx.buffer(head.shape_deltas.astype(np.float32).tobytes())
+            else:
+                self.deltas.write(head.shape_deltas.astype(np.float32).tobytes())
+            self._deltas_of = head.shape_deltas
         if self.wrinkles is not None:
             at = self._offsets["rest_length"] * 4
             self.floats.write(self._rest_lengths(head.neutral).tobytes(), offset=at)
@@ -115,7 +119,7 @@ class GPUPose:
         """Pose (52,) weights with an optional (6,) head pose into the vertex buffers (no host round trip)."""
         from avatar.rotations import rotation_matrix
 
-        w = np.asarray(weights, np.float32)
+        w = self.head.shape_weights(np.asarray(weights, np.float32))  # the combos' products after the 52
         active = np.flatnonzero(w)
         pp = self.pose_prog
         pp["u_active"].value = len(active)

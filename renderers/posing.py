@@ -102,12 +102,12 @@ class FramePoser:
         if self.cavity is None:
             return
         skin = self.cavity.skin
-        k = len(self.head.deltas)
+        k = len(self.head.shape_deltas)
         self._cav_skin = skin
         self._cav_neutral = self._smoothing_offset(self.head.neutral[skin][None])[0].reshape(-1)
         self._cav_shapes = np.zeros((k, 3 * len(skin)), np.float32)
         self._cav_ready = np.zeros(k, bool)
-        self._cav_deltas = self.head.deltas
+        self._cav_deltas = self.head.shape_deltas
         self._cav_sum = np.empty(3 * len(skin), np.float32)
         self._cav_tmp = np.empty(3 * len(skin), np.float32)
 
@@ -165,9 +165,10 @@ class FramePoser:
         out, tmp = buf["verts"], buf["scratch"]
         head = self.head
         np.copyto(out, head.neutral)
-        w = np.asarray(weights, np.float32)
+        w = head.shape_weights(np.asarray(weights, np.float32))
+        deltas = head.shape_deltas
         for k in np.flatnonzero(w):
-            np.multiply(head.deltas[k], w[k], out=tmp)
+            np.multiply(deltas[k], w[k], out=tmp)
             out += tmp
         if head_pose is not None:
             hp = np.asarray(head_pose, np.float64)
@@ -204,7 +205,7 @@ class FramePoser:
         """Return `out` (V,) float32 holding the cavity albedo factors (1 off the skin) of a frame posed by
         (K,) `weights` and an optional (6,) `head_pose`, whose unit vertex normals are `normals`."""
         strength, _, depth_cm = self.cavity.settings()
-        offset = self._cavity_offset(np.asarray(weights, np.float32))
+        offset = self._cavity_offset(self.head.shape_weights(np.asarray(weights, np.float32)))
         if head_pose is not None:
             hp = np.asarray(head_pose, np.float64)
             rot = rotation_matrix(hp[0], hp[1], hp[2]).astype(np.float32).reshape(3, 3)

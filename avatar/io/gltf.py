@@ -11,7 +11,9 @@ Layout (all in one buffer, every bufferView 4-byte aligned, nothing outside glTF
   (`avatar.appearance.paint_head` with `appearance`), written as linear COLOR_0, so the file shows what
   `avatar.render` shows and re-imports with its colours (`avatar.io.headfile` reads COLOR_0 back);
 - morph targets: the head's present ARKit shapes in ARKit order (ICT lacks tongueOut), named in
-  `mesh.extras.targetNames` (the convention Blender and three.js read); default `weights` zeros.
+  `mesh.extras.targetNames` (the convention Blender and three.js read), then the head's combination
+  shapes (`BlendshapeHead.combos`, named "a*b(*c)", animated with the smallest of their weights); default
+  `weights` zeros.
   POSITION deltas are sparse accessors (only the vertices a shape moves; dense when that is
   smaller): exact, 10 MB for the ICT head instead of 16 MB dense. `min_delta` (cm) drops smaller
   offsets for a smaller file (2e-4 cm: about 6 MB);
@@ -154,6 +156,10 @@ def build_gltf(seq: SequenceLike | None, head: BlendshapeHead | None = None, *, 
     attributes["COLOR_0"] = b.accessor(srgb_to_linear(paint_head(head, appearance)), "VEC3", ARRAY_BUFFER)
     present = [k for k in range(len(ARKIT_NAMES)) if head.present[k]]
     targets = [{"POSITION": b.morph_positions(head.deltas[k], min_delta)} for k in present]
+    # Combination shapes (`BlendshapeHead.combos`) as further targets, named "a*b(*c)"; the animation drives each by
+    # the smallest of its weights (a player that sets weights by hand sets that too).
+    targets += [{"POSITION": b.morph_positions(d, min_delta)} for d in (head.combo_deltas if head.combos else [])]
+    target_names = [ARKIT_NAMES[k] for k in present] + ["*".join(ARKIT_NAMES[k] for k in c) for c in head.combos]
     index_type = np.uint16 if head.num_vertices < 65535 else np.uint32  # 65535 is reserved (primitive restart)
     parts = list(enumerate(head.materials)) if materials else [(None, "")]
     mats, primitives = [], []
@@ -175,7 +181,7 @@ def build_gltf(seq: SequenceLike | None, head: BlendshapeHead | None = None, *, 
             prim["targets"] = targets
         primitives.append(prim)
     pivot = [float(x) for x in np.asarray(head.pivot, np.float32)]
-    extras: dict[str, Any] = {"targetNames": [ARKIT_NAMES[k] for k in present], "emoavatar": {"pivot": pivot}}
+    extras: dict[str, Any] = {"targetNames": target_names, "emoavatar": {"pivot": pivot}}
     for key in ("landmarks68", "rigid_vertices"):
         if getattr(head, key, None) is not None:
             extras["emoavatar"][key] = [int(i) for i in getattr(head, key)]
@@ -193,7 +199,7 @@ def build_gltf(seq: SequenceLike | None, head: BlendshapeHead | None = None, *, 
     if mats:
         doc["materials"] = mats
     if seq is not None and len(seq):
-        animation = _animation(b, seq, present, pivot, interpolation)
+        animation = _animation(b, seq, present, pivot, interpolation, head)
         if animation["channels"]:
             doc["animations"] = [animation]
     doc["bufferViews"] = b.views
@@ -202,7 +208,8 @@ def build_gltf(seq: SequenceLike | None, head: BlendshapeHead | None = None, *, 
     return doc, bytes(b.blob)
 
 
-def _animation(b: _Buffer, seq: SequenceLike, present: list[int], pivot: list[float], interpolation: str) -> dict[str, Any]:
+def _animation(b: _Buffer, seq: SequenceLike, present: list[int], pivot: list[float], interpolation: str,
+               head: BlendshapeHead) -> dict[str, Any]:
     """Return the animation: weights on the mesh node; rotation and translation on the pivot when posed."""
     times = (np.arange(len(seq), dtype=np.float64) / seq.fps).astype(np.float32)
     t_acc = b.accessor(times, "SCALAR", minmax=True)
@@ -214,7 +221,9 @@ def _animation(b: _Buffer, seq: SequenceLike, present: list[int], pivot: list[fl
         channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
 
     if present:
-        add(b.accessor(seq.weights[:, present].reshape(-1), "SCALAR"), 2, "weights")
+        w = np.asarray(seq.weights, np.float32)
+        combos = head.shape_weights(w)[:, len(ARKIT_NAMES):]  # (T, C): each combo's smallest weight
+        add(b.accessor(np.concatenate([w[:, present], combos], 1).reshape(-1), "SCALAR"), 2, "weights")
     if seq.head_pose is not None:
         add(b.accessor(head_pose_quaternions(seq.head_pose), "VEC4"), 1, "rotation")
         add(b.accessor(seq.head_pose[:, 3:6].astype(np.float32) + np.float32(pivot), "VEC3"), 1, "translation")

@@ -287,7 +287,13 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
     deltas = np.zeros((len(ARKIT_NAMES), len(neutral), 3), np.float64)
     present = np.zeros(len(ARKIT_NAMES), bool)
     unknown: list[str] = []
+    combos: dict[tuple[int, ...], np.ndarray] = {}
     for name, base, d in parts.deltas:
+        names = [arkit_name(n) for n in name.split("*")] if "*" in name else None
+        if names and None not in names:  # a combination shape "a*b(*c)" (written by avatar.io.gltf)
+            key = tuple(ARKIT_NAMES.index(n) for n in names)
+            combos.setdefault(key, np.zeros((len(neutral), 3), np.float64))[base: base + len(d)] += d
+            continue
         k = arkit_name(name)
         if k is None:
             unknown.append(name)
@@ -304,6 +310,7 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
         centre, rcentre = (lo + hi) / 2, (rlo + rhi) / 2
         neutral = (neutral - centre) * scale + rcentre
         deltas *= scale
+        combos = {k: c * scale for k, c in combos.items()}
         pivot = None if pivot is None else (np.asarray(pivot) - centre) * scale + rcentre
     uv = np.concatenate(parts.uvs) if all(u is not None for u in parts.uvs) else None
     colours = np.concatenate(parts.colours)
@@ -323,25 +330,31 @@ def read_head_file(path: str | os.PathLike, allow_missing: bool = False, shapes_
         landmarks68=np.asarray(landmarks, np.int32) if valid(landmarks) and len(landmarks) == 68 else None,
         rigid_vertices=np.asarray(rigid, np.int32) if valid(rigid) else None,
         pivot=None if pivot is None else np.asarray(pivot, np.float32), name=p.name, vertex_colors=vertex_colors,
+        combos=tuple(combos), combo_deltas=np.asarray(list(combos.values()), np.float32) if combos else None,
     )
 
 
 def load_head(path: str | os.PathLike | None = None, identity: int | Any | None = None, allow_missing: bool = False,
-              brow_lowerer: float | None = None) -> BlendshapeHead:
+              brow_lowerer: float | None = None, brow_combo: float | None = None) -> BlendshapeHead:
     """Return a head: the default (path None), or a user's glTF/GLB/OBJ whose morph targets carry ARKit names.
 
     `brow_lowerer` is the strength of the corrective brow lowerer (`avatar.brow_lowerer`): None keeps each head's
     default (the shipped head's `BROW_LOWERER`; a user's head keeps its own shapes), a number applies that strength
-    (to a user's head too, when it has 68 landmarks). Raises `AvatarInputError` listing the missing ARKit shapes
-    when the file lacks some.
+    (to a user's head too, when it has 68 landmarks); `brow_combo`, the strength of the AU1+4 combination shape
+    (`avatar.brow_combo`), likewise. Raises `AvatarInputError` listing the missing ARKit shapes when the file lacks
+    some.
     """
     if path is None or str(path) in ("", "default", "ict", "ict-facekit"):
-        return default_head(identity, brow_lowerer=brow_lowerer)
+        return default_head(identity, brow_lowerer=brow_lowerer, brow_combo=brow_combo)
     head = read_head_file(path, allow_missing=allow_missing)
     if brow_lowerer:
         from avatar.brow_lowerer import with_brow_lowerer
 
         head = with_brow_lowerer(head, brow_lowerer)
+    if brow_combo:
+        from avatar.brow_combo import with_brow_combo
+
+        head = with_brow_combo(head, brow_combo)
     return head.with_identity(identity)
 
 
