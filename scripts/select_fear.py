@@ -5,10 +5,13 @@ held-out face-api, which answered surprise (docs/legibility.md, end of 2026-12-0
 shipped fear's AUs (`generators/data/arkit_prototypes_v3.json`, "aus") towards what tells fear apart in photographs:
 a smaller jaw drop, a stronger lip stretch and brow knit, flatter brows, tense lower lids, lower teeth. A variant is
 posed as `ActionUnits(aus).scaled(i).to_arkit()`, which is exactly `avatar.pose("fear", i)` for the shipped AUs.
-Surprise (unchanged) is read alongside as a reference.
+`--heads` poses them on heads with a brow combination shape (`avatar.brow_combo`, `HEADS`: fear's upper face made
+unlike surprise's in geometry); the shipped surprise and sad are read alongside on each head as references (the
+1+4 form changes sad; the 1+2+4 form leaves it alone).
 
 - **selection** (default): fer2013 and face-classification, identities 101, 110, 120, 130, 140, crops 0.8 / 0.9 / 1.0;
-- **validation** (`--judges face-api --identities 30,45,60,70,90 --crops 0.9,1.0 --variants base,NAME`): held out.
+- **validation** (`--judges face-api --identities 30,45,60,70,90 --crops 0.9,1.0 --variants base,NAME`): held out
+  (or, for a head setting made the default, `scripts/validate_face_detail.py` before/after: every emotion).
 
 Both: GL 256 px, medium skin, front + three-quarter, intensities 0.6 / 1.0.
 
@@ -60,46 +63,93 @@ def variant_aus(name: str) -> dict[str, float]:
     return {k: float(v) for k, v in aus.items() if v > 0}
 
 
+# Heads the variants are posed on: the AU1+4 combination shape (`avatar.brow_combo`) at a strength and shape;
+# "none" = no combination shape (the head before it).
+HEADS: dict[str, dict[str, Any]] = {
+    "none": {"s": 0.0},
+    # Round 1: the combination of 1+4 (fear's and sad's brows; 3.5 mm up, 1.5 mm in, outer share 0.15 at s 1).
+    "combo": {"s": 1.0, "combo": "1+4"},
+    "combo 2": {"s": 2.0, "combo": "1+4"},
+    "combo up 0.6": {"s": 1.0, "combo": "1+4", "up_cm": 0.6},
+    "combo up 0.6 in 0.3": {"s": 1.0, "combo": "1+4", "up_cm": 0.6, "medial_cm": 0.3},
+    "combo in 0.3": {"s": 1.0, "combo": "1+4", "medial_cm": 0.3},
+    # Round 2: the combination of 1+2+4 (fear's brow alone: sad is unchanged); fear poses it at min(AU1, AU2, AU4),
+    # 0.45 at intensity 1.
+    "c124 up 0.6": {"s": 1.0, "up_cm": 0.6},
+    "c124 up 0.9": {"s": 1.0, "up_cm": 0.9},
+    "c124 up 0.9 flat": {"s": 1.0, "up_cm": 0.9, "outer_share": 0.5},
+    "c124 up 0.9 in 0.4": {"s": 1.0, "up_cm": 0.9, "medial_cm": 0.4},
+    "c124 up 1.2 in 0.4": {"s": 1.0, "up_cm": 1.2, "medial_cm": 0.4},
+    # Round 3: stronger, and with the AU variants above.
+    "c124 up 1.5 in 0.5": {"s": 1.0, "up_cm": 1.5, "medial_cm": 0.5},
+}
+# Round 4, the tie-break: "none" and "c124 up 1.2 in 0.4" with variants base and "lids 7" on five more selection
+# identities (--identities 105,115,125,135,139). The pick, "c124 up 1.2 in 0.4" with fear's AUs unchanged, lost at
+# three-quarter on the held-out judge: not shipped (avatar.brow_combo.BROW_COMBO = 0; docs/legibility.md).
+# Read alongside every head: the shipped surprise (which the combination shape leaves alone) and sad (1+4: it
+# changes sad on purpose).
+REFERENCES = ("surprise", "sad")
+
+
+def make_head(setting: str, identity: int) -> Any:
+    """The shipped head (its brow lowerer) with the combination shape of `HEADS[setting]`, at an identity."""
+    from avatar.brow_combo import with_brow_combo
+    from avatar.head import default_head
+
+    kw = dict(HEADS[setting])
+    s = kw.pop("s")
+    return with_brow_combo(default_head(brow_combo=0), s, **kw).with_identity(identity)
+
+
 def read(variants: list[str], identities: list[int], judges: dict[str, Any], crops: tuple[float, ...],
-         skin: str = "medium") -> dict[str, Any]:
+         skin: str = "medium", heads: tuple[str, ...] = ("none",)) -> dict[str, Any]:
     """Return {judge: {label: {view: {"accuracy", "readings"}}}} over identities x views x intensities x crops, where
-    label is each fear variant and "surprise" (the shipped surprise)."""
+    label is "VARIANT" (each fear variant) or "surprise" / "sad" (the shipped ones), suffixed " @HEAD" for each head
+    setting in `heads` but the first when there are several."""
     import avatar
     from avatar.appearance import Appearance
     from avatar.emotion import EMOTIONS
     from avatar.facs import ActionUnits
-    from avatar.io.headfile import load_head
     from renderers.gl import GLRenderer
     from renderers.options import RendererOptions
 
-    labels = [*variants, "surprise"]
+    hits: dict[str, dict[str, dict[str, list[str]]]] = {j: {} for j in judges}
+    names = [*variants, *REFERENCES]
     poses = [ActionUnits(variant_aus(v)).scaled(i).to_arkit() for v in variants for i in INTENSITIES]
-    poses += [avatar.pose("surprise", i) for i in INTENSITIES]
-    target = np.array(["fear"] * (2 * len(variants)) + ["surprise"] * 2)
-    lab = np.array([lb for lb in labels for _ in INTENSITIES])
+    poses += [avatar.pose(e, i) for e in REFERENCES for i in INTENSITIES]
     w = np.stack(poses).astype(np.float32)
-    hits: dict[str, dict[str, dict[str, list[str]]]] = {j: {lb: {v: [] for v in VIEWS} for lb in labels} for j in judges}
-    for ident in identities:
-        for view in VIEWS:
-            opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin))
-            with GLRenderer(load_head(None, identity=ident), opts) as r:
-                res = r.render_sequence(w)
-            b = res.face_boxes.astype(np.float64)
-            c, half0 = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) / 2
-            for jn, judge in judges.items():
-                for s in crops:
-                    boxes = np.concatenate([c - half0 * s, c + half0 * s], 1).astype(np.float32)
-                    p = np.asarray(judge(res.images, boxes=boxes).emotion_probs)
-                    pred = [EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)]
-                    for k, lb in enumerate(lab):
-                        hits[jn][lb][view].append(pred[k])
+    for h in heads:
+        suffix = f" @{h}" if len(heads) > 1 else ""
+        labels = [f"{n}{suffix}" for n in names]
+        target = ["fear" if n in variants else n for n in names for _ in INTENSITIES]
+        lab = [lb for lb in labels for _ in INTENSITIES]
+        for j in judges:
+            for lb in labels:
+                hits[j][lb] = {v: [] for v in VIEWS}
+        for ident in identities:
+            head = make_head(h, ident)
+            for view in VIEWS:
+                opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin))
+                with GLRenderer(head, opts) as r:
+                    res = r.render_sequence(w)
+                b = res.face_boxes.astype(np.float64)
+                c, half0 = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) / 2
+                for jn, judge in judges.items():
+                    for s in crops:
+                        boxes = np.concatenate([c - half0 * s, c + half0 * s], 1).astype(np.float32)
+                        p = np.asarray(judge(res.images, boxes=boxes).emotion_probs)
+                        pred = [EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)]
+                        for k, lb in enumerate(lab):
+                            hits[jn][lb][view].append((pred[k], target[k]))
     out: dict[str, Any] = {}
     for jn, by in hits.items():
         out[jn] = {}
-        for k, lb in enumerate(labels):
-            t = target[2 * k]
-            out[jn][lb] = {v: {"accuracy": float(np.mean([x == t for x in reads])),
-                               "readings": {e: reads.count(e) for e in sorted(set(reads))}} for v, reads in by[lb].items()}
+        for lb, per_view in by.items():
+            out[jn][lb] = {}
+            for v, reads in per_view.items():
+                preds = [p for p, _ in reads]
+                out[jn][lb][v] = {"accuracy": float(np.mean([p == t for p, t in reads])),
+                                  "readings": {e: preds.count(e) for e in sorted(set(preds))}}
     return out
 
 
@@ -113,6 +163,7 @@ def main() -> None:
     ap.add_argument("--judges", default="fer2013,face-classification")
     ap.add_argument("--crops", default="0.8,0.9,1.0")
     ap.add_argument("--skin", default="medium")
+    ap.add_argument("--heads", default="none", help=f"head settings, comma-separated, from: {', '.join(HEADS)}")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
     variants = [v for v in args.variants.split(",") if v]
@@ -120,17 +171,19 @@ def main() -> None:
     crops = tuple(float(x) for x in args.crops.split(","))
     judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in args.judges.split(",")}
     t0 = time.time()
-    res = read(variants, ids, judges, crops, args.skin)
-    for lb in [*variants, "surprise"]:
+    heads = tuple(h for h in args.heads.split(",") if h)
+    res = read(variants, ids, judges, crops, args.skin, heads)
+    for lb in res[next(iter(judges))]:
         cells = []
         for jn in judges:
             f, t = res[jn][lb]["front"]["accuracy"], res[jn][lb]["three-quarter"]["accuracy"]
             cells.append(f"{jn} {f:.2f}/{t:.2f}")
         mean = np.mean([res[jn][lb][v]["accuracy"] for jn in judges for v in VIEWS])
-        print(f"{lb:18s} mean {mean:.3f}  " + "  ".join(cells) + f"  3/4 {res[next(iter(judges))][lb]['three-quarter']['readings']}")
+        print(f"{lb:30s} mean {mean:.3f}  " + "  ".join(cells) + f"  3/4 {res[next(iter(judges))][lb]['three-quarter']['readings']}")
     print(f"{time.time() - t0:.0f} s")
     result = {"identities": ids, "judges": list(judges), "crops": list(crops), "skin": args.skin, "views": list(VIEWS),
-              "intensities": list(INTENSITIES), "variants": {v: variant_aus(v) for v in variants}, "accuracy": res}
+              "intensities": list(INTENSITIES), "variants": {v: variant_aus(v) for v in variants},
+              "heads": {h: HEADS[h] for h in heads}, "accuracy": res}
     with open(args.output, "w") as f:
         json.dump(result, f, indent=1)
 
