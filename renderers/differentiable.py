@@ -38,7 +38,7 @@ from renderers.edge_antialias import EDGE_MODES, edge_antialias, face_adjacency
 from renderers.fragments import (Fragments, VisibilityRasterizer, barycentric_fragments, interpolate, pixel_centres, project,
                                  vertex_normals_torch)
 from renderers.options import renderer_albedo, renderer_exposure
-from renderers.lighting import Lighting, light_colours, light_directions, light_specular
+from renderers.lighting import Lighting, key_gain, light_colours, light_directions, light_specular
 from renderers.options import RendererOptions
 from renderers.shading import (GAMMA, SHADOW_BIAS, SHADOW_MIN_COS, SHADOW_NORMAL_OFFSET_CM, SHADOW_SLOPE_BIAS, SkinInputs,
                                 cornea_normals_torch, highlight_white, shade_torch, wrinkle_amplitude_torch)
@@ -221,7 +221,7 @@ class HeadShader(nn.Module):
         return shade_strands_torch(px[:, 0:3], px[:, 3:6], px[:, 6:9], px[:, 9:12], px[:, 12:14], px[:, 14:15], eye=self.eye,
                                    key_dir=self.key_dir, fill_dir=self.fill_dir, rim_dir=self.rim_dir, key_rgb=self.key_rgb,
                                    fill_rgb=self.fill_rgb, rim_rgb=self.rim_rgb, ambient=self.ambient,
-                                   spec_scale=1.0 / max(float(self.exposure), 1e-6))
+                                   spec_scale=1.0 / max(key_gain(self.lighting, self.exposure), 1e-6))
 
 
 class DifferentiableRenderer(nn.Module):

@@ -27,7 +27,7 @@ from renderers.corneas import cornea_groups, gloss_weights
 from renderers.drawn_faces import drawn_faces, two_sided_faces
 from renderers.face_boxes import face_boxes_of_points, face_points, posed_face_points
 from renderers.gl_context import create_context, is_software_rasterizer, make_current, release_context
-from renderers.lighting import Lighting, light_colours, light_directions, light_specular
+from renderers.lighting import Lighting, key_gain, light_colours, light_directions, light_specular
 from renderers.options import ANTIALIAS_MODES, RendererOptions, renderer_albedo, renderer_exposure
 from renderers.posing import held_frames
 from renderers.shading import linear_albedo
@@ -379,7 +379,7 @@ class GLRenderer:
         if getattr(self, "_gl_attachments", None) is not None:
             lights = dict(light_directions(light, cam))
             lights.update(light_colours(light, exposure))
-            lights["spec_scale"] = 1.0 / max(float(exposure), 1e-6)
+            lights["spec_scale"] = 1.0 / max(key_gain(light, exposure), 1e-6)
             self._gl_attachments.set_uniforms(cam.view_matrix(), cam.projection_matrix(self.options.width / self.options.height),
                                               tuple(float(x) for x in cam.eye), lights)
 

@@ -15,6 +15,15 @@ import numpy as np
 from renderers.cameras import Camera
 
 
+LIFT_CONTRAST = 0.4
+"""Default of `Lighting.lift_contrast` (issue 19): a face darker than the medium tone takes its exposure's lift g mostly in
+the key (x g ** 1.4; dark x4.2) and less in the fill and ambient (x g ** 0.6; dark x1.9), the rim x g: a higher
+key-to-fill ratio (dark x2.3, brown x1.5) that models the face's form with light and shadow, as a photographer lights
+dark skin, instead of flattening it with an even lift. Medium and lighter faces (gain 1) are unchanged. Chosen by the
+selection judges among 0 / 0.25 / 0.4 / 0.6 on dark and brown skin, capped by the look (0.6 put a dark face's cheek
+at 0.76 of a brown one's and read as brown); held-out check and figures in docs/legibility.md."""
+
+
 @dataclass(frozen=True)
 class Lighting:
     """Directional key, fill and rim lights (directions towards the light, world space) plus ambient."""
@@ -29,6 +38,11 @@ class Lighting:
     rim_rgb: tuple[float, float, float] = (0.35, 0.35, 0.38)
     ambient: tuple[float, float, float] = (0.10, 0.10, 0.10)
     specular: float = 0.12
+    lift_contrast: float = LIFT_CONTRAST
+    """How the exposure's lift for a face darker than the medium tone is shared between the lights (`light_colours`):
+    with gain g, the key takes g ** (1 + lift_contrast), the fill and ambient g ** (1 - lift_contrast), the rim g.
+    0 lifts every light alike; more gives the lifted face a higher key-to-fill ratio. A face with gain 1 (medium and
+    lighter, or `auto_exposure` off) is lit the same by every value."""
 
 
 def _unit(v: Iterable[float]) -> tuple[float, ...]:
@@ -37,16 +51,26 @@ def _unit(v: Iterable[float]) -> tuple[float, ...]:
 
 
 def light_colours(lighting: Lighting, exposure: float = 1.0) -> dict[str, tuple[float, ...]]:
-    """Return {"key_rgb", "fill_rgb", "rim_rgb", "ambient"} of `lighting` times `exposure` (both renderers use this)."""
-    return {name: tuple(float(x) * exposure for x in getattr(lighting, name)) for name in ("key_rgb", "fill_rgb", "rim_rgb", "ambient")}
+    """Return {"key_rgb", "fill_rgb", "rim_rgb", "ambient"} of `lighting` under the gain `exposure`: the rim times
+    `exposure`, the key times `exposure ** (1 + c)` and the fill and ambient times `exposure ** (1 - c)`, c being
+    `lighting.lift_contrast` (both renderers use this)."""
+    c = float(lighting.lift_contrast)
+    gains = {"key_rgb": exposure ** (1.0 + c), "fill_rgb": exposure ** (1.0 - c), "rim_rgb": exposure, "ambient": exposure ** (1.0 - c)}
+    return {name: tuple(float(x) * gains[name] for x in getattr(lighting, name)) for name in gains}
+
+
+def key_gain(lighting: Lighting, exposure: float = 1.0) -> float:
+    """Return the factor `light_colours` puts on the key: `exposure ** (1 + lighting.lift_contrast)`."""
+    return float(exposure) ** (1.0 + float(lighting.lift_contrast))
 
 
 def light_specular(lighting: Lighting, exposure: float = 1.0) -> float:
-    """Return the skin's Blinn strength under lights gained by `exposure`: `lighting.specular / exposure`, so the
+    """Return the skin's Blinn strength under lights gained by `exposure`: `lighting.specular / key_gain`, so the
     highlight (specular x key) stays as bright as at gain 1 while the diffuse light rises. A photographer softens the
-    specular on a face lit up for its tone: highlights scaled with the key made an exposed dark face look oily
-    (both renderers use this)."""
-    return float(lighting.specular) / max(float(exposure), 1e-6)
+    specular on a face lit up for its tone: highlights scaled with the key made an exposed dark face look oily, and
+    with the key's extra share of the lift (`Lighting.lift_contrast`) they drew light lines between the crow's feet
+    (both renderers use this; the hair's and clothing's highlights take the same `1 / key_gain`)."""
+    return float(lighting.specular) / max(key_gain(lighting, exposure), 1e-6)
 
 
 def light_directions(lighting: Lighting, camera: Camera) -> dict[str, tuple[float, ...]]:

@@ -12,7 +12,7 @@ towards the root). Per fragment (linear light; `t` the strand direction made per
     spec    = h * (PRIMARY kk(t + n (SHIFT_1 + JITTER (s - 0.5)))^POWER_1 + SECONDARY albedo' kk(t + n SHIFT_2)^POWER_2)
     lin     = albedo' (ambient + key K + fill F) + rim R albedo' + spec K   (the skin's wrapped diffuse and rim)
 
-and the skin's tone curve. The highlights are divided by the lights' exposure gain (`u_spec_scale`), as the
+and the skin's tone curve. The highlights are divided by the key light's gain (`u_spec_scale`, `renderers.lighting.key_gain`), as the
 skin's are (`renderers.lighting.light_specular`): lights lifted for dark skin leave the hair's sheen where it was.
 Cloth (hairness 0) takes the diffuse and rim terms only. `vertex_shader()` / `fragment_shader()` are what
 `renderers.gl.GLRenderer` compiles for its attachment draws; `shade_strands_torch` is the same in torch for
@@ -151,7 +151,7 @@ def shade_strands_torch(normals: torch.Tensor, world: torch.Tensor, tangents: to
     """Return (N, 3) sRGB colours in [0, 1]: `fragment_shader()`'s formulas in torch, differentiable.
 
     normals, world, tangents, albedo_linear: (N, 3) interpolated; strand (N, 2); hairness (N, 1); the rest (3,)
-    as in `renderers.shading.shade_torch`; spec_scale: 1 / the lights' exposure gain (`u_spec_scale`).
+    as in `renderers.shading.shade_torch`; spec_scale: 1 / the key light's gain (`u_spec_scale`, `renderers.lighting.key_gain`).
     """
     import torch
 

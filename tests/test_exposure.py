@@ -77,12 +77,70 @@ def test_a_dark_face_gets_more_light_and_a_medium_or_light_one_does_not() -> Non
 
 
 def test_the_highlight_does_not_grow_with_the_lift() -> None:
-    """The specular is softened by the gain: a lit-up dark face is not made shinier than an unlifted one."""
-    from renderers.lighting import Lighting, light_specular
+    """The specular is softened by the key's gain: a lit-up dark face's highlight (specular x key) is as bright as an
+    unlifted face's, though its key takes more than the plain lift (`Lighting.lift_contrast`); the hair's highlight
+    scale is the same 1 / key gain. Scaled with the key, the highlight made a lifted dark face oily and drew light lines
+    between the crow's feet (tests/test_wrinkles.py)."""
+    from renderers.lighting import Lighting, key_gain, light_colours, light_specular
 
     light = Lighting()
     gain = skin_exposure("dark")
-    assert light_specular(light, gain) * gain == pytest.approx(light.specular)
+    key = light_colours(light, gain)["key_rgb"][0] / light.key_rgb[0]
+    assert key == pytest.approx(key_gain(light, gain)) and key > gain
+    assert light_specular(light, gain) * key == pytest.approx(light.specular)
+    assert light_specular(light, 1.0) == light.specular
+
+
+def test_the_lift_goes_more_to_the_key_than_to_the_fill() -> None:
+    """`Lighting.lift_contrast` (issue 19): a dark face's lift raises its key more than its fill and ambient, so the
+    lifted face keeps a photographer's key-to-fill ratio (x g ** 2c higher than the rig's own), and the rim (its
+    separation from the backdrop) takes the plain gain; a face with gain 1 (medium, light) is lit alike by every value."""
+    from renderers.lighting import LIFT_CONTRAST, Lighting, light_colours
+
+    light = Lighting()
+    assert light.lift_contrast == LIFT_CONTRAST > 0
+    g = skin_exposure("dark")
+    lit = light_colours(light, g)
+    key, fill = lit["key_rgb"][0] / light.key_rgb[0], lit["fill_rgb"][0] / light.fill_rgb[0]
+    assert key == pytest.approx(g ** (1 + LIFT_CONTRAST)) and fill == pytest.approx(g ** (1 - LIFT_CONTRAST))
+    assert lit["ambient"][0] / light.ambient[0] == pytest.approx(fill)
+    assert lit["rim_rgb"][0] / light.rim_rgb[0] == pytest.approx(g)
+    assert key / fill == pytest.approx(g ** (2 * LIFT_CONTRAST)) and key / fill > 2.0  # dark: key-to-fill x2.3
+    flat = light_colours(Lighting(lift_contrast=0.0), g)
+    assert all(v == pytest.approx(g * x) for name, vals in flat.items() for v, x in zip(vals, getattr(light, name)))
+    for c in (0.0, 0.4, 1.0):
+        assert light_colours(Lighting(lift_contrast=c), 1.0) == light_colours(Lighting(lift_contrast=0.0), 1.0)
+
+
+@pytest.mark.slow
+def test_lift_contrast_models_a_dark_face_and_leaves_medium_alone() -> None:
+    """Rendered: a medium face is the same image under any `lift_contrast` (its gain is 1); a dark face under the
+    default is brighter on its key-lit side than with the lift shared alike, darker in the fill's shadow on the other
+    side of its nose, and its neutral cheek stays darker than a brown one's (the order test above holds too)."""
+    from renderers.lighting import Lighting
+
+    def render(skin: str, c: float | None) -> tuple[np.ndarray, np.ndarray]:
+        light = Lighting() if c is None else Lighting(lift_contrast=c)
+        opts = RendererOptions(width=128, height=128, samples=0, appearance=Appearance(skin=skin), lighting=light)
+        neutral = np.zeros(52, np.float32)
+        with GLRenderer(options=opts) as gl:
+            return gl.render(neutral).astype(np.float64), gl.face_boxes(neutral)[0]
+
+    assert np.array_equal(render("medium", None)[0], render("medium", 0.0)[0])
+    (shared, box), (default, _) = render("dark", 0.0), render("dark", None)
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    y = (default[..., :3] / 255.0) ** 2.2 @ np.array([0.2126, 0.7152, 0.0722])
+    y0_ = (shared[..., :3] / 255.0) ** 2.2 @ np.array([0.2126, 0.7152, 0.0722])
+    rows = slice(int(y0 + 0.45 * h), int(y0 + 0.70 * h))
+    # The key comes from the head's left (image right, `Lighting.key_dir` x > 0), the fill from its right.
+    key_side = slice(int(x0 + 0.66 * w), int(x0 + 0.74 * w))
+    fill_side = slice(int(x0 + 0.26 * w), int(x0 + 0.34 * w))
+    ratio = y[rows, key_side].mean() / y[rows, fill_side].mean()
+    ratio0 = y0_[rows, key_side].mean() / y0_[rows, fill_side].mean()
+    assert y[rows, key_side].mean() > 1.1 * y0_[rows, key_side].mean()
+    assert ratio > ratio0
+    assert _cheek_luminance(default, box) < 0.8 * _cheek_luminance(render("brown", None)[0], box)
 
 
 @pytest.mark.slow

@@ -1,0 +1,96 @@
+"""Prints how the selection judges read dark and brown skin under ways of lighting a lifted face (issue 19): the
+grid behind `renderers.lighting.LIFT_CONTRAST` and docs/legibility.md's "Dark skin: why it loses surprise and sad".
+
+Selection only: `fer2013` and `face-classification` on identities 101, 110, 120, 130, 140 (never face-api, never the
+held-out identities), GL 256 px, front + three-quarter, the seven emotions at intensities 0.6 / 1.0, the renderer's face
+box at crops 0.9 / 1.0 (280 readings per judge and cell; one reading is 0.36 points). Each variant is a set of
+`RendererOptions` fields over the shipped defaults; `Lighting.lift_contrast` 0 is the lighting before this change.
+
+    PYTHONPATH=. nice -n 10 python scripts/select_lift_contrast.py --skins dark,brown --contrasts 0,0.25,0.4,0.6
+    PYTHONPATH=. nice -n 10 python scripts/select_lift_contrast.py --skins dark,medium --contrasts 0 --diagnostics
+
+`--diagnostics` adds the readings that say why (they are not candidates: each breaks the issue's rule or the user's
+choice): exposure power 1 (every tone at the medium tone's luminance, withdrawn as whitening), exposure power 0.75, and a
+mid-grey (0.25) backdrop in place of the default near-white one. The held-out check of the pick is
+`scripts/validate_face_detail.py` (face-api, identities 0, 7, 21, 80, 95 and 30, 45, 60, 70, 90).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+EMOTIONS7 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
+SELECT_IDS = (101, 110, 120, 130, 140)
+JUDGES = ("fer2013", "face-classification")
+VIEWS = ("front", "three-quarter")
+
+
+def read(ids: tuple[int, ...], skin: str, judges: dict[str, Any], **options: Any) -> dict[str, dict[str, float]]:
+    """Return {judge: {emotion: accuracy}} over ids x VIEWS x intensities 0.6 / 1.0 x crops 0.9 / 1.0, rendered with
+    `RendererOptions(**options)` over the defaults."""
+    import avatar
+    from avatar.appearance import Appearance
+    from avatar.emotion import EMOTIONS
+    from avatar.io.headfile import load_head
+    from renderers.gl import GLRenderer
+    from renderers.options import RendererOptions
+
+    w = np.stack([avatar.pose(e, i) for e in EMOTIONS7 for i in (0.6, 1.0)]).astype(np.float32)
+    labels = np.array([e for e in EMOTIONS7 for _ in (0.6, 1.0)])
+    hits: dict[str, dict[str, list[bool]]] = {j: {e: [] for e in EMOTIONS7} for j in judges}
+    for ident in ids:
+        head = load_head(None, identity=ident)
+        for view in VIEWS:
+            opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin), **options)
+            with GLRenderer(head, opts) as r:
+                res = r.render_sequence(w)
+            for jn, judge in judges.items():
+                for s in (0.9, 1.0):
+                    b = res.face_boxes.astype(np.float64)
+                    c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) / 2 * s
+                    p = np.asarray(judge(res.images, boxes=np.concatenate([c - half, c + half], 1).astype(np.float32)).emotion_probs)
+                    pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
+                    for e in EMOTIONS7:
+                        hits[jn][e].extend((pred[labels == e] == e).tolist())
+    return {j: {e: float(np.mean(a)) for e, a in per.items()} for j, per in hits.items()}
+
+
+def main() -> None:
+    """Read every variant on every skin tone asked for and write the table as JSON."""
+    from avatar.app.judges import make_recognizer
+    from renderers.lighting import Lighting
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skins", default="dark,brown")
+    ap.add_argument("--contrasts", default="0,0.25,0.4,0.6", help="Lighting.lift_contrast values, comma-separated")
+    ap.add_argument("--diagnostics", action="store_true", help="also exposure power 1 / 0.75 and a mid-grey backdrop (not candidates)")
+    ap.add_argument("-o", "--output", default="")
+    args = ap.parse_args()
+    judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in JUDGES}
+    variants: dict[str, dict[str, Any]] = {f"lift_contrast {c}": {"lighting": Lighting(lift_contrast=float(c))}
+                                           for c in args.contrasts.split(",") if c}
+    if args.diagnostics:
+        variants.update({"exposure_power 1 (whitening)": {"exposure_power": 1.0}, "exposure_power 0.75": {"exposure_power": 0.75},
+                         "backdrop 0.25 grey": {"background": (0.25, 0.25, 0.25)}})
+    out: dict[str, Any] = {"identities": list(SELECT_IDS), "judges": list(JUDGES), "views": list(VIEWS), "cells": {}}
+    for skin in args.skins.split(","):
+        for name, options in variants.items():
+            t0 = time.time()
+            table = read(SELECT_IDS, skin, judges, **options)
+            means = {j: float(np.mean(list(per.values()))) for j, per in table.items()}
+            out["cells"][f"{skin} / {name}"] = {"per_emotion": table, "mean": means, "select_score": float(np.mean(list(means.values())))}
+            print(f"{skin:6s} {name:30s} " + " | ".join(f"{j} {means[j]:.3f} " + " ".join(f"{e[:3]} {a:.2f}" for e, a in table[j].items())
+                                                    for j in JUDGES) + f" | mean {np.mean(list(means.values())):.3f} ({time.time() - t0:.0f} s)",
+                  flush=True)
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
