@@ -11,7 +11,8 @@ box at crops 0.9 / 1.0 (280 readings per judge and cell; one reading is 0.36 poi
 
 `--diagnostics` adds the readings that say why (they are not candidates: each breaks the issue's rule or the user's
 choice): exposure power 1 (every tone at the medium tone's luminance, withdrawn as whitening), exposure power 0.75, and a
-mid-grey (0.25) backdrop in place of the default near-white one. The held-out check of the pick is
+mid-grey (0.25) backdrop in place of the default near-white one, each with `lift_contrast` 0 (the lighting they were
+read with). The held-out check of the pick is
 `scripts/validate_face_detail.py` (face-api, identities 0, 7, 21, 80, 95 and 30, 45, 60, 70, 90).
 """
 
@@ -75,8 +76,10 @@ def main() -> None:
     variants: dict[str, dict[str, Any]] = {f"lift_contrast {c}": {"lighting": Lighting(lift_contrast=float(c))}
                                            for c in args.contrasts.split(",") if c}
     if args.diagnostics:
-        variants.update({"exposure_power 1 (whitening)": {"exposure_power": 1.0}, "exposure_power 0.75": {"exposure_power": 0.75},
-                         "backdrop 0.25 grey": {"background": (0.25, 0.25, 0.25)}})
+        before = Lighting(lift_contrast=0.0)  # the diagnostics are of the lighting before the lift's split
+        variants.update({"exposure_power 1 (whitening)": {"exposure_power": 1.0, "lighting": before},
+                         "exposure_power 0.75": {"exposure_power": 0.75, "lighting": before},
+                         "backdrop 0.25 grey": {"background": (0.25, 0.25, 0.25), "lighting": before}})
     out: dict[str, Any] = {"identities": list(SELECT_IDS), "judges": list(JUDGES), "views": list(VIEWS), "cells": {}}
     for skin in args.skins.split(","):
         for name, options in variants.items():
