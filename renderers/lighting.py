@@ -84,9 +84,10 @@ def light_directions(lighting: Lighting, camera: Camera) -> dict[str, tuple[floa
 
 
 EXPOSURE_POWER = 0.5
-"""Default of `RendererOptions.exposure_power`. Light for the skin tone: a face darker than the medium tone gets its key, fill, rim and ambient lights x
-(Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear luminance (dark x2.8, brown x1.7, tan x1.2; medium and lighter
-x1: the gain only lifts), and a softer specular (`light_specular`), as a photographer lights dark skin. Below 1 so the
+"""Default of `RendererOptions.exposure_power`. Light for the skin tone: a face darker than the medium tone gets its lights
+lifted by the gain g = (Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear luminance (dark x2.8, brown x1.7, tan
+x1.2; medium and lighter x1: the gain only lifts), the key more than the fill (`LIFT_CONTRAST`), and a softer specular
+(`light_specular`), as a photographer lights dark skin. Below 1 so the
 tones keep their order and their distance: at 1 (the old default) every tone rendered at the medium tone's cheek
 luminance and a dark face came out a bright orange. 0.5 keeps a dark cheek at about a quarter of a light one
 (tests/test_exposure.py asserts the order and at most half). Set by the look, not by a judge; the held-out judge

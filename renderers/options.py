@@ -23,7 +23,8 @@ class RendererOptions:
     multisampling), "supersample" (render round(sqrt(samples)) times larger per side and box-filter down, as
     the differentiable renderer does; 4 -> 2x2) or "auto": supersample on a CPU rasterizer (llvmpipe, where it
     is cheaper than MSAA and closer to a 16x reference, docs/performance.md), MSAA on a GPU.
-    auto_exposure: scale every light by `renderers.lighting.skin_exposure(appearance.skin, exposure_power)`, as a camera
+    auto_exposure: lift the lights by g = `renderers.lighting.skin_exposure(appearance.skin, exposure_power)` (the key
+    by g ** (1 + `Lighting.lift_contrast`), the fill and ambient by g ** (1 - it), the rim by g), as a camera
     exposes for the face (1 for the medium tone); False lights every skin tone alike.
     exposure_power: how fully auto-exposure exposes for the skin (0: not at all, 1: to the medium tone's level);
     default `renderers.lighting.EXPOSURE_POWER`, chosen by scripts/select_exposure.py.
