@@ -114,6 +114,55 @@ def test_share_is_refused_with_one_line() -> None:
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("emoavatar: error: --share is not available"), r.stderr
 
 
+def test_look_row_sets_the_appearance_and_names_a_bad_choice() -> None:
+    """The Look row's names become the Appearance's fields (skin, eyes, hair style and colour, clothing colour), the
+    read-out names what differs from the library's, and a name the row does not offer is one line naming the choices."""
+    from avatar.app.playground.shading import LOOK, appearance_of, describe, look_choices
+    from avatar.appearance import Appearance
+
+    app = appearance_of(["wrinkles"], ("dark", "green", "long", "blonde", "teal"))
+    assert (app.skin, app.eyes, app.hair_style, app.hair_colour, app.clothing_colour) == ("dark", "green", "long", "blonde", "teal")
+    assert not app.cavity and app.wrinkles  # the switches as before
+    assert appearance_of(None, None) == Appearance() and appearance_of(None, (None,) * len(LOOK)) == Appearance()
+    assert describe(appearance_of(None, ("dark", "brown", "short", "dark brown", "navy"))) == "skin tone dark"
+    assert list(look_choices()["skin"]) == ["light", "medium", "tan", "brown", "dark"]
+    with pytest.raises(AvatarInputError, match="unknown skin tone 'purple': use one of light, medium, tan, brown, dark"):
+        appearance_of(None, ("purple", "brown", "short", "dark brown", "navy"))
+    with pytest.raises(AvatarInputError, match="the look takes 5 values"):
+        appearance_of(None, ("dark",))
+
+
+@pytest.mark.slow
+def test_look_row_reaches_the_renders_of_every_tab(tmp_path: Path) -> None:
+    """The skin tone chosen in the Look row is the one drawn: the Expression render's cheek is darker for dark skin
+    than for light, the Fidelity sweep renders at it (its config), and the Speech video's renderer is the dark one."""
+    from avatar.app.playground import expression, fidelity, speech
+    from avatar.app.playground.shading import appearance_of
+    from avatar.app.playground.state import Playground
+    from avatar.sequence import ExpressionSequence
+
+    def look(skin: str) -> tuple[str, ...]:
+        return (skin, "brown", "short", "dark brown", "navy")
+
+    with Playground(image_size=128) as pg:
+        cheeks = {}
+        for skin in ("light", "dark"):
+            _, _, image, summary, *_ = expression.readout(pg, "emotion", "neutral", 0.0, 0, 0, "front", 0, 0,
+                                                          appearance=appearance_of(None, look(skin)))
+            cheeks[skin] = image[70:80, 40:50].astype(float).mean()  # the right cheek of the 128 px front face
+        assert cheeks["dark"] < 0.6 * cheeks["light"] and "skin tone dark" in summary
+        config = fidelity.sweep_config(["happy"], ["1.0"], "0", ["front"], ["fer2013"], 128, "cpu", appearance_of(None, look("dark")))
+        assert config.skin == "dark" and config.appearance.skin == "dark"
+        seq = ExpressionSequence(np.zeros((2, 52), np.float32), fps=30)
+
+        def video_skins(session: Any) -> list[str]:
+            speech._write_video(session, seq, 0, "front", 64, tmp_path / "v.mp4", lambda i, n: None,
+                                appearance_of(None, look("dark")))
+            return [r.options.appearance.skin for r in session._renderers.values() if r.options.width == 64]
+
+        assert pg.run(video_skins) == ["dark"] and (tmp_path / "v.mp4").is_file()
+
+
 @pytest.mark.slow
 def test_callbacks_return_what_the_tabs_show(tmp_path: Path) -> None:
     """The callbacks alone (no server): a render with every judge's 8 probabilities, a tiny sweep, a bad sweep refused."""
@@ -316,6 +365,33 @@ def test_browser_shading_toggle(browser_page: Any, server: dict[str, Any], shots
     shots(page, "shading")
     cavity.check()
     page.wait_for_function("!document.querySelector('#expr-summary').innerText.includes('shading:')")
+    assert np.array_equal(pixels(), first)
+
+
+@pytest.mark.slow
+def test_browser_skin_tone_choice(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
+    """Choosing dark skin in the Look row re-renders the face darker, and says so; medium again brings back the render."""
+    import io
+
+    from PIL import Image
+
+    page = browser_page
+    _open(page, server, "Expression")
+    image = page.locator("#expr-image img")
+
+    def pixels() -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(page.request.get(image.get_attribute("src")).body())).convert("RGB"), np.int64)
+
+    first = pixels()
+    page.locator("#look-skin input").click()
+    page.get_by_role("option", name="dark", exact=True).click()
+    page.wait_for_function("document.querySelector('#expr-summary').innerText.includes('skin tone dark')")
+    changed = np.abs(pixels() - first).sum(-1) > 30  # the skin's pixels (the background and hair stay)
+    assert changed.mean() > 0.05 and (pixels() - first)[changed].mean() < -30, "dark skin must render the face darker"
+    shots(page, "look")
+    page.locator("#look-skin input").click()
+    page.get_by_role("option", name="medium", exact=True).click()
+    page.wait_for_function("!document.querySelector('#expr-summary').innerText.includes('skin tone')")
     assert np.array_equal(pixels(), first)
 
 

@@ -50,17 +50,19 @@ def build_app(pg: Playground) -> Any:
         with gr.Row():
             switches = shading.build()  # above the tabs: one choice for every render the Expression, Speech and Fidelity tabs make
             brow = shading.build_brow_lowerer()  # the head's shapes: the Expression, Speech and Fidelity renders
+        with gr.Row():
+            look = shading.build_look()  # skin tone, eyes, hair and clothing of those renders
         with gr.Tabs():
             with gr.Tab("Expression", id="expression"):
-                load_fn, load_inputs, load_outputs = expression.build(pg, switches, brow)
+                load_fn, load_inputs, load_outputs = expression.build(pg, switches, brow, look)
             with gr.Tab("Speech", id="speech"):
-                speech.build(pg, switches, brow)
+                speech.build(pg, switches, brow, look)
             with gr.Tab("Live", id="live"):
                 live.build(pg)
             with gr.Tab("Portrait", id="portrait"):
                 portrait.build(pg)
             with gr.Tab("Fidelity", id="fidelity"):
-                fidelity.build(pg, switches, brow)
+                fidelity.build(pg, switches, brow, look)
         demo.load(user_errors(pg.root)(load_fn), load_inputs, load_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return demo

@@ -96,8 +96,9 @@ def _render_and_judge(session: Session, weights: np.ndarray, camera: Any, identi
     """Return the (H, W, 3) render and each judge's (8,) probabilities (NaN where a judge lacks a class); runs on the GL worker."""
     import avatar.app.facade as facade
 
+    colours = {} if appearance is None else {"skin": appearance.skin, "eyes": appearance.eyes}  # render's own override them
     frames = facade.render(weights[None], view=camera, identity=identity, width=size, height=size, session=session,
-                           appearance=appearance, brow_lowerer=brow_lowerer)
+                           appearance=appearance, brow_lowerer=brow_lowerer, **colours)
     probs: dict[str, np.ndarray] = {}
     for name in judges:
         result = session.recognizer(name, device, detect_faces=False)(np.asarray(frames), boxes=frames.face_boxes)
@@ -166,11 +167,12 @@ def readout(pg: Playground, mode: str, emotion: str, intensity: float, valence: 
     return (mode, view, image, summary, *(chart_frame(probs[n]) for n in judges))
 
 
-def build(pg: Playground, shading: Any, brow: Any) -> tuple[Any, list[Any], list[Any]]:
+def build(pg: Playground, shading: Any, brow: Any, look: list[Any]) -> tuple[Any, list[Any], list[Any]]:
     """Return (the page-load callback, its inputs, its outputs) after laying out the tab in the current Blocks and wiring its events.
 
     `shading` is the Shading checkbox group (`avatar.app.playground.shading.build`): its choice applies to this tab's render;
-    `brow` the Brow lowerer slider beside it (`shading.build_brow_lowerer`): the strength of this tab's head.
+    `brow` the Brow lowerer slider beside it (`shading.build_brow_lowerer`): the strength of this tab's head; `look` the
+    Look row's dropdowns (`shading.build_look`): its skin tone, eyes, hair and clothing.
     """
     import functools
 
@@ -207,16 +209,17 @@ def build(pg: Playground, shading: Any, brow: Any) -> tuple[Any, list[Any], list
                                 label=judge_caption(name), show_label=False, height=210, x_label_angle=-40, x_title=" ",
                                 color_title=" ",
                                 elem_id=f"judge-{name}") for name in judges]
-    inputs = [mode, emotion, intensity, valence, arousal, view, yaw, identity, shading, brow, *aus]
+    inputs = [mode, emotion, intensity, valence, arousal, view, yaw, identity, shading, brow, *look, *aus]
     outputs = [mode, view, image, summary, *plots]
 
     def handler(force_mode: str | None = None, force_view: str | None = None) -> Any:
         @user_errors(pg.root)
         def on_change(mode_v: str, emotion_v: str, intensity_v: float, valence_v: float, arousal_v: float, view_v: str,
                       yaw_v: float, identity_v: Any, shading_v: list[str] | None, brow_v: float | None,
-                      *au_v: float) -> tuple[Any, ...]:
+                      *rest: Any) -> tuple[Any, ...]:
+            look_v, au_v = rest[:len(look)], rest[len(look):]
             return readout(pg, force_mode or mode_v, emotion_v, intensity_v, valence_v, arousal_v, force_view or view_v,
-                           yaw_v, identity_v, *au_v, appearance=appearance_of(shading_v), brow_lowerer=brow_v)
+                           yaw_v, identity_v, *au_v, appearance=appearance_of(shading_v, look_v), brow_lowerer=brow_v)
 
         return on_change
 
@@ -225,5 +228,6 @@ def build(pg: Playground, shading: Any, brow: Any) -> tuple[Any, list[Any], list
     on([valence.input, arousal.input], handler("valence / arousal"), api_visibility="private")
     on([a.input for a in aus], handler("action units"), api_visibility="private")
     on([yaw.input], handler(None, "yaw slider"), api_visibility="private")
-    on([mode.input, view.input, identity.submit, identity.blur, shading.input, brow.release], handler(), api_visibility="private")
+    on([mode.input, view.input, identity.submit, identity.blur, shading.input, brow.release, *(d.input for d in look)], handler(),
+       api_visibility="private")
     return handler(), inputs, outputs

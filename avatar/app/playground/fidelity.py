@@ -70,9 +70,10 @@ def sweep_config(emotions: Sequence[str], intensities: Sequence[str], identities
     if frames > MAX_SWEEP_FRAMES:
         raise AvatarInputError(f"this sweep renders {frames} frames, over the playground's {MAX_SWEEP_FRAMES}: "
                                "choose fewer identities, views or intensities, or run `emoavatar fidelity`")
+    skin = {} if appearance is None else {"skin": appearance.skin}  # the config's skin is the one rendered
     return FidelityConfig(identities=ids, views=tuple(v for v in SWEEP_VIEWS if v in views), intensities=ints,
                           emotions=emos, recognizers=tuple(judges), size=size_v, device=device, appearance=appearance,
-                          brow_lowerer=brow_lowerer_of(brow_lowerer))
+                          brow_lowerer=brow_lowerer_of(brow_lowerer), **skin)
 
 
 def _sweep(session: Session, config: FidelityConfig) -> FidelityReport:
@@ -133,9 +134,9 @@ def run_sweep(pg: Playground, emotions: Sequence[str], intensities: Sequence[str
     return matrices, table_frame(report), summary
 
 
-def build(pg: Playground, shading: Any, brow: Any) -> None:
-    """Lay out the Fidelity tab in the current Blocks and wire its Run button; the `shading` group's choice and the `brow`
-    slider's strength (`shading.build_brow_lowerer`) apply to the sweep's renders."""
+def build(pg: Playground, shading: Any, brow: Any, look: list[Any]) -> None:
+    """Lay out the Fidelity tab in the current Blocks and wire its Run button; the `shading` group's choice, the `brow`
+    slider's strength (`shading.build_brow_lowerer`) and the `look` row (`shading.build_look`) apply to the sweep's renders."""
     import gradio as gr
 
     from avatar.app.playground.errors import user_errors
@@ -165,13 +166,15 @@ def build(pg: Playground, shading: Any, brow: Any) -> None:
 
     @user_errors(pg.root)
     def on_run(emotions_v: list[str], intensities_v: list[str], identities_v: str, views_v: list[str], judges_v: list[str],
-               size_v: Any, shading_v: list[str] | None, brow_v: Any,
+               size_v: Any, shading_v: list[str] | None, brow_v: Any, skin_v: str | None, eyes_v: str | None,
+               hair_style_v: str | None, hair_colour_v: str | None, clothing_v: str | None,
                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio's idiom
+        look_v = (skin_v, eyes_v, hair_style_v, hair_colour_v, clothing_v)  # the Look row, in shading.LOOK order
         matrices, frame, text = run_sweep(pg, emotions_v, intensities_v, identities_v, views_v, judges_v, size_v, progress,
-                                          appearance=appearance_of(shading_v), brow_lowerer=brow_v)
+                                          appearance=appearance_of(shading_v, look_v), brow_lowerer=brow_v)
         shown = [gr.Image(value=matrices[n][0], label=matrices[n][1], visible=True) if n in matrices else gr.Image(value=None, visible=False)
                  for n in judges]
         return (frame, text, *shown)
 
-    button.click(on_run, [emotions, intensities, identities, views, chosen, size, shading, brow], [table, summary, *images],
-                 api_name="fidelity")
+    button.click(on_run, [emotions, intensities, identities, views, chosen, size, shading, brow, *look],
+                 [table, summary, *images], api_name="fidelity")

@@ -31,8 +31,9 @@ def _write_video(session: Session, seq: ExpressionSequence, identity: int | None
     from avatar.constants import DEFAULT_BACKGROUND
     from renderers.writers import save_frames
 
+    colours = {} if appearance is None else {"skin": appearance.skin, "eyes": appearance.eyes}  # its own override them
     renderer = facade.get_renderer(None, identity, size, size, DEFAULT_BACKGROUND, view=camera, session=session,
-                                   appearance=appearance, brow_lowerer=brow_lowerer)
+                                   appearance=appearance, brow_lowerer=brow_lowerer, **colours)
     total = len(seq)
 
     def frames() -> Any:
@@ -61,7 +62,8 @@ def animate_speech(pg: Playground, audio: str | None, transcript: str | None, em
                    brow_lowerer: float | None = None) -> tuple[str, str, str, str]:
     """Return (MP4 path, CSV path, GLB path, a one-paragraph description) of a talking head for the uploaded speech.
 
-    `appearance` sets the video's shading switches (None: the library's; see `avatar.app.playground.shading`);
+    `appearance` sets the video's shading switches and look (None: the library's; see `avatar.app.playground.shading`;
+    the GLB carries its skin and eye colours);
     `brow_lowerer` the head's brow lowerer strength 0..2 (None: the shipped one), in the video and the GLB.
     """
     import avatar.app.facade as facade
@@ -92,7 +94,8 @@ def animate_speech(pg: Playground, audio: str | None, transcript: str | None, em
     out = pg.new_output_dir()
     csv, glb, mp4 = out / "talk.csv", out / "talk.glb", out / "talk.mp4"
     seq.save(csv)
-    seq.save(glb, head=head, appearance=Appearance())
+    colours = Appearance() if appearance is None else Appearance(skin=appearance.skin, eyes=appearance.eyes)
+    seq.save(glb, head=head, appearance=colours)
     pg.run(_write_video, seq, ident, camera_for(view, 0.0), pg.video_size, mp4,
            lambda i, n: report(0.2 + 0.8 * i / max(n, 1), f"rendering frame {i}/{n}"), appearance, strength)
     what = f"emotion track `{track}`" if track else f"{emotion} at intensity {float(intensity):.2f}"
@@ -105,9 +108,9 @@ def animate_speech(pg: Playground, audio: str | None, transcript: str | None, em
     return str(mp4), str(csv), str(glb), info
 
 
-def build(pg: Playground, shading: Any, brow: Any) -> None:
-    """Lay out the Speech tab in the current Blocks and wire its Animate button; the `shading` group's choice and the
-    `brow` slider's strength apply to the video."""
+def build(pg: Playground, shading: Any, brow: Any, look: list[Any]) -> None:
+    """Lay out the Speech tab in the current Blocks and wire its Animate button; the `shading` group's choice, the
+    `brow` slider's strength and the `look` row's skin, eyes, hair and clothing apply to the video."""
     import gradio as gr
 
     from avatar.app.playground.errors import user_errors
@@ -140,10 +143,12 @@ def build(pg: Playground, shading: Any, brow: Any) -> None:
 
     @user_errors(pg.root)
     def on_animate(audio_v: str | None, text_v: str, emotion_v: str, intensity_v: float, track_v: str, identity_v: Any,
-                   view_v: str, seed_v: Any, shading_v: list[str] | None, brow_v: float | None,
+                   view_v: str, seed_v: Any, shading_v: list[str] | None, brow_v: float | None, skin_v: str | None,
+                   eyes_v: str | None, hair_style_v: str | None, hair_colour_v: str | None, clothing_v: str | None,
                    progress: gr.Progress = gr.Progress()) -> tuple[str, str, str, str]:  # noqa: B008 - gradio's idiom
+        look_v = (skin_v, eyes_v, hair_style_v, hair_colour_v, clothing_v)  # the Look row, in shading.LOOK order
         return animate_speech(pg, audio_v, text_v, emotion_v, intensity_v, track_v, identity_v, view_v, seed_v, progress,
-                              appearance=appearance_of(shading_v), brow_lowerer=brow_v)
+                              appearance=appearance_of(shading_v, look_v), brow_lowerer=brow_v)
 
-    button.click(on_animate, [audio, transcript, emotion, intensity, track, identity, view, seed, shading, brow], [video, csv, glb, info],
-                 api_name="animate")
+    button.click(on_animate, [audio, transcript, emotion, intensity, track, identity, view, seed, shading, brow, *look],
+                 [video, csv, glb, info], api_name="animate")
