@@ -145,12 +145,13 @@ def test_look_row_reaches_the_renders_of_every_tab(tmp_path: Path) -> None:
         return (skin, "brown", "short", "dark brown", "navy")
 
     with Playground(image_size=128) as pg:
-        cheeks = {}
-        for skin in ("light", "dark"):
+        cheeks = []
+        for skin in ("light", "medium", "tan", "brown", "dark"):
             _, _, image, summary, *_ = expression.readout(pg, "emotion", "neutral", 0.0, 0, 0, "front", 0, 0,
                                                           appearance=appearance_of(None, look(skin)))
-            cheeks[skin] = image[70:80, 40:50].astype(float).mean()  # the right cheek of the 128 px front face
-        assert cheeks["dark"] < 0.6 * cheeks["light"] and "skin tone dark" in summary
+            cheeks.append(image[70:80, 40:50].astype(float).mean())  # the right cheek of the 128 px front face
+        assert all(a > b + 5 for a, b in zip(cheeks, cheeks[1:])), cheeks  # each tone darker than the one before
+        assert cheeks[-1] < 0.7 * cheeks[0] and "skin tone dark" in summary
         config = fidelity.sweep_config(["happy"], ["1.0"], "0", ["front"], ["fer2013"], 128, "cpu", appearance_of(None, look("dark")))
         assert config.skin == "dark" and config.appearance.skin == "dark"
         seq = ExpressionSequence(np.zeros((2, 52), np.float32), fps=30)
