@@ -36,9 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from avatar.blend import vertex_normals
-from avatar.brow_lowerer import _ICT_STILL, _smoothstep
-from avatar.constants import ICT_PARTS
+from avatar.brow_lowerer import _smoothstep, symmetric_brow_field
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
 
@@ -112,20 +110,8 @@ def brow_combo_field(head: BlendshapeHead, up_cm: float = UP_CM, medial_cm: floa
     `up_cm`, `medial_cm`: the motion at the inner brow head; `outer_share`: the outer end's share of its rise (the
     defaults are the shipped shape; scripts/select_fear.py varies them). Needs the head's 68 landmarks; raises AvatarInputError without them.
     """
-    if head.landmarks68 is None:
-        raise AvatarInputError(f"head {head.name!r} has no 68 landmarks: the brow combination shape is placed by them")
-    v = np.asarray(head.generic_neutral, np.float64)
-    lm = v[np.asarray(head.landmarks68)]
-    normals = vertex_normals(v, head.faces).astype(np.float64)
-    if (normals[head.landmarks68[[27, 30]], 2]).mean() < 0:
-        normals = -normals
-    shape = (float(up_cm), float(medial_cm), float(outer_share))
-    field = np.stack([_half_field(v, normals, lm, +1, *shape), _half_field(v, normals, lm, -1, *shape)])
-    if head.is_ict:
-        for part in _ICT_STILL:
-            a, b = ICT_PARTS[part]
-            field[:, a:b] = 0.0
-    return field.astype(np.float32)
+    return symmetric_brow_field(head, _half_field, (float(up_cm), float(medial_cm), float(outer_share)),
+                                "the brow combination shape")
 
 
 def check_brow_combo(value: object, what: str = "brow_combo") -> float | None:

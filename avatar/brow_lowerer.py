@@ -29,6 +29,7 @@ through the deltas (no per-frame cost). `avatar.head.default_head(brow_lowerer=.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -124,16 +125,24 @@ def brow_lowerer_field(head: BlendshapeHead, down_cm: float = DOWN_CM, medial_cm
 
     Needs the head's 68 landmarks; raises AvatarInputError without them.
     """
+    return symmetric_brow_field(head, _half_field, (float(down_cm), float(medial_cm), float(bulge_cm)), "the brow lowerer")
+
+
+def symmetric_brow_field(head: BlendshapeHead, half_field: Callable[..., np.ndarray], shape: tuple[float, ...],
+                         what: str) -> np.ndarray:
+    """Return (2, V, 3) float32 fields (left, right): `half_field(v, normals, landmarks, side, *shape)` on the head's
+    generic neutral (side +1, then -1), with ICT's parts that no brow motion moves (`_ICT_STILL`) zeroed. The brow
+    lowerer's and the brow combination's (`avatar.brow_combo`) fields are built this way; raises AvatarInputError
+    naming `what` for a head without 68 landmarks."""
     if head.landmarks68 is None:
-        raise AvatarInputError(f"head {head.name!r} has no 68 landmarks: the brow lowerer is placed by them")
+        raise AvatarInputError(f"head {head.name!r} has no 68 landmarks: {what} is placed by them")
     v = np.asarray(head.generic_neutral, np.float64)
     lm = v[np.asarray(head.landmarks68)]
     normals = vertex_normals(v, head.faces).astype(np.float64)
     # Normals face away from the head's centre on the face (flip a head wound the other way).
     if (normals[head.landmarks68[[27, 30]], 2]).mean() < 0:
         normals = -normals
-    shape = (float(down_cm), float(medial_cm), float(bulge_cm))
-    field = np.stack([_half_field(v, normals, lm, +1, *shape), _half_field(v, normals, lm, -1, *shape)])
+    field = np.stack([half_field(v, normals, lm, +1, *shape), half_field(v, normals, lm, -1, *shape)])
     if head.is_ict:
         for part in _ICT_STILL:
             a, b = ICT_PARTS[part]

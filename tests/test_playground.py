@@ -342,19 +342,24 @@ def test_browser_expression_tab(browser_page: Any, server: dict[str, Any], shots
     shots(page, "expression")
 
 
-@pytest.mark.slow
-def test_browser_shading_toggle(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
-    """Unticking cavity shading in the page re-renders the face lighter (never darker); ticking it again brings back the first render."""
+def _expression_render(page: Any) -> np.ndarray:
+    """Return the Expression tab's render as the page shows it, (H, W, 3) int64 RGB."""
     import io
 
     from PIL import Image
 
+    src = page.locator("#expr-image img").get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"), np.int64)
+
+
+@pytest.mark.slow
+def test_browser_shading_toggle(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
+    """Unticking cavity shading in the page re-renders the face lighter (never darker); ticking it again brings back the first render."""
     page = browser_page
     _open(page, server, "Expression")
-    image = page.locator("#expr-image img")
 
     def pixels() -> np.ndarray:
-        return np.asarray(Image.open(io.BytesIO(page.request.get(image.get_attribute("src")).body())).convert("RGB"), np.int64)
+        return _expression_render(page)
 
     first = pixels()
     cavity = page.locator("#shading").get_by_label("cavity shading", exact=False)
@@ -372,16 +377,11 @@ def test_browser_shading_toggle(browser_page: Any, server: dict[str, Any], shots
 @pytest.mark.slow
 def test_browser_skin_tone_choice(browser_page: Any, server: dict[str, Any], shots: Any) -> None:
     """Choosing dark skin in the Look row re-renders the face darker, and says so; medium again brings back the render."""
-    import io
-
-    from PIL import Image
-
     page = browser_page
     _open(page, server, "Expression")
-    image = page.locator("#expr-image img")
 
     def pixels() -> np.ndarray:
-        return np.asarray(Image.open(io.BytesIO(page.request.get(image.get_attribute("src")).body())).convert("RGB"), np.int64)
+        return _expression_render(page)
 
     first = pixels()
     page.locator("#look-skin input").click()
