@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from avatar.brow_lowerer import _smoothstep, symmetric_brow_field
+from avatar.brow_lowerer import _smoothstep, brow_half, symmetric_brow_field
 from avatar.errors import AvatarInputError
 from avatar.rig import ARKIT_NAMES
 
@@ -71,18 +71,8 @@ COMBO = "1+2+4"
 def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, up_cm: float,
                 medial_cm: float, outer_share: float) -> np.ndarray:
     """Return the (V, 3) field of one half: side +1 = the head's left (+x; landmarks 22-26), -1 = right (17-21)."""
-    x = v[:, 0] * side
-    y, z = v[:, 1], v[:, 2]
-    brow = lm[[22, 23, 24, 25, 26]] if side > 0 else lm[[21, 20, 19, 18, 17]]
-    eye_top = lm[[43, 44]] if side > 0 else lm[[38, 37]]
-    x_in = float(abs(brow[0, 0]))
-    x_out = float(abs(brow[-1, 0]))
-    bx = np.abs(brow[:, 0])
-    y_brow = np.interp(np.abs(x), bx, brow[:, 1])
-    y_brow = np.where(np.abs(x) < x_in, brow[0, 1], y_brow)
-    y_root = float(lm[27, 1])
-    y_lid = float(eye_top[:, 1].max())
-    own = _smoothstep(-0.8, 0.8, x)
+    h = brow_half(v, lm, side)
+    x, y, x_in, x_out, y_brow, own = h.x, h.y, h.x_in, h.x_out, h.y_brow, h.own
     # Across the face: full at the inner head, OUTER_SHARE at the outer end, nothing past the temple.
     lateral = 1.0 - (1.0 - outer_share) * _smoothstep(x_in, x_out, x)
     beyond = 1.0 - _smoothstep(x_out, x_out + 1.2, x)
@@ -90,12 +80,10 @@ def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, u
     # The skin between the brows rises a little less than the brow heads.
     up = own * (0.7 + 0.3 * _smoothstep(0.0, x_in, x)) * lateral * beyond
     rel = y - y_brow
-    floor = y_root - 0.3 + (y_lid + 0.35 - (y_root - 0.3)) * _smoothstep(0.4 * x_in, x_in + 0.6, np.abs(x))
     above = 1.0 - _smoothstep(HOLD_CM, FOREHEAD_CM, rel)
-    below = _smoothstep(floor, y_brow - 0.25, y)
+    below = _smoothstep(h.floor, y_brow - 0.25, y)
     vertical = np.where(rel >= 0, above, below)
-    front = _smoothstep(float(brow[-1, 2]) - 3.0, float(brow[-1, 2]) - 1.5, z)
-    reach = vertical * front
+    reach = vertical * h.front
     d = np.zeros_like(v)
     d[:, 0] = -side * medial_cm * medial * reach
     d[:, 1] = up_cm * up * reach

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,9 +72,31 @@ def _smoothstep(e0: float | np.ndarray, e1: float | np.ndarray, x: np.ndarray) -
     return t * t * (3.0 - 2.0 * t)
 
 
-def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, down_cm: float, medial_cm: float,
-                bulge_cm: float) -> np.ndarray:
-    """Return the (V, 3) field of one half: side +1 = the head's left (+x; landmarks 22-26), -1 = right (17-21)."""
+@dataclass(frozen=True)
+class BrowHalf:
+    """One half of the face laid out around its brow (the frame the brow lowerer's and the brow combination's fields
+    are drawn in): per vertex x (towards this side from the midline), y, z, the brow's height above x (`y_brow`),
+    this half's share across the midline (`own`), where below the brow a field has faded out (`floor`: the lid margin
+    beside the eye, the nose's root between them) and the front of the face (`front`); from the landmarks the brow's
+    five points inner to outer (`brow`), its inner and outer ends' x, the nose root's and the upper lid's heights."""
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    brow: np.ndarray
+    x_in: float
+    x_out: float
+    y_brow: np.ndarray
+    y_root: float
+    y_lid: float
+    own: np.ndarray
+    floor: np.ndarray
+    front: np.ndarray
+
+
+def brow_half(v: np.ndarray, lm: np.ndarray, side: int) -> BrowHalf:
+    """Return the `BrowHalf` of (V, 3) vertices `v` with (68, 3) landmarks `lm`: side +1 = the head's left (+x;
+    landmarks 22-26), -1 = right (17-21)."""
     x = v[:, 0] * side  # distance towards this side from the midline (the head is centred on x = 0)
     y, z = v[:, 1], v[:, 2]
     brow = lm[[22, 23, 24, 25, 26]] if side > 0 else lm[[21, 20, 19, 18, 17]]
@@ -88,6 +111,17 @@ def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, d
     y_lid = float(eye_top[:, 1].max())
     # Across the face: this half owns x > 0 (a smooth hand-over at the midline, the halves sum to one there).
     own = _smoothstep(-0.8, 0.8, x)
+    floor = y_root - 0.3 + (y_lid + 0.35 - (y_root - 0.3)) * _smoothstep(0.4 * x_in, x_in + 0.6, np.abs(x))
+    # Front of the face only (the back of the head shares x and y).
+    front = _smoothstep(float(brow[-1, 2]) - 3.0, float(brow[-1, 2]) - 1.5, z)
+    return BrowHalf(x, y, z, brow, x_in, x_out, y_brow, y_root, y_lid, own, floor, front)
+
+
+def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, down_cm: float, medial_cm: float,
+                bulge_cm: float) -> np.ndarray:
+    """Return the (V, 3) field of one half: side +1 = the head's left (+x; landmarks 22-26), -1 = right (17-21)."""
+    h = brow_half(v, lm, side)
+    x, y, brow, x_in, x_out, y_brow, y_root, own = h.x, h.y, h.brow, h.x_in, h.x_out, h.y_brow, h.y_root, h.own
     lateral = 1.0 - (1.0 - OUTER_SHARE) * _smoothstep(x_in, x_out + 0.3, x)
     beyond = 1.0 - _smoothstep(x_out + 0.3, x_out + 1.6, x)  # nothing past the temple
     # Medial pull: zero at the midline (the mirrored half cancels it), full from the inner brow head out.
@@ -97,12 +131,10 @@ def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, d
     # Up the face: full over the brow, fading up the forehead; below, to nothing at the lid margin beside the eye
     # and at the root of the nose between the eyes.
     rel = y - y_brow
-    floor = y_root - 0.3 + (y_lid + 0.35 - (y_root - 0.3)) * _smoothstep(0.4 * x_in, x_in + 0.6, np.abs(x))
     above = 1.0 - _smoothstep(0.3, FOREHEAD_CM, rel)
-    below = _smoothstep(floor, y_brow - 0.25, y)
+    below = _smoothstep(h.floor, y_brow - 0.25, y)
     vertical = np.where(rel >= 0, above, below)
-    # Front of the face only (the back of the head shares x and y).
-    front = _smoothstep(float(brow[-1, 2]) - 3.0, float(brow[-1, 2]) - 1.5, z)
+    front = h.front
     reach = vertical * front
     d = np.zeros_like(v)
     d[:, 0] = -side * medial_cm * medial * reach
