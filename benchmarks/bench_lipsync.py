@@ -215,7 +215,7 @@ def _merge(method: str):  # noqa: ANN202
 
     original = closure.hybrid_closure
 
-    def before(logit, phones, fps, *, peaks=True):  # noqa: ANN001, ANN202, ARG001
+    def before(logit, phones, fps, *, peaks=True, snr_db=float("inf")):  # noqa: ANN001, ANN202, ARG001 - hybrid_closure's signature
         from generators.speech.visemes import bilabial_frames, labiodental_frames
 
         shut = (np.asarray(logit) > 0.0) | bilabial_frames(phones, fps, len(logit))

@@ -199,3 +199,24 @@ def test_audio_only_closure_on_a_held_out_voice(tmp_path: Path, emotion: str) ->
     assert rep_h.bilabials >= 6
     assert rep_h.closed_rate >= 0.8, f"{rep_h.closed} of {rep_h.bilabials} bilabials closed"
     assert rep_h.closed >= rep_n.closed
+
+
+def test_lipsync_benchmarks_before_merge_takes_hybrid_closures_keywords() -> None:
+    """bench_lipsync's "hybrid-before" row swaps `hybrid_closure` for the old merge: the stand-in must accept every
+    keyword the real one takes (a new one, snr_db, once crashed the benchmark) and close on a bilabial phone."""
+    import importlib.util
+    import inspect
+
+    import generators.speech.closure as closure
+    from generators.speech.phonetic import Phone
+
+    spec = importlib.util.spec_from_file_location("bench_lipsync", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lipsync.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    real = set(inspect.signature(closure.hybrid_closure).parameters)
+    with bench._merge("hybrid-before"):
+        stand_in = closure.hybrid_closure
+        assert real <= set(inspect.signature(stand_in).parameters)
+        shut, tuck = stand_in(np.full(30, -3.0), [Phone("AA", 0.0, 0.3), Phone("M", 0.3, 0.5), Phone("AA", 0.5, 1.0)], 30.0, peaks=True, snr_db=40.0)
+    assert closure.hybrid_closure is not stand_in  # restored
+    assert shut[10:15].any() and not shut[:5].any() and not tuck.any()
