@@ -124,8 +124,10 @@ def test_browser_live_tab_moves_the_jaw_while_the_microphone_speaks(live_server:
             assert page.evaluate("window.emoavatarLive.morphs") >= 50  # the GLB's ARKit morph targets (ICT has no tongueOut)
             page.locator("#live-mic button.record-button").click()
             page.wait_for_function("document.querySelector('#live-info').innerText.includes('jawOpen')", timeout=120_000)
-            deadline = time.monotonic() + 40
-            while time.monotonic() < deadline:
+            # 40 s of streaming, longer (to 100 s) while the WebGL head has shown fewer than 5 streamed frames: on a
+            # loaded machine the server answers fewer chunks a second, and the assertions below are about what moved.
+            start = time.monotonic()
+            while time.monotonic() - start < 40 or (time.monotonic() - start < 100 and (webgl[-1].get("shown") or 0) < 5):
                 readouts.append(page.locator("#live-info").inner_text())
                 webgl.append(page.evaluate("({...window.emoavatarLive})"))
                 page.wait_for_timeout(250)
