@@ -96,7 +96,8 @@ def _render_and_judge(session: Session, weights: np.ndarray, camera: Any, identi
     """Return the (H, W, 3) render and each judge's (8,) probabilities (NaN where a judge lacks a class); runs on the GL worker."""
     import avatar.app.facade as facade
 
-    colours = {} if appearance is None else {"skin": appearance.skin, "eyes": appearance.eyes}  # render's own override them
+    # render's skin= and eyes= win over the appearance's colours: pass the appearance's own.
+    colours = {} if appearance is None else {"skin": appearance.skin, "eyes": appearance.eyes}
     frames = facade.render(weights[None], view=camera, identity=identity, width=size, height=size, session=session,
                            appearance=appearance, brow_lowerer=brow_lowerer, **colours)
     probs: dict[str, np.ndarray] = {}

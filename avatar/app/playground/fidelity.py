@@ -49,9 +49,8 @@ def sweep_config(emotions: Sequence[str], intensities: Sequence[str], identities
     `appearance` carries the Shading group's switches (None: the library's defaults); `brow_lowerer` the Brow lowerer
     slider's strength (None: the shipped one).
     """
-    from avatar.app.playground.shading import brow_lowerer_of
-
     from avatar.app.fidelity import FidelityConfig
+    from avatar.app.playground.shading import brow_lowerer_of
 
     for what, chosen in (("emotion", emotions), ("intensity", intensities), ("view", views), ("judge", judges)):
         if not chosen:

@@ -31,7 +31,8 @@ def _write_video(session: Session, seq: ExpressionSequence, identity: int | None
     from avatar.constants import DEFAULT_BACKGROUND
     from renderers.writers import save_frames
 
-    colours = {} if appearance is None else {"skin": appearance.skin, "eyes": appearance.eyes}  # its own override them
+    # get_renderer's skin= and eyes= win over the appearance's colours: pass the appearance's own.
+    colours = {} if appearance is None else {"skin": appearance.skin, "eyes": appearance.eyes}
     renderer = facade.get_renderer(None, identity, size, size, DEFAULT_BACKGROUND, view=camera, session=session,
                                    appearance=appearance, brow_lowerer=brow_lowerer, **colours)
     total = len(seq)
