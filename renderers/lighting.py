@@ -89,7 +89,8 @@ lifted by the gain g = (Y(medium skin) / Y(skin)) ** EXPOSURE_POWER in linear lu
 x1.2; medium and lighter x1: the gain only lifts), the key more than the fill (`LIFT_CONTRAST`), and a softer specular
 (`light_specular`), as a photographer lights dark skin. Below 1 so the
 tones keep their order and their distance: at 1 (the old default) every tone rendered at the medium tone's cheek
-luminance and a dark face came out a bright orange. 0.5 keeps a dark cheek at about a quarter of a light one
+luminance and a dark face came out a bright orange. 0.5 kept a dark cheek at about a quarter of a light one (a
+third with the key's larger share since, `LIFT_CONTRAST`)
 (tests/test_exposure.py asserts the order and at most half). Set by the look, not by a judge; the held-out judge
 checked that dark skin stays legible (docs/appearance.md, docs/legibility.md)."""
 
