@@ -33,32 +33,12 @@ VIEWS = ("front", "three-quarter")
 
 def read(ids: tuple[int, ...], skin: str, judges: dict[str, Any], **options: Any) -> dict[str, dict[str, float]]:
     """Return {judge: {emotion: accuracy}} over ids x VIEWS x intensities 0.6 / 1.0 x crops 0.9 / 1.0, rendered with
-    `RendererOptions(**options)` over the defaults."""
-    import avatar
-    from avatar.appearance import Appearance
-    from avatar.emotion import EMOTIONS
-    from avatar.io.headfile import load_head
-    from renderers.gl import GLRenderer
-    from renderers.options import RendererOptions
+    `RendererOptions(**options)` over the defaults: the held-out check's grid (`validate_face_detail.boxed`, which
+    this reads through), the two views pooled (each holds the same number of readings)."""
+    from validate_face_detail import boxed  # this script's folder is first on sys.path when it runs
 
-    w = np.stack([avatar.pose(e, i) for e in EMOTIONS7 for i in (0.6, 1.0)]).astype(np.float32)
-    labels = np.array([e for e in EMOTIONS7 for _ in (0.6, 1.0)])
-    hits: dict[str, dict[str, list[bool]]] = {j: {e: [] for e in EMOTIONS7} for j in judges}
-    for ident in ids:
-        head = load_head(None, identity=ident)
-        for view in VIEWS:
-            opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin), **options)
-            with GLRenderer(head, opts) as r:
-                res = r.render_sequence(w)
-            for jn, judge in judges.items():
-                for s in (0.9, 1.0):
-                    b = res.face_boxes.astype(np.float64)
-                    c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) / 2 * s
-                    p = np.asarray(judge(res.images, boxes=np.concatenate([c - half, c + half], 1).astype(np.float32)).emotion_probs)
-                    pred = np.array([EMOTIONS[k] for k in np.nanargmax(np.where(np.isnan(p), -1, p), 1)])
-                    for e in EMOTIONS7:
-                        hits[jn][e].extend((pred[labels == e] == e).tolist())
-    return {j: {e: float(np.mean(a)) for e, a in per.items()} for j, per in hits.items()}
+    table = boxed(list(ids), skin, judges, views=VIEWS, options=options)
+    return {j: {e: float(np.mean([by_view[v][e] for v in VIEWS])) for e in EMOTIONS7} for j, by_view in table.items()}
 
 
 def main() -> None:

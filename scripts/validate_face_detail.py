@@ -29,10 +29,11 @@ VIEWS = ("front", "three-quarter")
 
 
 def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: dict[str, bool] | None = None,
-          items: list[dict[str, Any]] | None = None,
-          views: tuple[str, ...] = VIEWS) -> dict[str, dict[str, dict[str, float]]]:
+          items: list[dict[str, Any]] | None = None, views: tuple[str, ...] = VIEWS,
+          options: dict[str, Any] | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {judge: {view: {emotion: accuracy}}} over identities x `views` (front + three-quarter unless told) x
-    intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px),
+    intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px; `switches` are `Appearance` fields, `options` other
+    `RendererOptions` fields over the defaults: lighting, exposure, background),
     and append to `items` one row per image and judge (identity, view, emotion, intensity, crop, the judge's
     probability of the posed emotion and its reading), for a paired before/after comparison of two runs."""
     import avatar
@@ -47,7 +48,8 @@ def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: di
     hits: dict[str, dict[str, dict[str, list[bool]]]] = {j: {v: {e: [] for e in EMOTIONS7} for v in views} for j in judges}
     for ident in identities:
         for view in views:
-            opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin, **(switches or {})))
+            opts = RendererOptions(width=256, height=256, camera=view, appearance=Appearance(skin=skin, **(switches or {})),
+                                   **(options or {}))
             with GLRenderer(load_head(None, identity=ident), opts) as r:
                 res = r.render_sequence(w)
             for jn, judge in judges.items():

@@ -12,8 +12,9 @@ import pytest
 import avatar
 from avatar.brow_combo import BROW_COMBO_MAX, MEDIAL_CM, UP_CM, brow_combo_field, check_brow_combo, with_brow_combo
 from avatar.errors import AvatarInputError
-from avatar.head import ICT_PARTS, LANDMARK68_NAMES, default_head
+from avatar.head import LANDMARK68_NAMES, default_head
 from avatar.rig import ARKIT_NAMES
+from tests.brow_checks import assert_face_below_the_brows_stays, assert_renderers_draw_it
 
 INNER_UP = ARKIT_NAMES.index("browInnerUp")
 OUTER_L, OUTER_R = ARKIT_NAMES.index("browOuterUpLeft"), ARKIT_NAMES.index("browOuterUpRight")
@@ -110,12 +111,7 @@ def test_middle_forehead_folds_lateral_forehead_does_not(plain) -> None:
 
 def test_eyes_lids_and_mouth_stay(plain) -> None:
     field = brow_combo_field(plain)
-    for part in ("eyeball_left", "eyeball_right", "teeth", "gums_tongue", "mouth_socket"):
-        a, b = ICT_PARTS[part]
-        assert not field[:, a:b].any()
-    for name in ("eye_left_top", "eye_right_top", "eye_left_bottom", "eye_right_bottom", "nose_tip", "upper_lip_top"):
-        i = plain.landmarks68[LANDMARK68_NAMES[name]]
-        assert np.abs(field[:, i]).max() < 0.01, name
+    assert_face_below_the_brows_stays(plain, field)
     # Nowhere more than the inner brow head's motion (at every weight 1; fear poses it at 0.45).
     assert np.linalg.norm(field.sum(0), axis=1).max() <= np.hypot(UP_CM, MEDIAL_CM) + 0.01
 
@@ -199,8 +195,6 @@ def test_one_check_for_the_strength(plain) -> None:
 def test_gl_compute_posing_and_both_renderers_draw_it(plain, combo) -> None:
     """The compute-shader poser blends the combos as numpy does; GL and the differentiable renderer draw the same
     picture, and it differs from the head without the combination far more than the renderers differ."""
-    torch = pytest.importorskip("torch")
-    from renderers.differentiable import DifferentiableRenderer, psnr
     from renderers.gl import GLRenderer
     from renderers.options import RendererOptions
 
@@ -217,11 +211,4 @@ def test_gl_compute_posing_and_both_renderers_draw_it(plain, combo) -> None:
         gpu._gpu.run(w, None)
         got = np.frombuffer(gpu.vbo_pos.read(), np.float32).reshape(-1, 3)
         assert np.abs(got - plain.pose(w)).max() < 1e-4
-    opts = RendererOptions(width=128, height=128, samples=0)
-    with GLRenderer(combo, opts) as gl, DifferentiableRenderer(combo, options=opts) as diff, torch.no_grad():
-        ours = diff(torch.from_numpy(w))[0].permute(1, 2, 0).numpy()
-        theirs = gl.render(w).astype(np.float64) / 255
-        gl.set_head(plain)
-        before = gl.render(w).astype(np.float64) / 255
-    assert psnr(ours, theirs) >= 45.0
-    assert psnr(before, theirs) < psnr(ours, theirs) - 5
+    assert_renderers_draw_it(plain, combo, w)

@@ -9,6 +9,7 @@ import pytest
 from avatar.brow_lowerer import brow_lowerer_field, with_brow_lowerer
 from avatar.head import ICT_PARTS, LANDMARK68_NAMES, _load_ict, ICT_PATH, default_head
 from avatar.rig import ARKIT_NAMES
+from tests.brow_checks import assert_face_below_the_brows_stays, assert_renderers_draw_it
 
 DOWN_L, DOWN_R = ARKIT_NAMES.index("browDownLeft"), ARKIT_NAMES.index("browDownRight")
 
@@ -91,12 +92,7 @@ def test_zero_without_browdown_and_halves_are_sided(plain, lowered) -> None:
 def test_eyes_lids_and_mouth_stay(plain, lowered) -> None:
     """The field ends above the upper lid's margin (the lashes and eyes stay put); eyeballs and teeth never move."""
     field = brow_lowerer_field(plain)
-    for part in ("eyeball_left", "eyeball_right", "teeth", "gums_tongue", "mouth_socket"):
-        a, b = ICT_PARTS[part]
-        assert not field[:, a:b].any()
-    for name in ("eye_left_top", "eye_right_top", "eye_left_bottom", "eye_right_bottom", "nose_tip", "upper_lip_top"):
-        i = plain.landmarks68[LANDMARK68_NAMES[name]]
-        assert np.abs(field[:, i]).max() < 0.01, name
+    assert_face_below_the_brows_stays(plain, field)
     a, b = ICT_PARTS["eyelashes"]
     assert np.abs(field[:, a:b]).max() < 0.02
     assert np.linalg.norm(field.sum(0), axis=1).max() < 0.6  # a few millimetres, nowhere more
@@ -132,18 +128,9 @@ def test_both_renderers_draw_it(plain, lowered) -> None:
     """GL and the differentiable renderer pose the corrective the same way (vertices and pixels), and it shows."""
     torch = pytest.importorskip("torch")
     from avatar.emotion import emotion_to_arkit
-    from renderers.differentiable import DifferentiableHead, DifferentiableRenderer, psnr
-    from renderers.gl import GLRenderer
-    from renderers.options import RendererOptions
+    from renderers.differentiable import DifferentiableHead
 
     w = emotion_to_arkit("anger", 1.0).astype(np.float32)
     verts = DifferentiableHead(lowered)(torch.from_numpy(w)[None]).detach().numpy()[0]
     np.testing.assert_allclose(verts, lowered.pose(w), atol=1e-4)
-    opts = RendererOptions(width=128, height=128, samples=0)
-    with GLRenderer(lowered, opts) as gl, DifferentiableRenderer(lowered, options=opts) as diff, torch.no_grad():
-        ours = diff(torch.from_numpy(w))[0].permute(1, 2, 0).numpy()
-        theirs = gl.render(w).astype(np.float64) / 255
-        gl.set_head(plain)
-        before = gl.render(w).astype(np.float64) / 255
-    assert psnr(ours, theirs) >= 45.0
-    assert psnr(before, theirs) < psnr(ours, theirs) - 5  # the corrective changes the picture far more than the renderers differ
+    assert_renderers_draw_it(plain, lowered, w)
