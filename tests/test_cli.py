@@ -67,6 +67,12 @@ def test_render_sequence_csv_to_mp4(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     frames = np.stack(list(iio.imiter(out)))
     assert len(frames) == 12
+    # The encoder options reach x264: the same frames at a much higher crf make a smaller file.
+    small = tmp_path / "small.mp4"
+    code, _, _ = run(capsys, "render", "--sequence", str(csv), "--size", "64", "-o", str(small), "--no-progress",
+                     "--x264-preset", "medium", "--crf", "40")
+    assert code == 0 and len(list(iio.imiter(small))) == 12
+    assert small.stat().st_size < out.stat().st_size
 
 
 @pytest.mark.parametrize(
@@ -86,6 +92,17 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     code, _, err = run(capsys, *argv, "--size", "64", "-o", str(out))
     assert code == 2
     assert needle in one_line_error(err)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, needle", [(["--crf", "60"], "0..51"), (["--x264-preset", "fastest"], "veryfast")])
+def test_bad_encoder_option_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                             needle: str) -> None:
+    out = tmp_path / "x.mp4"
+    with pytest.raises(SystemExit) as stop:
+        main(["render", "--emotion", "happy", "--size", "64", "-o", str(out), *argv])
+    assert stop.value.code == 2
+    assert needle in one_line_error(capsys.readouterr().err)
     assert not out.exists()
 
 

@@ -114,11 +114,13 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     return _save(image, path)
 
 
-def save_video(frames: np.ndarray | Sequence[np.ndarray], path: str | os.PathLike, fps: float = 30.0, audio: str | os.PathLike | None = None) -> Path:
-    """Write frames as MP4 (with audio muxed) or GIF by suffix (atomically); return the path."""
-    from renderers.writers import save_frames
+def save_video(frames: np.ndarray | Sequence[np.ndarray], path: str | os.PathLike, fps: float = 30.0,
+               audio: str | os.PathLike | None = None, preset: str | None = None, crf: int | None = None) -> Path:
+    """Write frames as MP4 (with audio muxed) or GIF by suffix (atomically); return the path. `preset` and `crf` are
+    the MP4's x264 settings (None: `renderers.writers.MP4_PRESET` / `MP4_CRF`, fast to encode)."""
+    from renderers.writers import MP4_CRF, MP4_PRESET, save_frames
 
-    return save_frames(frames, path, fps=fps, audio=audio)
+    return save_frames(frames, path, fps=fps, audio=audio, preset=preset or MP4_PRESET, crf=MP4_CRF if crf is None else crf)
 
 
 def contact_sheet(emotions: tuple[str, ...] | None = None, intensities: tuple[float, ...] = (0.33, 0.66, 1.0),

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from avatar.app.cli.common import EMOTION_HELP, add_look_args, add_workers_arg, intensity_arg
+from avatar.app.cli.common import EMOTION_HELP, add_look_args, add_video_args, add_workers_arg, intensity_arg
 from avatar.errors import AvatarInputError
 from avatar.validation import check_unit
 
@@ -91,7 +91,7 @@ def _expected_frames(audio: str, fps: float) -> int | None:
 def _animate(args: argparse.Namespace, P: Any, text: str | None, head: Any, method: str, make_renderer: Any,
              workers: Any) -> int:
     """Return 0 after the speech animation of `cmd_animate` is made, exported and rendered (by `workers` if any)."""
-    from avatar.app.cli.common import write_sequence_video
+    from avatar.app.cli.common import video_args, write_sequence_video
     from avatar.appearance import Appearance
 
     with warnings.catch_warnings(record=True) as caught:
@@ -119,7 +119,8 @@ def _animate(args: argparse.Namespace, P: Any, text: str | None, head: Any, meth
         seq.save(e, **({"head": head, "appearance": Appearance(skin=args.skin, eyes=args.eyes)} if glb else {}))
         print(f"wrote {e}")
     if args.output is not None:
-        write_sequence_video(workers if workers is not None else make_renderer(), seq, args.output, seq.audio, args.progress)
+        write_sequence_video(workers if workers is not None else make_renderer(), seq, args.output, seq.audio, args.progress,
+                             video_args(args))
         print(f"wrote {args.output}")
     return 0
 
@@ -150,5 +151,6 @@ def register(sub: Any) -> None:
     p.add_argument("--size", type=int, default=512, help="video size in pixels (default 512)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     add_workers_arg(p)
+    add_video_args(p)
     add_look_args(p, transparent=False)
     p.set_defaults(func=cmd_animate)

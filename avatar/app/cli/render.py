@@ -11,6 +11,7 @@ from typing import Any
 from avatar.app.cli.common import (
     EMOTION_HELP,
     add_look_args,
+    add_video_args,
     add_workers_arg,
     appearance_from_args,
     camera_from_args,
@@ -18,6 +19,7 @@ from avatar.app.cli.common import (
     load_cli_head,
     parse_colour,
     parse_va,
+    video_args,
     write_sequence_video,
 )
 from avatar.errors import AvatarInputError
@@ -71,7 +73,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         # Frame ranges in several processes (forked before this process makes a GL context), in order to one encoder.
         count = resolve_workers(args.workers, len(seq))
         with (RenderWorkers(make_renderer, count) if count > 1 else nullcontext()) as workers:
-            write_sequence_video(workers or make_renderer(), seq, out, args.audio or seq.audio, args.progress)
+            write_sequence_video(workers or make_renderer(), seq, out, args.audio or seq.audio, args.progress, video_args(args))
         print(f"wrote {out} ({len(seq)} frames at {seq.fps:g} fps, {seq.duration:.2f} s)")
         return 0
     renderer = make_renderer()
@@ -82,7 +84,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         from renderers.writers import save_frames
 
         fps = args.fps or 30.0
-        save_frames(np.repeat(img[None], max(1, round(fps)), 0), out, fps=fps)  # one second of the still pose
+        save_frames(np.repeat(img[None], max(1, round(fps)), 0), out, fps=fps, **video_args(args))  # one second of the still pose
     else:
         P.save_image(img, out)
     print(f"wrote {out}")
@@ -109,5 +111,6 @@ def register(sub: Any) -> None:
     p.add_argument("--audio", default=None, help="audio file to mux into an MP4")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     add_workers_arg(p)
+    add_video_args(p)
     add_look_args(p)
     p.set_defaults(func=cmd_render)
