@@ -88,6 +88,15 @@ HAIR_STYLES: dict[str, HairStyle] = {
 }
 """The shipped hair styles (`Appearance.hair_style`); a bald head is `Appearance(hair=False)`."""
 
+HAIR_TIP_CM = 2.4
+"""How far a curtain's (bob, long) ends wander about the style's length (`hair_tip_length`): strands end in clumps of
+different lengths, each tapering to a point, not at a ruled cut. The same for every head."""
+HAIR_TIP_CLUMPS = 30
+"""Clumps of strands around the head at a curtain's ends (~2 cm wide at the sides of the ICT head)."""
+HAIR_CLUMP_CM = 0.3
+"""How far the middle of a clump stands out from the notches beside it at a curtain's ends (growing from 0 where the
+curtain leaves the head): locks that part towards the tips, shaded by their own normals, instead of one flat board."""
+
 # Defaults of the expression-appearance switches, chosen by the held-out judges (docs/appearance.md):
 # wrinkles raised face-api (+4.6 points) and face-classification (+1.0); catch-lights raised neither.
 WRINKLES_DEFAULT = True
@@ -593,20 +602,45 @@ def hairline_height(points: np.ndarray, frame: HeadFrame, style: HairStyle, inse
     return np.asarray(points, np.float64)[:, 1] - line
 
 
+def hair_clumps(azimuth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (length, point), each in [0, 1], of the clump of strands a curtain's hair (bob, long) falls in at each
+    azimuth (radians about the skull's vertical axis, atan2(x, z) of the direction from its centre).
+
+    `HAIR_TIP_CLUMPS` clumps around the head, of uneven widths (a slow wobble of the clump phase) and lengths (a fixed
+    hash per clump); `point` is 1 in a clump's middle and 0 at the notches between clumps. Periodic in the azimuth,
+    so the clumps close around the back of the head; the same for every head."""
+    az = np.asarray(azimuth, np.float64)
+    phase = (az + np.pi) / (2 * np.pi) * HAIR_TIP_CLUMPS + 0.35 * np.sin(3.0 * az + 1.0) + 0.2 * np.sin(7.0 * az + 2.0)
+    k = np.floor(phase)
+    t = phase - k
+    k = np.mod(k, HAIR_TIP_CLUMPS)
+    length = np.modf(np.abs(np.sin(k * 12.9898 + 4.1) * 43758.5453))[0]  # a fixed pseudo-random length per clump
+    point = 1.0 - np.abs(2.0 * t - 1.0) ** 0.7
+    return length, point
+
+
+def hair_tip_length(azimuth: np.ndarray) -> np.ndarray:
+    """Return the extra length in cm (-0.3 to +1.0 times `HAIR_TIP_CM`) of a curtain's hair at each azimuth: each clump
+    of strands (`hair_clumps`) longest in its middle and tapering to the notches, so the ends are not a ruled cut."""
+    length, point = hair_clumps(azimuth)
+    return HAIR_TIP_CM * (0.4 * length + 0.6 * point * (0.4 + 0.6 * length) - 0.3)
+
+
 def hair_coverage(points: np.ndarray, frame: HeadFrame, style: HairStyle, inset: float = 0.0,
                   drape: bool = False) -> np.ndarray:
     """Return (N,) in [0, 1]: how much the hair `style` covers each of (N, 3) scalp points (1 inside the hairline).
 
     The hairline is a height per azimuth about the skull's vertical axis (front, over the ears, at the nape; see
     `HairStyle`), faded over 1 cm; `inset` moves it that far up. `drape` adds a styled curtain's sides and back
-    (outside `open_deg` of straight ahead, down to `drape` below the chin).
+    (outside `open_deg` of straight ahead, down to `drape` below the chin, give or take its clumped ends:
+    `hair_tip_length`).
     """
     rel = np.asarray(points, np.float64) - frame.centre
     a = np.abs(np.degrees(np.arctan2(rel[:, 0], rel[:, 2])))
     cover = smoothstep(-0.2, 0.8, hairline_height(points, frame, style, inset))
     if drape and style.drape is not None:
-        sides = smoothstep(style.open_deg, style.open_deg + 6.0, a) * smoothstep(frame.chin_y - style.drape - 0.5,
-                                                                                frame.chin_y - style.drape, points[:, 1])
+        bottom = frame.chin_y - style.drape - hair_tip_length(np.arctan2(rel[:, 0], rel[:, 2]))
+        sides = smoothstep(style.open_deg, style.open_deg + 6.0, a) * smoothstep(bottom - 0.5, bottom, points[:, 1])
         cover = np.maximum(cover, sides)
     return cover
 

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from avatar.appearance import (BROW_LIFT_CM, HAIR_STYLES, Appearance, HairStyle, brow_weights, clothing_albedo, hair_albedo,
-                               hair_coverage, hairline_height, head_frame, skin_albedo, smoothstep)
+from avatar.appearance import (BROW_LIFT_CM, HAIR_CLUMP_CM, HAIR_STYLES, Appearance, HairStyle, brow_weights, clothing_albedo, hair_albedo,
+                               hair_clumps, hair_coverage, hair_tip_length, hairline_height, head_frame, skin_albedo, smoothstep)
 from avatar.head import ICT_PARTS, BlendshapeHead
 
 if TYPE_CHECKING:
@@ -284,6 +284,11 @@ def _envelope(h: np.ndarray) -> np.ndarray:
     return np.concatenate([ring, ring[:, :1]], 1)
 
 
+def phi_of_columns(cols: int) -> np.ndarray:
+    """Return the (cols + 1,) azimuths of the hair grid's columns, -pi to pi (the last repeats the first)."""
+    return np.linspace(-np.pi, np.pi, cols + 1)
+
+
 def _grid_frames(p: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return unit (normals, tangents) of a (rows, cols + 1, 3) grid whose last column repeats the first: tangents run
     down the columns, normals point away from the skull's axis."""
@@ -337,11 +342,13 @@ def _draped(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairS
     hung[start:] = np.maximum.accumulate(horiz[start:], axis=0)
     hung = _envelope(hung)
     p = centre + np.stack([hung * np.sin(ph), rel[..., 1], hung * np.cos(ph)], -1)
-    bottom = frame.chin_y - style.drape  # type: ignore[attr-defined]
     last_y = p[-1, :, 1]
+    # Each column ends at its own length: clumps of strands of uneven lengths tapering to points (hair_tip_length),
+    # never above the spherical part's last row.
+    bottom = np.minimum(frame.chin_y - style.drape - hair_tip_length(phi_of_columns(cols)), last_y - 0.5)  # type: ignore[attr-defined]
     # Below the last row the curtain falls straight, so it must clear whatever of the head lies there (the ears).
     samples = _scalp_samples(head, faces)
-    low = samples[(samples[:, 1] < last_y.max()) & (samples[:, 1] > max(bottom, frame.chin_y - 2.0))] - centre  # type: ignore[attr-defined]
+    low = samples[(samples[:, 1] < last_y.max()) & (samples[:, 1] > max(bottom.min(), frame.chin_y - 2.0))] - centre  # type: ignore[attr-defined]
     reach = np.zeros(cols + 1)
     j = np.clip(np.round((np.arctan2(low[:, 0], low[:, 2]) + np.pi) / (2 * np.pi) * cols).astype(int), 0, cols)
     np.maximum.at(reach, j, np.hypot(low[:, 0], low[:, 2]))
@@ -354,9 +361,17 @@ def _draped(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairS
     ramp = smoothstep(np.radians(60.0), np.radians(95.0), th)[..., None]  # swell out smoothly towards the last row
     scale = 1 + (grow[..., None] - 1) * ramp
     p = centre + rel * np.concatenate([scale[..., :1], np.ones_like(scale), scale[..., :1]], -1)
-    steps = max(2, int(np.ceil((last_y.max() - bottom) / 0.5)))
+    steps = max(2, int(np.ceil((last_y - bottom).max() / 0.5)))
     ys = last_y[None] + (bottom - last_y)[None] * np.linspace(0, 1, steps + 1)[1:, None]
     curtain = np.stack([np.broadcast_to(p[-1:, :, 0], ys.shape), ys, np.broadcast_to(p[-1:, :, 2], ys.shape)], -1)
+    # Locks: towards the ends each clump's middle stands out from the notches beside it (outwards only, away from
+    # the skull's axis, so never into the head).
+    down = (last_y[None] - ys) / np.maximum(last_y - bottom, 1e-9)[None]
+    _, point = hair_clumps(phi_of_columns(cols))
+    out = curtain - centre
+    horiz = np.hypot(out[..., 0], out[..., 2])[..., None]
+    radial = np.concatenate([out[..., :1], np.zeros_like(horiz), out[..., 2:]], -1) / np.maximum(horiz, 1e-9)
+    curtain = curtain + radial * (HAIR_CLUMP_CM * down * point[None])[..., None]
     p = np.concatenate([p, curtain])
     cover = np.concatenate([cover, hair_coverage(curtain.reshape(-1, 3), frame, style, drape=True).reshape(ys.shape)])  # type: ignore[arg-type]
     return p, cover
@@ -369,7 +384,7 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     cols = HAIR_COLUMNS
     end = np.radians(100.0 if style.drape is not None else 150.0)
     theta = np.linspace(0.0, end, HAIR_ROWS)
-    phi = np.linspace(-np.pi, np.pi, cols + 1)
+    phi = phi_of_columns(cols)
     th, ph = np.meshgrid(theta, phi, indexing="ij")
     direction = np.stack([np.sin(th) * np.sin(ph), np.cos(th), np.sin(th) * np.cos(ph)], -1)
     radius = _scalp_radius(_scalp_samples(head, faces), centre, th.reshape(-1), ph.reshape(-1)).reshape(th.shape)

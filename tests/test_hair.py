@@ -299,3 +299,34 @@ def test_front_hairline_fades_over_pixels_in_the_frame() -> None:
         last = np.flatnonzero(col > 0.9 * full).max()  # the lowest fully haired row above the forehead
         ramp = ((col > 0.1 * full) & (col < 0.9 * full))[last:].sum()
         assert ramp >= 5, (x, ramp, col[last - 2:last + 14].round())
+
+
+@pytest.mark.parametrize("style", ["bob", "long"])
+def test_a_curtains_ends_fall_in_tapered_clumps_not_a_ruled_cut(style: str) -> None:
+    """Round the sides and back (outside the face's opening), the lowest hair per 3 degrees of azimuth wanders over more
+    than 1.5 cm and comes to a point in a clump every ~12 degrees (local minima of the ends' height), as cut and
+    moved hair does; a curtain ruled straight across (the look before) has one height all round."""
+    from avatar.appearance import head_frame
+    from renderers.attachments import build_attachments
+    from renderers.drawn_faces import drawn_faces
+
+    head = default_head()
+    v = head.neutral
+    frame = head_frame(v, v[head.landmarks68])
+    att = build_attachments(head, Appearance(hair_style=style, clothing=False, brow_shell=False), drawn_faces(head))
+    p = att.rest[np.unique(att.hair_faces())]
+    rel = p - frame.centre
+    az = np.degrees(np.arctan2(rel[:, 0], rel[:, 2]))
+    edges = np.arange(-180, 181, 3)
+    bins = np.digitize(az, edges) - 1
+    middles = 0.5 * (edges[:-1] + edges[1:])
+    sides = np.flatnonzero(np.abs(middles) > HAIR_STYLES[style].open_deg + 10)
+    ends = np.array([p[bins == i, 1].min() for i in sides])
+    assert np.ptp(ends) > 1.5, f"{style}: the ends lie within {np.ptp(ends):.2f} cm of one height"
+    d = np.diff(ends)
+    points = int(((d[:-1] < 0) & (d[1:] > 0)).sum())
+    assert points >= 12, f"{style}: {points} clump tips round the sides and back"
+    from avatar.appearance import HAIR_TIP_CM
+
+    # No clump shorter than the style's length less 0.3 of the tips' spread.
+    assert ends.max() < frame.chin_y - HAIR_STYLES[style].drape + 0.3 * HAIR_TIP_CM + 0.05
