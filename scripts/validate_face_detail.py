@@ -68,9 +68,9 @@ def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: di
     return {j: {v: {e: float(np.mean(a)) for e, a in per.items()} for v, per in by.items()} for j, by in hits.items()}
 
 
-def detected(identities: list[int], skin: str, judges: dict[str, Any]) -> dict[str, Any]:
+def detected(identities: list[int], skin: str, judges: dict[str, Any], background: Any = None) -> dict[str, Any]:
     """Return {judge: {"happy@I": p(happy) mean and accuracy, "EMOTION@0.8": accuracy}} with each judge's own face detector
-    on 512 px renders (front + three-quarter), as a PNG is scored."""
+    on 512 px renders (front + three-quarter), as a PNG is scored (`background` None: the shipped one)."""
     import avatar
     from avatar.emotion import EMOTIONS
 
@@ -78,7 +78,8 @@ def detected(identities: list[int], skin: str, judges: dict[str, Any]) -> dict[s
     imgs, labels = [], []
     for ident in identities:
         for view in VIEWS:
-            frames = avatar.render(np.stack([avatar.pose(e, i) for e, i in poses]), view=view, identity=ident, skin=skin)
+            frames = avatar.render(np.stack([avatar.pose(e, i) for e, i in poses]), view=view, identity=ident, skin=skin,
+                                   **({} if background is None else {"background": background}))
             imgs.append(np.asarray(frames))
             labels += [f"{e}@{i}" for e, i in poses]
     x = np.concatenate(imgs)
@@ -102,7 +103,7 @@ def detected(identities: list[int], skin: str, judges: dict[str, Any]) -> dict[s
 def main() -> None:
     """Read both grids for one skin tone and identity set and write them as JSON."""
     from avatar.app.judges import make_recognizer
-    from avatar.validation import parse_identities
+    from avatar.validation import parse_colour, parse_identities
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--identities", default="30,45,60,70,90")
@@ -111,6 +112,8 @@ def main() -> None:
                     help="boxed grid's cameras, comma-separated (front, three-quarter, profile); default front,three-quarter")
     ap.add_argument("--skip-detected", action="store_true")
     ap.add_argument("--on", default="", help="Appearance switches to turn on, comma-separated (e.g. mouth_interior,eye_detail)")
+    ap.add_argument("--background", default=None,
+                    help="the renders' backdrop (avatar.validation.parse_colour: #rrggbb, r,g,b, a name); default the shipped one")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
     ids = list(parse_identities(args.identities))
@@ -120,13 +123,16 @@ def main() -> None:
     judges = {j: make_recognizer(j, "cpu", detect_faces=False) for j in JUDGES}
     switches = {name: True for name in args.on.split(",") if name}
     result["switches"] = switches
+    background = parse_colour(args.background)
+    result["background"] = list(background) if background is not None else None
     result["boxed_items"] = []
-    result["boxed"] = boxed(ids, args.skin, judges, switches, result["boxed_items"], views)
+    result["boxed"] = boxed(ids, args.skin, judges, switches, result["boxed_items"], views, options={"background": background})
     for j, by in result["boxed"].items():
         fq = {e: float(np.mean([by[v][e] for v in views])) for e in EMOTIONS7}
         print(f"boxed {j:20s} mean {np.mean(list(fq.values())):.3f}  " + " ".join(f"{e} {a:.2f}" for e, a in fq.items()))
     if not args.skip_detected:
-        result["detected"] = detected(ids, args.skin, {j: make_recognizer(j, "cpu", detect_faces=True) for j in JUDGES})
+        result["detected"] = detected(ids, args.skin, {j: make_recognizer(j, "cpu", detect_faces=True) for j in JUDGES},
+                                      background)
         for j, row in result["detected"].items():
             print(f"detected {j:20s} " + " ".join(f"{k} {v['accuracy']:.2f}" + (f"/p{v['p_happy']:.2f}" if k.startswith("happy") and v['p_happy'] is not None else "")
                                                    for k, v in row.items()))
