@@ -635,14 +635,24 @@ def hair_coverage(points: np.ndarray, frame: HeadFrame, style: HairStyle, inset:
     (outside `open_deg` of straight ahead, down to `drape` below the chin, give or take its clumped ends:
     `hair_tip_length`).
     """
-    rel = np.asarray(points, np.float64) - frame.centre
-    a = np.abs(np.degrees(np.arctan2(rel[:, 0], rel[:, 2])))
     cover = smoothstep(-0.2, 0.8, hairline_height(points, frame, style, inset))
     if drape and style.drape is not None:
-        bottom = frame.chin_y - style.drape - hair_tip_length(np.arctan2(rel[:, 0], rel[:, 2]))
-        sides = smoothstep(style.open_deg, style.open_deg + 6.0, a) * smoothstep(bottom - 0.5, bottom, points[:, 1])
-        cover = np.maximum(cover, sides)
+        cover = np.maximum(cover, curtain_coverage(points, frame, style))
     return cover
+
+
+def curtain_coverage(points: np.ndarray, frame: HeadFrame, style: HairStyle) -> np.ndarray:
+    """Return (N,) in [0, 1]: how much a styled curtain (`HairStyle.drape`; 0 for a style without one) covers each of
+    (N, 3) points: outside `open_deg` of straight ahead, down to `drape` below the chin give or take its clumped ends
+    (`hair_tip_length`)."""
+    points = np.asarray(points, np.float64)
+    if style.drape is None:
+        return np.zeros(len(points))
+    rel = points - frame.centre
+    azimuth = np.arctan2(rel[:, 0], rel[:, 2])
+    bottom = frame.chin_y - style.drape - hair_tip_length(azimuth)
+    return (smoothstep(style.open_deg, style.open_deg + 6.0, np.abs(np.degrees(azimuth)))
+            * smoothstep(bottom - 0.5, bottom, points[:, 1]))
 
 
 def brow_weights(vertices: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avatar.appearance import (BROW_LIFT_CM, HAIR_CLUMP_CM, HAIR_STYLES, Appearance, HairStyle, brow_weights, clothing_albedo, hair_albedo,
-                               hair_clumps, hair_coverage, hair_tip_length, hairline_height, head_frame, skin_albedo, smoothstep)
+                               curtain_coverage, hair_clumps, hair_coverage, hair_tip_length, hairline_height, head_frame, skin_albedo, smoothstep)
 from avatar.head import ICT_PARTS, BlendshapeHead
 
 if TYPE_CHECKING:
@@ -399,7 +399,9 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     # temples (seen edge-on from the front) drew a row of dark spikes. A curtain's sides (drape) keep their own ramp.
     height = hairline_height(scalp.reshape(-1, 3), frame, style).reshape(th.shape)  # type: ignore[arg-type]
     cut = -0.2 + _smoothstep_inverse(threshold)  # the height at which the coverage reaches the cut's threshold
-    ramp = smoothstep(cut[None], cut[None] + HAIR_TAPER_CM, height)
+    # Across the hairline, not up the head (the height over its slope along the scalp; see the colour's fade below).
+    across = cut[None] + (height - cut[None]) / _hairline_slope(height, scalp, theta)
+    ramp = smoothstep(cut[None], cut[None] + HAIR_TAPER_CM, across)
     line_cover = smoothstep(-0.2, 0.8, height)
     ramp = np.where(cover > line_cover, np.maximum(ramp, smoothstep(threshold[None], 1.0, cover)), ramp)
     taper = np.maximum(depth * ramp, HAIR_MIN_CM)
@@ -419,17 +421,22 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     # outside are moved onto the contour (cut along whole triangles, the edge was a saw at the temples, where the
     # hairline runs diagonally across the grid).
     inside = cover - threshold[None]
-    # How far above the cut each vertex lies (cm; the shell's own height, a hair's breadth off the scalp at the cut), and
-    # whether its coverage is a curtain's sides rather than the hairline's.
+    # How far above the cut each vertex lies (cm; the shell's own height, a hair's breadth off the scalp at the cut).
     above = hairline_height(p.reshape(-1, 3), frame, style).reshape(p.shape[:2]) - cut[None]  # type: ignore[arg-type]
-    side = (cover > smoothstep(-0.2, 0.8, above + cut[None]) + 1e-6).astype(np.float64)
-    tri, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, side) = _cut_at_contour(
-        rows, cols, inside, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, side))
+    # The colour's fade is measured across the hairline, not up the head: the height above the cut over its slope
+    # along the scalp. Where the hairline runs steeply (behind the ears) the height rose within a grid cell, and each
+    # row's fade, interpolated over the cell's triangles, drew a skin-coloured tooth: the edge was a saw.
+    above = above / _hairline_slope(above, p, theta)
+    # A curtain's own coverage (bob, long), beyond the cut's threshold: where it covers, the hair is in full colour
+    # whatever the hairline beneath it does.
+    curtain = curtain_coverage(p.reshape(-1, 3), frame, style).reshape(p.shape[:2]) - threshold[None]  # type: ignore[arg-type]
+    tri, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, curtain) = _cut_at_contour(
+        rows, cols, inside, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, curtain))
     albedo = colour * style.density + skin * (1 - style.density)
     # A soft hairline: the hair's colour comes in over HAIRLINE_FADE_CM from the skin's at the cut (an alpha painted over
     # the skin beneath, so the shell's outline does not draw a line), and its highlights with it; where it is skin, it is
     # shaded with the scalp-hugging tapered shell's frame, so it is lit as the skin beside it is.
-    fade = np.where(side > 0.5, smoothstep(0.0, 0.35, inside), smoothstep(0.0, HAIRLINE_FADE_CM, above))
+    fade = np.maximum(smoothstep(0.0, 0.35, curtain), smoothstep(0.0, HAIRLINE_FADE_CM, above))
     alpha = HAIRLINE_EDGE + (1 - HAIRLINE_EDGE) * fade[..., None]
     normals = edge_normals + (normals - edge_normals) * alpha
     tangents = edge_tangents + (tangents - edge_tangents) * alpha
@@ -441,6 +448,28 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     hairness = style.density * np.maximum(alpha[:, 0], 0.02)
     return (p.reshape(-1, 3), normals.reshape(-1, 3), tangents.reshape(-1, 3), albedo, strand.reshape(-1, 2),
             hairness, tri)
+
+
+def _surface_slope(f: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Return (rows, cols + 1) |grad f| per cm along the surface of a grid `p` (rows, cols + 1, 3) whose last column
+    repeats the first: central differences down the columns and around the rows (the grid's directions are near
+    orthogonal on the skull)."""
+    body, fb = p[:, :-1], f[:, :-1]
+    d_around = np.linalg.norm(np.roll(body, -1, 1) - np.roll(body, 1, 1), axis=-1)
+    g_around = (np.roll(fb, -1, 1) - np.roll(fb, 1, 1)) / np.maximum(d_around, 1e-9)
+    d_down = np.linalg.norm(np.gradient(body, axis=0), axis=-1)
+    g_down = np.gradient(fb, axis=0) / np.maximum(d_down, 1e-9)
+    slope = np.hypot(g_around, g_down)
+    return np.concatenate([slope, slope[:, :1]], 1)
+
+
+def _hairline_slope(f: np.ndarray, p: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Return (rows, cols + 1) the slope of the height above the hairline `f` along the surface of grid `p`, at least 1,
+    and 1 within 20-35 degrees of the crown (rows beyond `theta`'s are a curtain's): the hairline never comes near the
+    crown, where the columns converge and a height that depends on the azimuth looks steep between points ~0 apart."""
+    away = np.ones(len(p))
+    away[:len(theta)] = smoothstep(np.radians(20.0), np.radians(35.0), theta)
+    return 1.0 + (np.maximum(_surface_slope(f, p), 1.0) - 1.0) * away[:, None]
 
 
 def _smoothstep_inverse(y: np.ndarray) -> np.ndarray:

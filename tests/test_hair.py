@@ -330,3 +330,32 @@ def test_a_curtains_ends_fall_in_tapered_clumps_not_a_ruled_cut(style: str) -> N
 
     # No clump shorter than the style's length less 0.3 of the tips' spread.
     assert ends.max() < frame.chin_y - HAIR_STYLES[style].drape + 0.3 * HAIR_TIP_CM + 0.05
+
+
+@pytest.mark.parametrize("style", ["short", "medium"])
+def test_hair_colour_fades_in_across_the_hairline_where_it_runs_steeply(style: str) -> None:
+    """Behind the ears the hairline runs nearly straight down the head. Every hair vertex in full colour lies >= 0.35 cm
+    (3-D) from the hair's outline there, as on the forehead: the fade is measured across the hairline (its height over
+    its slope along the scalp). Measured up the head it took a grid cell (0.11-0.13 cm) and drew a saw of skin-coloured
+    teeth along the edge."""
+    from avatar.appearance import head_frame
+    from renderers.attachments import build_attachments
+    from renderers.drawn_faces import drawn_faces
+
+    head = default_head()
+    v = head.neutral
+    frame = head_frame(v, v[head.landmarks68])
+    att = build_attachments(head, Appearance(hair_style=style, clothing=False, brow_shell=False), drawn_faces(head))
+    hf = att.hair_faces()
+    p = att.rest
+    edges, count = np.unique(np.sort(np.concatenate([hf[:, [0, 1]], hf[:, [1, 2]], hf[:, [2, 0]]]), 1), axis=0,
+                             return_counts=True)
+    outline = np.unique(edges[count == 1])
+    used = np.unique(hf)
+    rel = p - frame.centre
+    az = np.abs(np.degrees(np.arctan2(rel[:, 0], rel[:, 2])))
+    full = used[(att.hairness[used] >= 0.95) & (az[used] > 100) & (az[used] < 150) & (p[used, 1] < frame.centre[1] + 4)]
+    near = outline[(az[outline] > 90) & (az[outline] < 160)]
+    assert len(full) > 500 and len(near) > 50
+    d = np.linalg.norm(p[full][:, None] - p[near][None], axis=-1).min(1)
+    assert d.min() >= 0.35, f"{style}: a full-colour hair vertex {d.min():.2f} cm from the outline behind the ears"
