@@ -148,5 +148,9 @@ def test_browser_live_tab_moves_the_jaw_while_the_microphone_speaks(live_server:
     assert latency and int(latency.group(1)) > 0
     # The WebGL head: three.js drew the GLB and played the streamed frames on its morph targets.
     assert webgl[-1]["error"] is None and webgl[-1]["shown"] >= 5 and webgl[-1]["drawn"] > webgl[0]["drawn"], webgl[-1]
+    # ... on the server render's backdrop (sRGB; a linear colour drew it 8 levels lighter).
+    from avatar.constants import DEFAULT_BACKGROUND
+
+    assert np.abs(np.array(webgl[-1]["corner"]) - np.round(255 * np.array(DEFAULT_BACKGROUND))).max() <= 2, webgl[-1]["corner"]
     gl_jaws = [w["jaw"] for w in webgl]
     assert len(set(gl_jaws)) >= 3 and max(gl_jaws) - min(gl_jaws) > 0.05, sorted(set(gl_jaws))

@@ -148,6 +148,7 @@ def build(pg: Playground) -> None:
     import gradio as gr
 
     from avatar.app.playground.errors import user_errors
+    from avatar.constants import DEFAULT_BACKGROUND
 
     gr.Markdown("Press **Record** and talk: the head follows as you speak. The browser sends the microphone every "
                 f"{CHUNK_S:g} s; the server streams every frame back, drawn here in WebGL (left) and the newest one "
@@ -158,7 +159,10 @@ def build(pg: Playground) -> None:
         with gr.Column(scale=4, min_width=300):
             mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone", elem_id="live-mic")
             info = gr.Markdown("waiting for the microphone", elem_id="live-info")
-            gr.HTML(f'<div id="live-canvas" data-glb="{file_url(glb)}" style="width:320px;height:320px"></div>',
+            # The server render's backdrop (sRGB), so the two heads side by side stand on the same grey.
+            backdrop = ",".join(f"{c:g}" for c in DEFAULT_BACKGROUND)
+            gr.HTML(f'<div id="live-canvas" data-glb="{file_url(glb)}" data-background="{backdrop}" '
+                    'style="width:320px;height:320px"></div>',
                     label="WebGL head (three.js)")
         with gr.Column(scale=4, min_width=300):
             image = gr.Image(label="Server render", elem_id="live-image", interactive=False, height=LIVE_SIZE + 40, format="jpeg")

@@ -10,7 +10,7 @@
 import * as THREE from "three";
 import { GLTFLoader } from "./three/examples/jsm/loaders/GLTFLoader.js";
 
-const live = { ready: false, error: null, jaw: 0, shown: 0, drawn: 0, morphs: 0 };
+const live = { ready: false, error: null, jaw: 0, shown: 0, drawn: 0, morphs: 0, corner: null };
 window.emoavatarLive = live;
 
 function waitFor(selector) {
@@ -32,7 +32,9 @@ async function main() {
   renderer.outputColorSpace = THREE.SRGBColorSpace;
   holder.appendChild(renderer.domElement);
   const scene = new THREE.Scene();
-  scene.background = new THREE.Color(0.9, 0.9, 0.92);
+  // The server's backdrop, in sRGB as the server writes it (a bare THREE.Color(r, g, b) is linear: it drew lighter).
+  const [br, bg, bb] = (holder.dataset.background || "0.92,0.92,0.94").split(",").map(Number);
+  scene.background = new THREE.Color().setRGB(br, bg, bb, THREE.SRGBColorSpace);
   scene.add(new THREE.HemisphereLight(0xffffff, 0x404040, 1.6));
   const key = new THREE.DirectionalLight(0xffffff, 2.2);
   key.position.set(0.4, 0.6, 1.0);
@@ -97,6 +99,12 @@ async function main() {
     }
     renderer.render(scene, camera);
     live.drawn += 1;
+    if (!live.corner) {  // the backdrop as drawn (8-bit sRGB), for tests: the canvas keeps its drawing buffer
+      const gl = renderer.getContext();
+      const px = new Uint8Array(4);
+      gl.readPixels(1, size - 2, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      live.corner = [px[0], px[1], px[2]];
+    }
   });
 }
 
