@@ -8,8 +8,9 @@ clothes. Each is built here once per head and appearance, in the head's rest spa
   thickness, which fades to a hair's breadth at the hairline (`avatar.appearance.hair_coverage`, the rule the
   root paint uses too). Bob and long styles fall from the widest part of the head as a vertical curtain (the
   running maximum of each column's distance from the skull's axis, so the hair passes over the ears), open in
-  front of the face. A grid triangle is drawn where the style covers all three corners, with a per-column jitter
-  so the hairline is ragged, not a ruled line. Strand coordinates (u across strands, v along them, cm) and the
+  front of the face, ending in tapered clumps of uneven lengths (`avatar.appearance.hair_clumps`). A grid
+  triangle is drawn where the style covers all three corners, with a per-column jitter so the hairline is ragged,
+  not a ruled line. Strand coordinates (u across strands, v along them, cm) and the
   strands' direction (down the grid's columns, radiating from the crown) feed the strand shading.
 - clothing (`Appearance.clothing`): a crew neck, a surface of rings from a collar just outside the neck down
   over the shoulders (a super-ellipse 36 cm across), never inside the head's own neck mesh.
@@ -430,8 +431,8 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     # A curtain's own coverage (bob, long), beyond the cut's threshold: where it covers, the hair is in full colour
     # whatever the hairline beneath it does.
     curtain = curtain_coverage(p.reshape(-1, 3), frame, style).reshape(p.shape[:2]) - threshold[None]  # type: ignore[arg-type]
-    tri, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, curtain) = _cut_at_contour(
-        rows, cols, inside, (p, normals, tangents, edge_normals, edge_tangents, strand, inside, above, curtain))
+    tri, (p, normals, tangents, edge_normals, edge_tangents, strand, above, curtain) = _cut_at_contour(
+        rows, cols, inside, (p, normals, tangents, edge_normals, edge_tangents, strand, above, curtain))
     albedo = colour * style.density + skin * (1 - style.density)
     # A soft hairline: the hair's colour comes in over HAIRLINE_FADE_CM from the skin's at the cut (an alpha painted over
     # the skin beneath, so the shell's outline does not draw a line), and its highlights with it; where it is skin, it is
