@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FACADE = ("pose", "render", "contact_sheet", "score", "animate", "portrait", "refine")
-NOT_OPTIONS = {"x", "frames", "boxes", "session", "render"}
-"""Facade parameters that are the data or the caller's own objects, not options with a name in other interfaces."""
+FACADE = ("pose", "render", "contact_sheet", "score", "animate", "portrait", "refine", "save_video")
+NOT_OPTIONS = {"x", "frames", "boxes", "session", "render", "path"}
+"""Facade parameters that are the data or the caller's own objects (`path`: the file `save_video` writes, the CLI's
+--output), not options with a name in other interfaces."""
 NAME_EXCEPTIONS = {"raw audio's sample rate"}
 """Rows whose CLI flag is not the Python name in kebab case (stream's --rate predates sample_rate; both are kept)."""
 
