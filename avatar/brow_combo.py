@@ -55,6 +55,8 @@ UP_CM = 1.2
 MEDIAL_CM = 0.4
 # The outer brow end's share of the inner head's rise (the brow turns oblique).
 OUTER_SHARE = 0.15
+# The outer brow's own vertical motion (cm; negative lowers it), on top of its share of the rise: 0 by default.
+OUTER_CM = 0.0
 # Up the forehead: the skin follows the brow fully to HOLD_CM above it, then less, to nothing at FOREHEAD_CM, so the
 # middle forehead (the forehead's lines lie 1-4 cm above the brows) is compressed vertically.
 HOLD_CM = 0.8
@@ -69,7 +71,7 @@ COMBO = "1+2+4"
 
 
 def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, up_cm: float,
-                medial_cm: float, outer_share: float) -> np.ndarray:
+                medial_cm: float, outer_share: float, outer_cm: float = 0.0) -> np.ndarray:
     """Return the (V, 3) field of one half: side +1 = the head's left (+x; landmarks 22-26), -1 = right (17-21)."""
     h = brow_half(v, lm, side)
     x, y, x_in, x_out, y_brow, own = h.x, h.y, h.x_in, h.x_out, h.y_brow, h.own
@@ -87,18 +89,23 @@ def _half_field(v: np.ndarray, normals: np.ndarray, lm: np.ndarray, side: int, u
     d = np.zeros_like(v)
     d[:, 0] = -side * medial_cm * medial * reach
     d[:, 1] = up_cm * up * reach
+    if outer_cm:
+        # The outer brow alone (nothing at the inner head, full from the outer end to the temple): negative lowers it.
+        d[:, 1] += outer_cm * _smoothstep(x_in, x_out, x) * own * beyond * reach
     d -= (d * normals).sum(1, keepdims=True) * normals
     return d
 
 
 def brow_combo_field(head: BlendshapeHead, up_cm: float = UP_CM, medial_cm: float = MEDIAL_CM,
-                     outer_share: float = OUTER_SHARE) -> np.ndarray:
+                     outer_share: float = OUTER_SHARE, outer_cm: float = OUTER_CM) -> np.ndarray:
     """Return the (2, V, 3) float32 fields (left, right) at strength 1, built on the head's generic neutral.
 
-    `up_cm`, `medial_cm`: the motion at the inner brow head; `outer_share`: the outer end's share of its rise (the
-    defaults are the shipped shape; scripts/select_fear.py varies them). Needs the head's 68 landmarks; raises AvatarInputError without them.
+    `up_cm`, `medial_cm`: the motion at the inner brow head; `outer_share`: the outer end's share of its rise;
+    `outer_cm`: a vertical motion of the outer brow alone (negative lowers it; the inner head stays). The defaults are
+    the shape's defaults; scripts/select_fear.py varies them. Needs the head's 68 landmarks; raises AvatarInputError without them.
     """
-    return symmetric_brow_field(head, _half_field, (float(up_cm), float(medial_cm), float(outer_share)),
+    return symmetric_brow_field(head, _half_field, (float(up_cm), float(medial_cm), float(outer_share),
+                                                          float(outer_cm)),
                                 "the brow combination shape")
 
 

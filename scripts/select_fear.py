@@ -6,7 +6,7 @@ shipped fear's AUs (`generators/data/arkit_prototypes_v3.json`, "aus") towards w
 a smaller jaw drop, a stronger lip stretch and brow knit, flatter brows, tense lower lids, lower teeth. A variant is
 posed as `ActionUnits(aus).scaled(i).to_arkit()`, which is exactly `avatar.pose("fear", i)` for the shipped AUs.
 `--heads` poses them on heads with a brow combination shape (`avatar.brow_combo`, `HEADS`: fear's upper face made
-unlike surprise's in geometry); the shipped surprise and sad are read alongside on each head as references (the
+unlike surprise's in geometry: lifted and knit, or knit and flattened without lifting, `outer_cm`); the shipped surprise and sad are read alongside on each head as references (the
 1+4 form changes sad; the 1+2+4 form leaves it alone).
 
 - **selection** (default): fer2013 and face-classification, identities 101, 110, 120, 130, 140, crops 0.8 / 0.9 / 1.0;
@@ -45,6 +45,11 @@ VARIANTS: dict[str, dict[str, float]] = {
     "jaw 0+16": {"AU26": 0.0, "AU16": 0.5},
     "jaw 0+7": {"AU26": 0.0, "AU7": 0.4},
     "jaw 0+teeth 11": {"AU26": 0.0, "AU11": 0.6},
+    # 2026-12-08: less outer brow raise (AU2 is surprise's cue; on a 1+2+4 head it also caps the combination).
+    "AU2 0.25": {"AU2": 0.25},
+    "stretch 1": {"AU20": 1.0},
+    "AU2 0.25+stretch 1": {"AU2": 0.25, "AU20": 1.0},
+    "jaw 0.15+stretch 1": {"AU26": 0.15, "AU20": 1.0},
 }
 VIEWS = ("front", "three-quarter")
 INTENSITIES = (0.6, 1.0)
@@ -82,10 +87,24 @@ HEADS: dict[str, dict[str, Any]] = {
     "c124 up 1.2 in 0.4": {"s": 1.0, "up_cm": 1.2, "medial_cm": 0.4},
     # Round 3: stronger, and with the AU variants above.
     "c124 up 1.5 in 0.5": {"s": 1.0, "up_cm": 1.5, "medial_cm": 0.5},
+    # 2026-12-08, the third try: knit and flatten without lifting (up 0 or below; `outer_cm` < 0 lowers the outer
+    # brow alone, so the brow runs oblique and flat instead of arched). Fear poses it at 0.45 at intensity 1.
+    "knit in 0.6": {"s": 1.0, "up_cm": 0.0, "medial_cm": 0.6},
+    "knit in 1.0": {"s": 1.0, "up_cm": 0.0, "medial_cm": 1.0},
+    "knit in 0.6 outer -0.5": {"s": 1.0, "up_cm": 0.0, "medial_cm": 0.6, "outer_cm": -0.5},
+    "knit in 1.0 outer -1.0": {"s": 1.0, "up_cm": 0.0, "medial_cm": 1.0, "outer_cm": -1.0},
+    "knit in 0.6 down 0.3": {"s": 1.0, "up_cm": -0.3, "medial_cm": 0.6, "outer_share": 1.0},
+    "knit in 0.6 outer -1.0": {"s": 1.0, "up_cm": 0.0, "medial_cm": 0.6, "outer_cm": -1.0},
+    "knit in 1.5 outer -1.0": {"s": 1.0, "up_cm": 0.0, "medial_cm": 1.5, "outer_cm": -1.0},
 }
 # Round 4, the tie-break: "none" and "c124 up 1.2 in 0.4" with variants base and "lids 7" on five more selection
 # identities (--identities 105,115,125,135,139). The pick, "c124 up 1.2 in 0.4" with fear's AUs unchanged, lost at
 # three-quarter on the held-out judge: not shipped (avatar.brow_combo.BROW_COMBO = 0; docs/legibility.md).
+# 2026-12-08 (the third try, the "knit" heads and variants "AU2 0.25", "stretch 1" and their mixes): round 1 (all
+# knit heads x base / AU2 0.25), round 2 (AU re-picks on the two best knit heads), tie-break on 105-139. No knit head
+# beat "none" on the selection judges; the best of the family, "knit in 0.6 outer -0.5" with "AU2 0.25", read once on
+# the held-out judge: front better, three-quarter one reading worse: not shipped (docs/legibility.md, "Fear's brow
+# knit without lifting"; benchmarks/results/fear3_*.json).
 # Read alongside every head: the shipped surprise (which the combination shape leaves alone) and sad (1+4: it
 # changes sad on purpose).
 REFERENCES = ("surprise", "sad")

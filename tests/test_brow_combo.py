@@ -89,6 +89,22 @@ def test_fear_inner_brows_go_up_and_together(plain, combo, intensity) -> None:
         assert slope_after >= slope_before + 0.2 * k
 
 
+def test_knit_without_lifting_lowers_the_outer_brow_only(plain) -> None:
+    """`up_cm=0` with `outer_cm < 0` (the third fear try, docs/legibility.md 2026-12-08): the inner brow heads move
+    medially and keep their height, the outer ends go down (the brow runs flat, not arched); `outer_cm=0` leaves the
+    default field as it was, to the bit."""
+    np.testing.assert_array_equal(brow_combo_field(plain, outer_cm=0.0), brow_combo_field(plain))
+    field = brow_combo_field(plain, up_cm=0.0, medial_cm=0.6, outer_cm=-0.5).sum(0)
+    lm = plain.landmarks68
+    for side, inwards in (("left", -1.0), ("right", 1.0)):
+        inner = field[lm[LANDMARK68_NAMES[f"brow_{side}_inner"]]]
+        outer = field[lm[LANDMARK68_NAMES[f"brow_{side}_outer"]]]
+        assert abs(inner[1]) < 0.05, (side, inner)  # the inner head's height is kept (< 0.5 mm at weight 1)
+        assert inwards * inner[0] >= 0.3, (side, inner)  # drawn together
+        assert outer[1] <= -0.3, (side, outer)  # the outer end lowered (0.5 cm before the projection)
+    assert_face_below_the_brows_stays(plain, brow_combo_field(plain, up_cm=0.0, medial_cm=0.6, outer_cm=-0.5))
+
+
 def test_middle_forehead_folds_lateral_forehead_does_not(plain) -> None:
     """Above the inner brow the skin is compressed vertically inside the forehead's lines (1-4 cm above the brow),
     so they show in the middle; above the outer brow end far less."""
