@@ -323,9 +323,10 @@ def _grid_triangles(rows: int, cols: int, keep_vertex: np.ndarray, threshold: np
 
 
 def _draped(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairStyle, p: np.ndarray, cover: np.ndarray,
-            th: np.ndarray, ph: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            th: np.ndarray, ph: np.ndarray, steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return the hair grid (rows', cols + 1, 3) and its coverage: the shell `p` over the skull as it is, or for a style
-    with a curtain (`drape`), hung from the widest part of the head and continued straight down to its length."""
+    with a curtain (`drape`), hung from the widest part of the head and continued straight down to its length in
+    `steps` rows (None: one per 0.5 cm of the longest column; `curtain_rows`)."""
     if style.drape is None:
         return p, cover
     centre = frame.centre  # type: ignore[attr-defined]
@@ -362,7 +363,8 @@ def _draped(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairS
     ramp = smoothstep(np.radians(60.0), np.radians(95.0), th)[..., None]  # swell out smoothly towards the last row
     scale = 1 + (grow[..., None] - 1) * ramp
     p = centre + rel * np.concatenate([scale[..., :1], np.ones_like(scale), scale[..., :1]], -1)
-    steps = max(2, int(np.ceil((last_y - bottom).max() / 0.5)))
+    if steps is None:
+        steps = curtain_rows(last_y, bottom)
     ys = last_y[None] + (bottom - last_y)[None] * np.linspace(0, 1, steps + 1)[1:, None]
     curtain = np.stack([np.broadcast_to(p[-1:, :, 0], ys.shape), ys, np.broadcast_to(p[-1:, :, 2], ys.shape)], -1)
     # Locks: towards the ends each clump's middle stands out from the notches beside it (outwards only, away from
@@ -376,6 +378,12 @@ def _draped(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairS
     p = np.concatenate([p, curtain])
     cover = np.concatenate([cover, hair_coverage(curtain.reshape(-1, 3), frame, style, drape=True).reshape(ys.shape)])  # type: ignore[arg-type]
     return p, cover
+
+
+def curtain_rows(last_y: np.ndarray, bottom: np.ndarray) -> int:
+    """Return how many rows a curtain hung from (cols + 1,) heights `last_y` down to `bottom` is drawn in: one per
+    0.5 cm of its longest column, at least 2."""
+    return max(2, int(np.ceil(float((last_y - bottom).max()) / 0.5)))
 
 
 def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairStyle, colour: np.ndarray,
@@ -411,7 +419,10 @@ def _hair(head: BlendshapeHead, faces: np.ndarray, frame: object, style: HairSty
     # sideways-turned normals along the hairline.
     shading = np.maximum(depth, HAIR_MIN_CM)
     p, cover_all = _draped(head, faces, frame, style, scalp + taper[..., None] * direction, cover, th, ph)
-    p_shading, _ = _draped(head, faces, frame, style, scalp + shading[..., None] * direction, cover, th, ph)
+    # The shading frame's shell hangs in as many rows as the drawn one (their columns' lengths differ by the taper: with
+    # a row count of its own, 14 of identities 0-199 with a bob or long curtain failed to build).
+    p_shading, _ = _draped(head, faces, frame, style, scalp + shading[..., None] * direction, cover, th, ph,
+                           steps=len(p) - len(th))
     cover = cover_all
     rows = len(p)
     normals, tangents = _grid_frames(p_shading, centre)

@@ -359,3 +359,27 @@ def test_hair_colour_fades_in_across_the_hairline_where_it_runs_steeply(style: s
     assert len(full) > 500 and len(near) > 50
     d = np.linalg.norm(p[full][:, None] - p[near][None], axis=-1).min(1)
     assert d.min() >= 0.35, f"{style}: a full-colour hair vertex {d.min():.2f} cm from the outline behind the ears"
+
+
+def test_every_identity_builds_its_seeded_curtain() -> None:
+    """A bob or long curtain is hung twice (the drawn, tapered shell and the shading frame's untapered one) and the two
+    must have as many rows: with a row count each, identities 27, 34, 37, 50, 61, 70, 74, 87, 95, ... of 0-199
+    (`Appearance.from_seed`) failed to build ("all input arrays must have the same shape")."""
+    from renderers.attachments import build_attachments
+    from renderers.drawn_faces import drawn_faces
+
+    base = default_head()
+    built = 0
+    for ident in range(0, 200, 3):
+        look = Appearance.from_seed(ident)
+        if HAIR_STYLES[look.hair_style].drape is None:
+            continue
+        head = base.with_identity(ident)
+        att = build_attachments(head, look, drawn_faces(head))
+        assert len(att.hair_faces()) > 1000 and np.isfinite(att.rest).all(), ident
+        built += 1
+    for ident, style in ((34, "bob"), (27, "long"), (70, "bob"), (95, "long")):  # each failed before, with its seeded look
+        head = base.with_identity(ident)
+        assert len(build_attachments(head, Appearance.from_seed(ident), drawn_faces(head)).hair_faces()) > 1000
+        assert Appearance.from_seed(ident).hair_style == style
+    assert built >= 20
