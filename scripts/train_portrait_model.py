@@ -128,25 +128,6 @@ def plain_background(rng: np.random.Generator, size: int) -> np.ndarray:
     return c0 * (1 - t) + muted() * t
 
 
-def set_identity(renderer: object, base: object, ident: int, look: object, rng: np.random.Generator,
-                 skipped: set[int]) -> int:
-    """Give `renderer` identity `ident` of `base` in `look(ident)` and return the identity it got.
-
-    An identity whose drawn hair the renderer cannot build (a ValueError from the attachments: since 2026-12-07 the
-    draped 'long' and 'bob' shells of 14 of the 200 identities fail there) is added to `skipped` and replaced by
-    another draw from `rng`, so the data holds only faces that render.
-    """
-    while True:
-        try:
-            renderer.set_head(base.with_identity(ident) if ident else base, look(ident))  # type: ignore[attr-defined]
-            return ident
-        except ValueError as err:
-            if ident not in skipped:
-                print(f"identity {ident} skipped (its hair does not build: {err})", flush=True)
-            skipped.add(ident)
-            ident = int(rng.integers(0, 200))
-
-
 def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
     """Return {"images": (n, 64, 64, 3) uint8, "images_hr": (n, 128, 128, 3) uint8 (the same crops), "conditions": (n, 2 * NUM_AU)
     float32, "meta": (n, 4)} of one worker's chunk."""
@@ -167,7 +148,6 @@ def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
     images_hr = np.zeros((n, HIRES, HIRES, 3), np.uint8)
     conds = np.zeros((n, 2 * 32), np.float32)
     meta = np.zeros((n, 4), np.float32)  # identity, skin index, yaw, pitch
-    skipped: set[int] = set()  # identities whose hair the renderer could not build
     t0 = time.time()
     for i in range(n):
         if i % 8 == 0:
@@ -176,8 +156,7 @@ def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
             skin = np.clip(np.array(SKIN_TONES[list(SKIN_TONES)[tone]]) * rng.uniform(0.94, 1.06, 3), 0, 1)
             eyes = list(EYE_COLOURS)[rng.integers(len(EYE_COLOURS))]
             # The default look (skin detail, shadows, clothing) with the hair style and colours drawn from the identity.
-            ident = set_identity(renderer, base, ident, lambda i: Appearance.from_seed(i, skin=tuple(skin), eyes=eyes),
-                                 rng, skipped)
+            renderer.set_head(base.with_identity(ident) if ident else base, Appearance.from_seed(ident, skin=tuple(skin), eyes=eyes))
         aus = sample_condition(rng)
         w = aus.to_arkit()
         yaw, pitch = rng.uniform(-15, 15), rng.uniform(-6, 6)
@@ -197,8 +176,7 @@ def render_chunk(n: int, seed: int, chunk: int) -> dict[str, np.ndarray]:
         if (i + 1) % 400 == 0:
             print(f"chunk {chunk}: rendered {i + 1}/{n} ({(time.time() - t0) / (i + 1) * 1000:.0f} ms each)", flush=True)
     renderer.close()
-    return {"images": images, "images_hr": images_hr, "conditions": conds, "meta": meta,
-            "skipped": np.array(sorted(skipped), np.int32)}
+    return {"images": images, "images_hr": images_hr, "conditions": conds, "meta": meta}
 
 
 def crop_box(box: np.ndarray, scale: float) -> np.ndarray:
@@ -445,7 +423,6 @@ def main() -> None:
               "zero_terminal_snr": zero_snr, "init": args.init, "parameters": n_params, "threads": args.threads,
               "render_seconds": round(render_seconds, 1), "train_seconds": round(train_seconds, 1),
               "model": dict(MODEL_CONFIG), "command": " ".join(sys.argv),
-              "skipped_identities": sorted({int(i) for i in data["skipped"]}) if "skipped" in data else None,
               "basis_lr_scale": BASIS_LR_SCALE, "render_workers": args.render_workers,
               "conditions": "10% neutral / 60% emotion at 0.3 + 0.7 sqrt(U) / 10% mixture / 20% random AUs, 8% + blink; "
                             "hflip swaps L/R",
