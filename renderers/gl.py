@@ -362,6 +362,11 @@ class GLRenderer:
         for name, value in light_colours(light, exposure).items():
             p[f"u_{name}"].value = value
         p["u_specular"].value = light_specular(light, exposure)
+        unlift = p.get("u_teeth_unlift", None)
+        if unlift is not None:  # a shaded tooth's share of the lift withheld (renderers.teeth.shade_unlift); 1 unlifted
+            from renderers.teeth import shade_unlift
+
+            unlift.value = shade_unlift(exposure)
         app = self._appearance
         if app.skin_detail:
             p["u_detail"].value = float(app.skin_detail_strength)

@@ -326,7 +326,7 @@ void main() {{
     // uploads sRGB ** GAMMA), so a vertex pays one pow, for the cavity factor (renderers.cavity, 1 where off), which
     // darkens the sRGB albedo of skin in folds: (albedo c) ** GAMMA = albedo ** GAMMA c ** GAMMA.
     // A tooth in the mouth's shade (renderers.teeth) is darkened like skin in a fold, highlight and all.
-    float teeth = in_teeth.x > 0.0 ? in_teeth.x * teeth_light(world.xyz, in_teeth.y, in_teeth.z, in_teeth_offset) : 1.0;
+    float teeth = in_teeth.x > 0.0 ? in_teeth.x * teeth_light(world.xyz, in_teeth.y, in_teeth.z, in_teeth_offset, in_teeth.x) : 1.0;
     v_occlusion = pow(in_cavity * teeth, {_glsl(GAMMA)});  // the same darkening in linear light, for the highlight
     v_albedo = in_albedo * v_occlusion;
     v_wrinkle = in_wrinkle;

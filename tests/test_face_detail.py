@@ -295,6 +295,63 @@ def test_a_lip_shades_only_the_teeth_behind_it_and_the_cheek_the_faces_that_look
     assert cheek == pytest.approx(MOUTH_INTERIOR_FLOOR, abs=0.01) and inside > cheek + 0.1, (cheek, inside)
 
 
+def test_a_shaded_tooth_is_kept_out_of_the_lift_as_far_as_it_is_shaded() -> None:
+    """`teeth_light`'s `unlift` (`shade_unlift` of a dark face's exposure): a tooth in the open keeps the whole lift
+    (factor unchanged), one in the mouth's full shade loses `TEETH_SHADE_UNLIFT` of it (the factor times `unlift`), a
+    lingual face in the open part of it; the gums and tongue (key share 1), whose lift is withheld statically, are not
+    touched; an unlifted face (gain 1) is unchanged bit for bit."""
+    from avatar.appearance import TEETH_SHADE_UNLIFT
+    from renderers.shading import GAMMA
+    from renderers.lighting import skin_exposure
+    from renderers.teeth import shade_unlift, teeth_light
+
+    gain = skin_exposure("dark")
+    unlift = shade_unlift(gain)
+    assert gain > 2 and unlift == pytest.approx(gain ** (-TEETH_SHADE_UNLIFT / GAMMA)) and shade_unlift(1.0) == 1.0
+    xs = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    bulge = np.array([0.0, 0.8, 1.0, 0.8, 0.0])
+    upper = np.stack([xs, bulge, bulge], 1).astype(np.float32)
+    lower = np.stack([xs, -bulge, bulge], 1).astype(np.float32)
+    points = np.array([[0.0, -1.6, 1.2], [0.0, -1.6, 0.0]], np.float32)  # in front of the lower lip; 1 cm behind it
+    plain = teeth_light(points, upper, lower, 1.0)
+    lifted = teeth_light(points, upper, lower, 1.0, 0.0, 1.0, unlift)
+    assert lifted[0] == pytest.approx(plain[0]) and lifted[1] == pytest.approx(plain[1] * unlift), (plain, lifted)
+    lingual = teeth_light(points[:1], upper, lower, 1.0, 0.0, 0.5, unlift)[0]
+    assert lingual == pytest.approx(plain[0] * unlift ** 0.5), lingual
+    soft = teeth_light(points, upper, lower, 1.0, 1.0, 1.0, unlift)
+    assert np.array_equal(soft, teeth_light(points, upper, lower, 1.0, 1.0)), soft
+    assert np.array_equal(teeth_light(points, upper, lower, 1.0, 0.0, 1.0, 1.0), plain)
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_the_far_lower_tooth_reads_as_shaded_on_every_skin_tone() -> None:
+    """Yaw 30, happy 1.0, 512 px (the lone lower tooth a new user saw floating, near white, in the gap of a smile on
+    brown and dark skin): the far side's lower teeth (rest x < -1.2 cm) read as shaded on every tone, as on medium
+    skin. They are at most 0.6 of the lit upper teeth's median luma (medium 0.50; dark 0.56, 0.79 with the whole lift)
+    and at most 1.2x the lit part of the gap (its 90th percentile; dark 1.14x, 1.60x before), and a dark face's far
+    tooth is at most 1.3x a medium face's (1.26x; 1.76x before: the lift, x2.8 on dark skin, is key light the lips keep
+    off it). The lit upper teeth keep their lift (within a level of the whole-lift render)."""
+    from unittest import mock
+
+    w = avatar.pose("happy", 1.0)
+    tooth = {}
+    for skin in ("medium", "tan", "brown", "dark"):
+        img, parts = _mouth_parts(w, Appearance(skin=skin), 30.0, 512)
+        far = parts["lower"] & (parts["lower_x"] < -1.2)
+        up = parts["teeth"] & ~parts["lower"]
+        assert far.sum() > 40 and up.sum() > 400 and parts["tongue"].sum() > 100
+        tooth[skin] = np.median(_luma(img[far]))
+        upper, gap = np.median(_luma(img[up])), np.percentile(_luma(img[parts["tongue"]]), 90)
+        assert tooth[skin] < 0.6 * upper and tooth[skin] < 1.2 * gap, (skin, tooth[skin], upper, gap)
+        if skin == "dark":
+            with mock.patch("renderers.teeth.shade_unlift", lambda gain: 1.0):  # the whole lift, as before
+                whole, _ = _mouth_parts(w, Appearance(skin=skin), 30.0, 512)
+            assert np.median(_luma(whole[far])) > 0.7 * np.median(_luma(whole[up])), "the old look: a near-white tooth"
+            assert abs(np.median(_luma(whole[up])) - upper) <= 1.0
+    assert tooth["dark"] < 1.3 * tooth["medium"] and tooth["brown"] < 1.2 * tooth["medium"], tooth
+
+
 def test_the_default_look_keeps_the_teeth_lift_and_withholds_most_of_the_tongues(head) -> None:
     """`teeth_shade` is on by default (`TEETH_SHADE_DEFAULT`). It withholds none of the exposure's lift from the teeth:
     with the teeth, gums and tongue kept out of it on dark skin the held-out judge read disgust worse, with the shade
