@@ -228,7 +228,12 @@ def _scalp_samples(head: BlendshapeHead, faces: np.ndarray) -> np.ndarray:
 
 def _scalp_radius(points: np.ndarray, centre: np.ndarray, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
     """Return the scalp's distance from `centre` in the directions (theta from +y, phi about y from +z), radians:
-    the farthest surface sample per angular bin, holes filled from their neighbours, then smoothed."""
+    the nearest surface sample per angular bin (the first surface a ray from the centre meets), holes filled from
+    their neighbours, then grown over bumps and smoothed.
+
+    The nearest, not the farthest: behind and below the ears a bin's farthest samples were the ear's back, so the
+    shell stood 2-3.6 cm off the mastoid and the nape and its edge drew a flap poking out behind the ear at
+    three-quarter and profile views. An ear now stands out through the hair, as a real one does."""
     rows, cols = 48, 96
     rel = points - centre
     r = np.linalg.norm(rel, axis=1)
@@ -236,8 +241,9 @@ def _scalp_radius(points: np.ndarray, centre: np.ndarray, theta: np.ndarray, phi
     ph = np.arctan2(rel[:, 0], rel[:, 2])
     bi = np.clip((th / np.pi * rows).astype(int), 0, rows - 1)
     bj = np.clip(((ph + np.pi) / (2 * np.pi) * cols).astype(int), 0, cols - 1)
-    grid = np.full((rows, cols), -1.0)
-    np.maximum.at(grid, (bi, bj), r)
+    grid = np.full((rows, cols), np.inf)
+    np.minimum.at(grid, (bi, bj), r)
+    grid[np.isinf(grid)] = -1.0  # an empty bin: filled below
     for _ in range(rows):
         empty = grid < 0
         if not empty.any():

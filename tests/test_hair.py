@@ -383,3 +383,25 @@ def test_every_identity_builds_its_seeded_curtain() -> None:
         assert len(build_attachments(head, Appearance.from_seed(ident), drawn_faces(head)).hair_faces()) > 1000
         assert Appearance.from_seed(ident).hair_style == style
     assert built >= 20
+
+
+@pytest.mark.parametrize("style", ["buzz", "short", "medium"])
+def test_hair_edge_lies_on_the_skin_behind_the_ears_and_at_the_nape(style: str) -> None:
+    """All round the head the hair's faded edge lies on the skin: its shell followed each direction's farthest skin
+    sample, which behind the ears was the ear's back, so the edge stood 1.3-3.6 cm off the mastoid and the nape (0.7-2.6
+    cm for short) and drew a flap poking out behind the ear at three-quarter and profile views."""
+    from scipy.spatial import cKDTree
+
+    from renderers.attachments import _scalp_samples, build_attachments
+    from renderers.drawn_faces import drawn_faces
+
+    for identity in (None, 51, 136):
+        head = default_head(identity)
+        faces = drawn_faces(head)
+        att = build_attachments(head, Appearance(hair_style=style, clothing=False, brow_shell=False), faces)
+        edge = np.flatnonzero((att.hairness > 0) & (att.hairness < 0.3 * att.hairness.max()))
+        assert len(edge) > 200
+        gap = cKDTree(_scalp_samples(head, faces)).query(att.rest[edge])[0]
+        # The shell's grid rests on the skin's bumps (grown over each cell's neighbours): at the nape, where the neck
+        # curves in under the skull, the medium cut's edge stays up to ~1.1 cm off.
+        assert gap.max() < (1.25 if style == "medium" else 0.7), (identity, gap.max())
