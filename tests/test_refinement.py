@@ -422,3 +422,44 @@ def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert np.all(np.asarray(data["refined"]["weights"])[~reachable] == 0)
     assert "AUs: AU4=" in second.out
     assert main(["refine", "--emotion", "sleepy", "--no-progress"]) == 2
+
+
+def test_shipped_table_is_v3_with_sad_disgust_and_anger_lids_lowered() -> None:
+    """Table v4 is the refinement's table v3 plus the lid lowering chosen in scripts/select_lid_lowering.py, and
+    nothing else: every other weight of every emotion equal, the lids' amounts recorded."""
+    from generators.expression import REFINED_TABLE_PATH, read_prototype_table
+
+    v3 = read_prototype_table(REFINED_TABLE_PATH.parent / "arkit_prototypes_v3.json")
+    v4 = read_prototype_table(REFINED_TABLE_PATH)
+    added = json.loads(REFINED_TABLE_PATH.read_text())["lids"]["added"]
+    assert set(v4) == set(v3) and set(added) == {"sad", "disgust", "anger"}
+    lids = [ARKIT_NAMES.index("eyeBlinkLeft"), ARKIT_NAMES.index("eyeBlinkRight")]
+    others = np.setdiff1d(np.arange(len(ARKIT_NAMES)), lids)
+    for e in v3:
+        np.testing.assert_array_equal(v4[e][others], v3[e][others])
+        np.testing.assert_allclose(v4[e][lids] - v3[e][lids], added.get(e, 0.0), atol=1e-5)
+    assert all(0.1 <= a <= 0.3 for a in added.values())
+
+
+def test_sad_disgust_and_anger_narrow_the_eyes_with_their_intensity_and_fear_does_not() -> None:
+    """On the posed head the gap between the upper and lower lid (landmarks 37/38 over 41/40, both eyes) shrinks for
+    sad, disgust and anger against the same emotion without the lowered lids (table v3), more at intensity 1 than at
+    0.6; fear and surprise keep theirs."""
+    from avatar.head import default_head
+    from generators.expression import REFINED_TABLE_PATH, read_prototype_table, refined_weights
+
+    head = default_head()
+    v3 = read_prototype_table(REFINED_TABLE_PATH.parent / "arkit_prototypes_v3.json")
+    pairs = [(37, 41), (38, 40), (43, 47), (44, 46)]
+
+    def aperture(w: np.ndarray) -> float:
+        v = head.pose(np.asarray(w, np.float32)[None])[0][head.landmarks68]
+        return float(np.mean([v[a, 1] - v[b, 1] for a, b in pairs]))
+
+    import avatar
+
+    for e in ("sad", "disgust", "anger"):
+        narrowed = [aperture(refined_weights(e, i, v3)) - aperture(avatar.pose(e, i)) for i in (0.6, 1.0)]
+        assert 0.05 < narrowed[0] < narrowed[1], (e, narrowed)  # cm (0.1-0.2 shipped): the lids come down, more with intensity
+    for e in ("fear", "surprise"):
+        assert abs(aperture(refined_weights(e, 1.0, v3)) - aperture(avatar.pose(e, 1.0))) < 1e-6
