@@ -109,8 +109,9 @@ PROTOTYPE_TABLES: tuple[str, ...] = ("facs", "refined")
 
 REFINED_TABLE_PATH = Path(__file__).parent / "data" / "arkit_prototypes_v4.json"
 """The recognizer-refined ARKit prototype table: scripts/refine_prototypes.py's table v3 (arkit_prototypes_v3.json),
-with sad's, disgust's and anger's upper lids lowered (AU43 0.25 / 0.2 / 0.2, scripts/select_lid_lowering.py); see
-docs/refinement.md and docs/legibility.md ("Lowered lids")."""
+with sad's, disgust's and anger's upper lids lowered (AU43 0.25 / 0.2 / 0.2) and a broader smile (AU11 and AU14
+0.5 on happy; scripts/select_prototype_edits.py): docs/refinement.md, docs/legibility.md ("Lowered lids", "A broader
+smile")."""
 
 # Table v3 (each EMFACS prototype's AU intensities refined against the two FER2013-trained critics by central
 # differences) is the default because face-api, which the optimisation never used, reads it better than the FACS

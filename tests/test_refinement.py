@@ -424,21 +424,23 @@ def test_cli_refine_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["refine", "--emotion", "sleepy", "--no-progress"]) == 2
 
 
-def test_shipped_table_is_v3_with_sad_disgust_and_anger_lids_lowered() -> None:
-    """Table v4 is the refinement's table v3 plus the lid lowering chosen in scripts/select_lid_lowering.py, and
-    nothing else: every other weight of every emotion equal, the lids' amounts recorded."""
+def test_shipped_table_is_v3_with_the_selected_edits_only() -> None:
+    """Table v4 is the refinement's table v3 plus the edits chosen in scripts/select_prototype_edits.py (the lids of
+    sad, disgust and anger, the smile's upper lip and dimples), and nothing else: every other weight equal."""
+    from avatar.head import ARKIT_NAMES as NAMES
     from generators.expression import REFINED_TABLE_PATH, read_prototype_table
 
     v3 = read_prototype_table(REFINED_TABLE_PATH.parent / "arkit_prototypes_v3.json")
     v4 = read_prototype_table(REFINED_TABLE_PATH)
-    added = json.loads(REFINED_TABLE_PATH.read_text())["lids"]["added"]
-    assert set(v4) == set(v3) and set(added) == {"sad", "disgust", "anger"}
-    lids = [ARKIT_NAMES.index("eyeBlinkLeft"), ARKIT_NAMES.index("eyeBlinkRight")]
-    others = np.setdiff1d(np.arange(len(ARKIT_NAMES)), lids)
+    added = json.loads(REFINED_TABLE_PATH.read_text())["edits"]["added"]
+    assert set(v4) == set(v3) and set(added) == {"sad", "disgust", "anger", "happy"}
     for e in v3:
-        np.testing.assert_array_equal(v4[e][others], v3[e][others])
-        np.testing.assert_allclose(v4[e][lids] - v3[e][lids], added.get(e, 0.0), atol=1e-5)
-    assert all(0.1 <= a <= 0.3 for a in added.values())
+        expected = v3[e].copy()
+        for pair, amount in added.get(e, {}).items():
+            for side in ("Left", "Right"):
+                expected[NAMES.index(pair + side)] = min(1.0, expected[NAMES.index(pair + side)] + amount)
+        np.testing.assert_allclose(v4[e], expected, atol=1e-5)
+    assert all(0.1 <= a <= 0.3 for e in ("sad", "disgust", "anger") for a in added[e].values())
 
 
 def test_sad_disgust_and_anger_narrow_the_eyes_with_their_intensity_and_fear_does_not() -> None:
@@ -463,3 +465,25 @@ def test_sad_disgust_and_anger_narrow_the_eyes_with_their_intensity_and_fear_doe
         assert 0.05 < narrowed[0] < narrowed[1], (e, narrowed)  # cm (0.1-0.2 shipped): the lids come down, more with intensity
     for e in ("fear", "surprise"):
         assert abs(aperture(refined_weights(e, 1.0, v3)) - aperture(avatar.pose(e, 1.0))) < 1e-6
+
+
+def test_the_smile_lifts_the_upper_lip_off_the_teeth() -> None:
+    """Happy raises the upper lip's middle (AU11) beyond table v3's smile, more at intensity 1 than 0.6, so the upper
+    teeth show: the gap between the lips' inner middle points (landmarks 62 over 66) opens and the upper lip rises."""
+    import avatar
+    from avatar.head import default_head
+    from generators.expression import REFINED_TABLE_PATH, read_prototype_table, refined_weights
+
+    head = default_head()
+    v3 = read_prototype_table(REFINED_TABLE_PATH.parent / "arkit_prototypes_v3.json")
+
+    def lips(w: np.ndarray) -> tuple[float, float]:
+        v = head.pose(np.asarray(w, np.float32)[None])[0][head.landmarks68]
+        return float(v[62, 1]), float(v[62, 1] - v[66, 1])
+
+    rise = []
+    for i in (0.6, 1.0):
+        (up3, gap3), (up4, gap4) = lips(refined_weights("happy", i, v3)), lips(avatar.pose("happy", i))
+        assert gap4 > gap3 + 0.1, (i, gap3, gap4)  # cm (0.19 and 0.32 shipped)
+        rise.append(up4 - up3)
+    assert 0.1 < rise[0] < rise[1], rise  # cm (0.23 and 0.38 shipped)
