@@ -109,7 +109,7 @@ PROTOTYPE_TABLES: tuple[str, ...] = ("facs", "refined")
 
 REFINED_TABLE_PATH = Path(__file__).parent / "data" / "arkit_prototypes_v4.json"
 """The recognizer-refined ARKit prototype table: scripts/refine_prototypes.py's table v3 (arkit_prototypes_v3.json),
-with sad's, disgust's and anger's upper lids lowered (AU43 0.25 / 0.2 / 0.2) and a broader smile (AU11 and AU14
+with sad's, disgust's and anger's upper lids lowered (AU43 0.25 / 0.2 / 0.2) and a broader smile (AU11 0.2 and AU14
 0.5 on happy; scripts/select_prototype_edits.py): docs/refinement.md, docs/legibility.md ("Lowered lids", "A broader
 smile")."""
 

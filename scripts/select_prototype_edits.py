@@ -19,7 +19,7 @@ corners without lifting the upper lip off the teeth. Each variant in `VARIANTS` 
   further fields, e.g. the held-out readings).
 
     PYTHONPATH=. nice -n 10 python scripts/select_prototype_edits.py -o benchmarks/results/prototype_edits_selection.json
-    PYTHONPATH=. python scripts/select_prototype_edits.py --write "lids + smile 0.5"
+    PYTHONPATH=. python scripts/select_prototype_edits.py --write "lids + smile 0.2/0.5"
 """
 
 from __future__ import annotations
@@ -59,8 +59,12 @@ VARIANTS: dict[str, dict[str, dict[str, float]]] = {
     "lids + smile upper lip 0.5": {**LIDS, "happy": {"mouthUpperUp": 0.5}},
     "lids + smile dimple 0.5": {**LIDS, "happy": {"mouthDimple": 0.5}},
     "lids + smile 0.5": {**LIDS, "happy": {"mouthUpperUp": 0.5, "mouthDimple": 0.5}},
+    # Round 3: the upper lip at 0.5 (and 0.3) bared the upper gums, which on a dark face's lifted light render brighter
+    # than its cheek (tests/test_mouth_tone.py: gums and tongue over the cheek's luma, 1.03x and 1.003x; 0.97x at 0.2).
+    "lids + smile 0.3/0.5": {**LIDS, "happy": {"mouthUpperUp": 0.3, "mouthDimple": 0.5}},
+    "lids + smile 0.2/0.5": {**LIDS, "happy": {"mouthUpperUp": 0.2, "mouthDimple": 0.5}},
 }
-SHIPPED = "lids + smile 0.5"
+SHIPPED = "lids + smile 0.2/0.5"
 """The variant table v4 holds (docs/legibility.md)."""
 
 

