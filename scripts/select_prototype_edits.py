@@ -91,17 +91,12 @@ def read_selection(edits: dict[str, dict[str, float]], judges: dict[str, Any]) -
     import validate_face_detail as V
 
     table = edited(read_prototype_table(SOURCE), edits)
-    shipped_pose = avatar.pose
 
     def pose(emotion: str, intensity: float = 1.0) -> np.ndarray:
         # The candidate table for the labels it holds (the others as shipped): what the shipped table would pose.
-        return refined_weights(emotion, intensity, table) if emotion in table else shipped_pose(emotion, intensity)
+        return refined_weights(emotion, intensity, table) if emotion in table else avatar.pose(emotion, intensity)
 
-    avatar.pose = pose
-    try:
-        res = V.boxed(list(SELECTION_IDENTITIES), "medium", judges)
-    finally:
-        avatar.pose = shipped_pose
+    res = V.boxed(list(SELECTION_IDENTITIES), "medium", judges, pose=pose)
     return {j: {e: float(np.mean([by[v][e] for v in V.VIEWS])) for e in V.EMOTIONS7} for j, by in res.items()}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,12 +31,14 @@ VIEWS = ("front", "three-quarter")
 
 def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: dict[str, bool] | None = None,
           items: list[dict[str, Any]] | None = None, views: tuple[str, ...] = VIEWS,
-          options: dict[str, Any] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+          options: dict[str, Any] | None = None,
+          pose: Callable[[str, float], np.ndarray] | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """Return {judge: {view: {emotion: accuracy}}} over identities x `views` (front + three-quarter unless told) x
     intensities 0.6 / 1.0 x crops 0.9 / 1.0 (256 px; `switches` are `Appearance` fields, `options` other
     `RendererOptions` fields over the defaults: lighting, exposure, background),
     and append to `items` one row per image and judge (identity, view, emotion, intensity, crop, the judge's
-    probability of the posed emotion and its reading), for a paired before/after comparison of two runs."""
+    probability of the posed emotion and its reading), for a paired before/after comparison of two runs. `pose`
+    (emotion, intensity) -> (52,) weights replaces `avatar.pose` (a candidate prototype table)."""
     import avatar
     from avatar.appearance import Appearance
     from avatar.emotion import EMOTIONS
@@ -43,7 +46,8 @@ def boxed(identities: list[int], skin: str, judges: dict[str, Any], switches: di
     from renderers.gl import GLRenderer
     from renderers.options import RendererOptions
 
-    w = np.stack([avatar.pose(e, i) for e in EMOTIONS7 for i in (0.6, 1.0)]).astype(np.float32)
+    pose = pose or avatar.pose
+    w = np.stack([pose(e, i) for e in EMOTIONS7 for i in (0.6, 1.0)]).astype(np.float32)
     labels = np.array([e for e in EMOTIONS7 for _ in (0.6, 1.0)])
     hits: dict[str, dict[str, dict[str, list[bool]]]] = {j: {v: {e: [] for e in EMOTIONS7} for v in views} for j in judges}
     for ident in identities:

@@ -487,3 +487,21 @@ def test_the_smile_lifts_the_upper_lip_off_the_teeth() -> None:
         assert gap4 > gap3 + 0.04, (i, gap3, gap4)  # cm (0.06 and 0.11 shipped)
         rise.append(up4 - up3)
     assert 0.05 < rise[0] < rise[1], rise  # cm (0.09 and 0.15 shipped)
+
+
+def test_the_shipped_table_holds_the_edit_script_names_shipped() -> None:
+    """scripts/select_prototype_edits.py's SHIPPED variant is what table v4 records and holds: writing it again from
+    v3 gives the shipped weights (the table is reproducible from the script)."""
+    import importlib.util
+
+    from generators.expression import REFINED_TABLE_PATH, read_prototype_table
+
+    spec = importlib.util.spec_from_file_location("select_prototype_edits",
+                                                  Path(__file__).parent.parent / "scripts" / "select_prototype_edits.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    record = json.loads(REFINED_TABLE_PATH.read_text())["edits"]
+    assert record["variant"] == mod.SHIPPED and record["added"] == mod.VARIANTS[mod.SHIPPED]
+    again = mod.edited(read_prototype_table(mod.SOURCE), mod.VARIANTS[mod.SHIPPED])
+    for e, w in read_prototype_table(REFINED_TABLE_PATH).items():
+        np.testing.assert_allclose(w, again[e], atol=1e-5)
