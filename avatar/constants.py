@@ -23,6 +23,10 @@ SAMPLE_RATE: int = 16_000
 HOP_S: float = 0.010
 """Audio analysis hop (s): RMS level, voice activity and pitch are computed on this 10 ms grid."""
 
+RENDER_GAMMA: float = 2.2
+"""The renderers' shading gamma: albedo arrives in sRGB and is linearised per vertex with this power, output goes back
+with 1 / RENDER_GAMMA (`renderers.shading.GAMMA`; the teeth's exposure unlift uses it too)."""
+
 EYE_LOOK_DEG: float = 30.0
 """Eye rotation (degrees) at a full eyeLook* weight, sideways and up/down (ARKit's typical range)."""
 

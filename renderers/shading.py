@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from avatar.constants import RENDER_GAMMA
 from renderers.wrinkles import WrinkleField, vertex_compression
 
 if TYPE_CHECKING:
     import torch
 
-GAMMA = 2.2
+GAMMA = RENDER_GAMMA
 """Albedo arrives in sRGB and is linearised per vertex with this power; output goes back with 1 / GAMMA."""
 KEY_WRAP = 0.25
 FILL_WRAP = 0.4

@@ -38,13 +38,12 @@ from avatar.appearance import (MOUTH_INTERIOR_FLOOR, MOUTH_KEY_SHADOW, MOUTH_SOF
                                MOUTH_KEY_SOFT_CM, TEETH_BEHIND_CM, teeth_sample_offset, TEETH_DEPTH_CM, TEETH_DEPTH_INNER, TEETH_DEPTH_START_CM,
                                TEETH_OPENING_CM, TEETH_OPENING_MARGIN_CM, TEETH_SHADE_UNLIFT, Appearance, teeth_buccal_facing,
                                teeth_lingual_light)
+from avatar.constants import RENDER_GAMMA
 from avatar.head import ICT_PARTS, BlendshapeHead
 
 if TYPE_CHECKING:
     import torch
 
-_GAMMA = 2.2
-"""`renderers.shading.GAMMA` (this module is imported by `renderers.shading`, so it keeps its own; a test checks)."""
 TEETH_ATTRIBUTE_WIDTH = 6
 """Floats per vertex of `TeethShade.attribute`: the static factor (a tooth's lingual shade; 1 on the gums and tongue),
 the depth share, the share of the upper teeth's shadow (`MOUTH_KEY_SHADOW`; 1 on the gums and tongue, 0 on the teeth)
@@ -121,7 +120,7 @@ def shade_unlift(gain: float) -> float:
     """Return the factor on a tooth's sRGB albedo that keeps `TEETH_SHADE_UNLIFT` of the exposure's lift `gain`
     (`renderers.options.renderer_exposure`) out of it: gain ** (-TEETH_SHADE_UNLIFT / GAMMA). A tooth in the mouth's
     full shade takes all of it, a lit one none (`teeth_light`'s `unlift`); 1 where the face is not lifted."""
-    return float(max(gain, 1.0) ** (-TEETH_SHADE_UNLIFT / _GAMMA))
+    return float(max(gain, 1.0) ** (-TEETH_SHADE_UNLIFT / RENDER_GAMMA))
 
 
 def teeth_light(local: np.ndarray, upper: np.ndarray, lower: np.ndarray, depth_share: np.ndarray | float = 1.0,
